@@ -1,0 +1,132 @@
+# mtp -- memory tiering for Python programs.
+#
+#   make            build the loader, BPF objects and the extension for $(PYTHON)
+#   make demo       install dependencies, build, run the built-in demo (root)
+#   make test       install dependencies, build, run every test (root)
+#   make SAN=1 ...  the same with ASan+UBSan
+#   make bench      benchmarks (not tests); results go to BENCHMARKS.md by hand
+#   make vm-test    the tests and the migration proof inside the two-tier guest
+
+PYTHON   ?= python3
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+BUILD    ?= build
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -I$(BUILD) -Iuser/lib -I/usr/include/json-c
+ifeq ($(SAN),1)
+CFLAGS_COMMON += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_SAN   := -fsanitize=address,undefined
+BUILD         := build-san
+endif
+CFLAGS  ?=
+CFLAGS  += $(CFLAGS_COMMON)
+LDLIBS_USER := -lbpf -lelf -lz -lnuma -ljson-c -linih
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# usdt.bpf.h pulls in <linux/errno.h>, whose <asm/...> lives in the multiarch dir.
+BPF_SYS_INC := -idirafter /usr/include/$(shell $(CC) -dumpmachine)
+
+# Pure logic: no I/O, unit-tested directly with CMocka.
+PURE_SRCS := $(wildcard user/lib/*.c)
+PURE_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(PURE_SRCS))
+# The loader's own I/O code and main.
+TRACE_SRCS := $(wildcard user/*.c)
+TRACE_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(TRACE_SRCS))
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+HEADERS := $(wildcard include/*.h user/*.h user/lib/*.h)
+
+.PHONY: all deps demo test unit integration pyext pyext-dir clean format format-check bench
+.SECONDARY:
+all: $(BUILD)/mtp-trace pyext
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: mtp needs a kernel built with CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h include/mtp_abi.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(BPF_SYS_INC) -Iinclude -I$(BUILD) -Wall -Werror -c $< -o $@.tmp
+	llvm-strip -g $@.tmp 2>/dev/null || true
+	mv $@.tmp $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/lib/%.o: user/lib/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/user/%.o: user/%.c $(HEADERS) $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser/lib -I/usr/include/json-c -c $< -o $@
+
+$(BUILD)/mtp-trace: $(TRACE_OBJS) $(PURE_OBJS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_USER)
+
+$(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I/usr/include/json-c -Iuser -Iuser/lib -o $@ $< $(PURE_OBJS) $(LDFLAGS_SAN) -lcmocka -ljson-c -linih
+
+# The extension is built with the interpreter's own sysconfig, so setuptools
+# is not needed (pyenv's 3.12/3.13 have none).
+# One build directory per interpreter: Debian's 3.11 and pyenv's 3.11 share an
+# EXT_SUFFIX but not their headers.
+PY_TAG := $(shell $(PYTHON) -c 'import sys, zlib; print("%d.%d-%08x" % (sys.version_info[:2] + (zlib.crc32(sys.prefix.encode()),)))' 2>/dev/null)
+PY_INC := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_EXT := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PYEXT_DIR := $(BUILD)/py$(PY_TAG)
+PYEXT_SO  := $(PYEXT_DIR)/mtp$(PY_EXT)
+
+pyext: $(PYEXT_SO)
+
+# For scripts: where `make pyext PYTHON=...` puts the extension.
+pyext-dir:
+	@echo $(PYEXT_DIR)
+
+$(PYEXT_SO): pyext/mtpmodule.c include/mtp_abi.h
+	@test -n "$(PY_TAG)" || { echo "error: cannot run '$(PYTHON)'; pass make PYTHON=/path/to/python3" >&2; exit 1; }
+	@test -r "$(PY_INC)/Python.h" || { echo "error: no Python.h in $(PY_INC); install the interpreter's headers (apt-get install python3-dev)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -std=c11,$(CFLAGS)) -std=gnu11 -fPIC -shared -fvisibility=hidden -I$(PY_INC) -o $@ $< $(LDFLAGS_SAN)
+
+unit: $(UNIT_BINS)
+	@tools/run-unit.sh $(UNIT_BINS)
+
+integration: $(BUILD)/mtp-trace
+	$(PYTHON_TEST) tests/integration/run.py --build $(BUILD)
+
+PYTHON_TEST ?= /usr/bin/python3
+
+test: deps
+	$(MAKE) all PYTHON=/usr/bin/python3
+	tools/run-tests.sh
+
+demo: deps
+	$(MAKE) all PYTHON=/usr/bin/python3
+	tools/demo.sh $(BUILD)
+
+bench: deps
+	$(MAKE) all PYTHON=/usr/bin/python3
+	/usr/bin/python3 tools/bench/run.py --build $(BUILD)
+
+FORMAT_FILES := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build build-san
+
+-include tools/vm/vm.mk

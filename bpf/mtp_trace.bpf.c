@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Folds the object records fired by the mtp extension into a page
+ * temperature table.  One mtp:objects firing carries up to MTP_BATCH_MAX
+ * records; bpf_loop walks them so the program stays small for the verifier
+ * however large the batch.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+#include "mtp_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The loader advances this once per interval; heat decays per epoch. */
+__u32 mtp_epoch = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 1 << 20); /* the loader sets the real size before load */
+    __type(key, __u64);
+    __type(value, struct mtp_page);
+} pages SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct mtp_stats);
+} stats SEC(".maps");
+
+struct fold_ctx {
+    const struct mtp_record *recs;
+    struct mtp_stats *stats;
+    __u32 epoch;
+};
+
+static struct mtp_stats *get_stats(void)
+{
+    __u32 zero = 0;
+
+    return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static struct mtp_page *page_slot(__u64 page, struct mtp_stats *st)
+{
+    static const struct mtp_page empty;
+    struct mtp_page *val = bpf_map_lookup_elem(&pages, &page);
+    long err;
+
+    if (val)
+        return val;
+    err = bpf_map_update_elem(&pages, &page, &empty, BPF_NOEXIST);
+    if (err == 0)
+        __sync_fetch_and_add(&st->new_pages, 1);
+    else if (err != -EEXIST)
+        return NULL;
+    return bpf_map_lookup_elem(&pages, &page);
+}
+
+static long fold_record(__u32 index, void *data)
+{
+    struct fold_ctx *ctx = data;
+    struct mtp_record rec;
+    __u64 page;
+
+    if (bpf_probe_read_user(&rec, sizeof(rec), &ctx->recs[index])) {
+        __sync_fetch_and_add(&ctx->stats->bad_reads, 1);
+        return 1;
+    }
+    page = rec.addr & MTP_PAGE_MASK;
+    for (int i = 0; i < MTP_RECORD_MAX_PAGES; i++, page += MTP_PAGE_SIZE) {
+        __u32 overlap = mtp_page_overlap(page, rec.addr, rec.size);
+        struct mtp_page *val;
+
+        if (overlap == 0)
+            break;
+        val = page_slot(page, ctx->stats);
+        if (!val) {
+            __sync_fetch_and_add(&ctx->stats->dropped, 1);
+            continue;
+        }
+        if (val->samples == 0)
+            val->first_epoch = ctx->epoch;
+        val->heat = mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) +
+                    mtp_heat_contribution(overlap, rec.refcnt_delta);
+        val->last_epoch = ctx->epoch;
+        val->samples++;
+        if (rec.refcnt_delta)
+            val->active++;
+    }
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(handle_objects, const struct mtp_record *recs, __u32 count, __u32 abi)
+{
+    struct mtp_stats *st = get_stats();
+    struct fold_ctx fold;
+
+    if (!st)
+        return 0;
+    __sync_fetch_and_add(&st->events, 1);
+    if (abi != MTP_ABI_VERSION) {
+        __sync_fetch_and_add(&st->bad_abi, 1);
+        return 0;
+    }
+    if (count > MTP_BATCH_MAX)
+        count = MTP_BATCH_MAX;
+    fold.recs = recs;
+    fold.stats = st;
+    fold.epoch = *(volatile __u32 *)&mtp_epoch;
+    __sync_fetch_and_add(&st->records, count);
+    bpf_loop(count, fold_record, &fold, 0);
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(handle_gc_start, int generation)
+{
+    struct mtp_stats *st = get_stats();
+
+    if (st)
+        __sync_fetch_and_add(&st->gc_starts, 1);
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(handle_gc_done, int generation, __u64 gc_ns, __u64 observe_ns, __u64 observed)
+{
+    struct mtp_stats *st = get_stats();
+
+    if (!st)
+        return 0;
+    __sync_fetch_and_add(&st->gc_dones, 1);
+    __sync_fetch_and_add(&st->gc_ns, gc_ns);
+    __sync_fetch_and_add(&st->observe_ns, observe_ns);
+    return 0;
+}

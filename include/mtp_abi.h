@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one contract shared by the CPython extension (pyext/), the BPF programs
+ * (bpf/) and the loader (user/).  Every layout that crosses a boundary --
+ * USDT arguments, BPF map keys and values -- is defined here and nowhere else.
+ *
+ * This header is included by BPF code (with vmlinux.h already providing the
+ * __u64 family) and by ordinary user-space C, so it uses only fixed-width
+ * kernel types and no libc.
+ */
+#ifndef MTP_ABI_H
+#define MTP_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Bump when any layout below changes; the loader refuses a mismatched
+ * extension instead of misreading its records. */
+#define MTP_ABI_VERSION 1
+
+#define MTP_PAGE_SHIFT 12
+#define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
+#define MTP_PAGE_MASK  (~(MTP_PAGE_SIZE - 1))
+
+/*
+ * A record spans at most this many pages.  The extension splits larger
+ * footprints into several records so the BPF fold loop stays bounded and
+ * cheap for the verifier.
+ */
+#define MTP_RECORD_MAX_PAGES 16
+#define MTP_RECORD_MAX_BYTES (MTP_RECORD_MAX_PAGES * MTP_PAGE_SIZE)
+
+/*
+ * One USDT firing carries up to this many records.  A firing with a BPF
+ * program attached costs ~1 us, so batching thousands amortises it.
+ */
+#define MTP_BATCH_MAX 4096
+
+/* One observed object (or one slice of a large object's footprint). */
+struct mtp_record {
+    __u64 addr;         /* first byte of the footprint */
+    __u32 size;         /* bytes, <= MTP_RECORD_MAX_BYTES */
+    __s32 refcnt_delta; /* change since this object was last observed */
+};
+
+/*
+ * Page temperature table value, keyed by the page's base address (__u64).
+ * `heat` is stored as of `last_epoch`; readers decay it to the current epoch
+ * with mtp_heat_decay() so untouched pages cool without being rewritten.
+ */
+struct mtp_page {
+    __u64 heat;
+    __u32 last_epoch;  /* loader interval in which heat was last added */
+    __u32 first_epoch; /* loader interval in which the page was first seen */
+    __u64 samples;     /* record slices folded into this page */
+    __u64 active;      /* of those, slices whose object's refcount changed */
+};
+
+/* Global counters, kept in a one-slot BPF array so bpftool prints them. */
+struct mtp_stats {
+    __u64 events;     /* mtp:objects firings */
+    __u64 records;    /* records folded */
+    __u64 dropped;    /* page slices lost because the page map was full */
+    __u64 bad_reads;  /* record batches the BPF side could not read */
+    __u64 bad_abi;    /* batches from an extension built for another ABI */
+    __u64 gc_starts;  /* mtp:gc_start firings */
+    __u64 gc_dones;   /* mtp:gc_done firings */
+    __u64 new_pages;  /* pages inserted into the map */
+    __u64 gc_ns;      /* sum of collection durations reported by gc_done */
+    __u64 observe_ns; /* sum of mtp's own observation time reported by gc_done */
+};
+
+/*
+ * USDT probes fired by the extension, provider "mtp":
+ *   gc_start(int generation)
+ *   objects(const struct mtp_record *recs, __u32 count, __u32 abi_version)
+ *   gc_done(int generation, __u64 gc_ns, __u64 observe_ns, __u64 observed)
+ */
+#define MTP_USDT_PROVIDER "mtp"
+
+/* Refcount changes above this count the same: one burst must not make a page
+ * look hotter than steady use does. */
+#define MTP_DELTA_CAP 16
+
+static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch)
+{
+    __u32 age = to_epoch - from_epoch;
+
+    if (to_epoch <= from_epoch)
+        return heat;
+    return age >= 64 ? 0 : heat >> age;
+}
+
+/*
+ * Heat a record slice adds to one page: the bytes of the object that lie on
+ * the page, weighted by how much its reference count moved.  Weighting by
+ * bytes makes a page full of active objects hotter than one active object on
+ * an otherwise cold page.
+ */
+static inline __u64 mtp_heat_contribution(__u32 overlap_bytes, __s32 refcnt_delta)
+{
+    __u32 magnitude = refcnt_delta < 0 ? (__u32)(-(__s64)refcnt_delta) : (__u32)refcnt_delta;
+
+    if (magnitude > MTP_DELTA_CAP)
+        magnitude = MTP_DELTA_CAP;
+    return (__u64)overlap_bytes * magnitude;
+}
+
+/*
+ * Bytes of [addr, addr + size) that fall on the page starting at `page`.
+ * Callers iterate pages from addr & MTP_PAGE_MASK upward.
+ */
+static inline __u32 mtp_page_overlap(__u64 page, __u64 addr, __u32 size)
+{
+    __u64 lo = addr > page ? addr : page;
+    __u64 end = addr + size;
+    __u64 hi = end < page + MTP_PAGE_SIZE ? end : page + MTP_PAGE_SIZE;
+
+    return hi > lo ? (__u32)(hi - lo) : 0;
+}
+
+#endif /* MTP_ABI_H */

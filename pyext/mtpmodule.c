@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mtp: the in-process half of mtp.  At garbage-collection time it observes
+ * GC-tracked objects, computes each one's reference-count change since it was
+ * last observed, and hands batches of records to any attached tracer through
+ * USDT probes.  With no tracer attached every probe semaphore is zero and the
+ * GC callback returns before doing any work.
+ *
+ * Objects are only read while the GIL is held and while gc.get_objects()'s
+ * list holds a strong reference to each of them, so none can be freed under
+ * us.  The previous observation is kept as an array sorted by address:
+ * 16 bytes per observed object, merge-joined with the next observation.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+
+#include "mtp_abi.h"
+
+/* Semaphores live in .probes; the kernel bumps them when a uprobe with a
+ * ref_ctr_offset attaches, which is how we know a tracer is listening. */
+#define MTP_SEMAPHORE(name)                                                                        \
+    __extension__ unsigned short mtp_##name##_semaphore __attribute__((unused))                    \
+    __attribute__((section(".probes"))) __attribute__((visibility("hidden")))
+MTP_SEMAPHORE(gc_start);
+MTP_SEMAPHORE(gc_done);
+MTP_SEMAPHORE(objects);
+
+#define MTP_TRACING() (mtp_gc_start_semaphore | mtp_gc_done_semaphore | mtp_objects_semaphore)
+
+/* One entry of the previous observation, sorted by address. */
+typedef struct {
+    uint64_t addr;
+    uint32_t refcnt;
+    uint32_t type_tag; /* detects a freed object whose address was reused */
+} mtp_seen;
+
+typedef struct {
+    mtp_seen *prev;
+    size_t prev_len;
+
+    struct mtp_record batch[MTP_BATCH_MAX];
+    uint32_t batch_len;
+
+    PyObject *get_objects; /* gc.get_objects */
+    int observing;         /* guards against re-entry through an allocation */
+    uint64_t gc_start_ns;
+    uint64_t last_observe_ns;
+    uint64_t min_interval_ns;
+
+    /* Counters exposed through mtp.stats(). */
+    uint64_t observations;
+    uint64_t objects_seen;
+    uint64_t records_fired;
+    uint64_t batches_fired;
+    uint64_t observe_ns_total;
+    uint64_t observe_ns_last;
+} mtp_state;
+
+static mtp_state mtp;
+
+static uint64_t mtp_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void mtp_flush(void)
+{
+    if (mtp.batch_len == 0)
+        return;
+    if (mtp_objects_semaphore) {
+        struct mtp_record *recs = mtp.batch;
+        uint32_t count = mtp.batch_len;
+        uint32_t abi = MTP_ABI_VERSION;
+
+        DTRACE_PROBE3(mtp, objects, recs, count, abi);
+        mtp.records_fired += count;
+        mtp.batches_fired++;
+    }
+    mtp.batch_len = 0;
+}
+
+/* Queue [addr, addr + size) with the object's delta, split so that no record
+ * spans more than MTP_RECORD_MAX_BYTES. */
+static void mtp_emit(uint64_t addr, uint64_t size, int32_t delta)
+{
+    /* No Python object is this large; a size like this means a layout we
+     * misread, and emitting it would flood the page table. */
+    if (size > (1ull << 32))
+        return;
+    while (size > 0) {
+        uint64_t chunk = size < MTP_RECORD_MAX_BYTES ? size : MTP_RECORD_MAX_BYTES;
+        struct mtp_record *rec;
+
+        if (mtp.batch_len == MTP_BATCH_MAX)
+            mtp_flush();
+        rec = &mtp.batch[mtp.batch_len++];
+        rec->addr = addr;
+        rec->size = (uint32_t)chunk;
+        rec->refcnt_delta = delta;
+        addr += chunk;
+        size -= chunk;
+    }
+}
+
+/* Bytes allocated in front of the PyObject header: the GC link and, on
+ * 3.11+, the managed dict/weakref pointers. */
+static size_t mtp_preheader_size(PyTypeObject *tp)
+{
+    size_t size = PyType_IS_GC(tp) ? 2 * sizeof(void *) : 0;
+
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF))
+        size += 2 * sizeof(void *);
+#elif PY_VERSION_HEX >= 0x030B0000
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT))
+        size += 2 * sizeof(void *);
+#endif
+    return size;
+}
+
+static uint64_t mtp_inline_size(PyObject *op)
+{
+    uint64_t size = (uint64_t)Py_TYPE(op)->tp_basicsize;
+
+    /* tp_itemsize alone does not mean ob_size is an item count: 3.11's
+     * generators keep a pointer there.  Trust it only for tuples, the one
+     * common GC-tracked var-sized type whose layout is public. */
+    if (PyTuple_Check(op))
+        size += (uint64_t)PyTuple_GET_SIZE(op) * sizeof(PyObject *);
+    return size;
+}
+
+static uint32_t mtp_type_tag(PyObject *op)
+{
+    uintptr_t tp = (uintptr_t)Py_TYPE(op);
+
+    return (uint32_t)(tp ^ (tp >> 32));
+}
+
+static int mtp_seen_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const mtp_seen *)a)->addr;
+    uint64_t y = ((const mtp_seen *)b)->addr;
+
+    return (x > y) - (x < y);
+}
+
+/* Emit the footprint of one object: its inline block, plus the out-of-line
+ * storage of the common containers whose layout is public. */
+static void mtp_emit_object(PyObject *op, int32_t delta)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    size_t pre = mtp_preheader_size(tp);
+
+    mtp_emit((uint64_t)(uintptr_t)op - pre, pre + mtp_inline_size(op), delta);
+    if (PyList_CheckExact(op)) {
+        PyListObject *list = (PyListObject *)op;
+        if (list->ob_item != NULL && list->allocated > 0)
+            mtp_emit((uint64_t)(uintptr_t)list->ob_item,
+                     (uint64_t)list->allocated * sizeof(PyObject *), delta);
+    } else if (PyByteArray_CheckExact(op)) {
+        PyByteArrayObject *ba = (PyByteArrayObject *)op;
+        if (ba->ob_bytes != NULL && ba->ob_alloc > 0)
+            mtp_emit((uint64_t)(uintptr_t)ba->ob_bytes, (uint64_t)ba->ob_alloc, delta);
+    }
+}
+
+/*
+ * One observation: snapshot every GC-tracked object's refcount, merge with the
+ * previous snapshot to get deltas, and fire the records.  Returns 0, or -1
+ * with a Python exception set.
+ */
+static int mtp_observe(uint64_t *observed_out)
+{
+    PyObject *objects;
+    Py_ssize_t n;
+    mtp_seen *cur;
+    size_t i, j;
+
+    *observed_out = 0;
+    objects = PyObject_CallNoArgs(mtp.get_objects);
+    if (objects == NULL)
+        return -1;
+    n = PyList_GET_SIZE(objects);
+    cur = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * sizeof(*cur));
+    if (cur == NULL) {
+        Py_DECREF(objects);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < (size_t)n; i++) {
+        PyObject *op = PyList_GET_ITEM(objects, i);
+        cur[i].addr = (uint64_t)(uintptr_t)op;
+        /* -1 for the reference gc.get_objects()'s list holds. */
+        cur[i].refcnt = (uint32_t)(Py_REFCNT(op) - 1);
+        cur[i].type_tag = mtp_type_tag(op);
+    }
+    qsort(cur, (size_t)n, sizeof(*cur), mtp_seen_cmp);
+
+    /* Sorted merge: objects new since the last observation get delta 0; their
+     * pages are still recorded, so cold memory is visible too. */
+    for (i = 0, j = 0; i < (size_t)n; i++) {
+        int32_t delta = 0;
+        PyObject *op = (PyObject *)(uintptr_t)cur[i].addr;
+
+        while (j < mtp.prev_len && mtp.prev[j].addr < cur[i].addr)
+            j++;
+        if (j < mtp.prev_len && mtp.prev[j].addr == cur[i].addr &&
+            mtp.prev[j].type_tag == cur[i].type_tag)
+            delta = (int32_t)(cur[i].refcnt - mtp.prev[j].refcnt);
+        mtp_emit_object(op, delta);
+    }
+    mtp_flush();
+
+    PyMem_RawFree(mtp.prev);
+    mtp.prev = cur;
+    mtp.prev_len = (size_t)n;
+    Py_DECREF(objects);
+    *observed_out = (uint64_t)n;
+    return 0;
+}
+
+static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args,
+                                 Py_ssize_t nargs)
+{
+    uint64_t observed = 0, start, observe_ns = 0;
+    long generation = -1;
+    PyObject *gen;
+
+    if (!MTP_TRACING())
+        Py_RETURN_NONE;
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
+        Py_RETURN_NONE;
+    gen = PyDict_GetItemString(args[1], "generation");
+    if (gen != NULL && PyLong_Check(gen))
+        generation = PyLong_AsLong(gen);
+
+    if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
+        mtp.gc_start_ns = mtp_now_ns();
+        DTRACE_PROBE1(mtp, gc_start, generation);
+        Py_RETURN_NONE;
+    }
+
+    start = mtp_now_ns();
+    if (!mtp.observing && mtp_objects_semaphore &&
+        start - mtp.last_observe_ns >= mtp.min_interval_ns) {
+        mtp.observing = 1;
+        if (mtp_observe(&observed) < 0) {
+            /* Never let tracing break the program's collection. */
+            PyErr_Clear();
+        }
+        mtp.observing = 0;
+        mtp.last_observe_ns = mtp_now_ns();
+        observe_ns = mtp.last_observe_ns - start;
+        mtp.observations++;
+        mtp.objects_seen += observed;
+        mtp.observe_ns_total += observe_ns;
+        mtp.observe_ns_last = observe_ns;
+    }
+    {
+        uint64_t gc_ns = mtp.gc_start_ns && start > mtp.gc_start_ns ? start - mtp.gc_start_ns : 0;
+        DTRACE_PROBE4(mtp, gc_done, generation, gc_ns, observe_ns, observed);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mtp_observe_now_doc, "observe()\n--\n\n"
+                                  "Observe all GC-tracked objects now, if a tracer is attached.\n"
+                                  "Returns the number of objects observed (0 when not traced).");
+
+static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    uint64_t observed = 0, start;
+
+    if (!mtp_objects_semaphore || mtp.observing)
+        return PyLong_FromLong(0);
+    start = mtp_now_ns();
+    mtp.observing = 1;
+    if (mtp_observe(&observed) < 0) {
+        mtp.observing = 0;
+        return NULL;
+    }
+    mtp.observing = 0;
+    mtp.last_observe_ns = mtp_now_ns();
+    mtp.observations++;
+    mtp.objects_seen += observed;
+    mtp.observe_ns_last = mtp.last_observe_ns - start;
+    mtp.observe_ns_total += mtp.observe_ns_last;
+    return PyLong_FromUnsignedLongLong(observed);
+}
+
+PyDoc_STRVAR(mtp_tracing_doc,
+             "tracing()\n--\n\nTrue when an mtp tracer is attached to this process.");
+
+static PyObject *mtp_tracing(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(MTP_TRACING() != 0);
+}
+
+PyDoc_STRVAR(mtp_stats_doc, "stats()\n--\n\nCounters of the in-process observer, as a dict.");
+
+static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:O}", "observations",
+                         (unsigned long long)mtp.observations, "objects_seen",
+                         (unsigned long long)mtp.objects_seen, "records_fired",
+                         (unsigned long long)mtp.records_fired, "batches_fired",
+                         (unsigned long long)mtp.batches_fired, "observe_ns_total",
+                         (unsigned long long)mtp.observe_ns_total, "observe_ns_last",
+                         (unsigned long long)mtp.observe_ns_last, "side_table_bytes",
+                         (Py_ssize_t)(mtp.prev_len * sizeof(mtp_seen)), "tracing",
+                         MTP_TRACING() ? Py_True : Py_False);
+}
+
+PyDoc_STRVAR(mtp_set_interval_doc,
+             "set_min_interval(seconds)\n--\n\n"
+             "Observe at most once per this many seconds of collections (default 0.5).");
+
+static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    double seconds = PyFloat_AsDouble(arg);
+
+    if (seconds == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!(seconds >= 0.0 && seconds <= 3600.0)) {
+        PyErr_SetString(PyExc_ValueError, "min interval must be between 0 and 3600 seconds");
+        return NULL;
+    }
+    mtp.min_interval_ns = (uint64_t)(seconds * 1e9);
+    Py_RETURN_NONE;
+}
+
+/* A forked child has its own future; it must not inherit deltas computed
+ * against the parent's history. */
+static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    PyMem_RawFree(mtp.prev);
+    mtp.prev = NULL;
+    mtp.prev_len = 0;
+    mtp.batch_len = 0;
+    mtp.observing = 0;
+    mtp.last_observe_ns = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef mtp_methods[] = {
+    {"_gc_callback", (PyCFunction)(void (*)(void))mtp_gc_callback, METH_FASTCALL,
+     "Registered in gc.callbacks; not for direct use."},
+    {"_after_fork_child", mtp_after_fork_child, METH_NOARGS,
+     "Registered with os.register_at_fork; not for direct use."},
+    {"observe", mtp_observe_now, METH_NOARGS, mtp_observe_now_doc},
+    {"tracing", mtp_tracing, METH_NOARGS, mtp_tracing_doc},
+    {"stats", mtp_stats, METH_NOARGS, mtp_stats_doc},
+    {"set_min_interval", mtp_set_min_interval, METH_O, mtp_set_interval_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(mtp_doc, "Memory tiering for Python: exposes object temperature to mtp-trace.\n\n"
+                      "Importing this module is all a program needs to do; run\n"
+                      "'sudo mtp-trace --pid PID' to trace it.");
+
+static struct PyModuleDef mtp_module = {
+    PyModuleDef_HEAD_INIT, "mtp", mtp_doc, -1, mtp_methods, NULL, NULL, NULL, NULL,
+};
+
+static int mtp_register(PyObject *module)
+{
+    PyObject *gc = NULL, *os = NULL, *callbacks = NULL, *cb = NULL, *res = NULL;
+    int rc = -1;
+
+    gc = PyImport_ImportModule("gc");
+    if (gc == NULL)
+        goto out;
+    mtp.get_objects = PyObject_GetAttrString(gc, "get_objects");
+    if (mtp.get_objects == NULL)
+        goto out;
+    callbacks = PyObject_GetAttrString(gc, "callbacks");
+    if (callbacks == NULL)
+        goto out;
+    cb = PyObject_GetAttrString(module, "_gc_callback");
+    if (cb == NULL || PyList_Append(callbacks, cb) < 0)
+        goto out;
+    Py_CLEAR(cb);
+
+    os = PyImport_ImportModule("os");
+    if (os == NULL)
+        goto out;
+    cb = PyObject_GetAttrString(module, "_after_fork_child");
+    if (cb == NULL)
+        goto out;
+    {
+        PyObject *fn = PyObject_GetAttrString(os, "register_at_fork");
+        PyObject *kwargs = fn ? Py_BuildValue("{s:O}", "after_in_child", cb) : NULL;
+        PyObject *noargs = kwargs ? PyTuple_New(0) : NULL;
+        res = noargs ? PyObject_Call(fn, noargs, kwargs) : NULL;
+        Py_XDECREF(noargs);
+        Py_XDECREF(kwargs);
+        Py_XDECREF(fn);
+        if (res == NULL)
+            goto out;
+    }
+    rc = 0;
+out:
+    Py_XDECREF(res);
+    Py_XDECREF(cb);
+    Py_XDECREF(callbacks);
+    Py_XDECREF(os);
+    Py_XDECREF(gc);
+    return rc;
+}
+
+PyMODINIT_FUNC PyInit_mtp(void)
+{
+    PyObject *module;
+
+    /* Our state is process-wide and gc.get_objects() sees only one
+     * interpreter, so refuse subinterpreters rather than mix their objects. */
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_ImportError,
+                        "mtp can only be imported in the main interpreter, not a subinterpreter");
+        return NULL;
+    }
+    if (mtp.get_objects != NULL) {
+        PyErr_SetString(PyExc_ImportError, "mtp was already initialised in this process");
+        return NULL;
+    }
+    mtp.min_interval_ns = 500 * 1000 * 1000;
+    module = PyModule_Create(&mtp_module);
+    if (module == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(module, "ABI_VERSION", MTP_ABI_VERSION) < 0 ||
+        PyModule_AddIntConstant(module, "BATCH_MAX", MTP_BATCH_MAX) < 0 ||
+        mtp_register(module) < 0) {
+        Py_CLEAR(mtp.get_objects);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

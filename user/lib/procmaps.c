@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+#include "procmaps.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int maps_push(struct mtp_maps *maps, const struct mtp_mapping *m)
+{
+    if (maps->len == maps->cap) {
+        size_t cap = maps->cap ? maps->cap * 2 : 64;
+        struct mtp_mapping *v = realloc(maps->v, cap * sizeof(*v));
+
+        if (!v)
+            return -1;
+        maps->v = v;
+        maps->cap = cap;
+    }
+    maps->v[maps->len++] = *m;
+    return 0;
+}
+
+static int parse_line(const char *line, size_t linelen, struct mtp_mapping *m)
+{
+    char buf[512 + 64];
+    unsigned int dev_major, dev_minor;
+    int path_at = -1;
+
+    if (linelen >= sizeof(buf))
+        linelen = sizeof(buf) - 1;
+    memcpy(buf, line, linelen);
+    buf[linelen] = '\0';
+    memset(m, 0, sizeof(*m));
+    if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &m->start,
+               &m->end, m->perms, &m->offset, &dev_major, &dev_minor, &m->inode, &path_at) < 7)
+        return -1;
+    if (m->end <= m->start)
+        return -1;
+    if (path_at > 0 && (size_t)path_at < linelen) {
+        const char *p = buf + path_at;
+
+        while (*p == ' ')
+            p++;
+        snprintf(m->path, sizeof(m->path), "%s", p);
+    }
+    return 0;
+}
+
+int mtp_maps_parse(struct mtp_maps *maps, const char *text, char *err, size_t errlen)
+{
+    const char *line = text;
+    unsigned int lineno = 0;
+
+    memset(maps, 0, sizeof(*maps));
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        struct mtp_mapping m;
+
+        lineno++;
+        if (len > 0) {
+            if (parse_line(line, len, &m) < 0) {
+                snprintf(err, errlen, "maps line %u is malformed: '%.*s'", lineno,
+                         (int)(len > 80 ? 80 : len), line);
+                mtp_maps_free(maps);
+                return -1;
+            }
+            if (maps_push(maps, &m) < 0) {
+                snprintf(err, errlen, "out of memory parsing maps");
+                mtp_maps_free(maps);
+                return -1;
+            }
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return 0;
+}
+
+void mtp_maps_free(struct mtp_maps *maps)
+{
+    free(maps->v);
+    memset(maps, 0, sizeof(*maps));
+}
+
+const struct mtp_mapping *mtp_maps_find(const struct mtp_maps *maps, uint64_t addr)
+{
+    size_t lo = 0, hi = maps->len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct mtp_mapping *m = &maps->v[mid];
+
+        if (addr < m->start)
+            hi = mid;
+        else if (addr >= m->end)
+            lo = mid + 1;
+        else
+            return m;
+    }
+    return NULL;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+/* mtp.so, or mtp.<tag>.so with a tag free of '/'. */
+static int is_extension_name(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (strncmp(name, "mtp.", 4) != 0 || len < 6)
+        return 0;
+    return strcmp(name + len - 3, ".so") == 0;
+}
+
+const char *mtp_maps_find_extension(const struct mtp_maps *maps)
+{
+    for (size_t i = 0; i < maps->len; i++) {
+        const char *path = maps->v[i].path;
+
+        if (path[0] == '/' && is_extension_name(base_name(path)))
+            return path;
+    }
+    return NULL;
+}
+
+static int is_python_name(const char *name)
+{
+    return strncmp(name, "python", 6) == 0 || strncmp(name, "libpython", 9) == 0;
+}
+
+int mtp_maps_is_python(const struct mtp_maps *maps, const char *exe_path)
+{
+    if (exe_path && is_python_name(base_name(exe_path)))
+        return 1;
+    for (size_t i = 0; i < maps->len; i++) {
+        const char *path = maps->v[i].path;
+
+        if (path[0] == '/' && is_python_name(base_name(path)))
+            return 1;
+    }
+    return 0;
+}
+
+const char *mtp_mapping_label(const struct mtp_mapping *m)
+{
+    if (!m)
+        return "unmapped";
+    if (m->path[0] == '\0')
+        return "anon";
+    if (m->path[0] == '[')
+        return m->path;
+    return base_name(m->path);
+}

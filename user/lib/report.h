@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* What mtp-trace prints each interval, as text or JSON.  Pure formatting. */
+#ifndef MTP_REPORT_H
+#define MTP_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mtp_abi.h"
+
+struct mtp_hot_page {
+    uint64_t addr;
+    uint64_t heat;    /* decayed to the report's epoch */
+    uint64_t samples; /* record slices seen on the page */
+    uint64_t active;  /* of those, with a refcount change */
+    const char *mapping;
+};
+
+struct mtp_report {
+    uint64_t interval; /* 1-based count of intervals printed */
+    double elapsed_s;  /* since tracing started */
+    struct mtp_stats totals;
+    struct mtp_stats prev; /* totals at the previous report, for deltas */
+    uint64_t pages_tracked;
+    uint64_t hot_pages; /* pages whose decayed heat is non-zero */
+    uint64_t map_capacity;
+    int final;
+    const char *stop_reason; /* final report only: "signal", "duration", "target exited" */
+    const struct mtp_hot_page *top;
+    size_t top_len;
+};
+
+/* One JSON object, no trailing newline.  Returns a malloc'd string or NULL. */
+char *mtp_report_json(const struct mtp_report *r);
+
+/* The text table's header and one row, into buf. */
+int mtp_report_text_header(char *buf, size_t len);
+int mtp_report_text_row(const struct mtp_report *r, char *buf, size_t len);
+
+/* The final "hottest pages" table. */
+int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len);
+
+/*
+ * Selects the `want` hottest of `n` pages into `out` (sorted, hottest first)
+ * and returns how many were written.  Pages with zero heat are skipped.
+ */
+size_t mtp_select_hottest(const struct mtp_hot_page *pages, size_t n, struct mtp_hot_page *out,
+                          size_t want);
+
+#endif

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+#include "sysutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+ssize_t mtp_read_file(const char *path, char **out)
+{
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap);
+    int fd;
+
+    *out = NULL;
+    if (!buf)
+        return -ENOMEM;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = -errno;
+        free(buf);
+        return err;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (len + 1 >= cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                close(fd);
+                return -ENOMEM;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - len - 1);
+        if (n < 0) {
+            int err = -errno;
+            if (errno == EINTR)
+                continue;
+            free(buf);
+            close(fd);
+            return err;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    return (ssize_t)len;
+}
+
+int mtp_ensure_bpffs(const char *dir)
+{
+    struct statfs st;
+
+    if (statfs(dir, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+        return 0;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    if (mount("bpf", dir, "bpf", 0, "mode=0700") < 0)
+        return -errno;
+    return 0;
+}
+
+int mtp_mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int has_cap(const struct __user_cap_data_struct *data, int cap)
+{
+    return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+int mtp_have_bpf_caps(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return geteuid() == 0;
+    if (has_cap(data, CAP_SYS_ADMIN))
+        return 1;
+    return has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON);
+}
+
+int mtp_pidfd_open(pid_t pid)
+{
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+
+    return fd < 0 ? -errno : (int)fd;
+}

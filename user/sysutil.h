@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Thin, named seams over the system calls mtp-trace makes. */
+#ifndef MTP_SYSUTIL_H
+#define MTP_SYSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole (proc/sys) file into a malloc'd NUL-terminated buffer.
+ * Returns the length, or -errno. */
+ssize_t mtp_read_file(const char *path, char **out);
+
+/* Mounts bpffs at /sys/fs/bpf when it is not mounted yet, as bpftool does.
+ * Returns 0 or -errno. */
+int mtp_ensure_bpffs(const char *dir);
+
+/* mkdir -p with mode 0700.  Returns 0 or -errno. */
+int mtp_mkdir_p(const char *path);
+
+/* True when the caller can load BPF tracing programs and attach uprobes. */
+int mtp_have_bpf_caps(void);
+
+/* A pollable handle that becomes readable when pid exits, or -errno. */
+int mtp_pidfd_open(pid_t pid);
+
+#endif
