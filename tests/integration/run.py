@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+"""Integration tests: real Python processes, real USDT, real BPF, real mtp-trace.
+
+For every CPython found (pyenv's 3.9-3.13 and Debian's /usr/bin/python3) this
+builds the extension, runs tools/workload.py with a known hot and cold set,
+attaches mtp-trace to it and checks the pinned page map against the
+workload's own ground truth.  It also checks mtp-trace's errors on bad input.
+
+Run as root (BPF and uprobes need it).  The last line is "N passed, N failed".
+"""
+import argparse
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORKLOAD = os.path.join(ROOT, "tools", "workload.py")
+PAGE = 4096
+
+RESULTS = []
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def record(name, fn, *args):
+    t0 = time.monotonic()
+    try:
+        fn(*args)
+    except Failure as e:
+        RESULTS.append((name, False, str(e)))
+        print("FAIL %s: %s" % (name, e), flush=True)
+        return False
+    except Exception:  # a broken test is a failed test
+        RESULTS.append((name, False, traceback.format_exc()))
+        print("FAIL %s:\n%s" % (name, traceback.format_exc()), flush=True)
+        return False
+    RESULTS.append((name, True, ""))
+    print("ok   %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+    return True
+
+
+def find_interpreters():
+    """(label, path) for each CPython 3.9-3.13 under pyenv, then Debian's."""
+    found = []
+    try:
+        pyenv_root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
+                                    check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pyenv_root = os.path.expanduser("~/.pyenv")
+    for minor in range(9, 14):
+        for d in sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.%d.*" % minor))):
+            exe = os.path.join(d, "bin", "python3.%d" % minor)
+            if os.access(exe, os.X_OK):
+                found.append(("pyenv %s" % os.path.basename(d), exe))
+    if os.access("/usr/bin/python3", os.X_OK):
+        found.append(("debian %s" % subprocess.run(
+            ["/usr/bin/python3", "-c", "import platform; print(platform.python_version())"],
+            capture_output=True, text=True).stdout.strip(), "/usr/bin/python3"))
+    return found
+
+
+def build_extension(python, build):
+    subprocess.run(["make", "-s", "-C", ROOT, "pyext", "PYTHON=" + python, "BUILD=" + build],
+                   check=True)
+    out = subprocess.run(["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + python,
+                          "BUILD=" + build], check=True, capture_output=True, text=True)
+    return os.path.join(ROOT, out.stdout.strip())
+
+
+def env_with(pydir):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pydir
+    return env
+
+
+def wait_for(path, proc, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        if proc.poll() is not None:
+            raise Failure("workload exited early (%s): %s" % (proc.returncode,
+                                                              proc.stderr.read()))
+        time.sleep(0.05)
+    raise Failure("timed out waiting for %s" % path)
+
+
+def bpftool_dump(pin):
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin], capture_output=True,
+                         text=True)
+    check(out.returncode == 0, "bpftool map dump %s failed: %s" % (pin, out.stderr.strip()))
+    entries = json.loads(out.stdout)
+    # With BTF, bpftool adds a "formatted" view with named fields; without it
+    # there would be only raw bytes, which is what this checks against.
+    check(entries and all("formatted" in e for e in entries),
+          "bpftool did not print BTF-typed values: %r" % (entries[:1],))
+    return [e["formatted"] for e in entries]
+
+
+def parse_maps(pid):
+    maps = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            lo, hi = line.split()[0].split("-")
+            maps.append((int(lo, 16), int(hi, 16)))
+    return maps
+
+
+def pages_of(ranges):
+    pages = set()
+    for addr, size in ranges:
+        for p in range(addr // PAGE, (addr + size - 1) // PAGE + 1):
+            pages.add(p * PAGE)
+    return pages
+
+
+def auc(pos, neg):
+    """Probability that a random hot page is hotter than a random cold one."""
+    if not pos or not neg:
+        return 0.0
+    ranked = sorted([(v, 1) for v in pos] + [(v, 0) for v in neg])
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        avg = (i + j + 1) / 2.0
+        rank_sum += avg * sum(1 for k in range(i, j) if ranked[k][1])
+        i = j
+    n_pos, n_neg = len(pos), len(neg)
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+class Traced:
+    """A workload process with mtp-trace attached."""
+
+    def __init__(self, trace_bin, python, pydir, tmp, seconds, extra=()):
+        self.layout = os.path.join(tmp, "layout.json")
+        self.ready = os.path.join(tmp, "ready")
+        for p in (self.layout, self.ready):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.proc = subprocess.Popen(
+            [python, WORKLOAD, "--seconds", str(seconds), "--layout", self.layout,
+             "--ready", self.ready, "--exit-code", "3"] + list(extra),
+            env=env_with(pydir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(self.ready, self.proc)
+        self.pin = "/sys/fs/bpf/mtp/%d/pages" % self.proc.pid
+        self.tracer = subprocess.Popen(
+            [trace_bin, "--pid", str(self.proc.pid), "--interval", "0.5", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+
+    def read_json_line(self, timeout=20.0):
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(self.tracer.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise Failure("mtp-trace printed nothing for %.0f s" % timeout)
+        line = self.tracer.stdout.readline()
+        if not line:
+            raise Failure("mtp-trace exited: %s" % self.tracer.stderr.read())
+        obj = json.loads(line)
+        self.lines.append(obj)
+        return obj
+
+    def finish(self):
+        try:
+            out, err = self.proc.communicate(timeout=120)
+            rest, terr = self.tracer.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.tracer.kill()
+            self.proc.communicate()
+            self.tracer.communicate()
+            raise Failure("workload or mtp-trace hung (killed)")
+        for line in rest.splitlines():
+            self.lines.append(json.loads(line))
+        return out, err, terr
+
+
+def test_traced_run(trace_bin, python, pydir, tmp, expected_out):
+    t = Traced(trace_bin, python, pydir, tmp, seconds=6)
+    try:
+        with open(t.layout) as f:
+            layout = json.load(f)
+        # Let a few intervals pass so deltas exist, then look at the pinned map
+        # while mtp-trace is still running.
+        obj = None
+        for _ in range(8):
+            obj = t.read_json_line()
+        for key in ("interval", "events", "records", "dropped", "pages_tracked", "final"):
+            check(key in obj, "JSON line lacks %r: %s" % (key, obj))
+        check(obj["events"] > 0 and obj["records"] > 0,
+              "no events reached BPF: %s" % obj)
+        check(os.path.exists(t.pin), "map not pinned at %s" % t.pin)
+        dump = bpftool_dump(t.pin)
+        maps = parse_maps(t.proc.pid)
+    finally:
+        out, err, terr = t.finish()
+
+    # The pinned map fills, and bpftool prints it through BTF.
+    check(len(dump) > 100, "pinned map holds only %d pages" % len(dump))
+    value = dump[0].get("value")
+    check(isinstance(value, dict) and "heat" in value and "last_epoch" in value,
+          "bpftool did not print BTF-typed values: %r" % dump[0])
+
+    # Every page lies inside the target's mappings.
+    outside = [e["key"] for e in dump if not any(lo <= e["key"] < hi for lo, hi in maps)]
+    check(not outside, "%d pages lie outside the target's mappings, e.g. %#x"
+          % (len(outside), outside[0] if outside else 0))
+
+    # Pages of the hot set end up hotter than pages of the cold set.
+    epoch = max(e["value"]["last_epoch"] for e in dump)
+    heat = {e["key"]: e["value"]["heat"] >> min(63, epoch - e["value"]["last_epoch"])
+            for e in dump}
+    hot_pages = pages_of(layout["hot"])
+    cold_pages = pages_of(layout["cold"]) - hot_pages
+    hot_pages -= pages_of(layout["cold"])
+    hot = [heat.get(p, 0) for p in hot_pages]
+    cold = [heat.get(p, 0) for p in cold_pages]
+    seen_hot = sum(1 for p in hot_pages if p in heat) / max(1, len(hot_pages))
+    check(seen_hot > 0.9, "only %.0f%% of hot pages are in the map" % (100 * seen_hot))
+    score = auc(hot, cold)
+    mean_hot = sum(hot) / max(1, len(hot))
+    mean_cold = sum(cold) / max(1, len(cold))
+    print("     %d hot pages (mean heat %.0f), %d cold pages (mean heat %.0f), AUC %.3f"
+          % (len(hot), mean_hot, len(cold), mean_cold, score))
+    check(score > 0.9, "hot pages are not clearly hotter than cold ones: AUC %.3f" % score)
+    check(mean_hot > 10 * max(mean_cold, 1), "mean heat hot %.0f vs cold %.0f"
+          % (mean_hot, mean_cold))
+
+    # The program's own output and exit status are unchanged by tracing.
+    check(t.proc.returncode == 3, "traced workload exited %s, expected 3; stderr: %s"
+          % (t.proc.returncode, err))
+    check(out == expected_out, "traced output differs:\n%s\nvs untraced:\n%s" % (out,
+                                                                                  expected_out))
+    check(err == "", "traced workload wrote to stderr: %s" % err)
+
+    # mtp-trace notices the exit, prints a final object, and removes its pins.
+    check(t.tracer.returncode == 0, "mtp-trace exited %s: %s" % (t.tracer.returncode, terr))
+    final = t.lines[-1]
+    check(final.get("final") is True and final.get("stop_reason") == "target exited",
+          "last JSON object is not a final one: %s" % final)
+    check(not os.path.exists(os.path.dirname(t.pin)), "pins left behind in %s"
+          % os.path.dirname(t.pin))
+
+
+def untraced_output(python, pydir, tmp):
+    proc = subprocess.run([python, WORKLOAD, "--seconds", "1", "--exit-code", "3"],
+                          env=env_with(pydir), capture_output=True, text=True, timeout=120)
+    check(proc.returncode == 3, "untraced workload exited %s: %s" % (proc.returncode,
+                                                                    proc.stderr))
+    return proc.stdout
+
+
+def test_sigint_stops_and_unpins(trace_bin, python, pydir, tmp):
+    t = Traced(trace_bin, python, pydir, tmp, seconds=30)
+    try:
+        t.read_json_line()
+        check(os.path.exists(t.pin), "map not pinned at %s" % t.pin)
+        t.tracer.send_signal(signal.SIGINT)
+        rest, terr = t.tracer.communicate(timeout=30)
+        check(t.tracer.returncode == 0, "mtp-trace exited %s on SIGINT: %s"
+              % (t.tracer.returncode, terr))
+        final = json.loads(rest.splitlines()[-1])
+        check(final["final"] is True and final["stop_reason"] == "signal",
+              "unexpected final object %s" % final)
+        check(not os.path.exists(t.pin), "pins left behind after SIGINT")
+        check(t.proc.poll() is None, "the traced program died when mtp-trace stopped")
+    finally:
+        t.proc.kill()
+        t.proc.communicate()
+
+
+def test_pip_install(python, tmp):
+    target = os.path.join(tmp, "pip-target")
+    r = subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation",
+                        "--no-index", "--target", target, os.path.join(ROOT, "pyext")],
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, "pip install ./pyext failed: %s" % r.stderr[-2000:])
+    r = subprocess.run([python, "-c", "import mtp, sys; print(mtp.__file__); "
+                        "sys.exit(0 if not mtp.tracing() else 1)"],
+                       cwd=tmp, env=env_with(target), capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.startswith(target),
+          "the pip-installed module does not import from %s: %s %s" % (target, r.stdout,
+                                                                       r.stderr))
+
+
+def run_trace(trace_bin, args, **kw):
+    return subprocess.run([trace_bin] + args, capture_output=True, text=True, timeout=60, **kw)
+
+
+def expect_error(trace_bin, args, needle, **kw):
+    r = run_trace(trace_bin, args, **kw)
+    check(r.returncode != 0, "mtp-trace %s exited 0" % " ".join(args))
+    check(needle in r.stderr, "mtp-trace %s: expected %r in stderr, got: %s"
+          % (" ".join(args), needle, r.stderr.strip()))
+    check(len(r.stderr.strip().splitlines()) <= 3, "error is not short: %s" % r.stderr)
+
+
+def test_errors(trace_bin, pydir):
+    expect_error(trace_bin, [], "--pid is required")
+    expect_error(trace_bin, ["--pid", "abc"], "invalid pid")
+    expect_error(trace_bin, ["--pid", "1", "--interval", "-1"], "invalid interval")
+    expect_error(trace_bin, ["--pid", "1", "--interval", "0"], "invalid interval")
+    expect_error(trace_bin, ["--pid", "1", "--duration", "x"], "invalid duration")
+    expect_error(trace_bin, ["--pid", "1", "--max-pages", "5"], "--max-pages")
+    expect_error(trace_bin, ["--pid", "1", "--bogus"], "unrecognized option")
+    # A pid that does not exist: pid_max is at most 2^22.
+    expect_error(trace_bin, ["--pid", "2147483646"], "no process with pid")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    plain = subprocess.Popen(["/usr/bin/python3", "-c", "import time; time.sleep(60)"])
+    try:
+        expect_error(trace_bin, ["--pid", str(sleeper.pid)], "is not a Python process")
+        time.sleep(0.3)
+        expect_error(trace_bin, ["--pid", str(plain.pid)], "add 'import mtp'")
+        # Without privileges: drop to nobody with no capabilities.
+        expect_error(trace_bin, ["--pid", str(plain.pid)], "run it with sudo",
+                     preexec_fn=lambda: (os.setgroups([]), os.setgid(65534), os.setuid(65534)))
+    finally:
+        sleeper.kill()
+        plain.kill()
+        sleeper.wait()
+        plain.wait()
+
+
+def test_help(trace_bin):
+    r = run_trace(trace_bin, ["--help"])
+    check(r.returncode == 0, "--help exited %d" % r.returncode)
+    for flag in ("--pid", "--interval", "--duration", "--json", "--keep-pins"):
+        check(flag in r.stdout, "--help does not mention %s" % flag)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build", help="build directory (relative to the repo)")
+    ap.add_argument("--only", help="run only interpreters whose label contains this")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("error: the integration tests need root (BPF, uprobes): run 'sudo make test'",
+              file=sys.stderr)
+        return 2
+    trace_bin = os.path.join(ROOT, args.build, "mtp-trace")
+    if not os.access(trace_bin, os.X_OK):
+        print("error: %s not built: run 'make'" % trace_bin, file=sys.stderr)
+        return 2
+
+    record("mtp-trace --help", test_help, trace_bin)
+    interpreters = find_interpreters()
+    if args.only:
+        interpreters = [(l, p) for l, p in interpreters if args.only in l]
+    ran = []
+    with tempfile.TemporaryDirectory(prefix="mtp-it-") as tmp:
+        for label, python in interpreters:
+            try:
+                pydir = build_extension(python, args.build)
+            except subprocess.CalledProcessError as e:
+                RESULTS.append(("build extension for %s" % label, False, str(e)))
+                print("FAIL build extension for %s: %s" % (label, e), flush=True)
+                continue
+            ran.append(label)
+            try:
+                expected = untraced_output(python, pydir, tmp)
+            except Failure as e:
+                RESULTS.append(("untraced run on %s" % label, False, str(e)))
+                print("FAIL untraced run on %s: %s" % (label, e), flush=True)
+                continue
+            record("pip install ./pyext on %s" % label, test_pip_install, python, tmp)
+            record("traced workload on %s" % label, test_traced_run, trace_bin, python, pydir,
+                   tmp, expected)
+            if label.startswith("debian"):
+                record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
+                       trace_bin, python, pydir, tmp)
+                record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
+
+    print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
+    if not ran:
+        RESULTS.append(("at least one interpreter", False, "no CPython 3.9-3.13 found"))
+    passed = sum(1 for r in RESULTS if r[1])
+    failed = len(RESULTS) - passed
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

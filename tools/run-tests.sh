@@ -1,0 +1,39 @@
+#!/bin/bash
+# Everything `make test` runs, each suite to the end even when one fails, then
+# one closing line that adds them up.
+set -u
+cd "$(dirname "$0")/.."
+log=$(mktemp /tmp/mtp-tests.XXXXXX)
+trap 'rm -f "$log"' EXIT
+status=0
+
+suite() {
+    local name=$1
+    shift
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then
+        echo "=== $name FAILED (exit $rc)"
+        status=1
+    fi
+    echo "--- end of $name" >>"$log"
+}
+
+suite "unit tests" make -s unit
+suite "unit tests under ASan+UBSan" make -s SAN=1 unit
+suite "integration tests" make -s integration
+if [ "${MTP_SKIP_VM:-0}" != 1 ] && make -s -n vm-test >/dev/null 2>&1; then
+    suite "two-tier VM tests" make -s vm-test
+fi
+
+# Each suite ends with "N passed, N failed"; add up the last one of each.
+read -r passed failed < <(awk '
+    /passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed,/) p = $i; if ($(i+1) ~ /^failed/) f = $i } }
+    /^--- end of/ { tp += p; tf += f; p = 0; f = 0 }
+    END { print tp + 0, tf + 0 }' "$log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1 # a suite broke before it could count
+fi
+echo "${passed} passed, ${failed} failed"
+exit $status
