@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtp_abi.h"
+#include "policy.h"
+
+#define PG        ((uint64_t)MTP_PAGE_SIZE)
+#define FAST      0
+#define SLOW      1
+#define BASE      0x7f0000000000ULL
+#define MAX_PAGES 8192
+
+/* ---- a tiny simulated process on the two-tier guest ---- */
+
+struct sim {
+    struct mtp_tiers tiers;
+    struct mtp_policy_config cfg;
+    struct mtp_policy *p;
+    struct mtp_policy_page pages[MAX_PAGES];
+    size_t n;
+    uint64_t rss;
+    uint64_t fast_free;
+    struct mtp_move moves[MAX_PAGES];
+    size_t n_moves;
+    struct mtp_policy_stats st;
+};
+
+static void guest_tiers(struct mtp_tiers *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->n_nodes = 2;
+    t->nodes[0] = (struct mtp_node){FAST, true, true, 4, MTP_TIER_FAST};
+    t->nodes[1] = (struct mtp_node){SLOW, false, true, 72, MTP_TIER_SLOW};
+    t->have_distance = true;
+    t->distance[0][0] = t->distance[1][1] = 10;
+    t->distance[0][1] = t->distance[1][0] = 20;
+    t->n_kernel_tiers = 2;
+    t->source = MTP_TIERS_KERNEL;
+}
+
+static struct sim *sim_new(void (*tune)(struct mtp_policy_config *))
+{
+    struct sim *s = calloc(1, sizeof(*s));
+
+    assert_non_null(s);
+    guest_tiers(&s->tiers);
+    mtp_policy_config_default(&s->cfg);
+    s->cfg.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 1000 * PG, 0};
+    s->cfg.watermark_bytes = 0;
+    s->cfg.hot_threshold = 10;
+    if (tune)
+        tune(&s->cfg);
+    s->p = mtp_policy_create(&s->cfg);
+    assert_non_null(s->p);
+    s->rss = 1ULL << 30;
+    s->fast_free = MTP_FREE_UNKNOWN;
+    return s;
+}
+
+static void sim_free(struct sim *s)
+{
+    mtp_policy_destroy(s->p);
+    free(s);
+}
+
+/* Adds pages [first, first + count) with one heat on one node. */
+static void sim_add(struct sim *s, size_t count, uint64_t heat, int node)
+{
+    for (size_t i = 0; i < count; i++) {
+        assert_true(s->n < MAX_PAGES);
+        s->pages[s->n] = (struct mtp_policy_page){BASE + s->n * PG, heat, node};
+        s->n++;
+    }
+}
+
+static struct mtp_policy_page *sim_page(struct sim *s, uint64_t addr)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->pages[i].addr == addr)
+            return &s->pages[i];
+    fail_msg("no page %llx", (unsigned long long)addr);
+    return NULL;
+}
+
+static void sim_plan(struct sim *s)
+{
+    struct mtp_policy_input in = {s->pages, s->n, &s->tiers, FAST, SLOW, s->rss, s->fast_free};
+
+    assert_int_equal(mtp_policy_plan(s->p, &in, s->moves, MAX_PAGES, &s->n_moves, &s->st), 0);
+}
+
+/* Performs every planned move successfully and reports it. */
+static void sim_apply(struct sim *s)
+{
+    static int status[MAX_PAGES], after[MAX_PAGES];
+    struct mtp_commit_result r;
+
+    for (size_t i = 0; i < s->n_moves; i++) {
+        struct mtp_policy_page *pg = sim_page(s, s->moves[i].addr);
+
+        assert_int_equal(pg->node, s->moves[i].from_node);
+        pg->node = s->moves[i].to_node;
+        status[i] = after[i] = s->moves[i].to_node;
+    }
+    mtp_policy_commit(s->p, s->moves, s->n_moves, status, after, &r);
+    assert_int_equal(r.moved, s->n_moves);
+}
+
+static void sim_step(struct sim *s)
+{
+    sim_plan(s);
+    sim_apply(s);
+}
+
+static size_t count_on(const struct sim *s, int node)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        n += s->pages[i].node == node;
+    return n;
+}
+
+static size_t count_reason(const struct sim *s, enum mtp_move_reason why)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_moves; i++)
+        n += s->moves[i].reason == why;
+    return n;
+}
+
+static void set_heat(struct sim *s, size_t first, size_t count, uint64_t heat)
+{
+    for (size_t i = first; i < first + count; i++)
+        s->pages[i].heat = heat;
+}
+
+/* ---- config ---- */
+
+static void test_config_check(void **state)
+{
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    mtp_policy_config_default(&c);
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), 0);
+
+    c.hot_threshold = 0;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "zero-heat pages are cold"));
+    assert_null(mtp_policy_create(&c));
+
+    mtp_policy_config_default(&c);
+    c.lazy_min = 4;
+    c.lazy_initial = 2;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "min (4) <= initial (2)"));
+    c.eager = true; /* eager ignores the lazy settings */
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), 0);
+
+    mtp_policy_config_default(&c);
+    c.max_bytes_per_interval = PG - 1;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "less than one"));
+
+    mtp_policy_config_default(&c);
+    c.fast_budget = (struct mtp_size){MTP_SIZE_PERCENT, 0, 120};
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    c.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 0, 0};
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+
+    mtp_policy_config_default(&c);
+    c.pingpong_window = 0;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    c.pingpong_window = 5000;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "1 to 4096"));
+}
+
+static void test_bad_input(void **state)
+{
+    struct sim *s = sim_new(NULL);
+    struct mtp_policy_input in = {s->pages, 0, &s->tiers, SLOW, FAST, 0, 0};
+    size_t n = 99;
+
+    (void)state;
+    assert_int_equal(mtp_policy_plan(s->p, &in, s->moves, MAX_PAGES, &n, NULL), -EINVAL);
+    in.fast_node = FAST;
+    in.slow_node = 7;
+    assert_int_equal(mtp_policy_plan(s->p, &in, s->moves, MAX_PAGES, &n, NULL), -EINVAL);
+    in.slow_node = SLOW;
+    in.tiers = NULL;
+    assert_int_equal(mtp_policy_plan(s->p, &in, s->moves, MAX_PAGES, &n, NULL), -EINVAL);
+    in.tiers = &s->tiers;
+    assert_int_equal(mtp_policy_plan(s->p, &in, s->moves, MAX_PAGES, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    sim_free(s);
+}
+
+/* ---- promotion and budget ---- */
+
+static void test_promotes_hot_slow_pages_hottest_first(void **state)
+{
+    struct sim *s = sim_new(NULL);
+
+    (void)state;
+    for (uint64_t h = 10; h <= 50; h += 10)
+        sim_add(s, 1, h, SLOW);
+    sim_add(s, 3, 0, SLOW); /* cold pages stay where they are */
+    sim_add(s, 2, 5, SLOW); /* warm but below the threshold */
+    sim_plan(s);
+    assert_int_equal(s->n_moves, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(s->moves[i].reason, MTP_MOVE_PROMOTE);
+        assert_int_equal(s->moves[i].from_node, SLOW);
+        assert_int_equal(s->moves[i].to_node, FAST);
+        assert_int_equal(sim_page(s, s->moves[i].addr)->heat, 50 - 10 * i);
+    }
+    assert_int_equal(s->st.hot, 5);
+    assert_int_equal(s->st.cold, 5);
+    assert_int_equal(s->st.on_slow, 10);
+    assert_int_equal(s->st.promote, 5);
+    assert_int_equal(s->st.promote_bytes, 5 * PG);
+    assert_int_equal(s->st.fast_bytes_planned, 5 * PG);
+    sim_apply(s);
+    sim_plan(s);
+    assert_int_equal(s->n_moves, 0); /* settled */
+    sim_free(s);
+}
+
+static void budget_4_pages(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 4 * PG, 0};
+}
+
+static void test_budget_caps_promotions(void **state)
+{
+    struct sim *s = sim_new(budget_4_pages);
+
+    (void)state;
+    for (uint64_t i = 0; i < 10; i++)
+        sim_add(s, 1, 100 + i, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->n_moves, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_true(sim_page(s, s->moves[i].addr)->heat >= 106);
+    assert_int_equal(s->st.budget_bytes, 4 * PG);
+    assert_int_equal(s->st.fast_bytes_planned, 4 * PG);
+    sim_apply(s);
+    sim_plan(s);
+    assert_int_equal(s->n_moves, 0);
+    assert_int_equal(s->st.budget_used_bytes, 4 * PG);
+    sim_free(s);
+}
+
+static void budget_percent(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_PERCENT, 0, 25};
+}
+
+static void test_percent_budget_follows_rss(void **state)
+{
+    struct sim *s = sim_new(budget_percent);
+
+    (void)state;
+    sim_add(s, 40, 100, SLOW);
+    s->rss = 40 * PG;
+    sim_plan(s);
+    assert_int_equal(s->st.budget_bytes, 10 * PG);
+    assert_int_equal(s->n_moves, 10);
+    sim_apply(s);
+
+    /* the process grows: a quarter of it is more room */
+    s->rss = 80 * PG;
+    sim_plan(s);
+    assert_int_equal(s->st.budget_bytes, 20 * PG);
+    assert_int_equal(s->st.promote, 10);
+    sim_free(s);
+}
+
+static void watermark_32(struct mtp_policy_config *c)
+{
+    c->watermark_bytes = 32 * PG;
+}
+
+static void test_watermark_limits_budget(void **state)
+{
+    struct sim *s = sim_new(watermark_32);
+
+    (void)state;
+    sim_add(s, 2, 100, FAST);
+    sim_add(s, 10, 100, SLOW);
+    s->fast_free = 35 * PG; /* three pages above the watermark */
+    sim_plan(s);
+    assert_int_equal(s->st.budget_bytes, 5 * PG);
+    assert_int_equal(s->st.promote, 3);
+    assert_false(s->st.pressure);
+    sim_apply(s);
+
+    /* something else filled the node: two pages below the watermark is
+     * severe, laziness or not */
+    s->fast_free = 30 * PG;
+    sim_plan(s);
+    assert_true(s->st.pressure);
+    assert_true(s->st.severe);
+    assert_int_equal(s->st.budget_bytes, 3 * PG);
+    assert_int_equal(s->st.promote, 0);
+    assert_int_equal(s->n_moves, 2);
+    assert_int_equal(count_reason(s, MTP_MOVE_OVER_BUDGET), 2);
+    assert_int_equal(s->st.fast_bytes_planned, 3 * PG);
+    sim_free(s);
+}
+
+/* ---- laziness ---- */
+
+static void lazy_3(struct mtp_policy_config *c)
+{
+    c->lazy_initial = 3;
+    c->lazy_min = 1;
+    c->lazy_max = 16;
+}
+
+static void test_lazy_demotion_needs_n_cold_intervals(void **state)
+{
+    struct sim *s = sim_new(lazy_3);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);
+    sim_add(s, 1, 100, FAST);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 0);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 0);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 1);
+    assert_int_equal(s->moves[0].addr, BASE);
+    assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
+    assert_int_equal(s->moves[0].to_node, SLOW);
+    assert_int_equal(s->st.lazy_n, 3);
+    sim_free(s);
+}
+
+static void test_warming_resets_cold_streak(void **state)
+{
+    static const uint64_t heats[] = {0, 0, 50, 0, 0, 0};
+    struct sim *s = sim_new(lazy_3);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);
+    for (size_t i = 0; i < sizeof(heats) / sizeof(heats[0]); i++) {
+        s->pages[0].heat = heats[i];
+        sim_step(s);
+        /* only the third cold interval after the warm one demotes */
+        assert_int_equal(s->n_moves, i == 5 ? 1 : 0);
+    }
+    sim_free(s);
+}
+
+static void eager(struct mtp_policy_config *c)
+{
+    c->eager = true;
+    c->lazy_initial = 5;
+    c->lazy_min = 5;
+    c->lazy_max = 5;
+}
+
+static void test_eager_demotes_at_once_and_never_adapts(void **state)
+{
+    struct sim *s = sim_new(eager);
+
+    (void)state;
+    assert_int_equal(mtp_policy_lazy_n(s->p), 1);
+    sim_add(s, 1, 0, FAST);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 1);
+    assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
+
+    s->pages[0].heat = 100; /* bounces straight back */
+    sim_step(s);
+    assert_int_equal(s->st.pingpongs, 1);
+    assert_int_equal(s->st.promote, 1);
+    assert_int_equal(s->st.lazy_n, 1);
+    sim_free(s);
+}
+
+/* ---- adaptation ---- */
+
+static void lazy_2_window_4(struct mtp_policy_config *c)
+{
+    c->lazy_initial = 2;
+    c->lazy_min = 1;
+    c->lazy_max = 6;
+    c->pingpong_window = 4;
+}
+
+static void test_pingpong_grows_n(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+
+    (void)state;
+    sim_add(s, 1, 100, FAST);
+    for (unsigned expect = 4; expect <= 6; expect = expect == 4 ? 6 : 7) {
+        unsigned n = mtp_policy_lazy_n(s->p);
+
+        s->pages[0].heat = 0;
+        for (unsigned i = 0; i < n; i++)
+            sim_step(s);
+        assert_int_equal(s->st.demote, 1); /* demoted on the N-th cold interval */
+        assert_int_equal(s->pages[0].node, SLOW);
+
+        s->pages[0].heat = 100;
+        sim_step(s);
+        assert_int_equal(s->st.pingpongs, 1);
+        assert_int_equal(s->st.judged, 1);
+        assert_int_equal(s->st.lazy_n, expect); /* doubled, capped at 6 */
+        assert_int_equal(s->st.promote, 1);
+    }
+    assert_true(mtp_policy_pingpong_rate(s->p) == 1.0);
+    sim_free(s);
+}
+
+static void test_rare_pingpong_does_not_grow_n(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+
+    (void)state;
+    sim_add(s, 9, 0, FAST);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->st.demote, 9);
+    /* one page bounces; the window of the other eight closes (interval
+     * 2 + 4 + 1) with them cold: 1 of 9 is below the 1/8 trigger */
+    s->pages[0].heat = 100;
+    for (int i = 0; i < 4; i++)
+        sim_step(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 2);
+    s->pages[0].heat = 200;
+    sim_step(s);
+    assert_int_equal(s->st.judged, 8);
+    assert_int_equal(s->st.lazy_n, 2);
+    assert_true(mtp_policy_pingpong_rate(s->p) > 0.11 && mtp_policy_pingpong_rate(s->p) < 0.12);
+    sim_free(s);
+}
+
+static void shrink_setup(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 16 * PG, 0};
+    c->lazy_initial = 3;
+    c->lazy_min = 2;
+    c->lazy_max = 8;
+    c->pingpong_window = 2;
+}
+
+/* Demotes two cold pages lazily, then lets their window close (interval
+ * 3 + 2 + 1) with or without pressure on the fast tier. */
+static unsigned n_after_good_demotions(bool pressure)
+{
+    struct sim *s = sim_new(shrink_setup);
+    unsigned n;
+
+    sim_add(s, 2, 0, FAST);
+    sim_add(s, 14, 100, FAST);
+    for (int i = 0; i < 3; i++)
+        sim_step(s);
+    assert_int_equal(s->st.demote, 2);
+    assert_int_equal(s->st.lazy_n, 3);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->st.judged, 0);
+    if (pressure) /* the process allocates: 17 hot pages on a 16-page budget */
+        sim_add(s, 3, 100, FAST);
+    sim_step(s);
+    assert_int_equal(s->st.judged, 2);
+    assert_int_equal(s->st.pingpongs, 0);
+    assert_int_equal(s->st.pressure, pressure);
+    n = s->st.lazy_n;
+    sim_free(s);
+    return n;
+}
+
+static void test_good_demotions_under_pressure_shrink_n(void **state)
+{
+    (void)state;
+    assert_int_equal(n_after_good_demotions(true), 2);
+    assert_int_equal(n_after_good_demotions(false), 3);
+}
+
+static void budget_64(struct mtp_policy_config *c)
+{
+    shrink_setup(c);
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 64 * PG, 0};
+}
+
+static void test_shrink_stops_at_min(void **state)
+{
+    struct sim *s = sim_new(budget_64);
+    bool shrank = false;
+
+    (void)state;
+    sim_add(s, 64, 100, FAST); /* the budget is full of hot pages */
+    for (int i = 0; i < 30; i++) {
+        /* a new cold page every interval keeps the fast tier mildly over
+         * budget and verdicts coming */
+        sim_add(s, 1, 0, FAST);
+        sim_step(s);
+        assert_true(s->st.pressure);
+        assert_false(s->st.severe);
+        assert_int_equal(s->st.over_budget, 0);
+        assert_int_equal(s->st.pingpongs, 0);
+        shrank |= s->st.lazy_n == 2;
+        assert_true(s->st.lazy_n >= 2);
+    }
+    assert_true(shrank);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 2);
+    sim_free(s);
+}
+
+/* ---- over budget ---- */
+
+static void lazy_4_budget_4(struct mtp_policy_config *c)
+{
+    budget_4_pages(c);
+    c->lazy_initial = 4;
+    c->lazy_max = 8;
+}
+
+static void test_severe_excess_ignores_laziness(void **state)
+{
+    struct sim *s = sim_new(lazy_4_budget_4);
+
+    (void)state;
+    for (uint64_t i = 0; i < 10; i++)
+        sim_add(s, 1, i, FAST); /* heats 0..9, all below the threshold */
+    sim_plan(s);
+    assert_true(s->st.severe);
+    assert_int_equal(s->n_moves, 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(s->moves[i].reason, MTP_MOVE_OVER_BUDGET);
+        assert_int_equal(sim_page(s, s->moves[i].addr)->heat, i); /* coldest first */
+    }
+    assert_int_equal(s->st.over_budget, 6);
+    assert_int_equal(s->st.fast_bytes_planned, 4 * PG);
+    sim_free(s);
+}
+
+static void budget_16_lazy_3(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 16 * PG, 0};
+    c->lazy_initial = 3;
+}
+
+static void test_mild_excess_stays_lazy_and_blocks_promotion(void **state)
+{
+    struct sim *s = sim_new(budget_16_lazy_3);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);
+    sim_add(s, 16, 50, FAST);
+    sim_add(s, 1, 500, SLOW); /* wants in */
+    /* 17 pages on a 16-page budget: mild.  The cold page is not yet
+     * eligible, so nothing may move and the hot page must wait. */
+    sim_step(s);
+    assert_true(s->st.pressure);
+    assert_false(s->st.severe);
+    assert_int_equal(s->n_moves, 0);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 0);
+    /* third interval: the cold page has been out for N intervals and goes
+     * first (the excess), then the warm page the hot one pushed out of the
+     * selection since the first interval makes its room */
+    sim_step(s);
+    assert_int_equal(s->n_moves, 3);
+    assert_int_equal(s->moves[0].addr, BASE);
+    assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
+    assert_int_equal(s->moves[1].reason, MTP_MOVE_DEMOTE);
+    assert_int_equal(sim_page(s, s->moves[1].addr)->heat, 50);
+    assert_int_equal(s->moves[2].reason, MTP_MOVE_PROMOTE);
+    assert_int_equal(s->moves[2].addr, BASE + 17 * PG);
+    assert_int_equal(s->st.fast_bytes_planned, 16 * PG);
+    sim_free(s);
+}
+
+static void lazy_2_budget_2(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 2 * PG, 0};
+    c->lazy_initial = 2;
+}
+
+static void test_hotter_pages_displace_lazily(void **state)
+{
+    struct sim *s = sim_new(lazy_2_budget_2);
+
+    (void)state;
+    sim_add(s, 2, 20, FAST);  /* hot, but not the hottest */
+    sim_add(s, 2, 900, SLOW); /* the hottest */
+    sim_step(s);
+    assert_int_equal(s->n_moves, 0); /* full, and the warm pages just fell out */
+    sim_step(s);
+    assert_int_equal(s->n_moves, 4);
+    for (size_t i = 0; i < 4; i += 2) {
+        /* each promotion right after the demotion that makes its room */
+        assert_int_equal(s->moves[i].reason, MTP_MOVE_DEMOTE);
+        assert_int_equal(s->moves[i + 1].reason, MTP_MOVE_PROMOTE);
+    }
+    assert_int_equal(count_on(s, FAST), 2);
+    assert_int_equal(sim_page(s, BASE + 2 * PG)->node, FAST);
+    sim_free(s);
+}
+
+/* ---- rate cap ---- */
+
+static void cap_3_pages(struct mtp_policy_config *c)
+{
+    c->max_bytes_per_interval = 3 * PG + PG / 2;
+    c->lazy_initial = 1;
+}
+
+static void test_rate_cap_limits_bytes_per_interval(void **state)
+{
+    struct sim *s = sim_new(cap_3_pages);
+
+    (void)state;
+    for (uint64_t i = 0; i < 10; i++)
+        sim_add(s, 1, 100 + i, SLOW);
+    sim_add(s, 2, 0, FAST);
+    sim_plan(s);
+    /* promotions take the cap; the cold pages wait */
+    assert_int_equal(s->n_moves, 3);
+    assert_int_equal(s->st.promote, 3);
+    assert_int_equal(sim_page(s, s->moves[0].addr)->heat, 109);
+    assert_int_equal(s->st.deferred, 9);
+    sim_apply(s);
+    for (int i = 0; i < 2; i++) {
+        sim_step(s);
+        assert_int_equal(s->st.promote, 3);
+        assert_int_equal(s->st.demote, 0);
+    }
+    sim_step(s);
+    assert_int_equal(s->st.promote, 1);
+    assert_int_equal(s->st.demote, 2);
+    assert_int_equal(s->st.deferred, 0);
+    assert_int_equal(count_on(s, FAST), 10);
+    sim_free(s);
+}
+
+static void test_moves_array_capacity_is_a_limit(void **state)
+{
+    struct sim *s = sim_new(NULL);
+    struct mtp_policy_input in;
+    struct mtp_move few[2];
+    size_t n;
+
+    (void)state;
+    sim_add(s, 5, 100, SLOW);
+    in = (struct mtp_policy_input){s->pages, s->n, &s->tiers, FAST, SLOW, s->rss, s->fast_free};
+    assert_int_equal(mtp_policy_plan(s->p, &in, few, 2, &n, &s->st), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(s->st.deferred, 3);
+    sim_free(s);
+}
+
+/* ---- accounting ---- */
+
+static void test_commit_counts_by_outcome(void **state)
+{
+    struct sim *s = sim_new(NULL);
+    /* what move_pages reported, then where a query found each page */
+    static const int status[] = {FAST,    -EBUSY, -EBUSY, -ENOMEM, -EFAULT,
+                                 -EACCES, -EIO,   FAST,   -ENOENT};
+    static const int after[] = {FAST, FAST, SLOW, SLOW, -EFAULT, SLOW, SLOW, SLOW, -ENOENT};
+    struct mtp_commit_result r;
+    struct mtp_policy_totals t;
+
+    (void)state;
+    sim_add(s, 9, 100, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->n_moves, 9);
+    mtp_policy_commit(s->p, s->moves, 9, status, after, &r);
+    assert_int_equal(r.moved, 2);
+    assert_int_equal(r.promoted, 2);
+    assert_int_equal(r.moved_bytes, 2 * PG);
+    assert_int_equal(r.moved_despite_error, 1); /* THP: -EBUSY yet moved */
+    assert_int_equal(r.busy, 1);
+    assert_int_equal(r.nomem, 1);
+    assert_int_equal(r.gone, 2);
+    assert_int_equal(r.access, 1);
+    /* -EIO, and a success the query contradicts */
+    assert_int_equal(r.other, 2);
+    mtp_policy_totals(s->p, &t);
+    assert_int_equal(t.moved, 2);
+    assert_int_equal(t.failed, 7);
+
+    /* without a re-query only a status naming the target counts */
+    mtp_policy_commit(s->p, s->moves, 3, status, NULL, &r);
+    assert_int_equal(r.moved, 1);
+    assert_int_equal(r.busy, 2);
+    sim_free(s);
+}
+
+static void lazy_1(struct mtp_policy_config *c)
+{
+    c->lazy_initial = 1;
+}
+
+/* A failed demotion leaves no trace: the page coming back hot is not a
+ * ping-pong, and it is planned again.  A THP demotion reported -EBUSY that
+ * did happen is a real demotion and is judged. */
+static void test_state_follows_the_requery(void **state)
+{
+    struct sim *s = sim_new(lazy_1);
+    int busy[2] = {-EBUSY, -EBUSY};
+    int after[2];
+    struct mtp_commit_result r;
+
+    (void)state;
+    sim_add(s, 2, 0, FAST);
+    sim_plan(s);
+    assert_int_equal(s->n_moves, 2);
+    for (size_t i = 0; i < 2; i++)
+        after[i] = s->moves[i].addr == BASE ? FAST : SLOW;
+    mtp_policy_commit(s->p, s->moves, 2, busy, after, &r);
+    assert_int_equal(r.moved, 1);
+    assert_int_equal(r.moved_despite_error, 1);
+    assert_int_equal(r.busy, 1);
+    s->pages[1].node = SLOW;
+
+    sim_plan(s); /* still cold: the unmoved page is planned again */
+    assert_int_equal(s->n_moves, 1);
+    assert_int_equal(s->moves[0].addr, BASE);
+    mtp_policy_commit(s->p, s->moves, 0, NULL, NULL, NULL);
+
+    set_heat(s, 0, 2, 100);
+    sim_plan(s);
+    assert_int_equal(s->st.pingpongs, 1); /* only the page that really moved */
+    assert_int_equal(s->st.promote, 1);
+    sim_free(s);
+}
+
+/* ---- state table ---- */
+
+static void window_3(struct mtp_policy_config *c)
+{
+    c->lazy_initial = 1;
+    c->pingpong_window = 3;
+}
+
+static void test_forgets_unreported_pages(void **state)
+{
+    struct sim *s = sim_new(window_3);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);   /* will be demoted, then vanish */
+    sim_add(s, 3, 100, SLOW); /* will vanish at once */
+    sim_step(s);
+    assert_int_equal(s->st.pages_tracked, 4);
+    assert_int_equal(s->st.demote, 1);
+
+    s->n = 0;
+    sim_step(s);
+    /* the demoted page is kept while its demotion is judged */
+    assert_int_equal(s->st.pages_tracked, 1);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->st.pages_tracked, 1);
+    sim_step(s);
+    assert_int_equal(s->st.judged, 1);
+    assert_int_equal(s->st.pages_tracked, 0);
+    sim_free(s);
+}
+
+static void test_duplicates_and_absent_pages(void **state)
+{
+    struct sim *s = sim_new(NULL);
+
+    (void)state;
+    sim_add(s, 1, 100, SLOW);
+    s->pages[s->n++] = s->pages[0]; /* reported twice */
+    sim_add(s, 1, 100, -ENOENT);    /* not faulted in */
+    sim_add(s, 1, 100, -EFAULT);    /* unmapped */
+    sim_add(s, 1, 100, 5);          /* a node in no tier */
+    sim_plan(s);
+    assert_int_equal(s->st.pages_in, 4);
+    assert_int_equal(s->st.elsewhere, 3);
+    assert_int_equal(s->n_moves, 1);
+    assert_int_equal(s->moves[0].addr, BASE);
+    sim_free(s);
+}
+
+/* ---- invariants over a long random run ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void random_setup(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_PERCENT, 0, 30};
+    c->watermark_bytes = 100 * PG;
+    c->max_bytes_per_interval = 200 * PG;
+    c->lazy_initial = 2;
+    c->lazy_max = 16;
+    c->pingpong_window = 5;
+}
+
+static void test_random_run_keeps_invariants(void **state)
+{
+    struct sim *s = sim_new(random_setup);
+    static int status[MAX_PAGES], after[MAX_PAGES];
+    uint64_t moved_seen = 0;
+
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        uint64_t fast_now = 0;
+
+        /* the working set grows to thousands of pages, then shrinks, so
+         * the table both grows and shrinks */
+        s->n = round < 150 ? 20 + (size_t)round * 40 : 6000 - (size_t)(round - 150) * 39;
+        for (size_t i = 0; i < s->n; i++) {
+            struct mtp_policy_page *pg = &s->pages[i];
+
+            if (pg->addr != BASE + i * PG)
+                *pg = (struct mtp_policy_page){BASE + i * PG, 0, rng() % 2 ? FAST : SLOW};
+            /* a hot region drifting through the address space */
+            pg->heat = (i / 64 + round / 20) % 5 == 0 ? 50 + rng() % 50 : rng() % 12;
+            fast_now += pg->node == FAST ? PG : 0;
+        }
+        s->rss = s->n * PG;
+        s->fast_free = 90 * PG + (rng() % 400) * PG;
+        sim_plan(s);
+
+        assert_true(s->st.promote_bytes + s->st.demote_bytes <= s->cfg.max_bytes_per_interval);
+        assert_int_equal(s->st.budget_used_bytes, fast_now);
+        if (s->st.promote)
+            assert_true(s->st.fast_bytes_planned <= s->st.budget_bytes);
+        if (fast_now <= s->st.budget_bytes)
+            assert_true(s->st.fast_bytes_planned <= s->st.budget_bytes);
+        assert_true(s->st.lazy_n >= 1 && s->st.lazy_n <= 16);
+        for (size_t i = 0; i < s->n_moves; i++) {
+            struct mtp_policy_page *pg = sim_page(s, s->moves[i].addr);
+
+            assert_int_equal(pg->node, s->moves[i].from_node);
+            assert_int_not_equal(s->moves[i].from_node, s->moves[i].to_node);
+            /* a random third of the moves fail; THP-style half of those
+             * moved anyway */
+            switch (rng() % 6) {
+            case 0:
+                status[i] = -EBUSY;
+                after[i] = pg->node;
+                break;
+            case 1:
+                status[i] = -EBUSY;
+                after[i] = s->moves[i].to_node;
+                break;
+            default:
+                status[i] = after[i] = s->moves[i].to_node;
+            }
+            if (after[i] == s->moves[i].to_node) {
+                pg->node = after[i];
+                moved_seen++;
+            }
+        }
+        {
+            struct mtp_commit_result r;
+
+            mtp_policy_commit(s->p, s->moves, s->n_moves, status, after, &r);
+            assert_int_equal(r.moved + r.busy, s->n_moves);
+        }
+    }
+    {
+        struct mtp_policy_totals t;
+
+        mtp_policy_totals(s->p, &t);
+        assert_int_equal(t.moved, moved_seen);
+        assert_int_equal(t.intervals, 300);
+        assert_true(t.moved > 1000);
+    }
+    sim_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_check),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_promotes_hot_slow_pages_hottest_first),
+        cmocka_unit_test(test_budget_caps_promotions),
+        cmocka_unit_test(test_percent_budget_follows_rss),
+        cmocka_unit_test(test_watermark_limits_budget),
+        cmocka_unit_test(test_lazy_demotion_needs_n_cold_intervals),
+        cmocka_unit_test(test_warming_resets_cold_streak),
+        cmocka_unit_test(test_eager_demotes_at_once_and_never_adapts),
+        cmocka_unit_test(test_pingpong_grows_n),
+        cmocka_unit_test(test_rare_pingpong_does_not_grow_n),
+        cmocka_unit_test(test_good_demotions_under_pressure_shrink_n),
+        cmocka_unit_test(test_shrink_stops_at_min),
+        cmocka_unit_test(test_severe_excess_ignores_laziness),
+        cmocka_unit_test(test_mild_excess_stays_lazy_and_blocks_promotion),
+        cmocka_unit_test(test_hotter_pages_displace_lazily),
+        cmocka_unit_test(test_rate_cap_limits_bytes_per_interval),
+        cmocka_unit_test(test_moves_array_capacity_is_a_limit),
+        cmocka_unit_test(test_commit_counts_by_outcome),
+        cmocka_unit_test(test_state_follows_the_requery),
+        cmocka_unit_test(test_forgets_unreported_pages),
+        cmocka_unit_test(test_duplicates_and_absent_pages),
+        cmocka_unit_test(test_random_run_keeps_invariants),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

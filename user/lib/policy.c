@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: MIT */
+#include "policy.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtp_abi.h"
+
+#define PAGE_BYTES ((uint64_t)MTP_PAGE_SIZE)
+
+/* An excess above budget >> SEVERE_SHIFT overrides laziness. */
+#define SEVERE_SHIFT 3
+/* N doubles when the bounces of the last window are at least this fraction
+ * (1/DIV) of its demotions. */
+#define PINGPONG_GROW_DIV 8
+/* Judging a demotion for longer than this says nothing about laziness any
+ * more, and the per-interval ring must stay small. */
+#define MAX_WINDOW 4096
+/* Below this many slots the table never shrinks: not worth the rehash. */
+#define MIN_SLOTS 1024
+
+struct page_state {
+    uint64_t addr;
+    uint32_t last_seen;  /* interval the page was last reported in */
+    uint32_t demoted_at; /* interval of a DEMOTE still being judged, 0 = none */
+    uint32_t unselected; /* consecutive intervals not selected for fast */
+    uint32_t used;
+};
+
+/* One reported page while an interval is being planned. */
+struct cand {
+    uint64_t heat;
+    uint64_t addr;
+    struct page_state *st;
+    int node;
+    enum mtp_tier_class cls;
+    bool selected;
+    bool taken; /* a move for it has been emitted */
+};
+
+struct mtp_policy {
+    struct mtp_policy_config cfg;
+    struct page_state *slots;
+    size_t n_slots; /* power of two, kept at most half full */
+    size_t count;
+    uint32_t interval;
+    unsigned lazy_n;
+    struct cand *cands;
+    size_t cands_cap;
+    /* lazy demotions and bounces per interval over the last window + 1
+     * intervals, indexed by interval modulo that length: a bounce is
+     * weighed against every demotion that could still bounce */
+    uint32_t *ring_demoted;
+    uint32_t *ring_bounced;
+    size_t ring_len;
+    struct mtp_policy_totals totals;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void mtp_policy_config_default(struct mtp_policy_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->fast_budget.kind = MTP_SIZE_PERCENT;
+    cfg->fast_budget.percent = 100;
+    cfg->watermark_bytes = 64ULL << 20;
+    cfg->hot_threshold = 1;
+    /* the prototype's fixed "second cold round" is where adaptation starts */
+    cfg->lazy_initial = 2;
+    cfg->lazy_min = 1;
+    cfg->lazy_max = 16;
+    cfg->pingpong_window = 8;
+}
+
+int mtp_policy_config_check(const struct mtp_policy_config *cfg, char *err, size_t errlen)
+{
+    const struct mtp_size *b = &cfg->fast_budget;
+
+    if (b->kind == MTP_SIZE_BYTES ? !b->bytes : !(b->percent > 0 && b->percent <= 100)) {
+        set_err(err, errlen, "fast budget must be above zero bytes, or in (0%%, 100%%]");
+        return -EINVAL;
+    }
+    if (!cfg->hot_threshold) {
+        set_err(err, errlen, "hot threshold must be at least 1: zero-heat pages are cold");
+        return -EINVAL;
+    }
+    if (!cfg->eager && (!cfg->lazy_min || cfg->lazy_min > cfg->lazy_initial ||
+                        cfg->lazy_initial > cfg->lazy_max)) {
+        set_err(err, errlen, "lazy demotion needs 1 <= min (%u) <= initial (%u) <= max (%u)",
+                cfg->lazy_min, cfg->lazy_initial, cfg->lazy_max);
+        return -EINVAL;
+    }
+    if (!cfg->pingpong_window || cfg->pingpong_window > MAX_WINDOW) {
+        set_err(err, errlen, "ping-pong window must be 1 to %d intervals", MAX_WINDOW);
+        return -EINVAL;
+    }
+    if (cfg->max_bytes_per_interval && cfg->max_bytes_per_interval < PAGE_BYTES) {
+        set_err(err, errlen,
+                "rate limit allows %llu bytes per interval, less than one %llu-byte page",
+                (unsigned long long)cfg->max_bytes_per_interval, (unsigned long long)PAGE_BYTES);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Fibonacci hashing of the page number: neighbouring pages, the common
+ * case, land far apart. */
+static size_t home_slot(const struct mtp_policy *p, uint64_t addr)
+{
+    return (size_t)(((addr >> MTP_PAGE_SHIFT) * 0x9E3779B97F4A7C15ULL) >> 32) & (p->n_slots - 1);
+}
+
+static struct page_state *lookup(const struct mtp_policy *p, uint64_t addr)
+{
+    size_t mask = p->n_slots - 1;
+
+    for (size_t i = home_slot(p, addr);; i = (i + 1) & mask) {
+        if (!p->slots[i].used)
+            return NULL;
+        if (p->slots[i].addr == addr)
+            return &p->slots[i];
+    }
+}
+
+/* The caller guarantees room (at most half full after the insert). */
+static struct page_state *upsert(struct mtp_policy *p, uint64_t addr)
+{
+    size_t mask = p->n_slots - 1;
+    size_t i;
+
+    for (i = home_slot(p, addr); p->slots[i].used; i = (i + 1) & mask)
+        if (p->slots[i].addr == addr)
+            return &p->slots[i];
+    memset(&p->slots[i], 0, sizeof(p->slots[i]));
+    p->slots[i].addr = addr;
+    p->slots[i].used = 1;
+    p->count++;
+    return &p->slots[i];
+}
+
+static int rehash(struct mtp_policy *p, size_t n_slots)
+{
+    struct page_state *old = p->slots;
+    size_t old_n = p->n_slots;
+    struct page_state *fresh = calloc(n_slots, sizeof(*fresh));
+
+    if (!fresh)
+        return -ENOMEM;
+    p->slots = fresh;
+    p->n_slots = n_slots;
+    p->count = 0;
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i].used)
+            *upsert(p, old[i].addr) = old[i];
+    free(old);
+    return 0;
+}
+
+static size_t slots_for(size_t entries)
+{
+    size_t n = MIN_SLOTS;
+
+    while (n / 2 < entries)
+        n *= 2;
+    return n;
+}
+
+/* Backward-shift deletion: no tombstones, so lookups stay short however
+ * many pages come and go. */
+static void delete_slot(struct mtp_policy *p, size_t i)
+{
+    size_t mask = p->n_slots - 1;
+
+    for (size_t j = (i + 1) & mask; p->slots[j].used; j = (j + 1) & mask) {
+        size_t home = home_slot(p, p->slots[j].addr);
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+
+        if (stays)
+            continue;
+        p->slots[i] = p->slots[j];
+        i = j;
+    }
+    p->slots[i].used = 0;
+    p->count--;
+}
+
+static void forget_unreported(struct mtp_policy *p)
+{
+    size_t mask = p->n_slots - 1, start = 0;
+
+    /* start after an empty slot so no cluster wraps past the sweep's end,
+     * and every entry a deletion shifts back is one not yet visited */
+    while (p->slots[start].used)
+        start++;
+    for (size_t k = 1; k <= p->n_slots; k++) {
+        size_t i = (start + k) & mask;
+
+        while (p->slots[i].used && p->slots[i].last_seen != p->interval && !p->slots[i].demoted_at)
+            delete_slot(p, i);
+    }
+    if (p->n_slots > MIN_SLOTS && p->count * 8 < p->n_slots)
+        (void)rehash(p, slots_for(p->count * 2)); /* staying large is harmless */
+}
+
+struct mtp_policy *mtp_policy_create(const struct mtp_policy_config *cfg)
+{
+    struct mtp_policy *p;
+
+    if (mtp_policy_config_check(cfg, NULL, 0))
+        return NULL;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->cfg = *cfg;
+    p->lazy_n = cfg->eager ? 1 : cfg->lazy_initial;
+    p->n_slots = MIN_SLOTS;
+    p->slots = calloc(p->n_slots, sizeof(*p->slots));
+    p->ring_len = (size_t)cfg->pingpong_window + 1;
+    p->ring_demoted = calloc(p->ring_len, sizeof(*p->ring_demoted));
+    p->ring_bounced = calloc(p->ring_len, sizeof(*p->ring_bounced));
+    if (!p->slots || !p->ring_demoted || !p->ring_bounced) {
+        mtp_policy_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+void mtp_policy_destroy(struct mtp_policy *p)
+{
+    if (!p)
+        return;
+    free(p->slots);
+    free(p->cands);
+    free(p->ring_demoted);
+    free(p->ring_bounced);
+    free(p);
+}
+
+unsigned mtp_policy_lazy_n(const struct mtp_policy *p)
+{
+    return p->lazy_n;
+}
+
+double mtp_policy_pingpong_rate(const struct mtp_policy *p)
+{
+    if (!p->totals.judged)
+        return 0;
+    return (double)p->totals.pingpongs / (double)p->totals.judged;
+}
+
+void mtp_policy_totals(const struct mtp_policy *p, struct mtp_policy_totals *out)
+{
+    *out = p->totals;
+}
+
+/* Hottest first; at equal heat a page already on the fast tier wins, so ties
+ * do not swap pages back and forth; the address makes the order total. */
+static int cmp_hottest(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    bool xf = x->cls == MTP_TIER_FAST, yf = y->cls == MTP_TIER_FAST;
+
+    if (x->heat != y->heat)
+        return x->heat > y->heat ? -1 : 1;
+    if (xf != yf)
+        return xf ? -1 : 1;
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t budget_bytes(const struct mtp_policy *p, const struct mtp_policy_input *in,
+                             uint64_t fast_used)
+{
+    uint64_t budget = mtp_size_resolve(&p->cfg.fast_budget, in->rss_bytes);
+    uint64_t room, wm = p->cfg.watermark_bytes, free_b = in->fast_free_bytes;
+
+    if (free_b == MTP_FREE_UNKNOWN)
+        return budget;
+    if (free_b >= wm)
+        room = sat_add(fast_used, free_b - wm);
+    else
+        room = fast_used > wm - free_b ? fast_used - (wm - free_b) : 0;
+    return budget < room ? budget : room;
+}
+
+/* Everything one interval's move emission needs to share. */
+struct planner {
+    struct mtp_policy *p;
+    const struct mtp_policy_input *in;
+    struct cand *c; /* sorted hottest first */
+    size_t n;
+    struct mtp_move *moves;
+    size_t cap;
+    size_t n_moves;
+    uint64_t byte_cap;
+    uint64_t spent;
+    uint64_t fast;        /* projected fast bytes */
+    size_t victim;        /* coldest-first cursor: index into c from the end */
+    bool promotions_held; /* the cap or the array stopped promoting */
+};
+
+static bool can_spend(struct planner *pl, size_t pages)
+{
+    return pl->n_moves + pages <= pl->cap && pl->spent + pages * PAGE_BYTES <= pl->byte_cap;
+}
+
+static void emit(struct planner *pl, struct cand *c, int to, enum mtp_move_reason why)
+{
+    pl->moves[pl->n_moves++] = (struct mtp_move){c->addr, c->node, to, why};
+    pl->spent += PAGE_BYTES;
+    c->taken = true;
+    if (why == MTP_MOVE_PROMOTE)
+        pl->fast += PAGE_BYTES;
+    else
+        pl->fast -= PAGE_BYTES;
+}
+
+static bool lazy_eligible(const struct planner *pl, const struct cand *c)
+{
+    return c->cls == MTP_TIER_FAST && !c->selected && !c->taken &&
+           c->st->unselected >= pl->p->lazy_n;
+}
+
+/* The coldest unselected fast page that may go now, or NULL. */
+static struct cand *next_victim(struct planner *pl, bool ignore_laziness)
+{
+    for (; pl->victim < pl->n; pl->victim++) {
+        struct cand *c = &pl->c[pl->n - 1 - pl->victim];
+
+        if (lazy_eligible(pl, c) ||
+            (ignore_laziness && c->cls == MTP_TIER_FAST && !c->selected && !c->taken))
+            return c;
+    }
+    return NULL;
+}
+
+static void demote(struct planner *pl, struct cand *c)
+{
+    bool lazy = c->st->unselected >= pl->p->lazy_n;
+
+    emit(pl, c, pl->in->slow_node, lazy ? MTP_MOVE_DEMOTE : MTP_MOVE_OVER_BUDGET);
+}
+
+static void promote_within_budget(struct planner *pl, uint64_t budget)
+{
+    struct cand *v;
+
+    pl->victim = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        struct cand *c = &pl->c[i];
+
+        if (!c->selected || c->cls != MTP_TIER_SLOW)
+            continue;
+        while (pl->fast + PAGE_BYTES > budget) {
+            /* a room-making demotion is only worth it with its promotion */
+            if (!(v = next_victim(pl, false)))
+                return;
+            if (!can_spend(pl, 2)) {
+                pl->promotions_held = true;
+                return;
+            }
+            demote(pl, v);
+        }
+        if (!can_spend(pl, 1)) {
+            pl->promotions_held = true;
+            return;
+        }
+        emit(pl, c, pl->in->fast_node, MTP_MOVE_PROMOTE);
+    }
+}
+
+static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
+{
+    struct cand *v;
+
+    /* 1: get back within budget */
+    while (pl->fast > budget && (v = next_victim(pl, severe)) && can_spend(pl, 1))
+        demote(pl, v);
+
+    /* 2: promotions, hottest first, each after the demotions that make its
+     * room */
+    promote_within_budget(pl, budget);
+
+    /* 3: the rest of the lazy demotions */
+    pl->victim = 0;
+    while ((v = next_victim(pl, false)) && can_spend(pl, 1))
+        demote(pl, v);
+}
+
+/* Counts the judgements of DEMOTE moves whose window has closed. */
+static size_t close_windows(struct mtp_policy *p)
+{
+    size_t good = 0;
+
+    for (size_t i = 0; i < p->n_slots; i++) {
+        struct page_state *s = &p->slots[i];
+
+        if (s->used && s->demoted_at && p->interval - s->demoted_at > p->cfg.pingpong_window) {
+            s->demoted_at = 0;
+            good++;
+        }
+    }
+    return good;
+}
+
+/*
+ * A fresh bounce with a high bounce rate over the window says laziness was
+ * too short; growing fast stops the two-migration churn quickly.  Good
+ * verdicts under pressure say the fast tier could use the room sooner;
+ * shrinking one step at a time keeps one quiet spell from undoing what the
+ * bounces taught.
+ */
+static void adapt(struct mtp_policy *p, size_t bounced, size_t good, bool pressure)
+{
+    const struct mtp_policy_config *cfg = &p->cfg;
+    uint64_t demoted = 0, window_bounced = 0;
+    bool high_rate;
+
+    for (size_t i = 0; i < p->ring_len; i++) {
+        demoted += p->ring_demoted[i];
+        window_bounced += p->ring_bounced[i];
+    }
+    high_rate = window_bounced && window_bounced * PINGPONG_GROW_DIV >= demoted;
+    if (cfg->eager)
+        return;
+    if (bounced && high_rate)
+        p->lazy_n = p->lazy_n > cfg->lazy_max / 2 ? cfg->lazy_max : p->lazy_n * 2;
+    else if (!bounced && good && pressure && !high_rate && p->lazy_n > cfg->lazy_min)
+        p->lazy_n--;
+}
+
+static int check_input(const struct mtp_policy_input *in)
+{
+    if (!in->tiers || (in->n_pages && !in->pages))
+        return -EINVAL;
+    if (mtp_tiers_class(in->tiers, in->fast_node) != MTP_TIER_FAST ||
+        mtp_tiers_class(in->tiers, in->slow_node) != MTP_TIER_SLOW)
+        return -EINVAL;
+    return 0;
+}
+
+int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, struct mtp_move *moves,
+                    size_t cap, size_t *n_moves, struct mtp_policy_stats *stats)
+{
+    struct mtp_policy_stats st;
+    struct planner pl;
+    size_t n = 0, bounced = 0, good;
+    uint64_t fast_used = 0, budget, selected_bytes = 0;
+    int rc = check_input(in);
+
+    if (rc)
+        return rc;
+    *n_moves = 0;
+    if (slots_for(p->count + in->n_pages) > p->n_slots &&
+        rehash(p, slots_for(p->count + in->n_pages)))
+        return -ENOMEM;
+    if (in->n_pages > p->cands_cap) {
+        struct cand *c = realloc(p->cands, in->n_pages * sizeof(*c));
+
+        if (!c)
+            return -ENOMEM;
+        p->cands = c;
+        p->cands_cap = in->n_pages;
+    }
+
+    /* 0 marks "no demotion being judged", so intervals skip it on wrap */
+    if (++p->interval == 0)
+        p->interval = 1;
+    p->ring_demoted[p->interval % p->ring_len] = 0;
+    p->ring_bounced[p->interval % p->ring_len] = 0;
+    memset(&st, 0, sizeof(st));
+    st.interval = p->interval;
+
+    for (size_t i = 0; i < in->n_pages; i++) {
+        const struct mtp_policy_page *pg = &in->pages[i];
+        struct page_state *s = upsert(p, pg->addr);
+        struct cand *c;
+
+        if (s->last_seen == p->interval)
+            continue; /* a duplicate report; the first one stands */
+        s->last_seen = p->interval;
+        c = &p->cands[n++];
+        *c = (struct cand){pg->heat, pg->addr, s, pg->node, MTP_TIER_NONE, false, false};
+        c->cls = mtp_tiers_class(in->tiers, pg->node);
+        st.hot += pg->heat >= p->cfg.hot_threshold;
+        if (c->cls == MTP_TIER_FAST) {
+            st.on_fast++;
+            fast_used += PAGE_BYTES;
+        } else if (c->cls == MTP_TIER_SLOW) {
+            st.on_slow++;
+        } else {
+            st.elsewhere++;
+        }
+    }
+    st.pages_in = n;
+    st.cold = n - st.hot;
+    budget = budget_bytes(p, in, fast_used);
+
+    if (n > 1) /* cands is NULL until the first page arrives */
+        qsort(p->cands, n, sizeof(*p->cands), cmp_hottest);
+    for (size_t i = 0; i < n; i++) {
+        struct cand *c = &p->cands[i];
+        struct page_state *s = c->st;
+
+        /* pages of equal size: the first that does not fit ends selection,
+         * and pages not present or on an excluded node cannot be placed */
+        if (c->heat >= p->cfg.hot_threshold && c->cls != MTP_TIER_NONE &&
+            selected_bytes + PAGE_BYTES <= budget) {
+            c->selected = true;
+            selected_bytes += PAGE_BYTES;
+        }
+        if (!c->selected) {
+            if (s->unselected < UINT32_MAX)
+                s->unselected++;
+            continue;
+        }
+        s->unselected = 0;
+        /* selected again soon after a lazy demotion: laziness was too short.
+         * Merely hot is not enough, a page beyond the budget was rightly
+         * demoted. */
+        if (s->demoted_at && p->interval - s->demoted_at <= p->cfg.pingpong_window) {
+            s->demoted_at = 0;
+            bounced++;
+        }
+    }
+    p->ring_bounced[p->interval % p->ring_len] = (uint32_t)bounced;
+    good = close_windows(p);
+
+    st.pressure = fast_used > budget || (in->fast_free_bytes != MTP_FREE_UNKNOWN &&
+                                         in->fast_free_bytes < p->cfg.watermark_bytes);
+    st.severe =
+        fast_used > budget &&
+        (fast_used - budget > budget >> SEVERE_SHIFT ||
+         (in->fast_free_bytes != MTP_FREE_UNKNOWN && in->fast_free_bytes < p->cfg.watermark_bytes));
+    adapt(p, bounced, good, st.pressure);
+
+    pl = (struct planner){
+        .p = p,
+        .in = in,
+        .c = p->cands,
+        .n = n,
+        .moves = moves,
+        .cap = moves ? cap : 0,
+        .byte_cap = p->cfg.max_bytes_per_interval ? p->cfg.max_bytes_per_interval : UINT64_MAX,
+        .fast = fast_used,
+    };
+    plan_moves(&pl, budget, st.severe);
+    *n_moves = pl.n_moves;
+
+    for (size_t i = 0; i < pl.n_moves; i++) {
+        if (moves[i].reason == MTP_MOVE_PROMOTE) {
+            st.promote++;
+            st.promote_bytes += PAGE_BYTES;
+        } else {
+            st.demote += moves[i].reason == MTP_MOVE_DEMOTE;
+            st.over_budget += moves[i].reason == MTP_MOVE_OVER_BUDGET;
+            st.demote_bytes += PAGE_BYTES;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct cand *c = &p->cands[i];
+
+        /* step 3 takes every lazy demotion the cap allows, so any left over
+         * were held back by it */
+        if (lazy_eligible(&pl, c) ||
+            (pl.promotions_held && !c->taken && c->selected && c->cls == MTP_TIER_SLOW))
+            st.deferred++;
+    }
+
+    forget_unreported(p);
+    p->totals.intervals++;
+    p->totals.pingpongs += bounced;
+    p->totals.judged += bounced + good;
+    st.pages_tracked = p->count;
+    st.pingpongs = bounced;
+    st.judged = bounced + good;
+    st.lazy_n = p->lazy_n;
+    st.budget_bytes = budget;
+    st.budget_used_bytes = fast_used;
+    st.fast_bytes_planned = pl.fast;
+    if (stats)
+        *stats = st;
+    return 0;
+}
+
+void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_t n,
+                       const int *status, const int *node_after, struct mtp_commit_result *res)
+{
+    struct mtp_commit_result r;
+
+    memset(&r, 0, sizeof(r));
+    for (size_t i = 0; i < n; i++) {
+        const struct mtp_move *m = &moves[i];
+        int where = node_after ? node_after[i] : status[i];
+        struct page_state *s;
+
+        if (where != m->to_node) {
+            int why = status[i];
+
+            if (where == -ENOENT || where == -EFAULT || why == -ENOENT || why == -EFAULT)
+                r.gone++;
+            else if (why == -EBUSY)
+                r.busy++;
+            else if (why == -ENOMEM)
+                r.nomem++;
+            else if (why == -EACCES)
+                r.access++;
+            else
+                r.other++;
+            continue;
+        }
+        r.moved++;
+        r.moved_bytes += PAGE_BYTES;
+        r.moved_despite_error += status[i] != m->to_node;
+        if (m->reason == MTP_MOVE_PROMOTE)
+            r.promoted++;
+        else
+            r.demoted++;
+
+        s = lookup(p, m->addr);
+        if (!s)
+            continue;
+        if (m->reason == MTP_MOVE_DEMOTE) {
+            s->demoted_at = p->interval;
+            p->ring_demoted[p->interval % p->ring_len]++;
+        } else {
+            /* a forced demotion says nothing about N, and a promoted page is
+             * no longer a demotion to judge */
+            s->demoted_at = 0;
+        }
+    }
+    p->totals.moved += r.moved;
+    p->totals.promoted += r.promoted;
+    p->totals.demoted += r.demoted;
+    p->totals.failed += n - r.moved;
+    if (res)
+        *res = r;
+}
