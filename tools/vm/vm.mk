@@ -1,0 +1,23 @@
+# Two-NUMA-node QEMU guest (node 1 CPU-less, lower memory tier); see tools/vm/README.md.
+# Included by the top Makefile. Run as root. Extra options: make vm-check VM_ARGS='--tiering kmem'
+VM_ARGS ?=
+VM_OUT  ?= $(BUILD)/vm-out
+
+.PHONY: vm-fetch vm-shell vm-check
+
+# Download the Debian cloud kernel (not installed) and build the initramfs; cached.
+vm-fetch:
+	tools/vm/vm.sh fetch
+
+# Interactive shell in the guest (exit, or Ctrl-A x, to leave).
+vm-shell:
+	tools/vm/vm.sh shell --out $(VM_OUT) $(VM_ARGS)
+
+# Boot, print numactl -H and the memory tiers; fails unless node 1 is a lower tier.
+vm-check:
+	tools/vm/vm.sh check --out $(VM_OUT) $(VM_ARGS)
+
+# vm-test is added by the lead engineer, e.g.
+#   vm-test: all
+#   	tools/vm/vm.sh run --out $(VM_OUT) $(VM_ARGS) -- '...'
+# (the guest sees this tree at the same path; only --out/--rw writes reach the host).
