@@ -32,6 +32,12 @@ struct {
     __type(value, struct mtp_stats);
 } stats SEC(".maps");
 
+/* Settings from the program's mtp.configure(), for the loader to vet. */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 64 * 1024);
+} settings SEC(".maps");
+
 struct fold_ctx {
     const struct mtp_record *recs;
     struct mtp_stats *stats;
@@ -138,5 +144,67 @@ int BPF_USDT(handle_gc_done, int generation, __u64 gc_ns, __u64 observe_ns, __u6
     __sync_fetch_and_add(&st->gc_dones, 1);
     __sync_fetch_and_add(&st->gc_ns, gc_ns);
     __sync_fetch_and_add(&st->observe_ns, observe_ns);
+    return 0;
+}
+
+struct hint_ctx {
+    __u64 first_page;
+    __u32 hint;
+    __u32 epoch;
+    struct mtp_stats *stats;
+};
+
+static long hint_page(__u32 index, void *data)
+{
+    struct hint_ctx *ctx = data;
+    struct mtp_page *val = page_slot(ctx->first_page + (__u64)index * MTP_PAGE_SIZE, ctx->stats);
+
+    if (!val) {
+        __sync_fetch_and_add(&ctx->stats->dropped, 1);
+        return 0;
+    }
+    val->hint = ctx->hint;
+    val->hint_epoch = ctx->epoch;
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(handle_hint, __u64 addr, __u64 size, __u32 hint)
+{
+    struct mtp_stats *st = get_stats();
+    struct hint_ctx hc;
+    __u64 pages;
+
+    if (!st || size == 0 || hint > MTP_HINT_COLD)
+        return 0;
+    __sync_fetch_and_add(&st->hints, 1);
+    hc.first_page = addr & MTP_PAGE_MASK;
+    hc.hint = hint;
+    hc.epoch = *(volatile __u32 *)&mtp_epoch;
+    hc.stats = st;
+    pages = ((addr + size - 1) >> MTP_PAGE_SHIFT) - (addr >> MTP_PAGE_SHIFT) + 1;
+    if (pages > MTP_HINT_MAX_PAGES)
+        pages = MTP_HINT_MAX_PAGES;
+    bpf_loop((__u32)pages, hint_page, &hc, 0);
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(handle_configure, const char *text)
+{
+    struct mtp_stats *st = get_stats();
+    struct mtp_setting *out;
+
+    if (!st)
+        return 0;
+    __sync_fetch_and_add(&st->settings, 1);
+    out = bpf_ringbuf_reserve(&settings, sizeof(*out), 0);
+    if (!out) {
+        __sync_fetch_and_add(&st->settings_lost, 1);
+        return 0;
+    }
+    if (bpf_probe_read_user_str(out->text, sizeof(out->text), text) < 0)
+        out->text[0] = '\0';
+    bpf_ringbuf_submit(out, 0);
     return 0;
 }

@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 1
+#define MTP_ABI_VERSION 2
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -55,20 +55,47 @@ struct mtp_page {
     __u32 first_epoch; /* loader interval in which the page was first seen */
     __u64 samples;     /* record slices folded into this page */
     __u64 active;      /* of those, slices whose object's refcount changed */
+    __u32 hint;        /* enum mtp_hint, from the program's mtp.hint() */
+    __u32 hint_epoch;  /* loader interval of the latest hint; hints fade */
+};
+
+/* What a program may say about an object's future with mtp.hint(). */
+enum mtp_hint {
+    MTP_HINT_NONE = 0,
+    MTP_HINT_HOT = 1,
+    MTP_HINT_COLD = 2,
+};
+
+/* A hint not repeated for this many intervals is ignored: the extension
+ * repeats live objects' hints at every observation, so a stale one belongs
+ * to an object that is gone. */
+#define MTP_HINT_TTL_EPOCHS 8
+
+/* A hint covers at most this many pages (256 MiB). */
+#define MTP_HINT_MAX_PAGES (1u << 16)
+
+/* One "name=value" setting from the program's mtp.configure(), carried to
+ * the loader through a BPF ring buffer. */
+#define MTP_SETTING_MAX 96
+struct mtp_setting {
+    char text[MTP_SETTING_MAX];
 };
 
 /* Global counters, kept in a one-slot BPF array so bpftool prints them. */
 struct mtp_stats {
-    __u64 events;     /* mtp:objects firings */
-    __u64 records;    /* records folded */
-    __u64 dropped;    /* page slices lost because the page map was full */
-    __u64 bad_reads;  /* record batches the BPF side could not read */
-    __u64 bad_abi;    /* batches from an extension built for another ABI */
-    __u64 gc_starts;  /* mtp:gc_start firings */
-    __u64 gc_dones;   /* mtp:gc_done firings */
-    __u64 new_pages;  /* pages inserted into the map */
-    __u64 gc_ns;      /* sum of collection durations reported by gc_done */
-    __u64 observe_ns; /* sum of mtp's own observation time reported by gc_done */
+    __u64 events;        /* mtp:objects firings */
+    __u64 records;       /* records folded */
+    __u64 dropped;       /* page slices lost because the page map was full */
+    __u64 bad_reads;     /* record batches the BPF side could not read */
+    __u64 bad_abi;       /* batches from an extension built for another ABI */
+    __u64 gc_starts;     /* mtp:gc_start firings */
+    __u64 gc_dones;      /* mtp:gc_done firings */
+    __u64 new_pages;     /* pages inserted into the map */
+    __u64 gc_ns;         /* sum of collection durations reported by gc_done */
+    __u64 observe_ns;    /* sum of mtp's own observation time reported by gc_done */
+    __u64 hints;         /* mtp:hint firings */
+    __u64 settings;      /* mtp:configure firings */
+    __u64 settings_lost; /* settings the ring buffer had no room for */
 };
 
 /*
@@ -76,6 +103,8 @@ struct mtp_stats {
  *   gc_start(int generation)
  *   objects(const struct mtp_record *recs, __u32 count, __u32 abi_version)
  *   gc_done(int generation, __u64 gc_ns, __u64 observe_ns, __u64 observed)
+ *   hint(__u64 addr, __u64 size, __u32 hint)
+ *   configure(const char *setting)        "name=value", NUL-terminated
  */
 #define MTP_USDT_PROVIDER "mtp"
 

@@ -20,6 +20,9 @@
 #include <time.h>
 
 #define _SDT_HAS_SEMAPHORES 1
+/* Registers or constants only: libbpf cannot decode indexed memory operands
+ * such as 8@(%r11,%rdx,8), which the default "nor" lets the compiler pick. */
+#define STAP_SDT_ARG_CONSTRAINT nr
 #include <sys/sdt.h>
 
 #include "mtp_abi.h"
@@ -32,8 +35,23 @@
 MTP_SEMAPHORE(gc_start);
 MTP_SEMAPHORE(gc_done);
 MTP_SEMAPHORE(objects);
+MTP_SEMAPHORE(hint);
+MTP_SEMAPHORE(configure);
 
 #define MTP_TRACING() (mtp_gc_start_semaphore | mtp_gc_done_semaphore | mtp_objects_semaphore)
+
+/* A live hint.  Objects that support weak references are followed through
+ * one; other GC-tracked objects (list, dict, tuple) are found again by address
+ * and type in each snapshot, so a new object of the same type at a freed
+ * hinted one's address inherits its hint.  Neither keeps the object alive. */
+typedef struct {
+    uint64_t addr;
+    uint32_t type_tag;
+    uint32_t kind;     /* enum mtp_hint */
+    PyObject *weakref; /* NULL for GC-tracked objects */
+} mtp_hint_entry;
+
+#define MTP_HINTS_MAX 65536
 
 /* One entry of the previous observation, sorted by address. */
 typedef struct {
@@ -50,7 +68,10 @@ typedef struct {
     uint32_t batch_len;
 
     PyObject *get_objects; /* gc.get_objects */
-    int observing;         /* guards against re-entry through an allocation */
+    PyObject *settings;    /* dict name -> "name=value" bytes, from configure() */
+    mtp_hint_entry *hints;
+    size_t hints_len;
+    int observing; /* guards against re-entry through an allocation */
     uint64_t gc_start_ns;
     uint64_t last_observe_ns;
     uint64_t min_interval_ns;
@@ -156,23 +177,147 @@ static int mtp_seen_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Emit the footprint of one object: its inline block, plus the out-of-line
- * storage of the common containers whose layout is public. */
-static void mtp_emit_object(PyObject *op, int32_t delta)
+/* The memory an object occupies, as up to two address ranges: its inline
+ * block, plus a list's out-of-line item array.  Returns the number of
+ * ranges. */
+static int mtp_object_ranges(PyObject *op, uint64_t addr[2], uint64_t size[2])
 {
     PyTypeObject *tp = Py_TYPE(op);
     size_t pre = mtp_preheader_size(tp);
+    int n = 0;
 
-    mtp_emit((uint64_t)(uintptr_t)op - pre, pre + mtp_inline_size(op), delta);
+    addr[n] = (uint64_t)(uintptr_t)op - pre;
+    size[n++] = pre + mtp_inline_size(op);
     if (PyList_CheckExact(op)) {
         PyListObject *list = (PyListObject *)op;
-        if (list->ob_item != NULL && list->allocated > 0)
-            mtp_emit((uint64_t)(uintptr_t)list->ob_item,
-                     (uint64_t)list->allocated * sizeof(PyObject *), delta);
-    } else if (PyByteArray_CheckExact(op)) {
-        PyByteArrayObject *ba = (PyByteArrayObject *)op;
-        if (ba->ob_bytes != NULL && ba->ob_alloc > 0)
-            mtp_emit((uint64_t)(uintptr_t)ba->ob_bytes, (uint64_t)ba->ob_alloc, delta);
+        if (list->ob_item != NULL && list->allocated > 0) {
+            addr[n] = (uint64_t)(uintptr_t)list->ob_item;
+            size[n++] = (uint64_t)list->allocated * sizeof(PyObject *);
+        }
+    }
+    return n;
+}
+
+static void mtp_emit_object(PyObject *op, int32_t delta)
+{
+    uint64_t addr[2], size[2];
+    int n = mtp_object_ranges(op, addr, size);
+
+    for (int i = 0; i < n; i++)
+        mtp_emit(addr[i], size[i], delta);
+}
+
+/* Fires mtp:hint for every range of op, and for a buffer's data, which is
+ * where a large object's bytes live (bytes, array.array, numpy). */
+static void mtp_fire_hint(PyObject *op, uint32_t kind)
+{
+    uint64_t addr[2], size[2];
+    int n;
+
+    if (!mtp_hint_semaphore)
+        return;
+    n = mtp_object_ranges(op, addr, size);
+    for (int i = 0; i < n; i++) {
+        uint64_t a = addr[i], sz = size[i];
+        DTRACE_PROBE3(mtp, hint, a, sz, kind);
+    }
+    if (PyObject_CheckBuffer(op)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(op, &view, PyBUF_SIMPLE) == 0) {
+            uint64_t a = (uint64_t)(uintptr_t)view.buf, sz = (uint64_t)view.len;
+            if (sz > 0)
+                DTRACE_PROBE3(mtp, hint, a, sz, kind);
+            PyBuffer_Release(&view);
+        } else {
+            PyErr_Clear(); /* a non-contiguous buffer: its object ranges suffice */
+        }
+    }
+}
+
+static void mtp_fire_settings(void)
+{
+    PyObject *value;
+    Py_ssize_t pos = 0;
+
+    if (!mtp_configure_semaphore || mtp.settings == NULL)
+        return;
+    while (PyDict_Next(mtp.settings, &pos, NULL, &value)) {
+        const char *text = PyBytes_AS_STRING(value);
+        DTRACE_PROBE1(mtp, configure, text);
+    }
+}
+
+static Py_ssize_t mtp_seen_find(const mtp_seen *v, size_t len, uint64_t addr)
+{
+    size_t lo = 0, hi = len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].addr < addr)
+            lo = mid + 1;
+        else if (v[mid].addr > addr)
+            hi = mid;
+        else
+            return (Py_ssize_t)mid;
+    }
+    return -1;
+}
+
+/* A new reference to a weak reference's object, or NULL once it is gone. */
+static PyObject *mtp_weakref_target(PyObject *wr)
+{
+    PyObject *obj;
+
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyWeakref_GetRef(wr, &obj) <= 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+#else
+    obj = PyWeakref_GetObject(wr);
+    if (obj == NULL || obj == Py_None) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_INCREF(obj);
+#endif
+    return obj;
+}
+
+static void mtp_hint_drop(size_t i)
+{
+    Py_XDECREF(mtp.hints[i].weakref);
+    mtp.hints[i] = mtp.hints[--mtp.hints_len];
+}
+
+/* Repeats the hints of objects still alive, so a tracer that attached after
+ * mtp.hint() learns them, and forgets the rest.  `snap` is the current
+ * snapshot, sorted, whose objects are all alive. */
+static void mtp_refresh_hints(const mtp_seen *snap, size_t snap_len)
+{
+    for (size_t i = 0; i < mtp.hints_len;) {
+        mtp_hint_entry *h = &mtp.hints[i];
+        PyObject *op = NULL;
+
+        if (h->weakref != NULL) {
+            PyObject *target = mtp_weakref_target(h->weakref);
+            if (target != NULL) {
+                mtp_fire_hint(target, h->kind);
+                Py_DECREF(target);
+                i++;
+                continue;
+            }
+        } else {
+            Py_ssize_t at = mtp_seen_find(snap, snap_len, h->addr);
+            if (at >= 0 && snap[at].type_tag == h->type_tag)
+                op = (PyObject *)(uintptr_t)h->addr;
+        }
+        if (op == NULL) {
+            mtp_hint_drop(i);
+            continue;
+        }
+        mtp_fire_hint(op, h->kind);
+        i++;
     }
 }
 
@@ -222,6 +367,8 @@ static int mtp_observe(uint64_t *observed_out)
         mtp_emit_object(op, delta);
     }
     mtp_flush();
+    mtp_refresh_hints(cur, (size_t)n);
+    mtp_fire_settings();
 
     PyMem_RawFree(mtp.prev);
     mtp.prev = cur;
@@ -341,6 +488,208 @@ static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(mtp_configure_doc,
+             "configure(**settings)\n--\n\n"
+             "Ask the tracer for this program's tiering settings, e.g.\n"
+             "mtp.configure(fast_budget='2G', max_rate=50, lazy=4).  Known names:\n"
+             "fast_budget, max_rate, lazy, hot_threshold, eager.  mtp-trace honours\n"
+             "them only within the limits its own command line sets.  A value of\n"
+             "None removes a setting.");
+
+static const char *const mtp_setting_names[] = {"fast-budget", "max-rate", "lazy", "hot-threshold",
+                                                "eager"};
+
+static PyObject *mtp_configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+
+    if (PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "configure() takes keyword arguments only");
+        return NULL;
+    }
+    if (kwargs == NULL)
+        Py_RETURN_NONE;
+    /* Validate everything before changing anything. */
+    while (PyDict_Next(kwargs, &pos, &key, &value)) {
+        const char *name = PyUnicode_AsUTF8(key);
+        char dashed[32];
+        int known = 0;
+
+        if (name == NULL)
+            return NULL;
+        snprintf(dashed, sizeof(dashed), "%s", name);
+        for (char *c = dashed; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        for (size_t i = 0; i < sizeof(mtp_setting_names) / sizeof(*mtp_setting_names); i++)
+            known |= strcmp(dashed, mtp_setting_names[i]) == 0;
+        if (!known) {
+            PyErr_Format(PyExc_ValueError,
+                         "unknown mtp setting '%s' (known: fast_budget, max_rate, lazy, "
+                         "hot_threshold, eager)",
+                         name);
+            return NULL;
+        }
+        if (value != Py_None && !PyUnicode_Check(value) && !PyLong_Check(value) &&
+            !PyFloat_Check(value)) {
+            PyErr_Format(PyExc_TypeError, "mtp setting '%s' must be a str, int, float or bool",
+                         name);
+            return NULL;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(kwargs, &pos, &key, &value)) {
+        PyObject *text, *dashed_key;
+        const char *name = PyUnicode_AsUTF8(key);
+        char dashed[32];
+
+        snprintf(dashed, sizeof(dashed), "%s", name);
+        for (char *c = dashed; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        dashed_key = PyUnicode_FromString(dashed);
+        if (dashed_key == NULL)
+            return NULL;
+        if (value == Py_None) {
+            if (PyDict_DelItem(mtp.settings, dashed_key) < 0)
+                PyErr_Clear();
+            Py_DECREF(dashed_key);
+            if (mtp_configure_semaphore) {
+                /* "name=" hands the knob back to the operator's setting. */
+                char reset[40];
+                snprintf(reset, sizeof(reset), "%s=", dashed);
+                const char *text = reset;
+                DTRACE_PROBE1(mtp, configure, text);
+            }
+            continue;
+        }
+        if (PyBool_Check(value))
+            text = PyBytes_FromFormat("%s=%s", dashed, value == Py_True ? "true" : "false");
+        else {
+            PyObject *str = PyObject_Str(value);
+            text = str ? PyBytes_FromFormat("%s=%s", dashed, PyUnicode_AsUTF8(str)) : NULL;
+            Py_XDECREF(str);
+        }
+        if (text == NULL || PyBytes_GET_SIZE(text) >= MTP_SETTING_MAX) {
+            if (text != NULL)
+                PyErr_Format(PyExc_ValueError, "mtp setting '%s' is too long", name);
+            Py_XDECREF(text);
+            Py_DECREF(dashed_key);
+            return NULL;
+        }
+        if (PyDict_SetItem(mtp.settings, dashed_key, text) < 0) {
+            Py_DECREF(text);
+            Py_DECREF(dashed_key);
+            return NULL;
+        }
+        Py_DECREF(text);
+        Py_DECREF(dashed_key);
+    }
+    mtp_fire_settings();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mtp_settings_doc, "settings()\n--\n\nThe settings given to configure(), as a dict.");
+
+static PyObject *mtp_settings(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *out = PyDict_New(), *key, *text;
+    Py_ssize_t pos = 0;
+
+    while (out != NULL && PyDict_Next(mtp.settings, &pos, &key, &text)) {
+        const char *eq = strchr(PyBytes_AS_STRING(text), '=');
+        PyObject *value = PyUnicode_FromString(eq ? eq + 1 : "");
+        if (value == NULL || PyDict_SetItem(out, key, value) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(value);
+    }
+    return out;
+}
+
+PyDoc_STRVAR(mtp_hint_doc, "hint(obj, kind)\n--\n\n"
+                           "Tell the tracer that obj will be 'hot' (keep it on the fast tier) or\n"
+                           "'cold' (it may go to the slow tier); 'none' withdraws the hint.  The\n"
+                           "hint covers the object's memory, its item storage and its buffer, and\n"
+                           "lasts while the object lives.  obj must be GC-tracked or support weak\n"
+                           "references.");
+
+static PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *kind_name;
+    uint32_t kind;
+    PyObject *op;
+    uint64_t addr;
+
+    if (nargs != 2 || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "hint(obj, kind) takes an object and 'hot', 'cold' "
+                                         "or 'none'");
+        return NULL;
+    }
+    op = args[0];
+    kind_name = PyUnicode_AsUTF8(args[1]);
+    if (kind_name == NULL)
+        return NULL;
+    if (strcmp(kind_name, "hot") == 0)
+        kind = MTP_HINT_HOT;
+    else if (strcmp(kind_name, "cold") == 0)
+        kind = MTP_HINT_COLD;
+    else if (strcmp(kind_name, "none") == 0)
+        kind = MTP_HINT_NONE;
+    else {
+        PyErr_Format(PyExc_ValueError, "hint kind must be 'hot', 'cold' or 'none', not '%s'",
+                     kind_name);
+        return NULL;
+    }
+    addr = (uint64_t)(uintptr_t)op;
+    for (size_t i = 0; i < mtp.hints_len; i++) {
+        if (mtp.hints[i].addr == addr) {
+            mtp_hint_drop(i);
+            break;
+        }
+    }
+    if (kind != MTP_HINT_NONE) {
+        PyObject *wr = NULL;
+
+        /* A weak reference sees the object's death exactly, even when a new
+         * object takes its address, so use one wherever the type allows. */
+        if (PyType_SUPPORTS_WEAKREFS(Py_TYPE(op))) {
+            wr = PyWeakref_NewRef(op, NULL);
+            if (wr == NULL)
+                return NULL;
+        } else if (PyObject_IS_GC(op)) {
+            /* Found again by address and type in each snapshot.  Containers
+             * holding only atomic values (a dict of ints) are left untracked
+             * by CPython, so no snapshot would find them: track them, as
+             * CPython itself does once they hold a container. */
+            if (!PyObject_GC_IsTracked(op))
+                PyObject_GC_Track(op);
+        } else {
+            PyErr_Format(PyExc_TypeError,
+                         "cannot hint a %.100s: it is neither GC-tracked nor "
+                         "weak-referenceable (hint its container instead)",
+                         Py_TYPE(op)->tp_name);
+            return NULL;
+        }
+        if (mtp.hints_len == MTP_HINTS_MAX) {
+            Py_XDECREF(wr);
+            PyErr_SetString(PyExc_RuntimeError, "too many live mtp hints (65536)");
+            return NULL;
+        }
+        if (mtp.hints == NULL) {
+            mtp.hints = PyMem_RawCalloc(MTP_HINTS_MAX, sizeof(*mtp.hints));
+            if (mtp.hints == NULL) {
+                Py_XDECREF(wr);
+                return PyErr_NoMemory();
+            }
+        }
+        mtp.hints[mtp.hints_len++] = (mtp_hint_entry){
+            .addr = addr, .type_tag = mtp_type_tag(op), .kind = kind, .weakref = wr};
+    }
+    mtp_fire_hint(op, kind);
+    Py_RETURN_NONE;
+}
+
 /* A forked child has its own future; it must not inherit deltas computed
  * against the parent's history. */
 static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
@@ -363,6 +712,10 @@ static PyMethodDef mtp_methods[] = {
     {"tracing", mtp_tracing, METH_NOARGS, mtp_tracing_doc},
     {"stats", mtp_stats, METH_NOARGS, mtp_stats_doc},
     {"set_min_interval", mtp_set_min_interval, METH_O, mtp_set_interval_doc},
+    {"configure", (PyCFunction)(void (*)(void))mtp_configure, METH_VARARGS | METH_KEYWORDS,
+     mtp_configure_doc},
+    {"settings", mtp_settings, METH_NOARGS, mtp_settings_doc},
+    {"hint", (PyCFunction)(void (*)(void))mtp_hint, METH_FASTCALL, mtp_hint_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -436,13 +789,19 @@ PyMODINIT_FUNC PyInit_mtp(void)
         return NULL;
     }
     mtp.min_interval_ns = 500 * 1000 * 1000;
-    module = PyModule_Create(&mtp_module);
-    if (module == NULL)
+    mtp.settings = PyDict_New();
+    if (mtp.settings == NULL)
         return NULL;
+    module = PyModule_Create(&mtp_module);
+    if (module == NULL) {
+        Py_CLEAR(mtp.settings);
+        return NULL;
+    }
     if (PyModule_AddIntConstant(module, "ABI_VERSION", MTP_ABI_VERSION) < 0 ||
         PyModule_AddIntConstant(module, "BATCH_MAX", MTP_BATCH_MAX) < 0 ||
         mtp_register(module) < 0) {
         Py_CLEAR(mtp.get_objects);
+        Py_CLEAR(mtp.settings);
         Py_DECREF(module);
         return NULL;
     }

@@ -25,160 +25,142 @@
 
 #include "mtp_abi.h"
 #include "mtp_trace.skel.h"
+#include "numa_io.h"
+#include "options.h"
 #include "procmaps.h"
 #include "report.h"
+#include "tiers.h"
 #include "sysutil.h"
 
-#define MTP_DEFAULT_PIN_ROOT  "/sys/fs/bpf/mtp"
-#define MTP_DEFAULT_MAX_PAGES (4u << 20) /* 16 GiB of 4 KiB pages */
+static struct mtp_options opts;
+static char config_path[4096];
 
-static struct mtp_trace_opts {
-    pid_t pid;
-    double interval_s;
-    double duration_s; /* 0 = until Ctrl-C or the target exits */
-    int json;
-    int keep_pins;
-    int verbose;
-    unsigned int top;
-    uint32_t max_pages;
-    const char *pin_root;
-} opts = {
-    .interval_s = 1.0,
-    .top = 10,
-    .max_pages = MTP_DEFAULT_MAX_PAGES,
-    .pin_root = MTP_DEFAULT_PIN_ROOT,
-};
-
-const char *argp_program_version = "mtp-trace 0.1";
+const char *argp_program_version = "mtp-trace 0.2";
 static const char argp_doc[] =
-    "mtp-trace: page temperature of a running Python program.\n"
+    "mtp-trace: page temperature and memory tiering for a running Python program.\n"
     "\n"
     "The program must have imported the mtp extension ('import mtp').  mtp-trace\n"
     "attaches to its USDT probes, folds object records into a BPF page\n"
     "temperature map pinned at PIN_ROOT/PID/pages, and prints one line per\n"
-    "interval until Ctrl-C, --duration, or the program's exit.\n"
+    "interval until Ctrl-C, --duration, or the program's exit.  When the machine\n"
+    "has a fast and a slow memory tier, it also keeps the hottest pages on the\n"
+    "fast tier within --fast-budget and demotes cold pages lazily to the slow one.\n"
+    "\n"
+    "Sizes take K/M/G/T suffixes (binary) or a % of the process's resident memory;\n"
+    "durations take ms/s/m suffixes (default seconds); rates are MiB/s.\n"
     "\n"
     "EXAMPLES:\n"
     "    sudo mtp-trace --pid $(pgrep -f gunicorn)\n"
-    "    sudo mtp-trace -p 1234 --interval 0.5 --duration 30 --json\n"
+    "    sudo mtp-trace -p 1234 --fast-budget 2G --max-rate 50 --json\n"
+    "    sudo mtp-trace -p 1234 --dry-run            # decide, print, move nothing\n"
+    "    sudo mtp-trace --show-tiers\n"
     "    sudo bpftool map dump pinned /sys/fs/bpf/mtp/1234/pages   # while it runs\n";
 
-enum {
-    OPT_JSON = 0x100,
-    OPT_KEEP_PINS,
-    OPT_MAX_PAGES,
-    OPT_TOP,
-    OPT_PIN_ROOT,
-};
-
+/* argp keys for long-only options: the option's index in this table + 0x100,
+ * so parse_arg can hand the long name to mtp_options_set(). */
 static const struct argp_option argp_options[] = {
-    {"pid", 'p', "PID", 0, "Python process to trace (required)", 0},
-    {"interval", 'i', "SECONDS", 0, "Seconds between reports (default 1)", 0},
-    {"duration", 'd', "SECONDS", 0, "Stop after this many seconds (default: run until stopped)", 0},
-    {"json", OPT_JSON, NULL, 0, "Print one JSON object per interval (fields: see README)", 0},
-    {"keep-pins", OPT_KEEP_PINS, NULL, 0, "Leave the pinned maps in place on exit", 0},
-    {"max-pages", OPT_MAX_PAGES, "N", 0, "Capacity of the page map (default 4194304)", 0},
-    {"top", OPT_TOP, "N", 0, "Hottest pages to list when tracing stops (default 10)", 0},
-    {"pin-root", OPT_PIN_ROOT, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 0},
-    {"verbose", 'v', NULL, 0, "Print libbpf's debug output", 0},
+    {NULL, 0, NULL, 0, "Tracing:", 1},
+    {"pid", 'p', "PID", 0, "Python process to trace (required unless --show-tiers)", 1},
+    {"interval", 'i', "DURATION", 0, "Time between reports, heat epochs and decisions (default 1s)",
+     1},
+    {"duration", 'd', "DURATION", 0, "Stop after this long (default: until stopped)", 1},
+    {"json", 0x100, NULL, 0, "Print one JSON object per interval (fields: see README)", 1},
+    {"keep-pins", 0x101, NULL, 0, "Leave the pinned maps in place on exit", 1},
+    {"max-pages", 0x102, "N", 0, "Capacity of the page map (default 4194304)", 1},
+    {"top", 0x103, "N", 0, "Hottest pages to list when tracing stops (default 10)", 1},
+    {"pin-root", 0x104, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 1},
+    {"config", 0x105, "FILE", 0, "Read settings from an INI file; the command line wins", 1},
+    {"verbose", 'v', NULL, 0, "Print libbpf's debug output", 1},
+    {NULL, 0, NULL, 0, "Tiering:", 2},
+    {"fast-budget", 0x110, "SIZE|N%", 0,
+     "Most of this process's memory to keep on the fast tier (default 100%)", 2},
+    {"watermark", 0x111, "SIZE", 0, "Keep this much free on the fast node (default 64M)", 2},
+    {"max-rate", 0x112, "MIB/S", 0, "Migration rate cap (default 100)", 2},
+    {"hot-threshold", 0x113, "HEAT", 0, "Heat a page needs to count as hot (default 1)", 2},
+    {"lazy", 0x114, "N", 0, "Cold intervals before demotion, to start with (default 2)", 2},
+    {"lazy-min", 0x115, "N", 0, "Least N adaptation may reach (default 1)", 2},
+    {"lazy-max", 0x116, "N", 0, "Most N adaptation may reach (default 16)", 2},
+    {"eager", 0x117, NULL, 0, "Demote after one cold interval, never adapt (a baseline)", 2},
+    {"dry-run", 0x118, NULL, 0, "Decide and report, but move nothing", 2},
+    {"no-migrate", 0x119, NULL, 0, "Only trace: no decisions, no moves", 2},
+    {"show-tiers", 0x11a, NULL, 0, "Print the memory tiers found and exit", 2},
+    {"fast-nodes", 0x11b, "LIST", 0, "Override the fast tier, e.g. 0 or 0-1", 2},
+    {"slow-nodes", 0x11c, "LIST", 0, "Override the slow tier, e.g. 2", 2},
     {},
 };
 
-static int parse_seconds(const char *arg, const char *what, double *out, int allow_zero)
+static const char *long_name(int key)
 {
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(arg, &end);
-    if (errno || end == arg || *end != '\0' || v != v || v < 0 || (!allow_zero && v == 0) ||
-        v > 86400.0 * 365) {
-        fprintf(stderr, "mtp-trace: invalid %s '%s': give a positive number of seconds, e.g. 0.5\n",
-                what, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_uint(const char *arg, const char *what, unsigned long min, unsigned long max,
-                      unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(arg, &end, 10);
-    if (errno || end == arg || *end != '\0' || arg[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "mtp-trace: invalid %s '%s': give a whole number from %lu to %lu\n", what,
-                arg, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    for (const struct argp_option *o = argp_options; o->name || o->doc; o++)
+        if (o->name && o->key == key)
+            return o->name;
+    return NULL;
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
-    unsigned long v;
+    char err[256];
+    const char *name;
 
     switch (key) {
-    case 'p':
-        if (parse_uint(arg, "pid", 1, INT_MAX, &v) < 0)
-            argp_usage(state);
-        opts.pid = (pid_t)v;
-        break;
-    case 'i':
-        if (parse_seconds(arg, "interval", &opts.interval_s, 0) < 0)
-            argp_usage(state);
-        if (opts.interval_s < 0.01) {
-            fprintf(stderr, "mtp-trace: --interval must be at least 0.01 s\n");
-            argp_usage(state);
-        }
-        break;
-    case 'd':
-        if (parse_seconds(arg, "duration", &opts.duration_s, 0) < 0)
-            argp_usage(state);
-        break;
-    case OPT_JSON:
-        opts.json = 1;
-        break;
-    case OPT_KEEP_PINS:
-        opts.keep_pins = 1;
-        break;
-    case OPT_MAX_PAGES:
-        if (parse_uint(arg, "--max-pages", 1024, 1u << 28, &v) < 0)
-            argp_usage(state);
-        opts.max_pages = (uint32_t)v;
-        break;
-    case OPT_TOP:
-        if (parse_uint(arg, "--top", 0, 10000, &v) < 0)
-            argp_usage(state);
-        opts.top = (unsigned int)v;
-        break;
-    case OPT_PIN_ROOT:
-        if (arg[0] != '/') {
-            fprintf(stderr, "mtp-trace: --pin-root must be an absolute path under a bpffs\n");
-            argp_usage(state);
-        }
-        opts.pin_root = arg;
-        break;
-    case 'v':
-        opts.verbose = 1;
-        break;
+    case 0x105:
+        break; /* --config was read before argp ran */
     case ARGP_KEY_ARG:
         fprintf(stderr, "mtp-trace: unexpected argument '%s'\n", arg);
         argp_usage(state);
         break;
     case ARGP_KEY_END:
-        if (opts.pid == 0) {
+        if (opts.pid == 0 && !opts.show_tiers) {
             fprintf(stderr, "mtp-trace: --pid is required, e.g. --pid $(pgrep -f myservice)\n");
+            argp_usage(state);
+        }
+        if (mtp_options_finish(&opts, err, sizeof(err)) < 0) {
+            fprintf(stderr, "mtp-trace: %s\n", err);
             argp_usage(state);
         }
         break;
     default:
-        return ARGP_ERR_UNKNOWN;
+        name = long_name(key);
+        if (!name)
+            return ARGP_ERR_UNKNOWN;
+        if (mtp_options_set(&opts, MTP_FROM_CLI, name, arg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "mtp-trace: %s\n", err);
+            argp_usage(state);
+        }
+        break;
     }
+    return 0;
+}
+
+/* --config must apply before the command line so the command line wins; find
+ * it without argp, which would apply everything in order. */
+static int load_config_file(int argc, char **argv)
+{
+    char err[512], *text = NULL;
+    const char *path = NULL;
+    ssize_t n;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+    }
+    if (!path)
+        return 0;
+    snprintf(config_path, sizeof(config_path), "%s", path);
+    n = mtp_read_file(path, &text);
+    if (n < 0) {
+        fprintf(stderr, "mtp-trace: error: cannot read config file %s: %s\n", path,
+                strerror((int)-n));
+        return -1;
+    }
+    if (mtp_options_load_ini(&opts, text, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mtp-trace: error: %s\n", err);
+        free(text);
+        return -1;
+    }
+    free(text);
     return 0;
 }
 
@@ -367,14 +349,16 @@ static void unpin_maps(struct mtp_trace_bpf *skel, struct pins *p)
     rmdir(p->dir);
 }
 
-static const char *const probe_names[] = {"objects", "gc_start", "gc_done"};
+static const char *const probe_names[] = {"objects", "gc_start", "gc_done", "hint", "configure"};
 
 static int attach_probes(struct mtp_trace_bpf *skel, const struct target *t)
 {
     struct bpf_program *progs[] = {skel->progs.handle_objects, skel->progs.handle_gc_start,
-                                   skel->progs.handle_gc_done};
+                                   skel->progs.handle_gc_done, skel->progs.handle_hint,
+                                   skel->progs.handle_configure};
     struct bpf_link **links[] = {&skel->links.handle_objects, &skel->links.handle_gc_start,
-                                 &skel->links.handle_gc_done};
+                                 &skel->links.handle_gc_done, &skel->links.handle_hint,
+                                 &skel->links.handle_configure};
 
     for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
         struct bpf_link *link = bpf_program__attach_usdt(progs[i], t->pid, t->extension,
@@ -437,6 +421,7 @@ static int dump_pages(int fd, uint32_t epoch, const struct mtp_maps *maps, struc
             p->heat = mtp_heat_decay(vals[i].heat, vals[i].last_epoch, epoch);
             p->samples = vals[i].samples;
             p->active = vals[i].active;
+            p->hint = vals[i].hint_epoch + MTP_HINT_TTL_EPOCHS >= epoch ? vals[i].hint : 0;
             p->mapping = mtp_mapping_label(mtp_maps_find(maps, keys[i]));
         }
         if (done)
@@ -473,6 +458,13 @@ static void emit(const struct mtp_report *r)
     fflush(stdout);
 }
 
+static int target_gone(int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 static int block_signals(void)
 {
     sigset_t set;
@@ -486,23 +478,309 @@ static int block_signals(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Everything the tiering half of the loop keeps between intervals. */
+struct tiering {
+    int active;
+    struct mtp_tiers tiers;
+    int fast_node, slow_node;
+    struct mtp_policy *policy;
+    struct mtp_options app_wanted; /* the program's mtp.configure(), unclamped */
+    char seen_settings[16][MTP_SETTING_MAX];
+    unsigned n_seen;
+    /* Per-interval scratch, grown to the page count. */
+    size_t cap;
+    uint64_t *addrs;
+    int *nodes;
+    struct mtp_policy_page *pages;
+    struct mtp_move *moves;
+    uint64_t *move_addrs;
+    int *targets, *status, *after;
+    struct mtp_tiering_report report;
+};
+
+static int tiering_reserve(struct tiering *t, size_t n)
+{
+    if (n <= t->cap)
+        return 0;
+    n = n * 2;
+#define GROW(field)                                                                                \
+    do {                                                                                           \
+        void *p = realloc(t->field, n * sizeof(*t->field));                                        \
+        if (!p)                                                                                    \
+            return -ENOMEM;                                                                        \
+        t->field = p;                                                                              \
+    } while (0)
+    GROW(addrs);
+    GROW(nodes);
+    GROW(pages);
+    GROW(moves);
+    GROW(move_addrs);
+    GROW(targets);
+    GROW(status);
+    GROW(after);
+#undef GROW
+    t->cap = n;
+    return 0;
+}
+
+static void tiering_free(struct tiering *t)
+{
+    mtp_policy_destroy(t->policy);
+    free(t->addrs);
+    free(t->nodes);
+    free(t->pages);
+    free(t->moves);
+    free(t->move_addrs);
+    free(t->targets);
+    free(t->status);
+    free(t->after);
+}
+
+static int discover_tiers(struct mtp_tiers *tiers)
+{
+    char err[256];
+
+    if (mtp_tiers_discover(tiers, &mtp_sysfs_real, err, sizeof(err)) < 0) {
+        die_hint("cannot read the NUMA topology: %s", err);
+        return -1;
+    }
+    if ((opts.fast_nodes[0] || opts.slow_nodes[0]) &&
+        mtp_tiers_override(tiers, opts.fast_nodes[0] ? opts.fast_nodes : NULL,
+                           opts.slow_nodes[0] ? opts.slow_nodes : NULL, err, sizeof(err)) < 0) {
+        die_hint("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int show_tiers(void)
+{
+    struct mtp_tiers tiers;
+    char buf[8192];
+
+    if (discover_tiers(&tiers) < 0)
+        return 1;
+    mtp_tiers_format(&tiers, buf, sizeof(buf));
+    fputs(buf, stdout);
+    return 0;
+}
+
+/* Decides whether this run tiers at all, and says why not when it does not. */
+static int tiering_setup(struct tiering *t)
+{
+    char err[256];
+
+    memset(t, 0, sizeof(*t));
+    t->app_wanted = opts;
+    if (opts.no_migrate)
+        return 0;
+    if (!mtp_numa_available()) {
+        fprintf(stderr, "mtp-trace: no NUMA support in this kernel: tracing only\n");
+        return 0;
+    }
+    if (discover_tiers(&t->tiers) < 0)
+        return -1;
+    if (mtp_tiers_pick(&t->tiers, &t->fast_node, &t->slow_node) < 0) {
+        fprintf(stderr, "mtp-trace: one memory tier on this machine: tracing only (see "
+                        "--show-tiers; --fast-nodes/--slow-nodes override)\n");
+        return 0;
+    }
+    t->policy = mtp_policy_create(&opts.policy);
+    if (!t->policy) {
+        mtp_policy_config_check(&opts.policy, err, sizeof(err));
+        die_hint("bad tiering settings: %s", err);
+        return -1;
+    }
+    t->active = 1;
+    t->report.dry_run = opts.dry_run;
+    t->report.fast_node = t->fast_node;
+    t->report.slow_node = t->slow_node;
+    fprintf(stderr, "mtp-trace: tiering: hot pages to node %d, cold pages to node %d%s\n",
+            t->fast_node, t->slow_node, opts.dry_run ? " (dry run: nothing moves)" : "");
+    return 0;
+}
+
+/* The last setting the program sent for each knob: the extension repeats
+ * them at every observation, and only a change needs work or a log line. */
+static int setting_changed(struct tiering *t, const char *text)
+{
+    size_t name_len = strcspn(text, "=");
+    unsigned i;
+
+    for (i = 0; i < t->n_seen; i++) {
+        if (!strncmp(t->seen_settings[i], text, name_len) && t->seen_settings[i][name_len] == '=')
+            break;
+    }
+    if (i < t->n_seen && !strcmp(t->seen_settings[i], text))
+        return 0;
+    if (i == t->n_seen) {
+        if (t->n_seen == sizeof(t->seen_settings) / sizeof(t->seen_settings[0]))
+            return 1; /* more knobs than we remember: apply, just not cheaply */
+        t->n_seen++;
+    }
+    snprintf(t->seen_settings[i], sizeof(t->seen_settings[i]), "%s", text);
+    return 1;
+}
+
+/* One "name=value" from the program's mtp.configure(), vetted by the same
+ * parser as the command line, then clamped to the command line's limits.
+ * "name=" hands the knob back to the command line's value. */
+static int on_setting(void *ctx, void *data, size_t size)
+{
+    struct tiering *t = ctx;
+    const struct mtp_setting *setting = data;
+    char text[MTP_SETTING_MAX], err[256], *eq;
+    struct mtp_options wanted, effective;
+    const char *name, *value;
+
+    if (size < sizeof(*setting))
+        return 0;
+    memcpy(text, setting->text, sizeof(text));
+    text[sizeof(text) - 1] = '\0';
+    if (!setting_changed(t, text))
+        return 0;
+    eq = strchr(text, '=');
+    if (!eq) {
+        fprintf(stderr, "mtp-trace: ignoring malformed setting from the program: '%s'\n", text);
+        return 0;
+    }
+    *eq = '\0';
+    name = text;
+    value = eq + 1;
+    wanted = t->app_wanted;
+    if (!*value) {
+        if (mtp_options_reset_app(&wanted, &opts, name) < 0) {
+            fprintf(stderr,
+                    "mtp-trace: ignoring the program's reset of '%s': not a setting it "
+                    "can make\n",
+                    name);
+            return 0;
+        }
+    } else if (mtp_options_set(&wanted, MTP_FROM_APP, name, value, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mtp-trace: ignoring the program's setting %s=%s: %s\n", name, value, err);
+        return 0;
+    }
+    mtp_options_clamp_app(&opts, &wanted, &effective);
+    if (t->policy && mtp_policy_reconfigure(t->policy, &effective.policy, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mtp-trace: ignoring the program's setting %s=%s: %s\n", name, value, err);
+        return 0;
+    }
+    /* Only a setting that took effect becomes the base for the next. */
+    t->app_wanted = wanted;
+    fprintf(stderr,
+            "mtp-trace: the program asked for %s=%s; now in force: max-rate %.1f MiB/s, lazy "
+            "%u, hot-threshold %llu%s%s\n",
+            name, *value ? value : "(the command line's)", effective.max_rate_mbps,
+            effective.policy.lazy_initial, (unsigned long long)effective.policy.hot_threshold,
+            effective.policy.eager ? ", eager" : "", t->policy ? "" : " (noted; not tiering)");
+    return 0;
+}
+
+static uint64_t hinted_heat(const struct mtp_hot_page *p)
+{
+    /* A hot hint outranks any measured heat; a cold one removes it. */
+    if (p->hint == MTP_HINT_HOT)
+        return UINT64_MAX >> 2;
+    if (p->hint == MTP_HINT_COLD)
+        return 0;
+    return p->heat;
+}
+
+static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const struct page_dump *d)
+{
+    struct mtp_tiering_report *r = &t->report;
+    struct mtp_policy_input in = {0};
+    size_t n = d->len, n_moves = 0;
+    int err;
+
+    if (tiering_reserve(t, n ? n : 1) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        t->addrs[i] = d->v[i].addr;
+    err = mtp_pages_query(opts.pid, n, t->addrs, t->nodes);
+    if (err < 0) {
+        if (opts.verbose)
+            fprintf(stderr, "mtp-trace: querying %zu pages failed: %s\n", n, strerror(-err));
+        return err;
+    }
+    r->hinted_hot = r->hinted_cold = 0;
+    for (size_t i = 0; i < n; i++) {
+        t->pages[i] = (struct mtp_policy_page){
+            .addr = d->v[i].addr, .heat = hinted_heat(&d->v[i]), .node = t->nodes[i]};
+        r->hinted_hot += d->v[i].hint == MTP_HINT_HOT;
+        r->hinted_cold += d->v[i].hint == MTP_HINT_COLD;
+        /* Freed and unmapped, and nothing left to remember: let the map
+         * forget it too, or it fills with the ghosts of old arenas. */
+        if (t->nodes[i] == -EFAULT && d->v[i].heat == 0 && d->v[i].hint == 0)
+            bpf_map_delete_elem(bpf_map__fd(skel->maps.pages), &d->v[i].addr);
+    }
+    in.pages = t->pages;
+    in.n_pages = n;
+    in.tiers = &t->tiers;
+    in.fast_node = t->fast_node;
+    in.slow_node = t->slow_node;
+    in.rss_bytes = mtp_rss_bytes(opts.pid);
+    in.fast_free_bytes = mtp_node_free_bytes(t->fast_node);
+    err = mtp_policy_plan(t->policy, &in, t->moves, t->cap, &n_moves, &r->plan);
+    if (err < 0)
+        return err;
+    memset(&r->moved, 0, sizeof(r->moved));
+    if (!opts.dry_run && n_moves > 0) {
+        for (size_t i = 0; i < n_moves; i++) {
+            t->move_addrs[i] = t->moves[i].addr;
+            t->targets[i] = t->moves[i].to_node;
+        }
+        err = mtp_pages_move(opts.pid, n_moves, t->move_addrs, t->targets, t->status);
+        if (err < 0) {
+            if (opts.verbose)
+                fprintf(stderr, "mtp-trace: move_pages of %zu pages failed: %s\n", n_moves,
+                        strerror(-err));
+            return err;
+        }
+        /* The re-query is the truth: THP pages report -EBUSY yet move. */
+        err = mtp_pages_query(opts.pid, n_moves, t->move_addrs, t->after);
+        if (err < 0)
+            return err;
+        mtp_policy_commit(t->policy, t->moves, n_moves, t->status, t->after, &r->moved);
+    }
+    if (opts.verbose)
+        fprintf(stderr,
+                "mtp-trace: interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu "
+                "deferred %zu; moved %zu (promoted %zu demoted %zu) busy %zu nomem %zu gone %zu "
+                "other %zu\n",
+                r->plan.interval, n, r->plan.promote, r->plan.demote, r->plan.over_budget,
+                r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted,
+                r->moved.busy, r->moved.nomem, r->moved.gone, r->moved.other);
+    mtp_policy_totals(t->policy, &r->totals);
+    r->pingpong_rate = mtp_policy_pingpong_rate(t->policy);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct argp argp = {argp_options, parse_arg, NULL, argp_doc, NULL, NULL, NULL};
     struct mtp_trace_bpf *skel = NULL;
-    struct target target;
+    struct ring_buffer *settings_rb = NULL;
+    struct target target = {0};
     struct pins pins = {0};
     struct page_dump dump = {0};
     struct mtp_report report = {0};
+    struct tiering tiering = {0};
     struct mtp_hot_page *top = NULL;
-    double start, next, deadline;
+    double start, next, deadline, interval_s;
     const char *stop_reason = NULL;
     int sigfd = -1, pidfd = -1, err, exit_code = 1;
 
+    mtp_options_default(&opts);
+    if (load_config_file(argc, argv) < 0)
+        return 2;
     err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
     if (err)
         return 2;
     libbpf_set_print(libbpf_print);
+    if (opts.show_tiers)
+        return show_tiers();
+    interval_s = opts.interval_ns / 1e9;
 
     if (!mtp_have_bpf_caps()) {
         die_hint("mtp-trace needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE for other "
@@ -512,6 +790,8 @@ int main(int argc, char **argv)
     if (inspect_target(opts.pid, &target) < 0)
         return 1;
     if (check_kernel() < 0)
+        goto out;
+    if (tiering_setup(&tiering) < 0)
         goto out;
 
     skel = mtp_trace_bpf__open();
@@ -531,6 +811,11 @@ int main(int argc, char **argv)
         goto out;
     if (pin_maps(skel, opts.pid, &pins) < 0)
         goto out;
+    settings_rb = ring_buffer__new(bpf_map__fd(skel->maps.settings), on_setting, &tiering, NULL);
+    if (!settings_rb) {
+        die_hint("cannot open the settings ring buffer: %s", strerror(errno));
+        goto out;
+    }
 
     sigfd = block_signals();
     if (sigfd < 0) {
@@ -544,12 +829,14 @@ int main(int argc, char **argv)
     }
 
     fprintf(stderr,
-            "mtp-trace: tracing pid %d (%s) through %s\n"
+            "mtp-trace: tracing pid %d (%s) through %s%s%s\n"
             "mtp-trace: page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop\n",
-            (int)opts.pid, target.comm, target.extension, pins.pages, pins.pages);
+            (int)opts.pid, target.comm, target.extension, config_path[0] ? ", settings from " : "",
+            config_path, pins.pages, pins.pages);
+    report.tiering = tiering.active ? &tiering.report : NULL;
     if (!opts.json) {
         char header[256];
-        mtp_report_text_header(header, sizeof(header));
+        mtp_report_text_header(&report, header, sizeof(header));
         puts(header);
         fflush(stdout);
     }
@@ -560,11 +847,13 @@ int main(int argc, char **argv)
         goto out;
     }
     start = now_s();
-    next = start + opts.interval_s;
-    deadline = opts.duration_s > 0 ? start + opts.duration_s : 0;
+    next = start + interval_s;
+    deadline = opts.duration_ns ? start + opts.duration_ns / 1e9 : 0;
     report.map_capacity = opts.max_pages;
     while (!stop_reason) {
-        struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        struct pollfd fds[3] = {{.fd = sigfd, .events = POLLIN},
+                                {.fd = pidfd, .events = POLLIN},
+                                {.fd = ring_buffer__epoll_fd(settings_rb), .events = POLLIN}};
         double now = now_s(), wake = next;
         int timeout_ms;
         struct mtp_maps fresh;
@@ -573,10 +862,12 @@ int main(int argc, char **argv)
         if (deadline && deadline < wake)
             wake = deadline;
         timeout_ms = wake > now ? (int)((wake - now) * 1000.0 + 0.5) : 0;
-        if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
+        if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
             die_hint("poll: %s", strerror(errno));
             goto out;
         }
+        if (fds[2].revents & POLLIN)
+            ring_buffer__consume(settings_rb);
         now = now_s();
         if (fds[0].revents & POLLIN)
             stop_reason = "signal";
@@ -604,6 +895,20 @@ int main(int argc, char **argv)
             die_hint("cannot read the page map: %s", strerror(-err));
             goto out;
         }
+        if (tiering.active && strcmp(stop_reason ? stop_reason : "", "target exited") != 0) {
+            err = tiering_step(&tiering, skel, &dump);
+            if (err < 0 && target_gone(pidfd)) {
+                /* move_pages says EINVAL, not ESRCH, for a zombie. */
+                stop_reason = "target exited";
+            } else if (err == -ENOMEM) {
+                die_hint("out of memory for %zu pages", dump.len);
+                goto out;
+            } else if (err < 0) {
+                /* Keep tracing: one failed interval must not end a long run. */
+                fprintf(stderr, "mtp-trace: warning: no tiering this interval: %s\n",
+                        strerror(-err));
+            }
+        }
         report.interval++;
         report.elapsed_s = now - start;
         report.pages_tracked = dump.len;
@@ -619,10 +924,11 @@ int main(int argc, char **argv)
         emit(&report);
         skel->bss->mtp_epoch = epoch + 1;
         while (next <= now)
-            next += opts.interval_s;
+            next += interval_s;
     }
     exit_code = 0;
 out:
+    ring_buffer__free(settings_rb);
     if (skel) {
         if (!opts.keep_pins)
             unpin_maps(skel, &pins);
@@ -634,6 +940,7 @@ out:
         close(sigfd);
     if (pidfd >= 0)
         close(pidfd);
+    tiering_free(&tiering);
     free(top);
     free(dump.v);
     mtp_maps_free(&target.maps);

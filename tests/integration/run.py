@@ -300,6 +300,314 @@ def test_pip_install(python, tmp):
                                                                        r.stderr))
 
 
+# A program that talks to mtp-trace from inside: mtp.configure() and
+# mtp.hint().  It runs in steps; at each it creates STEP.ready in its
+# directory and waits for STEP.go, so the test can read the BPF counters at
+# known points.  Between the deterministic steps automatic collection is off
+# and the program observes exactly K times with mtp.observe(), so counter
+# differences count re-sent hints exactly.
+HINT_PROGRAM = r"""
+import array, ctypes, gc, json, os, sys, time
+import mtp
+
+DIR, K, NATURAL_S = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+OUT = {}
+
+
+def step(name):
+    with open(os.path.join(DIR, "out.json"), "w") as f:
+        json.dump(OUT, f)
+    open(os.path.join(DIR, name + ".ready"), "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(DIR, name + ".go")):
+        if time.monotonic() > deadline:
+            sys.exit("hint program: no go for step %s" % name)
+        time.sleep(0.01)
+
+
+def list_items(lst):  # as tools/workload.py: PyListObject's public layout
+    header = ctypes.sizeof(ctypes.c_ssize_t) + 2 * ctypes.sizeof(ctypes.c_void_p)
+    items = ctypes.c_void_p.from_address(id(lst) + header).value or 0
+    allocated = ctypes.c_ssize_t.from_address(id(lst) + header + ctypes.sizeof(ctypes.c_void_p))
+    return items, allocated.value * ctypes.sizeof(ctypes.c_void_p)
+
+
+def observe(n):
+    for _ in range(n):
+        mtp.observe()
+
+
+def expect(exc, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        return str(e)
+    return None
+
+
+step("attached")
+OUT["tracing"] = mtp.tracing()
+mtp.configure(max_rate=5, lazy=3)
+mtp.configure(hot_threshold=0)  # accepted here; mtp-trace refuses it
+OUT["configure_error"] = expect(ValueError, mtp.configure, bogus_is_rejected_in_process=1)
+OUT["settings"] = mtp.settings()
+OUT["bytes_error"] = expect(TypeError, mtp.hint, b"x" * 100000, "hot")
+OUT["kind_error"] = expect(ValueError, mtp.hint, [], "lukewarm")
+
+if sys.argv[4] == "lifetimes":
+    gc.disable()
+    # An object followed by weak reference: its death is seen exactly, even
+    # when a new object takes its address.  (Hints on objects that cannot be
+    # weakly referenced -- list, dict -- are found again by address and type,
+    # so a new list at a freed hinted list's address inherits the hint: a
+    # documented limit, and CPython's list free-list makes it likely.)
+    buf = array.array("b", bytes(1 << 16))
+    mtp.hint(buf, "cold")
+    mtp.observe()
+    step("p1")
+    observe(K)
+    step("p2")
+    del buf
+    new = [array.array("b", bytes(1 << 16)) for _ in range(4)]
+    mtp.observe()
+    step("p3")
+    observe(K)
+    step("p4")
+    d = {i: i for i in range(1000)}  # a dict of ints: GC type, yet untracked
+    OUT["dict_tracked"] = gc.is_tracked(d)
+    OUT["dict_refused"] = expect(TypeError, mtp.hint, d, "hot")
+    mtp.observe()
+    step("p5")
+    observe(K)
+    step("p6")
+    sys.exit(0)
+
+arr = array.array("b", bytes(1 << 20))  # GC-tracked, with a 1 MiB buffer
+lst = list(range(100000))  # GC-tracked, with an item array
+mtp.hint(arr, "hot")
+mtp.hint(lst, "cold")
+OUT["hot"] = list(arr.buffer_info())
+OUT["cold"] = list(list_items(lst))
+step("hinted")
+
+# Let collections run: mtp observes from its GC callback and re-sends.
+junk, end = [], time.monotonic() + NATURAL_S
+while time.monotonic() < end:
+    junk.append([{"k": [i]} for i in range(200)])
+    if len(junk) > 50:
+        junk.clear()
+    time.sleep(0.002)
+junk.clear()
+OUT["observations"] = mtp.stats()["observations"]
+step("natural")
+
+gc.disable()
+mtp.observe()
+step("p1")
+observe(K)
+step("p2")
+del arr  # gone from the next snapshot: no more re-sending
+mtp.observe()
+step("p3")
+observe(K)
+step("p4")
+"""
+
+
+class HintRun:
+    """HINT_PROGRAM with mtp-trace attached; pins and processes are cleaned up
+    by close() whatever happens."""
+
+    K = 4
+
+    def __init__(self, trace_bin, python, pydir, tmp, mode, natural_s=2.5):
+        self.dir = tempfile.mkdtemp(prefix="hint-", dir=tmp)
+        prog = os.path.join(self.dir, "prog.py")
+        with open(prog, "w") as f:
+            f.write(HINT_PROGRAM)
+        self.tracer = None
+        self.proc = subprocess.Popen([python, prog, self.dir, str(self.K), str(natural_s), mode],
+                                     env=env_with(pydir), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.pin_dir = "/sys/fs/bpf/mtp/%d" % self.proc.pid
+        self.out = {}
+        self.tracer_err = ""
+        try:
+            self.wait("attached")
+            self.tracer = subprocess.Popen(
+                [trace_bin, "--pid", str(self.proc.pid), "--interval", "0.5", "--json"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # The maps are pinned once every probe is attached.
+            deadline = time.monotonic() + 30
+            while not os.path.exists(os.path.join(self.pin_dir, "stats")):
+                if self.tracer.poll() is not None:
+                    raise Failure("mtp-trace exited %s: %s" % (self.tracer.returncode,
+                                                              self.tracer.stderr.read()))
+                check(time.monotonic() < deadline, "mtp-trace did not pin its maps in 30 s")
+                time.sleep(0.02)
+            self.go("attached")
+        except BaseException:
+            self.close()
+            raise
+
+    def wait(self, name, timeout=60.0):
+        path = os.path.join(self.dir, name + ".ready")
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if self.proc.poll() is not None:
+                raise Failure("hint program exited %s before step %s: %s"
+                              % (self.proc.returncode, name, self.proc.stderr.read()))
+            check(time.monotonic() < deadline, "hint program never reached step %s" % name)
+            time.sleep(0.01)
+        with open(os.path.join(self.dir, "out.json")) as f:
+            self.out = json.load(f)
+
+    def go(self, name):
+        open(os.path.join(self.dir, name + ".go"), "w").close()
+
+    def stats(self):
+        return bpftool_dump(os.path.join(self.pin_dir, "stats"))[0]["value"]
+
+    def at(self, name):
+        """Waits for a step, reads the counters there, lets the program go on."""
+        self.wait(name)
+        st = self.stats()
+        self.go(name)
+        return st
+
+    def finish(self):
+        """The program ends by itself; mtp-trace follows it and unpins."""
+        try:
+            _, perr = self.proc.communicate(timeout=60)
+            _, self.tracer_err = self.tracer.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise Failure("hint program or mtp-trace hung")
+        check(self.proc.returncode == 0, "hint program exited %s: %s"
+              % (self.proc.returncode, perr))
+        check(self.tracer.returncode == 0, "mtp-trace exited %s: %s"
+              % (self.tracer.returncode, self.tracer_err))
+
+    def close(self):
+        for p in (self.proc, self.tracer):
+            if p is not None and p.poll() is None:
+                p.kill()
+            if p is not None:
+                p.communicate()
+        if os.path.isdir(self.pin_dir):
+            for name in os.listdir(self.pin_dir):
+                os.unlink(os.path.join(self.pin_dir, name))
+            os.rmdir(self.pin_dir)
+
+
+def test_configure_and_hint(trace_bin, python, pydir, tmp):
+    run = HintRun(trace_bin, python, pydir, tmp, "main")
+    K = run.K
+    try:
+        hinted = run.at("hinted")
+        run.wait("natural")
+        natural = run.stats()
+        dump = bpftool_dump(os.path.join(run.pin_dir, "pages"))
+        run.go("natural")
+        s1 = run.at("p1")
+        s2 = run.at("p2")
+        s3 = run.at("p3")
+        s4 = run.at("p4")
+        out = run.out
+        run.finish()
+    finally:
+        run.close()
+
+    # In-process: what the extension itself refuses, before any tracer sees it.
+    check(out["tracing"] is True, "mtp.tracing() is False with mtp-trace attached")
+    check(out["settings"] == {"max-rate": "5", "lazy": "3", "hot-threshold": "0"},
+          "mtp.settings() is %r" % (out["settings"],))
+    check(out["configure_error"] and "bogus_is_rejected_in_process" in out["configure_error"],
+          "mtp.configure(bogus...) did not raise a ValueError naming it: %r"
+          % (out["configure_error"],))
+    check(out["bytes_error"] and "cannot hint a bytes" in out["bytes_error"],
+          "mtp.hint(bytes) did not raise TypeError: %r" % (out["bytes_error"],))
+    check(out["kind_error"] and "lukewarm" in out["kind_error"],
+          "mtp.hint(obj, 'lukewarm') did not raise ValueError: %r" % (out["kind_error"],))
+
+    # The loader heard the settings, applied the good ones and vetted the bad.
+    terr = run.tracer_err
+    for needle in ("mtp-trace: the program asked for max-rate=5",
+                   "mtp-trace: the program asked for lazy=3",
+                   "mtp-trace: ignoring the program's setting hot-threshold=0: invalid "
+                   "hot-threshold"):
+        check(needle in terr, "mtp-trace's stderr lacks %r:\n%s" % (needle, terr))
+    check("ignoring the program's setting max-rate" not in terr
+          and "ignoring the program's setting lazy" not in terr,
+          "mtp-trace refused a good setting:\n%s" % terr)
+    check(not os.path.exists(run.pin_dir), "pins left behind in %s" % run.pin_dir)
+
+    # The pinned page map carries the hints on the objects' real memory.
+    hint = {e["key"]: e["value"]["hint"] for e in dump}
+    hot = pages_of([tuple(out["hot"])])
+    cold = pages_of([tuple(out["cold"])])
+    hot, cold = hot - cold, cold - hot
+    check(len(hot) >= 256 and len(cold) >= 190, "the hinted objects span %d and %d pages"
+          % (len(hot), len(cold)))
+    bad_hot = sorted(p for p in hot if hint.get(p) != 1)
+    bad_cold = sorted(p for p in cold if hint.get(p) != 2)
+    check(not bad_hot, "%d of %d pages of the hot array's buffer lack hint 1, e.g. %#x: %r"
+          % (len(bad_hot), len(hot), bad_hot[0] if bad_hot else 0,
+             hint.get(bad_hot[0]) if bad_hot else None))
+    check(not bad_cold, "%d of %d pages of the cold list's items lack hint 2, e.g. %#x: %r"
+          % (len(bad_cold), len(cold), bad_cold[0] if bad_cold else 0,
+             hint.get(bad_cold[0]) if bad_cold else None))
+
+    # The stats map counts both kinds of message.
+    for st in (hinted, natural, s4):
+        check(st["hints"] > 0 and st["settings"] > 0, "stats lack hints or settings: %s" % st)
+    check(st["settings_lost"] == 0, "settings were lost: %s" % st)
+    # Collections re-send live hints and the settings from the GC callback.
+    check(out["observations"] >= 2, "only %d observations in the GC phase"
+          % out["observations"])
+    check(natural["hints"] > hinted["hints"] and natural["settings"] > hinted["settings"],
+          "hints/settings not re-sent while collections ran: %s then %s" % (hinted, natural))
+    # Each observation re-sends every live hint; a freed object's stops.
+    both, only_list = s2["hints"] - s1["hints"], s4["hints"] - s3["hints"]
+    check(both > 0 and both % K == 0, "%d observations re-sent %d hints" % (K, both))
+    check(only_list > 0 and only_list % K == 0,
+          "%d observations after freeing the array re-sent %d hints" % (K, only_list))
+    check(only_list < both, "the freed array's hint is still re-sent: %d hints per %d "
+          "observations before, %d after" % (both, K, only_list))
+
+
+LIFETIMES = {}
+
+
+def test_freed_list_hint_not_inherited(trace_bin, python, pydir, tmp):
+    """Runs the lifetimes program once; the next test reads its results too."""
+    run = HintRun(trace_bin, python, pydir, tmp, "lifetimes")
+    try:
+        for name in ("p1", "p2", "p3", "p4", "p5", "p6"):
+            LIFETIMES[name] = run.at(name)["hints"]
+        LIFETIMES["out"] = run.out
+        run.finish()
+    finally:
+        run.close()
+    K, out = run.K, LIFETIMES["out"]
+    alive = LIFETIMES["p2"] - LIFETIMES["p1"]
+    after = LIFETIMES["p4"] - LIFETIMES["p3"]
+    check(alive > 0 and alive % K == 0, "%d observations re-sent %d hints" % (K, alive))
+    check(after == 0, "after the hinted array was freed, %d observations still re-sent %d "
+          "hints (%d while it lived)" % (K, after, alive))
+
+
+def test_untracked_dict_hint_lasts(trace_bin, python, pydir, tmp):
+    check("out" in LIFETIMES, "the lifetimes program did not run")
+    out, K = LIFETIMES["out"], HintRun.K
+    if out["dict_refused"] is not None:
+        return  # refusing what it cannot follow is also right
+    before = LIFETIMES["p4"] - LIFETIMES["p3"]
+    during = LIFETIMES["p6"] - LIFETIMES["p5"]
+    check(during - before >= K, "a hinted dict (gc.is_tracked: %s) that is alive was re-sent "
+          "%d times in %d observations: its hint was accepted, then dropped"
+          % (out["dict_tracked"], during - before, K))
+
+
 def run_trace(trace_bin, args, **kw):
     return subprocess.run([trace_bin] + args, capture_output=True, text=True, timeout=60, **kw)
 
@@ -318,7 +626,22 @@ def test_errors(trace_bin, pydir):
     expect_error(trace_bin, ["--pid", "1", "--interval", "-1"], "invalid interval")
     expect_error(trace_bin, ["--pid", "1", "--interval", "0"], "invalid interval")
     expect_error(trace_bin, ["--pid", "1", "--duration", "x"], "invalid duration")
-    expect_error(trace_bin, ["--pid", "1", "--max-pages", "5"], "--max-pages")
+    expect_error(trace_bin, ["--pid", "1", "--max-pages", "5"], "invalid max-pages")
+    expect_error(trace_bin, ["--pid", "1", "--fast-budget", "10X"], "invalid fast-budget")
+    expect_error(trace_bin, ["--pid", "1", "--fast-budget", "0%"], "invalid fast-budget")
+    expect_error(trace_bin, ["--pid", "1", "--max-rate", "-5"], "invalid max-rate")
+    expect_error(trace_bin, ["--pid", "1", "--lazy-min", "8", "--lazy-max", "4"],
+                 "lazy-min (8) is above lazy-max (4)")
+    expect_error(trace_bin, ["--show-tiers", "--fast-nodes", "7"], "names node 7, which does not exist")
+    with open("/sys/devices/system/node/online") as f:
+        every_node = f.read().strip()
+    expect_error(trace_bin, ["--show-tiers", "--slow-nodes", every_node], "no fast node left")
+    with tempfile.NamedTemporaryFile("w", suffix=".ini") as cfg:
+        cfg.write("[mtp]\nmax-rate = 50\nfast-budget = lots\n")
+        cfg.flush()
+        expect_error(trace_bin, ["--pid", "1", "--config", cfg.name], cfg.name + ":3:")
+    expect_error(trace_bin, ["--pid", "1", "--config", "/nonexistent.ini"],
+                 "cannot read config file /nonexistent.ini")
     expect_error(trace_bin, ["--pid", "1", "--bogus"], "unrecognized option")
     # A pid that does not exist: pid_max is at most 2^22.
     expect_error(trace_bin, ["--pid", "2147483646"], "no process with pid")
@@ -386,6 +709,12 @@ def main():
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
+                record("in-process configure and hint reach the loader on %s" % label,
+                       test_configure_and_hint, trace_bin, python, pydir, tmp)
+                record("a freed hinted object's hint is dropped on %s" % label,
+                       test_freed_list_hint_not_inherited, trace_bin, python, pydir, tmp)
+                record("a hint on an untracked dict lasts while it lives on %s" % label,
+                       test_untracked_dict_hint_lasts, trace_bin, python, pydir, tmp)
 
     print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
     if not ran:

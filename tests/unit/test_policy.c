@@ -893,6 +893,280 @@ static void test_random_run_keeps_invariants(void **state)
     sim_free(s);
 }
 
+/* ---- reconfigure ---- */
+
+/* Lets page 0 go cold until it is lazily demoted, then heats it again: one
+ * ping-pong, which doubles N (within lazy_max). */
+static void bounce_page_0(struct sim *s)
+{
+    unsigned n = mtp_policy_lazy_n(s->p);
+
+    s->pages[0].heat = 0;
+    for (unsigned i = 0; i < n; i++)
+        sim_step(s);
+    assert_int_equal(s->st.demote, 1);
+    assert_int_equal(s->pages[0].node, SLOW);
+    s->pages[0].heat = 100;
+    sim_step(s);
+    assert_int_equal(s->st.pingpongs, 1);
+    assert_int_equal(s->pages[0].node, FAST);
+}
+
+static void test_reconfigure_rejects_and_keeps_state(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    sim_add(s, 1, 100, FAST);
+    bounce_page_0(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+
+    /* a new window, even with other valid changes */
+    c = s->cfg;
+    c.pingpong_window = 5;
+    c.lazy_initial = 3;
+    c.hot_threshold = 1000;
+    err[0] = '\0';
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "ping-pong window cannot change"));
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, NULL, 0), -EINVAL);
+
+    /* configs mtp_policy_config_check() refuses */
+    c = s->cfg;
+    c.hot_threshold = 0;
+    c.lazy_initial = 3;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "zero-heat pages are cold"));
+    c = s->cfg;
+    c.lazy_min = 5; /* above lazy_initial 2 */
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "min (5) <= initial (2)"));
+    c = s->cfg;
+    c.max_bytes_per_interval = PG - 1;
+    c.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, PG, 0};
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), -EINVAL);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+
+    /* the old settings still govern: threshold 10 (not 1000), budget 1000
+     * pages (not 1), no rate cap, N = 4 */
+    sim_add(s, 2, 50, SLOW);
+    sim_step(s);
+    assert_int_equal(s->st.promote, 2);
+    assert_int_equal(s->st.lazy_n, 4);
+    s->pages[0].heat = 0;
+    for (int i = 0; i < 3; i++) {
+        sim_step(s);
+        assert_int_equal(s->n_moves, 0);
+    }
+    sim_step(s);
+    assert_int_equal(s->st.demote, 1);
+    sim_free(s);
+}
+
+static void test_reconfigure_applies_new_settings(void **state)
+{
+    struct sim *s = sim_new(NULL);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    sim_add(s, 6, 50, SLOW);
+    c = s->cfg;
+    c.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 4 * PG, 0};
+    c.max_bytes_per_interval = 3 * PG;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    sim_step(s);
+    assert_int_equal(s->st.promote, 3); /* the new rate cap */
+    sim_step(s);
+    assert_int_equal(s->st.promote, 1); /* the new budget: 4 pages */
+    assert_int_equal(count_on(s, FAST), 4);
+
+    c.hot_threshold = 60; /* now nothing is hot */
+    c.max_bytes_per_interval = 0;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    sim_step(s);
+    assert_int_equal(s->st.hot, 0);
+    assert_int_equal(s->st.promote, 0);
+    sim_free(s);
+}
+
+static void test_reconfigure_new_lazy_restarts_n(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    sim_add(s, 1, 100, FAST);
+    bounce_page_0(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+
+    /* other changes keep the N adaptation reached */
+    c = s->cfg;
+    c.hot_threshold = 20;
+    c.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 500 * PG, 0};
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+
+    /* a new starting N restarts adaptation there */
+    c.lazy_initial = 3;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 3);
+    sim_step(s);
+    assert_int_equal(s->st.lazy_n, 3);
+
+    /* and adaptation goes on from it: 3 doubles to 6 (the max) */
+    bounce_page_0(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 6);
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 6); /* the same config again */
+    sim_free(s);
+}
+
+static void test_reconfigure_eager_forces_n_1(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    sim_add(s, 1, 100, FAST);
+    bounce_page_0(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+
+    c = s->cfg;
+    c.eager = true;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 1);
+    s->pages[0].heat = 0; /* demoted after one cold interval */
+    sim_step(s);
+    assert_int_equal(s->st.demote, 1);
+    assert_int_equal(s->st.lazy_n, 1);
+    s->pages[0].heat = 100; /* a bounce does not grow N in eager mode */
+    sim_step(s);
+    assert_int_equal(s->st.pingpongs, 1);
+    assert_int_equal(s->st.lazy_n, 1);
+
+    /* leaving eager mode restarts N at lazy_initial */
+    c.eager = false;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 2);
+    sim_free(s);
+}
+
+/* Eager mode fixes N = 1 whatever the lazy bounds, as at creation (see
+ * test_eager_demotes_at_once_and_never_adapts, where lazy_min is 5). */
+static void test_reconfigure_eager_ignores_lazy_bounds(void **state)
+{
+    struct sim *s = sim_new(lazy_3);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    c = s->cfg;
+    eager(&c); /* eager, lazy 5 in [5, 5] */
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 1);
+    sim_add(s, 1, 0, FAST);
+    sim_step(s);
+    assert_int_equal(s->st.demote, 1);
+    sim_free(s);
+}
+
+static void test_reconfigure_clamps_n(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    sim_add(s, 1, 100, FAST);
+    bounce_page_0(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 4);
+    c = s->cfg;
+    c.lazy_max = 3; /* lazy_initial 2 unchanged: N is clamped, not restarted */
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 3);
+    c.lazy_max = 6; /* a wider range does not raise N */
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 3);
+    sim_free(s);
+
+    /* N shrunk below lazy_initial (as in n_after_good_demotions), then a
+     * raised lazy_min lifts it */
+    s = sim_new(shrink_setup);
+    sim_add(s, 2, 0, FAST);
+    sim_add(s, 14, 100, FAST);
+    for (int i = 0; i < 5; i++)
+        sim_step(s);
+    sim_add(s, 3, 100, FAST);
+    sim_step(s);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 2);
+    c = s->cfg;
+    c.lazy_min = 3; /* lazy_initial is 3 already */
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    assert_int_equal(mtp_policy_lazy_n(s->p), 3);
+    sim_free(s);
+}
+
+static void lazy_5(struct mtp_policy_config *c)
+{
+    c->lazy_initial = 5;
+    c->lazy_min = 1;
+    c->lazy_max = 16;
+}
+
+static void test_reconfigure_keeps_page_state(void **state)
+{
+    struct sim *s = sim_new(lazy_3);
+    struct mtp_policy_config c;
+    char err[160];
+
+    (void)state;
+    /* a cold streak continues: two cold intervals, a reconfigure, the third
+     * demotes */
+    sim_add(s, 1, 0, FAST);
+    sim_add(s, 1, 100, FAST);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 0);
+    c = s->cfg;
+    c.hot_threshold = 20;
+    c.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 900 * PG, 0};
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 1);
+    assert_int_equal(s->moves[0].addr, BASE);
+    assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
+
+    /* the demotion is still judged after another reconfigure: it bounces */
+    c.max_bytes_per_interval = 64 * PG;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    s->pages[0].heat = 100;
+    sim_step(s);
+    assert_int_equal(s->st.pingpongs, 1);
+    assert_int_equal(s->st.judged, 1);
+    assert_int_equal(s->st.promote, 1);
+    sim_free(s);
+
+    /* a streak counts against a new, shorter N at once */
+    s = sim_new(lazy_5);
+    sim_add(s, 1, 0, FAST);
+    for (int i = 0; i < 3; i++) {
+        sim_step(s);
+        assert_int_equal(s->n_moves, 0);
+    }
+    c = s->cfg;
+    c.lazy_initial = 3;
+    assert_int_equal(mtp_policy_reconfigure(s->p, &c, err, sizeof(err)), 0);
+    sim_step(s); /* the fourth cold interval, N = 3 */
+    assert_int_equal(s->st.demote, 1);
+    sim_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -919,6 +1193,13 @@ int main(void)
         cmocka_unit_test(test_forgets_unreported_pages),
         cmocka_unit_test(test_duplicates_and_absent_pages),
         cmocka_unit_test(test_random_run_keeps_invariants),
+        cmocka_unit_test(test_reconfigure_rejects_and_keeps_state),
+        cmocka_unit_test(test_reconfigure_applies_new_settings),
+        cmocka_unit_test(test_reconfigure_new_lazy_restarts_n),
+        cmocka_unit_test(test_reconfigure_eager_forces_n_1),
+        cmocka_unit_test(test_reconfigure_eager_ignores_lazy_bounds),
+        cmocka_unit_test(test_reconfigure_clamps_n),
+        cmocka_unit_test(test_reconfigure_keeps_page_state),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

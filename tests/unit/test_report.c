@@ -132,7 +132,7 @@ static void text_row_prints_interval_deltas(void **state)
     assert_non_null(strstr(line, " 15 "));
     assert_non_null(strstr(line, " 4096 "));
     assert_non_null(strstr(line, " 77 "));
-    mtp_report_text_header(line, sizeof(line));
+    mtp_report_text_header(&r, line, sizeof(line));
     assert_non_null(strstr(line, "PAGES"));
 }
 

@@ -3,7 +3,7 @@
 VM_ARGS ?=
 VM_OUT  ?= $(BUILD)/vm-out
 
-.PHONY: vm-fetch vm-shell vm-check
+.PHONY: vm-fetch vm-shell vm-check vm-test
 
 # Download the Debian cloud kernel (not installed) and build the initramfs; cached.
 vm-fetch:
@@ -17,7 +17,7 @@ vm-shell:
 vm-check:
 	tools/vm/vm.sh check --out $(VM_OUT) $(VM_ARGS)
 
-# vm-test is added by the lead engineer, e.g.
-#   vm-test: all
-#   	tools/vm/vm.sh run --out $(VM_OUT) $(VM_ARGS) -- '...'
-# (the guest sees this tree at the same path; only --out/--rw writes reach the host).
+# The integration tests and the migration proof inside the two-tier guest,
+# using this tree's build (the guest sees it at the same path).
+vm-test: all
+	tools/vm/vm.sh run --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-tests.sh $(BUILD) $(VM_OUT)'

@@ -251,6 +251,34 @@ void mtp_policy_destroy(struct mtp_policy *p)
     free(p);
 }
 
+int mtp_policy_reconfigure(struct mtp_policy *p, const struct mtp_policy_config *cfg, char *err,
+                           size_t errlen)
+{
+    bool lazy_changed;
+
+    if (mtp_policy_config_check(cfg, err, errlen) < 0)
+        return -EINVAL;
+    /* The bounce history is sized by the window; keeping it keeps adaptation
+     * continuous across a change of budget or rate. */
+    if (cfg->pingpong_window != p->cfg.pingpong_window) {
+        set_err(err, errlen, "the ping-pong window cannot change while tracing");
+        return -EINVAL;
+    }
+    lazy_changed = cfg->lazy_initial != p->cfg.lazy_initial || cfg->eager != p->cfg.eager;
+    p->cfg = *cfg;
+    if (cfg->eager) {
+        p->lazy_n = 1; /* as mtp_policy_create() does: eager ignores the bounds */
+        return 0;
+    }
+    if (lazy_changed)
+        p->lazy_n = cfg->lazy_initial;
+    if (p->lazy_n < cfg->lazy_min)
+        p->lazy_n = cfg->lazy_min;
+    if (p->lazy_n > cfg->lazy_max)
+        p->lazy_n = cfg->lazy_max;
+    return 0;
+}
+
 unsigned mtp_policy_lazy_n(const struct mtp_policy *p)
 {
     return p->lazy_n;

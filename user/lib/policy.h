@@ -180,6 +180,15 @@ int mtp_policy_plan(struct mtp_policy *policy, const struct mtp_policy_input *in
 void mtp_policy_commit(struct mtp_policy *policy, const struct mtp_move *moves, size_t n,
                        const int *status, const int *node_after, struct mtp_commit_result *res);
 
+/*
+ * Change the settings of a running policy (the program's mtp.configure()
+ * within the operator's limits) without losing per-page state.  A new
+ * lazy_initial or eager flag restarts N; N is kept within [lazy_min,
+ * lazy_max].  0, or -EINVAL with the policy unchanged.
+ */
+int mtp_policy_reconfigure(struct mtp_policy *policy, const struct mtp_policy_config *cfg,
+                           char *err, size_t errlen);
+
 unsigned mtp_policy_lazy_n(const struct mtp_policy *policy);
 /* Bounced / judged demotions since creation; 0 before any was judged. */
 double mtp_policy_pingpong_rate(const struct mtp_policy *policy);

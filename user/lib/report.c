@@ -11,6 +11,51 @@ static void add_u64(struct json_object *o, const char *key, uint64_t v)
     json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
+static struct json_object *tiering_json(const struct mtp_tiering_report *t)
+{
+    struct json_object *o = json_object_new_object();
+    struct json_object *failed = json_object_new_object();
+    struct json_object *totals = json_object_new_object();
+    const struct mtp_policy_stats *p = &t->plan;
+    const struct mtp_commit_result *m = &t->moved;
+
+    json_object_object_add(o, "dry_run", json_object_new_boolean(t->dry_run));
+    json_object_object_add(o, "fast_node", json_object_new_int(t->fast_node));
+    json_object_object_add(o, "slow_node", json_object_new_int(t->slow_node));
+    add_u64(o, "hot", p->hot);
+    add_u64(o, "cold", p->cold);
+    add_u64(o, "on_fast", p->on_fast);
+    add_u64(o, "on_slow", p->on_slow);
+    add_u64(o, "elsewhere", p->elsewhere);
+    add_u64(o, "planned_promote_bytes", p->promote_bytes);
+    add_u64(o, "planned_demote_bytes", p->demote_bytes);
+    add_u64(o, "deferred", p->deferred);
+    add_u64(o, "promoted_bytes", (uint64_t)m->promoted * MTP_PAGE_SIZE);
+    add_u64(o, "demoted_bytes", (uint64_t)m->demoted * MTP_PAGE_SIZE);
+    add_u64(o, "moved_despite_error", m->moved_despite_error);
+    add_u64(failed, "busy", m->busy);
+    add_u64(failed, "nomem", m->nomem);
+    add_u64(failed, "gone", m->gone);
+    add_u64(failed, "access", m->access);
+    add_u64(failed, "other", m->other);
+    json_object_object_add(o, "failed", failed);
+    add_u64(o, "pingpongs", p->pingpongs);
+    json_object_object_add(o, "pingpong_rate", json_object_new_double(t->pingpong_rate));
+    add_u64(o, "lazy_n", p->lazy_n);
+    add_u64(o, "budget_bytes", p->budget_bytes);
+    add_u64(o, "budget_used_bytes", p->budget_used_bytes);
+    add_u64(o, "fast_bytes_planned", p->fast_bytes_planned);
+    json_object_object_add(o, "pressure", json_object_new_boolean(p->pressure));
+    add_u64(o, "hinted_hot", t->hinted_hot);
+    add_u64(o, "hinted_cold", t->hinted_cold);
+    add_u64(totals, "promoted_pages", t->totals.promoted);
+    add_u64(totals, "demoted_pages", t->totals.demoted);
+    add_u64(totals, "failed_pages", t->totals.failed);
+    add_u64(totals, "pingpongs", t->totals.pingpongs);
+    json_object_object_add(o, "totals", totals);
+    return o;
+}
+
 char *mtp_report_json(const struct mtp_report *r)
 {
     struct json_object *o = json_object_new_object();
@@ -31,6 +76,8 @@ char *mtp_report_json(const struct mtp_report *r)
     add_u64(o, "pages_tracked", r->pages_tracked);
     add_u64(o, "hot_pages", r->hot_pages);
     add_u64(o, "map_capacity", r->map_capacity);
+    if (r->tiering)
+        json_object_object_add(o, "tiering", tiering_json(r->tiering));
     json_object_object_add(o, "final", json_object_new_boolean(r->final));
     if (r->final) {
         struct json_object *top = json_object_new_array();
@@ -57,16 +104,42 @@ char *mtp_report_json(const struct mtp_report *r)
     return out;
 }
 
-int mtp_report_text_header(char *buf, size_t len)
+int mtp_report_text_header(const struct mtp_report *r, char *buf, size_t len)
 {
+    if (r->tiering)
+        return snprintf(buf, len, "%8s %10s %9s %8s %8s %8s %10s %10s %7s %6s %3s %17s", "TIME(s)",
+                        "+RECORDS", "PAGES", "HOT", "FAST", "SLOW", "+PROMO(MiB)", "+DEMO(MiB)",
+                        "FAILED", "PINGP%", "N", "BUDGET(MiB)");
     return snprintf(buf, len, "%8s %8s %10s %8s %6s %10s %8s %10s", "TIME(s)", "+EVENTS",
                     "+RECORDS", "+DROPPED", "+GCS", "PAGES", "HOT", "OBSERVE(ms)");
+}
+
+static int text_row_tiering(const struct mtp_report *r, char *buf, size_t len)
+{
+    const struct mtp_tiering_report *t = r->tiering;
+    const struct mtp_commit_result *m = &t->moved;
+    const double mib = 1024.0 * 1024.0;
+    size_t failed = m->busy + m->nomem + m->gone + m->access + m->other;
+    char budget[40];
+
+    snprintf(budget, sizeof(budget), "%.0f/%.0f", t->plan.budget_used_bytes / mib,
+             t->plan.budget_bytes / mib);
+    return snprintf(
+        buf, len, "%8.1f %10llu %9llu %8zu %8zu %8zu %10.1f%s %10.1f%s %7zu %6.1f %3u %17s",
+        r->elapsed_s, (unsigned long long)(r->totals.records - r->prev.records),
+        (unsigned long long)r->pages_tracked, t->plan.hot, t->plan.on_fast, t->plan.on_slow,
+        (t->dry_run ? t->plan.promote_bytes : m->promoted * MTP_PAGE_SIZE) / mib,
+        t->dry_run ? "?" : " ",
+        (t->dry_run ? t->plan.demote_bytes : m->demoted * MTP_PAGE_SIZE) / mib,
+        t->dry_run ? "?" : " ", failed, 100.0 * t->pingpong_rate, t->plan.lazy_n, budget);
 }
 
 int mtp_report_text_row(const struct mtp_report *r, char *buf, size_t len)
 {
     const struct mtp_stats *t = &r->totals, *p = &r->prev;
 
+    if (r->tiering)
+        return text_row_tiering(r, buf, len);
     return snprintf(
         buf, len, "%8.1f %8llu %10llu %8llu %6llu %10llu %8llu %10.2f", r->elapsed_s,
         (unsigned long long)(t->events - p->events), (unsigned long long)(t->records - p->records),

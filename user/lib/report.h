@@ -7,13 +7,28 @@
 #include <stdint.h>
 
 #include "mtp_abi.h"
+#include "policy.h"
 
 struct mtp_hot_page {
     uint64_t addr;
     uint64_t heat;    /* decayed to the report's epoch */
     uint64_t samples; /* record slices seen on the page */
     uint64_t active;  /* of those, with a refcount change */
+    uint32_t hint;    /* enum mtp_hint, while fresh; else MTP_HINT_NONE */
     const char *mapping;
+};
+
+/* What the policy decided and what really moved, for one interval. */
+struct mtp_tiering_report {
+    int dry_run;
+    int fast_node;
+    int slow_node;
+    struct mtp_policy_stats plan;    /* this interval's plan */
+    struct mtp_commit_result moved;  /* this interval's outcome (zero in a dry run) */
+    struct mtp_policy_totals totals; /* since tracing started */
+    double pingpong_rate;            /* bounced / judged demotions, since start */
+    uint64_t hinted_hot;             /* pages the program hinted, this interval */
+    uint64_t hinted_cold;
 };
 
 struct mtp_report {
@@ -28,13 +43,15 @@ struct mtp_report {
     const char *stop_reason; /* final report only: "signal", "duration", "target exited" */
     const struct mtp_hot_page *top;
     size_t top_len;
+    const struct mtp_tiering_report *tiering; /* NULL when only tracing */
 };
 
 /* One JSON object, no trailing newline.  Returns a malloc'd string or NULL. */
 char *mtp_report_json(const struct mtp_report *r);
 
-/* The text table's header and one row, into buf. */
-int mtp_report_text_header(char *buf, size_t len);
+/* The text table's header and one row, into buf.  The columns depend on
+ * whether the report carries tiering. */
+int mtp_report_text_header(const struct mtp_report *r, char *buf, size_t len);
 int mtp_report_text_row(const struct mtp_report *r, char *buf, size_t len);
 
 /* The final "hottest pages" table. */

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Runs inside the two-tier guest (make vm-test): the integration tests on
+# Debian's python3, then the migration proof.  Ends with one total line.
+set -u
+build=${1:-build}
+out=${2:-build/vm-out}
+cd "$(dirname "$0")/../.."
+log=$(mktemp)
+status=0
+echo "=== guest: $(uname -r), $(nproc) vCPUs; $(cat /sys/devices/virtual/memory_tiering/memory_tier*/nodelist 2>/dev/null | tr '\n' ' ')"
+/usr/bin/python3 tests/integration/run.py --build "$build" --only debian 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+/usr/bin/python3 tools/vm/migration_proof.py --build "$build" --out "$out" 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+read -r passed failed < <(awk '/passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed,/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$log")
+rm -f "$log"
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "vm: ${passed} passed, ${failed} failed"
+exit $status

@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""Migration proof, run inside the two-tier guest (make vm-test).
+
+A Python workload with a known hot set and a known cold set starts with all of
+its memory on the slow node (migratepages PID 0 1).  mtp-trace then runs with a
+fast-tier budget smaller than the workload's footprint.  Afterwards, and
+independently of mtp, this script asks the kernel where the pages are:
+move_pages(2) with nodes = NULL for every page of the hot and cold sets (the
+workload's own addresses) and /proc/PID/numa_maps for the whole process.
+
+Passes when at least 95% of the hot pages are on the fast node, at least 95%
+of the cold pages are on the slow node, and the tracked pages on the fast node
+fit the budget.  Ends with "N passed, N failed".
+"""
+import argparse
+import collections
+import ctypes
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PAGE = 4096
+MIB = 1 << 20
+
+
+def pages_of(ranges):
+    pages = set()
+    for addr, size in ranges:
+        pages.update(range(addr // PAGE * PAGE, addr + size, PAGE))
+    return pages
+
+
+class Numa:
+    """move_pages(2) through libnuma, used only to ask where pages are."""
+
+    def __init__(self):
+        self.lib = ctypes.CDLL("libnuma.so.1", use_errno=True)
+        self.lib.numa_move_pages.argtypes = [ctypes.c_int, ctypes.c_ulong,
+                                             ctypes.POINTER(ctypes.c_void_p),
+                                             ctypes.POINTER(ctypes.c_int),
+                                             ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+
+    def where(self, pid, pages):
+        """Counter of node (or -errno) over pages."""
+        pages = sorted(pages)
+        counts = collections.Counter()
+        for i in range(0, len(pages), 16384):
+            chunk = pages[i:i + 16384]
+            arr = (ctypes.c_void_p * len(chunk))(*chunk)
+            status = (ctypes.c_int * len(chunk))()
+            if self.lib.numa_move_pages(pid, len(chunk), arr, None, status, 0) < 0:
+                raise OSError(ctypes.get_errno(), "move_pages query failed")
+            counts.update(status)
+        return counts
+
+
+def numa_maps_totals(pid):
+    """Pages per node of the process's anonymous memory (heap and anon)."""
+    totals = collections.Counter()
+    with open("/proc/%d/numa_maps" % pid) as f:
+        for line in f:
+            if "file=" in line:
+                continue
+            for node, n in re.findall(r"\bN(\d+)=(\d+)", line):
+                totals[int(node)] += int(n)
+    return totals
+
+
+def node_free_kb():
+    free = {}
+    for path in sorted(os.listdir("/sys/devices/system/node")):
+        if re.fullmatch(r"node\d+", path):
+            with open("/sys/devices/system/node/%s/meminfo" % path) as f:
+                m = re.search(r"MemFree:\s+(\d+) kB", f.read())
+            free[path] = int(m.group(1)) if m else None
+    return free
+
+
+def tracked_pages(pin):
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin], capture_output=True,
+                         text=True, check=True)
+    return [e["formatted"]["key"] for e in json.loads(out.stdout)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--hot", type=int, default=10000, help="hot objects (~190 B of pages each)")
+    ap.add_argument("--cold", type=int, default=40000, help="cold objects")
+    ap.add_argument("--budget", default="4M", help="mtp-trace --fast-budget")
+    ap.add_argument("--seconds", type=int, default=30, help="how long mtp-trace runs")
+    ap.add_argument("--fast-node", type=int, default=0)
+    ap.add_argument("--slow-node", type=int, default=1)
+    ap.add_argument("--out", help="write results.json here")
+    args = ap.parse_args()
+
+    budget_bytes = int(args.budget[:-1]) * MIB if args.budget.endswith("M") else int(args.budget)
+    trace_bin = os.path.join(ROOT, args.build, "mtp-trace")
+    pydir = subprocess.run(["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + args.python,
+                            "BUILD=" + args.build], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    tmp = "/tmp/mtp-proof"
+    os.makedirs(tmp, exist_ok=True)
+    layout_path, ready = os.path.join(tmp, "layout.json"), os.path.join(tmp, "ready")
+    for p in (layout_path, ready):
+        if os.path.exists(p):
+            os.unlink(p)
+
+    numa = Numa()
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, pydir))
+    workload = subprocess.Popen(
+        [args.python, os.path.join(ROOT, "tools", "workload.py"), "--hot", str(args.hot),
+         "--cold", str(args.cold), "--seconds", str(args.seconds * 3 + 60), "--layout",
+         layout_path, "--ready", ready], env=env, stdout=subprocess.DEVNULL)
+    results = {"checks": []}
+    passed = failed = 0
+
+    def check(name, ok, detail):
+        nonlocal passed, failed
+        results["checks"].append({"name": name, "ok": bool(ok), "detail": detail})
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+
+    try:
+        deadline = time.monotonic() + 300
+        while not os.path.exists(ready):
+            if workload.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the workload did not start")
+            time.sleep(0.2)
+        with open(layout_path) as f:
+            layout = json.load(f)
+        pid = layout["pid"]
+        hot, cold = pages_of(layout["hot"]), pages_of(layout["cold"])
+        hot, cold = hot - cold, cold - hot
+
+        # Start: everything on the slow node.
+        subprocess.run(["migratepages", str(pid), str(args.fast_node), str(args.slow_node)],
+                       check=True)
+        start_hot, start_cold = numa.where(pid, hot), numa.where(pid, cold)
+        results["start"] = {"hot": dict(start_hot), "cold": dict(start_cold),
+                            "numa_maps": dict(numa_maps_totals(pid)),
+                            "node_free_kb": node_free_kb()}
+        on_slow = (start_hot[args.slow_node] + start_cold[args.slow_node]) / (len(hot) + len(cold))
+        check("workload starts on the slow node", on_slow >= 0.95,
+              "%.1f%% of hot+cold pages on node %d" % (100 * on_slow, args.slow_node))
+        footprint = (len(hot) + len(cold)) * PAGE
+        check("budget is smaller than the footprint", budget_bytes < footprint,
+              "budget %.1f MiB, hot %.1f MiB, cold %.1f MiB"
+              % (budget_bytes / MIB, len(hot) * PAGE / MIB, len(cold) * PAGE / MIB))
+
+        cmd = [trace_bin, "--pid", str(pid), "--fast-budget", args.budget, "--interval", "1",
+               "--duration", str(args.seconds), "--json", "--keep-pins"]
+        print("running: " + " ".join(cmd), flush=True)
+        t0 = time.monotonic()
+        trace = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 120)
+        results["trace_seconds"] = time.monotonic() - t0
+        lines = [json.loads(l) for l in trace.stdout.splitlines() if l.startswith("{")]
+        check("mtp-trace ran and tiered", trace.returncode == 0 and lines and
+              "tiering" in lines[-1], "exit %d; %s" % (trace.returncode,
+                                                       trace.stderr.strip()[-300:]))
+        if not lines or "tiering" not in lines[-1]:
+            return 1
+        results["intervals"] = [{"t": l["elapsed_s"], **{k: l["tiering"][k] for k in (
+            "on_fast", "on_slow", "hot", "promoted_bytes", "demoted_bytes", "budget_used_bytes",
+            "lazy_n", "pingpongs", "budget_bytes", "pressure", "deferred", "fast_bytes_planned")}}
+            for l in lines]
+        tiering = lines[-1]["tiering"]
+
+        # Independent of mtp: where the kernel says the pages are.
+        end_hot, end_cold = numa.where(pid, hot), numa.where(pid, cold)
+        pin = "/sys/fs/bpf/mtp/%d/pages" % pid
+        tracked = tracked_pages(pin)
+        end_tracked = numa.where(pid, tracked)
+        maps = numa_maps_totals(pid)
+        results["end"] = {"hot": dict(end_hot), "cold": dict(end_cold),
+                          "tracked": dict(end_tracked), "numa_maps": dict(maps),
+                          "node_free_kb": node_free_kb()}
+        hot_fast = end_hot[args.fast_node] / max(1, len(hot))
+        cold_slow = end_cold[args.slow_node] / max(1, len(cold))
+        fast_bytes = end_tracked[args.fast_node] * PAGE
+        check("hot pages reach the fast node", hot_fast >= 0.95,
+              "%d of %d (%.1f%%) on node %d" % (end_hot[args.fast_node], len(hot),
+                                                100 * hot_fast, args.fast_node))
+        check("cold pages stay on the slow node", cold_slow >= 0.95,
+              "%d of %d (%.1f%%) on node %d" % (end_cold[args.slow_node], len(cold),
+                                                100 * cold_slow, args.slow_node))
+        check("the fast-tier budget holds", fast_bytes <= budget_bytes,
+              "%.2f MiB of tracked pages on node %d, budget %.2f MiB (numa_maps anon: N0=%d "
+              "N1=%d pages)" % (fast_bytes / MIB, args.fast_node, budget_bytes / MIB,
+                                maps[args.fast_node], maps[args.slow_node]))
+        # The program's own new allocations land on the fast node by first
+        # touch between intervals; what mtp controls is what it leaves there.
+        over = [i for i in results["intervals"] if i["fast_bytes_planned"] > budget_bytes]
+        peak = max(i["budget_used_bytes"] for i in results["intervals"])
+        check("mtp never planned more than the budget onto the fast node", not over,
+              "%d of %d intervals over; before its moves, first-touch allocations peaked at "
+              "%.2f MiB" % (len(over), len(results["intervals"]), peak / MIB))
+        results["summary"] = {
+            "hot_pages": len(hot), "cold_pages": len(cold), "hot_on_fast": hot_fast,
+            "cold_on_slow": cold_slow, "fast_tracked_bytes": fast_bytes,
+            "budget_bytes": budget_bytes,
+            "promoted_bytes": tiering["totals"]["promoted_pages"] * PAGE,
+            "demoted_bytes": tiering["totals"]["demoted_pages"] * PAGE,
+            "failed_pages": tiering["totals"]["failed_pages"],
+            "pingpongs": tiering["totals"]["pingpongs"],
+            "first_interval_all_hot_fast": next(
+                (i["t"] for i in results["intervals"] if i["hot"] and i["on_fast"] >= i["hot"]),
+                None),
+        }
+        s = results["summary"]
+        print("\nmigration proof (guest %s, %d s of mtp-trace):" % (os.uname().release,
+                                                                   args.seconds))
+        print("  hot set : %5d pages, %.1f%% on fast node %d" % (s["hot_pages"],
+                                                               100 * s["hot_on_fast"],
+                                                               args.fast_node))
+        print("  cold set: %5d pages, %.1f%% on slow node %d" % (s["cold_pages"],
+                                                               100 * s["cold_on_slow"],
+                                                               args.slow_node))
+        print("  tracked on fast: %.2f MiB of a %.2f MiB budget" % (fast_bytes / MIB,
+                                                                     budget_bytes / MIB))
+        print("  promoted %.2f MiB, demoted %.2f MiB, %d failed pages, %d ping-pongs"
+              % (s["promoted_bytes"] / MIB, s["demoted_bytes"] / MIB, s["failed_pages"],
+                 s["pingpongs"]))
+    finally:
+        workload.kill()
+        workload.wait()
+        subprocess.run(["rm", "-rf", "/sys/fs/bpf/mtp/%d" % workload.pid])
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "migration-proof.json"), "w") as f:
+                json.dump(results, f, indent=1)
+    print("migration: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+#include "numa_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sysutil.h"
+
+/* move_pages(2) walks its arrays in the kernel in chunks anyway; bounded
+ * calls keep one slow call from holding the target's mmap lock for long. */
+#define MTP_MOVE_CHUNK 16384
+
+static int sysfs_read(void *ctx, const char *path, char *buf, size_t len)
+{
+    ssize_t n;
+    int fd;
+
+    (void)ctx;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, len);
+    if (n < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    close(fd);
+    return (int)n;
+}
+
+static int sysfs_list(void *ctx, const char *path, mtp_dir_entry_fn fn, void *arg)
+{
+    struct dirent *de;
+    DIR *dir;
+
+    (void)ctx;
+    dir = opendir(path);
+    if (!dir)
+        return -errno;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (fn(arg, de->d_name))
+            break;
+    }
+    closedir(dir);
+    return 0;
+}
+
+const struct mtp_sysfs mtp_sysfs_real = {.read_file = sysfs_read, .list_dir = sysfs_list};
+
+static int move_chunked(pid_t pid, size_t n, const uint64_t *addrs, const int *targets, int *status)
+{
+    void **pages = malloc(sizeof(void *) * (n < MTP_MOVE_CHUNK ? (n ? n : 1) : MTP_MOVE_CHUNK));
+
+    if (!pages)
+        return -ENOMEM;
+    for (size_t done = 0; done < n;) {
+        size_t count = n - done < MTP_MOVE_CHUNK ? n - done : MTP_MOVE_CHUNK;
+
+        for (size_t i = 0; i < count; i++)
+            pages[i] = (void *)(uintptr_t)addrs[done + i];
+        if (numa_move_pages(pid, (unsigned long)count, pages,
+                            targets ? (int *)targets + done : NULL, status + done,
+                            MPOL_MF_MOVE) < 0) {
+            int err = -errno;
+            /* A whole-call failure (the process exited, no permission)
+             * leaves status unwritten; say so for every page. */
+            if (err == -ESRCH || err == -EPERM || err == -EACCES || err == -EINVAL) {
+                free(pages);
+                return err;
+            }
+        }
+        done += count;
+    }
+    free(pages);
+    return 0;
+}
+
+int mtp_pages_query(pid_t pid, size_t n, const uint64_t *addrs, int *nodes)
+{
+    return move_chunked(pid, n, addrs, NULL, nodes);
+}
+
+int mtp_pages_move(pid_t pid, size_t n, const uint64_t *addrs, const int *targets, int *status)
+{
+    return move_chunked(pid, n, addrs, targets, status);
+}
+
+int mtp_numa_available(void)
+{
+    return numa_available() >= 0;
+}
+
+uint64_t mtp_node_free_bytes(int node)
+{
+    long long free_bytes = 0;
+
+    if (numa_available() < 0 || numa_node_size64(node, &free_bytes) < 0)
+        return UINT64_MAX;
+    return (uint64_t)free_bytes;
+}
+
+uint64_t mtp_rss_bytes(pid_t pid)
+{
+    char path[64], *text = NULL;
+    unsigned long long size = 0, resident = 0;
+    uint64_t rss = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+    if (mtp_read_file(path, &text) < 0)
+        return 0;
+    if (sscanf(text, "%llu %llu", &size, &resident) == 2)
+        rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    free(text);
+    return rss;
+}

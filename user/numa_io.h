@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Seams over libnuma and sysfs for tier discovery and page migration. */
+#ifndef MTP_NUMA_IO_H
+#define MTP_NUMA_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tiers.h"
+
+/* The real sysfs, for mtp_tiers_discover(). */
+extern const struct mtp_sysfs mtp_sysfs_real;
+
+/* Where pages are now: nodes[i] is a node id or -errno (-EFAULT unmapped,
+ * -ENOENT not present).  Returns 0 or -errno for the call as a whole. */
+int mtp_pages_query(pid_t pid, size_t n, const uint64_t *addrs, int *nodes);
+
+/* Moves pages to targets[i]; status[i] as move_pages(2) reports it. */
+int mtp_pages_move(pid_t pid, size_t n, const uint64_t *addrs, const int *targets, int *status);
+
+/* True when the kernel and libnuma support NUMA calls. */
+int mtp_numa_available(void);
+
+/* Free bytes on a node, or UINT64_MAX when unknown. */
+uint64_t mtp_node_free_bytes(int node);
+
+/* Resident bytes of a process, or 0 when unknown. */
+uint64_t mtp_rss_bytes(pid_t pid);
+
+#endif
