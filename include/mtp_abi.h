@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 2
+#define MTP_ABI_VERSION 3
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -102,7 +102,9 @@ struct mtp_stats {
  * USDT probes fired by the extension, provider "mtp":
  *   gc_start(int generation)
  *   objects(const struct mtp_record *recs, __u32 count, __u32 abi_version)
- *   gc_done(int generation, __u64 gc_ns, __u64 observe_ns, __u64 observed)
+ *   gc_done(__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed)
+ *       totals since its previous firing; fired after each observation and
+ *       otherwise at most once a second, not once per collection
  *   hint(__u64 addr, __u64 size, __u32 hint)
  *   configure(const char *setting)        "name=value", NUL-terminated
  */

@@ -73,6 +73,12 @@ typedef struct {
     size_t hints_len;
     int observing; /* guards against re-entry through an allocation */
     uint64_t gc_start_ns;
+    /* Totals not yet reported through mtp:gc_done. */
+    uint64_t pending_collections;
+    uint64_t pending_gc_ns;
+    uint64_t pending_observe_ns;
+    uint64_t pending_observed;
+    uint64_t last_gc_done_ns;
     uint64_t last_observe_ns;
     uint64_t min_interval_ns;
 
@@ -378,30 +384,38 @@ static int mtp_observe(uint64_t *observed_out)
     return 0;
 }
 
+/* mtp:gc_done carries totals since its last firing: one firing per
+ * collection would cost ~1 us each with a tracer attached, more than many
+ * young collections take. */
+#define MTP_GC_DONE_PERIOD_NS 1000000000ull
+
 static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args,
                                  Py_ssize_t nargs)
 {
-    uint64_t observed = 0, start, observe_ns = 0;
-    long generation = -1;
-    PyObject *gen;
+    uint64_t observed = 0, now, observe_ns = 0;
 
     if (!MTP_TRACING())
         Py_RETURN_NONE;
     if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
         Py_RETURN_NONE;
-    gen = PyDict_GetItemString(args[1], "generation");
-    if (gen != NULL && PyLong_Check(gen))
-        generation = PyLong_AsLong(gen);
 
     if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
         mtp.gc_start_ns = mtp_now_ns();
-        DTRACE_PROBE1(mtp, gc_start, generation);
+        if (mtp_gc_start_semaphore) {
+            /* For ad-hoc tools (bpftrace); mtp-trace does not attach it. */
+            PyObject *gen = PyDict_GetItemString(args[1], "generation");
+            long generation = gen != NULL && PyLong_Check(gen) ? PyLong_AsLong(gen) : -1;
+            DTRACE_PROBE1(mtp, gc_start, generation);
+        }
         Py_RETURN_NONE;
     }
 
-    start = mtp_now_ns();
+    now = mtp_now_ns();
+    mtp.pending_collections++;
+    if (mtp.gc_start_ns && now > mtp.gc_start_ns)
+        mtp.pending_gc_ns += now - mtp.gc_start_ns;
     if (!mtp.observing && mtp_objects_semaphore &&
-        start - mtp.last_observe_ns >= mtp.min_interval_ns) {
+        now - mtp.last_observe_ns >= mtp.min_interval_ns) {
         mtp.observing = 1;
         if (mtp_observe(&observed) < 0) {
             /* Never let tracing break the program's collection. */
@@ -409,15 +423,22 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
         }
         mtp.observing = 0;
         mtp.last_observe_ns = mtp_now_ns();
-        observe_ns = mtp.last_observe_ns - start;
+        observe_ns = mtp.last_observe_ns - now;
         mtp.observations++;
         mtp.objects_seen += observed;
         mtp.observe_ns_total += observe_ns;
         mtp.observe_ns_last = observe_ns;
+        mtp.pending_observe_ns += observe_ns;
+        mtp.pending_observed += observed;
     }
-    {
-        uint64_t gc_ns = mtp.gc_start_ns && start > mtp.gc_start_ns ? start - mtp.gc_start_ns : 0;
-        DTRACE_PROBE4(mtp, gc_done, generation, gc_ns, observe_ns, observed);
+    if (mtp_gc_done_semaphore && (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)) {
+        uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
+        uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
+
+        DTRACE_PROBE4(mtp, gc_done, collections, gc_ns, obs_ns, objs);
+        mtp.pending_collections = mtp.pending_gc_ns = 0;
+        mtp.pending_observe_ns = mtp.pending_observed = 0;
+        mtp.last_gc_done_ns = now;
     }
     Py_RETURN_NONE;
 }

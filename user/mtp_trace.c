@@ -29,6 +29,7 @@
 #include "options.h"
 #include "procmaps.h"
 #include "report.h"
+#include "thp.h"
 #include "tiers.h"
 #include "sysutil.h"
 
@@ -349,16 +350,16 @@ static void unpin_maps(struct mtp_trace_bpf *skel, struct pins *p)
     rmdir(p->dir);
 }
 
-static const char *const probe_names[] = {"objects", "gc_start", "gc_done", "hint", "configure"};
+/* mtp:gc_start is left for ad-hoc tools: attaching it would cost every
+ * collection a uprobe firing (~1 us) for nothing mtp-trace needs. */
+static const char *const probe_names[] = {"objects", "gc_done", "hint", "configure"};
 
 static int attach_probes(struct mtp_trace_bpf *skel, const struct target *t)
 {
-    struct bpf_program *progs[] = {skel->progs.handle_objects, skel->progs.handle_gc_start,
-                                   skel->progs.handle_gc_done, skel->progs.handle_hint,
-                                   skel->progs.handle_configure};
-    struct bpf_link **links[] = {&skel->links.handle_objects, &skel->links.handle_gc_start,
-                                 &skel->links.handle_gc_done, &skel->links.handle_hint,
-                                 &skel->links.handle_configure};
+    struct bpf_program *progs[] = {skel->progs.handle_objects, skel->progs.handle_gc_done,
+                                   skel->progs.handle_hint, skel->progs.handle_configure};
+    struct bpf_link **links[] = {&skel->links.handle_objects, &skel->links.handle_gc_done,
+                                 &skel->links.handle_hint, &skel->links.handle_configure};
 
     for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
         struct bpf_link *link = bpf_program__attach_usdt(progs[i], t->pid, t->extension,
@@ -429,6 +430,23 @@ static int dump_pages(int fd, uint32_t epoch, const struct mtp_maps *maps, struc
     }
 }
 
+/* The program returns memory to the kernel (pymalloc frees empty arenas);
+ * pages no longer in any mapping are forgotten, in the map and the dump, so
+ * the table holds only memory the program still has. */
+static void prune_unmapped(int fd, const struct mtp_maps *maps, struct page_dump *d)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < d->len; i++) {
+        if (mtp_maps_find(maps, d->v[i].addr)) {
+            d->v[kept++] = d->v[i];
+            continue;
+        }
+        bpf_map_delete_elem(fd, &d->v[i].addr);
+    }
+    d->len = kept;
+}
+
 static void emit(const struct mtp_report *r)
 {
     char line[512];
@@ -495,6 +513,8 @@ struct tiering {
     struct mtp_move *moves;
     uint64_t *move_addrs;
     int *targets, *status, *after;
+    uint8_t *is_thp;
+    int thp_warned;
     struct mtp_tiering_report report;
 };
 
@@ -518,6 +538,7 @@ static int tiering_reserve(struct tiering *t, size_t n)
     GROW(targets);
     GROW(status);
     GROW(after);
+    GROW(is_thp);
 #undef GROW
     t->cap = n;
     return 0;
@@ -534,6 +555,7 @@ static void tiering_free(struct tiering *t)
     free(t->targets);
     free(t->status);
     free(t->after);
+    free(t->is_thp);
 }
 
 static int discover_tiers(struct mtp_tiers *tiers)
@@ -565,6 +587,28 @@ static int show_tiers(void)
     return 0;
 }
 
+/* The kernel can move the same pages on its own; say so once, with the fix,
+ * because the symptom (hot pages drifting back to the slow node) is
+ * otherwise baffling. */
+static void warn_kernel_movers(void)
+{
+    char *text = NULL;
+
+    if (mtp_read_file("/proc/sys/kernel/numa_balancing", &text) > 0 && text[0] != '0')
+        fprintf(stderr,
+                "mtp-trace: warning: kernel.numa_balancing=%c also migrates this process's pages "
+                "and will undo mtp's placement; for mtp alone run 'sysctl -w "
+                "kernel.numa_balancing=0'\n",
+                text[0]);
+    free(text);
+    text = NULL;
+    if (mtp_read_file("/sys/kernel/mm/transparent_hugepage/enabled", &text) > 0 &&
+        strstr(text, "[always]"))
+        fprintf(stderr, "mtp-trace: note: THP is 'always': huge pages move as a whole, so mtp "
+                        "gives each one the temperature of its hottest page\n");
+    free(text);
+}
+
 /* Decides whether this run tiers at all, and says why not when it does not. */
 static int tiering_setup(struct tiering *t)
 {
@@ -592,6 +636,7 @@ static int tiering_setup(struct tiering *t)
         return -1;
     }
     t->active = 1;
+    warn_kernel_movers();
     t->report.dry_run = opts.dry_run;
     t->report.fast_node = t->fast_node;
     t->report.slow_node = t->slow_node;
@@ -713,6 +758,21 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
          * forget it too, or it fills with the ghosts of old arenas. */
         if (t->nodes[i] == -EFAULT && d->v[i].heat == 0 && d->v[i].hint == 0)
             bpf_map_delete_elem(bpf_map__fd(skel->maps.pages), &d->v[i].addr);
+    }
+    err = mtp_pages_thp(opts.pid, n, t->addrs, t->is_thp);
+    if (err < 0 && err != -ESRCH && !t->thp_warned) {
+        t->thp_warned = 1;
+        fprintf(stderr,
+                "mtp-trace: warning: cannot tell huge pages apart (%s): a THP holding "
+                "hot and cold pages may move back and forth\n",
+                strerror(-err));
+    }
+    r->huge_pages = 0;
+    if (err == 0) {
+        long huge = mtp_thp_unify_heat(t->pages, n, t->is_thp);
+        if (huge < 0)
+            return (int)huge;
+        r->huge_pages = (uint64_t)huge;
     }
     in.pages = t->pages;
     in.n_pages = n;
@@ -856,7 +916,7 @@ int main(int argc, char **argv)
                                 {.fd = ring_buffer__epoll_fd(settings_rb), .events = POLLIN}};
         double now = now_s(), wake = next;
         int timeout_ms;
-        struct mtp_maps fresh;
+        struct mtp_maps fresh = {0};
         uint32_t epoch;
 
         if (deadline && deadline < wake)
@@ -880,9 +940,11 @@ int main(int argc, char **argv)
 
         /* Maps change as the heap grows; keep the last good copy for labels
          * even after the target has gone. */
-        if (read_maps(opts.pid, &fresh) == 0) {
+        if (read_maps(opts.pid, &fresh) == 0 && fresh.len > 0) {
             mtp_maps_free(&target.maps);
             target.maps = fresh;
+        } else if (fresh.len == 0) {
+            mtp_maps_free(&fresh); /* an exited process reads as empty */
         }
         epoch = skel->bss->mtp_epoch;
         report.prev = report.totals;
@@ -895,6 +957,8 @@ int main(int argc, char **argv)
             die_hint("cannot read the page map: %s", strerror(-err));
             goto out;
         }
+        if (!stop_reason || strcmp(stop_reason, "target exited") != 0)
+            prune_unmapped(bpf_map__fd(skel->maps.pages), &target.maps, &dump);
         if (tiering.active && strcmp(stop_reason ? stop_reason : "", "target exited") != 0) {
             err = tiering_step(&tiering, skel, &dump);
             if (err < 0 && target_gone(pidfd)) {

@@ -95,6 +95,86 @@ int mtp_pages_move(pid_t pid, size_t n, const uint64_t *addrs, const int *target
     return move_chunked(pid, n, addrs, targets, status);
 }
 
+#define PM_PRESENT  (1ULL << 63)
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+#define KPF_THP_BIT 22
+
+struct addr_index {
+    uint64_t addr;
+    size_t index;
+};
+
+static int by_addr(const void *a, const void *b)
+{
+    uint64_t x = ((const struct addr_index *)a)->addr, y = ((const struct addr_index *)b)->addr;
+
+    return (x > y) - (x < y);
+}
+
+static int page_is_thp(int pagemap, int kpageflags, uint64_t addr)
+{
+    uint64_t entry, flags;
+
+    if (pread(pagemap, &entry, sizeof(entry), (off_t)(addr / 4096 * sizeof(entry))) !=
+            sizeof(entry) ||
+        !(entry & PM_PRESENT) || (entry & PM_PFN_MASK) == 0)
+        return -1; /* not present, or PFNs hidden: unknown */
+    if (pread(kpageflags, &flags, sizeof(flags), (off_t)((entry & PM_PFN_MASK) * sizeof(flags))) !=
+        sizeof(flags))
+        return -1;
+    return (int)((flags >> KPF_THP_BIT) & 1);
+}
+
+int mtp_pages_thp(pid_t pid, size_t n, const uint64_t *addrs, uint8_t *is_thp)
+{
+    struct addr_index *order;
+    char path[64];
+    int pagemap, kpageflags, err = 0;
+
+    memset(is_thp, 0, n);
+    if (n == 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+    pagemap = open(path, O_RDONLY | O_CLOEXEC);
+    if (pagemap < 0)
+        return -errno;
+    kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+    if (kpageflags < 0) {
+        err = -errno;
+        close(pagemap);
+        return err;
+    }
+    order = malloc(n * sizeof(*order));
+    if (!order) {
+        close(pagemap);
+        close(kpageflags);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = (struct addr_index){addrs[i], i};
+    qsort(order, n, sizeof(*order), by_addr);
+    /* A THP maps a whole aligned 2 MiB range, so the first present page of
+     * a range answers for all of its pages. */
+    for (size_t lo = 0; lo < n;) {
+        uint64_t range = order[lo].addr >> 21;
+        size_t hi = lo;
+        int thp = -1;
+
+        while (hi < n && order[hi].addr >> 21 == range) {
+            if (thp < 0)
+                thp = page_is_thp(pagemap, kpageflags, order[hi].addr);
+            hi++;
+        }
+        for (size_t k = lo; k < hi; k++)
+            is_thp[order[k].index] = thp > 0;
+        lo = hi;
+    }
+    free(order);
+    close(pagemap);
+    close(kpageflags);
+    return 0;
+}
+
 int mtp_numa_available(void)
 {
     return numa_available() >= 0;

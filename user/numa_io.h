@@ -19,6 +19,14 @@ int mtp_pages_query(pid_t pid, size_t n, const uint64_t *addrs, int *nodes);
 /* Moves pages to targets[i]; status[i] as move_pages(2) reports it. */
 int mtp_pages_move(pid_t pid, size_t n, const uint64_t *addrs, const int *targets, int *status);
 
+/*
+ * Marks the pages that belong to a transparent huge page (kpageflags' THP
+ * bit, through the page's PFN from /proc/PID/pagemap).  One lookup per 2 MiB
+ * range.  Returns 0, or -errno when pagemap or kpageflags cannot be read
+ * (then is_thp is all zero and the caller carries on with 4 KiB pages).
+ */
+int mtp_pages_thp(pid_t pid, size_t n, const uint64_t *addrs, uint8_t *is_thp);
+
 /* True when the kernel and libnuma support NUMA calls. */
 int mtp_numa_available(void);
 

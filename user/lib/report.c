@@ -48,6 +48,7 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     json_object_object_add(o, "pressure", json_object_new_boolean(p->pressure));
     add_u64(o, "hinted_hot", t->hinted_hot);
     add_u64(o, "hinted_cold", t->hinted_cold);
+    add_u64(o, "huge_pages", t->huge_pages);
     add_u64(totals, "promoted_pages", t->totals.promoted);
     add_u64(totals, "demoted_pages", t->totals.demoted);
     add_u64(totals, "failed_pages", t->totals.failed);
