@@ -156,6 +156,23 @@ def main():
               "budget %.1f MiB, hot %.1f MiB, cold %.1f MiB"
               % (budget_bytes / MIB, len(hot) * PAGE / MIB, len(cold) * PAGE / MIB))
 
+        # A dry run decides but must move nothing.
+        dry = subprocess.run([trace_bin, "--pid", str(pid), "--fast-budget", args.budget,
+                              "--interval", "1", "--duration", "4", "--json", "--dry-run"],
+                             capture_output=True, text=True, timeout=120)
+        dry_lines = [json.loads(l) for l in dry.stdout.splitlines() if l.startswith("{")]
+        planned = sum(l["tiering"]["planned_promote_bytes"] for l in dry_lines
+                      if "tiering" in l)
+        moved = sum(l["tiering"]["promoted_bytes"] + l["tiering"]["demoted_bytes"]
+                    for l in dry_lines if "tiering" in l)
+        after_dry = numa.where(pid, hot)
+        check("--dry-run plans promotions and moves nothing",
+              dry.returncode == 0 and planned > 0 and moved == 0 and
+              after_dry[args.slow_node] == start_hot[args.slow_node],
+              "exit %d, planned %.2f MiB of promotions, moved %d bytes, hot pages on node %d: "
+              "%d before, %d after" % (dry.returncode, planned / MIB, moved, args.slow_node,
+                                       start_hot[args.slow_node], after_dry[args.slow_node]))
+
         cmd = [trace_bin, "--pid", str(pid), "--fast-budget", args.budget, "--interval", "1",
                "--duration", str(args.seconds), "--json", "--keep-pins"]
         print("running: " + " ".join(cmd), flush=True)
@@ -164,8 +181,8 @@ def main():
         results["trace_seconds"] = time.monotonic() - t0
         lines = [json.loads(l) for l in trace.stdout.splitlines() if l.startswith("{")]
         check("mtp-trace ran and tiered", trace.returncode == 0 and lines and
-              "tiering" in lines[-1], "exit %d; %s" % (trace.returncode,
-                                                       trace.stderr.strip()[-300:]))
+              "tiering" in lines[-1], "exit %d%s" % (trace.returncode, "" if trace.returncode == 0 else
+                                                     "; " + trace.stderr.strip()[-300:]))
         if not lines or "tiering" not in lines[-1]:
             return 1
         results["intervals"] = [{"t": l["elapsed_s"], **{k: l["tiering"][k] for k in (
@@ -211,9 +228,6 @@ def main():
             "demoted_bytes": tiering["totals"]["demoted_pages"] * PAGE,
             "failed_pages": tiering["totals"]["failed_pages"],
             "pingpongs": tiering["totals"]["pingpongs"],
-            "first_interval_all_hot_fast": next(
-                (i["t"] for i in results["intervals"] if i["hot"] and i["on_fast"] >= i["hot"]),
-                None),
         }
         s = results["summary"]
         print("\nmigration proof (guest %s, %d s of mtp-trace):" % (os.uname().release,
