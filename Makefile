@@ -76,7 +76,7 @@ $(BUILD)/mtp-trace: $(TRACE_OBJS) $(PURE_OBJS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -I/usr/include/json-c -Iuser -Iuser/lib -o $@ $< $(PURE_OBJS) $(LDFLAGS_SAN) -lcmocka -ljson-c -linih
+	$(CC) $(CFLAGS) -I/usr/include/json-c -Iuser -Iuser/lib -Ipyext -o $@ $< $(PURE_OBJS) $(LDFLAGS_SAN) -lcmocka -ljson-c -linih
 
 # The extension is built with the interpreter's own sysconfig, so setuptools
 # is not needed (pyenv's 3.12/3.13 have none).
@@ -94,11 +94,11 @@ pyext: $(PYEXT_SO)
 pyext-dir:
 	@echo $(PYEXT_DIR)
 
-$(PYEXT_SO): pyext/mtpmodule.c include/mtp_abi.h
+$(PYEXT_SO): pyext/mtpmodule.c pyext/mtp_snapshot.h include/mtp_abi.h
 	@test -n "$(PY_TAG)" || { echo "error: cannot run '$(PYTHON)'; pass make PYTHON=/path/to/python3" >&2; exit 1; }
 	@test -r "$(PY_INC)/Python.h" || { echo "error: no Python.h in $(PY_INC); install the interpreter's headers (apt-get install python3-dev)" >&2; exit 1; }
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -std=c11,$(CFLAGS)) -std=gnu11 -fPIC -shared -fvisibility=hidden -I$(PY_INC) -o $@ $< $(LDFLAGS_SAN)
+	$(CC) $(filter-out -std=c11,$(CFLAGS)) -std=gnu11 -fPIC -shared -fvisibility=hidden -Ipyext -I$(PY_INC) -o $@ $< $(LDFLAGS_SAN)
 
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)

@@ -42,7 +42,7 @@ def _compile(out_path):
     cc = shlex.split(sysconfig.get_config_var("CC") or "cc")[:1] or ["cc"]
     cmd = cc + ["-std=gnu11", "-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden",
                 "-Wall", "-Wextra", "-D_GNU_SOURCE",
-                "-I" + INCLUDE, "-I" + sysconfig.get_paths()["include"],
+                "-I" + INCLUDE, "-I" + HERE, "-I" + sysconfig.get_paths()["include"],
                 os.path.join(HERE, "mtpmodule.c"), "-o", out_path]
     print(" ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)

@@ -26,6 +26,7 @@
 #include <sys/sdt.h>
 
 #include "mtp_abi.h"
+#include "mtp_snapshot.h"
 
 /* Semaphores live in .probes; the kernel bumps them when a uprobe with a
  * ref_ctr_offset attaches, which is how we know a tracer is listening. */
@@ -52,13 +53,6 @@ typedef struct {
 } mtp_hint_entry;
 
 #define MTP_HINTS_MAX 65536
-
-/* One entry of the previous observation, sorted by address. */
-typedef struct {
-    uint64_t addr;
-    uint32_t refcnt;
-    uint32_t type_tag; /* detects a freed object whose address was reused */
-} mtp_seen;
 
 typedef struct {
     mtp_seen *prev;
@@ -173,14 +167,6 @@ static uint32_t mtp_type_tag(PyObject *op)
     uintptr_t tp = (uintptr_t)Py_TYPE(op);
 
     return (uint32_t)(tp ^ (tp >> 32));
-}
-
-static int mtp_seen_cmp(const void *a, const void *b)
-{
-    uint64_t x = ((const mtp_seen *)a)->addr;
-    uint64_t y = ((const mtp_seen *)b)->addr;
-
-    return (x > y) - (x < y);
 }
 
 /* The memory an object occupies, as up to two address ranges: its inline
@@ -336,7 +322,7 @@ static int mtp_observe(uint64_t *observed_out)
 {
     PyObject *objects;
     Py_ssize_t n;
-    mtp_seen *cur;
+    mtp_seen *cur, *tmp, *sorted;
     size_t i, j;
 
     *observed_out = 0;
@@ -345,7 +331,10 @@ static int mtp_observe(uint64_t *observed_out)
         return -1;
     n = PyList_GET_SIZE(objects);
     cur = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * sizeof(*cur));
-    if (cur == NULL) {
+    tmp = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * sizeof(*tmp));
+    if (cur == NULL || tmp == NULL) {
+        PyMem_RawFree(cur);
+        PyMem_RawFree(tmp);
         Py_DECREF(objects);
         PyErr_NoMemory();
         return -1;
@@ -357,7 +346,10 @@ static int mtp_observe(uint64_t *observed_out)
         cur[i].refcnt = (uint32_t)(Py_REFCNT(op) - 1);
         cur[i].type_tag = mtp_type_tag(op);
     }
-    qsort(cur, (size_t)n, sizeof(*cur), mtp_seen_cmp);
+    sorted = mtp_sort_seen(cur, tmp, (size_t)n);
+    /* Keep the sorted buffer as the snapshot; free the other. */
+    PyMem_RawFree(sorted == cur ? tmp : cur);
+    cur = sorted;
 
     /* Sorted merge: objects new since the last observation get delta 0; their
      * pages are still recorded, so cold memory is visible too. */

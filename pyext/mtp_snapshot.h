@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The extension's snapshot of observed objects, and how it is sorted.  Apart
+ * from mtpmodule.c so that the sort can be unit-tested and benchmarked
+ * without Python.h.
+ */
+#ifndef MTP_SNAPSHOT_H
+#define MTP_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* One entry of the previous observation, sorted by address. */
+typedef struct {
+    uint64_t addr;
+    uint32_t refcnt;
+    uint32_t type_tag; /* detects a freed object whose address was reused */
+} mtp_seen;
+
+/*
+ * Sorts a snapshot by address: LSD radix sort, 11 bits a pass over the
+ * address above its 16-byte alignment, skipping passes whose digit is the
+ * same everywhere (the high bits of a heap usually are).  qsort cost ~60 ns
+ * per object here; this is a few.  tmp holds n entries.  Returns the buffer
+ * that ends up sorted: v or tmp.
+ */
+#define MTP_RADIX_BITS 11
+#define MTP_RADIX_SIZE (1u << MTP_RADIX_BITS)
+
+static inline mtp_seen *mtp_sort_seen(mtp_seen *v, mtp_seen *tmp, size_t n)
+{
+    size_t count[MTP_RADIX_SIZE];
+    uint64_t all_or = 0, all_and = UINT64_MAX;
+
+    for (size_t i = 0; i < n; i++) {
+        all_or |= v[i].addr;
+        all_and &= v[i].addr;
+    }
+    for (unsigned shift = 4; shift < 64; shift += MTP_RADIX_BITS) {
+        uint64_t mask = (uint64_t)(MTP_RADIX_SIZE - 1) << shift;
+        size_t sum = 0;
+        mtp_seen *swap;
+
+        if (((all_or ^ all_and) & mask) == 0)
+            continue; /* every key has the same digit here */
+        memset(count, 0, sizeof(count));
+        for (size_t i = 0; i < n; i++)
+            count[(v[i].addr >> shift) & (MTP_RADIX_SIZE - 1)]++;
+        for (size_t d = 0; d < MTP_RADIX_SIZE; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i].addr >> shift) & (MTP_RADIX_SIZE - 1)]++] = v[i];
+        swap = v;
+        v = tmp;
+        tmp = swap;
+    }
+    return v;
+}
+
+#endif
