@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "policy.h"
 
+#include "errmsg.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,20 +61,6 @@ struct mtp_policy {
     struct mtp_policy_totals totals;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 void mtp_policy_config_default(struct mtp_policy_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -92,27 +80,27 @@ int mtp_policy_config_check(const struct mtp_policy_config *cfg, char *err, size
     const struct mtp_size *b = &cfg->fast_budget;
 
     if (b->kind == MTP_SIZE_BYTES ? !b->bytes : !(b->percent > 0 && b->percent <= 100)) {
-        set_err(err, errlen, "fast budget must be above zero bytes, or in (0%%, 100%%]");
+        mtp_set_err(err, errlen, "fast budget must be above zero bytes, or in (0%%, 100%%]");
         return -EINVAL;
     }
     if (!cfg->hot_threshold) {
-        set_err(err, errlen, "hot threshold must be at least 1: zero-heat pages are cold");
+        mtp_set_err(err, errlen, "hot threshold must be at least 1: zero-heat pages are cold");
         return -EINVAL;
     }
     if (!cfg->eager && (!cfg->lazy_min || cfg->lazy_min > cfg->lazy_initial ||
                         cfg->lazy_initial > cfg->lazy_max)) {
-        set_err(err, errlen, "lazy demotion needs 1 <= min (%u) <= initial (%u) <= max (%u)",
-                cfg->lazy_min, cfg->lazy_initial, cfg->lazy_max);
+        mtp_set_err(err, errlen, "lazy demotion needs 1 <= min (%u) <= initial (%u) <= max (%u)",
+                    cfg->lazy_min, cfg->lazy_initial, cfg->lazy_max);
         return -EINVAL;
     }
     if (!cfg->pingpong_window || cfg->pingpong_window > MAX_WINDOW) {
-        set_err(err, errlen, "ping-pong window must be 1 to %d intervals", MAX_WINDOW);
+        mtp_set_err(err, errlen, "ping-pong window must be 1 to %d intervals", MAX_WINDOW);
         return -EINVAL;
     }
     if (cfg->max_bytes_per_interval && cfg->max_bytes_per_interval < PAGE_BYTES) {
-        set_err(err, errlen,
-                "rate limit allows %llu bytes per interval, less than one %llu-byte page",
-                (unsigned long long)cfg->max_bytes_per_interval, (unsigned long long)PAGE_BYTES);
+        mtp_set_err(
+            err, errlen, "rate limit allows %llu bytes per interval, less than one %llu-byte page",
+            (unsigned long long)cfg->max_bytes_per_interval, (unsigned long long)PAGE_BYTES);
         return -EINVAL;
     }
     return 0;
@@ -261,7 +249,7 @@ int mtp_policy_reconfigure(struct mtp_policy *p, const struct mtp_policy_config 
     /* The bounce history is sized by the window; keeping it keeps adaptation
      * continuous across a change of budget or rate. */
     if (cfg->pingpong_window != p->cfg.pingpong_window) {
-        set_err(err, errlen, "the ping-pong window cannot change while tracing");
+        mtp_set_err(err, errlen, "the ping-pong window cannot change while tracing");
         return -EINVAL;
     }
     lazy_changed = cfg->lazy_initial != p->cfg.lazy_initial || cfg->eager != p->cfg.eager;

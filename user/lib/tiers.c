@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "tiers.h"
 
+#include "errmsg.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -12,20 +14,6 @@
 #define SYSFS_BUF 4096
 /* more kernel tiers than this would mean a bogus tree, not a real machine */
 #define MAX_KERNEL_TIERS 64
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 bool mtp_nodemask_test(const struct mtp_nodemask *m, unsigned id)
 {
@@ -100,17 +88,18 @@ int mtp_nodelist_parse(const char *s, unsigned limit, struct mtp_nodemask *out, 
             }
         }
         if (rc == -ERANGE) {
-            set_err(err, errlen, "list \"%.*s\" names an id of %u or more", shown_len(s), s, limit);
+            mtp_set_err(err, errlen, "list \"%.*s\" names an id of %u or more", shown_len(s), s,
+                        limit);
             return rc;
         }
         if (rc) {
-            set_err(err, errlen, "list \"%.*s\" has no number at \"%.*s\"", shown_len(s), s,
-                    shown_len(p), p);
+            mtp_set_err(err, errlen, "list \"%.*s\" has no number at \"%.*s\"", shown_len(s), s,
+                        shown_len(p), p);
             return rc;
         }
         if (hi < lo) {
-            set_err(err, errlen, "list \"%.*s\" has a backwards range %u-%u", shown_len(s), s, lo,
-                    hi);
+            mtp_set_err(err, errlen, "list \"%.*s\" has a backwards range %u-%u", shown_len(s), s,
+                        lo, hi);
             return -EINVAL;
         }
         for (unsigned id = lo; id <= hi; id++)
@@ -121,8 +110,8 @@ int mtp_nodelist_parse(const char *s, unsigned limit, struct mtp_nodemask *out, 
         }
         if (!*p || (p[0] == '\n' && !p[1]))
             break;
-        set_err(err, errlen, "list \"%.*s\" has junk at \"%.*s\"", shown_len(s), s, shown_len(p),
-                p);
+        mtp_set_err(err, errlen, "list \"%.*s\" has junk at \"%.*s\"", shown_len(s), s,
+                    shown_len(p), p);
         return -EINVAL;
     }
     *out = m;
@@ -295,16 +284,16 @@ static int discover_nodes(struct mtp_tiers *t, const struct mtp_sysfs *sys, char
 
     rc = sys->list_dir(sys->ctx, MTP_SYSFS_NODE_DIR, collect_numbered, &c);
     if (rc < 0) {
-        set_err(err, errlen, "cannot list %s: %s", MTP_SYSFS_NODE_DIR, strerror(-rc));
+        mtp_set_err(err, errlen, "cannot list %s: %s", MTP_SYSFS_NODE_DIR, strerror(-rc));
         return rc;
     }
     if (c.overflow) {
-        set_err(err, errlen, "more than %d NUMA nodes; mtp supports up to %d", MTP_TIERS_MAX_NODES,
-                MTP_TIERS_MAX_NODES);
+        mtp_set_err(err, errlen, "more than %d NUMA nodes; mtp supports up to %d",
+                    MTP_TIERS_MAX_NODES, MTP_TIERS_MAX_NODES);
         return -E2BIG;
     }
     if (!c.n) {
-        set_err(err, errlen, "no NUMA nodes under %s", MTP_SYSFS_NODE_DIR);
+        mtp_set_err(err, errlen, "no NUMA nodes under %s", MTP_SYSFS_NODE_DIR);
         return -ENOENT;
     }
     qsort(ids, c.n, sizeof(ids[0]), cmp_unsigned);
@@ -329,13 +318,13 @@ static int discover_nodes(struct mtp_tiers *t, const struct mtp_sysfs *sys, char
         snprintf(path, sizeof(path), MTP_SYSFS_NODE_DIR "/node%u/cpulist", ids[i]);
         rc = read_text(sys, path, buf, SYSFS_BUF);
         if (rc < 0) {
-            set_err(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+            mtp_set_err(err, errlen, "cannot read %s: %s", path, strerror(-rc));
             return rc;
         }
         /* cpu ids go far beyond node ids; only emptiness matters here */
         rc = mtp_nodelist_parse(buf, MTP_NODE_ID_LIMIT, &cpus, why, sizeof(why));
         if (rc && rc != -ERANGE) {
-            set_err(err, errlen, "%s: %s", path, why);
+            mtp_set_err(err, errlen, "%s: %s", path, why);
             return rc;
         }
         /* only emptiness matters, and a cpu id past the mask's range still
@@ -372,7 +361,7 @@ static int discover_kernel_tiers(struct mtp_tiers *t, const struct mtp_sysfs *sy
         if (read_text(sys, path, buf, SYSFS_BUF) < 0)
             continue;
         if (mtp_nodelist_parse(buf, MTP_NODE_ID_LIMIT, &m, why, sizeof(why))) {
-            set_err(err, errlen, "%s: %s", path, why);
+            mtp_set_err(err, errlen, "%s: %s", path, why);
             return -EINVAL;
         }
         for (size_t j = 0; j < t->n_nodes; j++) {
@@ -460,7 +449,7 @@ int mtp_tiers_discover(struct mtp_tiers *out, const struct mtp_sysfs *sys, char 
     if (!t || !buf) {
         free(t);
         free(buf);
-        set_err(err, errlen, "out of memory");
+        mtp_set_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
     rc = discover_nodes(t, sys, buf, err, errlen);
@@ -499,11 +488,11 @@ static int parse_override(const struct mtp_tiers *t, const char *opt, const char
     char why[160];
 
     if (!*list || (list[0] == '\n' && !list[1])) {
-        set_err(err, errlen, "%s is empty; give node ids such as 0 or 0-1", opt);
+        mtp_set_err(err, errlen, "%s is empty; give node ids such as 0 or 0-1", opt);
         return -EINVAL;
     }
     if (mtp_nodelist_parse(list, MTP_NODE_ID_LIMIT, m, why, sizeof(why))) {
-        set_err(err, errlen, "%s: %s", opt, why);
+        mtp_set_err(err, errlen, "%s: %s", opt, why);
         return -EINVAL;
     }
     for (unsigned id = 0; id < MTP_NODE_ID_LIMIT; id++) {
@@ -520,12 +509,12 @@ static int parse_override(const struct mtp_tiers *t, const char *opt, const char
             for (size_t i = 0; i < t->n_nodes; i++)
                 mtp_nodemask_set(&known, (unsigned)t->nodes[i].id);
             mtp_nodemask_format(&known, names, sizeof(names));
-            set_err(err, errlen, "%s names node %u, which does not exist (nodes: %s)", opt, id,
-                    names);
+            mtp_set_err(err, errlen, "%s names node %u, which does not exist (nodes: %s)", opt, id,
+                        names);
             return -ENOENT;
         }
         if (!n->has_memory) {
-            set_err(err, errlen, "%s names node %u, which has no memory", opt, id);
+            mtp_set_err(err, errlen, "%s names node %u, which has no memory", opt, id);
             return -EINVAL;
         }
     }
@@ -552,7 +541,7 @@ int mtp_tiers_override(struct mtp_tiers *tiers, const char *fast_list, const cha
         bool in_slow = slow_list && mtp_nodemask_test(&slow, (unsigned)n->id);
 
         if (in_fast && in_slow) {
-            set_err(err, errlen, "node %d is in both --fast-nodes and --slow-nodes", n->id);
+            mtp_set_err(err, errlen, "node %d is in both --fast-nodes and --slow-nodes", n->id);
             return -EINVAL;
         }
         if (!n->has_memory)
@@ -568,8 +557,8 @@ int mtp_tiers_override(struct mtp_tiers *tiers, const char *fast_list, const cha
         n_fast += cls[i] == MTP_TIER_FAST;
     }
     if (!n_fast) {
-        set_err(err, errlen, "no fast node left: --slow-nodes %s covers every node with memory",
-                slow_list ? slow_list : "");
+        mtp_set_err(err, errlen, "no fast node left: --slow-nodes %s covers every node with memory",
+                    slow_list ? slow_list : "");
         return -EINVAL;
     }
     for (size_t i = 0; i < tiers->n_nodes; i++)

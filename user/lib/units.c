@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "units.h"
 
+#include "errmsg.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,20 +22,6 @@ struct decimal {
     const char *unit; /* whatever follows the number */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -51,22 +39,22 @@ static int parse_decimal(const char *s, const char *what, struct decimal *d, cha
     uint64_t whole = 0, frac = 0, scale = FRAC_SCALE;
 
     if (!s || !*s) {
-        set_err(err, errlen, "empty %s", what);
+        mtp_set_err(err, errlen, "empty %s", what);
         return -EINVAL;
     }
     if (*p == '-') {
-        set_err(err, errlen, "%s \"%s\" is negative", what, s);
+        mtp_set_err(err, errlen, "%s \"%s\" is negative", what, s);
         return -EINVAL;
     }
     if (!is_digit(*p)) {
-        set_err(err, errlen, "%s \"%s\" does not start with a number", what, s);
+        mtp_set_err(err, errlen, "%s \"%s\" does not start with a number", what, s);
         return -EINVAL;
     }
     for (; is_digit(*p); p++) {
         unsigned digit = (unsigned)(*p - '0');
 
         if (whole > (UINT64_MAX - digit) / 10) {
-            set_err(err, errlen, "%s \"%s\" is too large", what, s);
+            mtp_set_err(err, errlen, "%s \"%s\" is too large", what, s);
             return -ERANGE;
         }
         whole = whole * 10 + digit;
@@ -75,7 +63,7 @@ static int parse_decimal(const char *s, const char *what, struct decimal *d, cha
     if (*p == '.') {
         p++;
         if (!is_digit(*p)) {
-            set_err(err, errlen, "%s \"%s\" has no digits after the decimal point", what, s);
+            mtp_set_err(err, errlen, "%s \"%s\" has no digits after the decimal point", what, s);
             return -EINVAL;
         }
         d->has_frac = true;
@@ -146,16 +134,16 @@ int mtp_parse_bytes(const char *s, uint64_t *bytes, char *err, size_t errlen)
         return rc;
     mult = size_unit(d.unit);
     if (!mult) {
-        set_err(err, errlen, "size \"%s\" has an unknown unit \"%s\" (use K, M, G or T)", s,
-                d.unit);
+        mtp_set_err(err, errlen, "size \"%s\" has an unknown unit \"%s\" (use K, M, G or T)", s,
+                    d.unit);
         return -EINVAL;
     }
     if (mult == 1 && d.has_frac) {
-        set_err(err, errlen, "size \"%s\" is a fraction of a byte; add a unit such as M", s);
+        mtp_set_err(err, errlen, "size \"%s\" is a fraction of a byte; add a unit such as M", s);
         return -EINVAL;
     }
     if (scale_decimal(&d, mult, &v)) {
-        set_err(err, errlen, "size \"%s\" is too large", s);
+        mtp_set_err(err, errlen, "size \"%s\" is too large", s);
         return -ERANGE;
     }
     *bytes = v;
@@ -173,15 +161,15 @@ int mtp_parse_budget(const char *s, struct mtp_size *out, char *err, size_t errl
         if (rc)
             return rc;
         if (d.unit[0] != '%' || d.unit[1]) {
-            set_err(err, errlen, "percentage \"%s\" has junk before the %%", s);
+            mtp_set_err(err, errlen, "percentage \"%s\" has junk before the %%", s);
             return -EINVAL;
         }
         if (d.whole > 100 || (d.whole == 100 && d.frac)) {
-            set_err(err, errlen, "percentage \"%s\" is above 100%%", s);
+            mtp_set_err(err, errlen, "percentage \"%s\" is above 100%%", s);
             return -ERANGE;
         }
         if (!d.whole && !d.frac) {
-            set_err(err, errlen, "percentage \"%s\" must be above 0%%", s);
+            mtp_set_err(err, errlen, "percentage \"%s\" must be above 0%%", s);
             return -EINVAL;
         }
         out->kind = MTP_SIZE_PERCENT;
@@ -193,7 +181,7 @@ int mtp_parse_budget(const char *s, struct mtp_size *out, char *err, size_t errl
     if (rc)
         return rc;
     if (!bytes) {
-        set_err(err, errlen, "budget \"%s\" must be above zero", s);
+        mtp_set_err(err, errlen, "budget \"%s\" must be above zero", s);
         return -EINVAL;
     }
     out->kind = MTP_SIZE_BYTES;
@@ -223,11 +211,11 @@ int mtp_parse_rate_mbps(const char *s, double *mbps, char *err, size_t errlen)
     if (rc)
         return rc;
     if (*d.unit && strcasecmp(d.unit, "MB/s") && strcasecmp(d.unit, "MiB/s")) {
-        set_err(err, errlen, "rate \"%s\" has an unknown unit \"%s\" (give MB/s)", s, d.unit);
+        mtp_set_err(err, errlen, "rate \"%s\" has an unknown unit \"%s\" (give MB/s)", s, d.unit);
         return -EINVAL;
     }
     if (!d.whole && !d.frac) {
-        set_err(err, errlen, "rate \"%s\" must be above zero", s);
+        mtp_set_err(err, errlen, "rate \"%s\" must be above zero", s);
         return -EINVAL;
     }
     *mbps = decimal_value(&d);
@@ -264,17 +252,17 @@ int mtp_parse_duration_ns(const char *s, uint64_t *ns, char *err, size_t errlen)
         if (strcasecmp(d.unit, units[i].name))
             continue;
         if (scale_decimal(&d, units[i].ns, &v)) {
-            set_err(err, errlen, "duration \"%s\" is too long", s);
+            mtp_set_err(err, errlen, "duration \"%s\" is too long", s);
             return -ERANGE;
         }
         if (!v) {
-            set_err(err, errlen, "duration \"%s\" must be above zero", s);
+            mtp_set_err(err, errlen, "duration \"%s\" must be above zero", s);
             return -EINVAL;
         }
         *ns = v;
         return 0;
     }
-    set_err(err, errlen, "duration \"%s\" has an unknown unit \"%s\" (use ms, s, m or h)", s,
-            d.unit);
+    mtp_set_err(err, errlen, "duration \"%s\" has an unknown unit \"%s\" (use ms, s, m or h)", s,
+                d.unit);
     return -EINVAL;
 }
