@@ -199,12 +199,14 @@ int BPF_USDT(handle_gc_start, int generation)
 }
 
 SEC("usdt")
-int BPF_USDT(handle_gc_done, __u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed)
+int BPF_USDT(handle_gc_done, __u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed,
+             __s64 wp_state)
 {
     struct mtp_stats *st = get_stats();
 
     if (!st)
         return 0;
+    st->wp_state = wp_state;
     __sync_fetch_and_add(&st->gc_dones, collections);
     __sync_fetch_and_add(&st->gc_ns, gc_ns);
     __sync_fetch_and_add(&st->observe_ns, observe_ns);
@@ -270,5 +272,74 @@ int BPF_USDT(handle_configure, const char *text)
     if (bpf_probe_read_user_str(out->text, sizeof(out->text), text) < 0)
         out->text[0] = '\0';
     bpf_ringbuf_submit(out, 0);
+    return 0;
+}
+
+struct written_ctx {
+    const __u64 *pages;
+    __u32 count;
+    __u32 epoch;
+    struct mtp_stats *stats;
+    __u64 *chunk; /* FOLD_CHUNK * 2 page addresses fit the fold's buffer */
+};
+
+static long fold_written(__u32 index, void *data)
+{
+    struct written_ctx *ctx = data;
+    __u32 slot = index % (FOLD_CHUNK * 2);
+    struct mtp_page *val;
+    __u64 page;
+
+    if (slot == 0) {
+        __u32 n = ctx->count - index;
+        __u64 bytes;
+
+        if (n > FOLD_CHUNK * 2)
+            n = FOLD_CHUNK * 2;
+        bytes = (__u64)n * sizeof(__u64);
+        barrier_var(bytes);
+        if (bytes > sizeof(struct fold_chunk))
+            return 1;
+        if (bpf_probe_read_user(ctx->chunk, bytes, &ctx->pages[index])) {
+            __sync_fetch_and_add(&ctx->stats->bad_reads, 1);
+            return 1;
+        }
+    }
+    if (slot >= FOLD_CHUNK * 2)
+        return 1;
+    page = ctx->chunk[slot] & MTP_PAGE_MASK;
+    val = page_slot(page, ctx->stats);
+    if (!val) {
+        __sync_fetch_and_add(&ctx->stats->dropped, 1);
+        return 0;
+    }
+    if (val->samples == 0 && val->written == 0)
+        val->first_epoch = ctx->epoch;
+    val->heat = mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) + MTP_WRITTEN_HEAT;
+    val->last_epoch = ctx->epoch;
+    val->written++;
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(handle_written, const __u64 *pages, __u32 count)
+{
+    struct mtp_stats *st = get_stats();
+    struct written_ctx wc = {};
+    __u32 zero = 0;
+
+    if (!st)
+        return 0;
+    wc.chunk = bpf_map_lookup_elem(&chunk_buf, &zero);
+    if (!wc.chunk)
+        return 0;
+    if (count > MTP_BATCH_MAX)
+        count = MTP_BATCH_MAX;
+    wc.pages = pages;
+    wc.count = count;
+    wc.epoch = *(volatile __u32 *)&mtp_epoch;
+    wc.stats = st;
+    __sync_fetch_and_add(&st->written_pages, count);
+    bpf_loop(count, fold_written, &wc, 0);
     return 0;
 }

@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 3
+#define MTP_ABI_VERSION 4
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -57,7 +57,13 @@ struct mtp_page {
     __u64 active;      /* of those, slices whose object's refcount changed */
     __u32 hint;        /* enum mtp_hint, from the program's mtp.hint() */
     __u32 hint_epoch;  /* loader interval of the latest hint; hints fade */
+    __u64 written;     /* written-page scans that found the page written */
 };
+
+/* Heat one written-page report adds: as much as a page whose every object's
+ * reference count moved by 4.  A write is certain evidence of a touch, where
+ * a refcount delta misses reads; it should weigh like solid refcount use. */
+#define MTP_WRITTEN_HEAT (MTP_PAGE_SIZE * 4)
 
 /* What a program may say about an object's future with mtp.hint(). */
 enum mtp_hint {
@@ -96,6 +102,8 @@ struct mtp_stats {
     __u64 hints;         /* mtp:hint firings */
     __u64 settings;      /* mtp:configure firings */
     __u64 settings_lost; /* settings the ring buffer had no room for */
+    __u64 written_pages; /* pages reported by mtp:written */
+    __s64 wp_state;      /* the extension's written-page scan: 1 on, 0 off, -errno failed */
 };
 
 /*
@@ -105,6 +113,8 @@ struct mtp_stats {
  *   gc_done(__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed)
  *       totals since its previous firing; fired after each observation and
  *       otherwise at most once a second, not once per collection
+ *       and the written-page scan's state as a 5th argument (__s64, as wp_state)
+ *   written(const __u64 *pages, __u32 count)  pages written since the last scan
  *   hint(__u64 addr, __u64 size, __u32 hint)
  *   configure(const char *setting)        "name=value", NUL-terminated
  */

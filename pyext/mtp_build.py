@@ -43,7 +43,8 @@ def _compile(out_path):
     cmd = cc + ["-std=gnu11", "-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden",
                 "-Wall", "-Wextra", "-D_GNU_SOURCE",
                 "-I" + INCLUDE, "-I" + HERE, "-I" + sysconfig.get_paths()["include"],
-                os.path.join(HERE, "mtpmodule.c"), "-o", out_path]
+                os.path.join(HERE, "mtpmodule.c"), os.path.join(HERE, "mtp_wpscan.c"),
+                "-o", out_path]
     print(" ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)
 

@@ -27,6 +27,7 @@
 
 #include "mtp_abi.h"
 #include "mtp_snapshot.h"
+#include "mtp_wpscan.h"
 
 /* Semaphores live in .probes; the kernel bumps them when a uprobe with a
  * ref_ctr_offset attaches, which is how we know a tracer is listening. */
@@ -38,6 +39,7 @@ MTP_SEMAPHORE(gc_done);
 MTP_SEMAPHORE(objects);
 MTP_SEMAPHORE(hint);
 MTP_SEMAPHORE(configure);
+MTP_SEMAPHORE(written);
 
 #define MTP_TRACING() (mtp_gc_start_semaphore | mtp_gc_done_semaphore | mtp_objects_semaphore)
 
@@ -75,6 +77,13 @@ typedef struct {
     uint64_t last_gc_done_ns;
     uint64_t last_observe_ns;
     uint64_t min_interval_ns;
+
+    /* The written-page scan: 1 on, 0 off, -errno when the kernel refused. */
+    struct mtp_wpscan wp;
+    int wp_state;
+    uint64_t *written; /* pages written, pending until the next observation */
+    size_t written_len;
+    uint64_t written_fired;
 
     /* Counters exposed through mtp.stats(). */
     uint64_t observations;
@@ -313,6 +322,114 @@ static void mtp_refresh_hints(const mtp_seen *snap, size_t snap_len)
     }
 }
 
+#define MTP_WRITTEN_MAX (1u << 16) /* pages reported per scan: 256 MiB */
+
+static void mtp_wp_stop(void)
+{
+    if (mtp.wp_state == 1)
+        mtp_wpscan_close(&mtp.wp);
+    mtp.wp_state = 0;
+}
+
+/*
+ * The written-page scan runs around everything that writes to objects on
+ * the program's behalf without being the program: mtp's own observation
+ * (gc.get_objects() raises every reference count) and full collections (the
+ * collector writes every object's GC header).  Writes are taken just before
+ * such a pass and the pages re-protected just after it, so only the
+ * program's own writes are reported.
+ */
+static int mtp_written_ready(void)
+{
+    if (!mtp_written_semaphore || mtp.wp_state < 0)
+        return 0;
+    if (mtp.wp_state == 0) {
+        int err = mtp_wpscan_open(&mtp.wp);
+        if (err < 0) {
+            mtp.wp_state = err; /* reported through gc_done; not retried */
+            return 0;
+        }
+        mtp.wp_state = 1;
+    }
+    if (mtp.written == NULL) {
+        mtp.written = PyMem_RawMalloc(MTP_WRITTEN_MAX * sizeof(*mtp.written));
+        if (mtp.written == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* Appends the pages written since the last take or re-arm to the pending
+ * list, which the next observation reports. */
+static void mtp_written_take(void)
+{
+    long got;
+
+    if (!mtp_written_ready())
+        return;
+    got = mtp_wpscan_collect(&mtp.wp, mtp.written + mtp.written_len,
+                             MTP_WRITTEN_MAX - mtp.written_len);
+    if (got > 0)
+        mtp.written_len += (size_t)got;
+}
+
+static void mtp_written_rearm(void)
+{
+    if (mtp.wp_state == 1)
+        mtp_wpscan_collect(&mtp.wp, NULL, 0);
+}
+
+static void mtp_written_fire(void)
+{
+    for (size_t done = 0; done < mtp.written_len; done += MTP_BATCH_MAX) {
+        const uint64_t *pages = mtp.written + done;
+        uint32_t count = (uint32_t)(mtp.written_len - done < MTP_BATCH_MAX ? mtp.written_len - done
+                                                                           : MTP_BATCH_MAX);
+        DTRACE_PROBE2(mtp, written, pages, count);
+        mtp.written_fired += count;
+    }
+    mtp.written_len = 0;
+}
+
+/* Watches the mappings that hold this snapshot's objects (sorted, so
+ * consecutive objects mostly fall in the mapping just watched). */
+static void mtp_written_watch(const mtp_seen *snap, size_t n)
+{
+    uint64_t last_lo = 1, last_hi = 0;
+    char *maps = NULL;
+    size_t cap = 0;
+    FILE *f;
+
+    if (mtp.wp_state != 1)
+        return;
+    f = fopen("/proc/self/maps", "re");
+    if (f == NULL)
+        return;
+    /* One read of the whole (small) file per observation. */
+    if (getdelim(&maps, &cap, '\0', f) < 0 || maps == NULL || maps[0] == '\0') {
+        fclose(f);
+        free(maps);
+        return;
+    }
+    fclose(f);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t addr = snap[i].addr;
+        if (addr >= last_lo && addr < last_hi)
+            continue;
+        last_lo = addr & ~(uint64_t)4095; /* if not watchable, skip its page */
+        last_hi = last_lo + 4096;
+        if (mtp_wpscan_watch(&mtp.wp, maps, addr) != 0)
+            continue;
+        for (size_t r = 0; r < mtp.wp.n_ranges; r++) {
+            if (addr >= mtp.wp.start[r] && addr < mtp.wp.end[r]) {
+                last_lo = mtp.wp.start[r];
+                last_hi = mtp.wp.end[r];
+            }
+        }
+    }
+    free(maps);
+}
+
 /*
  * One observation: snapshot every GC-tracked object's refcount, merge with the
  * previous snapshot to get deltas, and fire the records.  Returns 0, or -1
@@ -326,6 +443,7 @@ static int mtp_observe(uint64_t *observed_out)
     size_t i, j;
 
     *observed_out = 0;
+    mtp_written_take(); /* before gc.get_objects() writes every header */
     objects = PyObject_CallNoArgs(mtp.get_objects);
     if (objects == NULL)
         return -1;
@@ -365,15 +483,28 @@ static int mtp_observe(uint64_t *observed_out)
         mtp_emit_object(op, delta);
     }
     mtp_flush();
+    mtp_written_watch(cur, (size_t)n);
     mtp_refresh_hints(cur, (size_t)n);
     mtp_fire_settings();
 
     PyMem_RawFree(mtp.prev);
     mtp.prev = cur;
     mtp.prev_len = (size_t)n;
-    Py_DECREF(objects);
+    Py_DECREF(objects); /* the last of our own writes to the objects */
+    mtp_written_rearm();
+    mtp_written_fire();
     *observed_out = (uint64_t)n;
     return 0;
+}
+
+static int mtp_is_full_collection(PyObject *info)
+{
+    PyObject *gen;
+
+    if (mtp.wp_state != 1)
+        return 0;
+    gen = PyDict_GetItemString(info, "generation");
+    return gen != NULL && PyLong_Check(gen) && PyLong_AsLong(gen) >= 2;
 }
 
 /* mtp:gc_done carries totals since its last firing: one firing per
@@ -386,13 +517,18 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
 {
     uint64_t observed = 0, now, observe_ns = 0;
 
-    if (!MTP_TRACING())
+    if (!MTP_TRACING()) {
+        if (mtp.wp_state == 1)
+            mtp_wp_stop(); /* the tracer left: no write faults without one */
         Py_RETURN_NONE;
+    }
     if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
         Py_RETURN_NONE;
 
     if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
         mtp.gc_start_ns = mtp_now_ns();
+        if (mtp_is_full_collection(args[1]))
+            mtp_written_take(); /* the collector is about to write every header */
         if (mtp_gc_start_semaphore) {
             /* For ad-hoc tools (bpftrace); mtp-trace does not attach it. */
             PyObject *gen = PyDict_GetItemString(args[1], "generation");
@@ -402,6 +538,8 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
         Py_RETURN_NONE;
     }
 
+    if (mtp_is_full_collection(args[1]))
+        mtp_written_rearm();
     now = mtp_now_ns();
     mtp.pending_collections++;
     if (mtp.gc_start_ns && now > mtp.gc_start_ns)
@@ -426,8 +564,9 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
     if (mtp_gc_done_semaphore && (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)) {
         uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
         uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
+        int64_t wp_state = mtp.wp_state;
 
-        DTRACE_PROBE4(mtp, gc_done, collections, gc_ns, obs_ns, objs);
+        DTRACE_PROBE5(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state);
         mtp.pending_collections = mtp.pending_gc_ns = 0;
         mtp.pending_observe_ns = mtp.pending_observed = 0;
         mtp.last_gc_done_ns = now;
@@ -472,15 +611,17 @@ PyDoc_STRVAR(mtp_stats_doc, "stats()\n--\n\nCounters of the in-process observer,
 
 static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:O}", "observations",
-                         (unsigned long long)mtp.observations, "objects_seen",
-                         (unsigned long long)mtp.objects_seen, "records_fired",
-                         (unsigned long long)mtp.records_fired, "batches_fired",
-                         (unsigned long long)mtp.batches_fired, "observe_ns_total",
-                         (unsigned long long)mtp.observe_ns_total, "observe_ns_last",
-                         (unsigned long long)mtp.observe_ns_last, "side_table_bytes",
-                         (Py_ssize_t)(mtp.prev_len * sizeof(mtp_seen)), "tracing",
-                         MTP_TRACING() ? Py_True : Py_False);
+    return Py_BuildValue(
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:O,s:i,s:K,s:n}", "observations",
+        (unsigned long long)mtp.observations, "objects_seen", (unsigned long long)mtp.objects_seen,
+        "records_fired", (unsigned long long)mtp.records_fired, "batches_fired",
+        (unsigned long long)mtp.batches_fired, "observe_ns_total",
+        (unsigned long long)mtp.observe_ns_total, "observe_ns_last",
+        (unsigned long long)mtp.observe_ns_last, "side_table_bytes",
+        (Py_ssize_t)(mtp.prev_len * sizeof(mtp_seen)), "tracing",
+        MTP_TRACING() ? Py_True : Py_False, "written_scan", mtp.wp_state, "written_pages_fired",
+        (unsigned long long)mtp.written_fired, "written_ranges",
+        (Py_ssize_t)(mtp.wp_state == 1 ? (Py_ssize_t)mtp.wp.n_ranges : 0));
 }
 
 PyDoc_STRVAR(mtp_set_interval_doc,
@@ -711,6 +852,7 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     mtp.prev = NULL;
     mtp.prev_len = 0;
     mtp.batch_len = 0;
+    mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
     mtp.observing = 0;
     mtp.last_observe_ns = 0;
     Py_RETURN_NONE;

@@ -352,14 +352,16 @@ static void unpin_maps(struct mtp_trace_bpf *skel, struct pins *p)
 
 /* mtp:gc_start is left for ad-hoc tools: attaching it would cost every
  * collection a uprobe firing (~1 us) for nothing mtp-trace needs. */
-static const char *const probe_names[] = {"objects", "gc_done", "hint", "configure"};
+static const char *const probe_names[] = {"objects", "gc_done", "hint", "configure", "written"};
 
 static int attach_probes(struct mtp_trace_bpf *skel, const struct target *t)
 {
     struct bpf_program *progs[] = {skel->progs.handle_objects, skel->progs.handle_gc_done,
-                                   skel->progs.handle_hint, skel->progs.handle_configure};
+                                   skel->progs.handle_hint, skel->progs.handle_configure,
+                                   skel->progs.handle_written};
     struct bpf_link **links[] = {&skel->links.handle_objects, &skel->links.handle_gc_done,
-                                 &skel->links.handle_hint, &skel->links.handle_configure};
+                                 &skel->links.handle_hint, &skel->links.handle_configure,
+                                 &skel->links.handle_written};
 
     for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
         struct bpf_link *link = bpf_program__attach_usdt(progs[i], t->pid, t->extension,
@@ -830,6 +832,7 @@ int main(int argc, char **argv)
     double start, next, deadline, interval_s;
     const char *stop_reason = NULL;
     int sigfd = -1, pidfd = -1, err, exit_code = 1;
+    int64_t wp_reported = 0;
 
     mtp_options_default(&opts);
     if (load_config_file(argc, argv) < 0)
@@ -984,6 +987,17 @@ int main(int argc, char **argv)
             report.stop_reason = stop_reason;
             report.top_len = mtp_select_hottest(dump.v, dump.len, top, opts.top);
             report.top = top;
+        }
+        if (report.totals.wp_state != wp_reported) {
+            wp_reported = report.totals.wp_state;
+            if (wp_reported > 0)
+                fprintf(stderr, "mtp-trace: written-page scan: on (reads show as writes to "
+                                "reference counts)\n");
+            else if (wp_reported < 0)
+                fprintf(stderr,
+                        "mtp-trace: written-page scan: unavailable (%s; needs Linux 6.7+ "
+                        "PAGEMAP_SCAN): objects that are only read stay invisible\n",
+                        strerror((int)-wp_reported));
         }
         emit(&report);
         skel->bss->mtp_epoch = epoch + 1;

@@ -262,6 +262,33 @@ def test_traced_run(trace_bin, python, pydir, tmp, expected_out):
           % os.path.dirname(t.pin))
 
 
+def test_pure_reads(trace_bin, python, pydir, tmp):
+    """Objects that are only read: refcount snapshots cannot see them (their
+    counts return to where they were), the written-page scan can, because in
+    CPython a read writes the reference count.  Needs Linux 6.7+."""
+    t = Traced(trace_bin, python, pydir, tmp, seconds=6, extra=["--touch", "read"])
+    try:
+        with open(t.layout) as f:
+            layout = json.load(f)
+        for _ in range(8):
+            obj = t.read_json_line()
+        dump = bpftool_dump(t.pin)
+    finally:
+        t.finish()
+    check(obj.get("written_scan") == "on", "the written-page scan is %r on this kernel (%s)"
+          % (obj.get("written_scan"), os.uname().release))
+    epoch = max(e["value"]["last_epoch"] for e in dump)
+    heat = {e["key"]: e["value"]["heat"] >> min(63, epoch - e["value"]["last_epoch"])
+            for e in dump}
+    hot, cold = pages_of(layout["hot"]), pages_of(layout["cold"])
+    hot, cold = hot - cold, cold - hot
+    score = auc([heat.get(p, 0) for p in hot], [heat.get(p, 0) for p in cold])
+    print("     read-only hot set: %d pages, %d warm; cold: %d pages, %d warm; AUC %.3f"
+          % (len(hot), sum(heat.get(p, 0) > 0 for p in hot), len(cold),
+             sum(heat.get(p, 0) > 0 for p in cold), score))
+    check(score > 0.9, "pages only read are not found hotter than cold ones: AUC %.3f" % score)
+
+
 def untraced_output(python, pydir, tmp):
     proc = subprocess.run([python, WORKLOAD, "--seconds", "1", "--exit-code", "3"],
                           env=env_with(pydir), capture_output=True, text=True, timeout=120)
@@ -708,6 +735,8 @@ def main():
             record("pip install ./pyext on %s" % label, test_pip_install, python, tmp)
             record("traced workload on %s" % label, test_traced_run, trace_bin, python, pydir,
                    tmp, expected)
+            record("objects only read are found hot on %s" % label, test_pure_reads, trace_bin,
+                   python, pydir, tmp)
             if label.startswith("debian"):
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
                        trace_bin, python, pydir, tmp)

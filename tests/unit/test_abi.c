@@ -36,7 +36,7 @@ static void layout_is_stable(void **state)
     assert_int_equal(sizeof(struct mtp_record), 16);
     assert_int_equal(offsetof(struct mtp_record, size), 8);
     assert_int_equal(offsetof(struct mtp_record, refcnt_delta), 12);
-    assert_int_equal(sizeof(struct mtp_page), 40);
+    assert_int_equal(sizeof(struct mtp_page), 48);
     assert_int_equal(sizeof(struct mtp_setting), MTP_SETTING_MAX);
     assert_int_equal(MTP_BATCH_MAX * sizeof(struct mtp_record), 65536);
 }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Written-page scan: which of the heap's pages the program wrote since the
+ * last scan, from inside the process, without soft-dirty or idle-page
+ * tracking.  In CPython reading an object writes its reference count, so a
+ * written page is a touched page -- the signal refcount snapshots miss for
+ * objects that are only read.
+ *
+ * A userfaultfd in asynchronous write-protect mode marks the registered
+ * ranges read-only; the first write to a page takes a fault the kernel
+ * resolves itself (no thread of ours wakes up) and clears the mark.
+ * PAGEMAP_SCAN then reports the written pages and protects them again in the
+ * same call.  Needs Linux 6.7+; elsewhere mtp_wpscan_open() fails and the
+ * rest of mtp works without it.  No Python here: pure system calls.
+ */
+#ifndef MTP_WPSCAN_H
+#define MTP_WPSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MTP_WPSCAN_MAX_RANGES 1024
+
+struct mtp_wpscan {
+    int uffd;
+    int pagemap;
+    size_t n_ranges;
+    uint64_t start[MTP_WPSCAN_MAX_RANGES];
+    uint64_t end[MTP_WPSCAN_MAX_RANGES];
+};
+
+/* 0, or -errno: -ENOSYS/-EINVAL/-ENOTTY on kernels without the features. */
+int mtp_wpscan_open(struct mtp_wpscan *s);
+void mtp_wpscan_close(struct mtp_wpscan *s);
+
+/*
+ * Starts watching the writable anonymous mapping that contains addr (whole
+ * mappings, so no VMA is split).  Idempotent.  0 or -errno.
+ */
+int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr);
+
+/*
+ * Writes the base address of every page written since the last call into
+ * pages[] (at most cap) and re-protects them.  Returns the count, or -errno.
+ * Ranges that vanished (unmapped arenas) are dropped.  With pages == NULL
+ * it only re-protects, discarding what was written: how writes that are
+ * not the program's own (mtp's observation, a full collection) are erased.
+ */
+long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
+
+#endif
