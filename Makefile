@@ -74,6 +74,11 @@ $(BUILD)/user/%.o: user/%.c $(HEADERS) $(BPF_SKELS)
 $(BUILD)/mtp-trace: $(TRACE_OBJS) $(PURE_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_USER)
 
+# The written-page scan is tested against the real kernel, with its source.
+$(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c pyext/mtp_wpscan.c pyext/mtp_wpscan.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_wpscan.c pyext/mtp_wpscan.c $(LDFLAGS_SAN) -lcmocka
+
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I/usr/include/json-c -Iuser -Iuser/lib -Ipyext -o $@ $< $(PURE_OBJS) $(LDFLAGS_SAN) -lcmocka -ljson-c -linih

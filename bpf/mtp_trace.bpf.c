@@ -279,6 +279,7 @@ struct written_ctx {
     const __u64 *pages;
     __u32 count;
     __u32 epoch;
+    __u32 weight;
     struct mtp_stats *stats;
     __u64 *chunk; /* FOLD_CHUNK * 2 page addresses fit the fold's buffer */
 };
@@ -315,14 +316,15 @@ static long fold_written(__u32 index, void *data)
     }
     if (val->samples == 0 && val->written == 0)
         val->first_epoch = ctx->epoch;
-    val->heat = mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) + MTP_WRITTEN_HEAT;
+    val->heat =
+        mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) + MTP_WRITTEN_HEAT * ctx->weight;
     val->last_epoch = ctx->epoch;
     val->written++;
     return 0;
 }
 
 SEC("usdt")
-int BPF_USDT(handle_written, const __u64 *pages, __u32 count)
+int BPF_USDT(handle_written, const __u64 *pages, __u32 count, __u32 weight)
 {
     struct mtp_stats *st = get_stats();
     struct written_ctx wc = {};
@@ -337,6 +339,7 @@ int BPF_USDT(handle_written, const __u64 *pages, __u32 count)
         count = MTP_BATCH_MAX;
     wc.pages = pages;
     wc.count = count;
+    wc.weight = weight < 1 ? 1 : weight > 64 ? 64 : weight;
     wc.epoch = *(volatile __u32 *)&mtp_epoch;
     wc.stats = st;
     __sync_fetch_and_add(&st->written_pages, count);

@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 4
+#define MTP_ABI_VERSION 5
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -114,7 +114,9 @@ struct mtp_stats {
  *       totals since its previous firing; fired after each observation and
  *       otherwise at most once a second, not once per collection
  *       and the written-page scan's state as a 5th argument (__s64, as wp_state)
- *   written(const __u64 *pages, __u32 count)  pages written since the last scan
+ *   written(const __u64 *pages, __u32 count, __u32 weight)
+ *       pages written since the last scan; weight is the sampling stride
+ *       (1 in weight of the heap's 2 MiB chunks was watched)
  *   hint(__u64 addr, __u64 size, __u32 hint)
  *   configure(const char *setting)        "name=value", NUL-terminated
  */

@@ -40,6 +40,7 @@ int mtp_wpscan_open(struct mtp_wpscan *s)
 
     memset(s, 0, sizeof(*s));
     s->pagemap = -1;
+    s->stride = 1;
     /* User-mode-only faults need no privilege (vm.unprivileged_userfaultfd). */
     s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (s->uffd < 0)
@@ -137,30 +138,70 @@ int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr)
     return 0;
 }
 
-long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
+#define MTP_WPSCAN_CHUNK_SHIFT 21
+#define MTP_WPSCAN_MAX_STRIDE  64
+
+static int in_sample(const struct mtp_wpscan *s, uint64_t chunk)
+{
+    return chunk % s->stride == s->phase % s->stride;
+}
+
+/* PAGEMAP_SCAN of [lo, hi): appends written pages (or only re-protects when
+ * pages is NULL).  Returns -1 when the range is no longer there. */
+static int scan_span(struct mtp_wpscan *s, uint64_t lo, uint64_t hi, uint64_t *pages, size_t cap,
+                     size_t *n)
 {
     struct mtp_page_region regions[256];
+    struct mtp_pm_scan_arg arg = {
+        .size = sizeof(arg),
+        .flags = MTP_PM_SCAN_WP_MATCHING | MTP_PM_SCAN_CHECK_WPASYNC,
+        .start = lo,
+        .end = hi,
+        /* Without an output vector the kernel only re-protects. */
+        .vec = pages ? (uint64_t)(uintptr_t)regions : 0,
+        .vec_len = pages ? sizeof(regions) / sizeof(regions[0]) : 0,
+        .max_pages = pages ? cap - *n : 0,
+        .category_mask = MTP_PAGE_IS_WRITTEN,
+        .return_mask = pages ? MTP_PAGE_IS_WRITTEN : 0,
+    };
+    long got;
+
+    if (pages && *n == cap)
+        return 0;
+    got = ioctl(s->pagemap, MTP_PAGEMAP_SCAN, &arg);
+    if (got < 0)
+        return -1;
+    /* When regions[] fills, the pages past walk_end stay marked written and
+     * are reported by the next scan. */
+    for (long r = 0; pages && r < got; r++)
+        for (uint64_t p = regions[r].start; p < regions[r].end && *n < cap; p += 4096)
+            pages[(*n)++] = p;
+    return 0;
+}
+
+long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
+{
     size_t n = 0;
 
     for (size_t i = 0; i < s->n_ranges;) {
-        struct mtp_pm_scan_arg arg = {
-            .size = sizeof(arg),
-            .flags = MTP_PM_SCAN_WP_MATCHING | MTP_PM_SCAN_CHECK_WPASYNC,
-            .start = s->start[i],
-            .end = s->end[i],
-            /* Without an output vector the kernel only re-protects. */
-            .vec = pages ? (uint64_t)(uintptr_t)regions : 0,
-            .vec_len = pages ? sizeof(regions) / sizeof(regions[0]) : 0,
-            .max_pages = pages ? cap - n : 0,
-            .category_mask = MTP_PAGE_IS_WRITTEN,
-            .return_mask = pages ? MTP_PAGE_IS_WRITTEN : 0,
-        };
-        long got;
+        int gone = 0;
 
-        if (pages && n == cap)
-            break;
-        got = ioctl(s->pagemap, MTP_PAGEMAP_SCAN, &arg);
-        if (got < 0) {
+        if (s->stride <= 1) {
+            gone = scan_span(s, s->start[i], s->end[i], pages, cap, &n) < 0;
+        } else {
+            /* Only the sample is protected; unprotected pages read as
+             * written and must not be scanned. */
+            uint64_t chunk = s->start[i] >> MTP_WPSCAN_CHUNK_SHIFT;
+            for (uint64_t lo = s->start[i]; lo < s->end[i] && !gone; chunk++) {
+                uint64_t hi = (chunk + 1) << MTP_WPSCAN_CHUNK_SHIFT;
+                if (hi > s->end[i])
+                    hi = s->end[i];
+                if (in_sample(s, chunk))
+                    gone = scan_span(s, lo, hi, pages, cap, &n) < 0;
+                lo = hi;
+            }
+        }
+        if (gone) {
             /* The mapping went away or changed (an arena was unmapped):
              * forget it; a live one is found again at the next watch. */
             s->start[i] = s->start[s->n_ranges - 1];
@@ -168,12 +209,60 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
             s->n_ranges--;
             continue;
         }
-        for (long r = 0; pages && r < got; r++)
-            for (uint64_t p = regions[r].start; p < regions[r].end && n < cap; p += 4096)
-                pages[n++] = p;
-        /* When regions[] fills, the pages past walk_end stay marked written
-         * and are reported by the next scan. */
         i++;
     }
     return (long)n;
+}
+
+void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride)
+{
+    unsigned old = s->stride;
+
+    if (stride < 1)
+        stride = 1;
+    if (stride > MTP_WPSCAN_MAX_STRIDE)
+        stride = MTP_WPSCAN_MAX_STRIDE;
+    s->stride = stride;
+    s->phase++;
+    if (stride == 1 && old == 1)
+        return; /* everything stays protected */
+    for (size_t i = 0; i < s->n_ranges; i++) {
+        uint64_t chunk = s->start[i] >> MTP_WPSCAN_CHUNK_SHIFT;
+
+        for (uint64_t lo = s->start[i]; lo < s->end[i]; chunk++) {
+            uint64_t hi = (chunk + 1) << MTP_WPSCAN_CHUNK_SHIFT;
+            struct uffdio_writeprotect wp;
+
+            if (hi > s->end[i])
+                hi = s->end[i];
+            wp = (struct uffdio_writeprotect){
+                .range = {lo, hi - lo},
+                .mode = in_sample(s, chunk) ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+            ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp);
+            lo = hi;
+        }
+    }
+}
+
+unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t written, uint64_t elapsed_ns,
+                                double budget, uint64_t fault_ns)
+{
+    double allowed, full_cost;
+    unsigned want;
+
+    if (stride < 1)
+        stride = 1;
+    if (elapsed_ns == 0 || budget <= 0)
+        return stride;
+    /* What the faults would cost with everything protected, estimated from
+     * the sample, against what the budget allows over the same time. */
+    full_cost = (double)written * (double)stride * (double)fault_ns;
+    allowed = budget * (double)elapsed_ns;
+    want = full_cost <= allowed ? 1 : (unsigned)(full_cost / allowed) + 1;
+    /* Halve at most per step: a burst of writes should not blind the scan. */
+    if (want < stride / 2)
+        want = stride / 2;
+    if (want < 1)
+        want = 1;
+    return want > MTP_WPSCAN_MAX_STRIDE ? MTP_WPSCAN_MAX_STRIDE : want;
 }

@@ -24,6 +24,10 @@
 struct mtp_wpscan {
     int uffd;
     int pagemap;
+    /* Sampling: only 2 MiB chunks whose index % stride == phase are
+     * protected, so only their first writes fault.  stride 1 = everything. */
+    unsigned stride;
+    unsigned phase;
     size_t n_ranges;
     uint64_t start[MTP_WPSCAN_MAX_RANGES];
     uint64_t end[MTP_WPSCAN_MAX_RANGES];
@@ -47,5 +51,20 @@ int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr)
  * not the program's own (mtp's observation, a full collection) are erased.
  */
 long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
+
+/*
+ * Protects only the chunks of the next sample (phase advances by one) and
+ * unprotects the rest.  Call after mtp_wpscan_collect(s, NULL, 0).
+ * stride is clamped to [1, 64].
+ */
+void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride);
+
+/*
+ * The stride that keeps write-fault time near `budget` (a fraction of run
+ * time): from `written` pages reported over `elapsed_ns` at stride `stride`,
+ * with `fault_ns` per first write.  Pure arithmetic, unit-tested.
+ */
+unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t written, uint64_t elapsed_ns,
+                                double budget, uint64_t fault_ns);
 
 #endif

@@ -71,6 +71,8 @@ static const struct argp_option argp_options[] = {
     {"top", 0x103, "N", 0, "Hottest pages to list when tracing stops (default 10)", 1},
     {"pin-root", 0x104, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 1},
     {"config", 0x105, "FILE", 0, "Read settings from an INI file; the command line wins", 1},
+    {"no-written-scan", 0x106, NULL, 0,
+     "Do not ask the program for written pages (refcount changes only)", 1},
     {"verbose", 'v', NULL, 0, "Print libbpf's debug output", 1},
     {NULL, 0, NULL, 0, "Tiering:", 2},
     {"fast-budget", 0x110, "SIZE|N%", 0,
@@ -364,8 +366,14 @@ static int attach_probes(struct mtp_trace_bpf *skel, const struct target *t)
                                  &skel->links.handle_written};
 
     for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-        struct bpf_link *link = bpf_program__attach_usdt(progs[i], t->pid, t->extension,
-                                                         MTP_USDT_PROVIDER, probe_names[i], NULL);
+        struct bpf_link *link;
+
+        /* An unattached probe keeps its semaphore at zero, which is what
+         * tells the extension not to scan. */
+        if (opts.no_written_scan && progs[i] == skel->progs.handle_written)
+            continue;
+        link = bpf_program__attach_usdt(progs[i], t->pid, t->extension, MTP_USDT_PROVIDER,
+                                        probe_names[i], NULL);
         if (!link) {
             int err = -errno;
             die_hint("cannot attach to USDT probe mtp:%s in %s: %s%s", probe_names[i], t->extension,

@@ -25,6 +25,7 @@ struct mtp_options {
     bool dry_run;
     bool no_migrate;
     bool show_tiers;
+    bool no_written_scan;
     unsigned top;
     uint32_t max_pages;
     double max_rate_mbps;

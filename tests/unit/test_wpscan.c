@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The written-page scan against the real kernel (Linux 6.7+: PAGEMAP_SCAN and
+ * async write-protect).  On an older kernel the tests that need it are
+ * skipped, and say so.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "mtp_wpscan.h"
+
+#define PAGE  4096u
+#define CHUNK (2u << 20)
+
+static char *read_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    char *text = NULL;
+    size_t cap = 0;
+
+    assert_non_null(f);
+    assert_true(getdelim(&text, &cap, '\0', f) > 0);
+    fclose(f);
+    return text;
+}
+
+/* An anonymous region of n 2 MiB chunks, aligned, with THP off so that each
+ * 4 KiB page is its own unit. */
+static char *chunks(size_t n)
+{
+    size_t len = (n + 1) * CHUNK;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *aligned;
+
+    assert_true(p != MAP_FAILED);
+    aligned = (char *)(((uintptr_t)p + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1));
+    if (aligned > p)
+        munmap(p, (size_t)(aligned - p));
+    munmap(aligned + n * CHUNK, (size_t)(p + len - (aligned + n * CHUNK)));
+    madvise(aligned, n * CHUNK, MADV_NOHUGEPAGE);
+    memset(aligned, 1, n * CHUNK);
+    return aligned;
+}
+
+static int open_or_skip(struct mtp_wpscan *s)
+{
+    int err = mtp_wpscan_open(s);
+
+    if (err < 0) {
+        fprintf(stderr, "kernel lacks async write-protect/PAGEMAP_SCAN (%s): skipped\n",
+                strerror(-err));
+        skip();
+    }
+    return err;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void reports_exactly_the_pages_written(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(2), *maps;
+    uint64_t pages[64];
+    long n;
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    region[5 * PAGE] = 2;
+    region[5 * PAGE + 100] = 3; /* same page again */
+    region[600 * PAGE] = 4;
+    (void)*(volatile char *)&region[9 * PAGE]; /* a read is not a write */
+    n = mtp_wpscan_collect(&s, pages, 64);
+    assert_int_equal(n, 2);
+    qsort(pages, (size_t)n, sizeof(pages[0]), cmp_u64);
+    assert_true(pages[0] == (uint64_t)(uintptr_t)(region + 5 * PAGE));
+    assert_true(pages[1] == (uint64_t)(uintptr_t)(region + 600 * PAGE));
+    /* Collecting re-protected them: nothing new, nothing reported. */
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 64), 0);
+    region[5 * PAGE] = 5;
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 64), 1);
+    mtp_wpscan_close(&s);
+    munmap(region, 2 * CHUNK);
+}
+
+static void rearm_forgets_writes(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(1), *maps;
+    uint64_t pages[8];
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region + 7), 0);
+    free(maps);
+    region[3 * PAGE] = 9; /* as mtp's own observation would write */
+    assert_int_equal(mtp_wpscan_collect(&s, NULL, 0), 0);
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 0);
+    mtp_wpscan_close(&s);
+    munmap(region, CHUNK);
+}
+
+static void a_sample_watches_one_chunk_in_stride(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(4), *maps;
+    uint64_t pages[16];
+    long n;
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    mtp_wpscan_sample(&s, 4);
+    for (size_t c = 0; c < 4; c++)
+        region[c * CHUNK + 10 * PAGE] = 1;
+    n = mtp_wpscan_collect(&s, pages, 16);
+    assert_int_equal(n, 1); /* only the sampled chunk's write was seen */
+    assert_true((pages[0] >> 21) % 4 == s.phase % 4);
+    /* The next sample moves on to the next chunks. */
+    assert_int_equal(mtp_wpscan_collect(&s, NULL, 0), 0);
+    mtp_wpscan_sample(&s, 4);
+    for (size_t c = 0; c < 4; c++)
+        region[c * CHUNK + 11 * PAGE] = 1;
+    n = mtp_wpscan_collect(&s, pages, 16);
+    assert_int_equal(n, 1);
+    assert_true((pages[0] >> 21) % 4 == s.phase % 4);
+    mtp_wpscan_close(&s);
+    munmap(region, 4 * CHUNK);
+}
+
+static void refuses_stacks_and_files(void **state)
+{
+    struct mtp_wpscan s;
+    char *maps;
+    int local = 0;
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)&local), -EINVAL);
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)&read_maps), -EINVAL);
+    assert_int_equal(mtp_wpscan_watch(&s, maps, 16), -ENOENT);
+    free(maps);
+    mtp_wpscan_close(&s);
+}
+
+static void stride_follows_the_budget(void **state)
+{
+    (void)state;
+    /* 1000 writes x 2 us in 1 s = 0.2%: everything can be watched. */
+    assert_int_equal(mtp_wpscan_next_stride(1, 1000, 1000000000ull, 0.02, 2000), 1);
+    /* 50,000 writes x 2 us = 10% of 1 s, 5x the 2% budget. */
+    assert_int_equal(mtp_wpscan_next_stride(1, 50000, 1000000000ull, 0.02, 2000), 6);
+    /* Seen through a 1-in-8 sample, 5,000 writes stand for 40,000. */
+    assert_int_equal(mtp_wpscan_next_stride(8, 5000, 1000000000ull, 0.02, 2000), 5);
+    /* Quiet again: the stride falls by at most half a step. */
+    assert_int_equal(mtp_wpscan_next_stride(16, 0, 1000000000ull, 0.02, 2000), 8);
+    assert_int_equal(mtp_wpscan_next_stride(1, 100000000, 1000000000ull, 0.02, 2000), 64);
+    assert_int_equal(mtp_wpscan_next_stride(3, 10, 0, 0.02, 2000), 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reports_exactly_the_pages_written),
+        cmocka_unit_test(rearm_forgets_writes),
+        cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
+        cmocka_unit_test(refuses_stacks_and_files),
+        cmocka_unit_test(stride_follows_the_budget),
+    };
+    return cmocka_run_group_tests_name("wpscan", tests, NULL, NULL);
+}
