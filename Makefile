@@ -135,3 +135,4 @@ clean:
 	rm -rf build build-san
 
 -include tools/vm/vm.mk
+-include tools/eval/eval.mk

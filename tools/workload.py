@@ -90,10 +90,11 @@ def main():
         while time.monotonic() < deadline:
             for obj in hot:
                 reads += obj.values[0] > obj.key  # a read of two objects, no store
-            # Live-for-a-while containers drive the collector, as in store mode.
-            recent.append([reads])
-            if len(recent) >= 5000:
-                recent = []
+                # Live-for-a-while containers drive the collector, as in store
+                # mode; they hold no reference to the hot objects.
+                recent.append([reads])
+                if len(recent) >= 5000:
+                    recent = []
             rounds += 1
         print("rounds-independent check: cold untouched=%s" % all(o.score == 0 for o in cold))
         print("per-round work consistent=%s" % (reads == rounds * len(hot)))

@@ -103,6 +103,7 @@ def bpftool_dump(pin):
                          text=True)
     check(out.returncode == 0, "bpftool map dump %s failed: %s" % (pin, out.stderr.strip()))
     entries = json.loads(out.stdout)
+    check(entries, "the pinned map %s is empty: no observation reached BPF yet" % pin)
     # With BTF, bpftool adds a "formatted" view with named fields; without it
     # there would be only raw bytes, which is what this checks against.
     check(entries and all("formatted" in e for e in entries),
@@ -177,6 +178,19 @@ class Traced:
         self.lines.append(obj)
         return obj
 
+    def read_intervals(self, want=8, seconds=4.0):
+        """Reads interval reports until `want` arrived or `seconds` passed
+        (under the guest's emulation an interval's work takes longer), so
+        the map is looked at while the program and mtp-trace still run."""
+        start = time.monotonic()
+        obj = self.read_json_line()
+        for _ in range(want - 1):
+            if time.monotonic() - start > seconds:
+                break
+            obj = self.read_json_line()
+        check(not obj.get("final"), "mtp-trace stopped before the map could be read: %s" % obj)
+        return obj
+
     def finish(self):
         try:
             out, err = self.proc.communicate(timeout=120)
@@ -193,15 +207,13 @@ class Traced:
 
 
 def test_traced_run(trace_bin, python, pydir, tmp, expected_out):
-    t = Traced(trace_bin, python, pydir, tmp, seconds=6)
+    t = Traced(trace_bin, python, pydir, tmp, seconds=8)
     try:
         with open(t.layout) as f:
             layout = json.load(f)
         # Let a few intervals pass so deltas exist, then look at the pinned map
         # while mtp-trace is still running.
-        obj = None
-        for _ in range(8):
-            obj = t.read_json_line()
+        obj = t.read_intervals()
         for key in ("interval", "events", "records", "dropped", "pages_tracked", "final"):
             check(key in obj, "JSON line lacks %r: %s" % (key, obj))
         check(obj["events"] > 0 and obj["records"] > 0,
@@ -266,12 +278,18 @@ def test_pure_reads(trace_bin, python, pydir, tmp):
     """Objects that are only read: refcount snapshots cannot see them (their
     counts return to where they were), the written-page scan can, because in
     CPython a read writes the reference count.  Needs Linux 6.7+."""
-    t = Traced(trace_bin, python, pydir, tmp, seconds=6, extra=["--touch", "read"])
+    t = Traced(trace_bin, python, pydir, tmp, seconds=14, extra=["--touch", "read"])
     try:
         with open(t.layout) as f:
             layout = json.load(f)
-        for _ in range(8):
+        # The scan starts at the first observation after mtp:written is
+        # attached; give it a few intervals of written pages after that.
+        obj, deadline = t.read_json_line(), time.monotonic() + 30
+        while obj.get("written_scan") == "off" and not obj.get("final") and \
+                time.monotonic() < deadline:
             obj = t.read_json_line()
+        if obj.get("written_scan") == "on":
+            obj = t.read_intervals(want=4, seconds=3.0)
         dump = bpftool_dump(t.pin)
     finally:
         t.finish()
@@ -504,6 +522,19 @@ class HintRun:
         st = self.stats()
         self.go(name)
         return st
+
+    def read_intervals(self, want=8, seconds=4.0):
+        """Reads interval reports until `want` arrived or `seconds` passed
+        (under the guest's emulation an interval's work takes longer), so
+        the map is looked at while the program and mtp-trace still run."""
+        start = time.monotonic()
+        obj = self.read_json_line()
+        for _ in range(want - 1):
+            if time.monotonic() - start > seconds:
+                break
+            obj = self.read_json_line()
+        check(not obj.get("final"), "mtp-trace stopped before the map could be read: %s" % obj)
+        return obj
 
     def finish(self):
         """The program ends by itself; mtp-trace follows it and unpins."""

@@ -209,15 +209,22 @@ def main():
         check("cold pages stay on the slow node", cold_slow >= 0.95,
               "%d of %d (%.1f%%) on node %d" % (end_cold[args.slow_node], len(cold),
                                                 100 * cold_slow, args.slow_node))
-        check("the fast-tier budget holds", fast_bytes <= budget_bytes,
+        # Measured after mtp-trace's last interval: the program's first-touch
+        # allocations since then are on the fast node too, within the same
+        # 1/8 tolerance the policy keeps lazily.
+        check("the fast-tier budget holds (+1/8)", fast_bytes <= budget_bytes + budget_bytes // 8,
               "%.2f MiB of tracked pages on node %d, budget %.2f MiB (numa_maps anon: N0=%d "
               "N1=%d pages)" % (fast_bytes / MIB, args.fast_node, budget_bytes / MIB,
                                 maps[args.fast_node], maps[args.slow_node]))
         # The program's own new allocations land on the fast node by first
         # touch between intervals; what mtp controls is what it leaves there.
-        over = [i for i in results["intervals"] if i["fast_bytes_planned"] > budget_bytes]
+        # The policy tolerates a mild excess (up to 1/8 of the budget) without
+        # overriding laziness; beyond that it must demote.
+        over = [i for i in results["intervals"]
+                if i["fast_bytes_planned"] > budget_bytes + budget_bytes // 8]
         peak = max(i["budget_used_bytes"] for i in results["intervals"])
-        check("mtp never planned more than the budget onto the fast node", not over,
+        check("mtp never planned more than the budget (+1/8 lazy tolerance) onto the fast node",
+              not over,
               "%d of %d intervals over; before its moves, first-touch allocations peaked at "
               "%.2f MiB" % (len(over), len(results["intervals"]), peak / MIB))
         results["summary"] = {
