@@ -150,12 +150,15 @@ static long fold_record(__u32 index, void *data)
         }
         if (val->samples == 0)
             val->first_epoch = ctx->epoch;
-        val->heat = mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) +
-                    mtp_heat_contribution(overlap, rec.refcnt_delta);
-        val->last_epoch = ctx->epoch;
         val->samples++;
-        if (rec.refcnt_delta)
+        /* Only warmth moves last_epoch: it says when the page was last used,
+         * not last seen. */
+        if (rec.refcnt_delta) {
+            val->heat = mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) +
+                        mtp_heat_contribution(overlap, rec.refcnt_delta);
+            val->last_epoch = ctx->epoch;
             val->active++;
+        }
     }
     return 0;
 }

@@ -51,7 +51,7 @@ struct mtp_record {
  */
 struct mtp_page {
     __u64 heat;
-    __u32 last_epoch;  /* loader interval in which heat was last added */
+    __u32 last_epoch;  /* loader epoch in which heat was last added (not merely seen) */
     __u32 first_epoch; /* loader interval in which the page was first seen */
     __u64 samples;     /* record slices folded into this page */
     __u64 active;      /* of those, slices whose object's refcount changed */
@@ -103,7 +103,8 @@ struct mtp_stats {
     __u64 settings;      /* mtp:configure firings */
     __u64 settings_lost; /* settings the ring buffer had no room for */
     __u64 written_pages; /* pages reported by mtp:written */
-    __s64 wp_state;      /* the extension's written-page scan: 1 on, 0 off, -errno failed */
+    __s64 wp_state;      /* the extension's written-page scan: its stride (>= 1) when on,
+                            0 off, -errno failed */
 };
 
 /*
@@ -133,6 +134,24 @@ static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch)
     if (to_epoch <= from_epoch)
         return heat;
     return age >= 64 ? 0 : heat >> age;
+}
+
+/*
+ * A page counts as hot only while it was warmed within the last
+ * MTP_HOT_WINDOW epochs; older heat still ranks pages but no longer makes
+ * them hot.  Halving alone takes ~15 epochs to forget a busy page, which is
+ * how long a phase change would take to follow.  `window` is this plus the
+ * written-page scan's stride less one: a sampled chunk is seen only once per
+ * stride observations.  Epochs advance only in intervals that brought new
+ * observations, so a program that rarely collects does not cool off.
+ */
+#define MTP_HOT_WINDOW 2
+
+static inline __u64 mtp_heat_now(__u64 heat, __u32 last_epoch, __u32 epoch, __u32 window)
+{
+    if (epoch > last_epoch && epoch - last_epoch > window)
+        return 0;
+    return mtp_heat_decay(heat, last_epoch, epoch);
 }
 
 /*

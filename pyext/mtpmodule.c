@@ -583,7 +583,8 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
     if (mtp_gc_done_semaphore && (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)) {
         uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
         uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
-        int64_t wp_state = mtp.wp_state;
+        /* The stride when the scan is on: the loader widens its hot window by it. */
+        int64_t wp_state = mtp.wp_state == 1 ? (int64_t)mtp.wp.stride : mtp.wp_state;
 
         DTRACE_PROBE5(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state);
         mtp.pending_collections = mtp.pending_gc_ns = 0;

@@ -400,7 +400,8 @@ struct page_dump {
     size_t len, cap;
 };
 
-static int dump_pages(int fd, uint32_t epoch, const struct mtp_maps *maps, struct page_dump *d)
+static int dump_pages(int fd, uint32_t epoch, uint32_t window, const struct mtp_maps *maps,
+                      struct page_dump *d)
 {
     enum { CHUNK = 4096 };
     static __u64 keys[CHUNK];
@@ -429,7 +430,7 @@ static int dump_pages(int fd, uint32_t epoch, const struct mtp_maps *maps, struc
         for (__u32 i = 0; i < count; i++) {
             struct mtp_hot_page *p = &d->v[d->len++];
             p->addr = keys[i];
-            p->heat = mtp_heat_decay(vals[i].heat, vals[i].last_epoch, epoch);
+            p->heat = mtp_heat_now(vals[i].heat, vals[i].last_epoch, epoch, window);
             p->samples = vals[i].samples;
             p->active = vals[i].active;
             p->hint = vals[i].hint_epoch + MTP_HINT_TTL_EPOCHS >= epoch ? vals[i].hint : 0;
@@ -928,7 +929,7 @@ int main(int argc, char **argv)
         double now = now_s(), wake = next;
         int timeout_ms;
         struct mtp_maps fresh = {0};
-        uint32_t epoch;
+        uint32_t epoch, window;
 
         if (deadline && deadline < wake)
             wake = deadline;
@@ -963,7 +964,9 @@ int main(int argc, char **argv)
             die_hint("cannot read the stats map: %s", strerror(errno));
             goto out;
         }
-        err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, &target.maps, &dump);
+        window = MTP_HOT_WINDOW +
+                 (report.totals.wp_state > 1 ? (uint32_t)report.totals.wp_state - 1 : 0);
+        err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, window, &target.maps, &dump);
         if (err < 0) {
             die_hint("cannot read the page map: %s", strerror(-err));
             goto out;
@@ -996,8 +999,9 @@ int main(int argc, char **argv)
             report.top_len = mtp_select_hottest(dump.v, dump.len, top, opts.top);
             report.top = top;
         }
-        if (report.totals.wp_state != wp_reported) {
-            wp_reported = report.totals.wp_state;
+        /* Say once when the scan starts or is refused; its stride varies. */
+        if ((report.totals.wp_state > 0 ? 1 : report.totals.wp_state) != wp_reported) {
+            wp_reported = report.totals.wp_state > 0 ? 1 : report.totals.wp_state;
             if (wp_reported > 0)
                 fprintf(stderr, "mtp-trace: written-page scan: on (reads show as writes to "
                                 "reference counts)\n");
@@ -1007,8 +1011,13 @@ int main(int argc, char **argv)
                         "PAGEMAP_SCAN): objects that are only read stay invisible\n",
                         strerror((int)-wp_reported));
         }
+        report.epoch = epoch;
+        report.hot_window = window;
         emit(&report);
-        skel->bss->mtp_epoch = epoch + 1;
+        /* Time passes for heat only when something new was observed. */
+        if (report.totals.events != report.prev.events ||
+            report.totals.written_pages != report.prev.written_pages)
+            skel->bss->mtp_epoch = epoch + 1;
         while (next <= now)
             next += interval_s;
     }

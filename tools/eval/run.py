@@ -322,6 +322,7 @@ class Run:
         opt = lambda name: vals[name].astype(np.uint64) if name in names else None  # noqa: E731
         self.samples.append({
             "t": t, "interval": obj["interval"], "keys": keys,
+            "epoch": obj.get("epoch"), "hot_window": obj.get("hot_window"),
             "heat": vals["heat"].astype(np.uint64), "last_epoch": vals["last_epoch"].astype(np.int64),
             "written": opt("written"), "active": opt("active"),
             "hot_pages_json": obj.get("hot_pages"), "pages_json": obj.get("pages_tracked")})
@@ -350,10 +351,16 @@ class Labels:
 
 
 def decayed(sample):
-    epoch = sample["interval"] - 1  # mtp-trace's epoch when it printed this interval
+    """Heat as mtp-trace itself judges it (mtp_heat_now in include/mtp_abi.h):
+    halved per epoch, and zero once older than the hot window."""
+    epoch = sample.get("epoch")
+    if epoch is None:  # an mtp-trace from before epochs were reported
+        epoch = sample["interval"] - 1
+    window = sample.get("hot_window") or 64
     age = np.clip(epoch - sample["last_epoch"], 0, 63).astype(np.uint64)
     heat = sample["heat"] >> age
     heat[(epoch - sample["last_epoch"]) >= 64] = 0
+    heat[(epoch - sample["last_epoch"]) > window] = 0
     return heat
 
 
