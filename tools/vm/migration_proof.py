@@ -92,7 +92,7 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--hot", type=int, default=10000, help="hot objects (~190 B of pages each)")
     ap.add_argument("--cold", type=int, default=40000, help="cold objects")
-    ap.add_argument("--budget", default="4M", help="mtp-trace --fast-budget")
+    ap.add_argument("--budget", default="6M", help="mtp-trace --fast-budget")
     ap.add_argument("--seconds", type=int, default=30, help="how long mtp-trace runs")
     ap.add_argument("--fast-node", type=int, default=0)
     ap.add_argument("--slow-node", type=int, default=1)
