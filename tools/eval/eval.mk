@@ -3,7 +3,7 @@
 # Included by the top Makefile. Run as root; takes ~6 minutes on 2 cores.
 #   make eval                        every workload
 #   make eval EVAL_ARGS='--only zipf phase/store --scale 0.5'
-# Writes tools/eval/results.json and $(BUILD)/eval/table.md.
+# Writes build/eval/results.json and build/eval/table.md.
 EVAL_ARGS ?=
 EVAL_DEBS := python3-numpy python3-networkx
 

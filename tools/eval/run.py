@@ -27,7 +27,7 @@ Scoring, per interval, over the pages that hold only hot or only cold objects
     observe time as a share of the loop's wall time) and mtp-trace's JSON
     (observe_ms, gc_ms, gcs).
 
-Writes tools/eval/results.json and build/eval/table.md and prints the table.
+Writes build/eval/results.json and build/eval/table.md and prints the table.
 Run as root: /usr/bin/python3 tools/eval/run.py --build build   (`make eval`)
 """
 import argparse
@@ -660,7 +660,7 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every run's length")
     ap.add_argument("--interval", default="1s")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--results", default=os.path.join(HERE, "results.json"))
+    ap.add_argument("--results", default=os.path.join(ROOT, "build", "eval", "results.json"))
     ap.add_argument("--table", default=None, help="markdown table (default BUILD/eval/table.md)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep each run's control directory")
     args = ap.parse_args()
