@@ -64,6 +64,7 @@ typedef struct {
     uint32_t batch_len;
 
     PyObject *get_objects; /* gc.get_objects */
+    PyObject *generation_key; /* "generation", interned: looked up at every collection */
     PyObject *settings;    /* dict name -> "name=value" bytes, from configure() */
     mtp_hint_entry *hints;
     size_t hints_len;
@@ -522,7 +523,7 @@ static int mtp_is_full_collection(PyObject *info)
 
     if (mtp.wp_state != 1)
         return 0;
-    gen = PyDict_GetItemString(info, "generation");
+    gen = PyDict_GetItem(info, mtp.generation_key);
     return gen != NULL && PyLong_Check(gen) && PyLong_AsLong(gen) >= 2;
 }
 
@@ -986,6 +987,11 @@ PyMODINIT_FUNC PyInit_mtp(void)
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
         return NULL;
+    mtp.generation_key = PyUnicode_InternFromString("generation");
+    if (mtp.generation_key == NULL) {
+        Py_CLEAR(mtp.settings);
+        return NULL;
+    }
     module = PyModule_Create(&mtp_module);
     if (module == NULL) {
         Py_CLEAR(mtp.settings);
