@@ -63,9 +63,9 @@ typedef struct {
     struct mtp_record batch[MTP_BATCH_MAX];
     uint32_t batch_len;
 
-    PyObject *get_objects; /* gc.get_objects */
+    PyObject *get_objects;    /* gc.get_objects */
     PyObject *generation_key; /* "generation", interned: looked up at every collection */
-    PyObject *settings;    /* dict name -> "name=value" bytes, from configure() */
+    PyObject *settings;       /* dict name -> "name=value" bytes, from configure() */
     mtp_hint_entry *hints;
     size_t hints_len;
     int observing; /* guards against re-entry through an allocation */
