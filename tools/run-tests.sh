@@ -20,6 +20,7 @@ suite() {
     echo "--- end of $name" >>"$log"
 }
 
+suite "format (one .clang-format for every C file)" make -s format-check
 suite "unit tests" make -s unit
 suite "unit tests under ASan+UBSan" make -s SAN=1 unit
 suite "integration tests" make -s integration
