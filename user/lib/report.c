@@ -160,7 +160,8 @@ int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len)
 {
     size_t used = 0;
     int n = snprintf(buf, len,
-                     "hottest pages (heat = bytes x refcount change, halved each interval):\n"
+                     "hottest pages (heat: bytes x refcount change, plus written-page reports; "
+                     "halved each epoch):\n"
                      "%18s %14s %8s %8s  %s\n",
                      "PAGE", "HEAT", "SAMPLES", "ACTIVE", "MAPPING");
 
