@@ -721,6 +721,24 @@ def test_errors(trace_bin, pydir):
         sleeper.wait()
         plain.wait()
 
+    # A kernel without BTF or uprobes, made real for mtp-trace alone: a private
+    # mount namespace with an empty tmpfs over the files it checks.
+    traced = subprocess.Popen(["/usr/bin/python3", "-c", "import mtp, time; time.sleep(60)"],
+                              env=env_with(pydir))
+    try:
+        time.sleep(0.5)
+        for hidden, needle in (("/sys/kernel/btf", "has no BTF"),
+                               ("/sys/bus/event_source/devices", "no uprobe support")):
+            r = subprocess.run(["unshare", "-m", "sh", "-c",
+                                "mount -t tmpfs none %s && exec %s --pid %d"
+                                % (hidden, trace_bin, traced.pid)],
+                               capture_output=True, text=True, timeout=60)
+            check(r.returncode != 0 and needle in r.stderr,
+                  "with %s hidden: exit %d, stderr %r" % (hidden, r.returncode, r.stderr))
+    finally:
+        traced.kill()
+        traced.wait()
+
 
 def test_help(trace_bin):
     r = run_trace(trace_bin, ["--help"])
