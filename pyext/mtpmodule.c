@@ -532,6 +532,29 @@ static int mtp_is_full_collection(PyObject *info)
  * young collections take. */
 #define MTP_GC_DONE_PERIOD_NS 1000000000ull
 
+static void mtp_fire_gc_done(uint64_t now)
+{
+    uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
+    uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
+    /* The stride when the scan is on: the loader widens its hot window by it. */
+    int64_t wp_state = mtp.wp_state == 1 ? (int64_t)mtp.wp.stride : mtp.wp_state;
+
+    if (!mtp_gc_done_semaphore)
+        return;
+    DTRACE_PROBE5(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state);
+    mtp.pending_collections = mtp.pending_gc_ns = 0;
+    mtp.pending_observe_ns = mtp.pending_observed = 0;
+    mtp.last_gc_done_ns = now;
+}
+
+/* The totals since the last mtp:gc_done would otherwise be lost when the
+ * program exits; no Python is called, so this is safe after finalization. */
+static void mtp_gc_done_at_exit(void)
+{
+    if (mtp.pending_collections || mtp.pending_observed)
+        mtp_fire_gc_done(mtp_now_ns());
+}
+
 static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args,
                                  Py_ssize_t nargs)
 {
@@ -581,17 +604,8 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
         mtp.pending_observe_ns += observe_ns;
         mtp.pending_observed += observed;
     }
-    if (mtp_gc_done_semaphore && (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)) {
-        uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
-        uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
-        /* The stride when the scan is on: the loader widens its hot window by it. */
-        int64_t wp_state = mtp.wp_state == 1 ? (int64_t)mtp.wp.stride : mtp.wp_state;
-
-        DTRACE_PROBE5(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state);
-        mtp.pending_collections = mtp.pending_gc_ns = 0;
-        mtp.pending_observe_ns = mtp.pending_observed = 0;
-        mtp.last_gc_done_ns = now;
-    }
+    if (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)
+        mtp_fire_gc_done(now);
     Py_RETURN_NONE;
 }
 
@@ -987,6 +1001,7 @@ PyMODINIT_FUNC PyInit_mtp(void)
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
         return NULL;
+    Py_AtExit(mtp_gc_done_at_exit);
     mtp.generation_key = PyUnicode_InternFromString("generation");
     if (mtp.generation_key == NULL) {
         Py_CLEAR(mtp.settings);

@@ -740,6 +740,46 @@ def test_errors(trace_bin, pydir):
         traced.wait()
 
 
+GC_COUNT_PROGRAM = r"""
+import gc, sys, time
+import mtp
+open(sys.argv[1], "w").close()
+deadline = time.monotonic() + 30
+while not mtp.tracing() and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(1.5)  # every probe attached, not only the first
+before = sum(s["collections"] for s in gc.get_stats())
+for _ in range(3000):
+    gc.collect(0)
+print(sum(s["collections"] for s in gc.get_stats()) - before)
+"""
+
+
+def test_final_counts_every_collection(trace_bin, python, pydir, tmp):
+    """mtp:gc_done reports totals at most once a second; the last ones must
+    not be lost when the program exits right after collecting."""
+    ready = os.path.join(tmp, "gc-ready")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    prog = subprocess.Popen([python, "-c", GC_COUNT_PROGRAM, ready], env=env_with(pydir),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for_path = time.monotonic() + 30
+        while not os.path.exists(ready) and time.monotonic() < wait_for_path:
+            time.sleep(0.05)
+        trace = subprocess.run([trace_bin, "--pid", str(prog.pid), "--json"],
+                               capture_output=True, text=True, timeout=120)
+        out, _ = prog.communicate(timeout=60)
+    finally:
+        prog.kill()
+        prog.wait()
+    final = json.loads(trace.stdout.splitlines()[-1])
+    collections = int(out.strip())
+    check(final.get("final") and final["gcs"] >= collections,
+          "the final report counts %s collections; the program made %d after attach"
+          % (final.get("gcs"), collections))
+
+
 def test_help(trace_bin):
     r = run_trace(trace_bin, ["--help"])
     check(r.returncode == 0, "--help exited %d" % r.returncode)
@@ -790,6 +830,8 @@ def main():
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
+                record("the final report counts every collection on %s" % label,
+                       test_final_counts_every_collection, trace_bin, python, pydir, tmp)
                 record("in-process configure and hint reach the loader on %s" % label,
                        test_configure_and_hint, trace_bin, python, pydir, tmp)
                 record("a freed hinted object's hint is dropped on %s" % label,
