@@ -523,19 +523,6 @@ class HintRun:
         self.go(name)
         return st
 
-    def read_intervals(self, want=8, seconds=4.0):
-        """Reads interval reports until `want` arrived or `seconds` passed
-        (under the guest's emulation an interval's work takes longer), so
-        the map is looked at while the program and mtp-trace still run."""
-        start = time.monotonic()
-        obj = self.read_json_line()
-        for _ in range(want - 1):
-            if time.monotonic() - start > seconds:
-                break
-            obj = self.read_json_line()
-        check(not obj.get("final"), "mtp-trace stopped before the map could be read: %s" % obj)
-        return obj
-
     def finish(self):
         """The program ends by itself; mtp-trace follows it and unpins."""
         try:
