@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 5
+#define MTP_ABI_VERSION 6
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -105,6 +105,8 @@ struct mtp_stats {
     __u64 written_pages; /* pages reported by mtp:written */
     __s64 wp_state;      /* the extension's written-page scan: its stride (>= 1) when on,
                             0 off, -errno failed */
+    __u64 cycle_ns;      /* how long the extension takes to observe the whole heap once,
+                            round-robin over budgeted steps (latest report) */
 };
 
 /*
@@ -115,6 +117,7 @@ struct mtp_stats {
  *       totals since its previous firing; fired after each observation and
  *       otherwise at most once a second, not once per collection
  *       and the written-page scan's state as a 5th argument (__s64, as wp_state)
+ *       and the round-robin cycle's duration in ns as a 6th (as cycle_ns)
  *   written(const __u64 *pages, __u32 count, __u32 weight)
  *       pages written since the last scan; weight is the sampling stride
  *       (1 in weight of the heap's 2 MiB chunks was watched)
@@ -146,6 +149,11 @@ static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch)
  * observations, so a program that rarely collects does not cool off.
  */
 #define MTP_HOT_WINDOW 2
+
+/* The window also spans one round-robin cycle: a page is warmed only when a
+ * step reaches its objects, once per cycle.  Cycles longer than this many
+ * intervals widen it no further (the page is then judged by older heat). */
+#define MTP_CYCLE_WINDOW_MAX 30
 
 static inline __u64 mtp_heat_now(__u64 heat, __u32 last_epoch, __u32 epoch, __u32 window)
 {

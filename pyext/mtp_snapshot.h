@@ -11,11 +11,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* One entry of the previous observation, sorted by address. */
+/* One observed object as of its latest observation; the side table is an
+ * array of these sorted by address, 16 bytes per object. */
 typedef struct {
     uint64_t addr;
     uint32_t refcnt;
-    uint32_t type_tag; /* detects a freed object whose address was reused */
+    uint16_t type_tag; /* detects a freed object whose address was reused */
+    uint8_t history;   /* bit i: the refcount had moved at the i-th latest observation */
+    uint8_t cycle;     /* low byte of the round-robin cycle that last saw it */
 } mtp_seen;
 
 /*
@@ -59,6 +62,106 @@ static inline mtp_seen *mtp_sort_seen(mtp_seen *v, mtp_seen *tmp, size_t n)
         tmp = swap;
     }
     return v;
+}
+
+/* Drops repeated addresses from a sorted snapshot (an object reached both on
+ * its own and as a referent); keeps the first.  Returns the new length. */
+static inline size_t mtp_seen_unique(mtp_seen *v, size_t n)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (out == 0 || v[out - 1].addr != v[i].addr)
+            v[out++] = v[i];
+    return out;
+}
+
+/* First index in v[from, n) whose address is >= addr: galloping, because
+ * consecutive lookups of a sorted slice land near each other. */
+static inline size_t mtp_seen_gallop(const mtp_seen *v, size_t n, size_t from, uint64_t addr)
+{
+    size_t lo = from, step = 1, hi;
+
+    while (lo + step < n && v[lo + step].addr < addr) {
+        lo += step;
+        step <<= 1;
+    }
+    hi = lo + step < n ? lo + step : n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * Folds one observation step into the side table.  `cur` is the step's
+ * snapshot, sorted and unique, with refcnt and type_tag filled in; `old` is
+ * the table.  Writes the new table to `out` (room for old_len + cur_len) and
+ * returns its length.  For each cur[i], delta[i] is the refcount change since
+ * the object was last observed (0 for an object new to the table or whose
+ * address now holds another type), and cur[i].history gets the updated
+ * history.  Entries the step did not see are copied unchanged, in runs: a
+ * step covers only a slice of a large heap.
+ */
+static inline size_t mtp_seen_merge(const mtp_seen *old, size_t old_len, mtp_seen *cur,
+                                    size_t cur_len, uint8_t cycle, int32_t *delta, mtp_seen *out)
+{
+    size_t j = 0, k = 0;
+
+    for (size_t i = 0; i < cur_len; i++) {
+        size_t at = mtp_seen_gallop(old, old_len, j, cur[i].addr);
+        uint8_t history = 0;
+
+        if (at > j) {
+            memcpy(out + k, old + j, (at - j) * sizeof(*out));
+            k += at - j;
+        }
+        j = at;
+        delta[i] = 0;
+        if (j < old_len && old[j].addr == cur[i].addr) {
+            if (old[j].type_tag == cur[i].type_tag) {
+                delta[i] = (int32_t)(cur[i].refcnt - old[j].refcnt);
+                history = (uint8_t)(old[j].history << 1);
+            }
+            j++;
+        }
+        history |= delta[i] != 0;
+        cur[i].history = history;
+        cur[i].cycle = cycle;
+        out[k++] = cur[i];
+    }
+    if (j < old_len) {
+        memcpy(out + k, old + j, (old_len - j) * sizeof(*out));
+        k += old_len - j;
+    }
+    return k;
+}
+
+/* After a full round-robin cycle: drops the entries no step of the last
+ * `keep` cycles saw; their objects died or stopped being tracked.  In place;
+ * returns the new length. */
+static inline size_t mtp_seen_prune(mtp_seen *v, size_t n, uint8_t cycle, uint8_t keep)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)(cycle - v[i].cycle) < keep)
+            v[out++] = v[i];
+    return out;
+}
+
+/* Bits set among the last `n` observations of a history byte. */
+static inline unsigned mtp_history_count(uint8_t history, unsigned n)
+{
+    unsigned mask = n >= 8 ? 0xffu : (1u << n) - 1, count = 0;
+
+    for (unsigned bits = history & mask; bits; bits &= bits - 1)
+        count++;
+    return count;
 }
 
 #endif

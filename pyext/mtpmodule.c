@@ -14,6 +14,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +51,10 @@ MTP_SEMAPHORE(written);
  * hinted one's address inherits its hint.  Neither keeps the object alive. */
 typedef struct {
     uint64_t addr;
-    uint32_t type_tag;
-    uint32_t kind;     /* enum mtp_hint */
-    PyObject *weakref; /* NULL for GC-tracked objects */
+    uint16_t type_tag;
+    uint32_t kind;       /* enum mtp_hint */
+    PyObject *weakref;   /* NULL for GC-tracked objects */
+    uint64_t seen_cycle; /* the round-robin cycle that last found it */
 } mtp_hint_entry;
 
 #define MTP_HINTS_MAX 65536
@@ -68,7 +71,8 @@ typedef struct {
     PyObject *settings;       /* dict name -> "name=value" bytes, from configure() */
     mtp_hint_entry *hints;
     size_t hints_len;
-    int observing; /* guards against re-entry through an allocation */
+    int observing;     /* guards against re-entry through an allocation */
+    int in_collection; /* between gc.callbacks' "start" and "stop" */
     uint64_t gc_start_ns;
     /* Totals not yet reported through mtp:gc_done. */
     uint64_t pending_collections;
@@ -76,8 +80,16 @@ typedef struct {
     uint64_t pending_observe_ns;
     uint64_t pending_observed;
     uint64_t last_gc_done_ns;
-    uint64_t last_observe_ns;
+    uint64_t last_observe_ns; /* also read by the idle ticker */
     uint64_t min_interval_ns;
+
+    /* The step budget (see mtp_step). */
+    double budget;      /* share of the collector's time a step may take */
+    double idle_budget; /* share of wall time an idle step may take */
+    int64_t credit_ns;  /* earned and not yet spent; negative after an overrun */
+    double ns_per_entry;
+    double ns_per_table_entry;
+    uint64_t idle_earned_ns; /* idle credit was earned up to here */
 
     /* The written-page scan: 1 on, 0 off, -errno when the kernel refused. */
     struct mtp_wpscan wp;
@@ -94,9 +106,38 @@ typedef struct {
     uint64_t batches_fired;
     uint64_t observe_ns_total;
     uint64_t observe_ns_last;
+    uint64_t observe_ns_max;
+    uint64_t idle_steps;
 } mtp_state;
 
 static mtp_state mtp;
+
+/* The collector's lists as the step walks them (see "Observation steps"). */
+typedef struct {
+    uintptr_t next;
+    uintptr_t prev; /* low two bits are collector flags */
+} mtp_gc_link;
+
+#define MTP_GC_PREV_MASK (~(uintptr_t)3)
+/* Generations 0-2, then the permanent generation of gc.freeze(). */
+#define MTP_GC_LISTS 4
+/* struct gc_generation: the head, then two ints (threshold, count). */
+#define MTP_GC_GENERATION_SIZE (sizeof(mtp_gc_link) + 2 * sizeof(int))
+
+static struct {
+    int usable; /* 1 once the layout checked out */
+    mtp_gc_link *heads[MTP_GC_LISTS];
+    PyObject *bookmark;          /* strong: the object the next step starts at */
+    int resume_list;             /* without a bookmark: the list to start at */
+    Py_ssize_t bookmark_visited; /* referents of the bookmark already observed */
+    uint8_t cycle;
+    uint32_t cycle_steps; /* steps in the cycle under way */
+    uint64_t cycle_started_ns;
+    uint64_t last_cycle_ns; /* how long the last full cycle took */
+    uint64_t cycles;
+    size_t fallback_offset;                  /* into gc.get_objects(), when not walking */
+    uint64_t last_by_list[MTP_GC_LISTS + 1]; /* the last step's walk, per list */
+} mtp_gc;
 
 static uint64_t mtp_now_ns(void)
 {
@@ -161,29 +202,107 @@ static size_t mtp_preheader_size(PyTypeObject *tp)
     return size;
 }
 
+/* Mirrors of CPython's dict key tables (Objects/dict-common.h in 3.9/3.10,
+ * Include/internal/pycore_dict.h from 3.11), read only for their sizes. */
+#if PY_VERSION_HEX >= 0x030B0000
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size;
+    uint8_t dk_log2_index_bytes;
+    uint8_t dk_kind; /* 0: general entries (24 bytes); else unicode keys (16) */
+    uint32_t dk_version;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+} mtp_dict_keys;
+#else
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    Py_ssize_t dk_size;
+    void *dk_lookup;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+} mtp_dict_keys;
+#endif
+
+#define MTP_USABLE_FRACTION(n) (((n) << 1) / 3)
+
+/* Bytes of a dict's key table, or 0 for one it does not own. */
+static uint64_t mtp_dict_keys_size(const mtp_dict_keys *dk)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    uint64_t slots = 1ull << dk->dk_log2_size;
+
+    if (dk->dk_log2_size > 40 || dk->dk_log2_index_bytes > 43)
+        return 0;
+    return sizeof(*dk) + (1ull << dk->dk_log2_index_bytes) +
+           MTP_USABLE_FRACTION(slots) * (dk->dk_kind == 0 ? 24 : 16);
+#else
+    uint64_t slots = (uint64_t)dk->dk_size;
+    unsigned index_bytes = slots <= 0xff ? 1 : slots <= 0xffff ? 2 : slots <= 0xffffffffu ? 4 : 8;
+
+    return sizeof(*dk) + slots * index_bytes + MTP_USABLE_FRACTION(slots) * 24;
+#endif
+}
+
+static uint64_t mtp_dict_slots(const mtp_dict_keys *dk)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return dk->dk_log2_size > 40 ? 0 : 1ull << dk->dk_log2_size;
+#else
+    return (uint64_t)dk->dk_size;
+#endif
+}
+
 static uint64_t mtp_inline_size(PyObject *op)
 {
-    uint64_t size = (uint64_t)Py_TYPE(op)->tp_basicsize;
+    PyTypeObject *tp = Py_TYPE(op);
+    uint64_t size = (uint64_t)tp->tp_basicsize;
 
     /* tp_itemsize alone does not mean ob_size is an item count: 3.11's
-     * generators keep a pointer there.  Trust it only for tuples, the one
-     * common GC-tracked var-sized type whose layout is public. */
+     * generators keep a pointer there.  Trust it only for the var-sized
+     * types whose layout is public. */
     if (PyTuple_Check(op))
         size += (uint64_t)PyTuple_GET_SIZE(op) * sizeof(PyObject *);
+    else if (PyBytes_Check(op))
+        size += (uint64_t)PyBytes_GET_SIZE(op);
+    else if (PyUnicode_Check(op)) {
+#if PY_VERSION_HEX < 0x030C0000
+        if (!PyUnicode_IS_READY(op))
+            return size;
+#endif
+        if (PyUnicode_IS_COMPACT_ASCII(op))
+            size = sizeof(PyASCIIObject) + (uint64_t)PyUnicode_GET_LENGTH(op) + 1;
+        else if (PyUnicode_IS_COMPACT(op))
+            size = sizeof(PyCompactUnicodeObject) +
+                   ((uint64_t)PyUnicode_GET_LENGTH(op) + 1) * PyUnicode_KIND(op);
+    } else if (PyLong_Check(op)) {
+        size += (uint64_t)tp->tp_itemsize; /* one digit: most ints are small */
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13 keeps most instances' attribute values right after the object. */
+    if (PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES)) {
+        uint8_t capacity = *(const uint8_t *)((const char *)op + tp->tp_basicsize);
+        size += 8 + (uint64_t)capacity * (sizeof(PyObject *) + 1);
+    }
+#endif
     return size;
 }
 
-static uint32_t mtp_type_tag(PyObject *op)
+static uint16_t mtp_type_tag(PyObject *op)
 {
     uintptr_t tp = (uintptr_t)Py_TYPE(op);
 
-    return (uint32_t)(tp ^ (tp >> 32));
+    return (uint16_t)((tp >> 4) ^ (tp >> 20) ^ (tp >> 36));
 }
 
-/* The memory an object occupies, as up to two address ranges: its inline
- * block, plus a list's out-of-line item array.  Returns the number of
- * ranges. */
-static int mtp_object_ranges(PyObject *op, uint64_t addr[2], uint64_t size[2])
+#define MTP_RANGES_MAX 3
+
+/* The memory an object occupies: its inline block, plus storage it owns out
+ * of line -- a list's item array, a dict's key table or split values, a
+ * bytearray's buffer.  (Other buffers are found through the buffer protocol,
+ * which may run code, so not here.)  Returns the number of ranges. */
+static int mtp_object_ranges(PyObject *op, uint64_t addr[MTP_RANGES_MAX],
+                             uint64_t size[MTP_RANGES_MAX])
 {
     PyTypeObject *tp = Py_TYPE(op);
     size_t pre = mtp_preheader_size(tp);
@@ -191,11 +310,31 @@ static int mtp_object_ranges(PyObject *op, uint64_t addr[2], uint64_t size[2])
 
     addr[n] = (uint64_t)(uintptr_t)op - pre;
     size[n++] = pre + mtp_inline_size(op);
-    if (PyList_CheckExact(op)) {
+    if (PyList_Check(op)) {
         PyListObject *list = (PyListObject *)op;
         if (list->ob_item != NULL && list->allocated > 0) {
             addr[n] = (uint64_t)(uintptr_t)list->ob_item;
             size[n++] = (uint64_t)list->allocated * sizeof(PyObject *);
+        }
+    } else if (PyDict_Check(op)) {
+        PyDictObject *dict = (PyDictObject *)op;
+        const mtp_dict_keys *dk = (const mtp_dict_keys *)dict->ma_keys;
+
+        if (dk != NULL && dict->ma_values == NULL && dict->ma_used > 0) {
+            /* A combined table: the dict owns its keys and values. */
+            addr[n] = (uint64_t)(uintptr_t)dk;
+            size[n++] = mtp_dict_keys_size(dk);
+        } else if (dk != NULL && dict->ma_values != NULL) {
+            /* Split: the keys belong to the class; the values are this
+             * instance's own. */
+            addr[n] = (uint64_t)(uintptr_t)dict->ma_values;
+            size[n++] = MTP_USABLE_FRACTION(mtp_dict_slots(dk)) * sizeof(PyObject *);
+        }
+    } else if (PyByteArray_Check(op)) {
+        PyByteArrayObject *ba = (PyByteArrayObject *)op;
+        if (ba->ob_bytes != NULL && ba->ob_alloc > 0) {
+            addr[n] = (uint64_t)(uintptr_t)ba->ob_bytes;
+            size[n++] = (uint64_t)ba->ob_alloc;
         }
     }
     return n;
@@ -203,7 +342,7 @@ static int mtp_object_ranges(PyObject *op, uint64_t addr[2], uint64_t size[2])
 
 static void mtp_emit_object(PyObject *op, int32_t delta)
 {
-    uint64_t addr[2], size[2];
+    uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     int n = mtp_object_ranges(op, addr, size);
 
     for (int i = 0; i < n; i++)
@@ -212,9 +351,9 @@ static void mtp_emit_object(PyObject *op, int32_t delta)
 
 /* Fires mtp:hint for every range of op, and for a buffer's data, which is
  * where a large object's bytes live (bytes, array.array, numpy). */
-static void mtp_fire_hint(PyObject *op, uint32_t kind)
+static void mtp_fire_hint(PyObject *op, uint32_t kind, int with_buffer)
 {
-    uint64_t addr[2], size[2];
+    uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     int n;
 
     if (!mtp_hint_semaphore)
@@ -224,7 +363,7 @@ static void mtp_fire_hint(PyObject *op, uint32_t kind)
         uint64_t a = addr[i], sz = size[i];
         DTRACE_PROBE3(mtp, hint, a, sz, kind);
     }
-    if (PyObject_CheckBuffer(op)) {
+    if (with_buffer && PyObject_CheckBuffer(op)) {
         Py_buffer view;
         if (PyObject_GetBuffer(op, &view, PyBUF_SIMPLE) == 0) {
             uint64_t a = (uint64_t)(uintptr_t)view.buf, sz = (uint64_t)view.len;
@@ -294,32 +433,48 @@ static void mtp_hint_drop(size_t i)
 }
 
 /* Repeats the hints of objects still alive, so a tracer that attached after
- * mtp.hint() learns them, and forgets the rest.  `snap` is the current
- * snapshot, sorted, whose objects are all alive. */
-static void mtp_refresh_hints(const mtp_seen *snap, size_t snap_len)
+ * mtp.hint() learns them, and forgets the rest.  `slice` holds the objects
+ * this step observed, all alive.  An object hinted by address is repeated
+ * when a step sees it, and forgotten once its address holds another type or
+ * two whole cycles passed without a step finding it (it died). */
+static void mtp_refresh_hints(const mtp_seen *slice, size_t slice_len)
 {
+    /* Objects hinted by address first: they are safe to read only until
+     * code runs, and reading a weakly referenced object's buffer may run
+     * code. */
     for (size_t i = 0; i < mtp.hints_len;) {
         mtp_hint_entry *h = &mtp.hints[i];
-        PyObject *op = NULL;
+        Py_ssize_t at;
 
         if (h->weakref != NULL) {
-            PyObject *target = mtp_weakref_target(h->weakref);
-            if (target != NULL) {
-                mtp_fire_hint(target, h->kind);
-                Py_DECREF(target);
-                i++;
-                continue;
-            }
-        } else {
-            Py_ssize_t at = mtp_seen_find(snap, snap_len, h->addr);
-            if (at >= 0 && snap[at].type_tag == h->type_tag)
-                op = (PyObject *)(uintptr_t)h->addr;
+            i++;
+            continue;
         }
-        if (op == NULL) {
+        at = mtp_seen_find(slice, slice_len, h->addr);
+        if (at >= 0 && slice[at].type_tag == h->type_tag) {
+            mtp_fire_hint((PyObject *)(uintptr_t)h->addr, h->kind, 0);
+            h->seen_cycle = mtp_gc.cycles;
+            i++;
+        } else if (at < 0 && mtp_gc.cycles - h->seen_cycle < 2) {
+            i++;
+        } else {
+            mtp_hint_drop(i);
+        }
+    }
+    for (size_t i = 0; i < mtp.hints_len;) {
+        PyObject *target;
+
+        if (mtp.hints[i].weakref == NULL) {
+            i++;
+            continue;
+        }
+        target = mtp_weakref_target(mtp.hints[i].weakref);
+        if (target == NULL) {
             mtp_hint_drop(i);
             continue;
         }
-        mtp_fire_hint(op, h->kind);
+        mtp_fire_hint(target, mtp.hints[i].kind, 1);
+        Py_DECREF(target);
         i++;
     }
 }
@@ -450,68 +605,401 @@ static void mtp_written_watch(const mtp_seen *snap, size_t n)
 }
 
 /*
- * One observation: snapshot every GC-tracked object's refcount, merge with the
- * previous snapshot to get deltas, and fire the records.  Returns 0, or -1
- * with a Python exception set.
+ * Observation steps.
+ *
+ * A step reads the reference counts of a slice of the GC-tracked objects and
+ * of the untracked objects they refer to (str, bytes, int, float, buffers,
+ * untracked tuples and dicts), folds them into the side table to get each
+ * object's change since it was last seen, and fires the records.  Slices are
+ * taken round-robin along the collector's own lists, from a bookmark, so a
+ * large heap is covered over several steps and every object is seen once per
+ * cycle.  A step costs at most its budget: a share of the time the collector
+ * itself spent since the previous step.
+ *
+ * The lists are read directly, the way gcmodule.c walks them, which needs
+ * their layout: PyGC_Head in front of each object, and the interpreter's
+ * generation heads (the same in 3.9 to 3.13).  The layout is checked against
+ * values the public API reports before it is trusted; if the check fails the
+ * step falls back to gc.get_objects(), which sees everything but costs a pass
+ * over the whole heap.  A walk runs no Python code and neither allocates nor
+ * frees Python objects, so the lists cannot change under it.
  */
-static int mtp_observe(uint64_t *observed_out)
+
+static int mtp_gc_head_index(const mtp_gc_link *node)
 {
-    PyObject *objects;
-    Py_ssize_t n;
-    mtp_seen *cur, *tmp, *sorted;
-    size_t i, j;
+    for (int i = 0; i < MTP_GC_LISTS; i++)
+        if (node == mtp_gc.heads[i])
+            return i;
+    return -1;
+}
+
+/*
+ * Finds the generation heads: a just-created list is appended at the tail of
+ * generation 0, so its next link is that generation's head.  The heads sit
+ * in struct _gc_runtime_state as generations[3] followed by the generation0
+ * pointer and the permanent generation; each head is followed by its
+ * threshold, which gc.get_threshold() reports.  Any mismatch leaves the
+ * walker off.
+ */
+static void mtp_gc_find_lists(void)
+{
+#if defined(Py_GIL_DISABLED) || PY_VERSION_HEX >= 0x030E0000
+    return; /* other collectors: gc.get_objects() only */
+#else
+    PyObject *probe = NULL, *gc = NULL, *thresholds = NULL;
+    mtp_gc_link *link, *gen0;
+    char *base;
+
+    gc = PyImport_ImportModule("gc");
+    thresholds = gc ? PyObject_CallMethod(gc, "get_threshold", NULL) : NULL;
+    if (thresholds == NULL || !PyTuple_Check(thresholds) || PyTuple_GET_SIZE(thresholds) != 3)
+        goto out;
+    /* Nothing may be allocated between the probe and reading its link. */
+    probe = PyList_New(0);
+    if (probe == NULL || !PyObject_GC_IsTracked(probe))
+        goto out;
+    link = (mtp_gc_link *)probe - 1;
+    gen0 = (mtp_gc_link *)link->next;
+    base = (char *)gen0;
+    if (gen0 == NULL || (mtp_gc_link *)(gen0->prev & MTP_GC_PREV_MASK) != link)
+        goto out;
+    for (int g = 0; g < 3; g++) {
+        int threshold = *(int *)(base + g * MTP_GC_GENERATION_SIZE + sizeof(mtp_gc_link));
+        long want = PyLong_AsLong(PyTuple_GET_ITEM(thresholds, g));
+        if (want == -1 && PyErr_Occurred())
+            goto out;
+        if (threshold != want)
+            goto out;
+        mtp_gc.heads[g] = (mtp_gc_link *)(base + g * MTP_GC_GENERATION_SIZE);
+    }
+    if (*(mtp_gc_link **)(base + 3 * MTP_GC_GENERATION_SIZE) != gen0)
+        goto out;
+    mtp_gc.heads[3] = (mtp_gc_link *)(base + 3 * MTP_GC_GENERATION_SIZE + sizeof(void *));
+    for (int g = 0; g < MTP_GC_LISTS; g++) {
+        mtp_gc_link *h = mtp_gc.heads[g];
+        /* Every list is circular through its head. */
+        if (h->next == 0 || ((mtp_gc_link *)h->next)->prev == 0 ||
+            (mtp_gc_link *)(((mtp_gc_link *)h->next)->prev & MTP_GC_PREV_MASK) != h)
+            goto out;
+    }
+    mtp_gc.usable = 1;
+out:
+    PyErr_Clear();
+    Py_XDECREF(thresholds);
+    Py_XDECREF(gc);
+    Py_XDECREF(probe);
+#endif
+}
+
+#define MTP_BUFFERS_MAX 256
+
+/* One step's snapshot under construction. */
+typedef struct {
+    mtp_seen *v;
+    size_t len;
+    size_t limit;                       /* entries this step may take (its budget) */
+    PyObject *buffers[MTP_BUFFERS_MAX]; /* strong: read after the walk */
+    size_t n_buffers;
+    Py_ssize_t visited; /* referents visited in the current object */
+    Py_ssize_t skip;    /* of those, already observed by the previous step */
+    int nested;
+    int list;                           /* being walked; MTP_GC_LISTS: not known yet */
+    uint64_t by_list[MTP_GC_LISTS + 1]; /* tracked objects walked per list */
+} mtp_walk;
+
+static int mtp_has_buffer(PyTypeObject *tp)
+{
+    return tp->tp_as_buffer != NULL && tp->tp_as_buffer->bf_getbuffer != NULL &&
+           tp != &PyBytes_Type && tp != &PyByteArray_Type && tp != &PyMemoryView_Type;
+}
+
+static void mtp_walk_add(mtp_walk *w, PyObject *op)
+{
+    /* The bookmark's count includes the reference mtp holds. */
+    Py_ssize_t refcnt = Py_REFCNT(op) - (op == mtp_gc.bookmark);
+
+    if (w->len == w->limit)
+        return;
+    w->v[w->len++] = (mtp_seen){(uint64_t)(uintptr_t)op, (uint32_t)refcnt, mtp_type_tag(op), 0, 0};
+    if (mtp_has_buffer(Py_TYPE(op)) && w->n_buffers < MTP_BUFFERS_MAX) {
+        Py_INCREF(op); /* kept alive until its buffer is read, after the walk */
+        w->buffers[w->n_buffers++] = op;
+    }
+}
+
+/* tp_traverse callback: records the untracked objects a container refers
+ * to, which the lists do not hold.  Returns 1 to stop at the budget. */
+static int mtp_visit_referent(PyObject *op, void *arg)
+{
+    mtp_walk *w = arg;
+    PyTypeObject *tp;
+
+    if (op == NULL)
+        return 0;
+    if (!w->nested && w->visited++ < w->skip)
+        return 0;
+    tp = Py_TYPE(op);
+    if (PyType_IS_GC(tp)) {
+        /* Tracked ones are on the lists.  Tuples and dicts of atoms are
+         * untracked by the collector: take them and their atoms. */
+        if (PyObject_GC_IsTracked(op) || w->nested ||
+            !(PyTuple_CheckExact(op) || PyDict_CheckExact(op)))
+            return 0;
+        mtp_walk_add(w, op);
+        w->nested = 1;
+        tp->tp_traverse(op, mtp_visit_referent, w);
+        w->nested = 0;
+    } else {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (_Py_IsImmortal(op))
+            return 0; /* never changes, lives in static memory */
+#endif
+        if (PyUnicode_Check(op) || PyBytes_Check(op) || PyLong_Check(op) || PyFloat_Check(op) ||
+            PyByteArray_Check(op) || PyComplex_Check(op) || mtp_has_buffer(tp))
+            mtp_walk_add(w, op);
+    }
+    return !w->nested && w->len >= w->limit;
+}
+
+static void mtp_gc_cycle_done(uint64_t now)
+{
+    mtp_gc.cycle++;
+    mtp_gc.cycles++;
+    if (mtp_gc.cycle_started_ns)
+        mtp_gc.last_cycle_ns = now - mtp_gc.cycle_started_ns;
+    mtp_gc.cycle_started_ns = now;
+    mtp_gc.cycle_steps = 0;
+}
+
+/* Sets where the next step starts; the old bookmark is returned to be
+ * released once nothing is walking any more. */
+static PyObject *mtp_gc_set_bookmark(PyObject *op, Py_ssize_t visited, int list)
+{
+    PyObject *old = mtp_gc.bookmark;
+
+    Py_XINCREF(op);
+    mtp_gc.bookmark = op;
+    mtp_gc.bookmark_visited = visited;
+    mtp_gc.resume_list = list;
+    return old;
+}
+
+/*
+ * Walks the lists from the bookmark until the step's budget is spent or
+ * every list was walked once.  Returns the previous bookmark (to release),
+ * or sets *broken when a link does not check out.
+ */
+static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
+{
+    mtp_gc_link *node, *prev = NULL;
+    int heads_passed = 0;
+
+    *cycle_done = 0;
+    *broken = 0;
+    w->list = MTP_GC_LISTS;
+    if (mtp_gc.bookmark != NULL && ((mtp_gc_link *)mtp_gc.bookmark - 1)->next != 0)
+        node = (mtp_gc_link *)mtp_gc.bookmark - 1;
+    else /* untracked since: start its list again */
+        node = mtp_gc.heads[mtp_gc.bookmark != NULL ? 0 : mtp_gc.resume_list];
+    for (;;) {
+        int head = mtp_gc_head_index(node);
+        PyObject *op;
+
+        if (head >= 0) {
+            if (++heads_passed > MTP_GC_LISTS)
+                return mtp_gc_set_bookmark(NULL, 0, head);
+            if (head == MTP_GC_LISTS - 1)
+                *cycle_done = 1;
+            w->list = (head + 1) % MTP_GC_LISTS;
+            prev = mtp_gc.heads[(head + 1) % MTP_GC_LISTS];
+            node = (mtp_gc_link *)prev->next;
+            continue;
+        }
+        if (prev != NULL && (mtp_gc_link *)(node->prev & MTP_GC_PREV_MASK) != prev) {
+            *broken = 1;
+            return mtp_gc_set_bookmark(NULL, 0, 0);
+        }
+        op = (PyObject *)(node + 1);
+        w->visited = 0;
+        w->skip = op == mtp_gc.bookmark ? mtp_gc.bookmark_visited : 0;
+        if (w->skip == 0)
+            mtp_walk_add(w, op);
+        w->by_list[w->list]++;
+        if (Py_TYPE(op)->tp_traverse != NULL &&
+            Py_TYPE(op)->tp_traverse(op, mtp_visit_referent, w) != 0)
+            return mtp_gc_set_bookmark(op, w->visited, 0); /* resume inside it */
+        prev = node;
+        node = (mtp_gc_link *)node->next;
+        if (w->len >= w->limit) {
+            head = mtp_gc_head_index(node);
+            if (head >= 0)
+                return mtp_gc_set_bookmark(NULL, 0, head);
+            return mtp_gc_set_bookmark((PyObject *)(node + 1), 0, 0);
+        }
+    }
+}
+
+/* gc.get_objects(), when the lists cannot be walked: a slice of its list
+ * from where the previous step stopped.  Returns the list, which keeps the
+ * objects alive, or NULL with an exception. */
+static PyObject *mtp_snapshot_all(mtp_walk *w, int *cycle_done)
+{
+    PyObject *objects = PyObject_CallNoArgs(mtp.get_objects);
+    size_t n, at, taken = 0;
+
+    if (objects == NULL)
+        return NULL;
+    n = (size_t)PyList_GET_SIZE(objects);
+    at = mtp_gc.fallback_offset < n ? mtp_gc.fallback_offset : 0;
+    while (taken < n && w->len < w->limit) {
+        PyObject *op = PyList_GET_ITEM(objects, at);
+        mtp_walk_add(w, op);
+        w->v[w->len - 1].refcnt--; /* the list's own reference */
+        w->visited = w->skip = 0;
+        if (Py_TYPE(op)->tp_traverse != NULL)
+            Py_TYPE(op)->tp_traverse(op, mtp_visit_referent, w);
+        taken++;
+        if (++at == n) {
+            at = 0;
+            *cycle_done = 1;
+        }
+    }
+    mtp_gc.fallback_offset = at;
+    return objects;
+}
+
+/* Reads the buffers the walk kept, now that code may run, and fires their
+ * data with their owner's delta. */
+static void mtp_emit_buffers(mtp_walk *w, const mtp_seen *cur, const int32_t *delta, size_t n)
+{
+    for (size_t i = 0; i < w->n_buffers; i++) {
+        PyObject *op = w->buffers[i];
+        Py_ssize_t at = mtp_seen_find(cur, n, (uint64_t)(uintptr_t)op);
+        Py_buffer view;
+
+        if (PyObject_GetBuffer(op, &view, PyBUF_SIMPLE) == 0) {
+            if (view.len > 0)
+                mtp_emit((uint64_t)(uintptr_t)view.buf, (uint64_t)view.len,
+                         at >= 0 ? delta[at] : 0);
+            PyBuffer_Release(&view);
+        } else {
+            PyErr_Clear(); /* not contiguous: its object's own range suffices */
+        }
+    }
+    mtp_flush();
+}
+
+static void mtp_release_buffers(mtp_walk *w)
+{
+    for (size_t i = 0; i < w->n_buffers; i++)
+        Py_DECREF(w->buffers[i]);
+    w->n_buffers = 0;
+}
+
+/* Entries an unbounded step may take: far more than any budget allows,
+ * and a bound on the snapshot's memory. */
+#define MTP_STEP_MAX_ENTRIES (64u << 20)
+
+/*
+ * One observation step of at most `limit` entries.  Returns 0, or -1 with a
+ * Python exception set.
+ */
+static int mtp_observe(size_t limit, uint64_t *observed_out)
+{
+    mtp_walk w = {0};
+    PyObject *objects = NULL, *old_bookmark = NULL;
+    mtp_seen *tmp = NULL, *sorted, *table = NULL;
+    int32_t *delta = NULL;
+    int cycle_done = 0, broken = 0, wrote;
+    size_t n, table_len;
+    uint64_t now;
 
     *observed_out = 0;
-    mtp_written_take(); /* before gc.get_objects() writes every header */
-    objects = PyObject_CallNoArgs(mtp.get_objects);
-    if (objects == NULL)
-        return -1;
-    n = PyList_GET_SIZE(objects);
-    cur = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * sizeof(*cur));
-    tmp = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * sizeof(*tmp));
-    if (cur == NULL || tmp == NULL) {
-        PyMem_RawFree(cur);
-        PyMem_RawFree(tmp);
-        Py_DECREF(objects);
+    if (limit == 0)
+        return 0;
+    if (limit > MTP_STEP_MAX_ENTRIES)
+        limit = MTP_STEP_MAX_ENTRIES;
+    w.limit = limit;
+    w.v = PyMem_RawMalloc(limit * sizeof(*w.v));
+    if (w.v == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (i = 0; i < (size_t)n; i++) {
-        PyObject *op = PyList_GET_ITEM(objects, i);
-        cur[i].addr = (uint64_t)(uintptr_t)op;
-        /* -1 for the reference gc.get_objects()'s list holds. */
-        cur[i].refcnt = (uint32_t)(Py_REFCNT(op) - 1);
-        cur[i].type_tag = mtp_type_tag(op);
+    /* The program's writes since the last step; the walk itself writes
+     * nothing. */
+    mtp_written_take();
+    if (mtp_gc.usable) {
+        old_bookmark = mtp_gc_walk(&w, &cycle_done, &broken);
+        if (broken) {
+            /* Never guess: from now on, the public API only. */
+            mtp_gc.usable = 0;
+            w.len = 0;
+        }
     }
-    sorted = mtp_sort_seen(cur, tmp, (size_t)n);
-    /* Keep the sorted buffer as the snapshot; free the other. */
-    PyMem_RawFree(sorted == cur ? tmp : cur);
-    cur = sorted;
-
-    /* Sorted merge: objects new since the last observation get delta 0; their
-     * pages are still recorded, so cold memory is visible too. */
-    for (i = 0, j = 0; i < (size_t)n; i++) {
-        int32_t delta = 0;
-        PyObject *op = (PyObject *)(uintptr_t)cur[i].addr;
-
-        while (j < mtp.prev_len && mtp.prev[j].addr < cur[i].addr)
-            j++;
-        if (j < mtp.prev_len && mtp.prev[j].addr == cur[i].addr &&
-            mtp.prev[j].type_tag == cur[i].type_tag)
-            delta = (int32_t)(cur[i].refcnt - mtp.prev[j].refcnt);
-        mtp_emit_object(op, delta);
+    if (!mtp_gc.usable) {
+        objects = mtp_snapshot_all(&w, &cycle_done);
+        if (objects == NULL) {
+            mtp_release_buffers(&w);
+            PyMem_RawFree(w.v);
+            Py_XDECREF(old_bookmark);
+            return -1;
+        }
     }
+
+    n = w.len;
+    tmp = PyMem_RawMalloc((n ? n : 1) * sizeof(*tmp));
+    delta = PyMem_RawMalloc((n ? n : 1) * sizeof(*delta));
+    table = PyMem_RawMalloc((mtp.prev_len + n ? mtp.prev_len + n : 1) * sizeof(*table));
+    if (tmp == NULL || delta == NULL || table == NULL) {
+        PyMem_RawFree(tmp);
+        PyMem_RawFree(delta);
+        PyMem_RawFree(table);
+        mtp_release_buffers(&w);
+        PyMem_RawFree(w.v);
+        Py_XDECREF(objects);
+        Py_XDECREF(old_bookmark);
+        PyErr_NoMemory();
+        return -1;
+    }
+    sorted = mtp_sort_seen(w.v, tmp, n);
+    n = mtp_seen_unique(sorted, n);
+    table_len = mtp_seen_merge(mtp.prev, mtp.prev_len, sorted, n, mtp_gc.cycle, delta, table);
+
+    /* Every object in `sorted` is still alive: nothing ran since the walk. */
+    for (size_t i = 0; i < n; i++)
+        mtp_emit_object((PyObject *)(uintptr_t)sorted[i].addr, delta[i]);
     mtp_flush();
-    mtp_written_watch(cur, (size_t)n);
-    mtp_refresh_hints(cur, (size_t)n);
+    mtp_written_watch(sorted, n);
+    mtp_refresh_hints(sorted, n);
+    if (w.n_buffers > 0)
+        mtp_emit_buffers(&w, sorted, delta, n);
     mtp_fire_settings();
 
+    now = mtp_now_ns();
+    memcpy(mtp_gc.last_by_list, w.by_list, sizeof(mtp_gc.last_by_list));
+    mtp_gc.cycle_steps++;
+    if (cycle_done) {
+        mtp_gc_cycle_done(now);
+        /* Entries no step of the last two cycles saw belong to dead or
+         * untracked objects. */
+        table_len = mtp_seen_prune(table, table_len, mtp_gc.cycle, 2);
+    }
     PyMem_RawFree(mtp.prev);
-    mtp.prev = cur;
-    mtp.prev_len = (size_t)n;
-    Py_DECREF(objects); /* the last of our own writes to the objects */
-    mtp_written_rearm();
-    mtp_written_resample(mtp_now_ns());
+    mtp.prev = table;
+    mtp.prev_len = table_len;
+    PyMem_RawFree(sorted == w.v ? tmp : w.v);
+    PyMem_RawFree(sorted);
+    PyMem_RawFree(delta);
+    /* The last of our own writes to the objects (references taken by
+     * gc.get_objects(), the buffers and the bookmark); may free and run
+     * code.  Re-protecting afterwards keeps them out of the next report. */
+    wrote = objects != NULL || w.n_buffers > 0 || old_bookmark != NULL || mtp_gc.bookmark != NULL;
+    mtp_release_buffers(&w);
+    Py_XDECREF(objects);
+    Py_XDECREF(old_bookmark);
+    if (wrote)
+        mtp_written_rearm();
+    mtp_written_resample(now);
     mtp_written_fire();
     *observed_out = (uint64_t)n;
     return 0;
@@ -527,6 +1015,15 @@ static int mtp_is_full_collection(PyObject *info)
     return gen != NULL && PyLong_Check(gen) && PyLong_AsLong(gen) >= 2;
 }
 
+/* The time one round-robin cycle takes: the last one's, or the one under
+ * way's if it already took longer. */
+static uint64_t mtp_cycle_ns(uint64_t now)
+{
+    uint64_t running = mtp_gc.cycle_started_ns ? now - mtp_gc.cycle_started_ns : 0;
+
+    return running > mtp_gc.last_cycle_ns ? running : mtp_gc.last_cycle_ns;
+}
+
 /* mtp:gc_done carries totals since its last firing: one firing per
  * collection would cost ~1 us each with a tracer attached, more than many
  * young collections take. */
@@ -538,10 +1035,12 @@ static void mtp_fire_gc_done(uint64_t now)
     uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
     /* The stride when the scan is on: the loader widens its hot window by it. */
     int64_t wp_state = mtp.wp_state == 1 ? (int64_t)mtp.wp.stride : mtp.wp_state;
+    /* How long covering the heap takes: the loader widens it by this too. */
+    uint64_t cycle_ns = mtp_cycle_ns(now);
 
     if (!mtp_gc_done_semaphore)
         return;
-    DTRACE_PROBE5(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state);
+    DTRACE_PROBE6(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns);
     mtp.pending_collections = mtp.pending_gc_ns = 0;
     mtp.pending_observe_ns = mtp.pending_observed = 0;
     mtp.last_gc_done_ns = now;
@@ -555,20 +1054,95 @@ static void mtp_gc_done_at_exit(void)
         mtp_fire_gc_done(mtp_now_ns());
 }
 
+/*
+ * The step budget.  Each collection earns `budget` times its own duration;
+ * a step spends what the collections since the previous step earned, so the
+ * pause mtp adds to the collector totals at most that share of the
+ * collector's own time.  Idle steps (the collector off or quiet) earn a
+ * share of wall time instead.  The cost of a step is predicted from the
+ * previous ones: per entry observed, plus per side-table entry merged.
+ */
+#define MTP_DEFAULT_BUDGET 0.20
+#define MTP_IDLE_BUDGET    0.01
+#define MTP_CREDIT_MAX_NS  200000000ull /* 200 ms: one step's ceiling */
+#define MTP_STEP_MIN       512          /* entries: smaller steps wait for credit */
+#define MTP_IDLE_AFTER_NS  2000000000ull
+
+static uint64_t mtp_step_limit(void)
+{
+    double fixed = mtp.ns_per_table_entry * (double)mtp.prev_len;
+    double spare = (double)mtp.credit_ns - fixed;
+
+    if (spare <= 0)
+        return 0;
+    return (uint64_t)(spare / mtp.ns_per_entry);
+}
+
+/* Runs one step if the credit affords a useful one; returns the objects
+ * observed.  `credit_floor` lets an idle step run on wall-time credit. */
+static uint64_t mtp_step(void)
+{
+    uint64_t limit = mtp_step_limit(), observed = 0, start, end, spent;
+
+    if (limit < MTP_STEP_MIN)
+        return 0;
+    start = mtp_now_ns();
+    mtp.observing = 1;
+    if (mtp_observe((size_t)limit, &observed) < 0)
+        PyErr_Clear(); /* never let tracing break the program */
+    mtp.observing = 0;
+    end = mtp_now_ns();
+    spent = end - start;
+    mtp.credit_ns -= (int64_t)spent;
+    if (observed > 0) {
+        double merge = mtp.ns_per_table_entry * (double)mtp.prev_len;
+        double per = ((double)spent - merge) / (double)observed;
+        if (per < 20)
+            per = 20;
+        mtp.ns_per_entry = 0.7 * mtp.ns_per_entry + 0.3 * per;
+    }
+    __atomic_store_n(&mtp.last_observe_ns, end, __ATOMIC_RELAXED);
+    mtp.observations++;
+    mtp.objects_seen += observed;
+    mtp.observe_ns_total += spent;
+    mtp.observe_ns_last = spent;
+    if (spent > mtp.observe_ns_max)
+        mtp.observe_ns_max = spent;
+    mtp.pending_observe_ns += spent;
+    mtp.pending_observed += observed;
+    return observed;
+}
+
+static void mtp_earn(uint64_t ns, double share)
+{
+    int64_t cap = (int64_t)MTP_CREDIT_MAX_NS;
+
+    mtp.credit_ns += (int64_t)((double)ns * share);
+    if (mtp.credit_ns > cap)
+        mtp.credit_ns = cap;
+}
+
+static void mtp_ticker_ensure(void);
+
 static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args,
                                  Py_ssize_t nargs)
 {
-    uint64_t observed = 0, now, observe_ns = 0;
+    uint64_t observed = 0, now;
+    int starting;
 
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
+        Py_RETURN_NONE;
+    starting = PyUnicode_CompareWithASCIIString(args[0], "start") == 0;
+    /* Idle steps must not walk the lists while a collection reshapes them
+     * (finalizers run inside a collection and may run pending calls). */
+    mtp.in_collection = starting;
     if (!MTP_TRACING()) {
         if (mtp.wp_state == 1)
             mtp_wp_stop(); /* the tracer left: no write faults without one */
         Py_RETURN_NONE;
     }
-    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
-        Py_RETURN_NONE;
 
-    if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
+    if (starting) {
         mtp.gc_start_ns = mtp_now_ns();
         if (mtp_is_full_collection(args[1]))
             mtp_written_take(); /* the collector is about to write every header */
@@ -583,35 +1157,173 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
 
     if (mtp_is_full_collection(args[1]))
         mtp_written_rearm();
+    mtp_ticker_ensure();
     now = mtp_now_ns();
     mtp.pending_collections++;
-    if (mtp.gc_start_ns && now > mtp.gc_start_ns)
+    if (mtp.gc_start_ns && now > mtp.gc_start_ns) {
         mtp.pending_gc_ns += now - mtp.gc_start_ns;
-    if (!mtp.observing && mtp_objects_semaphore &&
-        now - mtp.last_observe_ns >= mtp.min_interval_ns) {
-        mtp.observing = 1;
-        if (mtp_observe(&observed) < 0) {
-            /* Never let tracing break the program's collection. */
-            PyErr_Clear();
-        }
-        mtp.observing = 0;
-        mtp.last_observe_ns = mtp_now_ns();
-        observe_ns = mtp.last_observe_ns - now;
-        mtp.observations++;
-        mtp.objects_seen += observed;
-        mtp.observe_ns_total += observe_ns;
-        mtp.observe_ns_last = observe_ns;
-        mtp.pending_observe_ns += observe_ns;
-        mtp.pending_observed += observed;
+        mtp_earn(now - mtp.gc_start_ns, mtp.budget);
     }
+    if (!mtp.observing && mtp_objects_semaphore && now - mtp.last_observe_ns >= mtp.min_interval_ns)
+        observed = mtp_step();
     if (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)
         mtp_fire_gc_done(now);
     Py_RETURN_NONE;
 }
 
+/*
+ * Idle steps.  A program that has turned the collector off (gc.disable()),
+ * or that allocates too little to trigger it, would never be observed.  A
+ * thread wakes four times a second; when a tracer is attached and no step
+ * ran for MTP_IDLE_AFTER_NS it takes the GIL (PyGILState_Ensure) and runs a
+ * step itself, with a budget of `idle_budget` of the wall time since.  (A
+ * pending call would be the obvious tool, but before 3.12 one added from a
+ * thread that is not Python's does not wake the main thread's eval loop.)
+ * Holding the GIL, the step runs while every other thread is at a safe
+ * point, as any thread calling gc.get_objects() would; it never runs inside
+ * a collection, whose finalizers may let go of the GIL.
+ */
+static pthread_mutex_t mtp_ticker_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mtp_ticker_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t mtp_ticker_thread;
+/* Guarded by mtp_ticker_mu. */
+enum { MTP_TICKER_NONE, MTP_TICKER_RUNNING, MTP_TICKER_STOPPING, MTP_TICKER_EXITED };
+static int mtp_ticker_state;
+static int mtp_ticker_final;   /* at exit: never start again */
+static int mtp_ticker_forking; /* between os.fork()'s before and after hooks */
+static uint64_t mtp_ticker_not_before_ns;
+
+static void mtp_idle_step(void)
+{
+    uint64_t now = mtp_now_ns(), since, observed;
+
+    if (mtp.in_collection || mtp.observing || !mtp_objects_semaphore || mtp.idle_budget <= 0 ||
+        now - mtp.last_observe_ns < MTP_IDLE_AFTER_NS)
+        return;
+    since = mtp.idle_earned_ns > mtp.last_observe_ns ? mtp.idle_earned_ns : mtp.last_observe_ns;
+    if (since == 0)
+        since = now - MTP_IDLE_AFTER_NS;
+    mtp_earn(now - since, mtp.idle_budget);
+    mtp.idle_earned_ns = now;
+    observed = mtp_step();
+    mtp.idle_steps += observed > 0;
+    if (observed)
+        mtp_fire_gc_done(mtp_now_ns());
+}
+
+static void *mtp_ticker_main(void *Py_UNUSED(arg))
+{
+    pthread_mutex_lock(&mtp_ticker_mu);
+    while (mtp_ticker_state == MTP_TICKER_RUNNING) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
+        if (mtp_ticker_state != MTP_TICKER_RUNNING || !MTP_TRACING())
+            break; /* stopped, or the tracer left: leave no thread behind */
+        if (mtp_now_ns() - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) <
+            MTP_IDLE_AFTER_NS)
+            continue;
+        pthread_mutex_unlock(&mtp_ticker_mu);
+        {
+            PyGILState_STATE gil = PyGILState_Ensure();
+            mtp_idle_step();
+            PyGILState_Release(gil);
+        }
+        pthread_mutex_lock(&mtp_ticker_mu);
+    }
+    if (mtp_ticker_state == MTP_TICKER_RUNNING)
+        mtp_ticker_state = MTP_TICKER_EXITED; /* joined by the next start or stop */
+    pthread_mutex_unlock(&mtp_ticker_mu);
+    return NULL;
+}
+
+/* Starts the ticker if a tracer is attached and none runs.  GIL held.  The
+ * thread exists only while traced: CPython 3.12+ warns at fork() when a
+ * process has threads. */
+static void mtp_ticker_ensure(void)
+{
+    sigset_t all, old;
+
+    if (!mtp_objects_semaphore ||
+        __atomic_load_n(&mtp_ticker_state, __ATOMIC_RELAXED) == MTP_TICKER_RUNNING)
+        return;
+    pthread_mutex_lock(&mtp_ticker_mu);
+    if (mtp_ticker_state == MTP_TICKER_EXITED) {
+        pthread_join(mtp_ticker_thread, NULL); /* it has returned already */
+        mtp_ticker_state = MTP_TICKER_NONE;
+    }
+    if (mtp_ticker_state == MTP_TICKER_NONE && !mtp_ticker_final && !mtp_ticker_forking &&
+        mtp_now_ns() >= mtp_ticker_not_before_ns) {
+        /* Signals are the program's: the ticker must never receive one. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        if (pthread_create(&mtp_ticker_thread, NULL, mtp_ticker_main, NULL) == 0)
+            mtp_ticker_state = MTP_TICKER_RUNNING;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_mutex_unlock(&mtp_ticker_mu);
+}
+
+/* Stops and joins the ticker.  GIL held: it is let go while joining, since
+ * the ticker may be waiting for it.  Returns whether one was running. */
+static int mtp_ticker_halt(void)
+{
+    int state, was_running;
+
+    pthread_mutex_lock(&mtp_ticker_mu);
+    state = mtp_ticker_state;
+    was_running = state == MTP_TICKER_RUNNING;
+    if (was_running) {
+        mtp_ticker_state = MTP_TICKER_STOPPING;
+        pthread_cond_signal(&mtp_ticker_cv);
+    }
+    pthread_mutex_unlock(&mtp_ticker_mu);
+    if (state != MTP_TICKER_NONE) {
+        Py_BEGIN_ALLOW_THREADS pthread_join(mtp_ticker_thread, NULL);
+        Py_END_ALLOW_THREADS pthread_mutex_lock(&mtp_ticker_mu);
+        mtp_ticker_state = MTP_TICKER_NONE;
+        pthread_mutex_unlock(&mtp_ticker_mu);
+    }
+    return was_running;
+}
+
+/* Registered with atexit: runs while the interpreter is still whole. */
+static PyObject *mtp_ticker_stop(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    mtp_ticker_final = 1;
+    mtp_ticker_halt();
+    Py_RETURN_NONE;
+}
+
+/* os.register_at_fork(before=...): no thread at fork, so the child is not
+ * forked mid-step and 3.12+ has nothing to warn about. */
+static PyObject *mtp_before_fork(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    /* Later before-fork hooks may collect; no collection may restart it. */
+    mtp_ticker_forking = 1;
+    mtp_ticker_halt();
+    Py_RETURN_NONE;
+}
+
+/* The next traced collection restarts the ticker, a little later: 3.13
+ * counts threads after the after-fork hooks. */
+static PyObject *mtp_after_fork_parent(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    mtp_ticker_forking = 0;
+    mtp_ticker_not_before_ns = mtp_now_ns() + 100 * 1000 * 1000;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(mtp_observe_now_doc, "observe()\n--\n\n"
-                                  "Observe all GC-tracked objects now, if a tracer is attached.\n"
-                                  "Returns the number of objects observed (0 when not traced).");
+                                  "Observe now, if a tracer is attached: one step with no budget,\n"
+                                  "covering every tracked object and its referents.  Returns the\n"
+                                  "number of objects observed (0 when not traced).");
 
 static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
@@ -619,9 +1331,10 @@ static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
 
     if (!mtp_objects_semaphore || mtp.observing)
         return PyLong_FromLong(0);
+    mtp_ticker_ensure();
     start = mtp_now_ns();
     mtp.observing = 1;
-    if (mtp_observe(&observed) < 0) {
+    if (mtp_observe(MTP_STEP_MAX_ENTRIES, &observed) < 0) {
         mtp.observing = 0;
         return NULL;
     }
@@ -664,6 +1377,15 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "batches_fired", mtp.batches_fired) < 0 ||
         mtp_put_u64(d, "observe_ns_total", mtp.observe_ns_total) < 0 ||
         mtp_put_u64(d, "observe_ns_last", mtp.observe_ns_last) < 0 ||
+        mtp_put_u64(d, "observe_ns_max", mtp.observe_ns_max) < 0 ||
+        mtp_put_u64(d, "idle_steps", mtp.idle_steps) < 0 ||
+        mtp_put_u64(d, "cycles", mtp_gc.cycles) < 0 ||
+        mtp_put_u64(d, "cycle_ns", mtp_gc.last_cycle_ns) < 0 ||
+        PyDict_SetItemString(d, "walks_gc_lists", mtp_gc.usable ? Py_True : Py_False) < 0 ||
+        mtp_put_u64(d, "last_step_gen0", mtp_gc.last_by_list[0]) < 0 ||
+        mtp_put_u64(d, "last_step_gen1", mtp_gc.last_by_list[1]) < 0 ||
+        mtp_put_u64(d, "last_step_gen2", mtp_gc.last_by_list[2]) < 0 ||
+        mtp_put_u64(d, "last_step_frozen", mtp_gc.last_by_list[3]) < 0 ||
         mtp_put_u64(d, "side_table_bytes", mtp.prev_len * sizeof(mtp_seen)) < 0 ||
         PyDict_SetItemString(d, "tracing", MTP_TRACING() ? Py_True : Py_False) < 0 ||
         /* 1 on, 0 off, or the negative errno the kernel refused it with */
@@ -693,6 +1415,31 @@ static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg
         return NULL;
     }
     mtp.min_interval_ns = (uint64_t)(seconds * 1e9);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mtp_set_budget_doc,
+             "set_budget(share, idle_share=0.01)\n--\n\n"
+             "Let observation take at most `share` of the collector's own time\n"
+             "(default 0.2: the pause mtp adds is at most 20% of the collections').\n"
+             "A larger share covers a large heap in fewer steps.  When the collector\n"
+             "is off or quiet for 2 s, steps run from a timer instead and take at\n"
+             "most `idle_share` of wall time; 0 turns them off.");
+
+static PyObject *mtp_set_budget(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"share", "idle_share", NULL};
+    double share, idle = mtp.idle_budget;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "d|d:set_budget", keywords, &share, &idle))
+        return NULL;
+    if (!(share > 0.0 && share <= 10.0) || !(idle >= 0.0 && idle <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError, "budget: share must be in (0, 10] (of the collector's "
+                                          "time), idle_share in [0, 1] (of wall time)");
+        return NULL;
+    }
+    mtp.budget = share;
+    mtp.idle_budget = idle;
     Py_RETURN_NONE;
 }
 
@@ -891,10 +1638,13 @@ static PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py
                 return PyErr_NoMemory();
             }
         }
-        mtp.hints[mtp.hints_len++] = (mtp_hint_entry){
-            .addr = addr, .type_tag = mtp_type_tag(op), .kind = kind, .weakref = wr};
+        mtp.hints[mtp.hints_len++] = (mtp_hint_entry){.addr = addr,
+                                                      .type_tag = mtp_type_tag(op),
+                                                      .kind = kind,
+                                                      .weakref = wr,
+                                                      .seen_cycle = mtp_gc.cycles};
     }
-    mtp_fire_hint(op, kind);
+    mtp_fire_hint(op, kind, 1);
     Py_RETURN_NONE;
 }
 
@@ -908,7 +1658,21 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     mtp.batch_len = 0;
     mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
     mtp.observing = 0;
+    mtp.in_collection = 0;
     mtp.last_observe_ns = 0;
+    mtp.credit_ns = 0;
+    mtp.idle_earned_ns = 0;
+    Py_CLEAR(mtp_gc.bookmark);
+    mtp_gc.resume_list = 0;
+    mtp_gc.fallback_offset = 0;
+    mtp_gc.cycle_steps = 0;
+    mtp_gc.cycle_started_ns = mtp_gc.last_cycle_ns = 0;
+    /* No ticker ran at fork (mtp_before_fork); the child starts its own once
+     * a collection sees a tracer. */
+    pthread_mutex_init(&mtp_ticker_mu, NULL);
+    pthread_cond_init(&mtp_ticker_cv, NULL);
+    mtp_ticker_state = MTP_TICKER_NONE;
+    mtp_ticker_forking = 0;
     Py_RETURN_NONE;
 }
 
@@ -921,6 +1685,13 @@ static PyMethodDef mtp_methods[] = {
     {"tracing", mtp_tracing, METH_NOARGS, mtp_tracing_doc},
     {"stats", mtp_stats, METH_NOARGS, mtp_stats_doc},
     {"set_min_interval", mtp_set_min_interval, METH_O, mtp_set_interval_doc},
+    {"set_budget", (PyCFunction)(void (*)(void))mtp_set_budget, METH_VARARGS | METH_KEYWORDS,
+     mtp_set_budget_doc},
+    {"_ticker_stop", mtp_ticker_stop, METH_NOARGS, "Registered with atexit; not for direct use."},
+    {"_before_fork", mtp_before_fork, METH_NOARGS,
+     "Registered with os.register_at_fork; not for direct use."},
+    {"_after_fork_parent", mtp_after_fork_parent, METH_NOARGS,
+     "Registered with os.register_at_fork; not for direct use."},
     {"configure", (PyCFunction)(void (*)(void))mtp_configure, METH_VARARGS | METH_KEYWORDS,
      mtp_configure_doc},
     {"settings", mtp_settings, METH_NOARGS, mtp_settings_doc},
@@ -963,7 +1734,13 @@ static int mtp_register(PyObject *module)
         goto out;
     {
         PyObject *fn = PyObject_GetAttrString(os, "register_at_fork");
-        PyObject *kwargs = fn ? Py_BuildValue("{s:O}", "after_in_child", cb) : NULL;
+        PyObject *before = PyObject_GetAttrString(module, "_before_fork");
+        PyObject *parent = before ? PyObject_GetAttrString(module, "_after_fork_parent") : NULL;
+        PyObject *kwargs = fn && parent ? Py_BuildValue("{s:O,s:O,s:O}", "after_in_child", cb,
+                                                        "before", before, "after_in_parent", parent)
+                                        : NULL;
+        Py_XDECREF(before);
+        Py_XDECREF(parent);
         PyObject *noargs = kwargs ? PyTuple_New(0) : NULL;
         res = noargs ? PyObject_Call(fn, noargs, kwargs) : NULL;
         Py_XDECREF(noargs);
@@ -972,6 +1749,20 @@ static int mtp_register(PyObject *module)
         if (res == NULL)
             goto out;
     }
+    Py_CLEAR(cb);
+    Py_CLEAR(res);
+    {
+        PyObject *atexit = PyImport_ImportModule("atexit");
+        cb = atexit ? PyObject_GetAttrString(module, "_ticker_stop") : NULL;
+        res = cb ? PyObject_CallMethod(atexit, "register", "O", cb) : NULL;
+        Py_XDECREF(atexit);
+        if (res == NULL)
+            goto out;
+    }
+    /* MTP_NO_GC_WALK=1 forces the gc.get_objects() path: for tests, and a way
+     * out should a CPython build lay out its lists in a way the check misses. */
+    if (getenv("MTP_NO_GC_WALK") == NULL || strcmp(getenv("MTP_NO_GC_WALK"), "1") != 0)
+        mtp_gc_find_lists();
     rc = 0;
 out:
     Py_XDECREF(res);
@@ -998,6 +1789,10 @@ PyMODINIT_FUNC PyInit_mtp(void)
         return NULL;
     }
     mtp.min_interval_ns = 500 * 1000 * 1000;
+    mtp.budget = MTP_DEFAULT_BUDGET;
+    mtp.idle_budget = MTP_IDLE_BUDGET;
+    mtp.ns_per_entry = 150;
+    mtp.ns_per_table_entry = 2;
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
         return NULL;

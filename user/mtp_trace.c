@@ -400,6 +400,17 @@ struct page_dump {
     size_t len, cap;
 };
 
+/* Intervals one round-robin cycle of the extension spans, less the one the
+ * hot window already has: pages are warmed once per cycle. */
+static uint32_t cycle_window(uint64_t cycle_ns, uint64_t interval_ns)
+{
+    uint64_t intervals = interval_ns ? (cycle_ns + interval_ns - 1) / interval_ns : 0;
+
+    if (intervals <= 1)
+        return 0;
+    return intervals - 1 > MTP_CYCLE_WINDOW_MAX ? MTP_CYCLE_WINDOW_MAX : (uint32_t)(intervals - 1);
+}
+
 static int dump_pages(int fd, uint32_t epoch, uint32_t window, const struct mtp_maps *maps,
                       struct page_dump *d)
 {
@@ -965,7 +976,8 @@ int main(int argc, char **argv)
             goto out;
         }
         window = MTP_HOT_WINDOW +
-                 (report.totals.wp_state > 1 ? (uint32_t)report.totals.wp_state - 1 : 0);
+                 (report.totals.wp_state > 1 ? (uint32_t)report.totals.wp_state - 1 : 0) +
+                 cycle_window(report.totals.cycle_ns, opts.interval_ns);
         err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, window, &target.maps, &dump);
         if (err < 0) {
             die_hint("cannot read the page map: %s", strerror(-err));

@@ -148,7 +148,7 @@ def auc(pos, neg):
 class Traced:
     """A workload process with mtp-trace attached."""
 
-    def __init__(self, trace_bin, python, pydir, tmp, seconds, extra=()):
+    def __init__(self, trace_bin, python, pydir, tmp, seconds, extra=(), env=None):
         self.layout = os.path.join(tmp, "layout.json")
         self.ready = os.path.join(tmp, "ready")
         for p in (self.layout, self.ready):
@@ -157,7 +157,7 @@ class Traced:
         self.proc = subprocess.Popen(
             [python, WORKLOAD, "--seconds", str(seconds), "--layout", self.layout,
              "--ready", self.ready, "--exit-code", "3"] + list(extra),
-            env=env_with(pydir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=dict(env_with(pydir), **(env or {})), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(self.ready, self.proc)
         self.pin = "/sys/fs/bpf/mtp/%d/pages" % self.proc.pid
         self.tracer = subprocess.Popen(
@@ -206,8 +206,8 @@ class Traced:
         return out, err, terr
 
 
-def test_traced_run(trace_bin, python, pydir, tmp, expected_out):
-    t = Traced(trace_bin, python, pydir, tmp, seconds=8)
+def test_traced_run(trace_bin, python, pydir, tmp, expected_out, env=None):
+    t = Traced(trace_bin, python, pydir, tmp, seconds=8, env=env)
     try:
         with open(t.layout) as f:
             layout = json.load(f)
@@ -401,6 +401,10 @@ OUT["configure_error"] = expect(ValueError, mtp.configure, bogus_is_rejected_in_
 OUT["settings"] = mtp.settings()
 OUT["bytes_error"] = expect(TypeError, mtp.hint, b"x" * 100000, "hot")
 OUT["kind_error"] = expect(ValueError, mtp.hint, [], "lukewarm")
+
+# Idle steps (timer-driven, when the collector is quiet) would add
+# observations that the counts below do not expect.
+mtp.set_budget(0.2, idle_share=0)
 
 if sys.argv[4] == "lifetimes":
     gc.disable()
@@ -656,6 +660,70 @@ def test_untracked_dict_hint_lasts(trace_bin, python, pydir, tmp):
           % (out["dict_tracked"], during - before, K))
 
 
+SAFETY = os.path.join(ROOT, "tests", "integration", "safety_program.py")
+
+
+def run_safety(trace_bin, python, pydir, tmp, traced):
+    """Runs safety_program.py, traced or not; returns (stdout, stats)."""
+    stats, ready, go = (os.path.join(tmp, "safety." + n) for n in ("json", "ready", "go"))
+    for p in (stats, ready, go):
+        if os.path.exists(p):
+            os.unlink(p)
+    proc = subprocess.Popen([python, SAFETY, stats, ready, go, "4"], env=env_with(pydir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tracer = None
+    try:
+        wait_for(ready, proc)
+        if traced:
+            tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid), "--interval", "0.5",
+                                       "--json", "--no-migrate"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 30
+            while not os.path.exists("/sys/fs/bpf/mtp/%d/pages" % proc.pid):
+                check(time.monotonic() < deadline and tracer.poll() is None,
+                      "mtp-trace did not attach: %s" % (tracer.poll() is not None and
+                                                       tracer.stderr.read()))
+                time.sleep(0.05)
+            time.sleep(0.3)  # the uprobes are attached right after the pin
+        open(go, "w").close()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if tracer is not None:
+            try:
+                tracer.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.communicate()
+    check(proc.returncode == 0 and err == "", "safety program exited %s (traced=%s): %s"
+          % (proc.returncode, traced, err[-2000:]))
+    with open(stats) as f:
+        return out, json.load(f)
+
+
+def test_safety(trace_bin, python, pydir, tmp):
+    """Threads, fork, gc.freeze() and gc.disable() under tracing: same output
+    as untraced, and mtp keeps observing through each."""
+    plain, _ = run_safety(trace_bin, python, pydir, tmp, traced=False)
+    out, st = run_safety(trace_bin, python, pydir, tmp, traced=True)
+    print("     %s" % json.dumps(st, sort_keys=True))
+    check(out == plain, "traced output differs:\n%s\nvs untraced:\n%s" % (out, plain))
+    check("fork child exit 7" in out, "the forked child did not exit normally: %s" % out)
+    check(st["tracing"], "the program did not see the tracer")
+    check(st["walks_gc_lists"], "the collector's lists were not recognised on this interpreter")
+    check(st["threads_observations"] > 0, "no observation while threads ran")
+    check(st["child_side_table_bytes"] == 0, "the forked child inherited the parent's side "
+          "table (%d bytes)" % st["child_side_table_bytes"])
+    check(st["parent_side_table_bytes"] > 0, "the parent lost its side table at fork")
+    check(st["frozen"] >= 50000 and st["frozen_walked"] >= st["frozen"],
+          "a full step after gc.freeze() walked %d frozen objects of %d"
+          % (st["frozen_walked"], st["frozen"]))
+    check(st["idle_steps"] > 0 and st["disabled_observations"] > 0,
+          "nothing was observed while the collector was disabled: %s" % st)
+
+
 def run_trace(trace_bin, args, **kw):
     return subprocess.run([trace_bin] + args, capture_output=True, text=True, timeout=60, **kw)
 
@@ -813,7 +881,14 @@ def main():
                    tmp, expected)
             record("objects only read are found hot on %s" % label, test_pure_reads, trace_bin,
                    python, pydir, tmp)
+            record("threads, fork, freeze and disable are safe on %s" % label, test_safety,
+                   trace_bin, python, pydir, tmp)
             if label.startswith("debian"):
+                # The path for interpreters whose collector lists mtp does
+                # not recognise: gc.get_objects() slices.
+                record("traced workload through gc.get_objects() on %s" % label,
+                       test_traced_run, trace_bin, python, pydir, tmp, expected,
+                       {"MTP_NO_GC_WALK": "1"})
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The extension's snapshot sort, which decides every refcount delta. */
+/* The extension's side table: the snapshot sort and the merge that decide every
+ * refcount delta, and the pruning that bounds the table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,7 +53,8 @@ static void sorts_heap_like_addresses(void **state)
     for (size_t i = 0; i < N; i++) {
         /* 16-byte aligned, in a few arenas far apart, as pymalloc's are */
         uint64_t arena = 0x7f0000000000ull + (next_random() % 8) * 0x40000000ull;
-        in[i] = (mtp_seen){arena + (next_random() % (1u << 24)) * 16, (uint32_t)i, 7};
+        in[i] =
+            (mtp_seen){.addr = arena + (next_random() % (1u << 24)) * 16, .refcnt = (uint32_t)i};
     }
     check_sorted_permutation(in, N);
     free(in);
@@ -61,12 +63,12 @@ static void sorts_heap_like_addresses(void **state)
 static void sorts_full_width_and_duplicates(void **state)
 {
     mtp_seen in[] = {
-        {UINT64_MAX & ~15ull, 1, 0},
-        {16, 2, 0},
-        {0x5555555555555550ull, 3, 0},
-        {16, 4, 0},
-        {0, 5, 0},
-        {0x00ff000000000000ull, 6, 0},
+        {.addr = UINT64_MAX & ~15ull, .refcnt = 1},
+        {.addr = 16, .refcnt = 2},
+        {.addr = 0x5555555555555550ull, .refcnt = 3},
+        {.addr = 16, .refcnt = 4},
+        {.addr = 0, .refcnt = 5},
+        {.addr = 0x00ff000000000000ull, .refcnt = 6},
     };
 
     (void)state;
@@ -75,12 +77,172 @@ static void sorts_full_width_and_duplicates(void **state)
 
 static void handles_tiny_inputs(void **state)
 {
-    mtp_seen one = {0x1230, 9, 1}, tmp;
+    mtp_seen one = {.addr = 0x1230, .refcnt = 9, .type_tag = 1}, tmp;
 
     (void)state;
     check_sorted_permutation(NULL, 0);
     assert_ptr_equal(mtp_sort_seen(&one, &tmp, 1), &one); /* nothing to do: no pass runs */
     assert_true(one.addr == 0x1230 && one.refcnt == 9);
+}
+
+static mtp_seen seen(uint64_t addr, uint32_t refcnt, uint16_t tag)
+{
+    return (mtp_seen){.addr = addr, .refcnt = refcnt, .type_tag = tag};
+}
+
+static void unique_keeps_the_first_of_each_address(void **state)
+{
+    mtp_seen v[] = {seen(16, 1, 0), seen(16, 2, 0), seen(32, 3, 0),
+                    seen(48, 4, 0), seen(48, 5, 0), seen(48, 6, 0)};
+
+    (void)state;
+    assert_int_equal(mtp_seen_unique(v, 6), 3);
+    assert_int_equal(v[0].refcnt, 1);
+    assert_int_equal(v[1].addr, 32);
+    assert_int_equal(v[2].refcnt, 4);
+    assert_int_equal(mtp_seen_unique(v, 0), 0);
+}
+
+static void gallop_finds_the_first_not_below(void **state)
+{
+    enum { N = 1000 };
+    mtp_seen v[N];
+
+    (void)state;
+    for (size_t i = 0; i < N; i++)
+        v[i] = seen(16 * (i + 1), 0, 0);
+    for (size_t from = 0; from < N; from += 97) {
+        for (uint64_t addr = 0; addr < 16 * (N + 3); addr += 8) {
+            size_t want = from;
+            while (want < N && v[want].addr < addr)
+                want++;
+            assert_int_equal(mtp_seen_gallop(v, N, from, addr), want);
+        }
+    }
+    assert_int_equal(mtp_seen_gallop(v, 0, 0, 5), 0);
+}
+
+/* A step that sees part of the table: deltas against each object's own last
+ * reading, new objects at 0, reused addresses at 0, the rest untouched. */
+static void merge_updates_seen_and_keeps_unseen(void **state)
+{
+    mtp_seen old[] = {seen(0x100, 5, 1), seen(0x200, 7, 1), seen(0x300, 2, 1), seen(0x400, 9, 2)};
+    mtp_seen cur[] = {seen(0x080, 3, 1), seen(0x200, 10, 1), seen(0x400, 1, 3), seen(0x500, 4, 1)};
+    mtp_seen out[8];
+    int32_t delta[4];
+    size_t n;
+
+    (void)state;
+    old[1].history = 0x01;
+    old[1].cycle = 6;
+    old[2].cycle = 6;
+    n = mtp_seen_merge(old, 4, cur, 4, 7, delta, out);
+    assert_int_equal(n, 6);
+    for (size_t i = 1; i < n; i++)
+        assert_true(out[i - 1].addr < out[i].addr);
+    assert_int_equal(delta[0], 0); /* new */
+    assert_int_equal(delta[1], 3); /* 7 -> 10 */
+    assert_int_equal(delta[2], 0); /* another type at 0x400 now */
+    assert_int_equal(delta[3], 0); /* new */
+    assert_int_equal(out[2].addr, 0x200);
+    assert_int_equal(out[2].refcnt, 10);
+    assert_int_equal(out[2].history, 0x03); /* moved now and last time */
+    assert_int_equal(out[2].cycle, 7);
+    assert_int_equal(out[3].addr, 0x300); /* not seen: kept as it was */
+    assert_int_equal(out[3].refcnt, 2);
+    assert_int_equal(out[3].cycle, 6);
+    assert_int_equal(out[4].type_tag, 3);
+    assert_int_equal(out[4].history, 0);
+    assert_int_equal(cur[1].history, 0x03); /* handed back for the records */
+}
+
+static void merge_handles_empty_sides(void **state)
+{
+    mtp_seen old[] = {seen(0x100, 5, 1)}, cur[] = {seen(0x100, 4, 1)}, out[2];
+    int32_t delta[1];
+
+    (void)state;
+    assert_int_equal(mtp_seen_merge(NULL, 0, cur, 1, 0, delta, out), 1);
+    assert_int_equal(delta[0], 0);
+    assert_int_equal(mtp_seen_merge(old, 1, NULL, 0, 0, delta, out), 1);
+    assert_int_equal(out[0].refcnt, 5);
+    assert_int_equal(mtp_seen_merge(old, 1, cur, 1, 0, delta, out), 1);
+    assert_int_equal(delta[0], -1);
+}
+
+/* Round-robin: slices merged one after another equal one merge of the
+ * whole, and every object's delta is against its own last reading. */
+static void merging_slices_matches_whole_merge(void **state)
+{
+    enum { N = 20000, SLICES = 7 };
+    mtp_seen *table = NULL, *all = malloc(N * sizeof(*all)), *tmp = malloc(N * sizeof(*tmp));
+    size_t len = 0;
+
+    (void)state;
+    assert_non_null(all);
+    assert_non_null(tmp);
+    for (size_t i = 0; i < N; i++)
+        /* distinct, scattered: an odd multiplier permutes [0, 2^26) */
+        all[i] = seen(0x7f0000000000ull + ((i * 2654435761u) % (1u << 26)) * 16, (uint32_t)i, 1);
+    for (int round = 0; round < 2; round++) {
+        for (int s = 0; s < SLICES; s++) {
+            mtp_seen *slice = malloc(N * sizeof(*slice)), *sorted, *out;
+            int32_t *delta = malloc(N * sizeof(*delta));
+            size_t n = 0;
+
+            assert_non_null(slice);
+            assert_non_null(delta);
+            for (size_t i = s; i < N; i += SLICES) {
+                slice[n] = all[i];
+                slice[n++].refcnt += (uint32_t)(round * (i % 5));
+            }
+            sorted = mtp_sort_seen(slice, tmp, n);
+            n = mtp_seen_unique(sorted, n);
+            out = malloc((len + n) * sizeof(*out));
+            assert_non_null(out);
+            len = mtp_seen_merge(table, len, sorted, n, (uint8_t)round, delta, out);
+            for (size_t i = 0; i < n; i++) {
+                /* round 0: everything new; round 1: each moved by its i % 5 */
+                if (round == 0)
+                    assert_int_equal(delta[i], 0);
+                else
+                    assert_true(delta[i] >= 0 && delta[i] <= 4);
+            }
+            free(table);
+            table = out;
+            free(delta);
+            free(slice);
+        }
+    }
+    for (size_t i = 1; i < len; i++)
+        assert_true(table[i - 1].addr < table[i].addr);
+    assert_int_equal(len, N);
+    free(table);
+    free(all);
+    free(tmp);
+}
+
+static void prune_drops_entries_older_than_keep_cycles(void **state)
+{
+    mtp_seen v[] = {seen(16, 0, 0), seen(32, 0, 0), seen(48, 0, 0), seen(64, 0, 0)};
+
+    (void)state;
+    v[0].cycle = 255; /* wraps: two cycles before 1 */
+    v[1].cycle = 0;
+    v[2].cycle = 1;
+    v[3].cycle = 200;
+    assert_int_equal(mtp_seen_prune(v, 4, 1, 2), 2);
+    assert_int_equal(v[0].addr, 32);
+    assert_int_equal(v[1].addr, 48);
+}
+
+static void history_counts_recent_bits(void **state)
+{
+    (void)state;
+    assert_int_equal(mtp_history_count(0xff, 3), 3);
+    assert_int_equal(mtp_history_count(0xf0, 4), 0);
+    assert_int_equal(mtp_history_count(0x05, 8), 2);
+    assert_int_equal(mtp_history_count(0xff, 9), 8);
 }
 
 int main(void)
@@ -89,6 +251,13 @@ int main(void)
         cmocka_unit_test(sorts_heap_like_addresses),
         cmocka_unit_test(sorts_full_width_and_duplicates),
         cmocka_unit_test(handles_tiny_inputs),
+        cmocka_unit_test(unique_keeps_the_first_of_each_address),
+        cmocka_unit_test(gallop_finds_the_first_not_below),
+        cmocka_unit_test(merge_updates_seen_and_keeps_unseen),
+        cmocka_unit_test(merge_handles_empty_sides),
+        cmocka_unit_test(merging_slices_matches_whole_merge),
+        cmocka_unit_test(prune_drops_entries_older_than_keep_cycles),
+        cmocka_unit_test(history_counts_recent_bits),
     };
     return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }
