@@ -80,16 +80,17 @@ typedef struct {
     uint64_t pending_observe_ns;
     uint64_t pending_observed;
     uint64_t last_gc_done_ns;
-    uint64_t last_observe_ns; /* also read by the idle ticker */
+    uint64_t last_observe_ns; /* also read by the ticker without the GIL */
     uint64_t min_interval_ns;
 
     /* The step budget (see mtp_step). */
-    double budget;      /* share of the collector's time a step may take */
-    double idle_budget; /* share of wall time an idle step may take */
-    int64_t credit_ns;  /* earned and not yet spent; negative after an overrun */
+    double budget;           /* share of the collector's time a step may take */
+    double timer_share;      /* share of wall time timer steps may take */
+    int64_t credit_ns;       /* collection steps' credit, negative after an overrun */
+    int64_t timer_credit_ns; /* timer steps' credit */
     double ns_per_entry;
     double ns_per_table_entry;
-    uint64_t idle_earned_ns; /* idle credit was earned up to here */
+    uint64_t timer_earned_ns; /* timer credit was earned up to here */
 
     /* The written-page scan: 1 on, 0 off, -errno when the kernel refused. */
     struct mtp_wpscan wp;
@@ -107,7 +108,10 @@ typedef struct {
     uint64_t observe_ns_total;
     uint64_t observe_ns_last;
     uint64_t observe_ns_max;
-    uint64_t idle_steps;
+    uint64_t timer_steps;
+    uint64_t gc_ns_total;         /* the collector's own time while traced */
+    uint64_t gc_step_ns_total;    /* steps inside collections: their added pause */
+    uint64_t timer_step_ns_total; /* steps from the timer */
 } mtp_state;
 
 static mtp_state mtp;
@@ -1055,34 +1059,42 @@ static void mtp_gc_done_at_exit(void)
 }
 
 /*
- * The step budget.  Each collection earns `budget` times its own duration;
- * a step spends what the collections since the previous step earned, so the
- * pause mtp adds to the collector totals at most that share of the
- * collector's own time.  Idle steps (the collector off or quiet) earn a
- * share of wall time instead.  The cost of a step is predicted from the
- * previous ones: per entry observed, plus per side-table entry merged.
+ * Step budgets.  There are two kinds of step, each with its own credit:
+ *
+ * - A collection step runs inside a collection (its "stop" callback), so it
+ *   lengthens that collection's pause.  Each collection earns `budget` (20%)
+ *   of its own duration; a collection step spends what the collections since
+ *   the previous one earned, so the pause mtp adds to the collector totals
+ *   at most that share of the collector's own time.
+ * - A timer step runs outside any collection, from the ticker thread holding
+ *   the GIL, as another Python thread would.  It earns `timer_share` (2%) of
+ *   wall time: most programs spend far less than that in the collector, so
+ *   without it a large heap would take minutes to cover, and a program with
+ *   the collector off would never be observed.
+ *
+ * The cost of a step is predicted from the previous ones: per entry observed,
+ * plus per side-table entry merged.
  */
 #define MTP_DEFAULT_BUDGET 0.20
-#define MTP_IDLE_BUDGET    0.01
+#define MTP_TIMER_SHARE    0.02
 #define MTP_CREDIT_MAX_NS  200000000ull /* 200 ms: one step's ceiling */
 #define MTP_STEP_MIN       512          /* entries: smaller steps wait for credit */
-#define MTP_IDLE_AFTER_NS  2000000000ull
 
-static uint64_t mtp_step_limit(void)
+static uint64_t mtp_step_limit(int64_t credit)
 {
     double fixed = mtp.ns_per_table_entry * (double)mtp.prev_len;
-    double spare = (double)mtp.credit_ns - fixed;
+    double spare = (double)credit - fixed;
 
     if (spare <= 0)
         return 0;
     return (uint64_t)(spare / mtp.ns_per_entry);
 }
 
-/* Runs one step if the credit affords a useful one; returns the objects
- * observed.  `credit_floor` lets an idle step run on wall-time credit. */
-static uint64_t mtp_step(void)
+/* Runs one step if `credit` affords a useful one, and charges it; returns
+ * the objects observed. */
+static uint64_t mtp_step(int64_t *credit, uint64_t *spent_total)
 {
-    uint64_t limit = mtp_step_limit(), observed = 0, start, end, spent;
+    uint64_t limit = mtp_step_limit(*credit), observed = 0, start, end, spent;
 
     if (limit < MTP_STEP_MIN)
         return 0;
@@ -1093,7 +1105,8 @@ static uint64_t mtp_step(void)
     mtp.observing = 0;
     end = mtp_now_ns();
     spent = end - start;
-    mtp.credit_ns -= (int64_t)spent;
+    *credit -= (int64_t)spent;
+    *spent_total += spent;
     if (observed > 0) {
         double merge = mtp.ns_per_table_entry * (double)mtp.prev_len;
         double per = ((double)spent - merge) / (double)observed;
@@ -1113,13 +1126,13 @@ static uint64_t mtp_step(void)
     return observed;
 }
 
-static void mtp_earn(uint64_t ns, double share)
+static void mtp_earn(int64_t *credit, uint64_t ns, double share)
 {
     int64_t cap = (int64_t)MTP_CREDIT_MAX_NS;
 
-    mtp.credit_ns += (int64_t)((double)ns * share);
-    if (mtp.credit_ns > cap)
-        mtp.credit_ns = cap;
+    *credit += (int64_t)((double)ns * share);
+    if (*credit > cap)
+        *credit = cap;
 }
 
 static void mtp_ticker_ensure(void);
@@ -1162,23 +1175,23 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
     mtp.pending_collections++;
     if (mtp.gc_start_ns && now > mtp.gc_start_ns) {
         mtp.pending_gc_ns += now - mtp.gc_start_ns;
-        mtp_earn(now - mtp.gc_start_ns, mtp.budget);
+        mtp.gc_ns_total += now - mtp.gc_start_ns;
+        mtp_earn(&mtp.credit_ns, now - mtp.gc_start_ns, mtp.budget);
     }
     if (!mtp.observing && mtp_objects_semaphore && now - mtp.last_observe_ns >= mtp.min_interval_ns)
-        observed = mtp_step();
+        observed = mtp_step(&mtp.credit_ns, &mtp.gc_step_ns_total);
     if (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)
         mtp_fire_gc_done(now);
     Py_RETURN_NONE;
 }
 
 /*
- * Idle steps.  A program that has turned the collector off (gc.disable()),
- * or that allocates too little to trigger it, would never be observed.  A
- * thread wakes four times a second; when a tracer is attached and no step
- * ran for MTP_IDLE_AFTER_NS it takes the GIL (PyGILState_Ensure) and runs a
- * step itself, with a budget of `idle_budget` of the wall time since.  (A
- * pending call would be the obvious tool, but before 3.12 one added from a
- * thread that is not Python's does not wake the main thread's eval loop.)
+ * Timer steps.  A thread wakes four times a second while a tracer is
+ * attached; when the wall-time credit affords a step and no step ran for
+ * min_interval, it takes the GIL (PyGILState_Ensure) and steps itself.  This
+ * is also how a program with the collector off (gc.disable()) is observed.
+ * (A pending call would be the obvious tool, but before 3.12 one added from
+ * a thread that is not Python's does not wake the main thread's eval loop.)
  * Holding the GIL, the step runs while every other thread is at a safe
  * point, as any thread calling gc.get_objects() would; it never runs inside
  * a collection, whose finalizers may let go of the GIL.
@@ -1193,20 +1206,33 @@ static int mtp_ticker_final;   /* at exit: never start again */
 static int mtp_ticker_forking; /* between os.fork()'s before and after hooks */
 static uint64_t mtp_ticker_not_before_ns;
 
-static void mtp_idle_step(void)
+/* Earns wall-time credit up to now; called by the ticker without the GIL
+ * (it only touches the timer credit, which only the ticker and timer steps
+ * use, and those run on the ticker's thread). */
+static void mtp_timer_earn(uint64_t now)
 {
-    uint64_t now = mtp_now_ns(), since, observed;
+    if (mtp.timer_earned_ns != 0 && now > mtp.timer_earned_ns)
+        mtp_earn(&mtp.timer_credit_ns, now - mtp.timer_earned_ns, mtp.timer_share);
+    mtp.timer_earned_ns = now;
+}
 
-    if (mtp.in_collection || mtp.observing || !mtp_objects_semaphore || mtp.idle_budget <= 0 ||
-        now - mtp.last_observe_ns < MTP_IDLE_AFTER_NS)
+/* Whether a timer step is due; a guess without the GIL, checked again with
+ * it. */
+static int mtp_timer_due(uint64_t now)
+{
+    return mtp.timer_share > 0 && mtp_objects_semaphore &&
+           now - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) >= mtp.min_interval_ns &&
+           mtp_step_limit(mtp.timer_credit_ns) >= MTP_STEP_MIN;
+}
+
+static void mtp_timer_step(void)
+{
+    uint64_t observed;
+
+    if (mtp.in_collection || mtp.observing || !mtp_timer_due(mtp_now_ns()))
         return;
-    since = mtp.idle_earned_ns > mtp.last_observe_ns ? mtp.idle_earned_ns : mtp.last_observe_ns;
-    if (since == 0)
-        since = now - MTP_IDLE_AFTER_NS;
-    mtp_earn(now - since, mtp.idle_budget);
-    mtp.idle_earned_ns = now;
-    observed = mtp_step();
-    mtp.idle_steps += observed > 0;
+    observed = mtp_step(&mtp.timer_credit_ns, &mtp.timer_step_ns_total);
+    mtp.timer_steps += observed > 0;
     if (observed)
         mtp_fire_gc_done(mtp_now_ns());
 }
@@ -1226,13 +1252,13 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
         pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
         if (mtp_ticker_state != MTP_TICKER_RUNNING || !MTP_TRACING())
             break; /* stopped, or the tracer left: leave no thread behind */
-        if (mtp_now_ns() - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) <
-            MTP_IDLE_AFTER_NS)
+        mtp_timer_earn(mtp_now_ns());
+        if (!mtp_timer_due(mtp_now_ns()))
             continue;
         pthread_mutex_unlock(&mtp_ticker_mu);
         {
             PyGILState_STATE gil = PyGILState_Ensure();
-            mtp_idle_step();
+            mtp_timer_step();
             PyGILState_Release(gil);
         }
         pthread_mutex_lock(&mtp_ticker_mu);
@@ -1378,7 +1404,10 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "observe_ns_total", mtp.observe_ns_total) < 0 ||
         mtp_put_u64(d, "observe_ns_last", mtp.observe_ns_last) < 0 ||
         mtp_put_u64(d, "observe_ns_max", mtp.observe_ns_max) < 0 ||
-        mtp_put_u64(d, "idle_steps", mtp.idle_steps) < 0 ||
+        mtp_put_u64(d, "timer_steps", mtp.timer_steps) < 0 ||
+        mtp_put_u64(d, "gc_ns_total", mtp.gc_ns_total) < 0 ||
+        mtp_put_u64(d, "gc_step_ns_total", mtp.gc_step_ns_total) < 0 ||
+        mtp_put_u64(d, "timer_step_ns_total", mtp.timer_step_ns_total) < 0 ||
         mtp_put_u64(d, "cycles", mtp_gc.cycles) < 0 ||
         mtp_put_u64(d, "cycle_ns", mtp_gc.last_cycle_ns) < 0 ||
         PyDict_SetItemString(d, "walks_gc_lists", mtp_gc.usable ? Py_True : Py_False) < 0 ||
@@ -1419,27 +1448,26 @@ static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg
 }
 
 PyDoc_STRVAR(mtp_set_budget_doc,
-             "set_budget(share, idle_share=0.01)\n--\n\n"
-             "Let observation take at most `share` of the collector's own time\n"
-             "(default 0.2: the pause mtp adds is at most 20% of the collections').\n"
-             "A larger share covers a large heap in fewer steps.  When the collector\n"
-             "is off or quiet for 2 s, steps run from a timer instead and take at\n"
-             "most `idle_share` of wall time; 0 turns them off.");
+             "set_budget(share, timer_share=0.02)\n--\n\n"
+             "Steps inside collections may add at most `share` of the collector's\n"
+             "own time to its pauses (default 0.2).  Steps from mtp's timer, outside\n"
+             "collections, may take `timer_share` of wall time (default 0.02; 0 turns\n"
+             "them off).  Larger shares cover a large heap in fewer steps.");
 
 static PyObject *mtp_set_budget(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"share", "idle_share", NULL};
-    double share, idle = mtp.idle_budget;
+    static char *keywords[] = {"share", "timer_share", NULL};
+    double share, timer = mtp.timer_share;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "d|d:set_budget", keywords, &share, &idle))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "d|d:set_budget", keywords, &share, &timer))
         return NULL;
-    if (!(share > 0.0 && share <= 10.0) || !(idle >= 0.0 && idle <= 1.0)) {
+    if (!(share > 0.0 && share <= 10.0) || !(timer >= 0.0 && timer <= 1.0)) {
         PyErr_SetString(PyExc_ValueError, "budget: share must be in (0, 10] (of the collector's "
-                                          "time), idle_share in [0, 1] (of wall time)");
+                                          "time), timer_share in [0, 1] (of wall time)");
         return NULL;
     }
     mtp.budget = share;
-    mtp.idle_budget = idle;
+    mtp.timer_share = timer;
     Py_RETURN_NONE;
 }
 
@@ -1660,8 +1688,8 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     mtp.observing = 0;
     mtp.in_collection = 0;
     mtp.last_observe_ns = 0;
-    mtp.credit_ns = 0;
-    mtp.idle_earned_ns = 0;
+    mtp.credit_ns = mtp.timer_credit_ns = 0;
+    mtp.timer_earned_ns = 0;
     Py_CLEAR(mtp_gc.bookmark);
     mtp_gc.resume_list = 0;
     mtp_gc.fallback_offset = 0;
@@ -1790,7 +1818,7 @@ PyMODINIT_FUNC PyInit_mtp(void)
     }
     mtp.min_interval_ns = 500 * 1000 * 1000;
     mtp.budget = MTP_DEFAULT_BUDGET;
-    mtp.idle_budget = MTP_IDLE_BUDGET;
+    mtp.timer_share = MTP_TIMER_SHARE;
     mtp.ns_per_entry = 150;
     mtp.ns_per_table_entry = 2;
     mtp.settings = PyDict_New();

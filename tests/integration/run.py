@@ -402,9 +402,8 @@ OUT["settings"] = mtp.settings()
 OUT["bytes_error"] = expect(TypeError, mtp.hint, b"x" * 100000, "hot")
 OUT["kind_error"] = expect(ValueError, mtp.hint, [], "lukewarm")
 
-# Idle steps (timer-driven, when the collector is quiet) would add
-# observations that the counts below do not expect.
-mtp.set_budget(0.2, idle_share=0)
+# Timer steps would add observations that the counts below do not expect.
+mtp.set_budget(0.2, timer_share=0)
 
 if sys.argv[4] == "lifetimes":
     gc.disable()
@@ -720,7 +719,7 @@ def test_safety(trace_bin, python, pydir, tmp):
     check(st["frozen"] >= 50000 and st["frozen_walked"] >= st["frozen"],
           "a full step after gc.freeze() walked %d frozen objects of %d"
           % (st["frozen_walked"], st["frozen"]))
-    check(st["idle_steps"] > 0 and st["disabled_observations"] > 0,
+    check(st["timer_steps"] > 0 and st["disabled_observations"] > 0,
           "nothing was observed while the collector was disabled: %s" % st)
 
 

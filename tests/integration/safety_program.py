@@ -112,9 +112,9 @@ report["frozen_observations"] = observations()
 gc.unfreeze()
 del more
 
-# gc.disable(): no collections, so no callbacks; mtp's idle steps observe.
+# gc.disable(): no collections, so no callbacks; mtp's timer steps observe.
 gc.disable()
-before, steps_before = observations(), mtp.stats()["idle_steps"]
+before, steps_before = observations(), mtp.stats()["timer_steps"]
 data = [{"d": i} for i in range(100000)]
 end, total = time.monotonic() + DISABLE_S, 0
 while time.monotonic() < end:
@@ -123,7 +123,7 @@ while time.monotonic() < end:
 gc.enable()
 print("disable", len(data) > 100000, total > 0)
 report["disabled_observations"] = observations() - before
-report["idle_steps"] = mtp.stats()["idle_steps"] - steps_before
+report["timer_steps"] = mtp.stats()["timer_steps"] - steps_before
 
 with open(STATS, "w") as f:
     json.dump(report, f)
