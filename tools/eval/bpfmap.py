@@ -19,6 +19,7 @@ import subprocess
 import numpy as np
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine())
+BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_LOOKUP_BATCH = 24
 BPF_OBJ_GET = 7
 BPF_OBJ_GET_INFO_BY_FD = 15
@@ -45,6 +46,11 @@ class _MapInfo(ctypes.Structure):
                 ("name", ctypes.c_char * 16)]
 
 
+class _Elem(ctypes.Structure):
+    _fields_ = [("map_fd", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+                ("key", ctypes.c_uint64), ("value", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
+
+
 class _Batch(ctypes.Structure):
     _fields_ = [("in_batch", ctypes.c_uint64), ("out_batch", ctypes.c_uint64),
                 ("keys", ctypes.c_uint64), ("values", ctypes.c_uint64),
@@ -67,7 +73,7 @@ def _bpf(cmd, attr):
 _CTYPES = {1: "u1", 2: "<u2", 4: "<u4", 8: "<u8"}
 
 
-def btf_value_fields(pin):
+def btf_value_fields(pin, need=("heat", "last_epoch")):
     """{field: (offset, size)} of the map's value struct, from its BTF."""
 
     def dump(what):
@@ -93,8 +99,8 @@ def btf_value_fields(pin):
         size = size_of(m["type_id"])
         if m["bits_offset"] % 8 == 0 and size in _CTYPES:
             fields[m["name"]] = (m["bits_offset"] // 8, size)
-    if "heat" not in fields or "last_epoch" not in fields:
-        raise MapError("%s's value has no heat/last_epoch fields: %s" % (pin, sorted(fields)))
+    if any(n not in fields for n in need):
+        raise MapError("%s's value has no %s fields: %s" % (pin, "/".join(need), sorted(fields)))
     return struct["name"], struct["size"], fields
 
 
@@ -176,6 +182,42 @@ class PinnedMap:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class PinnedStats:
+    """mtp's pinned one-entry "stats" array, read with one BPF_MAP_LOOKUP_ELEM:
+    cheap enough to poll many times a second."""
+
+    def __init__(self, pin, need=("events", "observe_ns")):
+        self.pin = pin
+        path = ctypes.create_string_buffer(pin.encode())
+        fd, err = _bpf(BPF_OBJ_GET, _ObjGet(pathname=ctypes.addressof(path),
+                                            file_flags=BPF_F_RDONLY))
+        if fd < 0:
+            raise MapError("cannot open pinned map %s: %s" % (pin, os.strerror(err)))
+        self.fd = fd
+        try:
+            _, size, self.fields = btf_value_fields(pin, need)
+        except MapError:
+            self.close()
+            raise
+        self._key = ctypes.c_uint32(0)
+        self._val = ctypes.create_string_buffer(size)
+
+    def read(self):
+        """{field: int} of entry 0."""
+        r, err = _bpf(BPF_MAP_LOOKUP_ELEM, _Elem(map_fd=self.fd, key=ctypes.addressof(self._key),
+                                                 value=ctypes.addressof(self._val)))
+        if r < 0:
+            raise MapError("BPF_MAP_LOOKUP_ELEM on %s: %s" % (self.pin, os.strerror(err)))
+        raw = self._val.raw
+        return {name: int.from_bytes(raw[off:off + size], "little", signed=name == "wp_state")
+                for name, (off, size) in self.fields.items()}
+
+    def close(self):
+        if self.fd is not None and self.fd >= 0:
+            os.close(self.fd)
+        self.fd = None
 
 
 def bpftool_dump(pin):

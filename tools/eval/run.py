@@ -27,14 +27,21 @@ Scoring, per interval, over the pages that hold only hot or only cold objects
     observe time as a share of the loop's wall time) and mtp-trace's JSON
     (observe_ms, gc_ms, gcs).
 
+With --softdirty (a kernel with CONFIG_MEM_SOFT_DIRTY: the two-tier guest,
+`make vm-eval-softdirty`; not this host's), a ground truth independent of mtp
+as well: the pages the kernel saw the workload write (tools/vm/softdirty.py),
+in windows that end at each interval and are cleared after each of mtp's
+observations, since an observation may write objects' headers (see
+SoftDirtyWindows).  Extra columns: mtp's hot set against the written
+pages, and how well the written pages match the workload's own ground truth.
+Where the kernel has no soft-dirty they read "n/a (kernel has no soft-dirty)".
+
 Writes build/eval/results.json and build/eval/table.md and prints the table.
 Run as root: /usr/bin/python3 tools/eval/run.py --build build   (`make eval`)
 """
 import argparse
-import ctypes
 import datetime
 import json
-import mmap
 import os
 import platform
 import selectors
@@ -49,17 +56,22 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tools", "vm"))
 
 try:
     import numpy as np
 except ImportError:
     sys.exit("error: the harness needs numpy: apt-get install python3-numpy")
 import bpfmap  # noqa: E402
+import softdirty  # noqa: E402
 
 WORKLOADS_PY = os.path.join(HERE, "workloads.py")
 PIN_ROOT = "/sys/fs/bpf/mtp"
 WARMUP_S = 3.0  # seconds of the loop before intervals count as steady
 FOLLOW_RECALL, FOLLOW_PRECISION = 0.9, 0.8
+SD_POLL_S = 0.05  # --softdirty: how often the stats map is polled for observations
+SD_MARGIN_S = 0.01  # an observation's span starts this much before its earliest possible start
+SD_NA = "n/a (kernel has no soft-dirty)"
 
 # (kind, variant, seconds of the workload's loop, mtp-trace's signals).  "rc"
 # runs add --no-written-scan: reference-count snapshots alone, the signal that
@@ -153,30 +165,87 @@ def stop(proc, sig=signal.SIGKILL, timeout=10):
 
 def kernel_written_page_support():
     """Can the kernel tell which pages a process wrote (soft-dirty, idle pages)?"""
-    out = {"idle_page_tracking": os.path.exists("/sys/kernel/mm/page_idle/bitmap"),
-           "soft_dirty": False, "kernel": platform.release()}
-    m = mmap.mmap(-1, 4096)
-    buf = (ctypes.c_char * 4096).from_buffer(m)
-    addr = ctypes.addressof(buf)
+    ok, reason = softdirty.check()
+    return {"idle_page_tracking": os.path.exists("/sys/kernel/mm/page_idle/bitmap"),
+            "soft_dirty": ok, "soft_dirty_check": reason, "kernel": platform.release(),
+            "thp": tail("/sys/kernel/mm/transparent_hugepage/enabled", 200)}
 
-    def bit55():
-        with open("/proc/self/pagemap", "rb") as f:
-            f.seek((addr >> 12) * 8)
-            return (int.from_bytes(f.read(8), "little") >> 55) & 1
 
-    try:
-        buf[0] = b"x"
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("4")
-        before = bit55()
-        buf[0] = b"y"
-        out["soft_dirty"] = before == 0 and bit55() == 1
-    except OSError as e:
-        out["soft_dirty_error"] = str(e)
-    finally:
-        del buf
-        m.close()
-    return out
+class SoftDirtyWindows:
+    """The workload's soft-dirty pages (tools/vm/softdirty.py), a ground truth
+    independent of mtp, in windows: each interval, right after the page map
+    is read, the pages written since the last clear are read and cleared.
+
+    mtp's own observation may write objects' headers (gc.get_objects() raises
+    every reference count; a walk of the collector's lists does not), and
+    soft-dirty cannot tell that write from the program's.  So the pinned stats map is
+    polled every SD_POLL_S: when its observe_ns grows, an observation has just
+    ended (mtp:gc_done fires right after it); it ended after the previous poll,
+    so it started after that poll minus its duration: that span is noted, and
+    the bits are read (an "observation" window, kept as evidence) and cleared,
+    so the next interval window starts after it.  At scoring, a window that
+    overlaps any observation's span is not clean.  Two kinds of pages read as
+    written whatever happened, and are left out of a window's scores: those of
+    mappings created or grown during it (smaps VmFlags sd), and those of
+    transparent huge pages mapped whole, one bit for 512 pages."""
+
+    def __init__(self, pid, stats_pin):
+        self.pid = pid
+        self.stats = bpfmap.PinnedStats(stats_pin)
+        self.windows = []
+        self.spans = []  # (lo, hi) monotonic: mtp observations
+        self.t_clear = None
+        self.last = None  # (t, stats)
+
+    def start(self):
+        self.last = (time.monotonic(), self.stats.read())
+        self.t_clear = time.monotonic()
+        softdirty.clear(self.pid)
+
+    def _stats(self):
+        """Reads the stats map; notes the span of an observation that ended since
+        the previous read.  True if one did."""
+        t = time.monotonic()
+        st = self.stats.read()
+        t_prev, prev = self.last
+        self.last = (t, st)
+        if st["observe_ns"] == prev["observe_ns"]:
+            return False
+        took = (st["observe_ns"] - prev["observe_ns"]) / 1e9
+        self.spans.append((t_prev - took - SD_MARGIN_S, time.monotonic()))
+        return True
+
+    def poll(self):
+        if self._stats():
+            self.window("observation")
+
+    def window(self, kind):
+        """Reads and clears the bits; returns the window."""
+        if kind == "interval":
+            self._stats()  # an observation that just ended lies in this window
+        t0 = time.monotonic()
+        try:
+            snap = softdirty.snapshot(self.pid)
+            t1 = time.monotonic()
+            softdirty.clear(self.pid)
+        except OSError as e:
+            raise EvalError("soft-dirty read of %d failed: %s" % (self.pid, e))
+        w = {"kind": kind, "t": time.time(), "lo": self.t_clear, "hi": t1,
+             "pages": snap.written, "flagged": snap.flagged, "huge": snap.huge,
+             "anon_huge_kb": snap.anon_huge_kb,
+             "heap_pages": sum(b - a for a, b in snap.ranges) >> 12,
+             "read_ms": 1e3 * (time.monotonic() - t0)}
+        self.t_clear = time.monotonic()
+        self.windows.append(w)
+        self._stats()  # one that ended during the read reaches into the next window
+        return w
+
+    def classify(self):
+        for w in self.windows:
+            w["clean"] = not any(lo < w["hi"] and w["lo"] < hi for lo, hi in self.spans)
+
+    def close(self):
+        self.stats.close()
 
 
 # ------------------------------------------------------------------ one run
@@ -194,6 +263,7 @@ class Run:
         self.stats_map = None
         self.tracer_err = ""
         self.harness_cpu_s = None
+        self.sd = None  # SoftDirtyWindows with --softdirty
 
     def execute(self):
         cpu0 = time.process_time()
@@ -235,6 +305,9 @@ class Run:
                     raise EvalError("mtp-trace did not pin %s/pages in 30 s" % pin_dir)
                 time.sleep(0.05)
             pmap = bpfmap.PinnedMap(os.path.join(pin_dir, "pages"))
+            if a.softdirty_ok:
+                self.sd = SoftDirtyWindows(proc.pid, os.path.join(pin_dir, "stats"))
+                self.sd.start()
             touch(os.path.join(tmp, "start"))
 
             done_path = os.path.join(tmp, "done")
@@ -248,8 +321,10 @@ class Run:
                                     % (tracer.returncode, tail(terr_path)))
                 if time.monotonic() > limit:
                     raise EvalError("workload did not finish its loop in time")
-                for line in reader.poll(0.2):
+                for line in reader.poll(SD_POLL_S if self.sd else 0.2):
                     self._line(line, pmap)
+                if self.sd:
+                    self.sd.poll()
             with open(done_path) as f:
                 self.done = json.load(f)
             with open(os.path.join(tmp, "truth.json")) as f:  # with any later phases
@@ -263,6 +338,10 @@ class Run:
             # observations): the map holds still for a cross-check with bpftool.
             for line in reader.poll(0):
                 self._line(line, pmap)
+            if self.sd:
+                self.sd.poll()  # the last observation's span
+                self.sd.classify()
+                self.sd.close()
             self.check = bpfmap.check_against_bpftool(pmap)
             try:
                 self.stats_map = bpfmap.bpftool_dump(os.path.join(pin_dir, "stats"))[0]["value"]
@@ -288,6 +367,8 @@ class Run:
         finally:
             if pmap is not None:
                 pmap.close()
+            if self.sd is not None:
+                self.sd.close()
             self.tracer_err = tail(terr_path, 4000)
             stop(tracer, signal.SIGINT)
             if proc is not None:
@@ -325,7 +406,8 @@ class Run:
             "epoch": obj.get("epoch"), "hot_window": obj.get("hot_window"),
             "heat": vals["heat"].astype(np.uint64), "last_epoch": vals["last_epoch"].astype(np.int64),
             "written": opt("written"), "active": opt("active"),
-            "hot_pages_json": obj.get("hot_pages"), "pages_json": obj.get("pages_tracked")})
+            "hot_pages_json": obj.get("hot_pages"), "pages_json": obj.get("pages_tracked"),
+            "sd": self.sd.window("interval") if self.sd else None})
 
 
 # ------------------------------------------------------------------ scoring
@@ -436,6 +518,47 @@ def evidence_scores(sample, prev, labels, out):
         out[tag + "_precision"], out[tag + "_recall"], out[tag + "_f1"] = p, r, f1
 
 
+def sd_scores(w, labels, ks=None, hs=None):
+    """A soft-dirty window against the workload's ground truth and, given the
+    map's sorted keys and decayed heat, mtp's hot set against the window."""
+    hot, cold = labels.hot, labels.cold
+    excluded = {}
+    pages = w["pages"]
+    for name in ("flagged", "huge"):  # every page of these reads as written
+        if w[name]:
+            kh = ~softdirty.pages_in(w[name], hot)
+            kc = ~softdirty.pages_in(w[name], cold)
+            excluded[name] = int((~kh).sum() + (~kc).sum())
+            hot, cold = hot[kh], cold[kc]
+            pages = pages[~softdirty.pages_in(w[name], pages)]
+    wh, wc = np.isin(hot, pages), np.isin(cold, pages)
+    written = int(wh.sum() + wc.sum())
+    labelled = np.union1d(labels.hot, labels.cold)
+    out = {"sd_kind": w["kind"], "sd_clean": w.get("clean"), "sd_window_s": w["hi"] - w["lo"],
+           "sd_read_ms": w["read_ms"], "sd_written": int(len(w["pages"])),
+           "sd_written_labelled": written,
+           "sd_written_unlabelled": int((~np.isin(pages, labelled)).sum()),
+           "sd_excluded": sum(excluded.values()) / max(1, len(labels.hot) + len(labels.cold)),
+           "sd_excluded_flagged": excluded.get("flagged", 0),
+           "sd_excluded_huge": excluded.get("huge", 0), "sd_anon_huge_kb": w["anon_huge_kb"],
+           "sd_hot_recall": float(wh.mean()) if len(hot) else None,
+           "sd_cold_share": float(wc.mean()) if len(cold) else None}
+    if ks is not None:
+        mh, mc = lookup(ks, hs, hot) >= 1, lookup(ks, hs, cold) >= 1
+        both, mine = int((mh & wh).sum() + (mc & wc).sum()), int(mh.sum() + mc.sum())
+        out["sd_precision"] = both / mine if mine else None
+        out["sd_recall"] = both / written if written else None
+        # mtp's hot pages outside the ground truth: did the program write them?
+        other = ks[(hs >= 1) & ~np.isin(ks, labelled)]
+        for name in ("flagged", "huge"):
+            if w[name]:
+                other = other[~softdirty.pages_in(w[name], other)]
+        out["sd_unlabelled_hot"] = int(len(other))
+        out["sd_unlabelled_hot_written"] = (float(np.isin(other, pages).mean())
+                                            if len(other) else None)
+    return out
+
+
 def score_sample(sample, labels, prev=None):
     heat = decayed(sample)
     order = np.argsort(sample["keys"])
@@ -462,6 +585,8 @@ def score_sample(sample, labels, prev=None):
         out["written_cold_pages"] = int((lookup(ks, w, labels.cold) > 0).sum())
     if prev is not None:
         evidence_scores(sample, prev, labels, out)
+    if sample.get("sd") is not None:
+        out.update(sd_scores(sample["sd"], labels, ks, hs))
     return out
 
 
@@ -530,6 +655,10 @@ def score_run(run):
         res["intervals_after_change"] = len(after)
         res["after_change"] = [{k: s[k] for k in ("interval", "precision", "recall", "best_f1")}
                                for s in after]
+    if run.sd is not None:
+        res.update(score_softdirty(run, steady, labels_at, t_start, t_end))
+    elif run.args.softdirty:
+        res["softdirty"] = SD_NA
     # The pause mtp adds to the collector.
     st = run.done.get("stats", {})
     loop_s = t_end - t_start
@@ -557,6 +686,42 @@ def score_run(run):
     return res
 
 
+def score_softdirty(run, steady, labels_at, t_start, t_end):
+    """Means over the steady interval windows that no mtp observation overlaps,
+    and, as evidence, over the windows that ended with one."""
+    inter = [s for s in steady if "sd_kind" in s]
+    clean = [s for s in inter if s["sd_clean"]]
+    obs = [sd_scores(w, labels_at(w["t"])) for w in run.sd.windows
+           if w["kind"] == "observation" and t_start + WARMUP_S <= w["t"] <= t_end + 0.5]
+    cold = [s["sd_cold_share"] for s in clean if s["sd_cold_share"] is not None]
+    return {
+        "sd_windows": len(inter), "sd_windows_clean": len(clean),
+        "sd_observations": len(run.sd.spans),
+        "sd_precision": mean(s["sd_precision"] for s in clean),
+        "sd_recall": mean(s["sd_recall"] for s in clean),
+        "sd_truth_hot_recall": mean(s["sd_hot_recall"] for s in clean),
+        "sd_truth_cold_share": mean(cold), "sd_truth_cold_share_max": max(cold) if cold else None,
+        "sd_truth_hot_recall_all": mean(s["sd_hot_recall"] for s in inter),
+        "sd_truth_cold_share_all": mean(s["sd_cold_share"] for s in inter),
+        "sd_obs_windows": len(obs),
+        "sd_obs_hot_recall": mean(w["sd_hot_recall"] for w in obs),
+        "sd_obs_cold_share": mean(w["sd_cold_share"] for w in obs),
+        "sd_window_s": mean(s["sd_window_s"] for s in clean),
+        "sd_written_unlabelled": mean(s["sd_written_unlabelled"] for s in clean),
+        "sd_unlabelled_hot": mean(s.get("sd_unlabelled_hot") for s in clean),
+        "sd_unlabelled_hot_written": mean(s.get("sd_unlabelled_hot_written") for s in clean),
+        "sd_excluded": mean(s["sd_excluded"] for s in clean),
+        "sd_excluded_flagged": mean(s["sd_excluded_flagged"] for s in clean),
+        "sd_excluded_huge": mean(s["sd_excluded_huge"] for s in clean),
+        "sd_anon_huge_kb": mean(w["anon_huge_kb"] for w in run.sd.windows),
+        "sd_read_ms": mean(w["read_ms"] for w in run.sd.windows),
+        "sd_heap_pages": mean(w["heap_pages"] for w in run.sd.windows),
+        "sd_observation_windows": [{k: w[k] for k in ("sd_window_s", "sd_hot_recall",
+                                                      "sd_cold_share", "sd_written")}
+                                   for w in obs],
+    }
+
+
 # ------------------------------------------------------------------ report
 
 COLUMNS = [("workload", "workload"), ("variant", "variant"), ("signals", "signals"),
@@ -564,6 +729,14 @@ COLUMNS = [("workload", "workload"), ("variant", "variant"), ("signals", "signal
            ("P", "precision"), ("R", "recall"), ("F1", "f1"), ("P chance", "chance_precision"),
            ("F1max (thr)", None), ("AUC", "auc"), ("R rc/wr", None), ("follow", None),
            ("ms/obs", "ms_per_observation"), ("observe %", "observe_pct"), ("gc %", "gc_pct")]
+# With --softdirty (see SoftDirtyWindows and meta["sd_rule"]).
+SD_COLUMNS = [("P/R vs SD", None), ("SD: R hot", "sd_truth_hot_recall"),
+              ("SD: cold (max)", None), ("SD: cold, obs", "sd_obs_cold_share"),
+              ("SD: excl", "sd_excluded"), ("SD win clean/all", None)]
+
+
+def columns(sd):
+    return COLUMNS + (SD_COLUMNS if sd else [])
 
 
 def fmt(v, digits=2):
@@ -574,12 +747,25 @@ def fmt(v, digits=2):
     return str(v)
 
 
-def row_cells(r):
+def row_cells(r, sd=False):
     if r.get("error"):
         return [r["workload"], r["variant"], r["signals"],
                 "ERROR: " + r["error"].splitlines()[0][:90]]
     cells = []
-    for title, key in COLUMNS:
+    for title, key in columns(sd):
+        if (title, key) in SD_COLUMNS:
+            if r.get("softdirty"):
+                cells.append(r["softdirty"])
+            elif title == "P/R vs SD":
+                cells.append("%s/%s" % (fmt(r["sd_precision"]), fmt(r["sd_recall"])))
+            elif title == "SD: cold (max)":
+                cells.append("%s (%s)" % (fmt(r["sd_truth_cold_share"]),
+                                          fmt(r["sd_truth_cold_share_max"])))
+            elif title == "SD win clean/all":
+                cells.append("%d/%d" % (r["sd_windows_clean"], r["sd_windows"]))
+            else:
+                cells.append(fmt(r[key]))
+            continue
         if title == "pages hot/cold":
             cells.append("%d/%d" % (r["hot_pages"], r["cold_pages"]))
         elif title == "F1max (thr)":
@@ -599,9 +785,9 @@ def row_cells(r):
     return cells
 
 
-def text_table(rows):
-    head = [c for c, _ in COLUMNS]
-    body = [row_cells(r) for r in rows]
+def text_table(rows, sd=False):
+    head = [c for c, _ in columns(sd)]
+    body = [row_cells(r, sd) for r in rows]
     widths = [max([len(head[i])] + [len(b[i]) for b in body if len(b) == len(head)])
               for i in range(len(head))]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
@@ -613,8 +799,8 @@ def text_table(rows):
     return "\n".join(out)
 
 
-def markdown(rows, meta):
-    head = [c for c, _ in COLUMNS]
+def markdown(rows, meta, sd=False):
+    head = [c for c, _ in columns(sd)]
     lines = ["# mtp evaluation (%s)" % meta["date"], "",
              "Host: %s, kernel %s, %s; Python %s; interval %s; mtp %s; harness CPU %.0f s "
              "in %.0f s." % (meta["host_cpu"], meta["kernel"]["kernel"], meta["cpus"],
@@ -622,14 +808,30 @@ def markdown(rows, meta):
                              meta["harness_cpu_s"], meta["total_s"]), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = row_cells(r)
+        cells = row_cells(r, sd)
         cells += [""] * (len(head) - len(cells))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", meta["rule"], "", meta["pause"], "", meta["kernel_note"], ""]
+    if meta["softdirty_ok"]:
+        lines[-1:-1] = ["", meta["sd_rule"]]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ main
+
+
+def kernel_note(kernel, args):
+    if args.softdirty_ok:
+        return ("Cross-check against kernel-written pages: soft-dirty (kernel %s, THP %s); "
+                "see the SD columns." % (kernel["kernel"], kernel["thp"]))
+    if kernel["soft_dirty"]:
+        return ("Cross-check against kernel-written pages: this kernel (%s) has soft-dirty; "
+                "run with --softdirty to score against it." % kernel["kernel"])
+    return ("Cross-check against kernel-written pages: not possible on this host (kernel %s: "
+            "soft-dirty absent, idle page tracking %s); the scores rely on the workload's own "
+            "ground truth. The two-tier guest's kernel has soft-dirty: make vm-eval-softdirty "
+            "runs a subset with --softdirty there." % (
+                kernel["kernel"], "available" if kernel["idle_page_tracking"] else "absent"))
 
 
 def find_pyext(build, python):
@@ -663,6 +865,9 @@ def main():
     ap.add_argument("--results", default=os.path.join(ROOT, "build", "eval", "results.json"))
     ap.add_argument("--table", default=None, help="markdown table (default BUILD/eval/table.md)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep each run's control directory")
+    ap.add_argument("--softdirty", action="store_true",
+                    help="also score against the pages the kernel saw written (soft-dirty; "
+                    "needs CONFIG_MEM_SOFT_DIRTY, e.g. the two-tier guest)")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -689,6 +894,14 @@ def main():
                          "%s/%s/%s" % (p[0], p[1], p[3]) for p in PLAN)))
 
     kernel = kernel_written_page_support()
+    args.softdirty_ok = args.softdirty and kernel["soft_dirty"]
+    if args.softdirty and not kernel["soft_dirty"]:
+        log("soft-dirty: NOT AVAILABLE: %s. --softdirty scores nothing here; its columns "
+            "read \"%s\". Use a kernel with soft-dirty, e.g. the guest: make vm-eval-softdirty"
+            % (kernel["soft_dirty_check"], SD_NA))
+    elif args.softdirty:
+        log("soft-dirty: %s; each interval also reads the workload's written pages, then clears "
+            "them" % kernel["soft_dirty_check"])
     pyver = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
                            capture_output=True, text=True).stdout.strip()
     log("mtp eval: %d runs, ~%.0f s of workload loops, interval %s, %s (Python %s); "
@@ -713,6 +926,18 @@ def main():
                                         fmt(row["f1"]), row["steady_intervals"],
                                         row["observations"], fmt(row["ms_per_observation"], 1),
                                         row["harness_cpu_s"] or 0))
+            if "sd_windows" in row:
+                log("     soft-dirty: P/R vs SD %s/%s; truth hot written %s, cold %s (max %s); "
+                    "%d/%d windows clean of %d observations, mean %s s; observation windows: "
+                    "cold %s; %s of the truth's pages left out (THP, new mappings); outside the "
+                    "truth: %s pages written, mtp hot %s (%s of them written); read %s ms" % (
+                        fmt(row["sd_precision"]), fmt(row["sd_recall"]),
+                        fmt(row["sd_truth_hot_recall"]), fmt(row["sd_truth_cold_share"]),
+                        fmt(row["sd_truth_cold_share_max"]), row["sd_windows_clean"],
+                        row["sd_windows"], row["sd_observations"], fmt(row["sd_window_s"]),
+                        fmt(row["sd_obs_cold_share"]), fmt(row["sd_excluded"]),
+                        fmt(row["sd_written_unlabelled"], 0), fmt(row["sd_unlabelled_hot"], 0),
+                        fmt(row["sd_unlabelled_hot_written"]), fmt(row["sd_read_ms"], 1)))
             if run.check and not run.check["ok"]:
                 log("     warning: the bpf(2) reader and bpftool disagree: %s" % run.check)
         rows.append(row)
@@ -743,27 +968,38 @@ def main():
                   "collections); observe % and gc % = mtp's observation time and the "
                   "collections' own time (mtp-trace JSON gc_ms) as shares of the workload "
                   "loop's wall time."),
-        "kernel_note": (
-            "Cross-check against kernel-written pages: not possible on this host (kernel %s: "
-            "soft-dirty %s, idle page tracking %s). TODO in the two-tier guest, whose kernel "
-            "has soft-dirty: `echo 4 > /proc/PID/clear_refs` at each interval, then read bit 55 "
-            "of each page's /proc/PID/pagemap entry at the next, and score mtp's hot set against "
-            "the pages written in between." % (
-                kernel["kernel"], "available" if kernel["soft_dirty"] else "absent",
-                "available" if kernel["idle_page_tracking"] else "absent")),
+        "kernel_note": kernel_note(kernel, args),
+        "sd_rule": (
+            "Soft-dirty (--softdirty): the pages the kernel saw the workload write "
+            "(/proc/PID/clear_refs 4, pagemap bit 55), read and cleared right after each "
+            "interval's map read, and also right after each mtp observation (seen in the "
+            "pinned stats map, polled every %.0f ms): an observation may write objects' "
+            "headers (gc.get_objects() raises every reference count), so the windows that "
+            "overlap one are set apart. Means over the steady windows no observation overlaps "
+            "(SD win clean/all), over the ground-truth pages (hot-only and cold-only, as P/R), "
+            "leaving out the pages that read as written whatever was written: those of "
+            "transparent huge pages mapped whole (one bit for 512 pages) and of mappings "
+            "created or grown during the window; SD: excl = the share of ground-truth pages "
+            "left out. P/R vs SD: mtp's hot set scored against the pages written in the "
+            "window. SD: R hot = share of the truth's hot pages written; SD: cold = share of "
+            "its cold pages written (mean, max); SD: cold, obs = the same in the windows that "
+            "ended with an observation." % (SD_POLL_S * 1e3)),
+        "softdirty": bool(args.softdirty), "softdirty_ok": bool(args.softdirty_ok),
     }
     with open(args.results + ".tmp", "w") as f:
         json.dump({"meta": meta, "runs": rows}, f, indent=1)
     os.replace(args.results + ".tmp", args.results)
     os.makedirs(os.path.dirname(table_path), exist_ok=True)
     with open(table_path, "w") as f:
-        f.write(markdown(rows, meta))
+        f.write(markdown(rows, meta, args.softdirty))
     log("")
-    log(text_table(rows))
+    log(text_table(rows, args.softdirty))
     log("")
     log(meta["rule"])
     log(meta["pause"])
     log(meta["kernel_note"])
+    if args.softdirty_ok:
+        log(meta["sd_rule"])
     log("wrote %s and %s (%.0f s)" % (os.path.relpath(args.results, ROOT),
                                        os.path.relpath(table_path, ROOT), meta["total_s"]))
     return 1 if any(r.get("error") for r in rows) else 0

@@ -10,6 +10,9 @@ status=0
 echo "=== guest: $(uname -r), $(nproc) vCPUs; $(cat /sys/devices/virtual/memory_tiering/memory_tier*/nodelist 2>/dev/null | tr '\n' ' ')"
 /usr/bin/python3 tests/integration/run.py --build "$build" --only debian 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# This kernel has soft-dirty (the host's has not): the module's live checks run here.
+/usr/bin/python3 tools/vm/softdirty.py 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The kernel's own NUMA balancing (on by default) migrates the same pages
 # toward the task's "preferred" node -- here the CPU-less one, where most of
 # the memory starts -- and undoes mtp's placement; mtp-trace warns about it.
