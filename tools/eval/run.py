@@ -688,11 +688,12 @@ def score_run(run):
 
 def score_softdirty(run, steady, labels_at, t_start, t_end):
     """Means over the steady interval windows that no mtp observation overlaps,
-    and, as evidence, over the windows that ended with one."""
-    inter = [s for s in steady if "sd_kind" in s]
+    and, as evidence, over the windows that ended with one.  Only windows that
+    end before the loop does: after it the workload idles and writes nothing."""
+    inter = [s for s in steady if "sd_kind" in s and s["t"] <= t_end]
     clean = [s for s in inter if s["sd_clean"]]
     obs = [sd_scores(w, labels_at(w["t"])) for w in run.sd.windows
-           if w["kind"] == "observation" and t_start + WARMUP_S <= w["t"] <= t_end + 0.5]
+           if w["kind"] == "observation" and t_start + WARMUP_S <= w["t"] <= t_end]
     cold = [s["sd_cold_share"] for s in clean if s["sd_cold_share"] is not None]
     return {
         "sd_windows": len(inter), "sd_windows_clean": len(clean),
