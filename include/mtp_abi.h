@@ -143,17 +143,26 @@ static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch)
  * A page counts as hot only while it was warmed within the last
  * MTP_HOT_WINDOW epochs; older heat still ranks pages but no longer makes
  * them hot.  Halving alone takes ~15 epochs to forget a busy page, which is
- * how long a phase change would take to follow.  `window` is this plus the
- * written-page scan's stride less one: a sampled chunk is seen only once per
- * stride observations.  Epochs advance only in intervals that brought new
+ * how long a phase change would take to follow.  This is the window for
+ * reference counts alone; with the written-page scan on see
+ * MTP_HOT_WINDOW_WRITTEN.  Epochs advance only in intervals that brought new
  * observations, so a program that rarely collects does not cool off.
  */
 #define MTP_HOT_WINDOW 2
 
-/* The window also spans one round-robin cycle: a page is warmed only when a
- * step reaches its objects, once per cycle.  Cycles longer than this many
- * intervals widen it no further (the page is then judged by older heat). */
+/* Without the scan the window also spans one round-robin cycle: a page is
+ * warmed only when a step reaches its objects, once per cycle.  Cycles longer
+ * than this many intervals widen it no further (the page is then judged by
+ * older heat). */
 #define MTP_CYCLE_WINDOW_MAX 30
+
+/* With the written-page scan on, every step reports every written page of
+ * the sampled chunks, whatever slice of objects it walked, and in CPython
+ * using an object writes its page: the window is this plus the scan's stride
+ * less one (a sampled chunk is seen once per stride steps), not the cycle.
+ * Measured: a phase change followed in 3-4 intervals instead of 6-13 (see
+ * BENCHMARKS.md section 5). */
+#define MTP_HOT_WINDOW_WRITTEN 1
 
 static inline __u64 mtp_heat_now(__u64 heat, __u32 last_epoch, __u32 epoch, __u32 window)
 {

@@ -154,6 +154,72 @@ static inline size_t mtp_seen_prune(mtp_seen *v, size_t n, uint8_t cycle, uint8_
     return out;
 }
 
+/*
+ * Out-of-line storage of observed containers (a dict's key table, a list's
+ * item array, a buffer's data), by owner.  Reading a container writes its
+ * reference count, so its own page shows as written, but reading its
+ * storage (a dict lookup, a list index, a buffer read) writes nothing
+ * there: the storage is credited when its owner's page was written.  Kept
+ * for every observed container, not only the current slice, because the
+ * written-page scan reports the whole heap at every step.  24 bytes per
+ * container; the addresses are never dereferenced, so a stale entry costs
+ * only a wrong page's heat until its owner is seen again.
+ */
+typedef struct {
+    uint64_t owner;
+    uint64_t addr;
+    uint32_t size;
+    uint8_t cycle; /* as mtp_seen's */
+    uint8_t reserved[3];
+} mtp_extent;
+
+/* Folds a step's extents (sorted by owner, unique) into the table, which
+ * keeps the others; out has room for both.  Returns the new length. */
+static inline size_t mtp_extent_merge(const mtp_extent *old, size_t old_len, const mtp_extent *cur,
+                                      size_t cur_len, mtp_extent *out)
+{
+    size_t i = 0, j = 0, k = 0;
+
+    while (i < cur_len || j < old_len) {
+        if (j == old_len || (i < cur_len && cur[i].owner < old[j].owner))
+            out[k++] = cur[i++];
+        else if (i == cur_len || old[j].owner < cur[i].owner)
+            out[k++] = old[j++];
+        else {
+            out[k++] = cur[i++];
+            j++;
+        }
+    }
+    return k;
+}
+
+static inline size_t mtp_extent_prune(mtp_extent *v, size_t n, uint8_t cycle, uint8_t keep)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)(cycle - v[i].cycle) < keep)
+            v[out++] = v[i];
+    return out;
+}
+
+/* Indices of the extents whose owner lies on one of `pages` (page base
+ * addresses, sorted), written to hits[]; returns how many. */
+static inline size_t mtp_extent_touched(const mtp_extent *v, size_t n, const uint64_t *pages,
+                                        size_t n_pages, uint64_t page_mask, size_t *hits)
+{
+    size_t p = 0, count = 0;
+
+    for (size_t i = 0; i < n && p < n_pages; i++) {
+        uint64_t page = v[i].owner & page_mask;
+        while (p < n_pages && pages[p] < page)
+            p++;
+        if (p < n_pages && pages[p] == page)
+            hits[count++] = i;
+    }
+    return count;
+}
+
 /* Bits set among the last `n` observations of a history byte. */
 static inline unsigned mtp_history_count(uint8_t history, unsigned n)
 {

@@ -62,6 +62,10 @@ typedef struct {
 typedef struct {
     mtp_seen *prev;
     size_t prev_len;
+    mtp_extent *extents; /* out-of-line storage by owner (see mtp_extent) */
+    size_t extents_len;
+    mtp_extent *step_extents; /* this step's, in emission order */
+    size_t step_extents_len, step_extents_cap;
 
     struct mtp_record batch[MTP_BATCH_MAX];
     uint32_t batch_len;
@@ -84,12 +88,13 @@ typedef struct {
     uint64_t min_interval_ns;
 
     /* The step budget (see mtp_step). */
-    double budget;           /* share of the collector's time a step may take */
-    double timer_share;      /* share of wall time timer steps may take */
-    int64_t credit_ns;       /* collection steps' credit, negative after an overrun */
-    int64_t timer_credit_ns; /* timer steps' credit */
-    double ns_per_entry;
-    double ns_per_table_entry;
+    double budget;            /* share of the collector's time a step may take */
+    double timer_share;       /* share of wall time timer steps may take */
+    int64_t credit_ns;        /* collection steps' credit, negative after an overrun */
+    int64_t timer_credit_ns;  /* timer steps' credit */
+    double ns_per_entry;      /* walk, sort and records, per entry */
+    double step_fixed_ns;     /* the rest: merge, scan, maps, extents */
+    uint64_t step_walked_ns;  /* the last step's per-entry part, for the two above */
     uint64_t timer_earned_ns; /* timer credit was earned up to here */
 
     /* The written-page scan: 1 on, 0 off, -errno when the kernel refused. */
@@ -98,6 +103,10 @@ typedef struct {
     uint64_t *written; /* pages written, pending until the next observation */
     size_t written_len;
     uint64_t written_since; /* when the current sample was protected */
+    /* Out-of-line storage seen this step (item arrays, key tables, buffer
+     * data): often in mappings of its own, which the scan must watch too. */
+    uint64_t watch_extra[256];
+    size_t watch_extra_len;
     uint64_t written_fired;
 
     /* Counters exposed through mtp.stats(). */
@@ -109,6 +118,7 @@ typedef struct {
     uint64_t observe_ns_last;
     uint64_t observe_ns_max;
     uint64_t timer_steps;
+    uint64_t extents_credited;    /* storage credited through its owner's written page */
     uint64_t gc_ns_total;         /* the collector's own time while traced */
     uint64_t gc_step_ns_total;    /* steps inside collections: their added pause */
     uint64_t timer_step_ns_total; /* steps from the timer */
@@ -344,13 +354,50 @@ static int mtp_object_ranges(PyObject *op, uint64_t addr[MTP_RANGES_MAX],
     return n;
 }
 
+/* Large out-of-line storage lives outside pymalloc's arenas, often in
+ * mappings of its own; the written-page scan is told about them after the
+ * step.  Repeats of the last address are skipped; the rest is bounded. */
+static void mtp_watch_extra(uint64_t addr)
+{
+    if (mtp.watch_extra_len > 0 && mtp.watch_extra[mtp.watch_extra_len - 1] == addr)
+        return;
+    if (mtp.watch_extra_len < sizeof(mtp.watch_extra) / sizeof(mtp.watch_extra[0]))
+        mtp.watch_extra[mtp.watch_extra_len++] = addr;
+}
+
+static void mtp_note_extent(uint64_t owner, uint64_t addr, uint64_t size)
+{
+    if (mtp.step_extents_len == mtp.step_extents_cap) {
+        size_t cap = mtp.step_extents_cap ? 2 * mtp.step_extents_cap : 4096;
+        mtp_extent *grown = PyMem_RawRealloc(mtp.step_extents, cap * sizeof(*grown));
+        if (grown == NULL)
+            return; /* only heat is lost */
+        mtp.step_extents = grown;
+        mtp.step_extents_cap = cap;
+    }
+    mtp.step_extents[mtp.step_extents_len++] =
+        (mtp_extent){.owner = owner,
+                     .addr = addr,
+                     .size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size,
+                     .cycle = mtp_gc.cycle};
+}
+
 static void mtp_emit_object(PyObject *op, int32_t delta)
 {
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     int n = mtp_object_ranges(op, addr, size);
 
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         mtp_emit(addr[i], size[i], delta);
+        if (i > 0 && size[i] >= 4096)
+            mtp_watch_extra(addr[i]);
+    }
+    /* Only modest storage: a page holds several owners, so a written owner
+     * page also credits its neighbours', and a large buffer credited that
+     * way would bring many cold pages (buffers' own writes are seen
+     * directly, their data mappings being watched). */
+    if (n > 1 && size[1] <= MTP_RECORD_MAX_BYTES)
+        mtp_note_extent((uint64_t)(uintptr_t)op, addr[1], size[1]);
 }
 
 /* Fires mtp:hint for every range of op, and for a buffer's data, which is
@@ -578,8 +625,10 @@ static void mtp_written_watch(const mtp_seen *snap, size_t n)
     size_t cap = 0;
     FILE *f;
 
-    if (mtp.wp_state != 1)
+    if (mtp.wp_state != 1) {
+        mtp.watch_extra_len = 0;
         return;
+    }
     f = fopen("/proc/self/maps", "re");
     if (f == NULL)
         return;
@@ -590,6 +639,9 @@ static void mtp_written_watch(const mtp_seen *snap, size_t n)
         return;
     }
     fclose(f);
+    for (size_t i = 0; i < mtp.watch_extra_len; i++)
+        mtp_wpscan_watch(&mtp.wp, maps, mtp.watch_extra[i]);
+    mtp.watch_extra_len = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t addr = snap[i].addr;
         if (addr >= last_lo && addr < last_hi)
@@ -882,9 +934,11 @@ static void mtp_emit_buffers(mtp_walk *w, const mtp_seen *cur, const int32_t *de
         Py_buffer view;
 
         if (PyObject_GetBuffer(op, &view, PyBUF_SIMPLE) == 0) {
-            if (view.len > 0)
+            if (view.len > 0) {
                 mtp_emit((uint64_t)(uintptr_t)view.buf, (uint64_t)view.len,
                          at >= 0 ? delta[at] : 0);
+                mtp_watch_extra((uint64_t)(uintptr_t)view.buf);
+            }
             PyBuffer_Release(&view);
         } else {
             PyErr_Clear(); /* not contiguous: its object's own range suffices */
@@ -898,6 +952,69 @@ static void mtp_release_buffers(mtp_walk *w)
     for (size_t i = 0; i < w->n_buffers; i++)
         Py_DECREF(w->buffers[i]);
     w->n_buffers = 0;
+}
+
+static int mtp_extent_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const mtp_extent *)a)->owner, y = ((const mtp_extent *)b)->owner;
+
+    return x < y ? -1 : x > y;
+}
+
+static int mtp_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Folds the step's extents into the table (objects' come sorted, buffers'
+ * after them), then credits the storage of every container whose own page
+ * was written since the last step. */
+static void mtp_extents_step(int cycle_done)
+{
+    mtp_extent *cur = mtp.step_extents, *out;
+    size_t n = mtp.step_extents_len, sorted_len = 0;
+
+    while (sorted_len + 1 < n && cur[sorted_len].owner < cur[sorted_len + 1].owner)
+        sorted_len++;
+    if (n > 0 && sorted_len + 1 < n)
+        qsort(cur, n, sizeof(*cur), mtp_extent_cmp); /* buffers' came later */
+    if (n > 0) {                                     /* one extent per owner */
+        size_t k = 1;
+        for (size_t i = 1; i < n; i++)
+            if (cur[i].owner != cur[k - 1].owner)
+                cur[k++] = cur[i];
+        n = k;
+    }
+    out = PyMem_RawMalloc((mtp.extents_len + n + 1) * sizeof(*out));
+    if (out != NULL) {
+        mtp.extents_len = mtp_extent_merge(mtp.extents, mtp.extents_len, cur, n, out);
+        PyMem_RawFree(mtp.extents);
+        mtp.extents = out;
+        if (cycle_done)
+            mtp.extents_len = mtp_extent_prune(mtp.extents, mtp.extents_len, mtp_gc.cycle, 2);
+    }
+    mtp.step_extents_len = 0;
+
+    if (mtp.wp_state == 1 && mtp.written_len > 0 && mtp.extents_len > 0) {
+        uint64_t *pages = PyMem_RawMalloc(mtp.written_len * sizeof(*pages));
+        size_t *hits = PyMem_RawMalloc(mtp.extents_len * sizeof(*hits));
+        size_t n_hits;
+
+        if (pages != NULL && hits != NULL) {
+            memcpy(pages, mtp.written, mtp.written_len * sizeof(*pages));
+            qsort(pages, mtp.written_len, sizeof(*pages), mtp_u64_cmp);
+            n_hits = mtp_extent_touched(mtp.extents, mtp.extents_len, pages, mtp.written_len,
+                                        MTP_PAGE_MASK, hits);
+            for (size_t i = 0; i < n_hits; i++)
+                mtp_emit(mtp.extents[hits[i]].addr, mtp.extents[hits[i]].size, 1);
+            mtp_flush();
+            mtp.extents_credited += n_hits;
+        }
+        PyMem_RawFree(pages);
+        PyMem_RawFree(hits);
+    }
 }
 
 /* Entries an unbounded step may take: far more than any budget allows,
@@ -916,11 +1033,12 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     int32_t *delta = NULL;
     int cycle_done = 0, broken = 0, wrote;
     size_t n, table_len;
-    uint64_t now;
+    uint64_t now, walk_start, merge_ns;
 
     *observed_out = 0;
     if (limit == 0)
         return 0;
+    walk_start = mtp_now_ns();
     if (limit > MTP_STEP_MAX_ENTRIES)
         limit = MTP_STEP_MAX_ENTRIES;
     w.limit = limit;
@@ -967,16 +1085,22 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     }
     sorted = mtp_sort_seen(w.v, tmp, n);
     n = mtp_seen_unique(sorted, n);
+    merge_ns = mtp_now_ns();
     table_len = mtp_seen_merge(mtp.prev, mtp.prev_len, sorted, n, mtp_gc.cycle, delta, table);
+    merge_ns = mtp_now_ns() - merge_ns;
 
     /* Every object in `sorted` is still alive: nothing ran since the walk. */
     for (size_t i = 0; i < n; i++)
         mtp_emit_object((PyObject *)(uintptr_t)sorted[i].addr, delta[i]);
     mtp_flush();
-    mtp_written_watch(sorted, n);
+    /* What grows with the slice; the merge and what follows grow with the
+     * tables and the heap's mappings instead. */
+    mtp.step_walked_ns = mtp_now_ns() - walk_start - merge_ns;
     mtp_refresh_hints(sorted, n);
     if (w.n_buffers > 0)
         mtp_emit_buffers(&w, sorted, delta, n);
+    mtp_written_watch(sorted, n); /* addresses only: safe after code ran */
+    mtp_extents_step(cycle_done);
     mtp_fire_settings();
 
     now = mtp_now_ns();
@@ -1023,7 +1147,9 @@ static int mtp_is_full_collection(PyObject *info)
  * way's if it already took longer. */
 static uint64_t mtp_cycle_ns(uint64_t now)
 {
-    uint64_t running = mtp_gc.cycle_started_ns ? now - mtp_gc.cycle_started_ns : 0;
+    uint64_t running = mtp_gc.cycle_started_ns && now > mtp_gc.cycle_started_ns
+                           ? now - mtp_gc.cycle_started_ns
+                           : 0;
 
     return running > mtp_gc.last_cycle_ns ? running : mtp_gc.last_cycle_ns;
 }
@@ -1080,10 +1206,13 @@ static void mtp_gc_done_at_exit(void)
 #define MTP_CREDIT_MAX_NS  200000000ull /* 200 ms: one step's ceiling */
 #define MTP_STEP_MIN       512          /* entries: smaller steps wait for credit */
 
+/* Steps are sized to 80% of the credit: the cost per entry is a running
+ * estimate, and an overrun is a pause beyond the budget. */
+#define MTP_STEP_MARGIN 0.8
+
 static uint64_t mtp_step_limit(int64_t credit)
 {
-    double fixed = mtp.ns_per_table_entry * (double)mtp.prev_len;
-    double spare = (double)credit - fixed;
+    double spare = MTP_STEP_MARGIN * (double)credit - mtp.step_fixed_ns;
 
     if (spare <= 0)
         return 0;
@@ -1107,12 +1236,12 @@ static uint64_t mtp_step(int64_t *credit, uint64_t *spent_total)
     spent = end - start;
     *credit -= (int64_t)spent;
     *spent_total += spent;
-    if (observed > 0) {
-        double merge = mtp.ns_per_table_entry * (double)mtp.prev_len;
-        double per = ((double)spent - merge) / (double)observed;
+    if (observed > 0 && mtp.step_walked_ns <= spent) {
+        double per = (double)mtp.step_walked_ns / (double)observed;
         if (per < 20)
             per = 20;
         mtp.ns_per_entry = 0.7 * mtp.ns_per_entry + 0.3 * per;
+        mtp.step_fixed_ns = 0.7 * mtp.step_fixed_ns + 0.3 * (double)(spent - mtp.step_walked_ns);
     }
     __atomic_store_n(&mtp.last_observe_ns, end, __ATOMIC_RELAXED);
     mtp.observations++;
@@ -1416,6 +1545,8 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "last_step_gen2", mtp_gc.last_by_list[2]) < 0 ||
         mtp_put_u64(d, "last_step_frozen", mtp_gc.last_by_list[3]) < 0 ||
         mtp_put_u64(d, "side_table_bytes", mtp.prev_len * sizeof(mtp_seen)) < 0 ||
+        mtp_put_u64(d, "extent_table_bytes", mtp.extents_len * sizeof(mtp_extent)) < 0 ||
+        mtp_put_u64(d, "extents_credited", mtp.extents_credited) < 0 ||
         PyDict_SetItemString(d, "tracing", MTP_TRACING() ? Py_True : Py_False) < 0 ||
         /* 1 on, 0 off, or the negative errno the kernel refused it with */
         PyDict_SetItemString(d, "written_scan", wp_on ? Py_True : Py_False) < 0 ||
@@ -1683,6 +1814,9 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     PyMem_RawFree(mtp.prev);
     mtp.prev = NULL;
     mtp.prev_len = 0;
+    PyMem_RawFree(mtp.extents);
+    mtp.extents = NULL;
+    mtp.extents_len = mtp.step_extents_len = 0;
     mtp.batch_len = 0;
     mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
     mtp.observing = 0;
@@ -1819,8 +1953,8 @@ PyMODINIT_FUNC PyInit_mtp(void)
     mtp.min_interval_ns = 500 * 1000 * 1000;
     mtp.budget = MTP_DEFAULT_BUDGET;
     mtp.timer_share = MTP_TIMER_SHARE;
-    mtp.ns_per_entry = 150;
-    mtp.ns_per_table_entry = 2;
+    mtp.ns_per_entry = 300;
+    mtp.step_fixed_ns = 2e6;
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
         return NULL;

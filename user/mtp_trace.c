@@ -975,9 +975,9 @@ int main(int argc, char **argv)
             die_hint("cannot read the stats map: %s", strerror(errno));
             goto out;
         }
-        window = MTP_HOT_WINDOW +
-                 (report.totals.wp_state > 1 ? (uint32_t)report.totals.wp_state - 1 : 0) +
-                 cycle_window(report.totals.cycle_ns, opts.interval_ns);
+        window = report.totals.wp_state >= 1
+                     ? MTP_HOT_WINDOW_WRITTEN + (uint32_t)report.totals.wp_state - 1
+                     : MTP_HOT_WINDOW + cycle_window(report.totals.cycle_ns, opts.interval_ns);
         err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, window, &target.maps, &dump);
         if (err < 0) {
             die_hint("cannot read the page map: %s", strerror(-err));

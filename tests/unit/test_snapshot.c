@@ -245,6 +245,44 @@ static void history_counts_recent_bits(void **state)
     assert_int_equal(mtp_history_count(0xff, 9), 8);
 }
 
+static mtp_extent extent(uint64_t owner, uint64_t addr, uint8_t cycle)
+{
+    return (mtp_extent){.owner = owner, .addr = addr, .size = 64, .cycle = cycle};
+}
+
+static void extents_merge_replace_and_keep(void **state)
+{
+    mtp_extent old[] = {extent(0x1000, 0xa, 1), extent(0x2000, 0xb, 1), extent(0x3000, 0xc, 1)};
+    mtp_extent cur[] = {extent(0x0800, 0xd, 2), extent(0x2000, 0xe, 2), extent(0x4000, 0xf, 2)};
+    mtp_extent out[6];
+    size_t n = mtp_extent_merge(old, 3, cur, 3, out);
+
+    (void)state;
+    assert_int_equal(n, 5);
+    assert_int_equal(out[0].owner, 0x0800);
+    assert_int_equal(out[2].addr, 0xe); /* the step's reading wins */
+    assert_int_equal(out[3].addr, 0xc); /* unseen: kept */
+    assert_int_equal(out[4].owner, 0x4000);
+    assert_int_equal(mtp_extent_prune(out, n, 3, 2), 3); /* cycle 1 entries go */
+}
+
+static void extents_touched_by_written_owner_pages(void **state)
+{
+    mtp_extent v[] = {extent(0x1010, 0, 0), extent(0x1ff0, 0, 0), extent(0x2010, 0, 0),
+                      extent(0x5000, 0, 0), extent(0x7008, 0, 0)};
+    uint64_t pages[] = {0x1000, 0x5000, 0x6000, 0x7000};
+    size_t hits[5];
+    size_t n = mtp_extent_touched(v, 5, pages, 4, ~(uint64_t)0xfff, hits);
+
+    (void)state;
+    assert_int_equal(n, 4);
+    assert_int_equal(hits[0], 0);
+    assert_int_equal(hits[1], 1);
+    assert_int_equal(hits[2], 3);
+    assert_int_equal(hits[3], 4);
+    assert_int_equal(mtp_extent_touched(v, 5, pages, 0, ~(uint64_t)0xfff, hits), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +296,8 @@ int main(void)
         cmocka_unit_test(merging_slices_matches_whole_merge),
         cmocka_unit_test(prune_drops_entries_older_than_keep_cycles),
         cmocka_unit_test(history_counts_recent_bits),
+        cmocka_unit_test(extents_merge_replace_and_keep),
+        cmocka_unit_test(extents_touched_by_written_owner_pages),
     };
     return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }

@@ -668,6 +668,13 @@ def score_run(run):
     res["objects_per_observation"] = st.get("objects_seen", 0) / obs if obs else None
     res["ms_per_observation"] = st.get("observe_ns_total", 0) / 1e6 / obs if obs else None
     res["observe_pct"] = 100.0 * st.get("observe_ns_total", 0) / 1e9 / loop_s if loop_s else None
+    # Steps inside collections lengthen them: mtp's budget caps that at 20% of
+    # the collector's own time.  Timer steps run outside collections.
+    res["gc_pause_added_pct"] = (100.0 * st["gc_step_ns_total"] / st["gc_ns_total"]) \
+        if st.get("gc_ns_total") else None
+    res["timer_pct"] = (100.0 * st.get("timer_step_ns_total", 0) / 1e9 / loop_s) \
+        if loop_s and "timer_step_ns_total" in st else None
+    res["cycle_s"] = final.get("cycle_s")
     res["tracer_observe_ms"] = final.get("observe_ms")
     res["tracer_gc_ms"] = final.get("gc_ms")
     res["tracer_gcs"] = final.get("gcs")
@@ -729,7 +736,8 @@ COLUMNS = [("workload", "workload"), ("variant", "variant"), ("signals", "signal
            ("pages hot/cold", None),
            ("P", "precision"), ("R", "recall"), ("F1", "f1"), ("P chance", "chance_precision"),
            ("F1max (thr)", None), ("AUC", "auc"), ("R rc/wr", None), ("follow", None),
-           ("ms/obs", "ms_per_observation"), ("observe %", "observe_pct"), ("gc %", "gc_pct")]
+           ("ms/obs", "ms_per_observation"), ("observe %", "observe_pct"), ("gc %", "gc_pct"),
+           ("GC pause +%", "gc_pause_added_pct"), ("timer %", "timer_pct"), ("cycle s", "cycle_s")]
 # With --softdirty (see SoftDirtyWindows and meta["sd_rule"]).
 SD_COLUMNS = [("P/R vs SD", None), ("SD: R hot", "sd_truth_hot_recall"),
               ("SD: cold (max)", None), ("SD: cold, obs", "sd_obs_cold_share"),
@@ -779,7 +787,8 @@ def row_cells(r, sd=False):
             else:
                 cells.append(str(r["follow_intervals"]) if r["follow_intervals"]
                              else "not reached (%d)" % r["intervals_after_change"])
-        elif key in ("ms_per_observation", "observe_pct", "gc_pct"):
+        elif key in ("ms_per_observation", "observe_pct", "gc_pct", "gc_pause_added_pct",
+                     "timer_pct", "cycle_s"):
             cells.append(fmt(r[key], 1))
         else:
             cells.append(fmt(r[key]))
@@ -964,11 +973,14 @@ def main():
                  "(`written` grew). follow: "
                  "first interval after the phase change with recall >= 0.9 and precision >= 0.8 "
                  "on the new hot set (in brackets: intervals seen after the change)."),
-        "pause": ("ms/obs = mtp.stats() observe_ns_total / observations (one observation "
-                  "= gc.get_objects() snapshot + merge + USDT firing, at most every 0.5 s of "
-                  "collections); observe % and gc % = mtp's observation time and the "
-                  "collections' own time (mtp-trace JSON gc_ms) as shares of the workload "
-                  "loop's wall time."),
+        "pause": ("ms/obs = mtp.stats() observe_ns_total / observations (one step: a "
+                  "budgeted round-robin slice of the heap + merge + USDT firing, at most every "
+                  "0.5 s); observe % and gc % = mtp's observation time and the collections' "
+                  "own time (mtp-trace JSON gc_ms) as shares of the workload loop's wall time; "
+                  "GC pause +% = time of the steps taken inside collections / the collector's "
+                  "own time (budget: 20%); timer % = steps from mtp's timer, outside "
+                  "collections, as a share of wall time (budget: 2%); cycle s = time to observe "
+                  "the whole heap once (mtp-trace JSON cycle_s)."),
         "kernel_note": kernel_note(kernel, args),
         "sd_rule": (
             "Soft-dirty (--softdirty): the pages the kernel saw the workload write "
