@@ -1104,6 +1104,8 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     mtp_fire_settings();
 
     now = mtp_now_ns();
+    if (mtp_gc.cycle_started_ns == 0)
+        mtp_gc.cycle_started_ns = now; /* the first cycle runs from the first step */
     memcpy(mtp_gc.last_by_list, w.by_list, sizeof(mtp_gc.last_by_list));
     mtp_gc.cycle_steps++;
     if (cycle_done) {

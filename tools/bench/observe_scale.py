@@ -2,7 +2,8 @@
 
 Builds a heap of --heap GC-tracked objects (the same shapes as gc_churn.py's
 long-lived heap), imports mtp and stops observing at collections
-(set_min_interval(3600)), so only explicit mtp.observe() calls observe.
+(set_min_interval(3600), and no timer steps), so only explicit mtp.observe()
+calls observe; each is one step with no budget, over the whole heap.
 It needs mtp-trace attached (mtp.observe() does nothing untraced); it talks
 to tools/bench/run.py over stdin/stdout:
 
@@ -49,6 +50,7 @@ def main():
 
     import mtp
     mtp.set_min_interval(3600.0)
+    mtp.set_budget(0.2, timer_share=0)  # no timer steps either: only mtp.observe()
     heap = build_heap(args.heap)
     gc.collect()
     sync("ready")
