@@ -69,29 +69,42 @@ void mtp_wpscan_close(struct mtp_wpscan *s)
     s->n_ranges = 0;
 }
 
+/* Parses one /proc/PID/maps line.  Returns 1 for a mapping the scan may
+ * watch (private, writable, anonymous: the heap, pymalloc's arenas, large
+ * allocations), 0 for another mapping, -1 for a line it cannot read. */
+static int parse_watchable(const char *line, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t inode;
+    char perms[5];
+    int path_at = 0;
+    const char *path;
+
+    /* No whitespace directive after the inode: it would skip the newline
+     * of an anonymous mapping and land on the next line. */
+    if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*x %*x:%*x %" SCNu64 "%n", lo, hi, perms, &inode,
+               &path_at) < 4)
+        return -1;
+    path = line + path_at;
+    while (*path == ' ' || *path == '\t')
+        path++;
+    if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' || inode != 0)
+        return 0;
+    if (*path != '\n' && *path != '\0' && strncmp(path, "[heap]", 6) != 0)
+        return 0; /* [stack], [vvar] ... */
+    return 1;
+}
+
 static int find_mapping(const char *maps_text, uint64_t addr, uint64_t *start, uint64_t *end)
 {
     const char *line = maps_text;
 
     while (line && *line) {
-        uint64_t lo, hi, inode;
-        char perms[5];
-        int path_at = 0;
+        uint64_t lo, hi;
+        int ok = parse_watchable(line, &lo, &hi);
 
-        /* No whitespace directive after the inode: it would skip the newline
-         * of an anonymous mapping and land on the next line. */
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*x %*x:%*x %" SCNu64 "%n", &lo, &hi, perms,
-                   &inode, &path_at) >= 4 &&
-            addr >= lo && addr < hi) {
-            const char *path = line + path_at;
-
-            while (*path == ' ' || *path == '\t')
-                path++;
-            /* Private, writable, anonymous: the heap and pymalloc's arenas. */
-            if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' || inode != 0)
+        if (ok >= 0 && addr >= lo && addr < hi) {
+            if (!ok)
                 return -EINVAL;
-            if (*path != '\n' && *path != '\0' && strncmp(path, "[heap]", 6) != 0)
-                return -EINVAL; /* [stack], [vvar] ... */
             *start = lo;
             *end = hi;
             return 0;
@@ -103,21 +116,15 @@ static int find_mapping(const char *maps_text, uint64_t addr, uint64_t *start, u
     return -ENOENT;
 }
 
-int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr)
+static int watch_range(struct mtp_wpscan *s, uint64_t start, uint64_t end)
 {
     struct uffdio_register reg;
     struct uffdio_writeprotect wp;
-    uint64_t start, end;
-    int err;
-
     size_t slot;
 
     for (size_t i = 0; i < s->n_ranges; i++)
-        if (addr >= s->start[i] && addr < s->end[i])
+        if (s->start[i] == start && s->end[i] == end)
             return 0;
-    err = find_mapping(maps_text, addr, &start, &end);
-    if (err < 0)
-        return err;
     /* A mapping that grew (brk extends [heap]) replaces its old range. */
     for (slot = 0; slot < s->n_ranges; slot++)
         if (s->start[slot] < end && start < s->end[slot])
@@ -136,6 +143,39 @@ int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr)
     if (slot == s->n_ranges)
         s->n_ranges++;
     return 0;
+}
+
+int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr)
+{
+    uint64_t start, end;
+    int err;
+
+    for (size_t i = 0; i < s->n_ranges; i++)
+        if (addr >= s->start[i] && addr < s->end[i])
+            return 0;
+    err = find_mapping(maps_text, addr, &start, &end);
+    if (err < 0)
+        return err;
+    return watch_range(s, start, end);
+}
+
+int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
+{
+    const char *line = maps_text;
+    int watched = 0;
+
+    /* One pass: each line is parsed once (find_mapping per line would be
+     * quadratic in the number of mappings, at every step). */
+    while (line && *line) {
+        uint64_t lo, hi;
+
+        if (parse_watchable(line, &lo, &hi) == 1 && watch_range(s, lo, hi) == 0)
+            watched++;
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return watched;
 }
 
 #define MTP_WPSCAN_CHUNK_SHIFT 21

@@ -44,6 +44,12 @@ void mtp_wpscan_close(struct mtp_wpscan *s);
 int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr);
 
 /*
+ * Watches every mapping mtp_wpscan_watch() accepts: the heap and all
+ * private, writable, anonymous mappings.  Returns how many are watched.
+ */
+int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text);
+
+/*
  * Writes the base address of every page written since the last call into
  * pages[] (at most cap) and re-protects them.  Returns the count, or -errno.
  * Ranges that vanished (unmapped arenas) are dropped.  With pages == NULL

@@ -103,10 +103,6 @@ typedef struct {
     uint64_t *written; /* pages written, pending until the next observation */
     size_t written_len;
     uint64_t written_since; /* when the current sample was protected */
-    /* Out-of-line storage seen this step (item arrays, key tables, buffer
-     * data): often in mappings of its own, which the scan must watch too. */
-    uint64_t watch_extra[256];
-    size_t watch_extra_len;
     uint64_t written_fired;
 
     /* Counters exposed through mtp.stats(). */
@@ -354,17 +350,6 @@ static int mtp_object_ranges(PyObject *op, uint64_t addr[MTP_RANGES_MAX],
     return n;
 }
 
-/* Large out-of-line storage lives outside pymalloc's arenas, often in
- * mappings of its own; the written-page scan is told about them after the
- * step.  Repeats of the last address are skipped; the rest is bounded. */
-static void mtp_watch_extra(uint64_t addr)
-{
-    if (mtp.watch_extra_len > 0 && mtp.watch_extra[mtp.watch_extra_len - 1] == addr)
-        return;
-    if (mtp.watch_extra_len < sizeof(mtp.watch_extra) / sizeof(mtp.watch_extra[0]))
-        mtp.watch_extra[mtp.watch_extra_len++] = addr;
-}
-
 static void mtp_note_extent(uint64_t owner, uint64_t addr, uint64_t size)
 {
     if (mtp.step_extents_len == mtp.step_extents_cap) {
@@ -387,11 +372,8 @@ static void mtp_emit_object(PyObject *op, int32_t delta)
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     int n = mtp_object_ranges(op, addr, size);
 
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         mtp_emit(addr[i], size[i], delta);
-        if (i > 0 && size[i] >= 4096)
-            mtp_watch_extra(addr[i]);
-    }
     /* Only modest storage: a page holds several owners, so a written owner
      * page also credits its neighbours', and a large buffer credited that
      * way would bring many cold pages (buffers' own writes are seen
@@ -618,17 +600,17 @@ static void mtp_written_fire(void)
 
 /* Watches the mappings that hold this snapshot's objects (sorted, so
  * consecutive objects mostly fall in the mapping just watched). */
-static void mtp_written_watch(const mtp_seen *snap, size_t n)
+/* Watches every anonymous mapping, not only those holding a step's objects:
+ * a step walks a slice, but the scan reports the whole heap's writes, and
+ * large storage (buffer data, item arrays) has mappings of its own. */
+static void mtp_written_watch(void)
 {
-    uint64_t last_lo = 1, last_hi = 0;
     char *maps = NULL;
     size_t cap = 0;
     FILE *f;
 
-    if (mtp.wp_state != 1) {
-        mtp.watch_extra_len = 0;
+    if (mtp.wp_state != 1)
         return;
-    }
     f = fopen("/proc/self/maps", "re");
     if (f == NULL)
         return;
@@ -639,24 +621,7 @@ static void mtp_written_watch(const mtp_seen *snap, size_t n)
         return;
     }
     fclose(f);
-    for (size_t i = 0; i < mtp.watch_extra_len; i++)
-        mtp_wpscan_watch(&mtp.wp, maps, mtp.watch_extra[i]);
-    mtp.watch_extra_len = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t addr = snap[i].addr;
-        if (addr >= last_lo && addr < last_hi)
-            continue;
-        last_lo = addr & ~(uint64_t)4095; /* if not watchable, skip its page */
-        last_hi = last_lo + 4096;
-        if (mtp_wpscan_watch(&mtp.wp, maps, addr) != 0)
-            continue;
-        for (size_t r = 0; r < mtp.wp.n_ranges; r++) {
-            if (addr >= mtp.wp.start[r] && addr < mtp.wp.end[r]) {
-                last_lo = mtp.wp.start[r];
-                last_hi = mtp.wp.end[r];
-            }
-        }
-    }
+    mtp_wpscan_watch_all(&mtp.wp, maps);
     free(maps);
 }
 
@@ -895,6 +860,26 @@ static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
     }
 }
 
+/*
+ * The activity a record carries: the net refcount change since the object's
+ * last observation or, when that is zero, a short history.  A net change
+ * misses an object whose count went up and down again between two
+ * observations; one that moved at either of its two previous observations
+ * probably is still in use.  Only without the written-page scan: with it,
+ * every step reports the pages written since the last one, which says the
+ * same thing sooner, and stale history would only slow phase changes.
+ * Measured (make eval, reference counts only, store variants): recall 0.66 ->
+ * 0.73 (uniform) and 0.24 -> 0.37 (Zipf), precision 1.00 either way.
+ */
+#define MTP_HISTORY_RECENT 2
+
+static int32_t mtp_activity(int32_t delta, uint8_t history)
+{
+    if (delta != 0 || mtp.wp_state == 1)
+        return delta;
+    return mtp_history_count((uint8_t)(history >> 1), MTP_HISTORY_RECENT) > 0 ? 1 : 0;
+}
+
 /* gc.get_objects(), when the lists cannot be walked: a slice of its list
  * from where the previous step stopped.  Returns the list, which keeps the
  * objects alive, or NULL with an exception. */
@@ -937,7 +922,6 @@ static void mtp_emit_buffers(mtp_walk *w, const mtp_seen *cur, const int32_t *de
             if (view.len > 0) {
                 mtp_emit((uint64_t)(uintptr_t)view.buf, (uint64_t)view.len,
                          at >= 0 ? delta[at] : 0);
-                mtp_watch_extra((uint64_t)(uintptr_t)view.buf);
             }
             PyBuffer_Release(&view);
         } else {
@@ -1091,7 +1075,8 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
 
     /* Every object in `sorted` is still alive: nothing ran since the walk. */
     for (size_t i = 0; i < n; i++)
-        mtp_emit_object((PyObject *)(uintptr_t)sorted[i].addr, delta[i]);
+        mtp_emit_object((PyObject *)(uintptr_t)sorted[i].addr,
+                        mtp_activity(delta[i], sorted[i].history));
     mtp_flush();
     /* What grows with the slice; the merge and what follows grow with the
      * tables and the heap's mappings instead. */
@@ -1099,7 +1084,7 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     mtp_refresh_hints(sorted, n);
     if (w.n_buffers > 0)
         mtp_emit_buffers(&w, sorted, delta, n);
-    mtp_written_watch(sorted, n); /* addresses only: safe after code ran */
+    mtp_written_watch();
     mtp_extents_step(cycle_done);
     mtp_fire_settings();
 

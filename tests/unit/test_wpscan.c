@@ -116,6 +116,32 @@ static void rearm_forgets_writes(void **state)
     munmap(region, CHUNK);
 }
 
+/* The extension watches every anonymous mapping from the first step on, not
+ * only those that held the objects a step walked: a step walks a slice. */
+static void watch_all_covers_anonymous_mappings(void **state)
+{
+    struct mtp_wpscan s;
+    char *a = chunks(1), *b = chunks(1), *maps;
+    uint64_t pages[8];
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_true(mtp_wpscan_watch_all(&s, maps) >= 2);
+    free(maps);
+    mtp_wpscan_collect(&s, NULL, 0); /* forget what the test itself wrote */
+    a[5 * PAGE] = 1;
+    b[6 * PAGE] = 2;
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 2);
+    assert_true((pages[0] == (uint64_t)(uintptr_t)(a + 5 * PAGE) &&
+                 pages[1] == (uint64_t)(uintptr_t)(b + 6 * PAGE)) ||
+                (pages[1] == (uint64_t)(uintptr_t)(a + 5 * PAGE) &&
+                 pages[0] == (uint64_t)(uintptr_t)(b + 6 * PAGE)));
+    mtp_wpscan_close(&s);
+    munmap(a, CHUNK);
+    munmap(b, CHUNK);
+}
+
 static void a_sample_watches_one_chunk_in_stride(void **state)
 {
     struct mtp_wpscan s;
@@ -183,6 +209,7 @@ int main(void)
         cmocka_unit_test(reports_exactly_the_pages_written),
         cmocka_unit_test(rearm_forgets_writes),
         cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
+        cmocka_unit_test(watch_all_covers_anonymous_mappings),
         cmocka_unit_test(refuses_stacks_and_files),
         cmocka_unit_test(stride_follows_the_budget),
     };
