@@ -169,7 +169,11 @@ int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
     while (line && *line) {
         uint64_t lo, hi;
 
-        if (parse_watchable(line, &lo, &hi) == 1 && watch_range(s, lo, hi) == 0)
+        /* Not reservations of address space far larger than any heap (a
+         * sanitizer's shadow memory, a runtime's arena reservation):
+         * protecting terabytes costs page-table walks at every scan. */
+        if (parse_watchable(line, &lo, &hi) == 1 && hi - lo <= MTP_WPSCAN_MAX_MAPPING &&
+            watch_range(s, lo, hi) == 0)
             watched++;
         line = strchr(line, '\n');
         if (line)

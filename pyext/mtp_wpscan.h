@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #define MTP_WPSCAN_MAX_RANGES 1024
+/* mtp_wpscan_watch_all() leaves out mappings larger than this (64 GiB). */
+#define MTP_WPSCAN_MAX_MAPPING (64ull << 30)
 
 struct mtp_wpscan {
     int uffd;
@@ -44,8 +46,9 @@ void mtp_wpscan_close(struct mtp_wpscan *s);
 int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr);
 
 /*
- * Watches every mapping mtp_wpscan_watch() accepts: the heap and all
- * private, writable, anonymous mappings.  Returns how many are watched.
+ * Watches every mapping mtp_wpscan_watch() accepts, the heap and all
+ * private, writable, anonymous mappings, up to MTP_WPSCAN_MAX_MAPPING each.
+ * Returns how many are watched.
  */
 int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text);
 

@@ -7,6 +7,13 @@ out=${2:-build/vm-out}
 cd "$(dirname "$0")/../.."
 log=$(mktemp)
 status=0
+# Keep the scheduler's perf static key on for the whole run, so that attaching
+# uprobes does not live-patch __schedule while tests run (a TCG guest panicked
+# on a stale int3 there once; see perf_key_holder.py).
+/usr/bin/python3 tools/vm/perf_key_holder.py &
+holder=$!
+trap 'kill $holder 2>/dev/null' EXIT
+sleep 1
 echo "=== guest: $(uname -r), $(nproc) vCPUs; $(cat /sys/devices/virtual/memory_tiering/memory_tier*/nodelist 2>/dev/null | tr '\n' ' ')"
 /usr/bin/python3 tests/integration/run.py --build "$build" --only debian 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
