@@ -138,10 +138,10 @@ static struct {
     int usable; /* 1 once the layout checked out */
     mtp_gc_link *heads[MTP_GC_LISTS];
     PyObject *bookmark;          /* strong: the object the next step starts at */
-    int resume_list;             /* without a bookmark: the list to start at */
+    int resume_list;             /* without a bookmark: the head the next step starts
+                                    from (it walks the list after it) */
     Py_ssize_t bookmark_visited; /* referents of the bookmark already observed */
     uint8_t cycle;
-    uint32_t cycle_steps; /* steps in the cycle under way */
     uint64_t cycle_started_ns;
     uint64_t last_cycle_ns; /* how long the last full cycle took */
     uint64_t cycles;
@@ -789,7 +789,6 @@ static void mtp_gc_cycle_done(uint64_t now)
     if (mtp_gc.cycle_started_ns)
         mtp_gc.last_cycle_ns = now - mtp_gc.cycle_started_ns;
     mtp_gc.cycle_started_ns = now;
-    mtp_gc.cycle_steps = 0;
 }
 
 /* Sets where the next step starts; the old bookmark is returned to be
@@ -1092,7 +1091,6 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     if (mtp_gc.cycle_started_ns == 0)
         mtp_gc.cycle_started_ns = now; /* the first cycle runs from the first step */
     memcpy(mtp_gc.last_by_list, w.by_list, sizeof(mtp_gc.last_by_list));
-    mtp_gc.cycle_steps++;
     if (cycle_done) {
         mtp_gc_cycle_done(now);
         /* Entries no step of the last two cycles saw belong to dead or
@@ -1814,7 +1812,6 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     Py_CLEAR(mtp_gc.bookmark);
     mtp_gc.resume_list = 0;
     mtp_gc.fallback_offset = 0;
-    mtp_gc.cycle_steps = 0;
     mtp_gc.cycle_started_ns = mtp_gc.last_cycle_ns = 0;
     /* No ticker ran at fork (mtp_before_fork); the child starts its own once
      * a collection sees a tracer. */
