@@ -1204,39 +1204,49 @@ static uint64_t mtp_step_limit(int64_t credit)
     return (uint64_t)(spare / mtp.ns_per_entry);
 }
 
+/* One step of at most `limit` entries, timed and counted, whatever asked
+ * for it.  Returns mtp_observe()'s status (-1 with an exception set). */
+static int mtp_run_step(size_t limit, uint64_t *observed, uint64_t *spent)
+{
+    uint64_t start = mtp_now_ns(), end;
+    int rc;
+
+    mtp.observing = 1;
+    rc = mtp_observe(limit, observed);
+    mtp.observing = 0;
+    end = mtp_now_ns();
+    *spent = end - start;
+    if (*observed > 0 && mtp.step_walked_ns <= *spent) {
+        double per = (double)mtp.step_walked_ns / (double)*observed;
+        if (per < 20)
+            per = 20;
+        mtp.ns_per_entry = 0.7 * mtp.ns_per_entry + 0.3 * per;
+        mtp.step_fixed_ns = 0.7 * mtp.step_fixed_ns + 0.3 * (double)(*spent - mtp.step_walked_ns);
+    }
+    __atomic_store_n(&mtp.last_observe_ns, end, __ATOMIC_RELAXED);
+    mtp.observations++;
+    mtp.objects_seen += *observed;
+    mtp.observe_ns_total += *spent;
+    mtp.observe_ns_last = *spent;
+    if (*spent > mtp.observe_ns_max)
+        mtp.observe_ns_max = *spent;
+    mtp.pending_observe_ns += *spent;
+    mtp.pending_observed += *observed;
+    return rc;
+}
+
 /* Runs one step if `credit` affords a useful one, and charges it; returns
  * the objects observed. */
 static uint64_t mtp_step(int64_t *credit, uint64_t *spent_total)
 {
-    uint64_t limit = mtp_step_limit(*credit), observed = 0, start, end, spent;
+    uint64_t limit = mtp_step_limit(*credit), observed = 0, spent;
 
     if (limit < MTP_STEP_MIN)
         return 0;
-    start = mtp_now_ns();
-    mtp.observing = 1;
-    if (mtp_observe((size_t)limit, &observed) < 0)
+    if (mtp_run_step((size_t)limit, &observed, &spent) < 0)
         PyErr_Clear(); /* never let tracing break the program */
-    mtp.observing = 0;
-    end = mtp_now_ns();
-    spent = end - start;
     *credit -= (int64_t)spent;
     *spent_total += spent;
-    if (observed > 0 && mtp.step_walked_ns <= spent) {
-        double per = (double)mtp.step_walked_ns / (double)observed;
-        if (per < 20)
-            per = 20;
-        mtp.ns_per_entry = 0.7 * mtp.ns_per_entry + 0.3 * per;
-        mtp.step_fixed_ns = 0.7 * mtp.step_fixed_ns + 0.3 * (double)(spent - mtp.step_walked_ns);
-    }
-    __atomic_store_n(&mtp.last_observe_ns, end, __ATOMIC_RELAXED);
-    mtp.observations++;
-    mtp.objects_seen += observed;
-    mtp.observe_ns_total += spent;
-    mtp.observe_ns_last = spent;
-    if (spent > mtp.observe_ns_max)
-        mtp.observe_ns_max = spent;
-    mtp.pending_observe_ns += spent;
-    mtp.pending_observed += observed;
     return observed;
 }
 
@@ -1467,23 +1477,14 @@ PyDoc_STRVAR(mtp_observe_now_doc, "observe()\n--\n\n"
 
 static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    uint64_t observed = 0, start;
+    uint64_t observed = 0, spent;
 
     if (!mtp_objects_semaphore || mtp.observing)
         return PyLong_FromLong(0);
     mtp_ticker_ensure();
-    start = mtp_now_ns();
-    mtp.observing = 1;
-    if (mtp_observe(MTP_STEP_MAX_ENTRIES, &observed) < 0) {
-        mtp.observing = 0;
+    /* Counted like every other step, so mtp:gc_done reports its time too. */
+    if (mtp_run_step(MTP_STEP_MAX_ENTRIES, &observed, &spent) < 0)
         return NULL;
-    }
-    mtp.observing = 0;
-    mtp.last_observe_ns = mtp_now_ns();
-    mtp.observations++;
-    mtp.objects_seen += observed;
-    mtp.observe_ns_last = mtp.last_observe_ns - start;
-    mtp.observe_ns_total += mtp.observe_ns_last;
     return PyLong_FromUnsignedLongLong(observed);
 }
 
