@@ -105,6 +105,10 @@ typedef struct {
     uint64_t written_since; /* when the current sample was protected */
     uint64_t written_fired;
 
+    /* MTP_FOOTPRINT=first-page: each object counts only toward the page its
+     * start is on, as the MTP paper's prototype did; kept for ablations. */
+    int first_page_only;
+
     /* Counters exposed through mtp.stats(). */
     uint64_t observations;
     uint64_t objects_seen;
@@ -370,8 +374,16 @@ static void mtp_note_extent(uint64_t owner, uint64_t addr, uint64_t size)
 static void mtp_emit_object(PyObject *op, int32_t delta)
 {
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
-    int n = mtp_object_ranges(op, addr, size);
+    int n;
 
+    if (mtp.first_page_only) {
+        /* One byte is enough for BPF to credit the start's page and no
+         * other; no extent either, so no storage is credited through the
+         * owner's written page. */
+        mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, delta);
+        return;
+    }
+    n = mtp_object_ranges(op, addr, size);
     for (int i = 0; i < n; i++)
         mtp_emit(addr[i], size[i], delta);
     /* Only modest storage: a page holds several owners, so a written owner
@@ -742,7 +754,9 @@ static void mtp_walk_add(mtp_walk *w, PyObject *op)
     if (w->len == w->limit)
         return;
     w->v[w->len++] = (mtp_seen){(uint64_t)(uintptr_t)op, (uint32_t)refcnt, mtp_type_tag(op), 0, 0};
-    if (mtp_has_buffer(Py_TYPE(op)) && w->n_buffers < MTP_BUFFERS_MAX) {
+    /* A buffer's data is out-of-line storage, which first-page mode leaves
+     * out, so it need not be exported at all. */
+    if (!mtp.first_page_only && mtp_has_buffer(Py_TYPE(op)) && w->n_buffers < MTP_BUFFERS_MAX) {
         Py_INCREF(op); /* kept alive until its buffer is read, after the walk */
         w->buffers[w->n_buffers++] = op;
     }
@@ -1507,6 +1521,15 @@ static int mtp_put_u64(PyObject *dict, const char *key, uint64_t value)
     return rc;
 }
 
+static int mtp_put_str(PyObject *dict, const char *key, const char *value)
+{
+    PyObject *v = PyUnicode_FromString(value);
+    int rc = v ? PyDict_SetItemString(dict, key, v) : -1;
+
+    Py_XDECREF(v);
+    return rc;
+}
+
 static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     int wp_on = mtp.wp_state == 1;
@@ -1526,6 +1549,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "cycles", mtp_gc.cycles) < 0 ||
         mtp_put_u64(d, "cycle_ns", mtp_gc.last_cycle_ns) < 0 ||
         PyDict_SetItemString(d, "walks_gc_lists", mtp_gc.usable ? Py_True : Py_False) < 0 ||
+        mtp_put_str(d, "footprint", mtp.first_page_only ? "first-page" : "full") < 0 ||
         mtp_put_u64(d, "last_step_gen0", mtp_gc.last_by_list[0]) < 0 ||
         mtp_put_u64(d, "last_step_gen1", mtp_gc.last_by_list[1]) < 0 ||
         mtp_put_u64(d, "last_step_gen2", mtp_gc.last_by_list[2]) < 0 ||
@@ -1854,6 +1878,26 @@ static struct PyModuleDef mtp_module = {
     PyModuleDef_HEAD_INIT, "mtp", mtp_doc, -1, mtp_methods, NULL, NULL, NULL, NULL,
 };
 
+/* MTP_FOOTPRINT picks what a record covers.  A bad value must not fail the
+ * import (that would break the traced program), not even under -W error: it
+ * warns and keeps the default. */
+static void mtp_read_footprint(void)
+{
+    const char *v = getenv("MTP_FOOTPRINT");
+
+    mtp.first_page_only = 0;
+    if (v == NULL || v[0] == '\0' || strcmp(v, "full") == 0)
+        return;
+    if (strcmp(v, "first-page") == 0) {
+        mtp.first_page_only = 1;
+        return;
+    }
+    if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                         "mtp: MTP_FOOTPRINT=%.100s is not 'full' or 'first-page'; using 'full'",
+                         v) < 0)
+        PyErr_WriteUnraisable(NULL); /* warnings are errors: still say it, still import */
+}
+
 static int mtp_register(PyObject *module)
 {
     PyObject *gc = NULL, *os = NULL, *callbacks = NULL, *cb = NULL, *res = NULL;
@@ -1910,6 +1954,7 @@ static int mtp_register(PyObject *module)
      * out should a CPython build lay out its lists in a way the check misses. */
     if (getenv("MTP_NO_GC_WALK") == NULL || strcmp(getenv("MTP_NO_GC_WALK"), "1") != 0)
         mtp_gc_find_lists();
+    mtp_read_footprint();
     rc = 0;
 out:
     Py_XDECREF(res);
