@@ -834,6 +834,112 @@ def test_final_counts_every_collection(trace_bin, python, pydir, tmp):
           % (final.get("gcs"), collections))
 
 
+# A big list whose item array spans hundreds of pages, observed in full
+# steps once mtp-trace is attached; the test reads the pinned map while the
+# program waits, then lets it go.
+FOOTPRINT_PROGRAM = r"""
+import ctypes, json, os, sys, time
+import mtp
+
+DIR = sys.argv[1]
+lst = list(range(200000))
+header = ctypes.sizeof(ctypes.c_ssize_t) + 2 * ctypes.sizeof(ctypes.c_void_p)
+items = ctypes.c_void_p.from_address(id(lst) + header).value
+allocated = ctypes.c_ssize_t.from_address(id(lst) + header + ctypes.sizeof(ctypes.c_void_p))
+out = {"list": id(lst), "items": items, "items_size": allocated.value * ctypes.sizeof(ctypes.c_void_p),
+       "footprint": mtp.stats()["footprint"]}
+open(os.path.join(DIR, "ready"), "w").close()
+deadline = time.monotonic() + 30
+while not mtp.tracing() and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(1.5)  # every probe attached, not only the first
+for _ in range(3):
+    mtp.observe()
+    time.sleep(0.3)
+with open(os.path.join(DIR, "out.tmp"), "w") as f:
+    json.dump(out, f)
+os.rename(os.path.join(DIR, "out.tmp"), os.path.join(DIR, "out.json"))
+deadline = time.monotonic() + 60
+while not os.path.exists(os.path.join(DIR, "go")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+print(len(lst))
+"""
+
+
+def footprint_pages(trace_bin, python, pydir, tmp, mode):
+    """Runs FOOTPRINT_PROGRAM under MTP_FOOTPRINT=mode; returns what it
+    reported and the keys of the pinned page map."""
+    d = tempfile.mkdtemp(prefix="footprint-", dir=tmp)
+    prog = os.path.join(d, "prog.py")
+    with open(prog, "w") as f:
+        f.write(FOOTPRINT_PROGRAM)
+    proc = subprocess.Popen([python, prog, d], env=dict(env_with(pydir), MTP_FOOTPRINT=mode),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tracer = None
+    try:
+        wait_for(os.path.join(d, "ready"), proc)
+        tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid), "--interval", "0.5",
+                                   "--json", "--no-migrate"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        wait_for(os.path.join(d, "out.json"), proc, timeout=60)
+        with open(os.path.join(d, "out.json")) as f:
+            out = json.load(f)
+        keys = {e["key"] for e in bpftool_dump("/sys/fs/bpf/mtp/%d/pages" % proc.pid)}
+        open(os.path.join(d, "go"), "w").close()
+        pout, perr = proc.communicate(timeout=60)
+        _, terr = tracer.communicate(timeout=30)
+    finally:
+        for p in (proc, tracer):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    check(proc.returncode == 0 and pout.strip() == "200000" and perr == "",
+          "footprint program (%s) exited %s: %s" % (mode, proc.returncode, perr[-2000:]))
+    check(tracer.returncode == 0, "mtp-trace exited %s: %s" % (tracer.returncode, terr))
+    check(out["footprint"] == mode, "mtp.stats()['footprint'] is %r under MTP_FOOTPRINT=%s"
+          % (out["footprint"], mode))
+    return out, keys
+
+
+def test_first_page_footprint(trace_bin, python, pydir, tmp):
+    """MTP_FOOTPRINT=first-page credits a list's head page only; the default
+    credits its item array's pages too."""
+    results = {}
+    for mode in ("full", "first-page"):
+        out, keys = footprint_pages(trace_bin, python, pydir, tmp, mode)
+        items = pages_of([(out["items"], out["items_size"])])
+        # The first and last pages may also hold neighbouring objects.
+        inner = items - {min(items), max(items)}
+        head = {(out["list"] - 16) // PAGE * PAGE, out["list"] // PAGE * PAGE}
+        results[mode] = (len(inner), sum(p in keys for p in inner), bool(head & keys))
+    print("     item array: %d inner pages; in the map: %d (full), %d (first-page)"
+          % (results["full"][0], results["full"][1], results["first-page"][1]))
+    n, full_in, full_head = results["full"]
+    check(n >= 300, "the item array spans only %d pages" % n)
+    check(full_head, "full mode: the list's own page is not in the map")
+    check(full_in >= 0.9 * n, "full mode: only %d of the item array's %d inner pages are in "
+          "the map" % (full_in, n))
+    _, first_in, first_head = results["first-page"]
+    check(first_head, "first-page mode: the list's own page is not in the map")
+    check(first_in == 0, "first-page mode: %d of the item array's %d inner pages are in the map"
+          % (first_in, n))
+
+
+def test_bad_footprint_warns(python, pydir):
+    """A bad MTP_FOOTPRINT warns and falls back; the import never fails, not
+    even when warnings are errors."""
+    for flags in ([], ["-W", "error"]):
+        r = subprocess.run([python] + flags + ["-c", "import mtp; print(mtp.stats()['footprint'])"],
+                           env=dict(env_with(pydir), MTP_FOOTPRINT="whole"), capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.strip() == "full",
+              "import with MTP_FOOTPRINT=whole %s: exit %d, stdout %r, stderr %s"
+              % (" ".join(flags), r.returncode, r.stdout, r.stderr[-2000:]))
+        for needle in ("RuntimeWarning", "MTP_FOOTPRINT=whole", "'full'", "'first-page'"):
+            check(needle in r.stderr, "import with MTP_FOOTPRINT=whole %s: %r not in stderr: %s"
+                  % (" ".join(flags), needle, r.stderr))
+
+
 def test_help(trace_bin):
     r = run_trace(trace_bin, ["--help"])
     check(r.returncode == 0, "--help exited %d" % r.returncode)
@@ -882,6 +988,10 @@ def main():
                    python, pydir, tmp)
             record("threads, fork, freeze and disable are safe on %s" % label, test_safety,
                    trace_bin, python, pydir, tmp)
+            record("MTP_FOOTPRINT=first-page credits only a list's head page on %s" % label,
+                   test_first_page_footprint, trace_bin, python, pydir, tmp)
+            record("a bad MTP_FOOTPRINT warns and still imports on %s" % label,
+                   test_bad_footprint_warns, python, pydir)
             if label.startswith("debian"):
                 # The path for interpreters whose collector lists mtp does
                 # not recognise: gc.get_objects() slices.
