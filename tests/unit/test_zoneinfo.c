@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "zoneinfo.h"
+
+/* Shaped like a real /proc/zoneinfo (Linux 6.12, two-socket host with a
+ * CPU-less CXL node 2), cut short: per-node stats and per-CPU pagesets, whose
+ * "high:" lines are another limit, stay in so the parser must skip them. */
+static const char ZONEINFO[] = "Node 0, zone      DMA\n"
+                               "  per-node stats\n"
+                               "      nr_inactive_anon 198928\n"
+                               "      nr_active_anon 394\n"
+                               "  pages free     3840\n"
+                               "        boost    0\n"
+                               "        min      10\n"
+                               "        low      13\n"
+                               "        high     16\n"
+                               "        promo    19\n"
+                               "        spanned  4095\n"
+                               "        present  3998\n"
+                               "        managed  3840\n"
+                               "        cma      0\n"
+                               "        protection: (0, 3019, 24090, 24090, 24090)\n"
+                               "      nr_free_pages 3840\n"
+                               "  pagesets\n"
+                               "    cpu: 0\n"
+                               "              count:    0\n"
+                               "              high:     0\n"
+                               "              batch:    1\n"
+                               "              high_min: 6\n"
+                               "              high_max: 240\n"
+                               "  vm stats threshold: 4\n"
+                               "  node_unreclaimable:  1\n"
+                               "  start_pfn:           1\n"
+                               "Node 0, zone    DMA32\n"
+                               "  pages free     772838\n"
+                               "        boost    0\n"
+                               "        min      2116\n"
+                               "        low      2888\n"
+                               "        high     3660\n"
+                               "        managed  772838\n"
+                               "  pagesets\n"
+                               "    cpu: 0\n"
+                               "              count:    12\n"
+                               "              high:     1444\n"
+                               "              batch:    63\n"
+                               "  start_pfn:           4096\n"
+                               "Node 0, zone   Normal\n"
+                               "  pages free     5012345\n"
+                               "        min      14769\n"
+                               "        low      20163\n"
+                               "        high     25557\n"
+                               "        managed  7864320\n"
+                               "  pagesets\n"
+                               "    cpu: 0\n"
+                               "              high:     21279\n"
+                               "Node 0, zone  Movable\n"
+                               "  pages free     0\n"
+                               "        min      32\n"
+                               "        low      32\n"
+                               "        high     32\n"
+                               "        managed  0\n"
+                               "Node 0, zone   Device\n"
+                               "  pages free     0\n"
+                               "        min      0\n"
+                               "        low      0\n"
+                               "        high     0\n"
+                               "Node 1, zone   Normal\n"
+                               "  per-node stats\n"
+                               "      nr_inactive_anon 1000\n"
+                               "  pages free     8000000\n"
+                               "        min      16000\n"
+                               "        low      22000\n"
+                               "        high     28000\n"
+                               "  pagesets\n"
+                               "    cpu: 8\n"
+                               "              high:     99999\n"
+                               "Node 1, zone  Movable\n"
+                               "  pages free     0\n"
+                               "        high     0\n"
+                               "Node 2, zone  Movable\n"
+                               "  pages free     4194304\n"
+                               "        min      900\n"
+                               "        low      1200\n"
+                               "        high     1500\n";
+
+static int high(const char *text, int node, uint64_t *bytes, char *err, size_t errlen)
+{
+    return mtp_zoneinfo_high_bytes(text, node, 4096, bytes, err, errlen);
+}
+
+static void test_sums_every_zone_of_the_node(void **state)
+{
+    uint64_t bytes = 0;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(high(ZONEINFO, 0, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, (16ULL + 3660 + 25557 + 32 + 0) * 4096);
+    assert_int_equal(high(ZONEINFO, 1, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, 28000ULL * 4096);
+    assert_int_equal(high(ZONEINFO, 2, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, 1500ULL * 4096);
+    /* the page size is the caller's */
+    assert_int_equal(mtp_zoneinfo_high_bytes(ZONEINFO, 2, 65536, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, 1500ULL * 65536);
+}
+
+static void test_this_hosts_shape(void **state)
+{
+    /* one node, the last line without a newline */
+    static const char one[] = "Node 0, zone   Normal\n"
+                              "  pages free     100\n"
+                              "        high     7";
+    uint64_t bytes = 0;
+
+    (void)state;
+    assert_int_equal(high(one, 0, &bytes, NULL, 0), 0);
+    assert_int_equal(bytes, 7 * 4096);
+}
+
+static void test_missing_node(void **state)
+{
+    uint64_t bytes = 12345;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(high(ZONEINFO, 3, &bytes, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "no zone of node 3"));
+    assert_int_equal(bytes, 12345); /* untouched on error */
+    assert_int_equal(high("", 0, &bytes, err, sizeof(err)), -ENOENT);
+    /* node 1 is no prefix match for node 10 */
+    assert_int_equal(high("Node 10, zone Normal\n        high 5\n", 1, &bytes, err, sizeof(err)),
+                     -ENOENT);
+}
+
+static void expect_bad(const char *text, int node, const char *needle)
+{
+    uint64_t bytes = 12345;
+    char err[256] = "";
+
+    if (high(text, node, &bytes, err, sizeof(err)) != -EINVAL)
+        fail_msg("accepted: %s", text);
+    if (!strstr(err, needle))
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+    assert_int_equal(bytes, 12345);
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    /* a zone of the node without its high line: in the middle and at the end */
+    expect_bad("Node 0, zone DMA\n  pages free 1\nNode 0, zone Normal\n        high 5\n", 0,
+               "zone DMA has no high watermark");
+    expect_bad("Node 0, zone DMA\n        high 5\nNode 0, zone Normal\n  pages free 1\n", 0,
+               "zone Normal has no high watermark");
+    /* only the pagesets' "high:", which is not the watermark */
+    expect_bad("Node 0, zone Normal\n    cpu: 0\n              high:     5\n", 0,
+               "has no high watermark");
+    expect_bad("Node 0, zone Normal\n        high     lots\n", 0, "line 2");
+    expect_bad("Node 0, zone Normal\n        high     -5\n", 0, "not a number");
+    expect_bad("Node 0, zone Normal\n        high     5 pages\n", 0, "not a number");
+    expect_bad("Node 0, zone Normal\n        high     99999999999999999999999\n", 0,
+               "not a number");
+    expect_bad("Node x, zone Normal\n        high 5\n", 0, "line 1");
+    expect_bad("Node 0 zone Normal\n        high 5\n", 0, "Node N, zone NAME");
+    expect_bad("Node 0, zone\n        high 5\n", 0, "line 1");
+}
+
+static void test_other_nodes_malformed_zone_is_not_ours(void **state)
+{
+    /* a broken value in another node's zone does not matter to this one */
+    static const char text[] = "Node 0, zone Normal\n        high     9\n"
+                               "Node 1, zone Normal\n        high     lots\n";
+    uint64_t bytes = 0;
+
+    (void)state;
+    assert_int_equal(high(text, 0, &bytes, NULL, 0), 0);
+    assert_int_equal(bytes, 9 * 4096);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sums_every_zone_of_the_node),
+        cmocka_unit_test(test_this_hosts_shape),
+        cmocka_unit_test(test_missing_node),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_other_nodes_malformed_zone_is_not_ours),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
