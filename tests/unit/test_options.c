@@ -126,7 +126,10 @@ static void test_defaults(void **state)
     assert_string_equal(o.slow_nodes, "");
     assert_int_equal(o.policy.fast_budget.kind, pd.fast_budget.kind);
     assert_true(o.policy.fast_budget.percent == pd.fast_budget.percent);
+    /* the kernel's watermark once the fast node is known; 64M until then */
+    assert_true(o.watermark_auto);
     assert_int_equal(o.policy.watermark_bytes, pd.watermark_bytes);
+    assert_int_equal(o.policy.watermark_bytes, 64 * MiB);
     assert_int_equal(o.policy.hot_threshold, pd.hot_threshold);
     assert_int_equal(o.policy.lazy_initial, pd.lazy_initial);
     assert_int_equal(o.policy.lazy_min, pd.lazy_min);
@@ -244,10 +247,18 @@ static void test_quantities(void **state)
 
     set_ok(&o, MTP_FROM_CLI, "watermark", "0"); /* a zero watermark is meaningful */
     assert_int_equal(o.policy.watermark_bytes, 0);
+    assert_false(o.watermark_auto);
+    set_ok(&o, MTP_FROM_CLI, "watermark", "auto");
+    assert_true(o.watermark_auto);
+    assert_int_equal(o.policy.watermark_bytes, 64 * MiB); /* the fallback, not the 0 before */
     set_ok(&o, MTP_FROM_CLI, "watermark", "64M");
     assert_int_equal(o.policy.watermark_bytes, 64 * MiB);
+    assert_false(o.watermark_auto);
     set_bad(&o, MTP_FROM_CLI, "watermark", "-1", "invalid watermark");
     set_bad(&o, MTP_FROM_CLI, "watermark", "5%", "invalid watermark");
+    set_bad(&o, MTP_FROM_CLI, "watermark", "Auto", "invalid watermark");
+    set_bad(&o, MTP_FROM_CLI, "watermark", NULL, "invalid watermark");
+    assert_false(o.watermark_auto); /* a rejected value changes nothing */
 
     set_ok(&o, MTP_FROM_CLI, "max-rate", "50");
     assert_true(o.max_rate_mbps == 50.0);
@@ -498,6 +509,7 @@ static void test_ini_keys(void **state)
                 "interval = 250ms\n"
                 "max-pages = 4096\n");
     assert_int_equal(o.policy.watermark_bytes, 128 * MiB);
+    assert_false(o.watermark_auto);
     assert_true(o.max_rate_mbps == 7.0);
     assert_true(o.dry_run);
     assert_false(o.policy.eager);
@@ -582,6 +594,20 @@ static void test_later_set_overrides_ini(void **state)
     assert_int_equal(o.policy.fast_budget.kind, MTP_SIZE_BYTES);
     assert_int_equal(o.policy.fast_budget.bytes, GiB);
     assert_int_equal(o.policy.lazy_initial, 4); /* not given again: the file's stands */
+
+    /* auto in the file, a size on the command line, and the reverse */
+    fresh(&o);
+    load_ok(&o, "watermark = 32M\n");
+    assert_false(o.watermark_auto);
+    load_ok(&o, "[mtp]\nwatermark = auto\n");
+    assert_true(o.watermark_auto);
+    assert_int_equal(o.policy.watermark_bytes, 64 * MiB);
+    set_ok(&o, MTP_FROM_CLI, "watermark", "16M");
+    assert_false(o.watermark_auto);
+    assert_int_equal(o.policy.watermark_bytes, 16 * MiB);
+    load_ok(&o, "watermark = 8M\n");
+    set_ok(&o, MTP_FROM_CLI, "watermark", "auto");
+    assert_true(o.watermark_auto);
 }
 
 /* ---- finish ---- */

@@ -24,6 +24,7 @@ void mtp_options_default(struct mtp_options *o)
     o->max_rate_mbps = 100;
     snprintf(o->pin_root, sizeof(o->pin_root), "%s", "/sys/fs/bpf/mtp");
     mtp_policy_config_default(&o->policy);
+    o->watermark_auto = true;
 }
 
 static int parse_bool(const char *name, const char *value, bool *out, char *err, size_t errlen)
@@ -166,8 +167,20 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
         rc = named(mtp_parse_budget(value ? value : "", &p->fast_budget, err, errlen),
                    "fast-budget", err, errlen);
     } else if (!strcmp(name, "watermark")) {
-        rc = named(mtp_parse_bytes(value ? value : "", &p->watermark_bytes, err, errlen),
-                   "watermark", err, errlen);
+        if (value && !strcmp(value, "auto")) {
+            o->watermark_auto = true;
+            p->watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
+            rc = 0;
+        } else {
+            uint64_t bytes = 0;
+
+            rc = named(mtp_parse_bytes(value ? value : "", &bytes, err, errlen), "watermark", err,
+                       errlen);
+            if (!rc) {
+                o->watermark_auto = false;
+                p->watermark_bytes = bytes;
+            }
+        }
     } else if (!strcmp(name, "max-rate")) {
         rc = named(mtp_parse_rate_mbps(value ? value : "", &o->max_rate_mbps, err, errlen),
                    "max-rate", err, errlen);

@@ -66,7 +66,7 @@ void mtp_policy_config_default(struct mtp_policy_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->fast_budget.kind = MTP_SIZE_PERCENT;
     cfg->fast_budget.percent = 100;
-    cfg->watermark_bytes = 64ULL << 20;
+    cfg->watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
     cfg->hot_threshold = 1;
     /* the prototype's fixed "second cold round" is where adaptation starts */
     cfg->lazy_initial = 2;

@@ -58,6 +58,9 @@
  * the watermark then does not limit the budget */
 #define MTP_FREE_UNKNOWN UINT64_MAX
 
+/* The watermark when the kernel's cannot be read (see --watermark auto). */
+#define MTP_DEFAULT_WATERMARK_BYTES (64ULL << 20)
+
 struct mtp_policy_config {
     struct mtp_size fast_budget; /* a % is of the process's resident bytes */
     uint64_t watermark_bytes;    /* keep this much free on the fast node */
