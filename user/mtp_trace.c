@@ -77,7 +77,10 @@ static const struct argp_option argp_options[] = {
     {NULL, 0, NULL, 0, "Tiering:", 2},
     {"fast-budget", 0x110, "SIZE|N%", 0,
      "Most of this process's memory to keep on the fast tier (default 100%)", 2},
-    {"watermark", 0x111, "SIZE", 0, "Keep this much free on the fast node (default 64M)", 2},
+    {"watermark", 0x111, "SIZE|auto", 0,
+     "Keep this much free on the fast node (default auto: the kernel's high watermark of the "
+     "node, from /proc/zoneinfo; 64M if unreadable)",
+     2},
     {"max-rate", 0x112, "MIB/S", 0, "Migration rate cap (default 100)", 2},
     {"hot-threshold", 0x113, "HEAT", 0, "Heat a page needs to count as hot (default 1)", 2},
     {"lazy", 0x114, "N", 0, "Cold intervals before demotion, to start with (default 2)", 2},
@@ -631,6 +634,34 @@ static void warn_kernel_movers(void)
     free(text);
 }
 
+/* --watermark auto: the free memory the kernel itself keeps on the fast
+ * node, read once (it changes only with vm.min_free_kbytes and memory
+ * hotplug).  Sets watermark_note to what the startup line says about it. */
+static char watermark_note[96];
+
+static void resolve_watermark(int fast_node)
+{
+    char err[256];
+    uint64_t bytes = 0;
+
+    if (!opts.watermark_auto) {
+        snprintf(watermark_note, sizeof(watermark_note), "watermark %.1f MiB (--watermark)",
+                 opts.policy.watermark_bytes / 1048576.0);
+        return;
+    }
+    if (mtp_node_high_watermark(fast_node, &bytes, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mtp-trace: warning: %s; using a %.0f MiB watermark (set --watermark)\n",
+                err, MTP_DEFAULT_WATERMARK_BYTES / 1048576.0);
+        opts.policy.watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
+        snprintf(watermark_note, sizeof(watermark_note), "watermark %.1f MiB (fallback)",
+                 opts.policy.watermark_bytes / 1048576.0);
+        return;
+    }
+    opts.policy.watermark_bytes = bytes;
+    snprintf(watermark_note, sizeof(watermark_note),
+             "watermark %.1f MiB (kernel high watermark of node %d)", bytes / 1048576.0, fast_node);
+}
+
 /* Decides whether this run tiers at all, and says why not when it does not. */
 static int tiering_setup(struct tiering *t)
 {
@@ -651,6 +682,8 @@ static int tiering_setup(struct tiering *t)
                         "--show-tiers; --fast-nodes/--slow-nodes override)\n");
         return 0;
     }
+    resolve_watermark(t->fast_node);
+    t->app_wanted.policy.watermark_bytes = opts.policy.watermark_bytes;
     t->policy = mtp_policy_create(&opts.policy);
     if (!t->policy) {
         mtp_policy_config_check(&opts.policy, err, sizeof(err));
@@ -662,8 +695,10 @@ static int tiering_setup(struct tiering *t)
     t->report.dry_run = opts.dry_run;
     t->report.fast_node = t->fast_node;
     t->report.slow_node = t->slow_node;
-    fprintf(stderr, "mtp-trace: tiering: hot pages to node %d, cold pages to node %d%s\n",
-            t->fast_node, t->slow_node, opts.dry_run ? " (dry run: nothing moves)" : "");
+    t->report.watermark_bytes = opts.policy.watermark_bytes;
+    fprintf(stderr, "mtp-trace: tiering: hot pages to node %d, cold pages to node %d; %s%s\n",
+            t->fast_node, t->slow_node, watermark_note,
+            opts.dry_run ? " (dry run: nothing moves)" : "");
     return 0;
 }
 

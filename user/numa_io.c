@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sysutil.h"
+#include "zoneinfo.h"
 
 /* move_pages(2) walks its arrays in the kernel in chunks anyway; bounded
  * calls keep one slow call from holding the target's mmap lock for long. */
@@ -187,6 +188,22 @@ uint64_t mtp_node_free_bytes(int node)
     if (numa_available() < 0 || numa_node_size64(node, &free_bytes) < 0)
         return UINT64_MAX;
     return (uint64_t)free_bytes;
+}
+
+int mtp_node_high_watermark(int node, uint64_t *bytes, char *err, size_t errlen)
+{
+    char *text = NULL;
+    ssize_t n = mtp_read_file("/proc/zoneinfo", &text);
+    long page = sysconf(_SC_PAGESIZE);
+    int rc;
+
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read /proc/zoneinfo: %s", strerror((int)-n));
+        return (int)n;
+    }
+    rc = mtp_zoneinfo_high_bytes(text, node, page > 0 ? (uint64_t)page : 4096, bytes, err, errlen);
+    free(text);
+    return rc;
 }
 
 uint64_t mtp_rss_bytes(pid_t pid)

@@ -64,6 +64,30 @@ static void interval_json_has_documented_fields(void **state)
     free(text);
 }
 
+static void tiering_json_carries_budget_and_watermark(void **state)
+{
+    struct mtp_tiering_report t = {0};
+    struct mtp_report r = {0};
+    struct json_object *o, *tiering;
+    char *text;
+
+    (void)state;
+    t.fast_node = 0;
+    t.slow_node = 1;
+    t.plan.budget_bytes = 8u << 20;
+    t.watermark_bytes = 4u << 20; /* resolved from the kernel: what was in force */
+    r.tiering = &t;
+    text = mtp_report_json(&r);
+    assert_non_null(text);
+    o = parse(text);
+    assert_true(json_object_object_get_ex(o, "tiering", &tiering));
+    assert_int_equal(get_u64(tiering, "slow_node"), 1);
+    assert_int_equal(get_u64(tiering, "budget_bytes"), 8u << 20);
+    assert_int_equal(get_u64(tiering, "watermark_bytes"), 4u << 20);
+    json_object_put(o);
+    free(text);
+}
+
 static void final_json_lists_top_pages(void **state)
 {
     struct mtp_hot_page top[2] = {
@@ -157,6 +181,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(interval_json_has_documented_fields),
+        cmocka_unit_test(tiering_json_carries_budget_and_watermark),
         cmocka_unit_test(final_json_lists_top_pages),
         cmocka_unit_test(select_hottest_sorts_and_skips_cold),
         cmocka_unit_test(text_row_prints_interval_deltas),

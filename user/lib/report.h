@@ -29,7 +29,8 @@ struct mtp_tiering_report {
     double pingpong_rate;            /* bounced / judged demotions, since start */
     uint64_t hinted_hot;             /* pages the program hinted, this interval */
     uint64_t hinted_cold;
-    uint64_t huge_pages; /* THPs among the tracked pages, moved as one */
+    uint64_t huge_pages;      /* THPs among the tracked pages, moved as one */
+    uint64_t watermark_bytes; /* kept free on the fast node (resolved when auto) */
 };
 
 struct mtp_report {
