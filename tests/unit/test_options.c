@@ -257,6 +257,7 @@ static void test_quantities(void **state)
     set_bad(&o, MTP_FROM_CLI, "watermark", "-1", "invalid watermark");
     set_bad(&o, MTP_FROM_CLI, "watermark", "5%", "invalid watermark");
     set_bad(&o, MTP_FROM_CLI, "watermark", "Auto", "invalid watermark");
+    set_bad(&o, MTP_FROM_CLI, "watermark", "lots", "or 'auto'");
     set_bad(&o, MTP_FROM_CLI, "watermark", NULL, "invalid watermark");
     assert_false(o.watermark_auto); /* a rejected value changes nothing */
 

@@ -179,6 +179,10 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
             if (!rc) {
                 o->watermark_auto = false;
                 p->watermark_bytes = bytes;
+            } else if (err && errlen > strlen(err)) {
+                size_t used = strlen(err);
+
+                snprintf(err + used, errlen - used, " (or 'auto': the kernel's own)");
             }
         }
     } else if (!strcmp(name, "max-rate")) {
