@@ -7,7 +7,7 @@ packages=(
     make gcc clang llvm clang-format pkg-config git
     libbpf-dev bpftool libelf-dev zlib1g-dev
     libnuma-dev numactl libcmocka-dev systemtap-sdt-dev libinih-dev libjson-c-dev
-    python3 python3-dev python3-numpy python3-networkx
+    python3 python3-dev python3-numpy python3-networkx python3-sqlalchemy python3-matplotlib
     qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod
 )
 

@@ -3,7 +3,7 @@
 VM_ARGS ?=
 VM_OUT  ?= $(BUILD)/vm-out
 
-.PHONY: vm-fetch vm-shell vm-check vm-test vm-eval-softdirty
+.PHONY: vm-fetch vm-shell vm-check vm-test vm-eval-softdirty vm-eval
 
 # Download the Debian cloud kernel (not installed) and build the initramfs; cached.
 vm-fetch:
@@ -29,3 +29,21 @@ VM_EVAL_ARGS ?=
 vm-eval-softdirty:
 	$(MAKE) all PYTHON=/usr/bin/python3
 	tools/vm/vm.sh run --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval-softdirty.sh $(BUILD) $(VM_OUT) $(VM_EVAL_ARGS)'
+
+# The MTP paper's workloads (networkx, SQLAlchemy) under six tiering
+# configurations -- first touch, the kernel's NUMA-balancing tiering, DAMON,
+# mtp, mtp --eager, mtp with first-page footprints -- with the fast node
+# limited to 25/50/75% of each footprint; placement measured by soft-dirty.
+# Prints one table per workload, rewrites its section of BENCHMARKS.md and
+# draws docs/vm-eval.{svg,png}.  Several hours under TCG at the defaults;
+# options for tools/vm/vm_eval.py: VM_EVAL_OPTS='--workloads bfs --shares 0.5'
+VM_EVAL_OPTS ?=
+VM_EVAL_BENCH ?= BENCHMARKS.md
+VM_EVAL_PLOT ?= docs/vm-eval
+vm-eval: deps
+	$(MAKE) all PYTHON=/usr/bin/python3
+	tools/vm/vm.sh run --timeout 43200 --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval.sh $(BUILD) $(VM_OUT) $(VM_EVAL_OPTS)'
+	mkdir -p $(dir $(VM_EVAL_PLOT))
+	/usr/bin/python3 tools/vm/vm_eval_report.py $(VM_OUT)/vm-eval/results.json \
+	    --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) \
+	    --command "make vm-eval$(if $(VM_EVAL_OPTS), VM_EVAL_OPTS='$(VM_EVAL_OPTS)')"

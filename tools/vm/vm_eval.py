@@ -1,0 +1,723 @@
+#!/usr/bin/python3
+"""Placement evaluation in the two-tier guest (make vm-eval).
+
+Runs the MTP paper's workloads (tools/vm/paper_workloads.py) under six tiering
+configurations, each with the fast node (node 0) limited to a share of the
+workload's footprint, and measures placement itself, from the kernel and
+independently of mtp: both guest nodes are equally fast, so time says nothing.
+
+  a   first touch, no tiering (overflow to node 1)
+  b   kernel.numa_balancing=2 with demotion enabled (the kernel's tiering)
+  b2  DAMON: DAMOS migrate_hot / migrate_cold with quota goals (sysfs)
+  c   mtp-trace at its defaults
+  d   mtp-trace --eager (demote after one cold interval, never adapt)
+  e   mtp-trace with each object counted on its first page only
+      (MTP_FOOTPRINT=first-page, the paper prototype's footprint)
+
+How the fast node is limited: like the paper's memory eater, the rest of node 0
+is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
+reclaimed, demoted or migrated, so no configuration can take them back), until
+node 0's free memory above its low watermark is the share of the footprint.
+The footprint is the workload's peak RssAnon in a calibration run without a
+limit.  The harness and mtp-trace run with their memory bound to node 1.
+
+Metrics, sampled every --sample seconds:
+  fast share   of the workload's pages written in the window (soft-dirty:
+               clear_refs 4, then pagemap bit 55; in CPython reading an object
+               writes its reference count), the share on node 0 (move_pages
+               with nodes = NULL).  Reported over the run phase.
+  moves        a page seen on node 1 and then on node 0 is a promotion, the
+               reverse a demotion; a move back to where the page was before
+               its previous move is a ping-pong.  Sampling misses moves that
+               undo each other inside one window; /proc/vmstat pgmigrate_success
+               (all migrations in the guest) is reported as a cross-check.
+  cpu          the workload's and the tiering agent's CPU seconds; for mtp,
+               also the time its observation steps held the traced program
+               (mtp.stats(): collection steps + timer steps).
+  modelled     touched slow pages per sample x (slow - fast latency),
+               --lat-fast/--lat-slow ns.  Modelled: it counts touched pages,
+               not accesses.
+"""
+import argparse
+import ctypes
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import softdirty  # noqa: E402
+
+PAGE = 4096
+MIB = 1 << 20
+HUGE = 2 * MIB
+FAST, SLOW = 0, 1
+CONFIGS = {
+    "a": "first touch",
+    "b": "kernel NUMA balancing tiering",
+    "b2": "DAMON migrate_hot/cold",
+    "c": "mtp defaults",
+    "d": "mtp --eager",
+    "e": "mtp first-page footprint",
+}
+MTP_CONFIGS = ("c", "d", "e")
+NUMA_BAL = "/proc/sys/kernel/numa_balancing"
+DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
+THP = "/sys/kernel/mm/transparent_hugepage/enabled"
+DAMON = "/sys/kernel/mm/damon/admin/kdamonds"
+
+
+def log(msg):
+    print("vm-eval: " + msg, file=sys.stderr, flush=True)
+
+
+def write(path, value):
+    with open(path, "w") as f:
+        f.write(str(value))
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def node_meminfo(node):
+    out = {}
+    with open("/sys/devices/system/node/node%d/meminfo" % node) as f:
+        for line in f:
+            m = re.match(r"Node \d+ (\w+):\s+(\d+)", line)
+            if m:
+                out[m.group(1)] = int(m.group(2)) * 1024
+    return out
+
+
+def parse_zoneinfo(text):
+    """{node: {"min"|"low"|"high": bytes, "start": byte, "end": byte}} summed over zones."""
+    nodes, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(r"Node (\d+), zone\s+(\w+)", line)
+        if m:
+            cur = nodes.setdefault(int(m.group(1)), {"min": 0, "low": 0, "high": 0,
+                                                     "start": None, "end": 0})
+            zone = {}
+            continue
+        if cur is None:
+            continue
+        f = line.split()
+        if len(f) == 2 and f[0] in ("min", "low", "high", "spanned", "present"):
+            zone[f[0]] = int(f[1])
+            if f[0] in ("min", "low", "high"):
+                cur[f[0]] += int(f[1]) * PAGE
+        elif len(f) == 2 and f[0] == "start_pfn:":
+            start = int(f[1])
+            if zone.get("present", 0) > 0:
+                cur["start"] = start * PAGE if cur["start"] is None else min(cur["start"],
+                                                                            start * PAGE)
+                cur["end"] = max(cur["end"], (start + zone.get("spanned", 0)) * PAGE)
+    return nodes
+
+
+def zoneinfo():
+    with open("/proc/zoneinfo") as f:
+        return parse_zoneinfo(f.read())
+
+
+def vmstat():
+    out = {}
+    with open("/proc/vmstat") as f:
+        for line in f:
+            k, v = line.split()
+            out[k] = int(v)
+    return out
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process or kernel thread, or None once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def kthreads(prefix):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if read("/proc/%s/comm" % d).startswith(prefix):
+                    out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+class Numa:
+    """move_pages(2) with nodes = NULL: where pages are, nothing moved."""
+
+    def __init__(self):
+        self.lib = ctypes.CDLL("libnuma.so.1", use_errno=True)
+        self.lib.numa_move_pages.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p,
+                                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.set_mempolicy = libc.syscall
+
+    def where(self, pid, pages):
+        status = np.empty(len(pages), np.int32)
+        pages = np.ascontiguousarray(pages, np.uint64)
+        step = 65536
+        for i in range(0, len(pages), step):
+            chunk, out = pages[i:i + step], status[i:i + step]
+            if self.lib.numa_move_pages(pid, len(chunk), chunk.ctypes.data, None,
+                                        out.ctypes.data, 0) < 0:
+                raise OSError(ctypes.get_errno(), "move_pages query of %d failed" % pid)
+        return status
+
+
+def default_mempolicy():
+    """In the workload's child: set_mempolicy(MPOL_DEFAULT) undoes the harness's
+    binding to node 1, so the workload allocates first-touch as any program."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(238, 0, None, 0) != 0:  # SYS_set_mempolicy on x86-64
+        os._exit(97)
+
+
+class Knobs:
+    """Kernel settings changed for one run and put back afterwards."""
+
+    def __init__(self):
+        self.saved = {}
+
+    def set(self, path, value):
+        if path not in self.saved:
+            self.saved[path] = read(path)
+        write(path, value)
+
+    def restore(self):
+        for path, value in self.saved.items():
+            if path == THP:
+                value = re.search(r"\[(\w+)\]", value).group(1)
+            try:
+                write(path, value)
+            except OSError as e:
+                log("could not restore %s: %s" % (path, e))
+        self.saved = {}
+
+
+class FastLimit:
+    """Occupies node 0 with hugetlb pages so that cap bytes stay allocatable."""
+
+    PATH = "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages" % FAST
+
+    def set(self, cap):
+        low = zoneinfo()[FAST]["low"]
+        for _ in range(3):
+            free = node_meminfo(FAST)["MemFree"]
+            have = int(read(self.PATH))
+            extra = (free - low - cap) // HUGE
+            if abs(extra) <= 1:
+                break
+            write(self.PATH, max(0, have + extra))
+        free = node_meminfo(FAST)["MemFree"]
+        return {"hugetlb_pages": int(read(self.PATH)), "free": free, "low_wmark": low,
+                "usable": max(0, free - low)}
+
+    def clear(self):
+        write(self.PATH, 0)
+
+
+class Damon:
+    """DAMON's own tiering through sysfs, in the shape the kernel's docs give
+    it: one kdamond monitors the slow node's physical memory and promotes
+    (migrate_hot), one monitors the fast node's and demotes (migrate_cold).
+    6.12 implements the migrate actions for physical-address monitoring only
+    (vaddr gained them in 6.16).  Quota goals: promote while the fast node is
+    used below its target, demote while its free memory is below its target;
+    6.12 has no node-memory goal metric, so the harness feeds both as
+    user_input goals every second (commit_schemes_quota_goals)."""
+
+    def __init__(self, rate_mib=100):
+        self.rate = rate_mib * MIB
+        self.zones = zoneinfo()
+        node_total = node_meminfo(FAST)["MemTotal"]
+        # One threshold for both: promote while the fast node's free memory is
+        # above its high watermark (plus 2 MiB), demote while below.  The
+        # kernel keeps free memory near its watermarks (several % of a small
+        # node) anyway, so a goal below them could never be reached.
+        self.free_goal_bp = int((self.zones[FAST]["high"] + HUGE) * 10000 / node_total)
+
+    def _scheme(self, k, action, nid, hot):
+        s = "%s/%d/contexts/0/schemes/0" % (DAMON, k)
+        write(s + "/action", action)
+        write(s + "/target_nid", nid)
+        ap = s + "/access_pattern"
+        # Ages and access counts are unsigned int in the kernel: a larger
+        # "max" written through sysfs silently wraps, to 0 for 1 << 62.
+        uint_max = (1 << 32) - 1
+        write(ap + "/sz/min", 0)
+        write(ap + "/sz/max", 1 << 62)
+        write(ap + "/nr_accesses/min", 1 if hot else 0)
+        write(ap + "/nr_accesses/max", uint_max if hot else 0)
+        write(ap + "/age/min", 0 if hot else 10)  # cold for 10 aggregations = 1 s
+        write(ap + "/age/max", uint_max)
+        q = s + "/quotas"
+        # The goal tuner starts an effective quota at 1 byte and at best
+        # doubles it per reset interval, so a short interval lets it reach
+        # the rate cap in about 3 s rather than 30.
+        write(q + "/ms", 0)
+        write(q + "/bytes", self.rate // 10)
+        write(q + "/reset_interval_ms", 100)
+        write(q + "/goals/nr_goals", 1)
+        write(q + "/goals/0/target_metric", "user_input")
+        write(q + "/goals/0/target_value", 10000)
+        write(q + "/goals/0/current_value", 10000)
+        write(q + "/weights/sz_permil", 0)
+        write(q + "/weights/nr_accesses_permil", 1000 if hot else 0)
+        write(q + "/weights/age_permil", 0 if hot else 1000)
+
+    def start(self):
+        write(DAMON + "/nr_kdamonds", 2)
+        for k, (watch, action, nid, hot) in enumerate((
+                (SLOW, "migrate_hot", FAST, True), (FAST, "migrate_cold", SLOW, False))):
+            c = "%s/%d/contexts" % (DAMON, k)
+            write(c + "/nr_contexts", 1)
+            write(c + "/0/operations", "paddr")
+            write(c + "/0/targets/nr_targets", 1)
+            write(c + "/0/targets/0/regions/nr_regions", 1)
+            z = self.zones[watch]
+            write(c + "/0/targets/0/regions/0/start", z["start"])
+            write(c + "/0/targets/0/regions/0/end", z["end"])
+            write(c + "/0/schemes/nr_schemes", 1)
+            self._scheme(k, action, nid, hot)
+        self.update()
+        for k in (0, 1):
+            write("%s/%d/state" % (DAMON, k), "on")
+
+    def update(self):
+        """Feeds the goals.  A goal's score is current / target (10000 =
+        met); the tuner grows the quota while the score is below it, in
+        proportion to the shortfall, and shrinks it above.  Promotion's score
+        is goal free / free (far below while the fast node has room, above
+        once it has less than the goal); demotion's is free / goal free."""
+        mi = node_meminfo(FAST)
+        free = max(1, mi["MemFree"])
+        goal = self.free_goal_bp * mi["MemTotal"] / 10000
+        for k, cur in ((0, goal / free), (1, free / goal)):
+            cur = max(1, min(20000, int(cur * 10000)))
+            write("%s/%d/contexts/0/schemes/0/quotas/goals/0/current_value" % (DAMON, k), cur)
+            try:
+                write("%s/%d/state" % (DAMON, k), "commit_schemes_quota_goals")
+            except OSError:
+                pass  # not running yet
+
+    def threads(self):
+        return [int(read("%s/%d/pid" % (DAMON, k))) for k in (0, 1)]
+
+    def stats(self):
+        out = {}
+        for k, name in ((0, "promote"), (1, "demote")):
+            write("%s/%d/state" % (DAMON, k), "update_schemes_stats")
+            st = "%s/%d/contexts/0/schemes/0/stats" % (DAMON, k)
+            out[name] = {f: int(read(st + "/" + f)) for f in ("nr_tried", "sz_tried",
+                                                               "nr_applied", "sz_applied")}
+        return out
+
+    def stop(self):
+        for k in (0, 1):
+            try:
+                write("%s/%d/state" % (DAMON, k), "off")
+            except OSError:
+                pass
+        write(DAMON + "/nr_kdamonds", 0)
+
+
+class Sampler:
+    """Per window: the workload's written pages and where its pages are."""
+
+    def __init__(self, pid, numa):
+        self.pid, self.numa = pid, numa
+        self.last_pages = np.zeros(0, np.uint64)
+        self.last_nodes = np.zeros(0, np.int32)
+        self.last_dir = {}  # page -> +1 (promoted) / -1 (demoted), its last move
+        self.promoted = self.demoted = self.pingpongs = 0
+
+    def start(self):
+        softdirty.clear(self.pid)
+
+    def sample(self):
+        ranges = softdirty.heap_ranges(softdirty.maps(self.pid))
+        present, written = [], []
+        with open("/proc/%d/pagemap" % self.pid, "rb", buffering=0) as f:
+            for start, end in ranges:
+                e = softdirty.read_pagemap(self.pid, start, end, f)
+                addrs = np.uint64(start) + np.arange(len(e), dtype=np.uint64) * np.uint64(PAGE)
+                is_present = (e >> np.uint64(63)) & np.uint64(1) == 1
+                present.append(addrs[is_present])
+                written.append(addrs[is_present & ((e >> np.uint64(55)) & np.uint64(1) == 1)])
+        softdirty.clear(self.pid)
+        pages = np.concatenate(present) if present else np.zeros(0, np.uint64)
+        touched = np.concatenate(written) if written else np.zeros(0, np.uint64)
+        nodes = self.numa.where(self.pid, pages)
+        # Moves since the last window, on pages present in both.
+        common, i_now, i_old = np.intersect1d(pages, self.last_pages, assume_unique=True,
+                                              return_indices=True)
+        before, after = self.last_nodes[i_old], nodes[i_now]
+        up = common[(before == SLOW) & (after == FAST)]
+        down = common[(before == FAST) & (after == SLOW)]
+        for arr, d in ((up, 1), (down, -1)):
+            for p in arr.tolist():
+                if self.last_dir.get(p) == -d:
+                    self.pingpongs += 1
+                self.last_dir[p] = d
+        self.promoted += len(up)
+        self.demoted += len(down)
+        self.last_pages, self.last_nodes = pages, nodes
+        t_nodes = nodes[np.searchsorted(pages, touched)] if len(touched) else nodes[:0]
+        return {"touched": int(len(touched)), "touched_fast": int((t_nodes == FAST).sum()),
+                "touched_slow": int((t_nodes == SLOW).sum()), "present": int(len(pages)),
+                "present_fast": int((nodes == FAST).sum()),
+                "present_slow": int((nodes == SLOW).sum()), "up": int(len(up)),
+                "down": int(len(down))}
+
+
+class Workload:
+    def __init__(self, args, name, env_extra):
+        env = dict(os.environ, PYTHONPATH=args.pydir, **env_extra)
+        self.proc = subprocess.Popen(
+            [args.python, os.path.join(HERE, "paper_workloads.py"), name, "--scale",
+             str(args.scale), "--duration", str(args.duration), "--seed", str(args.seed)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            preexec_fn=default_mempolicy)
+        self.pid = self.proc.pid
+        self.lines = []
+        self.phase = "start"
+        self.done = None
+        self.rusage = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            self.lines.append(line)
+            if line.startswith("ready"):
+                self.phase = "ready"
+            elif line == "phase run":
+                self.phase = "run"
+            elif line.startswith("done "):
+                self.done = json.loads(line[5:])
+                self.phase = "done"
+
+    def wait_ready(self, timeout):
+        end = time.monotonic() + timeout
+        while self.phase == "start":
+            if not self.alive() or time.monotonic() > end:
+                raise RuntimeError("workload did not become ready: %s" % self.lines[-3:])
+            time.sleep(0.1)
+
+    def go(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.close()
+
+    def alive(self):
+        """Reaps with wait4 (never Popen.poll) to keep the child's rusage."""
+        if self.rusage is None:
+            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.rusage = ru
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.rusage is None
+
+    def reap(self, timeout=60):
+        end, killed = time.monotonic() + timeout, False
+        while self.alive():
+            if time.monotonic() > end and not killed:
+                self.proc.kill()
+                killed = True
+            time.sleep(0.1)
+        self.reader.join(5)
+        return self.proc.returncode
+
+
+class Tracer:
+    """mtp-trace in the background, its JSON lines collected."""
+
+    def __init__(self, args, pid, extra):
+        cmd = [args.trace, "--pid", str(pid), "--json"] + extra
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines, self.err = [], []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self.err.extend(self.proc.stderr), daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                try:
+                    self.lines.append(json.loads(line))
+                except ValueError:
+                    pass
+
+    def wait_attached(self, timeout):
+        end = time.monotonic() + timeout
+        while not self.lines:
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError("mtp-trace did not start: %s" % "".join(self.err[-5:]))
+            time.sleep(0.1)
+
+    def stop(self):
+        cpu = cpu_seconds(self.proc.pid)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            _, status, ru = os.wait4(self.proc.pid, 0)
+            cpu = ru.ru_utime + ru.ru_stime
+        except ChildProcessError:
+            pass
+        time.sleep(0.2)
+        return cpu
+
+
+def run_one(args, numa, name, config, share, footprint):
+    """One workload under one configuration; share None = no limit (calibration)."""
+    knobs, limit, damon, tracer = Knobs(), FastLimit(), None, None
+    res = {"workload": name, "config": config, "share": share, "samples": []}
+    knobs.set(THP, args.thp)
+    knobs.set(NUMA_BAL, 2 if config == "b" else 0)
+    knobs.set(DEMOTION, 1 if config == "b" else 0)
+    env = {"MTP_FOOTPRINT": "first-page"} if config == "e" else {}
+    wl = Workload(args, name, env)
+    try:
+        wl.wait_ready(args.ready_timeout)
+        if config in MTP_CONFIGS:
+            extra = ["--eager"] if config == "d" else []
+            tracer = Tracer(args, wl.pid, extra + args.trace_arg)
+            tracer.wait_attached(60)
+        if share is not None:
+            res["limit"] = limit.set(int(share * footprint))
+        if config == "b2":
+            damon = Damon(args.max_rate)
+            damon.start()
+        agent_threads = damon.threads() if damon else kthreads("kswapd") if config == "b" else []
+        agent_cpu0 = {t: cpu_seconds(t) or 0 for t in agent_threads}
+        vm0 = vmstat()
+        sampler = Sampler(wl.pid, numa)
+        sampler.start()
+        t0 = time.monotonic()
+        wl.go()
+        next_t = t0 + args.sample
+        while wl.alive() and wl.phase != "done":
+            time.sleep(max(0.0, next_t - time.monotonic()))
+            next_t += args.sample
+            if damon:
+                damon.update()
+            phase = wl.phase
+            try:
+                s = sampler.sample()
+            except (OSError, ValueError) as e:  # the process exited mid-read
+                if wl.alive() and wl.phase != "done":
+                    log("%s/%s: sample failed: %s" % (name, config, e))
+                break
+            s["t"] = round(time.monotonic() - t0, 2)
+            s["phase"] = phase
+            res["samples"].append(s)
+            if time.monotonic() - t0 > args.duration + args.build_timeout:
+                log("%s/%s: no end after %d s, stopping" % (name, config, time.monotonic() - t0))
+                wl.proc.kill()
+                break
+        vm1 = vmstat()
+        res["agent_cpu_s"] = sum((cpu_seconds(t) or 0) - agent_cpu0[t] for t in agent_threads)
+        if damon:
+            res["damon"] = damon.stats()
+        if tracer:
+            res["agent_cpu_s"] = tracer.stop()
+            ti = [l["tiering"] for l in tracer.lines if "tiering" in l]
+            res["mtp_intervals"] = [
+                {"t": l["elapsed_s"], "hot": l["hot_pages"], "written": l["written_pages"],
+                 **{k: l["tiering"][k] for k in ("on_fast", "on_slow", "promoted_bytes",
+                                                 "demoted_bytes", "pingpongs", "lazy_n",
+                                                 "budget_bytes", "budget_used_bytes")}}
+                for l in tracer.lines if "tiering" in l]
+            if ti:
+                res["mtp"] = {"promoted_bytes": ti[-1]["totals"]["promoted_pages"] * PAGE,
+                              "demoted_bytes": ti[-1]["totals"]["demoted_pages"] * PAGE,
+                              "pingpongs": ti[-1]["totals"]["pingpongs"],
+                              "lazy_n": ti[-1]["lazy_n"]}
+            res["mtp_trace_stderr"] = "".join(tracer.err[-20:])
+            tracer = None
+        rc = wl.reap()
+        res["exit"] = rc
+        res["done"] = wl.done
+        if wl.rusage:
+            res["workload_cpu_s"] = wl.rusage.ru_utime + wl.rusage.ru_stime
+            res["workload_sys_s"] = wl.rusage.ru_stime
+            res["peak_rss"] = wl.rusage.ru_maxrss * 1024
+        res["agent_moves"] = agent_moves(config, res)
+        res["moves"] = {"promoted_bytes": sampler.promoted * PAGE,
+                        "demoted_bytes": sampler.demoted * PAGE, "pingpongs": sampler.pingpongs}
+        res["vmstat"] = {k: vm1.get(k, 0) - vm0.get(k, 0) for k in (
+            "pgmigrate_success", "pgmigrate_fail", "pgpromote_success", "pgdemote_kswapd",
+            "pgdemote_direct", "numa_pages_migrated", "numa_hint_faults")}
+        if rc != 0:
+            res["error"] = "workload exited %s: %s" % (rc, wl.lines[-3:])
+    finally:
+        if tracer:
+            tracer.stop()
+        if wl.alive():
+            wl.proc.kill()
+            wl.reap(0)
+        if damon:
+            damon.stop()
+        limit.clear()
+        knobs.restore()
+    summarize(res, args)
+    return res
+
+
+def agent_moves(config, res):
+    """Bytes each configuration's own mover reports: mtp-trace's re-queried
+    moves, DAMOS sz_applied, the kernel's promotion and demotion counters."""
+    if config in MTP_CONFIGS and res.get("mtp"):
+        m = res["mtp"]
+        return {"promoted_bytes": m["promoted_bytes"], "demoted_bytes": m["demoted_bytes"],
+                "source": "mtp-trace"}
+    if config == "b2" and res.get("damon"):
+        d = res["damon"]
+        return {"promoted_bytes": d["promote"]["sz_applied"],
+                "demoted_bytes": d["demote"]["sz_applied"], "source": "DAMOS sz_applied"}
+    v = res["vmstat"]
+    return {"promoted_bytes": v["pgpromote_success"] * PAGE,
+            "demoted_bytes": (v["pgdemote_kswapd"] + v["pgdemote_direct"]) * PAGE,
+            "source": "vmstat"}
+
+
+def summarize(res, args):
+    """Fast share: the mean over run-phase windows of each window's share
+    (the first such window overlaps the build, whose allocations would
+    outweigh the rest)."""
+    run = [s for s in res["samples"] if s["phase"] == "run"][1:]
+    shares = [s["touched_fast"] / s["touched"] for s in run if s["touched"]]
+    res["fast_share"] = sum(shares) / len(shares) if shares else None
+    res["run_samples"] = len(shares)
+    res["touched_per_sample"] = sum(s["touched"] for s in run) / len(run) if run else 0
+    res["modelled_penalty_us"] = (sum(s["touched_slow"] for s in run) / len(run)
+                                  * (args.lat_slow - args.lat_fast) / 1000 if run else None)
+    st = (res.get("done") or {}).get("mtp_stats") or {}
+    res["mtp_pause_s"] = ((st.get("gc_step_ns_total", 0) + st.get("timer_step_ns_total", 0)) / 1e9
+                          if st else None)
+    res["migrated_bytes"] = res["agent_moves"]["promoted_bytes"] + \
+        res["agent_moves"]["demoted_bytes"]
+
+
+def calibrate(args, numa, name):
+    """The footprint: a first-touch run without a limit (a short run phase:
+    the workloads reach their size in the build)."""
+    full = args.duration
+    args.duration = min(full, 6)
+    try:
+        res = run_one(args, numa, name, "a", None, None)
+    finally:
+        args.duration = full
+    peak = max([s["present"] for s in res["samples"]] or [0]) * PAGE
+    rss = (res.get("done") or {}).get("rss_anon_kb", 0) * 1024
+    res["footprint"] = max(peak, rss)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--workloads", nargs="+",
+                    default=["astar", "bellman_ford", "bfs", "bidirectional", "kcore",
+                             "shortest_paths", "sqlalchemy"])
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--shares", nargs="+", type=float, default=[0.25, 0.5, 0.75])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--duration", type=float, default=24, help="run phase, seconds")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--sample", type=float, default=2.0, help="window, seconds")
+    ap.add_argument("--thp", default="madvise", choices=["always", "madvise", "never"])
+    ap.add_argument("--max-rate", type=int, default=100, help="DAMON quota, MiB/s")
+    ap.add_argument("--lat-fast", type=float, default=100.0, help="modelled, ns")
+    ap.add_argument("--lat-slow", type=float, default=250.0, help="modelled, ns")
+    ap.add_argument("--trace-arg", action="append", default=[],
+                    help="extra mtp-trace option for c/d/e (repeat)")
+    ap.add_argument("--ready-timeout", type=float, default=300)
+    ap.add_argument("--build-timeout", type=float, default=600)
+    ap.add_argument("--out", required=True, help="results.json path")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        sys.exit("vm-eval: needs root (run it in the guest: make vm-eval)")
+    if not os.path.exists(DAMON) and "b2" in args.configs:
+        sys.exit("vm-eval: no %s: this kernel lacks CONFIG_DAMON_SYSFS" % DAMON)
+    args.trace = os.path.join(ROOT, args.build, "mtp-trace")
+    args.pydir = os.path.join(ROOT, subprocess.run(
+        ["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + args.python, "BUILD=" + args.build],
+        capture_output=True, text=True, check=True).stdout.strip())
+    softdirty.check()
+    numa = Numa()
+    out = {"kernel": platform.release(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+           "args": {k: v for k, v in vars(args).items()}, "configs": CONFIGS,
+           "tiers": {n: read(os.path.join("/sys/devices/virtual/memory_tiering", t, "nodelist"))
+                     for n, t in enumerate(sorted(os.listdir(
+                         "/sys/devices/virtual/memory_tiering")))
+                     if t.startswith("memory_tier")},
+           "node_total": {n: node_meminfo(n)["MemTotal"] for n in (FAST, SLOW)},
+           "calibration": {}, "runs": []}
+
+    def save():
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(out, f, indent=1)
+        os.replace(tmp, args.out)
+
+    total = len(args.workloads) * (1 + len(args.shares) * len(args.configs))
+    done = 0
+    t_start = time.monotonic()
+    for name in args.workloads:
+        cal = calibrate(args, numa, name)
+        done += 1
+        fp = cal["footprint"]
+        out["calibration"][name] = {k: cal.get(k) for k in ("footprint", "exit", "done",
+                                                            "fast_share", "error")}
+        log("[%d/%d] %s: footprint %.1f MiB (%s)" % (done, total, name, fp / MIB,
+                                                   cal.get("error") or "ok"))
+        save()
+        if cal.get("exit") != 0:
+            continue
+        for share in args.shares:
+            for config in args.configs:
+                r = run_one(args, numa, name, config, share, fp)
+                r["footprint"] = fp
+                r.pop("samples_raw", None)
+                out["runs"].append(r)
+                done += 1
+                el = time.monotonic() - t_start
+                log("[%d/%d] %s %3d%% %-2s fast share %s, moved %.1f MiB up %.1f MiB down, "
+                    "%d ping-pongs%s; %.0f min left" % (
+                        done, total, name, share * 100, config,
+                        "%.3f" % r["fast_share"] if r["fast_share"] is not None else "-",
+                        r["moves"]["promoted_bytes"] / MIB, r["moves"]["demoted_bytes"] / MIB,
+                        r["moves"]["pingpongs"], "; " + r["error"] if r.get("error") else "",
+                        el / done * (total - done) / 60))
+                save()
+    out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    save()
+    bad = [r for r in out["runs"] if r.get("error")]
+    return 1 if bad or not out["runs"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

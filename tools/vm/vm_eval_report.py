@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Tables and plot from make vm-eval's results.json (tools/vm/vm_eval.py).
+
+  vm_eval_report.py RESULTS [--benchmarks BENCHMARKS.md] [--plot PREFIX]
+
+Prints one table per workload.  With --benchmarks, replaces the section between
+the vm-eval markers in that file (appends it the first time).  With --plot,
+writes PREFIX.svg and PREFIX.png: fast-tier access share by configuration and
+fast-node size, one panel per workload.
+"""
+import argparse
+import json
+import sys
+
+MIB = 1 << 20
+BEGIN = "<!-- vm-eval:begin (written by tools/vm/vm_eval_report.py) -->"
+END = "<!-- vm-eval:end -->"
+ORDER = ["a", "b", "b2", "c", "d", "e"]
+
+
+def fmt(v, spec="%.2f", none="-"):
+    return none if v is None else spec % v
+
+
+def index(res):
+    runs = {}
+    for r in res["runs"]:
+        runs[(r["workload"], r["share"], r["config"])] = r
+    return runs
+
+
+def goals(res, runs):
+    """Per workload and size: does c beat a, b and b2 on share, and move
+    fewer bytes than d for an equal or better share?"""
+    out = []
+    for w in res["args"]["workloads"]:
+        for s in res["args"]["shares"]:
+            get = lambda c: runs.get((w, s, c))  # noqa: E731
+            c = get("c")
+            if c is None or c.get("fast_share") is None:
+                continue
+            rivals = {k: get(k)["fast_share"] for k in ("a", "b", "b2")
+                      if get(k) and get(k).get("fast_share") is not None}
+            beats = all(c["fast_share"] > v for v in rivals.values())
+            d = get("d")
+            moved = lambda r: r["moves"]["promoted_bytes"] + r["moves"]["demoted_bytes"]  # noqa
+            fewer = None
+            if d and d.get("fast_share") is not None:
+                fewer = moved(c) < moved(d) and c["fast_share"] >= d["fast_share"] - 0.01
+            out.append({"workload": w, "share": s, "c": c["fast_share"], "rivals": rivals,
+                        "beats": beats, "fewer_than_d": fewer,
+                        "c_moved": moved(c), "d_moved": moved(d) if d else None})
+    return out
+
+
+def tables(res):
+    runs = index(res)
+    a = res["args"]
+    lines = []
+    for w in a["workloads"]:
+        cal = res["calibration"].get(w, {})
+        fp = cal.get("footprint") or 0
+        done = cal.get("done") or {}
+        lines.append("#### %s (footprint %.0f MiB, run phase %g s, scale %g)" % (
+            w, fp / MIB, a["duration"], a["scale"]))
+        lines.append("")
+        lines.append("| fast node | config | fast-tier access share | touched pages/sample "
+                     "| promoted MiB | demoted MiB | ping-pongs | agent CPU s | mtp pause s "
+                     "| workload CPU s | modelled penalty µs/sample |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for s in a["shares"]:
+            for c in a["configs"]:
+                r = runs.get((w, s, c))
+                if r is None:
+                    continue
+                usable = (r.get("limit") or {}).get("usable")
+                size = "%d%% (%.0f MiB)" % (s * 100, usable / MIB) if usable else "%d%%" % (
+                    s * 100)
+                lines.append("| %s | %s %s | %s | %.0f | %.1f | %.1f | %d | %s | %s | %s | %s |" % (
+                    size, c, res["configs"][c], fmt(r.get("fast_share"), "%.3f"),
+                    r.get("touched_per_sample", 0), r["moves"]["promoted_bytes"] / MIB,
+                    r["moves"]["demoted_bytes"] / MIB, r["moves"]["pingpongs"],
+                    fmt(r.get("agent_cpu_s"), "%.1f"), fmt(r.get("mtp_pause_s"), "%.2f"),
+                    fmt(r.get("workload_cpu_s"), "%.0f"),
+                    fmt(r.get("modelled_penalty_us"), "%.0f")
+                    + (" ⚠ " + r["error"][:60] if r.get("error") else "")))
+        lines.append("")
+        _ = done
+    g = goals(res, runs)
+    if g:
+        lines.append("Goal check (c beats a, b and b2 on share; c moves fewer bytes than d "
+                     "for an equal or better share, within 0.01):")
+        lines.append("")
+        lines.append("| workload | fast node | c share | best rival | c beats a/b/b2 "
+                     "| c moved MiB | d moved MiB | c < d |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for x in g:
+            best = max(x["rivals"].items(), key=lambda kv: kv[1]) if x["rivals"] else None
+            lines.append("| %s | %d%% | %.3f | %s | %s | %.1f | %s | %s |" % (
+                x["workload"], x["share"] * 100, x["c"],
+                "%s %.3f" % best if best else "-", "yes" if x["beats"] else "**no**",
+                x["c_moved"] / MIB, fmt(x["d_moved"] and x["d_moved"] / MIB, "%.1f"),
+                "-" if x["fewer_than_d"] is None else "yes" if x["fewer_than_d"] else "**no**"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def header(res, cmd):
+    a = res["args"]
+    return "\n".join([
+        "Measured %s to %s in the two-tier guest (kernel %s, TCG, 2 vCPUs; node 0 %d MiB "
+        "and node 1 %d MiB, node 1 CPU-less in a lower tier: %s), on a 2-core Debian 12 host. "
+        "Command: `%s`." % (res["started"], res.get("finished", "(unfinished)"),
+                            res["kernel"], res["node_total"]["0"] // MIB
+                            if "0" in res["node_total"] else res["node_total"][0] // MIB,
+                            res["node_total"]["1"] // MIB
+                            if "1" in res["node_total"] else res["node_total"][1] // MIB,
+                            ", ".join("tier %s" % v for v in res["tiers"].values()), cmd),
+        "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d; "
+        "modelled penalty with %g ns fast and %g ns slow latency (modelled: it counts "
+        "touched pages, not accesses)." % (a["scale"], a["duration"], a["sample"], a["thp"],
+                                          a["seed"], a["lat_fast"], a["lat_slow"]),
+        ""])
+
+
+def plot(res, prefix):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = index(res)
+    a = res["args"]
+    ws = a["workloads"]
+    cols = min(4, len(ws))
+    rows = (len(ws) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False,
+                             sharey=True)
+    width = 0.8 / len(a["configs"])
+    colors = {"a": "#9e9e9e", "b": "#1f77b4", "b2": "#17becf", "c": "#d62728",
+              "d": "#ff9896", "e": "#ff7f0e"}
+    for i, w in enumerate(ws):
+        ax = axes[i // cols][i % cols]
+        for j, c in enumerate(a["configs"]):
+            xs, ys = [], []
+            for k, s in enumerate(a["shares"]):
+                r = runs.get((w, s, c))
+                if r and r.get("fast_share") is not None:
+                    xs.append(k + (j - (len(a["configs"]) - 1) / 2) * width)
+                    ys.append(r["fast_share"])
+            ax.bar(xs, ys, width, label="%s %s" % (c, res["configs"][c]), color=colors.get(c))
+        ax.set_title(w)
+        ax.set_xticks(range(len(a["shares"])))
+        ax.set_xticklabels(["%d%%" % (s * 100) for s in a["shares"]])
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+        if i % cols == 0:
+            ax.set_ylabel("fast-tier access share")
+        ax.set_xlabel("fast node, % of footprint")
+    for i in range(len(ws), rows * cols):
+        axes[i // cols][i % cols].axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
+    fig.suptitle("Share of recently touched pages on the fast node (soft-dirty, guest %s)"
+                 % res["kernel"], fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.96))
+    for ext in ("svg", "png"):
+        fig.savefig("%s.%s" % (prefix, ext), dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results")
+    ap.add_argument("--benchmarks", help="BENCHMARKS.md to update")
+    ap.add_argument("--plot", help="write PREFIX.svg and PREFIX.png")
+    ap.add_argument("--command", default="make vm-eval", help="the command, for the record")
+    args = ap.parse_args()
+    try:
+        with open(args.results) as f:
+            res = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit("vm_eval_report: cannot read %s: %s (did make vm-eval's guest run finish?)"
+                 % (args.results, e))
+    if not res.get("runs"):
+        sys.exit("vm_eval_report: %s has no runs" % args.results)
+    body = header(res, args.command) + tables(res)
+    print(body)
+    if args.plot:
+        plot(res, args.plot)
+        body += "\n![fast-tier access share](%s.svg)\n" % args.plot
+        print("wrote %s.svg and %s.png" % (args.plot, args.plot))
+    if args.benchmarks:
+        with open(args.benchmarks) as f:
+            text = f.read()
+        section = BEGIN + "\n" + body + "\n" + END
+        if BEGIN in text and END in text:
+            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+        else:
+            text = text.rstrip("\n") + "\n\n## 6. Placement in the two-tier guest: the paper's " \
+                "workloads (`make vm-eval`)\n\n" + section + "\n"
+        with open(args.benchmarks + ".tmp", "w") as f:
+            f.write(text)
+        import os
+        os.replace(args.benchmarks + ".tmp", args.benchmarks)
+        print("updated %s" % args.benchmarks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
