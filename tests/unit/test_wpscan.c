@@ -122,7 +122,9 @@ static void watch_all_covers_anonymous_mappings(void **state)
 {
     struct mtp_wpscan s;
     char *a = chunks(1), *b = chunks(1), *maps;
-    uint64_t pages[8];
+    uint64_t pages[64];
+    long n;
+    int seen_a = 0, seen_b = 0;
 
     (void)state;
     open_or_skip(&s);
@@ -132,11 +134,16 @@ static void watch_all_covers_anonymous_mappings(void **state)
     mtp_wpscan_collect(&s, NULL, 0); /* forget what the test itself wrote */
     a[5 * PAGE] = 1;
     b[6 * PAGE] = 2;
-    assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 2);
-    assert_true((pages[0] == (uint64_t)(uintptr_t)(a + 5 * PAGE) &&
-                 pages[1] == (uint64_t)(uintptr_t)(b + 6 * PAGE)) ||
-                (pages[1] == (uint64_t)(uintptr_t)(a + 5 * PAGE) &&
-                 pages[0] == (uint64_t)(uintptr_t)(b + 6 * PAGE)));
+    /* Every anonymous mapping is watched, the sanitizer runtime's too, so a
+     * write of its own may show up beside the two pages; both must. */
+    n = mtp_wpscan_collect(&s, pages, 64);
+    assert_true(n >= 2 && n < 64);
+    for (long i = 0; i < n; i++) {
+        seen_a += pages[i] == (uint64_t)(uintptr_t)(a + 5 * PAGE);
+        seen_b += pages[i] == (uint64_t)(uintptr_t)(b + 6 * PAGE);
+    }
+    assert_int_equal(seen_a, 1);
+    assert_int_equal(seen_b, 1);
     mtp_wpscan_close(&s);
     munmap(a, CHUNK);
     munmap(b, CHUNK);
