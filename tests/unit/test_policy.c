@@ -76,7 +76,7 @@ static void sim_add(struct sim *s, size_t count, uint64_t heat, int node)
 {
     for (size_t i = 0; i < count; i++) {
         assert_true(s->n < MAX_PAGES);
-        s->pages[s->n] = (struct mtp_policy_page){BASE + s->n * PG, heat, node};
+        s->pages[s->n] = (struct mtp_policy_page){BASE + s->n * PG, heat, node, false};
         s->n++;
     }
 }
@@ -260,6 +260,81 @@ static void test_budget_caps_promotions(void **state)
     sim_plan(s);
     assert_int_equal(s->n_moves, 0);
     assert_int_equal(s->st.budget_used_bytes, 4 * PG);
+    sim_free(s);
+}
+
+static void lazy_3(struct mtp_policy_config *c);
+
+/* Pages the sweep found on the fast node, with no heat map entry. */
+static void sim_add_untracked(struct sim *s, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        assert_true(s->n < MAX_PAGES);
+        s->pages[s->n] = (struct mtp_policy_page){BASE + s->n * PG, 0, FAST, true};
+        s->n++;
+    }
+}
+
+static void test_untracked_pages_make_room_for_hot_ones(void **state)
+{
+    struct sim *s = sim_new(budget_4_pages);
+    size_t up = 0, down = 0;
+
+    (void)state;
+    sim_add_untracked(s, 4); /* the fast tier is full of memory mtp never saw */
+    sim_add(s, 2, 100, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->st.untracked, 4);
+    assert_int_equal(s->st.budget_used_bytes, 4 * PG);
+    for (size_t i = 0; i < s->n_moves; i++) {
+        const struct mtp_policy_page *pg = sim_page(s, s->moves[i].addr);
+        if (s->moves[i].to_node == FAST) {
+            assert_int_equal(pg->heat, 100);
+            up++;
+        } else {
+            assert_true(pg->untracked);
+            down++;
+        }
+    }
+    assert_int_equal(up, 2);
+    assert_int_equal(down, 2);
+    assert_int_equal(s->st.fast_bytes_planned, 4 * PG);
+    sim_free(s);
+}
+
+static void test_untracked_pages_are_not_demoted_proactively(void **state)
+{
+    struct sim *s = sim_new(lazy_3);
+
+    (void)state;
+    sim_add_untracked(s, 3);
+    sim_add(s, 1, 0, FAST); /* tracked and cold: goes after N intervals */
+    for (int i = 0; i < 6; i++) {
+        sim_step(s);
+        for (size_t j = 0; j < s->n_moves; j++)
+            assert_false(sim_page(s, s->moves[j].addr)->untracked);
+    }
+    assert_int_equal(sim_page(s, BASE + 3 * PG)->node, SLOW);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(sim_page(s, BASE + i * PG)->node, FAST);
+    sim_free(s);
+}
+
+static void test_untracked_pages_count_toward_the_budget(void **state)
+{
+    struct sim *s = sim_new(budget_4_pages);
+
+    (void)state;
+    sim_add(s, 2, 100, FAST);
+    sim_add_untracked(s, 4);
+    sim_plan(s);
+    /* 6 pages on the fast tier for a budget of 4: the untracked go first */
+    assert_int_equal(s->st.budget_used_bytes, 6 * PG);
+    assert_int_equal(s->n_moves, 2);
+    for (size_t i = 0; i < s->n_moves; i++) {
+        assert_true(sim_page(s, s->moves[i].addr)->untracked);
+        assert_int_equal(s->moves[i].to_node, SLOW);
+    }
     sim_free(s);
 }
 
@@ -835,7 +910,7 @@ static void test_random_run_keeps_invariants(void **state)
             struct mtp_policy_page *pg = &s->pages[i];
 
             if (pg->addr != BASE + i * PG)
-                *pg = (struct mtp_policy_page){BASE + i * PG, 0, rng() % 2 ? FAST : SLOW};
+                *pg = (struct mtp_policy_page){BASE + i * PG, 0, rng() % 2 ? FAST : SLOW, false};
             /* a hot region drifting through the address space */
             pg->heat = (i / 64 + round / 20) % 5 == 0 ? 50 + rng() % 50 : rng() % 12;
             fast_now += pg->node == FAST ? PG : 0;
@@ -1174,6 +1249,9 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_promotes_hot_slow_pages_hottest_first),
         cmocka_unit_test(test_budget_caps_promotions),
+        cmocka_unit_test(test_untracked_pages_make_room_for_hot_ones),
+        cmocka_unit_test(test_untracked_pages_are_not_demoted_proactively),
+        cmocka_unit_test(test_untracked_pages_count_toward_the_budget),
         cmocka_unit_test(test_percent_budget_follows_rss),
         cmocka_unit_test(test_watermark_limits_budget),
         cmocka_unit_test(test_lazy_demotion_needs_n_cold_intervals),

@@ -40,7 +40,8 @@ struct cand {
     int node;
     enum mtp_tier_class cls;
     bool selected;
-    bool taken; /* a move for it has been emitted */
+    bool taken;     /* a move for it has been emitted */
+    bool untracked; /* only a victim when room is needed */
 };
 
 struct mtp_policy {
@@ -329,9 +330,10 @@ struct planner {
     size_t n_moves;
     uint64_t byte_cap;
     uint64_t spent;
-    uint64_t fast;        /* projected fast bytes */
-    size_t victim;        /* coldest-first cursor: index into c from the end */
-    bool promotions_held; /* the cap or the array stopped promoting */
+    uint64_t fast;           /* projected fast bytes */
+    size_t victim;           /* coldest-first cursor: index into c from the end */
+    size_t untracked_victim; /* the same, over untracked pages */
+    bool promotions_held;    /* the cap or the array stopped promoting */
 };
 
 static bool can_spend(struct planner *pl, size_t pages)
@@ -352,18 +354,28 @@ static void emit(struct planner *pl, struct cand *c, int to, enum mtp_move_reaso
 
 static bool lazy_eligible(const struct planner *pl, const struct cand *c)
 {
-    return c->cls == MTP_TIER_FAST && !c->selected && !c->taken &&
+    return c->cls == MTP_TIER_FAST && !c->selected && !c->taken && !c->untracked &&
            c->st->unselected >= pl->p->lazy_n;
 }
 
-/* The coldest unselected fast page that may go now, or NULL. */
-static struct cand *next_victim(struct planner *pl, bool ignore_laziness)
+/* The coldest unselected fast page that may go now, or NULL.  Untracked
+ * pages go only when room is needed, and then first: a tracked page that
+ * went cold was at least seen in use. */
+static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool need_room)
 {
+    if (need_room) {
+        for (; pl->untracked_victim < pl->n; pl->untracked_victim++) {
+            struct cand *c = &pl->c[pl->n - 1 - pl->untracked_victim];
+
+            if (c->untracked && c->cls == MTP_TIER_FAST && !c->selected && !c->taken)
+                return c;
+        }
+    }
     for (; pl->victim < pl->n; pl->victim++) {
         struct cand *c = &pl->c[pl->n - 1 - pl->victim];
 
-        if (lazy_eligible(pl, c) ||
-            (ignore_laziness && c->cls == MTP_TIER_FAST && !c->selected && !c->taken))
+        if (lazy_eligible(pl, c) || (ignore_laziness && c->cls == MTP_TIER_FAST && !c->selected &&
+                                     !c->taken && !c->untracked))
             return c;
     }
     return NULL;
@@ -381,6 +393,7 @@ static void promote_within_budget(struct planner *pl, uint64_t budget)
     struct cand *v;
 
     pl->victim = 0;
+    pl->untracked_victim = 0;
     for (size_t i = 0; i < pl->n; i++) {
         struct cand *c = &pl->c[i];
 
@@ -388,7 +401,7 @@ static void promote_within_budget(struct planner *pl, uint64_t budget)
             continue;
         while (pl->fast + PAGE_BYTES > budget) {
             /* a room-making demotion is only worth it with its promotion */
-            if (!(v = next_victim(pl, false)))
+            if (!(v = next_victim(pl, false, true)))
                 return;
             if (!can_spend(pl, 2)) {
                 pl->promotions_held = true;
@@ -409,7 +422,7 @@ static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
     struct cand *v;
 
     /* 1: get back within budget */
-    while (pl->fast > budget && (v = next_victim(pl, severe)) && can_spend(pl, 1))
+    while (pl->fast > budget && (v = next_victim(pl, severe, true)) && can_spend(pl, 1))
         demote(pl, v);
 
     /* 2: promotions, hottest first, each after the demotions that make its
@@ -418,7 +431,7 @@ static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
 
     /* 3: the rest of the lazy demotions */
     pl->victim = 0;
-    while ((v = next_victim(pl, false)) && can_spend(pl, 1))
+    while ((v = next_victim(pl, false, false)) && can_spend(pl, 1))
         demote(pl, v);
 }
 
@@ -515,8 +528,11 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
             continue; /* a duplicate report; the first one stands */
         s->last_seen = p->interval;
         c = &p->cands[n++];
-        *c = (struct cand){pg->heat, pg->addr, s, pg->node, MTP_TIER_NONE, false, false};
+        *c = (struct cand){pg->heat, pg->addr, s, pg->node, MTP_TIER_NONE, false, false, false};
         c->cls = mtp_tiers_class(in->tiers, pg->node);
+        /* a sweep page with heat would be a caller bug: treat it as tracked */
+        c->untracked = pg->untracked && pg->heat == 0;
+        st.untracked += c->untracked && c->cls == MTP_TIER_FAST;
         st.hot += pg->heat >= p->cfg.hot_threshold;
         if (c->cls == MTP_TIER_FAST) {
             st.on_fast++;

@@ -22,6 +22,11 @@
  *    and promotions wait.  A severe excess (more than budget/8, or the fast
  *    node below its free watermark, where the kernel starts reclaiming)
  *    ignores laziness (reason OVER_BUDGET).
+ *  - Untracked pages.  The process's fast-tier pages the heat map holds
+ *    nothing for (never seen touched, or forgotten) count toward its fast
+ *    bytes and are demoted to make room -- to get within the budget or for a
+ *    promotion -- but never proactively: that mtp has not seen a page
+ *    touched is weaker evidence than a tracked page going cold.
  *  - Promotion.  Selected pages on slow nodes move up hottest first, only
  *    while our fast bytes stay within the budget; lazily demotable pages are
  *    demoted first to make room.
@@ -79,9 +84,11 @@ void mtp_policy_config_default(struct mtp_policy_config *cfg);
 int mtp_policy_config_check(const struct mtp_policy_config *cfg, char *err, size_t errlen);
 
 struct mtp_policy_page {
-    uint64_t addr; /* page base address in the target process */
-    uint64_t heat; /* already decayed to the current interval */
-    int node;      /* from move_pages(nodes = NULL): a node, or -errno */
+    uint64_t addr;  /* page base address in the target process */
+    uint64_t heat;  /* already decayed to the current interval */
+    int node;       /* from move_pages(nodes = NULL): a node, or -errno */
+    bool untracked; /* the heat map never reported it (the loader's sweep
+                       found it on the fast tier): heat must be 0 */
 };
 
 struct mtp_policy_input {
@@ -116,6 +123,7 @@ struct mtp_policy_stats {
     size_t on_fast;
     size_t on_slow;
     size_t elsewhere; /* not present, unknown, or on a node in no tier */
+    size_t untracked; /* of on_fast: pages the heat map holds nothing for */
     size_t promote;   /* planned moves by reason */
     size_t demote;
     size_t over_budget;
