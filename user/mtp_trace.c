@@ -71,6 +71,10 @@ static const struct argp_option argp_options[] = {
     {"top", 0x103, "N", 0, "Hottest pages to list when tracing stops (default 10)", 1},
     {"pin-root", 0x104, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 1},
     {"config", 0x105, "FILE", 0, "Read settings from an INI file; the command line wins", 1},
+    {"no-sweep", 0x112, NULL, 0,
+     "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
+     "them when the fast tier needs room)",
+     2},
     {"no-written-scan", 0x106, NULL, 0,
      "Do not ask the program for written pages (refcount changes only)", 1},
     {"verbose", 'v', NULL, 0, "Print libbpf's debug output", 1},
@@ -540,8 +544,17 @@ struct tiering {
     int *targets, *status, *after;
     uint8_t *is_thp;
     int thp_warned;
+    /* The sweep: a cursor over the process's anonymous memory, and scratch
+     * for one window of it. */
+    uint64_t sweep_cursor;
+    uint64_t *sweep_addrs, *tracked_sorted;
+    int *sweep_nodes;
     struct mtp_tiering_report report;
 };
+
+/* Pages of the process's memory looked at per interval for fast-tier pages
+ * the heat map has nothing for: 1 GiB, one move_pages query of ~10 ms. */
+#define SWEEP_PAGES (1u << 18)
 
 static int tiering_reserve(struct tiering *t, size_t n)
 {
@@ -572,6 +585,9 @@ static int tiering_reserve(struct tiering *t, size_t n)
 static void tiering_free(struct tiering *t)
 {
     mtp_policy_destroy(t->policy);
+    free(t->sweep_addrs);
+    free(t->sweep_nodes);
+    free(t->tracked_sorted);
     free(t->addrs);
     free(t->nodes);
     free(t->pages);
@@ -788,7 +804,62 @@ static uint64_t hinted_heat(const struct mtp_hot_page *p)
     return p->heat;
 }
 
-static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const struct page_dump *d)
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * Appends to t->pages[n...] the swept pages that sit on a fast node and that
+ * the heat map did not report: without them the process's fast bytes would
+ * count only pages mtp has seen, and memory it never saw touched (first-touch
+ * allocations that went cold) would hold the fast tier with nothing able to
+ * move it.  Returns the new page count, or -errno.
+ */
+static long sweep_untracked(struct tiering *t, const struct mtp_maps *maps, size_t n)
+{
+    size_t got, added = 0;
+    int err;
+
+    if (!t->sweep_addrs) {
+        t->sweep_addrs = malloc(SWEEP_PAGES * sizeof(*t->sweep_addrs));
+        t->sweep_nodes = malloc(SWEEP_PAGES * sizeof(*t->sweep_nodes));
+        if (!t->sweep_addrs || !t->sweep_nodes)
+            return -ENOMEM;
+    }
+    got = mtp_maps_sweep(maps, &t->sweep_cursor, SWEEP_PAGES, t->sweep_addrs);
+    if (got == 0)
+        return (long)n;
+    err = mtp_pages_query(opts.pid, got, t->sweep_addrs, t->sweep_nodes);
+    if (err < 0)
+        return err;
+    free(t->tracked_sorted);
+    t->tracked_sorted = malloc((n ? n : 1) * sizeof(*t->tracked_sorted));
+    if (!t->tracked_sorted)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        t->tracked_sorted[i] = t->pages[i].addr;
+    qsort(t->tracked_sorted, n, sizeof(*t->tracked_sorted), cmp_u64);
+    if (tiering_reserve(t, n + got) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < got; i++) {
+        if (t->sweep_nodes[i] < 0 || mtp_tiers_class(&t->tiers, t->sweep_nodes[i]) != MTP_TIER_FAST)
+            continue;
+        if (bsearch(&t->sweep_addrs[i], t->tracked_sorted, n, sizeof(uint64_t), cmp_u64))
+            continue;
+        t->pages[n + added] = (struct mtp_policy_page){
+            .addr = t->sweep_addrs[i], .heat = 0, .node = t->sweep_nodes[i], .untracked = true};
+        t->addrs[n + added] = t->sweep_addrs[i];
+        t->is_thp[n + added] = 0;
+        added++;
+    }
+    return (long)(n + added);
+}
+
+static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const struct page_dump *d,
+                        const struct mtp_maps *maps)
 {
     struct mtp_tiering_report *r = &t->report;
     struct mtp_policy_input in = {0};
@@ -830,6 +901,13 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
         if (huge < 0)
             return (int)huge;
         r->huge_pages = (uint64_t)huge;
+    }
+    if (!opts.no_sweep) {
+        long swept = sweep_untracked(t, maps, n);
+
+        if (swept < 0)
+            return (int)swept;
+        n = (size_t)swept;
     }
     in.pages = t->pages;
     in.n_pages = n;
@@ -1021,7 +1099,7 @@ int main(int argc, char **argv)
         if (!stop_reason || strcmp(stop_reason, "target exited") != 0)
             prune_unmapped(bpf_map__fd(skel->maps.pages), &target.maps, &dump);
         if (tiering.active && strcmp(stop_reason ? stop_reason : "", "target exited") != 0) {
-            err = tiering_step(&tiering, skel, &dump);
+            err = tiering_step(&tiering, skel, &dump, &target.maps);
             if (err < 0 && target_gone(pidfd)) {
                 /* move_pages says EINVAL, not ESRCH, for a zombie. */
                 stop_reason = "target exited";

@@ -115,6 +115,37 @@ static void accepts_empty_input(void **state)
     mtp_maps_free(&maps);
 }
 
+/* Two small anonymous mappings among ones the sweep must skip. */
+static const char *const sweep_sample = "10000-12000 rw-p 00000000 00:00 0 [heap]\n"
+                                        "20000-21000 rw-p 00000000 fe:01 9 /tmp/file\n"
+                                        "30000-31000 r--p 00000000 00:00 0 \n"
+                                        "40000-43000 rw-p 00000000 00:00 0 \n"
+                                        "50000-50000000050000 rw-p 00000000 00:00 0 \n"
+                                        "60000-61000 rw-p 00000000 00:00 0 [stack]\n";
+
+static void sweeps_anonymous_memory_round_robin(void **state)
+{
+    struct mtp_maps maps;
+    char err[128];
+    uint64_t out[16], cursor = 0;
+
+    (void)state;
+    assert_int_equal(mtp_maps_parse(&maps, sweep_sample, err, sizeof(err)), 0);
+    /* everything, once: the heap's 2 pages and the anonymous mapping's 3 */
+    assert_int_equal(mtp_maps_sweep(&maps, &cursor, 16, out), 5);
+    assert_true(out[0] == 0x10000 && out[1] == 0x11000);
+    assert_true(out[2] == 0x40000 && out[4] == 0x42000);
+    /* a window of 3 pages goes on where the last one stopped and wraps */
+    cursor = 0;
+    assert_int_equal(mtp_maps_sweep(&maps, &cursor, 3, out), 3);
+    assert_true(out[2] == 0x40000);
+    assert_int_equal(mtp_maps_sweep(&maps, &cursor, 3, out), 3);
+    assert_true(out[0] == 0x41000 && out[1] == 0x42000 && out[2] == 0x10000);
+    assert_int_equal(mtp_maps_sweep(&maps, &cursor, 3, out), 3);
+    assert_true(out[0] == 0x11000 && out[1] == 0x40000 && out[2] == 0x41000);
+    mtp_maps_free(&maps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +155,7 @@ int main(void)
         cmocka_unit_test(rejects_lookalike_extensions),
         cmocka_unit_test(reports_the_malformed_line),
         cmocka_unit_test(accepts_empty_input),
+        cmocka_unit_test(sweeps_anonymous_memory_round_robin),
     };
     return cmocka_run_group_tests_name("procmaps", tests, NULL, NULL);
 }

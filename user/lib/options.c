@@ -141,6 +141,8 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
         rc = parse_bool(name, value, &o->no_migrate, err, errlen);
     } else if (!strcmp(name, "no-written-scan")) {
         rc = parse_bool(name, value, &o->no_written_scan, err, errlen);
+    } else if (!strcmp(name, "no-sweep")) {
+        rc = parse_bool(name, value, &o->no_sweep, err, errlen);
     } else if (!strcmp(name, "show-tiers")) {
         rc = parse_bool(name, value, &o->show_tiers, err, errlen);
     } else if (!strcmp(name, "eager")) {

@@ -26,6 +26,7 @@ struct mtp_options {
     bool no_migrate;
     bool show_tiers;
     bool no_written_scan;
+    bool no_sweep; /* leave fast pages the heat map never reported alone */
     /* --watermark auto (the default): the caller replaces policy.watermark_bytes
      * with the fast node's kernel high watermark once the node is known;
      * until then, and should that fail, it holds MTP_DEFAULT_WATERMARK_BYTES. */

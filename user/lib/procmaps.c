@@ -160,3 +160,42 @@ const char *mtp_mapping_label(const struct mtp_mapping *m)
         return m->path;
     return base_name(m->path);
 }
+
+static int sweepable(const struct mtp_mapping *m)
+{
+    if (m->perms[0] != 'r' || m->perms[1] != 'w' || m->perms[3] != 'p' || m->inode != 0)
+        return 0;
+    if (m->end - m->start > MTP_SWEEP_MAPPING_MAX)
+        return 0;
+    return m->path[0] == '\0' || strcmp(m->path, "[heap]") == 0 ||
+           strncmp(m->path, "[anon:", 6) == 0;
+}
+
+size_t mtp_maps_sweep(const struct mtp_maps *maps, uint64_t *cursor, size_t max_pages,
+                      uint64_t *out)
+{
+    const uint64_t page = 4096;
+    uint64_t start = *cursor;
+    size_t n = 0;
+
+    /* Two passes: from the cursor to the top, then from the bottom up to
+     * where the first pass began. */
+    for (int pass = 0; pass < 2 && n < max_pages; pass++) {
+        for (size_t i = 0; i < maps->len && n < max_pages; i++) {
+            const struct mtp_mapping *m = &maps->v[i];
+            uint64_t lo = m->start, hi = m->end;
+
+            if (!sweepable(m))
+                continue;
+            if (pass == 0 && lo < start)
+                lo = start;
+            if (pass == 1 && hi > start)
+                hi = start;
+            for (uint64_t a = lo & ~(page - 1); a < hi && n < max_pages; a += page) {
+                out[n++] = a;
+                *cursor = a + page;
+            }
+        }
+    }
+    return n;
+}

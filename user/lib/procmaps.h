@@ -42,6 +42,17 @@ const char *mtp_maps_find_extension(const struct mtp_maps *maps);
  * python executable is mapped. */
 int mtp_maps_is_python(const struct mtp_maps *maps, const char *exe_path);
 
+/*
+ * The sweep: page addresses of the process's private, writable, anonymous
+ * memory (brk heap, malloc's and pymalloc's mmaps; not stacks, and not
+ * mappings over MTP_SWEEP_MAPPING_MAX, which are address-space reservations),
+ * from *cursor on, wrapping once around, at most max_pages of them.  Advances
+ * *cursor past the last page written.  Returns the count.
+ */
+#define MTP_SWEEP_MAPPING_MAX (64ull << 30)
+size_t mtp_maps_sweep(const struct mtp_maps *maps, uint64_t *cursor, size_t max_pages,
+                      uint64_t *out);
+
 /* A short label for a mapping: "[heap]", a file's base name, or "anon". */
 const char *mtp_mapping_label(const struct mtp_mapping *m);
 

@@ -27,6 +27,7 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     add_u64(o, "on_fast", p->on_fast);
     add_u64(o, "on_slow", p->on_slow);
     add_u64(o, "elsewhere", p->elsewhere);
+    add_u64(o, "untracked_on_fast", p->untracked);
     add_u64(o, "planned_promote_bytes", p->promote_bytes);
     add_u64(o, "planned_demote_bytes", p->demote_bytes);
     add_u64(o, "deferred", p->deferred);
