@@ -25,6 +25,8 @@ suite "unit tests" make -s unit
 suite "unit tests under ASan+UBSan" make -s SAN=1 unit
 # Pagemap and maps parsing; the live part checks whatever this kernel offers.
 suite "soft-dirty module self-test" /usr/bin/python3 tools/vm/softdirty.py
+# The pure parts of make vm-eval's harness and report.
+suite "vm-eval harness tests" /usr/bin/python3 tests/tools/test_vm_eval.py
 suite "integration tests" make -s integration
 if [ "${MTP_SKIP_VM:-0}" != 1 ] && make -s -n vm-test >/dev/null 2>&1; then
     suite "two-tier VM tests" make -s vm-test

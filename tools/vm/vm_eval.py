@@ -341,6 +341,26 @@ class Damon:
         write(DAMON + "/nr_kdamonds", 0)
 
 
+def account_moves(old_pages, old_nodes, pages, nodes, last_dir):
+    """Moves between two windows, on pages present in both (sorted uint64
+    address arrays and their nodes): up = slow to fast, down = fast to slow.
+    A move opposite to the page's previous one is a ping-pong; last_dir
+    (page -> +1 up / -1 down) carries that across windows.  Returns (up,
+    down, ping-pongs)."""
+    common, i_now, i_old = np.intersect1d(pages, old_pages, assume_unique=True,
+                                          return_indices=True)
+    before, after = old_nodes[i_old], nodes[i_now]
+    up = common[(before == SLOW) & (after == FAST)]
+    down = common[(before == FAST) & (after == SLOW)]
+    bounced = 0
+    for arr, d in ((up, 1), (down, -1)):
+        for p in arr.tolist():
+            if last_dir.get(p) == -d:
+                bounced += 1
+            last_dir[p] = d
+    return up, down, bounced
+
+
 class Sampler:
     """Per window: the workload's written pages and where its pages are."""
 
@@ -368,17 +388,9 @@ class Sampler:
         pages = np.concatenate(present) if present else np.zeros(0, np.uint64)
         touched = np.concatenate(written) if written else np.zeros(0, np.uint64)
         nodes = self.numa.where(self.pid, pages)
-        # Moves since the last window, on pages present in both.
-        common, i_now, i_old = np.intersect1d(pages, self.last_pages, assume_unique=True,
-                                              return_indices=True)
-        before, after = self.last_nodes[i_old], nodes[i_now]
-        up = common[(before == SLOW) & (after == FAST)]
-        down = common[(before == FAST) & (after == SLOW)]
-        for arr, d in ((up, 1), (down, -1)):
-            for p in arr.tolist():
-                if self.last_dir.get(p) == -d:
-                    self.pingpongs += 1
-                self.last_dir[p] = d
+        up, down, bounced = account_moves(self.last_pages, self.last_nodes, pages, nodes,
+                                          self.last_dir)
+        self.pingpongs += bounced
         self.promoted += len(up)
         self.demoted += len(down)
         self.last_pages, self.last_nodes = pages, nodes
@@ -562,12 +574,12 @@ def run_one(args, numa, name, config, share, footprint):
             res["workload_cpu_s"] = wl.rusage.ru_utime + wl.rusage.ru_stime
             res["workload_sys_s"] = wl.rusage.ru_stime
             res["peak_rss"] = wl.rusage.ru_maxrss * 1024
-        res["agent_moves"] = agent_moves(config, res)
         res["moves"] = {"promoted_bytes": sampler.promoted * PAGE,
                         "demoted_bytes": sampler.demoted * PAGE, "pingpongs": sampler.pingpongs}
         res["vmstat"] = {k: vm1.get(k, 0) - vm0.get(k, 0) for k in (
             "pgmigrate_success", "pgmigrate_fail", "pgpromote_success", "pgdemote_kswapd",
             "pgdemote_direct", "numa_pages_migrated", "numa_hint_faults")}
+        res["agent_moves"] = agent_moves(config, res)
         if rc != 0:
             res["error"] = "workload exited %s: %s" % (rc, wl.lines[-3:])
     finally:
@@ -615,8 +627,8 @@ def summarize(res, args):
     st = (res.get("done") or {}).get("mtp_stats") or {}
     res["mtp_pause_s"] = ((st.get("gc_step_ns_total", 0) + st.get("timer_step_ns_total", 0)) / 1e9
                           if st else None)
-    res["migrated_bytes"] = res["agent_moves"]["promoted_bytes"] + \
-        res["agent_moves"]["demoted_bytes"]
+    am = res.get("agent_moves") or {}
+    res["migrated_bytes"] = am.get("promoted_bytes", 0) + am.get("demoted_bytes", 0)
 
 
 def calibrate(args, numa, name):
@@ -687,7 +699,10 @@ def main():
     done = 0
     t_start = time.monotonic()
     for name in args.workloads:
-        cal = calibrate(args, numa, name)
+        try:
+            cal = calibrate(args, numa, name)
+        except Exception as e:
+            cal = {"exit": None, "error": repr(e), "footprint": 0}
         done += 1
         fp = cal["footprint"]
         out["calibration"][name] = {k: cal.get(k) for k in ("footprint", "exit", "done",
@@ -699,7 +714,14 @@ def main():
             continue
         for share in args.shares:
             for config in args.configs:
-                r = run_one(args, numa, name, config, share, fp)
+                try:
+                    r = run_one(args, numa, name, config, share, fp)
+                except Exception as e:  # one broken run must not end hours of them
+                    log("%s %s %s: %r" % (name, share, config, e))
+                    r = {"workload": name, "config": config, "share": share, "samples": [],
+                         "error": repr(e), "moves": {"promoted_bytes": 0, "demoted_bytes": 0,
+                                                     "pingpongs": 0}}
+                    summarize(r, args)
                 r["footprint"] = fp
                 r.pop("samples_raw", None)
                 out["runs"].append(r)

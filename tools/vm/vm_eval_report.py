@@ -43,7 +43,7 @@ def goals(res, runs):
                       if get(k) and get(k).get("fast_share") is not None}
             beats = all(c["fast_share"] > v for v in rivals.values())
             d = get("d")
-            moved = lambda r: r["moves"]["promoted_bytes"] + r["moves"]["demoted_bytes"]  # noqa
+            moved = lambda r: r.get("migrated_bytes", 0)  # noqa: E731
             fewer = None
             if d and d.get("fast_share") is not None:
                 fewer = moved(c) < moved(d) and c["fast_share"] >= d["fast_share"] - 0.01
@@ -65,8 +65,8 @@ def tables(res):
             w, fp / MIB, a["duration"], a["scale"]))
         lines.append("")
         lines.append("| fast node | config | fast-tier access share | touched pages/sample "
-                     "| promoted MiB | demoted MiB | ping-pongs | agent CPU s | mtp pause s "
-                     "| workload CPU s | modelled penalty µs/sample |")
+                     "| promoted MiB | demoted MiB | ping-pongs (sampled) | agent CPU s "
+                     "| mtp pause s | workload CPU s | modelled penalty µs/sample |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for s in a["shares"]:
             for c in a["configs"]:
@@ -78,8 +78,10 @@ def tables(res):
                     s * 100)
                 lines.append("| %s | %s %s | %s | %.0f | %.1f | %.1f | %d | %s | %s | %s | %s |" % (
                     size, c, res["configs"][c], fmt(r.get("fast_share"), "%.3f"),
-                    r.get("touched_per_sample", 0), r["moves"]["promoted_bytes"] / MIB,
-                    r["moves"]["demoted_bytes"] / MIB, r["moves"]["pingpongs"],
+                    r.get("touched_per_sample", 0),
+                    (r.get("agent_moves") or {}).get("promoted_bytes", 0) / MIB,
+                    (r.get("agent_moves") or {}).get("demoted_bytes", 0) / MIB,
+                    r["moves"]["pingpongs"],
                     fmt(r.get("agent_cpu_s"), "%.1f"), fmt(r.get("mtp_pause_s"), "%.2f"),
                     fmt(r.get("workload_cpu_s"), "%.0f"),
                     fmt(r.get("modelled_penalty_us"), "%.0f")
@@ -107,18 +109,24 @@ def tables(res):
 
 def header(res, cmd):
     a = res["args"]
+    nt, tiers = res["node_total"], res["tiers"]
     return "\n".join([
         "Measured %s to %s in the two-tier guest (kernel %s, TCG, 2 vCPUs; node 0 %d MiB "
         "and node 1 %d MiB, node 1 CPU-less in a lower tier: %s), on a 2-core Debian 12 host. "
         "Command: `%s`." % (res["started"], res.get("finished", "(unfinished)"),
-                            res["kernel"], res["node_total"]["0"] // MIB
-                            if "0" in res["node_total"] else res["node_total"][0] // MIB,
-                            res["node_total"]["1"] // MIB
-                            if "1" in res["node_total"] else res["node_total"][1] // MIB,
-                            ", ".join("tier %s" % v for v in res["tiers"].values()), cmd),
-        "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d; "
-        "modelled penalty with %g ns fast and %g ns slow latency (modelled: it counts "
-        "touched pages, not accesses)." % (a["scale"], a["duration"], a["sample"], a["thp"],
+                            res["kernel"], nt.get("0", nt.get(0, 0)) // MIB,
+                            nt.get("1", nt.get(1, 0)) // MIB,
+                            " and ".join("nodes %s" % v for v in tiers.values()), cmd),
+        "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d. "
+        "Fast-tier access share: the mean over the run phase's windows of the share of the "
+        "pages the workload wrote in the window (soft-dirty) that were on node 0. Promoted "
+        "and demoted: what each mover reports (mtp-trace's re-queried moves, DAMOS "
+        "sz_applied, /proc/vmstat pgpromote_success and pgdemote_*). Ping-pongs: pages "
+        "seen by the sampler moving back the way they came (an upper bound: an address "
+        "freed and refaulted on the other node counts too). Agent CPU: mtp-trace, the two "
+        "kdamonds, or kswapd0. mtp pause: time the extension's observation steps held the "
+        "program. The modelled penalty uses %g ns fast and %g ns slow latency (modelled: it "
+        "counts touched pages per window, not accesses)." % (a["scale"], a["duration"], a["sample"], a["thp"],
                                           a["seed"], a["lat_fast"], a["lat_slow"]),
         ""])
 

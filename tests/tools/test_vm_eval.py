@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Tests for make vm-eval's pure parts: /proc/zoneinfo parsing, the
+sampler's move accounting, the per-run summary, and the report's tables and
+goal check.  The kernel-facing parts (soft-dirty, hugetlb, DAMON sysfs,
+mtp-trace) run for real only in the guest, in make vm-eval itself.
+Ends with "N passed, N failed"."""
+import os
+import sys
+import tempfile
+import types
+import unittest
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "vm"))
+import vm_eval  # noqa: E402
+import vm_eval_report  # noqa: E402
+
+# Shaped like this guest's /proc/zoneinfo (per-CPU "high:" lines included).
+ZONEINFO = """Node 0, zone      DMA
+  per-node stats
+      nr_inactive_anon 10
+  pages free     3840
+        boost    0
+        min      33
+        low      41
+        high     49
+        spanned  4095
+        present  3998
+        managed  3840
+        cma      0
+        protection: (0, 983, 983, 983, 983)
+  pagesets
+    cpu: 0
+              count: 0
+              high:  0
+  node_unreclaimable:  0
+  start_pfn:           1
+Node 0, zone    DMA32
+  pages free     200000
+        boost    0
+        min      8256
+        low      10320
+        high     12384
+        spanned  258048
+        present  258048
+        managed  251000
+        protection: (0, 0, 0, 0, 0)
+  pagesets
+    cpu: 0
+              count: 10
+              high:  154
+  start_pfn:           4096
+Node 0, zone   Normal
+  pages free     0
+        min      0
+        low      0
+        high     0
+        spanned  0
+        present  0
+        managed  0
+  start_pfn:           0
+Node 1, zone   Normal
+  pages free     250000
+        min      8600
+        low      10750
+        high     12900
+        spanned  262144
+        present  262144
+        managed  259000
+  start_pfn:           1048576
+"""
+
+
+class ZoneinfoTest(unittest.TestCase):
+    def test_sums_watermarks_and_spans_present_zones(self):
+        z = vm_eval.parse_zoneinfo(ZONEINFO)
+        self.assertEqual(z[0]["low"], (41 + 10320) * 4096)
+        self.assertEqual(z[0]["high"], (49 + 12384) * 4096)
+        self.assertEqual(z[1]["min"], 8600 * 4096)
+        # the empty Normal zone of node 0 does not stretch its range
+        self.assertEqual(z[0]["start"], 1 * 4096)
+        self.assertEqual(z[0]["end"], (4096 + 258048) * 4096)
+        self.assertEqual(z[1]["start"], 1048576 * 4096)
+        self.assertEqual(z[1]["end"], (1048576 + 262144) * 4096)
+
+    def test_per_cpu_high_lines_are_not_watermarks(self):
+        z = vm_eval.parse_zoneinfo(ZONEINFO)
+        self.assertNotEqual(z[0]["high"], (49 + 12384 + 154) * 4096)
+
+
+class MovesTest(unittest.TestCase):
+    F, S = vm_eval.FAST, vm_eval.SLOW
+
+    def test_counts_moves_and_pingpongs(self):
+        pages = np.array([0x1000, 0x2000, 0x3000], np.uint64)
+        last = {}
+        up, down, b = vm_eval.account_moves(pages, np.array([self.S, self.F, self.S], np.int32),
+                                            pages, np.array([self.F, self.S, self.S], np.int32),
+                                            last)
+        self.assertEqual(up.tolist(), [0x1000])
+        self.assertEqual(down.tolist(), [0x2000])
+        self.assertEqual(b, 0)
+        # 0x1000 goes back down: a ping-pong; 0x2000 stays
+        up, down, b = vm_eval.account_moves(pages, np.array([self.F, self.S, self.S], np.int32),
+                                            pages, np.array([self.S, self.S, self.S], np.int32),
+                                            last)
+        self.assertEqual(down.tolist(), [0x1000])
+        self.assertEqual(b, 1)
+
+    def test_pages_new_or_gone_are_not_moves(self):
+        old = np.array([0x1000, 0x2000], np.uint64)
+        new = np.array([0x2000, 0x3000], np.uint64)
+        up, down, b = vm_eval.account_moves(old, np.array([self.S, self.F], np.int32), new,
+                                            np.array([self.F, self.F], np.int32), {})
+        self.assertEqual((len(up), len(down), b), (0, 0, 0))
+
+
+def sample(phase, touched, fast):
+    return {"phase": phase, "touched": touched, "touched_fast": fast,
+            "touched_slow": touched - fast}
+
+
+ARGS = types.SimpleNamespace(lat_fast=100.0, lat_slow=250.0)
+
+
+class SummaryTest(unittest.TestCase):
+    def test_share_is_a_mean_over_run_windows_after_the_first(self):
+        res = {"samples": [sample("ready", 100, 0), sample("run", 10000, 0),
+                           sample("run", 100, 100), sample("run", 100, 50),
+                           sample("done", 100, 0)],
+               "agent_moves": {"promoted_bytes": 4096, "demoted_bytes": 8192}}
+        vm_eval.summarize(res, ARGS)
+        self.assertAlmostEqual(res["fast_share"], 0.75)
+        self.assertEqual(res["run_samples"], 2)
+        self.assertEqual(res["migrated_bytes"], 12288)
+        # (0 + 50) slow pages over 2 windows x 150 ns = 3.75 us
+        self.assertAlmostEqual(res["modelled_penalty_us"], 3.75)
+
+    def test_no_run_windows_gives_no_share(self):
+        res = {"samples": [sample("ready", 10, 10)]}
+        vm_eval.summarize(res, ARGS)
+        self.assertIsNone(res["fast_share"])
+        self.assertEqual(res["migrated_bytes"], 0)
+
+
+def run(w, share, config, fs, moved):
+    return {"workload": w, "share": share, "config": config, "fast_share": fs,
+            "migrated_bytes": moved, "touched_per_sample": 1000,
+            "agent_moves": {"promoted_bytes": moved // 2, "demoted_bytes": moved // 2},
+            "moves": {"promoted_bytes": 0, "demoted_bytes": 0, "pingpongs": 3},
+            "limit": {"usable": 25 << 20}, "agent_cpu_s": 1.0, "workload_cpu_s": 20.0,
+            "mtp_pause_s": None, "modelled_penalty_us": 12.0}
+
+
+def results(c_share, d_share, c_moved, d_moved):
+    return {"kernel": "6.12.0", "started": "s", "finished": "f", "node_total": {"0": 1 << 30,
+                                                                               "1": 1 << 30},
+            "tiers": {"0": "0", "1": "1"},
+            "args": {"workloads": ["bfs"], "shares": [0.25], "configs": list(vm_eval.CONFIGS),
+                     "duration": 24, "scale": 1.0, "sample": 2.0, "thp": "madvise", "seed": 1,
+                     "lat_fast": 100.0, "lat_slow": 250.0},
+            "configs": vm_eval.CONFIGS, "calibration": {"bfs": {"footprint": 100 << 20}},
+            "runs": [run("bfs", 0.25, "a", 0.1, 0), run("bfs", 0.25, "b", 0.3, 1 << 20),
+                     run("bfs", 0.25, "b2", 0.2, 1 << 20),
+                     run("bfs", 0.25, "c", c_share, c_moved),
+                     run("bfs", 0.25, "d", d_share, d_moved),
+                     run("bfs", 0.25, "e", 0.5, 1 << 20)]}
+
+
+class ReportTest(unittest.TestCase):
+    def test_goal_met(self):
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        g = vm_eval_report.goals(res, vm_eval_report.index(res))
+        self.assertEqual(len(g), 1)
+        self.assertTrue(g[0]["beats"])
+        self.assertTrue(g[0]["fewer_than_d"])
+
+    def test_goal_missed_is_reported(self):
+        res = results(0.25, 0.9, 30 << 20, 20 << 20)
+        g = vm_eval_report.goals(res, vm_eval_report.index(res))[0]
+        self.assertFalse(g["beats"])  # b has 0.3
+        self.assertFalse(g["fewer_than_d"])
+        text = vm_eval_report.tables(res)
+        self.assertIn("| bfs | 25% | 0.250 | b 0.300 | **no** |", text)
+
+    def test_benchmarks_section_is_replaced_not_duplicated(self):
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        with tempfile.TemporaryDirectory() as d:
+            rpath, bpath = os.path.join(d, "r.json"), os.path.join(d, "B.md")
+            with open(rpath, "w") as f:
+                import json
+                json.dump(res, f)
+            with open(bpath, "w") as f:
+                f.write("# Benchmarks\n\nkept\n")
+            for _ in range(2):
+                sys.argv = ["vm_eval_report.py", rpath, "--benchmarks", bpath]
+                with open(os.devnull, "w") as null:
+                    old, sys.stdout = sys.stdout, null
+                    try:
+                        self.assertEqual(vm_eval_report.main(), 0)
+                    finally:
+                        sys.stdout = old
+            with open(bpath) as f:
+                text = f.read()
+            self.assertEqual(text.count(vm_eval_report.BEGIN), 1)
+            self.assertIn("kept", text)
+            self.assertIn("#### bfs", text)
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=1).result
+    failed = len(result.failures) + len(result.errors)
+    print("%d passed, %d failed" % (result.testsRun - failed, failed))
+    sys.exit(1 if failed else 0)
