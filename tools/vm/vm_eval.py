@@ -682,10 +682,11 @@ def main():
     numa = Numa()
     out = {"kernel": platform.release(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
            "args": {k: v for k, v in vars(args).items()}, "configs": CONFIGS,
-           "tiers": {n: read(os.path.join("/sys/devices/virtual/memory_tiering", t, "nodelist"))
-                     for n, t in enumerate(sorted(os.listdir(
-                         "/sys/devices/virtual/memory_tiering")))
-                     if t.startswith("memory_tier")},
+           # memory_tierN -> its nodes; a lower N is a faster tier
+           "tiers": {"%04d" % int(t[len("memory_tier"):]): read(os.path.join(
+               "/sys/devices/virtual/memory_tiering", t, "nodelist"))
+               for t in os.listdir("/sys/devices/virtual/memory_tiering")
+               if t.startswith("memory_tier")},
            "node_total": {n: node_meminfo(n)["MemTotal"] for n in (FAST, SLOW)},
            "calibration": {}, "runs": []}
 

@@ -112,11 +112,11 @@ def header(res, cmd):
     nt, tiers = res["node_total"], res["tiers"]
     return "\n".join([
         "Measured %s to %s in the two-tier guest (kernel %s, TCG, 2 vCPUs; node 0 %d MiB "
-        "and node 1 %d MiB, node 1 CPU-less in a lower tier: %s), on a 2-core Debian 12 host. "
+        "and node 1 %d MiB, node 1 CPU-less; memory tiers, fast to slow: nodes %s), on a 2-core Debian 12 host. "
         "Command: `%s`." % (res["started"], res.get("finished", "(unfinished)"),
                             res["kernel"], nt.get("0", nt.get(0, 0)) // MIB,
                             nt.get("1", nt.get(1, 0)) // MIB,
-                            " and ".join("nodes %s" % v for v in tiers.values()), cmd),
+                            " | ".join(v for _, v in sorted(tiers.items())), cmd),
         "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d. "
         "Fast-tier access share: the mean over the run phase's windows of the share of the "
         "pages the workload wrote in the window (soft-dirty) that were on node 0. Promoted "
