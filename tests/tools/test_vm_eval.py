@@ -90,6 +90,15 @@ class ZoneinfoTest(unittest.TestCase):
         self.assertNotEqual(z[0]["high"], (49 + 12384 + 154) * 4096)
 
 
+class SubtractTest(unittest.TestCase):
+    def test_holes_are_cut_out(self):
+        self.assertEqual(vm_eval.subtract(0, 100, [(10, 20), (50, 60)]),
+                         [(0, 10), (20, 50), (60, 100)])
+        self.assertEqual(vm_eval.subtract(0, 100, [(0, 10), (90, 100)]), [(10, 90)])
+        self.assertEqual(vm_eval.subtract(0, 100, [(0, 100)]), [])
+        self.assertEqual(vm_eval.subtract(0, 100, []), [(0, 100)])
+
+
 class MovesTest(unittest.TestCase):
     F, S = vm_eval.FAST, vm_eval.SLOW
 
@@ -184,6 +193,18 @@ class ReportTest(unittest.TestCase):
         self.assertFalse(g["fewer_than_d"])
         text = vm_eval_report.tables(res)
         self.assertIn("| bfs | 25% | 0.250 | b 0.300 | **no** |", text)
+
+    def test_merge_replaces_runs_of_the_same_key(self):
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        more = {"started": "m0", "finished": "m1",
+                "runs": [run("bfs", 0.25, "b2", 0.95, 1 << 20)]}
+        vm_eval_report.merge(res, more)
+        runs = vm_eval_report.index(res)
+        self.assertEqual(len(res["runs"]), 6)
+        self.assertEqual(runs[("bfs", 0.25, "b2")]["fast_share"], 0.95)
+        g = vm_eval_report.goals(res, runs)[0]
+        self.assertFalse(g["beats"])
+        self.assertIn("re-measured m0 to m1", vm_eval_report.header(res, "x"))
 
     def test_benchmarks_section_is_replaced_not_duplicated(self):
         res = results(0.9, 0.85, 10 << 20, 20 << 20)

@@ -38,6 +38,8 @@ vm-eval-softdirty:
 # draws docs/vm-eval.{svg,png}.  Several hours under TCG at the defaults;
 # options for tools/vm/vm_eval.py: VM_EVAL_OPTS='--workloads bfs --shares 0.5'
 VM_EVAL_OPTS ?=
+# Extra results.json files whose runs replace the same runs (report only).
+VM_EVAL_MERGE ?=
 VM_EVAL_BENCH ?= BENCHMARKS.md
 VM_EVAL_PLOT ?= docs/vm-eval
 vm-eval: deps
@@ -45,5 +47,5 @@ vm-eval: deps
 	tools/vm/vm.sh run --timeout 43200 --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval.sh $(BUILD) $(VM_OUT) $(VM_EVAL_OPTS)'
 	mkdir -p $(dir $(VM_EVAL_PLOT))
 	/usr/bin/python3 tools/vm/vm_eval_report.py $(VM_OUT)/vm-eval/results.json \
-	    --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) \
+	    $(foreach m,$(VM_EVAL_MERGE),--merge $(m)) --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) \
 	    --command "make vm-eval$(if $(VM_EVAL_OPTS), VM_EVAL_OPTS='$(VM_EVAL_OPTS)')"

@@ -236,6 +236,33 @@ class FastLimit:
         write(self.PATH, 0)
 
 
+KPF_HUGE = 1 << 17  # /proc/kpageflags: a hugetlb page
+
+
+def hugetlb_runs(start, end):
+    """[(start, end)] byte ranges of hugetlb pages in the physical range."""
+    first, last = start // PAGE, end // PAGE
+    with open("/proc/kpageflags", "rb") as f:
+        f.seek(first * 8)
+        flags = np.frombuffer(f.read((last - first) * 8), "<u8")
+    huge = ((flags & np.uint64(KPF_HUGE)) != 0).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], huge, [0]))))
+    return [(int(a + first) * PAGE, int(b + first) * PAGE) for a, b in zip(edges[0::2],
+                                                                          edges[1::2])]
+
+
+def subtract(start, end, holes):
+    """[start, end) minus the sorted, disjoint holes."""
+    out, cur = [], start
+    for a, b in holes:
+        if a > cur:
+            out.append((cur, min(a, end)))
+        cur = max(cur, b)
+    if cur < end:
+        out.append((cur, end))
+    return [(a, b) for a, b in out if b > a]
+
+
 class Damon:
     """DAMON's own tiering through sysfs, in the shape the kernel's docs give
     it: one kdamond monitors the slow node's physical memory and promotes
@@ -293,10 +320,17 @@ class Damon:
             write(c + "/nr_contexts", 1)
             write(c + "/0/operations", "paddr")
             write(c + "/0/targets/nr_targets", 1)
-            write(c + "/0/targets/0/regions/nr_regions", 1)
             z = self.zones[watch]
-            write(c + "/0/targets/0/regions/0/start", z["start"])
-            write(c + "/0/targets/0/regions/0/end", z["end"])
+            # Leave out the hugetlb pages that limit the fast node: DAMON
+            # cannot migrate them, yet, never accessed, they would rank
+            # coldest and use up the demotion quota (charged when tried).
+            regions = subtract(z["start"], z["end"], hugetlb_runs(z["start"], z["end"]))
+            self.regions = getattr(self, "regions", {})
+            self.regions[watch] = regions
+            write(c + "/0/targets/0/regions/nr_regions", len(regions))
+            for i, (a, b) in enumerate(regions):
+                write(c + "/0/targets/0/regions/%d/start" % i, a)
+                write(c + "/0/targets/0/regions/%d/end" % i, b)
             write(c + "/0/schemes/nr_schemes", 1)
             self._scheme(k, action, nid, hot)
         self.update()
@@ -551,6 +585,7 @@ def run_one(args, numa, name, config, share, footprint):
         res["agent_cpu_s"] = sum((cpu_seconds(t) or 0) - agent_cpu0[t] for t in agent_threads)
         if damon:
             res["damon"] = damon.stats()
+            res["damon"]["regions"] = {str(k): len(v) for k, v in damon.regions.items()}
         if tracer:
             res["agent_cpu_s"] = tracer.stop()
             ti = [l["tiering"] for l in tracer.lines if "tiering" in l]

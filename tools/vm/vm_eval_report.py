@@ -29,6 +29,17 @@ def index(res):
     return runs
 
 
+def merge(res, more):
+    """Runs of `more` replace those of res with the same key; the record
+    says which runs came from when."""
+    key = lambda r: (r["workload"], r["share"], r["config"])  # noqa: E731
+    replaced = {key(r) for r in more["runs"]}
+    res["runs"] = [r for r in res["runs"] if key(r) not in replaced] + more["runs"]
+    res.setdefault("merged", []).append({
+        "started": more["started"], "finished": more.get("finished"),
+        "configs": sorted({r["config"] for r in more["runs"]}), "runs": len(more["runs"])})
+
+
 def goals(res, runs):
     """Per workload and size: does c beat a, b and b2 on share, and move
     fewer bytes than d for an equal or better share?"""
@@ -117,6 +128,9 @@ def header(res, cmd):
                             res["kernel"], nt.get("0", nt.get(0, 0)) // MIB,
                             nt.get("1", nt.get(1, 0)) // MIB,
                             " | ".join(v for _, v in sorted(tiers.items())), cmd),
+        "".join("Runs of configuration(s) %s re-measured %s to %s and merged (`--merge`). " % (
+            ", ".join(m["configs"]), m["started"], m.get("finished") or "(unfinished)")
+            for m in res.get("merged", [])),
         "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d. "
         "Fast-tier access share: the mean over the run phase's windows of the share of the "
         "pages the workload wrote in the window (soft-dirty) that were on node 0. Promoted "
@@ -178,6 +192,9 @@ def plot(res, prefix):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results")
+    ap.add_argument("--merge", action="append", default=[],
+                    help="another results.json whose runs replace the same workload, size and "
+                         "configuration (e.g. a re-run of one configuration); repeatable")
     ap.add_argument("--benchmarks", help="BENCHMARKS.md to update")
     ap.add_argument("--plot", help="write PREFIX.svg and PREFIX.png")
     ap.add_argument("--command", default="make vm-eval", help="the command, for the record")
@@ -188,6 +205,13 @@ def main():
     except (OSError, ValueError) as e:
         sys.exit("vm_eval_report: cannot read %s: %s (did make vm-eval's guest run finish?)"
                  % (args.results, e))
+    for extra in args.merge:
+        try:
+            with open(extra) as f:
+                more = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit("vm_eval_report: cannot read %s: %s" % (extra, e))
+        merge(res, more)
     if not res.get("runs"):
         sys.exit("vm_eval_report: %s has no runs" % args.results)
     body = header(res, args.command) + tables(res)
