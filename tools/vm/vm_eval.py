@@ -184,9 +184,29 @@ class Numa:
         return status
 
 
-def default_mempolicy():
-    """In the workload's child: set_mempolicy(MPOL_DEFAULT) undoes the harness's
-    binding to node 1, so the workload allocates first-touch as any program."""
+CGROUP = "/sys/fs/cgroup/mtp-eval"
+
+
+def workload_cgroup():
+    """A memory cgroup of its own for the workload: DAMON, which watches
+    physical memory, filters its actions to the workload's pages by it, as
+    mtp and the kernel's NUMA balancing act on the one process."""
+    if not os.path.isdir(CGROUP):
+        with open("/sys/fs/cgroup/cgroup.subtree_control", "w") as f:
+            f.write("+memory")
+        os.mkdir(CGROUP)
+    return CGROUP
+
+
+def workload_preexec():
+    """In the workload's child: join its cgroup before it allocates anything,
+    and set_mempolicy(MPOL_DEFAULT) to undo the harness's binding to node 1,
+    so it allocates first-touch as any program."""
+    try:
+        with open(os.path.join(CGROUP, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:
+        os._exit(96)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.syscall(238, 0, None, 0) != 0:  # SYS_set_mempolicy on x86-64
         os._exit(97)
@@ -308,6 +328,12 @@ class Damon:
         write(q + "/goals/0/target_metric", "user_input")
         write(q + "/goals/0/target_value", 10000)
         write(q + "/goals/0/current_value", 10000)
+        # Only the workload's pages (its memory cgroup), not the harness's.
+        f = s + "/filters"
+        write(f + "/nr_filters", 1)
+        write(f + "/0/type", "memcg")
+        write(f + "/0/memcg_path", "/" + os.path.basename(CGROUP))
+        write(f + "/0/matching", "N")
         write(q + "/weights/sz_permil", 0)
         write(q + "/weights/nr_accesses_permil", 1000 if hot else 0)
         write(q + "/weights/age_permil", 0 if hot else 1000)
@@ -443,7 +469,7 @@ class Workload:
             [args.python, os.path.join(HERE, "paper_workloads.py"), name, "--scale",
              str(args.scale), "--duration", str(args.duration), "--seed", str(args.seed)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-            preexec_fn=default_mempolicy)
+            preexec_fn=workload_preexec)
         self.pid = self.proc.pid
         self.lines = []
         self.phase = "start"
@@ -714,6 +740,7 @@ def main():
         ["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + args.python, "BUILD=" + args.build],
         capture_output=True, text=True, check=True).stdout.strip())
     softdirty.check()
+    workload_cgroup()
     numa = Numa()
     out = {"kernel": platform.release(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
            "args": {k: v for k, v in vars(args).items()}, "configs": CONFIGS,
