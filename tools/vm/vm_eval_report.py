@@ -64,6 +64,17 @@ def goals(res, runs):
     return out
 
 
+def bound(r):
+    """The most any placement could reach, roughly: the fast node's usable
+    pages over the pages touched per window (touched sets differ between
+    windows, so it is a guide, not a limit)."""
+    usable = (r.get("limit") or {}).get("usable")
+    t = r.get("touched_per_sample")
+    if not usable or not t:
+        return None
+    return min(1.0, usable / 4096 / t)
+
+
 def tables(res):
     runs = index(res)
     a = res["args"]
@@ -75,10 +86,10 @@ def tables(res):
         lines.append("#### %s (footprint %.0f MiB, run phase %g s, scale %g)" % (
             w, fp / MIB, a["duration"], a["scale"]))
         lines.append("")
-        lines.append("| fast node | config | fast-tier access share | touched pages/sample "
+        lines.append("| fast node | config | fast-tier access share | bound | touched pages/sample "
                      "| promoted MiB | demoted MiB | ping-pongs (sampled) | agent CPU s "
                      "| mtp pause s | workload CPU s | modelled penalty µs/sample |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for s in a["shares"]:
             for c in a["configs"]:
                 r = runs.get((w, s, c))
@@ -87,8 +98,9 @@ def tables(res):
                 usable = (r.get("limit") or {}).get("usable")
                 size = "%d%% (%.0f MiB)" % (s * 100, usable / MIB) if usable else "%d%%" % (
                     s * 100)
-                lines.append("| %s | %s %s | %s | %.0f | %.1f | %.1f | %d | %s | %s | %s | %s |" % (
+                lines.append("| %s | %s %s | %s | %s | %.0f | %.1f | %.1f | %d | %s | %s | %s | %s |" % (
                     size, c, res["configs"][c], fmt(r.get("fast_share"), "%.3f"),
+                    fmt(bound(r), "%.2f"),
                     r.get("touched_per_sample", 0),
                     (r.get("agent_moves") or {}).get("promoted_bytes", 0) / MIB,
                     (r.get("agent_moves") or {}).get("demoted_bytes", 0) / MIB,
@@ -133,7 +145,9 @@ def header(res, cmd):
             for m in res.get("merged", [])),
         "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d. "
         "Fast-tier access share: the mean over the run phase's windows of the share of the "
-        "pages the workload wrote in the window (soft-dirty) that were on node 0. Promoted "
+        "pages the workload wrote in the window (soft-dirty) that were on node 0; bound: "
+        "node 0's usable pages over the pages touched per window, capped at 1 (what no "
+        "placement could beat, roughly). Promoted "
         "and demoted: what each mover reports (mtp-trace's re-queried moves, DAMOS "
         "sz_applied, /proc/vmstat pgpromote_success and pgdemote_*). Ping-pongs: pages "
         "seen by the sampler moving back the way they came (an upper bound: an address "
