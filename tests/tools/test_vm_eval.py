@@ -194,6 +194,17 @@ class ReportTest(unittest.TestCase):
         text = vm_eval_report.tables(res)
         self.assertIn("| bfs | 25% | 0.250 | b 0.300 | **no** |", text)
 
+    def test_runs_that_missed_the_limit_are_not_rivals(self):
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        for r in res["runs"]:
+            if r["config"] == "b":
+                r["fast_share"] = 0.95
+                r["limit"]["usable"] = 60 << 20  # asked for 25 MiB
+        g = vm_eval_report.goals(res, vm_eval_report.index(res))[0]
+        self.assertTrue(g["beats"])
+        self.assertNotIn("b", g["rivals"])
+        self.assertIn("limit missed", vm_eval_report.tables(res))
+
     def test_merge_replaces_runs_of_the_same_key(self):
         res = results(0.9, 0.85, 10 << 20, 20 << 20)
         more = {"started": "m0", "finished": "m1",

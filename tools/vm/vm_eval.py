@@ -241,7 +241,12 @@ class FastLimit:
 
     def set(self, cap):
         low = zoneinfo()[FAST]["low"]
-        for _ in range(3):
+        # 2 MiB pages need contiguous memory, which earlier runs fragment.
+        try:
+            write("/sys/devices/system/node/node%d/compact" % FAST, 1)
+        except OSError:
+            pass
+        for _ in range(6):
             free = node_meminfo(FAST)["MemFree"]
             have = int(read(self.PATH))
             extra = (free - low - cap) // HUGE
@@ -249,8 +254,9 @@ class FastLimit:
                 break
             write(self.PATH, max(0, have + extra))
         free = node_meminfo(FAST)["MemFree"]
+        usable = max(0, free - low)
         return {"hugetlb_pages": int(read(self.PATH)), "free": free, "low_wmark": low,
-                "usable": max(0, free - low)}
+                "usable": usable, "reached": abs(usable - cap) <= max(4 * MIB, 0.15 * cap)}
 
     def clear(self):
         write(self.PATH, 0)
@@ -643,6 +649,9 @@ def run_one(args, numa, name, config, share, footprint):
         res["agent_moves"] = agent_moves(config, res)
         if rc != 0:
             res["error"] = "workload exited %s: %s" % (rc, wl.lines[-3:])
+        elif res.get("limit") and not res["limit"]["reached"]:
+            res["error"] = "fast-node limit not reached: %.0f MiB usable for %.0f MiB" % (
+                res["limit"]["usable"] / MIB, share * footprint / MIB)
     finally:
         if tracer:
             tracer.stop()

@@ -40,6 +40,18 @@ def merge(res, more):
         "configs": sorted({r["config"] for r in more["runs"]}), "runs": len(more["runs"])})
 
 
+def limit_missed(res, r):
+    """True when node 0's usable memory was more than 15% off the share of
+    the footprint asked for (hugetlb pages could not all be reserved): the
+    run did not measure the size it is listed under."""
+    usable = (r.get("limit") or {}).get("usable")
+    fp = (res["calibration"].get(r["workload"]) or {}).get("footprint")
+    if not usable or not fp:
+        return False
+    want = r["share"] * fp
+    return abs(usable - want) > 0.15 * want
+
+
 def goals(res, runs):
     """Per workload and size: does c beat a, b and b2 on share, and move
     fewer bytes than d for an equal or better share?"""
@@ -48,10 +60,11 @@ def goals(res, runs):
         for s in res["args"]["shares"]:
             get = lambda c: runs.get((w, s, c))  # noqa: E731
             c = get("c")
-            if c is None or c.get("fast_share") is None:
+            if c is None or c.get("fast_share") is None or limit_missed(res, c):
                 continue
             rivals = {k: get(k)["fast_share"] for k in ("a", "b", "b2")
-                      if get(k) and get(k).get("fast_share") is not None}
+                      if get(k) and get(k).get("fast_share") is not None
+                      and not limit_missed(res, get(k))}
             beats = all(c["fast_share"] > v for v in rivals.values())
             d = get("d")
             moved = lambda r: r.get("migrated_bytes", 0)  # noqa: E731
@@ -98,6 +111,8 @@ def tables(res):
                 usable = (r.get("limit") or {}).get("usable")
                 size = "%d%% (%.0f MiB)" % (s * 100, usable / MIB) if usable else "%d%%" % (
                     s * 100)
+                if limit_missed(res, r):
+                    size += " ⚠ limit missed"
                 lines.append("| %s | %s %s | %s | %s | %.0f | %.1f | %.1f | %d | %s | %s | %s | %s |" % (
                     size, c, res["configs"][c], fmt(r.get("fast_share"), "%.3f"),
                     fmt(bound(r), "%.2f"),
@@ -114,7 +129,9 @@ def tables(res):
     g = goals(res, runs)
     if g:
         lines.append("Goal check (c beats a, b and b2 on share; c moves fewer bytes than d "
-                     "for an equal or better share, within 0.01):")
+                     "for an equal or better share, within 0.01). Runs marked \"limit "
+                     "missed\" (node 0 more than 15% off its target: hugetlb pages could not "
+                     "all be reserved) are left out as rivals:")
         lines.append("")
         lines.append("| workload | fast node | c share | best rival | c beats a/b/b2 "
                      "| c moved MiB | d moved MiB | c < d |")
@@ -177,13 +194,19 @@ def plot(res, prefix):
     for i, w in enumerate(ws):
         ax = axes[i // cols][i % cols]
         for j, c in enumerate(a["configs"]):
-            xs, ys = [], []
+            xs, ys, missed = [], [], []
             for k, s in enumerate(a["shares"]):
                 r = runs.get((w, s, c))
                 if r and r.get("fast_share") is not None:
                     xs.append(k + (j - (len(a["configs"]) - 1) / 2) * width)
                     ys.append(r["fast_share"])
-            ax.bar(xs, ys, width, label="%s %s" % (c, res["configs"][c]), color=colors.get(c))
+                    missed.append(limit_missed(res, r))
+            bars = ax.bar(xs, ys, width, label="%s %s" % (c, res["configs"][c]),
+                          color=colors.get(c))
+            for bar, m in zip(bars, missed):
+                if m:  # measured at another size than its column says
+                    bar.set_hatch("xx")
+                    bar.set_alpha(0.35)
         ax.set_title(w)
         ax.set_xticks(range(len(a["shares"])))
         ax.set_xticklabels(["%d%%" % (s * 100) for s in a["shares"]])
@@ -196,8 +219,8 @@ def plot(res, prefix):
         axes[i // cols][i % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
-    fig.suptitle("Share of recently touched pages on the fast node (soft-dirty, guest %s)"
-                 % res["kernel"], fontsize=10)
+    fig.suptitle("Share of recently touched pages on the fast node (soft-dirty, guest %s); "
+                 "hatched: fast-node limit missed" % res["kernel"], fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 0.96))
     for ext in ("svg", "png"):
         fig.savefig("%s.%s" % (prefix, ext), dpi=110)
