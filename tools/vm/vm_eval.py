@@ -169,8 +169,6 @@ class Numa:
         self.lib = ctypes.CDLL("libnuma.so.1", use_errno=True)
         self.lib.numa_move_pages.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p,
                                              ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.set_mempolicy = libc.syscall
 
     def where(self, pid, pages):
         status = np.empty(len(pages), np.int32)
@@ -795,7 +793,6 @@ def main():
                                                      "pingpongs": 0}}
                     summarize(r, args)
                 r["footprint"] = fp
-                r.pop("samples_raw", None)
                 out["runs"].append(r)
                 done += 1
                 el = time.monotonic() - t_start

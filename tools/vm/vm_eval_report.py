@@ -93,9 +93,7 @@ def tables(res):
     a = res["args"]
     lines = []
     for w in a["workloads"]:
-        cal = res["calibration"].get(w, {})
-        fp = cal.get("footprint") or 0
-        done = cal.get("done") or {}
+        fp = (res["calibration"].get(w) or {}).get("footprint") or 0
         lines.append("#### %s (footprint %.0f MiB, run phase %g s, scale %g)" % (
             w, fp / MIB, a["duration"], a["scale"]))
         lines.append("")
@@ -125,7 +123,6 @@ def tables(res):
                     fmt(r.get("modelled_penalty_us"), "%.0f")
                     + (" ⚠ " + r["error"][:60] if r.get("error") else "")))
         lines.append("")
-        _ = done
     g = goals(res, runs)
     if g:
         lines.append("Goal check (c beats a, b and b2 on share; c moves fewer bytes than d "
