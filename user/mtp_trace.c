@@ -852,8 +852,17 @@ static long sweep_untracked(struct tiering *t, const struct mtp_maps *maps, size
         t->pages[n + added] = (struct mtp_policy_page){
             .addr = t->sweep_addrs[i], .heat = 0, .node = t->sweep_nodes[i], .untracked = true};
         t->addrs[n + added] = t->sweep_addrs[i];
-        t->is_thp[n + added] = 0;
         added++;
+    }
+    /* Moving one 4 KiB page of a transparent huge page moves all 512, and
+     * the tracked pages' huge-page handling cannot see these: leave them. */
+    if (added && mtp_pages_thp(opts.pid, added, t->addrs + n, t->is_thp + n) == 0) {
+        size_t kept = 0;
+
+        for (size_t i = 0; i < added; i++)
+            if (!t->is_thp[n + i])
+                t->pages[n + kept++] = t->pages[n + i];
+        added = kept;
     }
     return (long)(n + added);
 }
