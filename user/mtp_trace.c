@@ -71,7 +71,7 @@ static const struct argp_option argp_options[] = {
     {"top", 0x103, "N", 0, "Hottest pages to list when tracing stops (default 10)", 1},
     {"pin-root", 0x104, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 1},
     {"config", 0x105, "FILE", 0, "Read settings from an INI file; the command line wins", 1},
-    {"no-sweep", 0x112, NULL, 0,
+    {"no-sweep", 0x11d, NULL, 0,
      "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
      "them when the fast tier needs room)",
      2},
