@@ -57,8 +57,9 @@ static const char argp_doc[] =
     "    sudo mtp-trace --show-tiers\n"
     "    sudo bpftool map dump pinned /sys/fs/bpf/mtp/1234/pages   # while it runs\n";
 
-/* argp keys for long-only options: the option's index in this table + 0x100,
- * so parse_arg can hand the long name to mtp_options_set(). */
+/* argp keys for long-only options count up from 0x100; parse_arg finds an
+ * option's long name by its key to hand it to mtp_options_set(), so no key
+ * may repeat (a repeat makes one option parse as the other). */
 static const struct argp_option argp_options[] = {
     {NULL, 0, NULL, 0, "Tracing:", 1},
     {"pid", 'p', "PID", 0, "Python process to trace (required unless --show-tiers)", 1},
@@ -71,10 +72,6 @@ static const struct argp_option argp_options[] = {
     {"top", 0x103, "N", 0, "Hottest pages to list when tracing stops (default 10)", 1},
     {"pin-root", 0x104, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 1},
     {"config", 0x105, "FILE", 0, "Read settings from an INI file; the command line wins", 1},
-    {"no-sweep", 0x11d, NULL, 0,
-     "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
-     "them when the fast tier needs room)",
-     2},
     {"no-written-scan", 0x106, NULL, 0,
      "Do not ask the program for written pages (refcount changes only)", 1},
     {"verbose", 'v', NULL, 0, "Print libbpf's debug output", 1},
@@ -96,6 +93,10 @@ static const struct argp_option argp_options[] = {
     {"show-tiers", 0x11a, NULL, 0, "Print the memory tiers found and exit", 2},
     {"fast-nodes", 0x11b, "LIST", 0, "Override the fast tier, e.g. 0 or 0-1", 2},
     {"slow-nodes", 0x11c, "LIST", 0, "Override the slow tier, e.g. 2", 2},
+    {"no-sweep", 0x11d, NULL, 0,
+     "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
+     "them when the fast tier needs room)",
+     2},
     {},
 };
 
