@@ -549,6 +549,7 @@ struct tiering {
      * for one window of it. */
     uint64_t sweep_cursor;
     uint64_t *sweep_addrs, *tracked_sorted;
+    size_t tracked_cap;
     int *sweep_nodes;
     struct mtp_tiering_report report;
 };
@@ -836,19 +837,24 @@ static long sweep_untracked(struct tiering *t, const struct mtp_maps *maps, size
     err = mtp_pages_query(opts.pid, got, t->sweep_addrs, t->sweep_nodes);
     if (err < 0)
         return err;
-    free(t->tracked_sorted);
-    t->tracked_sorted = malloc((n ? n : 1) * sizeof(*t->tracked_sorted));
-    if (!t->tracked_sorted)
-        return -ENOMEM;
+    if (n > t->tracked_cap) {
+        uint64_t *grown = realloc(t->tracked_sorted, n * 2 * sizeof(*grown));
+
+        if (!grown)
+            return -ENOMEM;
+        t->tracked_sorted = grown;
+        t->tracked_cap = n * 2;
+    }
     for (size_t i = 0; i < n; i++)
         t->tracked_sorted[i] = t->pages[i].addr;
-    qsort(t->tracked_sorted, n, sizeof(*t->tracked_sorted), cmp_u64);
+    if (n)
+        qsort(t->tracked_sorted, n, sizeof(*t->tracked_sorted), cmp_u64);
     if (tiering_reserve(t, n + got) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < got; i++) {
         if (t->sweep_nodes[i] < 0 || mtp_tiers_class(&t->tiers, t->sweep_nodes[i]) != MTP_TIER_FAST)
             continue;
-        if (bsearch(&t->sweep_addrs[i], t->tracked_sorted, n, sizeof(uint64_t), cmp_u64))
+        if (n && bsearch(&t->sweep_addrs[i], t->tracked_sorted, n, sizeof(uint64_t), cmp_u64))
             continue;
         t->pages[n + added] = (struct mtp_policy_page){
             .addr = t->sweep_addrs[i], .heat = 0, .node = t->sweep_nodes[i], .untracked = true};
