@@ -203,7 +203,7 @@ int BPF_USDT(handle_gc_start, int generation)
 
 SEC("usdt")
 int BPF_USDT(handle_gc_done, __u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed,
-             __s64 wp_state, __u64 cycle_ns)
+             __s64 wp_state, __u64 cycle_ns, __u64 wp_cost_ns, __u64 step_max_ns)
 {
     struct mtp_stats *st = get_stats();
 
@@ -211,6 +211,8 @@ int BPF_USDT(handle_gc_done, __u64 collections, __u64 gc_ns, __u64 observe_ns, _
         return 0;
     st->wp_state = wp_state;
     st->cycle_ns = cycle_ns;
+    st->step_max_ns = step_max_ns;
+    __sync_fetch_and_add(&st->wp_cost_ns, wp_cost_ns);
     __sync_fetch_and_add(&st->gc_dones, collections);
     __sync_fetch_and_add(&st->gc_ns, gc_ns);
     __sync_fetch_and_add(&st->observe_ns, observe_ns);

@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 6
+#define MTP_ABI_VERSION 7
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -107,7 +107,18 @@ struct mtp_stats {
                             0 off, -errno failed */
     __u64 cycle_ns;      /* how long the extension takes to observe the whole heap once,
                             round-robin over budgeted steps (latest report) */
+    __u64 wp_cost_ns;    /* the written-page scan's measured cost to the program: its
+                            write-protect faults at their measured price plus its system
+                            calls (sum) */
+    __u64 step_max_ns;   /* the longest observation step since the previous gc_done
+                            (latest report) */
 };
+
+/* wp_state while the written-page scan has turned itself off because its
+ * measured cost exceeded its budget even at the widest sample; it retries
+ * later.  (Positive: on, at that stride; 0: not started; other negative
+ * values: -errno, the kernel refused it.) */
+#define MTP_WP_STATE_BACKOFF (-1000000)
 
 /*
  * USDT probes fired by the extension, provider "mtp":
@@ -116,8 +127,10 @@ struct mtp_stats {
  *   gc_done(__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed)
  *       totals since its previous firing; fired after each observation and
  *       otherwise at most once a second, not once per collection
- *       and the written-page scan's state as a 5th argument (__s64, as wp_state)
- *       and the round-robin cycle's duration in ns as a 6th (as cycle_ns)
+ *       and the written-page scan's state as a 5th argument (__s64, as wp_state),
+ *       the round-robin cycle's duration in ns as a 6th (as cycle_ns), the
+ *       scan's measured cost since the previous firing as a 7th (summed into
+ *       wp_cost_ns) and the longest step since then as an 8th (step_max_ns)
  *   written(const __u64 *pages, __u32 count, __u32 weight)
  *       pages written since the last scan; weight is the sampling stride
  *       (1 in weight of the heap's 2 MiB chunks was watched)

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Linux 6.7 UAPI that Debian 12's headers predate. */
@@ -31,6 +33,65 @@ struct mtp_pm_scan_arg {
 #define MTP_PM_SCAN_WP_MATCHING   (1ULL << 0)
 #define MTP_PM_SCAN_CHECK_WPASYNC (1ULL << 1)
 #define MTP_PAGE_IS_WRITTEN       (1ULL << 1)
+
+#define MTP_WPSCAN_CHUNK_SHIFT 21
+
+/* The calling thread's CPU time: what the scan's system calls cost the
+ * program, without the time another process had the CPU meanwhile. */
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Wall time, for the price of a fault: it includes what the hypervisor or
+ * the kernel spends outside the thread's own account. */
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int in_phase(const struct mtp_wpscan *s, uint64_t chunk, unsigned phase)
+{
+    return chunk % s->stride == phase % s->stride;
+}
+
+static int in_sample(const struct mtp_wpscan *s, uint64_t chunk)
+{
+    return in_phase(s, chunk, s->phase);
+}
+
+static void write_protect(const struct mtp_wpscan *s, uint64_t lo, uint64_t hi, int on)
+{
+    struct uffdio_writeprotect wp = {.range = {lo, hi - lo},
+                                     .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+
+    ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+/* Sets the protection of the chunks of [start, end) that are in `phase`'s
+ * sample (or of all of it at stride 1). */
+static void protect_phase(const struct mtp_wpscan *s, uint64_t start, uint64_t end, unsigned phase,
+                          int on)
+{
+    uint64_t chunk = start >> MTP_WPSCAN_CHUNK_SHIFT;
+
+    if (s->stride <= 1) {
+        write_protect(s, start, end, on);
+        return;
+    }
+    /* Step straight from one sampled chunk to the next. */
+    chunk += (phase % s->stride + s->stride - chunk % s->stride) % s->stride;
+    for (; (chunk << MTP_WPSCAN_CHUNK_SHIFT) < end; chunk += s->stride) {
+        uint64_t lo = chunk << MTP_WPSCAN_CHUNK_SHIFT, hi = lo + (1ull << MTP_WPSCAN_CHUNK_SHIFT);
+        write_protect(s, lo > start ? lo : start, hi < end ? hi : end, on);
+    }
+}
 
 int mtp_wpscan_open(struct mtp_wpscan *s)
 {
@@ -134,10 +195,14 @@ static int watch_range(struct mtp_wpscan *s, uint64_t start, uint64_t end)
     reg = (struct uffdio_register){.range = {start, end - start}, .mode = UFFDIO_REGISTER_MODE_WP};
     if (ioctl(s->uffd, UFFDIO_REGISTER, &reg) < 0)
         return -errno;
-    wp = (struct uffdio_writeprotect){.range = {start, end - start},
-                                      .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-    if (ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) < 0)
-        return -errno;
+    if (s->stride <= 1 && !s->released) {
+        wp = (struct uffdio_writeprotect){.range = {start, end - start},
+                                          .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+        if (ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) < 0)
+            return -errno;
+    } else if (!s->released) {
+        protect_phase(s, start, end, s->phase, 1); /* the sample only */
+    }
     s->start[slot] = start;
     s->end[slot] = end;
     if (slot == s->n_ranges)
@@ -163,6 +228,7 @@ int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
 {
     const char *line = maps_text;
     int watched = 0;
+    uint64_t t0 = now_ns();
 
     /* One pass: each line is parsed once (find_mapping per line would be
      * quadratic in the number of mappings, at every step). */
@@ -179,51 +245,50 @@ int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
         if (line)
             line++;
     }
+    s->sys_ns += now_ns() - t0;
     return watched;
 }
 
-#define MTP_WPSCAN_CHUNK_SHIFT 21
-#define MTP_WPSCAN_MAX_STRIDE  64
-
-static int in_sample(const struct mtp_wpscan *s, uint64_t chunk)
-{
-    return chunk % s->stride == s->phase % s->stride;
-}
-
-/* PAGEMAP_SCAN of [lo, hi): appends written pages (or only re-protects when
- * pages is NULL).  Returns -1 when the range is no longer there. */
-static int scan_span(struct mtp_wpscan *s, uint64_t lo, uint64_t hi, uint64_t *pages, size_t cap,
-                     size_t *n)
+/* PAGEMAP_SCAN of [lo, hi): appends written pages to pages[] (or, when
+ * pages is NULL, only re-protects them) and adds how many there were to
+ * *found.  Returns -1 when the range is no longer there. */
+static int scan_span(struct mtp_wpscan *s, uint64_t lo, uint64_t hi, int protect, uint64_t *pages,
+                     size_t cap, size_t *n, uint64_t *found)
 {
     struct mtp_page_region regions[256];
-    struct mtp_pm_scan_arg arg = {
-        .size = sizeof(arg),
-        .flags = MTP_PM_SCAN_WP_MATCHING | MTP_PM_SCAN_CHECK_WPASYNC,
-        .start = lo,
-        .end = hi,
-        /* Without an output vector the kernel only re-protects. */
-        .vec = pages ? (uint64_t)(uintptr_t)regions : 0,
-        .vec_len = pages ? sizeof(regions) / sizeof(regions[0]) : 0,
-        .max_pages = pages ? cap - *n : 0,
-        .category_mask = MTP_PAGE_IS_WRITTEN,
-        .return_mask = pages ? MTP_PAGE_IS_WRITTEN : 0,
-    };
-    long got;
 
-    if (pages && *n == cap)
-        return 0;
-    got = ioctl(s->pagemap, MTP_PAGEMAP_SCAN, &arg);
-    if (got < 0)
-        return -1;
-    /* When regions[] fills, the pages past walk_end stay marked written and
-     * are reported by the next scan. */
-    for (long r = 0; pages && r < got; r++)
-        for (uint64_t p = regions[r].start; p < regions[r].end && *n < cap; p += 4096)
-            pages[(*n)++] = p;
+    while (lo < hi) {
+        struct mtp_pm_scan_arg arg = {
+            .size = sizeof(arg),
+            .flags = (protect ? MTP_PM_SCAN_WP_MATCHING : 0) | MTP_PM_SCAN_CHECK_WPASYNC,
+            .start = lo,
+            .end = hi,
+            .vec = (uint64_t)(uintptr_t)regions,
+            .vec_len = sizeof(regions) / sizeof(regions[0]),
+            .category_mask = MTP_PAGE_IS_WRITTEN,
+            .return_mask = MTP_PAGE_IS_WRITTEN,
+        };
+        long got = ioctl(s->pagemap, MTP_PAGEMAP_SCAN, &arg);
+
+        if (got < 0)
+            return -1;
+        for (long r = 0; r < got; r++) {
+            *found += (regions[r].end - regions[r].start) >> 12;
+            for (uint64_t p = regions[r].start; pages && p < regions[r].end && *n < cap; p += 4096)
+                pages[(*n)++] = p;
+        }
+        /* The kernel stops early when regions[] fills; the rest of the span
+         * is walked (and protected) by the next call. */
+        if (arg.walk_end <= lo)
+            break;
+        lo = arg.walk_end;
+    }
     return 0;
 }
 
-long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
+/* Scans the sample of every range; protect: re-protect what it finds. */
+static long scan_all(struct mtp_wpscan *s, int protect, uint64_t *pages, size_t cap,
+                     uint64_t *found)
 {
     size_t n = 0;
 
@@ -231,7 +296,7 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
         int gone = 0;
 
         if (s->stride <= 1) {
-            gone = scan_span(s, s->start[i], s->end[i], pages, cap, &n) < 0;
+            gone = scan_span(s, s->start[i], s->end[i], protect, pages, cap, &n, found) < 0;
         } else {
             /* Only the sample is protected; unprotected pages read as
              * written and must not be scanned. */
@@ -241,7 +306,7 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
                 if (hi > s->end[i])
                     hi = s->end[i];
                 if (in_sample(s, chunk))
-                    gone = scan_span(s, lo, hi, pages, cap, &n) < 0;
+                    gone = scan_span(s, lo, hi, protect, pages, cap, &n, found) < 0;
                 lo = hi;
             }
         }
@@ -258,9 +323,23 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
     return (long)n;
 }
 
+long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
+{
+    uint64_t found = 0, t0 = now_ns();
+    long n = scan_all(s, 1, pages, cap, &found);
+
+    /* After a release every page reads as written, but none faulted. */
+    if (!s->released)
+        s->faults += found;
+    s->released = 0;
+    s->sys_ns += now_ns() - t0;
+    return n;
+}
+
 void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride)
 {
-    unsigned old = s->stride;
+    unsigned old = s->stride, old_phase = s->phase;
+    uint64_t t0 = now_ns();
 
     if (stride < 1)
         stride = 1;
@@ -271,42 +350,107 @@ void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride)
     if (stride == 1 && old == 1)
         return; /* everything stays protected */
     for (size_t i = 0; i < s->n_ranges; i++) {
-        uint64_t chunk = s->start[i] >> MTP_WPSCAN_CHUNK_SHIFT;
-
-        for (uint64_t lo = s->start[i]; lo < s->end[i]; chunk++) {
-            uint64_t hi = (chunk + 1) << MTP_WPSCAN_CHUNK_SHIFT;
-            struct uffdio_writeprotect wp;
-
-            if (hi > s->end[i])
-                hi = s->end[i];
-            wp = (struct uffdio_writeprotect){
-                .range = {lo, hi - lo},
-                .mode = in_sample(s, chunk) ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
-            ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp);
-            lo = hi;
+        if (stride != old) {
+            /* A new stride: every chunk changes, once. */
+            write_protect(s, s->start[i], s->end[i], 0);
+        } else {
+            /* The same stride: only the old sample's chunks and the new
+             * one's change. */
+            protect_phase(s, s->start[i], s->end[i], old_phase, 0);
         }
+        protect_phase(s, s->start[i], s->end[i], s->phase, 1);
     }
+    if (stride != old)
+        s->reset_ns += now_ns() - t0;
+    else
+        s->sys_ns += now_ns() - t0;
 }
 
-unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t written, uint64_t elapsed_ns,
-                                double budget, uint64_t fault_ns)
+long mtp_wpscan_release(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
 {
-    double allowed, full_cost;
-    unsigned want;
+    uint64_t found = 0, t0 = now_ns();
+    long n = 0;
 
-    if (stride < 1)
-        stride = 1;
+    if (!s->released) {
+        n = scan_all(s, 0, pages, cap, &found); /* report, leave as they are */
+        s->faults += found;
+        for (size_t i = 0; i < s->n_ranges; i++)
+            protect_phase(s, s->start[i], s->end[i], s->phase, 0);
+    }
+    s->released = 1;
+    s->sys_ns += now_ns() - t0;
+    return n;
+}
+
+#define MTP_WPSCAN_PROBE_PAGES 16
+
+long mtp_wpscan_measure_fault(struct mtp_wpscan *s)
+{
+    size_t len = MTP_WPSCAN_PROBE_PAGES * 4096;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct uffdio_register reg = {.range = {(uint64_t)(uintptr_t)p, len},
+                                  .mode = UFFDIO_REGISTER_MODE_WP};
+    struct uffdio_range range = {(uint64_t)(uintptr_t)p, len};
+    uint64_t ns[MTP_WPSCAN_PROBE_PAGES];
+    long err = 0;
+
+    if (p == MAP_FAILED)
+        return -errno;
+    madvise(p, len, MADV_NOHUGEPAGE);
+    memset(p, 1, len); /* populated: the faults below are protection faults only */
+    if (ioctl(s->uffd, UFFDIO_REGISTER, &reg) < 0) {
+        err = -errno;
+        munmap(p, len);
+        return err;
+    }
+    write_protect(s, range.start, range.start + len, 1);
+    /* Each write timed alone, and the median kept: a preemption or an
+     * interrupt inside one must not price every fault. */
+    for (size_t i = 0; i < MTP_WPSCAN_PROBE_PAGES; i++) {
+        uint64_t t0 = wall_ns();
+        ((volatile char *)p)[i * 4096] = 2;
+        ns[i] = wall_ns() - t0;
+    }
+    ioctl(s->uffd, UFFDIO_UNREGISTER, &range);
+    munmap(p, len);
+    for (size_t i = 1; i < MTP_WPSCAN_PROBE_PAGES; i++) /* insertion sort: 16 values */
+        for (size_t j = i; j > 0 && ns[j - 1] > ns[j]; j--) {
+            uint64_t t = ns[j];
+            ns[j] = ns[j - 1];
+            ns[j - 1] = t;
+        }
+    return (long)ns[MTP_WPSCAN_PROBE_PAGES / 2];
+}
+
+unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elapsed_ns,
+                                double budget, int may_narrow)
+{
+    double allowed, ratio;
+    unsigned want = 1;
+
+    /* Powers of two only, and a wide band in which the stride holds: every
+     * change of stride re-protects the whole heap once, which costs page
+     * table updates (~1 us a page in a guest) on top of the faults. */
+    while (want < stride && want < MTP_WPSCAN_MAX_STRIDE)
+        want <<= 1;
+    stride = want;
     if (elapsed_ns == 0 || budget <= 0)
         return stride;
-    /* What the faults would cost with everything protected, estimated from
-     * the sample, against what the budget allows over the same time. */
-    full_cost = (double)written * (double)stride * (double)fault_ns;
     allowed = budget * (double)elapsed_ns;
-    want = full_cost <= allowed ? 1 : (unsigned)(full_cost / allowed) + 1;
-    /* Halve at most per step: a burst of writes should not blind the scan. */
-    if (want < stride / 2)
-        want = stride / 2;
-    if (want < 1)
-        want = 1;
-    return want > MTP_WPSCAN_MAX_STRIDE ? MTP_WPSCAN_MAX_STRIDE : want;
+    ratio = (double)cost_ns / allowed;
+    if (ratio > 1.0) {
+        /* Fault cost falls with the sample: widen in proportion. */
+        double wider = (double)stride * ratio;
+        if (wider > MTP_WPSCAN_MAX_STRIDE)
+            return 0; /* not even the widest sample fits: back off */
+        while ((double)want < wider)
+            want <<= 1;
+        return want;
+    }
+    /* Well under budget, and for long enough (the caller says): narrow by
+     * half, so that a quiet moment does not bring back a sample the
+     * program cannot afford. */
+    if (ratio < 0.25 && may_narrow && stride > 1)
+        return stride / 2;
+    return stride;
 }

@@ -30,6 +30,16 @@ struct mtp_wpscan {
      * protected, so only their first writes fault.  stride 1 = everything. */
     unsigned stride;
     unsigned phase;
+    /* Protection was dropped (mtp_wpscan_release): the next collect finds
+     * pages written that took no fault. */
+    int released;
+    /* What the scan cost since its owner last read and zeroed these: pages
+     * found written after a write-protect fault (a first touch of an empty
+     * page counts too: it cannot be told apart, so the cost is never
+     * under-stated), and the time spent in the scan's own system calls. */
+    uint64_t faults;
+    uint64_t sys_ns;
+    uint64_t reset_ns; /* of those calls, changes of stride (re-protecting every range) */
     size_t n_ranges;
     uint64_t start[MTP_WPSCAN_MAX_RANGES];
     uint64_t end[MTP_WPSCAN_MAX_RANGES];
@@ -63,17 +73,43 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
 
 /*
  * Protects only the chunks of the next sample (phase advances by one) and
- * unprotects the rest.  Call after mtp_wpscan_collect(s, NULL, 0).
- * stride is clamped to [1, 64].
+ * unprotects the previous sample's.  Call after mtp_wpscan_collect(s, NULL,
+ * 0).  stride is clamped to [1, MTP_WPSCAN_MAX_STRIDE].  Costs system calls
+ * in proportion to the sample, not the heap, unless the stride changed.
  */
 void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride);
 
 /*
- * The stride that keeps write-fault time near `budget` (a fraction of run
- * time): from `written` pages reported over `elapsed_ns` at stride `stride`,
- * with `fault_ns` per first write.  Pure arithmetic, unit-tested.
+ * Writes the pages written since the last collect into pages[] (at most
+ * cap), as mtp_wpscan_collect() does, but then drops the protection of every
+ * watched page instead of renewing it: writes stop faulting until the next
+ * collect, which protects again, counts nothing it finds as a fault, and
+ * whose pages are not the program's own (the caller discards them).  Used
+ * before full collections: the collector writes every object's header, and
+ * would otherwise fault once on every page of the heap.  Returns the count.
  */
-unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t written, uint64_t elapsed_ns,
-                                double budget, uint64_t fault_ns);
+long mtp_wpscan_release(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
+
+/*
+ * Measures what a write-protect fault costs on this machine: a scratch
+ * mapping of a few pages is protected and written, and the writes timed.
+ * Returns ns per fault, or -errno.
+ */
+long mtp_wpscan_measure_fault(struct mtp_wpscan *s);
+
+#define MTP_WPSCAN_MAX_STRIDE 64
+
+/*
+ * The stride for the next sample, from the measured cost of the last one:
+ * `cost_ns` (faults at their measured price plus system-call time) over
+ * `elapsed_ns` at stride `stride`, against `budget` (a share of elapsed
+ * time).  A power of two: widened in proportion to an overrun, halved when
+ * the cost falls under a quarter of the budget and `may_narrow` (it did
+ * for long enough), else kept.  Returns 0 when
+ * even the widest stride would cost more than the budget: the scan must
+ * back off.  Pure arithmetic, unit-tested.
+ */
+unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elapsed_ns,
+                                double budget, int may_narrow);
 
 #endif

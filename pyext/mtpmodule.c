@@ -59,6 +59,12 @@ typedef struct {
 
 #define MTP_HINTS_MAX 65536
 
+/* Step pauses in buckets of a quarter of a power of two: enough to tell a
+ * p99 of 1 ms from one of 1.2 ms, in 256 counters. */
+#define MTP_STEP_HIST 256
+
+enum { MTP_WP_OFF = 0, MTP_WP_ON = 1, MTP_WP_BACKING_OFF = 2 };
+
 typedef struct {
     mtp_seen *prev;
     size_t prev_len;
@@ -89,21 +95,35 @@ typedef struct {
 
     /* The step budget (see mtp_step). */
     double budget;            /* share of the collector's time a step may take */
-    double timer_share;       /* share of wall time timer steps may take */
+    double timer_share;       /* share of wall time all steps may take (ticker reads: atomic) */
     int64_t credit_ns;        /* collection steps' credit, negative after an overrun */
-    int64_t timer_credit_ns;  /* timer steps' credit */
+    int64_t timer_credit_ns;  /* wall-time credit (ticker reads: atomic) */
     double ns_per_entry;      /* walk, sort and records, per entry */
     double step_fixed_ns;     /* the rest: merge, scan, maps, extents */
     uint64_t step_walked_ns;  /* the last step's per-entry part, for the two above */
+    uint64_t step_scan_ns;    /* the last step's written-page scan, budgeted apart */
     uint64_t timer_earned_ns; /* timer credit was earned up to here */
 
-    /* The written-page scan: 1 on, 0 off, -errno when the kernel refused. */
+    /* The written-page scan: MTP_WP_ON, MTP_WP_OFF, MTP_WP_BACKING_OFF, or
+     * -errno when the kernel refused it. */
     struct mtp_wpscan wp;
     int wp_state;
     uint64_t *written; /* pages written, pending until the next observation */
     size_t written_len;
     uint64_t written_since; /* when the current sample was protected */
     uint64_t written_fired;
+    /* Its cost, measured (see mtp_written_resample). */
+    uint64_t wp_fault_ns;       /* what one write-protect fault costs here */
+    uint64_t wp_fault_measured; /* when that was measured */
+    uint64_t wp_resume_ns;      /* backing off: no scan before this */
+    uint64_t wp_backoff_ns;     /* the current back-off's length; doubles */
+    uint64_t wp_faults_total;
+    uint64_t wp_sys_ns_total;
+    uint64_t wp_cost_ns_total;
+    uint64_t wp_backoffs;
+    unsigned wp_quiet; /* samples in a row that cost under a quarter of the budget */
+    uint64_t wp_last_cost_ns, wp_last_elapsed_ns; /* the last sample's */
+    uint64_t pending_wp_cost_ns;                  /* not yet reported through mtp:gc_done */
 
     /* MTP_FOOTPRINT=first-page: each object counts only toward the page its
      * start is on, as the MTP paper's prototype did; kept for ablations. */
@@ -118,10 +138,13 @@ typedef struct {
     uint64_t observe_ns_last;
     uint64_t observe_ns_max;
     uint64_t timer_steps;
-    uint64_t extents_credited;    /* storage credited through its owner's written page */
-    uint64_t gc_ns_total;         /* the collector's own time while traced */
-    uint64_t gc_step_ns_total;    /* steps inside collections: their added pause */
-    uint64_t timer_step_ns_total; /* steps from the timer */
+    uint64_t extents_credited;         /* storage credited through its owner's written page */
+    uint64_t gc_ns_total;              /* the collector's own time while traced */
+    uint64_t gc_step_ns_total;         /* steps inside collections: their added pause */
+    uint64_t timer_step_ns_total;      /* steps from the timer */
+    uint64_t forced_steps;             /* minimal steps run so that observation never stops */
+    uint64_t pending_step_max_ns;      /* the longest step since the last mtp:gc_done */
+    uint32_t step_hist[MTP_STEP_HIST]; /* step pauses, log-scaled (mtp_step_bucket) */
 } mtp_state;
 
 static mtp_state mtp;
@@ -152,6 +175,30 @@ static struct {
     size_t fallback_offset;                  /* into gc.get_objects(), when not walking */
     uint64_t last_by_list[MTP_GC_LISTS + 1]; /* the last step's walk, per list */
 } mtp_gc;
+
+/* Doubles that the ticker reads without the GIL: written with the GIL held,
+ * read anywhere, never torn. */
+static double mtp_load_f64(const double *p)
+{
+    double v;
+
+    __atomic_load(p, &v, __ATOMIC_RELAXED);
+    return v;
+}
+
+static void mtp_store_f64(double *p, double v)
+{
+    __atomic_store(p, &v, __ATOMIC_RELAXED);
+}
+
+/* The calling thread's CPU time: what a system call cost the program. */
+static uint64_t mtp_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t mtp_now_ns(void)
 {
@@ -528,10 +575,18 @@ static void mtp_refresh_hints(const mtp_seen *slice, size_t slice_len)
 
 static void mtp_wp_stop(void)
 {
-    if (mtp.wp_state == 1)
+    if (mtp.wp_state == MTP_WP_ON)
         mtp_wpscan_close(&mtp.wp);
-    mtp.wp_state = 0;
+    mtp.wp_state = MTP_WP_OFF;
 }
+
+/* The scan's cost budget: its write-protect faults, at their measured
+ * price, plus its own system calls, as a share of the program's time. */
+#define MTP_WRITE_BUDGET      0.02
+#define MTP_WP_START_STRIDE   4 /* a first sample the program can surely afford */
+#define MTP_WP_MEASURE_EVERY  (30 * 1000000000ull)
+#define MTP_WP_BACKOFF_MIN_NS (5 * 1000000000ull)
+#define MTP_WP_BACKOFF_MAX_NS (320 * 1000000000ull)
 
 /*
  * The written-page scan runs around everything that writes to objects on
@@ -545,13 +600,19 @@ static int mtp_written_ready(void)
 {
     if (!mtp_written_semaphore || mtp.wp_state < 0)
         return 0;
-    if (mtp.wp_state == 0) {
+    if (mtp.wp_state == MTP_WP_BACKING_OFF && mtp_now_ns() < mtp.wp_resume_ns)
+        return 0;
+    if (mtp.wp_state != MTP_WP_ON) {
         int err = mtp_wpscan_open(&mtp.wp);
         if (err < 0) {
             mtp.wp_state = err; /* reported through gc_done; not retried */
             return 0;
         }
-        mtp.wp_state = 1;
+        /* After a back-off, start again from the widest sample. */
+        mtp.wp.stride =
+            mtp.wp_state == MTP_WP_BACKING_OFF ? MTP_WPSCAN_MAX_STRIDE : MTP_WP_START_STRIDE;
+        mtp.wp_state = MTP_WP_ON;
+        mtp.written_since = 0;
     }
     if (mtp.written == NULL) {
         mtp.written = PyMem_RawMalloc(MTP_WRITTEN_MAX * sizeof(*mtp.written));
@@ -569,49 +630,145 @@ static void mtp_written_take(void)
 
     if (!mtp_written_ready())
         return;
+    if (mtp.wp.released) {
+        /* A full collection wrote every header since: nothing to report
+         * but what mtp_written_release() took. */
+        mtp_wpscan_collect(&mtp.wp, NULL, 0);
+        return;
+    }
     got = mtp_wpscan_collect(&mtp.wp, mtp.written + mtp.written_len,
                              MTP_WRITTEN_MAX - mtp.written_len);
     if (got > 0)
         mtp.written_len += (size_t)got;
 }
 
-/* Write faults may cost the program at most this share of its time: the
- * scan protects a smaller sample of the heap when they would cost more. */
-#define MTP_WRITE_BUDGET   0.02
-#define MTP_WRITE_FAULT_NS 2000 /* measured ~1.7 us per first write here */
+/*
+ * Before a full collection: takes the program's writes, then drops the
+ * protection until the next scan.  The collector writes every object's
+ * header; protected, each page of the heap would fault once inside the
+ * collection (the fault costs ~7-14 us here, the unprotection a fraction of
+ * that).  Writes between the collection and the next scan are lost to the
+ * signal; the next scan protects again.
+ */
+static void mtp_written_release(void)
+{
+    long got;
+
+    if (mtp.wp_state != MTP_WP_ON || mtp.written == NULL)
+        return;
+    got = mtp_wpscan_release(&mtp.wp, mtp.written + mtp.written_len,
+                             MTP_WRITTEN_MAX - mtp.written_len);
+    if (got > 0)
+        mtp.written_len += (size_t)got;
+}
+
+/* Written pages are taken at most once per this period, whatever the steps
+ * between: each take re-protects what the program wrote, and it pays for
+ * that protection with a fault per page at its next write. */
+#define MTP_WP_PERIOD_NS (500 * 1000 * 1000ull)
+
+static int mtp_written_due(uint64_t now)
+{
+    if (!mtp_written_semaphore || mtp.wp_state < 0)
+        return 0;
+    if (mtp.wp_state == MTP_WP_BACKING_OFF)
+        return now >= mtp.wp_resume_ns;
+    return mtp.wp_state != MTP_WP_ON || mtp.written_since == 0 ||
+           now - mtp.written_since >= MTP_WP_PERIOD_NS;
+}
 
 static void mtp_written_rearm(void)
 {
-    if (mtp.wp_state == 1)
+    if (mtp.wp_state == MTP_WP_ON)
         mtp_wpscan_collect(&mtp.wp, NULL, 0);
 }
 
-/* After an observation: size the next sample from what this one saw. */
+/* Turns the scan off for a while: its cost exceeded the budget even at the
+ * widest sample.  Closing the userfaultfd drops every protection at once. */
+static void mtp_written_back_off(uint64_t now)
+{
+    mtp_wpscan_close(&mtp.wp);
+    mtp.wp_state = MTP_WP_BACKING_OFF;
+    mtp.wp_backoff_ns = mtp.wp_backoff_ns ? 2 * mtp.wp_backoff_ns : MTP_WP_BACKOFF_MIN_NS;
+    if (mtp.wp_backoff_ns > MTP_WP_BACKOFF_MAX_NS)
+        mtp.wp_backoff_ns = MTP_WP_BACKOFF_MAX_NS;
+    mtp.wp_resume_ns = now + mtp.wp_backoff_ns;
+    mtp.wp_backoffs++;
+}
+
+/*
+ * After an observation: what the scan cost the program since the last
+ * sample was protected, measured, and the next sample sized to keep that
+ * within MTP_WRITE_BUDGET.  The cost is the write-protect faults the scan
+ * found (each written page of a protected chunk took one) at the price a
+ * fault was measured to cost here, re-measured every 30 s, plus the time of
+ * the scan's own system calls (PAGEMAP_SCAN, write-protect, /proc/self/maps).
+ * A first touch of an empty page counts as a fault of the scan's too,
+ * though the program would have taken it anyway, so the cost is never
+ * under-stated.  When not even the widest sample fits, the scan backs off.
+ */
 static void mtp_written_resample(uint64_t now)
 {
-    uint64_t elapsed = mtp.written_since ? now - mtp.written_since : 0;
+    uint64_t elapsed = mtp.written_since ? now - mtp.written_since : 0, cost;
+    unsigned next;
 
-    if (mtp.wp_state != 1)
+    if (mtp.wp_state != MTP_WP_ON)
         return;
-    mtp_wpscan_sample(&mtp.wp, mtp_wpscan_next_stride(mtp.wp.stride, mtp.written_len, elapsed,
-                                                      MTP_WRITE_BUDGET, MTP_WRITE_FAULT_NS));
+    if (mtp.wp_fault_ns == 0 || now - mtp.wp_fault_measured >= MTP_WP_MEASURE_EVERY) {
+        uint64_t t0 = mtp_cpu_ns();
+        long ns = mtp_wpscan_measure_fault(&mtp.wp);
+        if (ns > 0)
+            mtp.wp_fault_ns = mtp.wp_fault_ns ? (mtp.wp_fault_ns + (uint64_t)ns) / 2 : (uint64_t)ns;
+        mtp.wp.sys_ns += mtp_cpu_ns() - t0;
+        mtp.wp_fault_measured = now;
+    }
+    /* A change of stride re-protects the whole heap once: a real cost,
+     * counted, but not one the sample will go on costing. */
+    cost = mtp.wp.faults * mtp.wp_fault_ns + mtp.wp.sys_ns;
+    mtp.wp_faults_total += mtp.wp.faults;
+    mtp.wp_sys_ns_total += mtp.wp.sys_ns + mtp.wp.reset_ns;
+    mtp.wp_cost_ns_total += cost + mtp.wp.reset_ns;
+    mtp.pending_wp_cost_ns += cost + mtp.wp.reset_ns;
+    mtp.wp.faults = mtp.wp.sys_ns = mtp.wp.reset_ns = 0;
+    /* Narrow only after 2 s under a quarter of the budget. */
+    mtp.wp_quiet = (double)cost < MTP_WRITE_BUDGET / 4 * (double)elapsed ? mtp.wp_quiet + 1 : 0;
+    if (elapsed == 0) { /* the first sample: nothing measured yet */
+        mtp_wpscan_sample(&mtp.wp, mtp.wp.stride);
+        mtp.written_since = now;
+        return;
+    }
+    mtp.wp_last_cost_ns = cost;
+    mtp.wp_last_elapsed_ns = elapsed;
+    next =
+        mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, MTP_WRITE_BUDGET, mtp.wp_quiet >= 4);
+    if (next != mtp.wp.stride)
+        mtp.wp_quiet = 0;
+    if (next == 0) {
+        mtp_written_back_off(now);
+        return;
+    }
+    if (next <= MTP_WPSCAN_MAX_STRIDE / 2)
+        mtp.wp_backoff_ns = 0; /* affordable again: the next back-off starts short */
+    mtp_wpscan_sample(&mtp.wp, next);
     mtp.written_since = now;
 }
 
 static void mtp_written_fire(void)
 {
+    /* Each page stands for `stride` (1 in stride of the heap's chunks was
+     * watched): BPF weighs its heat by that. */
+    uint32_t weight = mtp.wp_state == MTP_WP_ON ? mtp.wp.stride : 1;
+
     for (size_t done = 0; done < mtp.written_len; done += MTP_BATCH_MAX) {
         const uint64_t *pages = mtp.written + done;
         uint32_t count = (uint32_t)(mtp.written_len - done < MTP_BATCH_MAX ? mtp.written_len - done
                                                                            : MTP_BATCH_MAX);
-        DTRACE_PROBE2(mtp, written, pages, count);
+        DTRACE_PROBE3(mtp, written, pages, count, weight);
         mtp.written_fired += count;
     }
     mtp.written_len = 0;
 }
 
-/* Watches the mappings that hold this snapshot's objects (sorted, so
- * consecutive objects mostly fall in the mapping just watched). */
 /* Watches every anonymous mapping, not only those holding a step's objects:
  * a step walks a slice, but the scan reports the whole heap's writes, and
  * large storage (buffer data, item arrays) has mappings of its own. */
@@ -619,9 +776,10 @@ static void mtp_written_watch(void)
 {
     char *maps = NULL;
     size_t cap = 0;
+    uint64_t t0 = mtp_cpu_ns();
     FILE *f;
 
-    if (mtp.wp_state != 1)
+    if (mtp.wp_state != MTP_WP_ON)
         return;
     f = fopen("/proc/self/maps", "re");
     if (f == NULL)
@@ -633,6 +791,7 @@ static void mtp_written_watch(void)
         return;
     }
     fclose(f);
+    mtp.wp.sys_ns += mtp_cpu_ns() - t0; /* reading the maps is the scan's cost too */
     mtp_wpscan_watch_all(&mtp.wp, maps);
     free(maps);
 }
@@ -888,7 +1047,7 @@ static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
 
 static int32_t mtp_activity(int32_t delta, uint8_t history)
 {
-    if (delta != 0 || mtp.wp_state == 1)
+    if (delta != 0 || mtp.wp_state == MTP_WP_ON)
         return delta;
     return mtp_history_count((uint8_t)(history >> 1), MTP_HISTORY_RECENT) > 0 ? 1 : 0;
 }
@@ -994,7 +1153,7 @@ static void mtp_extents_step(int cycle_done)
     }
     mtp.step_extents_len = 0;
 
-    if (mtp.wp_state == 1 && mtp.written_len > 0 && mtp.extents_len > 0) {
+    if (mtp.wp_state == MTP_WP_ON && mtp.written_len > 0 && mtp.extents_len > 0) {
         uint64_t *pages = PyMem_RawMalloc(mtp.written_len * sizeof(*pages));
         size_t *hits = PyMem_RawMalloc(mtp.extents_len * sizeof(*hits));
         size_t n_hits;
@@ -1022,7 +1181,7 @@ static void mtp_extents_step(int cycle_done)
  * One observation step of at most `limit` entries.  Returns 0, or -1 with a
  * Python exception set.
  */
-static int mtp_observe(size_t limit, uint64_t *observed_out)
+static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
 {
     mtp_walk w = {0};
     PyObject *objects = NULL, *old_bookmark = NULL;
@@ -1030,7 +1189,7 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     int32_t *delta = NULL;
     int cycle_done = 0, broken = 0, wrote;
     size_t n, table_len;
-    uint64_t now, walk_start, merge_ns;
+    uint64_t now, walk_start, merge_ns, scan_ns = 0;
 
     *observed_out = 0;
     if (limit == 0)
@@ -1044,9 +1203,11 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
         PyErr_NoMemory();
         return -1;
     }
-    /* The program's writes since the last step; the walk itself writes
+    /* The program's writes since the last scan; the walk itself writes
      * nothing. */
-    mtp_written_take();
+    if (scan)
+        mtp_written_take();
+    scan_ns = mtp_now_ns() - walk_start;
     if (mtp_gc.usable) {
         old_bookmark = mtp_gc_walk(&w, &cycle_done, &broken);
         if (broken) {
@@ -1093,11 +1254,15 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     mtp_flush();
     /* What grows with the slice; the merge and what follows grow with the
      * tables and the heap's mappings instead. */
-    mtp.step_walked_ns = mtp_now_ns() - walk_start - merge_ns;
+    mtp.step_walked_ns = mtp_now_ns() - walk_start - merge_ns - scan_ns;
     mtp_refresh_hints(sorted, n);
     if (w.n_buffers > 0)
         mtp_emit_buffers(&w, sorted, delta, n);
-    mtp_written_watch();
+    if (scan) {
+        uint64_t t0 = mtp_now_ns();
+        mtp_written_watch();
+        scan_ns += mtp_now_ns() - t0;
+    }
     mtp_extents_step(cycle_done);
     mtp_fire_settings();
 
@@ -1124,9 +1289,17 @@ static int mtp_observe(size_t limit, uint64_t *observed_out)
     mtp_release_buffers(&w);
     Py_XDECREF(objects);
     Py_XDECREF(old_bookmark);
-    if (wrote)
-        mtp_written_rearm();
-    mtp_written_resample(now);
+    if (scan) {
+        uint64_t t0 = mtp_now_ns();
+        /* Between scans our own few writes are left to the next one: a
+         * re-protection now would also re-protect the program's writes,
+         * which it would pay for with faults a second time. */
+        if (wrote)
+            mtp_written_rearm();
+        mtp_written_resample(now);
+        scan_ns += mtp_now_ns() - t0;
+    }
+    mtp.step_scan_ns = scan_ns;
     mtp_written_fire();
     *observed_out = (uint64_t)n;
     return 0;
@@ -1136,7 +1309,7 @@ static int mtp_is_full_collection(PyObject *info)
 {
     PyObject *gen;
 
-    if (mtp.wp_state != 1)
+    if (mtp.wp_state != MTP_WP_ON)
         return 0;
     gen = PyDict_GetItem(info, mtp.generation_key);
     return gen != NULL && PyLong_Check(gen) && PyLong_AsLong(gen) >= 2;
@@ -1163,15 +1336,20 @@ static void mtp_fire_gc_done(uint64_t now)
     uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
     uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
     /* The stride when the scan is on: the loader widens its hot window by it. */
-    int64_t wp_state = mtp.wp_state == 1 ? (int64_t)mtp.wp.stride : mtp.wp_state;
+    int64_t wp_state = mtp.wp_state == MTP_WP_ON            ? (int64_t)mtp.wp.stride
+                       : mtp.wp_state == MTP_WP_BACKING_OFF ? MTP_WP_STATE_BACKOFF
+                                                            : mtp.wp_state;
+    uint64_t wp_cost_ns = mtp.pending_wp_cost_ns, step_max_ns = mtp.pending_step_max_ns;
     /* How long covering the heap takes: the loader widens it by this too. */
     uint64_t cycle_ns = mtp_cycle_ns(now);
 
     if (!mtp_gc_done_semaphore)
         return;
-    DTRACE_PROBE6(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns);
+    DTRACE_PROBE8(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns, wp_cost_ns,
+                  step_max_ns);
     mtp.pending_collections = mtp.pending_gc_ns = 0;
     mtp.pending_observe_ns = mtp.pending_observed = 0;
+    mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = 0;
     mtp.last_gc_done_ns = now;
 }
 
@@ -1192,18 +1370,27 @@ static void mtp_gc_done_at_exit(void)
  *   the previous one earned, so the pause mtp adds to the collector totals
  *   at most that share of the collector's own time.
  * - A timer step runs outside any collection, from the ticker thread holding
- *   the GIL, as another Python thread would.  It earns `timer_share` (2%) of
- *   wall time: most programs spend far less than that in the collector, so
- *   without it a large heap would take minutes to cover, and a program with
- *   the collector off would never be observed.
+ *   the GIL, as another Python thread would.  Most programs spend little
+ *   time in the collector, so without it a large heap would take minutes to
+ *   cover, and a program with the collector off would never be observed.
+ *
+ * Both kinds draw on one wall-time credit too, earned at `timer_share` (1%)
+ * of wall time, so that all steps together cost the program at most that: a
+ * program that spends 40% of its time collecting would otherwise give 8% of
+ * it to mtp.  (timer_share 0 turns timer steps off and leaves collection
+ * steps to `budget` alone.)  And whatever the credit, a step is sized to
+ * pause the program for at most MTP_STEP_MAX_NS: a service's tail latency
+ * must not grow by a long step; the credit is spent in many short ones.
  *
  * The cost of a step is predicted from the previous ones: per entry observed,
- * plus per side-table entry merged.
+ * plus a fixed part.
  */
-#define MTP_DEFAULT_BUDGET 0.20
-#define MTP_TIMER_SHARE    0.02
-#define MTP_CREDIT_MAX_NS  200000000ull /* 200 ms: one step's ceiling */
-#define MTP_STEP_MIN       512          /* entries: smaller steps wait for credit */
+#define MTP_DEFAULT_BUDGET  0.20
+#define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
+#define MTP_TIMER_SHARE     0.01
+#define MTP_CREDIT_MAX_NS   50000000ull /* 50 ms: what an idle stretch can save up */
+#define MTP_STEP_MAX_NS     2000000ull  /* 2 ms: the longest pause a step is sized for */
+#define MTP_STEP_MIN        512         /* entries: smaller steps wait for credit */
 
 /* Steps are sized to 80% of the credit: the cost per entry is a running
  * estimate, and an overrun is a pause beyond the budget. */
@@ -1211,31 +1398,97 @@ static void mtp_gc_done_at_exit(void)
 
 static uint64_t mtp_step_limit(int64_t credit)
 {
-    double spare = MTP_STEP_MARGIN * (double)credit - mtp.step_fixed_ns;
+    double per = mtp_load_f64(&mtp.ns_per_entry), fixed = mtp_load_f64(&mtp.step_fixed_ns);
+    double spare = MTP_STEP_MARGIN * (double)credit - fixed;
+    double pause = (MTP_STEP_MARGIN * (double)MTP_STEP_MAX_NS - fixed) / per;
+    uint64_t limit;
 
     if (spare <= 0)
         return 0;
-    return (uint64_t)(spare / mtp.ns_per_entry);
+    limit = (uint64_t)(spare / per);
+    /* The pause cap, but never below a useful step: a fixed part that alone
+     * exceeds it would otherwise leave nothing to observe. */
+    if (pause < MTP_STEP_MIN)
+        pause = MTP_STEP_MIN;
+    return limit < pause ? limit : (uint64_t)pause;
+}
+
+/*
+ * The entries a step may take on `credit`, or 0 to wait for more.  A credit
+ * at its ceiling cannot grow: if even then the predicted fixed cost leaves
+ * no room, waiting would stop observation for good (the prediction is only
+ * revised by steps that run).  So a full credit always buys a minimal step;
+ * its real cost is charged, and corrects the prediction.
+ */
+static uint64_t mtp_step_entries(int64_t credit)
+{
+    uint64_t limit = mtp_step_limit(credit);
+
+    if (limit >= MTP_STEP_MIN)
+        return limit;
+    return credit >= (int64_t)MTP_CREDIT_MAX_NS ? MTP_STEP_MIN : 0;
+}
+
+/* The entries a step may take on two credits at once, the smaller. */
+static uint64_t mtp_step_entries2(int64_t a, int64_t b)
+{
+    uint64_t x = mtp_step_entries(a), y = mtp_step_entries(b);
+
+    return x < y ? x : y;
+}
+
+/* The histogram bucket of a pause: 4 per power of two. */
+static unsigned mtp_step_bucket(uint64_t ns)
+{
+    unsigned log2, quarter;
+
+    if (ns < 4)
+        return (unsigned)ns;
+    log2 = 63u - (unsigned)__builtin_clzll(ns);
+    quarter = (unsigned)(ns >> (log2 - 2)) & 3u;
+    return log2 * 4 + quarter < MTP_STEP_HIST ? log2 * 4 + quarter : MTP_STEP_HIST - 1;
+}
+
+/* The upper bound of the pause below which `share` of the steps fell. */
+static uint64_t mtp_step_quantile(double share)
+{
+    uint64_t total = 0, seen = 0;
+
+    for (unsigned b = 0; b < MTP_STEP_HIST; b++)
+        total += mtp.step_hist[b];
+    for (unsigned b = 0; b < MTP_STEP_HIST && total > 0; b++) {
+        seen += mtp.step_hist[b];
+        if ((double)seen >= share * (double)total) {
+            unsigned log2 = b / 4, quarter = b % 4;
+            uint64_t bound = b < 4 ? b : ((4ull + quarter + 1) << log2) >> 2;
+            return bound < mtp.observe_ns_max ? bound : mtp.observe_ns_max;
+        }
+    }
+    return 0;
 }
 
 /* One step of at most `limit` entries, timed and counted, whatever asked
  * for it.  Returns mtp_observe()'s status (-1 with an exception set). */
-static int mtp_run_step(size_t limit, uint64_t *observed, uint64_t *spent)
+static int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent)
 {
     uint64_t start = mtp_now_ns(), end;
     int rc;
 
     mtp.observing = 1;
-    rc = mtp_observe(limit, observed);
+    rc = mtp_observe(limit, force_scan || mtp_written_due(start), observed);
     mtp.observing = 0;
     end = mtp_now_ns();
     *spent = end - start;
-    if (*observed > 0 && mtp.step_walked_ns <= *spent) {
+    if (*observed > 0 && mtp.step_walked_ns + mtp.step_scan_ns <= *spent) {
         double per = (double)mtp.step_walked_ns / (double)*observed;
         if (per < 20)
             per = 20;
-        mtp.ns_per_entry = 0.7 * mtp.ns_per_entry + 0.3 * per;
-        mtp.step_fixed_ns = 0.7 * mtp.step_fixed_ns + 0.3 * (double)(*spent - mtp.step_walked_ns);
+        /* Atomic stores: the ticker reads these without the GIL. */
+        mtp_store_f64(&mtp.ns_per_entry, 0.7 * mtp.ns_per_entry + 0.3 * per);
+        /* The scan's share is budgeted by the scan itself. */
+        mtp_store_f64(&mtp.step_fixed_ns,
+                      0.7 * mtp.step_fixed_ns +
+                          0.3 * (double)(*spent - mtp.step_walked_ns - mtp.step_scan_ns));
     }
     __atomic_store_n(&mtp.last_observe_ns, end, __ATOMIC_RELAXED);
     mtp.observations++;
@@ -1244,22 +1497,31 @@ static int mtp_run_step(size_t limit, uint64_t *observed, uint64_t *spent)
     mtp.observe_ns_last = *spent;
     if (*spent > mtp.observe_ns_max)
         mtp.observe_ns_max = *spent;
+    if (*spent > mtp.pending_step_max_ns)
+        mtp.pending_step_max_ns = *spent;
+    mtp.step_hist[mtp_step_bucket(*spent)]++;
     mtp.pending_observe_ns += *spent;
     mtp.pending_observed += *observed;
     return rc;
 }
 
-/* Runs one step if `credit` affords a useful one, and charges it; returns
- * the objects observed. */
-static uint64_t mtp_step(int64_t *credit, uint64_t *spent_total)
+/* Runs one step if `credit` (and `wall`, when not NULL) affords a useful
+ * one, and charges it to both; returns the objects observed. */
+static uint64_t mtp_step(int64_t *credit, int64_t *wall, uint64_t *spent_total)
 {
-    uint64_t limit = mtp_step_limit(*credit), observed = 0, spent;
+    uint64_t limit, observed = 0, spent;
 
-    if (limit < MTP_STEP_MIN)
+    limit = wall ? mtp_step_entries2(*credit, *wall) : mtp_step_entries(*credit);
+    if (limit == 0)
         return 0;
-    if (mtp_run_step((size_t)limit, &observed, &spent) < 0)
+    mtp.forced_steps += limit == MTP_STEP_MIN && mtp_step_limit(*credit) < MTP_STEP_MIN;
+    if (mtp_run_step((size_t)limit, 0, &observed, &spent) < 0)
         PyErr_Clear(); /* never let tracing break the program */
+    /* The scan's time is charged to the scan's own budget. */
+    spent = spent > mtp.step_scan_ns ? spent - mtp.step_scan_ns : 0;
     *credit -= (int64_t)spent;
+    if (wall)
+        __atomic_store_n(wall, *wall - (int64_t)spent, __ATOMIC_RELAXED);
     *spent_total += spent;
     return observed;
 }
@@ -1271,6 +1533,17 @@ static void mtp_earn(int64_t *credit, uint64_t ns, double share)
     *credit += (int64_t)((double)ns * share);
     if (*credit > cap)
         *credit = cap;
+}
+
+/* Earns wall-time credit up to now.  GIL held; the ticker only reads. */
+static void mtp_wall_earn(uint64_t now)
+{
+    if (mtp.timer_earned_ns != 0 && now > mtp.timer_earned_ns) {
+        int64_t credit = mtp.timer_credit_ns;
+        mtp_earn(&credit, now - mtp.timer_earned_ns, mtp.timer_share);
+        __atomic_store_n(&mtp.timer_credit_ns, credit, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&mtp.timer_earned_ns, now, __ATOMIC_RELAXED);
 }
 
 static void mtp_ticker_ensure(void);
@@ -1288,7 +1561,7 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
      * (finalizers run inside a collection and may run pending calls). */
     mtp.in_collection = starting;
     if (!MTP_TRACING()) {
-        if (mtp.wp_state == 1)
+        if (mtp.wp_state == MTP_WP_ON)
             mtp_wp_stop(); /* the tracer left: no write faults without one */
         Py_RETURN_NONE;
     }
@@ -1296,7 +1569,7 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
     if (starting) {
         mtp.gc_start_ns = mtp_now_ns();
         if (mtp_is_full_collection(args[1]))
-            mtp_written_take(); /* the collector is about to write every header */
+            mtp_written_release(); /* the collector will write every header */
         if (mtp_gc_start_semaphore) {
             /* For ad-hoc tools (bpftrace); mtp-trace does not attach it. */
             PyObject *gen = PyDict_GetItemString(args[1], "generation");
@@ -1306,8 +1579,6 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
         Py_RETURN_NONE;
     }
 
-    if (mtp_is_full_collection(args[1]))
-        mtp_written_rearm();
     mtp_ticker_ensure();
     now = mtp_now_ns();
     mtp.pending_collections++;
@@ -1316,8 +1587,10 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
         mtp.gc_ns_total += now - mtp.gc_start_ns;
         mtp_earn(&mtp.credit_ns, now - mtp.gc_start_ns, mtp.budget);
     }
+    mtp_wall_earn(now);
     if (!mtp.observing && mtp_objects_semaphore && now - mtp.last_observe_ns >= mtp.min_interval_ns)
-        observed = mtp_step(&mtp.credit_ns, &mtp.gc_step_ns_total);
+        observed = mtp_step(&mtp.credit_ns, mtp.timer_share > 0 ? &mtp.timer_credit_ns : NULL,
+                            &mtp.gc_step_ns_total);
     if (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)
         mtp_fire_gc_done(now);
     Py_RETURN_NONE;
@@ -1344,32 +1617,31 @@ static int mtp_ticker_final;   /* at exit: never start again */
 static int mtp_ticker_forking; /* between os.fork()'s before and after hooks */
 static uint64_t mtp_ticker_not_before_ns;
 
-/* Earns wall-time credit up to now; called by the ticker without the GIL
- * (it only touches the timer credit, which only the ticker and timer steps
- * use, and those run on the ticker's thread). */
-static void mtp_timer_earn(uint64_t now)
-{
-    if (mtp.timer_earned_ns != 0 && now > mtp.timer_earned_ns)
-        mtp_earn(&mtp.timer_credit_ns, now - mtp.timer_earned_ns, mtp.timer_share);
-    mtp.timer_earned_ns = now;
-}
-
-/* Whether a timer step is due; a guess without the GIL, checked again with
- * it. */
+/* Whether a timer step is due: the credit it would have earned by now.
+ * The ticker asks without the GIL (every field it reads is stored
+ * atomically), and it is asked again with the GIL before stepping. */
 static int mtp_timer_due(uint64_t now)
 {
-    return mtp.timer_share > 0 && mtp_objects_semaphore &&
-           now - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) >= mtp.min_interval_ns &&
-           mtp_step_limit(mtp.timer_credit_ns) >= MTP_STEP_MIN;
+    double share = mtp_load_f64(&mtp.timer_share);
+    uint64_t earned = __atomic_load_n(&mtp.timer_earned_ns, __ATOMIC_RELAXED);
+    int64_t credit = __atomic_load_n(&mtp.timer_credit_ns, __ATOMIC_RELAXED);
+
+    if (earned != 0 && now > earned)
+        mtp_earn(&credit, now - earned, share);
+    return share > 0 && mtp_objects_semaphore &&
+           now - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) >=
+               __atomic_load_n(&mtp.min_interval_ns, __ATOMIC_RELAXED) &&
+           mtp_step_entries(credit) > 0;
 }
 
 static void mtp_timer_step(void)
 {
-    uint64_t observed;
+    uint64_t observed, now = mtp_now_ns();
 
-    if (mtp.in_collection || mtp.observing || !mtp_timer_due(mtp_now_ns()))
+    mtp_wall_earn(now);
+    if (mtp.in_collection || mtp.observing || !mtp_timer_due(now))
         return;
-    observed = mtp_step(&mtp.timer_credit_ns, &mtp.timer_step_ns_total);
+    observed = mtp_step(&mtp.timer_credit_ns, NULL, &mtp.timer_step_ns_total);
     mtp.timer_steps += observed > 0;
     if (observed)
         mtp_fire_gc_done(mtp_now_ns());
@@ -1382,7 +1654,8 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
         struct timespec until;
 
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250 * 1000 * 1000;
+        /* Often enough to spend the credit in short steps. */
+        until.tv_nsec += 50 * 1000 * 1000;
         if (until.tv_nsec >= 1000000000) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
@@ -1390,7 +1663,6 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
         pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
         if (mtp_ticker_state != MTP_TICKER_RUNNING || !MTP_TRACING())
             break; /* stopped, or the tracer left: leave no thread behind */
-        mtp_timer_earn(mtp_now_ns());
         if (!mtp_timer_due(mtp_now_ns()))
             continue;
         pthread_mutex_unlock(&mtp_ticker_mu);
@@ -1497,7 +1769,7 @@ static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
         return PyLong_FromLong(0);
     mtp_ticker_ensure();
     /* Counted like every other step, so mtp:gc_done reports its time too. */
-    if (mtp_run_step(MTP_STEP_MAX_ENTRIES, &observed, &spent) < 0)
+    if (mtp_run_step(MTP_STEP_MAX_ENTRIES, 1, &observed, &spent) < 0)
         return NULL;
     return PyLong_FromUnsignedLongLong(observed);
 }
@@ -1530,10 +1802,27 @@ static int mtp_put_str(PyObject *dict, const char *key, const char *value)
     return rc;
 }
 
+static const char *mtp_wp_state_name(void)
+{
+    switch (mtp.wp_state) {
+    case MTP_WP_ON:
+        return "on";
+    case MTP_WP_OFF:
+        return "off";
+    case MTP_WP_BACKING_OFF:
+        return "backoff";
+    default:
+        return "unsupported";
+    }
+}
+
 static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    int wp_on = mtp.wp_state == 1;
+    int wp_on = mtp.wp_state == MTP_WP_ON;
     PyObject *d = PyDict_New();
+    double share =
+        mtp.wp_last_elapsed_ns ? (double)mtp.wp_last_cost_ns / (double)mtp.wp_last_elapsed_ns : 0.0;
+    PyObject *share_obj = PyFloat_FromDouble(share);
 
     if (d == NULL || mtp_put_u64(d, "observations", mtp.observations) < 0 ||
         mtp_put_u64(d, "objects_seen", mtp.objects_seen) < 0 ||
@@ -1563,16 +1852,28 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "written_scan_errno", mtp.wp_state < 0 ? (uint64_t)-mtp.wp_state : 0) < 0 ||
         mtp_put_u64(d, "written_pages_fired", mtp.written_fired) < 0 ||
         mtp_put_u64(d, "written_ranges", wp_on ? mtp.wp.n_ranges : 0) < 0 ||
-        mtp_put_u64(d, "written_stride", wp_on ? mtp.wp.stride : 0) < 0) {
+        mtp_put_u64(d, "written_stride", wp_on ? mtp.wp.stride : 0) < 0 ||
+        mtp_put_str(d, "written_scan_state", mtp_wp_state_name()) < 0 ||
+        mtp_put_u64(d, "written_scan_faults", mtp.wp_faults_total) < 0 ||
+        mtp_put_u64(d, "written_scan_fault_ns", mtp.wp_fault_ns) < 0 ||
+        mtp_put_u64(d, "written_scan_sys_ns", mtp.wp_sys_ns_total) < 0 ||
+        mtp_put_u64(d, "written_scan_cost_ns", mtp.wp_cost_ns_total) < 0 || share_obj == NULL ||
+        PyDict_SetItemString(d, "written_scan_cost_share", share_obj) < 0 ||
+        mtp_put_u64(d, "written_scan_backoffs", mtp.wp_backoffs) < 0 ||
+        mtp_put_u64(d, "step_ns_p50", mtp_step_quantile(0.50)) < 0 ||
+        mtp_put_u64(d, "step_ns_p99", mtp_step_quantile(0.99)) < 0 ||
+        mtp_put_u64(d, "forced_steps", mtp.forced_steps) < 0) {
+        Py_XDECREF(share_obj);
         Py_XDECREF(d);
         return NULL;
     }
+    Py_DECREF(share_obj);
     return d;
 }
 
 PyDoc_STRVAR(mtp_set_interval_doc,
              "set_min_interval(seconds)\n--\n\n"
-             "Observe at most once per this many seconds of collections (default 0.5).");
+             "Observe at most once per this many seconds of collections (default 0.05).");
 
 static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg)
 {
@@ -1584,16 +1885,18 @@ static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg
         PyErr_SetString(PyExc_ValueError, "min interval must be between 0 and 3600 seconds");
         return NULL;
     }
-    mtp.min_interval_ns = (uint64_t)(seconds * 1e9);
+    __atomic_store_n(&mtp.min_interval_ns, (uint64_t)(seconds * 1e9), __ATOMIC_RELAXED);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(mtp_set_budget_doc,
-             "set_budget(share, timer_share=0.02)\n--\n\n"
+             "set_budget(share, timer_share=0.01)\n--\n\n"
              "Steps inside collections may add at most `share` of the collector's\n"
-             "own time to its pauses (default 0.2).  Steps from mtp's timer, outside\n"
-             "collections, may take `timer_share` of wall time (default 0.02; 0 turns\n"
-             "them off).  Larger shares cover a large heap in fewer steps.");
+             "own time to its pauses (default 0.2).  All steps together, inside\n"
+             "collections and from mtp's timer, may take `timer_share` of wall time\n"
+             "(default 0.01; 0 turns timer steps off and leaves steps inside\n"
+             "collections to `share` alone).  Larger shares cover a large heap in\n"
+             "fewer seconds; no step is sized to pause the program over 2 ms.");
 
 static PyObject *mtp_set_budget(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
@@ -1608,7 +1911,7 @@ static PyObject *mtp_set_budget(PyObject *Py_UNUSED(module), PyObject *args, PyO
         return NULL;
     }
     mtp.budget = share;
-    mtp.timer_share = timer;
+    mtp_store_f64(&mtp.timer_share, timer);
     Py_RETURN_NONE;
 }
 
@@ -1829,6 +2132,9 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     mtp.extents_len = mtp.step_extents_len = 0;
     mtp.batch_len = 0;
     mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
+    mtp.wp_backoff_ns = mtp.wp_resume_ns = 0;
+    mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = 0;
+    mtp.written_len = 0;
     mtp.observing = 0;
     mtp.in_collection = 0;
     mtp.last_observe_ns = 0;
@@ -1980,11 +2286,11 @@ PyMODINIT_FUNC PyInit_mtp(void)
         PyErr_SetString(PyExc_ImportError, "mtp was already initialised in this process");
         return NULL;
     }
-    mtp.min_interval_ns = 500 * 1000 * 1000;
+    mtp.min_interval_ns = MTP_MIN_INTERVAL_NS;
     mtp.budget = MTP_DEFAULT_BUDGET;
     mtp.timer_share = MTP_TIMER_SHARE;
     mtp.ns_per_entry = 300;
-    mtp.step_fixed_ns = 2e6;
+    mtp.step_fixed_ns = 2e5;
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
         return NULL;

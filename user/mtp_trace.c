@@ -1100,6 +1100,7 @@ int main(int argc, char **argv)
         }
         epoch = skel->bss->mtp_epoch;
         report.prev = report.totals;
+        report.prev_elapsed_s = report.elapsed_s;
         if (read_stats(skel, &report.totals) < 0) {
             die_hint("cannot read the stats map: %s", strerror(errno));
             goto out;
@@ -1146,6 +1147,11 @@ int main(int argc, char **argv)
             if (wp_reported > 0)
                 fprintf(stderr, "mtp-trace: written-page scan: on (reads show as writes to "
                                 "reference counts)\n");
+            else if (wp_reported == MTP_WP_STATE_BACKOFF)
+                fprintf(stderr,
+                        "mtp-trace: written-page scan: backing off: its measured cost exceeded "
+                        "its budget (2%% of the program's time) even at its widest sample; it "
+                        "retries later (objects that are only read are invisible meanwhile)\n");
             else if (wp_reported < 0)
                 fprintf(stderr,
                         "mtp-trace: written-page scan: unavailable (%s; needs Linux 6.7+ "

@@ -64,6 +64,51 @@ static void interval_json_has_documented_fields(void **state)
     free(text);
 }
 
+/* The scan's measured cost per interval, and its state, reach the output. */
+static void scan_cost_and_state_are_reported(void **state)
+{
+    struct mtp_report r = {0};
+    struct json_object *o, *v;
+    char *text, line[256];
+
+    (void)state;
+    r.prev_elapsed_s = 1.0;
+    r.elapsed_s = 3.0;
+    r.prev.wp_cost_ns = 10000000;
+    r.totals.wp_cost_ns = 50000000; /* 40 ms over 2 s: 2% */
+    r.totals.wp_state = 8;
+    r.totals.step_max_ns = 1500000;
+    text = mtp_report_json(&r);
+    o = parse(text);
+    assert_true(json_object_object_get_ex(o, "written_scan", &v));
+    assert_string_equal(json_object_get_string(v), "on");
+    assert_int_equal(get_u64(o, "written_stride"), 8);
+    assert_true(json_object_object_get_ex(o, "written_scan_cost_pct", &v));
+    assert_true(json_object_get_double(v) > 1.99 && json_object_get_double(v) < 2.01);
+    assert_true(json_object_object_get_ex(o, "step_max_ms", &v));
+    assert_true(json_object_get_double(v) > 1.49 && json_object_get_double(v) < 1.51);
+    json_object_put(o);
+    free(text);
+    mtp_report_text_row(&r, line, sizeof(line));
+    assert_non_null(strstr(line, " 2.00"));
+
+    r.totals.wp_state = MTP_WP_STATE_BACKOFF;
+    text = mtp_report_json(&r);
+    o = parse(text);
+    assert_true(json_object_object_get_ex(o, "written_scan", &v));
+    assert_string_equal(json_object_get_string(v), "backoff");
+    assert_int_equal(get_u64(o, "written_stride"), 0);
+    json_object_put(o);
+    free(text);
+    mtp_report_text_row(&r, line, sizeof(line));
+    assert_non_null(strstr(line, "backoff"));
+
+    r.totals.wp_state = -38; /* -ENOSYS: the kernel has no PAGEMAP_SCAN */
+    assert_string_equal(mtp_wp_state_name(&r), "unsupported");
+    r.totals.wp_state = 0;
+    assert_string_equal(mtp_wp_state_name(&r), "off");
+}
+
 static void tiering_json_carries_budget_and_watermark(void **state)
 {
     struct mtp_tiering_report t = {0};
@@ -189,6 +234,7 @@ int main(void)
         cmocka_unit_test(final_json_lists_top_pages),
         cmocka_unit_test(select_hottest_sorts_and_skips_cold),
         cmocka_unit_test(text_row_prints_interval_deltas),
+        cmocka_unit_test(scan_cost_and_state_are_reported),
         cmocka_unit_test(text_top_truncates_safely),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);

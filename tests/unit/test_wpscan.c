@@ -195,19 +195,105 @@ static void refuses_stacks_and_files(void **state)
     mtp_wpscan_close(&s);
 }
 
-static void stride_follows_the_budget(void **state)
+static void stride_follows_the_measured_cost(void **state)
 {
+    const uint64_t second = 1000000000ull;
+
     (void)state;
-    /* 1000 writes x 2 us in 1 s = 0.2%: everything can be watched. */
-    assert_int_equal(mtp_wpscan_next_stride(1, 1000, 1000000000ull, 0.02, 2000), 1);
-    /* 50,000 writes x 2 us = 10% of 1 s, 5x the 2% budget. */
-    assert_int_equal(mtp_wpscan_next_stride(1, 50000, 1000000000ull, 0.02, 2000), 6);
-    /* Seen through a 1-in-8 sample, 5,000 writes stand for 40,000. */
-    assert_int_equal(mtp_wpscan_next_stride(8, 5000, 1000000000ull, 0.02, 2000), 5);
-    /* Quiet again: the stride falls by at most half a step. */
-    assert_int_equal(mtp_wpscan_next_stride(16, 0, 1000000000ull, 0.02, 2000), 8);
-    assert_int_equal(mtp_wpscan_next_stride(1, 100000000, 1000000000ull, 0.02, 2000), 64);
-    assert_int_equal(mtp_wpscan_next_stride(3, 10, 0, 0.02, 2000), 3);
+    /* 2 ms of measured cost in 1 s = 10% of a 2% budget: narrow, by half. */
+    assert_int_equal(mtp_wpscan_next_stride(8, 2000000, second, 0.02, 1), 4);
+    assert_int_equal(mtp_wpscan_next_stride(1, 2000000, second, 0.02, 1), 1);
+    /* Not quiet for long enough yet: held. */
+    assert_int_equal(mtp_wpscan_next_stride(8, 2000000, second, 0.02, 0), 8);
+    /* Between a quarter of the budget and all of it: held, so that the
+     * heap is not re-protected for every small change. */
+    assert_int_equal(mtp_wpscan_next_stride(8, 15000000, second, 0.02, 1), 8);
+    assert_int_equal(mtp_wpscan_next_stride(8, 6000000, second, 0.02, 1), 8);
+    /* 100 ms in 1 s at stride 1 is 5x the budget: widen to 8. */
+    assert_int_equal(mtp_wpscan_next_stride(1, 100000000, second, 0.02, 1), 8);
+    /* 3x over at stride 16: 64. */
+    assert_int_equal(mtp_wpscan_next_stride(16, 60000000, second, 0.02, 1), 64);
+    /* Past the widest sample: back off. */
+    assert_int_equal(mtp_wpscan_next_stride(64, 25000000, second, 0.02, 1), 0);
+    assert_int_equal(mtp_wpscan_next_stride(4, 800000000, second, 0.02, 1), 0);
+    assert_int_equal(mtp_wpscan_next_stride(40, 60000000, second, 0.02, 1), 0);
+    /* Strides are powers of two; nothing measured yet keeps it. */
+    assert_int_equal(mtp_wpscan_next_stride(3, 10, 0, 0.02, 1), 4);
+}
+
+/* A full collection's header writes must not fault: release drops the
+ * protection, reports what was written before it, and the next collect
+ * counts nothing as a fault. */
+static void release_reports_then_stops_faults(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(1), *maps;
+    uint64_t pages[64];
+    long n;
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    region[2 * PAGE] = 1;
+    s.faults = 0;
+    n = mtp_wpscan_release(&s, pages, 64);
+    assert_int_equal(n, 1);
+    assert_true(pages[0] == (uint64_t)(uintptr_t)(region + 2 * PAGE));
+    assert_int_equal(s.faults, 1);
+    assert_int_equal(s.released, 1);
+    /* As the collector would: every page written, none protected. */
+    for (size_t p = 0; p < 512; p++)
+        region[p * PAGE] = 2;
+    assert_int_equal(mtp_wpscan_collect(&s, NULL, 0), 0);
+    assert_int_equal(s.faults, 1);
+    assert_int_equal(s.released, 0);
+    /* Protected again: the next writes are the program's and counted. */
+    region[7 * PAGE] = 3;
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 64), 1);
+    assert_int_equal(s.faults, 2);
+    mtp_wpscan_close(&s);
+    munmap(region, CHUNK);
+}
+
+/* Moving the sample on touches only the old and the new sample's chunks,
+ * and a new range is protected only where the sample lies. */
+static void a_new_range_is_protected_only_where_sampled(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(4), *maps;
+    uint64_t pages[16];
+    long n;
+
+    (void)state;
+    open_or_skip(&s);
+    mtp_wpscan_sample(&s, 4); /* before any range is watched */
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    for (size_t c = 0; c < 4; c++)
+        region[c * CHUNK + 3 * PAGE] = 1;
+    s.faults = 0;
+    n = mtp_wpscan_collect(&s, pages, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.faults, 1);
+    assert_true((pages[0] >> 21) % 4 == s.phase % 4);
+    mtp_wpscan_close(&s);
+    munmap(region, 4 * CHUNK);
+}
+
+static void a_fault_has_a_price(void **state)
+{
+    struct mtp_wpscan s;
+    long ns;
+
+    (void)state;
+    open_or_skip(&s);
+    ns = mtp_wpscan_measure_fault(&s);
+    /* A write-protect fault costs between ~0.3 and a few tens of us. */
+    assert_true(ns > 100 && ns < 1000000);
+    mtp_wpscan_close(&s);
 }
 
 int main(void)
@@ -218,7 +304,10 @@ int main(void)
         cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
         cmocka_unit_test(refuses_stacks_and_files),
-        cmocka_unit_test(stride_follows_the_budget),
+        cmocka_unit_test(stride_follows_the_measured_cost),
+        cmocka_unit_test(release_reports_then_stops_faults),
+        cmocka_unit_test(a_new_range_is_protected_only_where_sampled),
+        cmocka_unit_test(a_fault_has_a_price),
     };
     return cmocka_run_group_tests_name("wpscan", tests, NULL, NULL);
 }

@@ -59,6 +59,24 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     return o;
 }
 
+const char *mtp_wp_state_name(const struct mtp_report *r)
+{
+    if (r->totals.wp_state > 0)
+        return "on";
+    if (r->totals.wp_state == 0)
+        return "off";
+    return r->totals.wp_state == MTP_WP_STATE_BACKOFF ? "backoff" : "unsupported";
+}
+
+double mtp_report_scan_cost_pct(const struct mtp_report *r)
+{
+    double span = r->elapsed_s - r->prev_elapsed_s;
+
+    if (span <= 0 || r->totals.wp_cost_ns < r->prev.wp_cost_ns)
+        return 0.0;
+    return 100.0 * (double)(r->totals.wp_cost_ns - r->prev.wp_cost_ns) / (span * 1e9);
+}
+
 char *mtp_report_json(const struct mtp_report *r)
 {
     struct json_object *o = json_object_new_object();
@@ -83,10 +101,11 @@ char *mtp_report_json(const struct mtp_report *r)
     add_u64(o, "hot_window", r->hot_window);
     json_object_object_add(o, "cycle_s", json_object_new_double(r->totals.cycle_ns / 1e9));
     add_u64(o, "written_pages", r->totals.written_pages);
-    json_object_object_add(o, "written_scan",
-                           json_object_new_string(r->totals.wp_state > 0    ? "on"
-                                                  : r->totals.wp_state == 0 ? "off"
-                                                                            : "unsupported"));
+    json_object_object_add(o, "written_scan", json_object_new_string(mtp_wp_state_name(r)));
+    add_u64(o, "written_stride", r->totals.wp_state > 0 ? (uint64_t)r->totals.wp_state : 0);
+    json_object_object_add(o, "written_scan_cost_pct",
+                           json_object_new_double(mtp_report_scan_cost_pct(r)));
+    json_object_object_add(o, "step_max_ms", json_object_new_double(r->totals.step_max_ns / 1e6));
     if (r->tiering)
         json_object_object_add(o, "tiering", tiering_json(r->tiering));
     json_object_object_add(o, "final", json_object_new_boolean(r->final));
@@ -121,8 +140,8 @@ int mtp_report_text_header(const struct mtp_report *r, char *buf, size_t len)
         return snprintf(buf, len, "%8s %10s %9s %8s %8s %8s %10s %10s %7s %6s %3s %17s", "TIME(s)",
                         "+RECORDS", "PAGES", "HOT", "FAST", "SLOW", "+PROMO(MiB)", "+DEMO(MiB)",
                         "FAILED", "PINGP%", "N", "BUDGET(MiB)");
-    return snprintf(buf, len, "%8s %8s %10s %8s %6s %10s %8s %10s", "TIME(s)", "+EVENTS",
-                    "+RECORDS", "+DROPPED", "+GCS", "PAGES", "HOT", "OBSERVE(ms)");
+    return snprintf(buf, len, "%8s %8s %10s %8s %6s %10s %8s %10s %6s", "TIME(s)", "+EVENTS",
+                    "+RECORDS", "+DROPPED", "+GCS", "PAGES", "HOT", "OBSERVE(ms)", "SCAN%");
 }
 
 static int text_row_tiering(const struct mtp_report *r, char *buf, size_t len)
@@ -151,12 +170,19 @@ int mtp_report_text_row(const struct mtp_report *r, char *buf, size_t len)
 
     if (r->tiering)
         return text_row_tiering(r, buf, len);
+    char scan[16];
+
+    /* The written-page scan's measured cost this interval, or its state. */
+    if (t->wp_state > 0)
+        snprintf(scan, sizeof(scan), "%.2f", mtp_report_scan_cost_pct(r));
+    else
+        snprintf(scan, sizeof(scan), "%s", t->wp_state == MTP_WP_STATE_BACKOFF ? "backoff" : "-");
     return snprintf(
-        buf, len, "%8.1f %8llu %10llu %8llu %6llu %10llu %8llu %10.2f", r->elapsed_s,
+        buf, len, "%8.1f %8llu %10llu %8llu %6llu %10llu %8llu %10.2f %6s", r->elapsed_s,
         (unsigned long long)(t->events - p->events), (unsigned long long)(t->records - p->records),
         (unsigned long long)(t->dropped - p->dropped),
         (unsigned long long)(t->gc_dones - p->gc_dones), (unsigned long long)r->pages_tracked,
-        (unsigned long long)r->hot_pages, (t->observe_ns - p->observe_ns) / 1e6);
+        (unsigned long long)r->hot_pages, (t->observe_ns - p->observe_ns) / 1e6, scan);
 }
 
 int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len)

@@ -34,8 +34,9 @@ struct mtp_tiering_report {
 };
 
 struct mtp_report {
-    uint64_t interval; /* 1-based count of intervals printed */
-    double elapsed_s;  /* since tracing started */
+    uint64_t interval;     /* 1-based count of intervals printed */
+    double elapsed_s;      /* since tracing started */
+    double prev_elapsed_s; /* at the previous report */
     struct mtp_stats totals;
     struct mtp_stats prev; /* totals at the previous report, for deltas */
     uint64_t pages_tracked;
@@ -49,6 +50,14 @@ struct mtp_report {
     size_t top_len;
     const struct mtp_tiering_report *tiering; /* NULL when only tracing */
 };
+
+/* "on", "off", "backoff" (the scan turned itself off: too costly) or
+ * "unsupported" (the kernel refused it). */
+const char *mtp_wp_state_name(const struct mtp_report *r);
+
+/* The written-page scan's measured cost since the previous report, as a
+ * percentage of the time between the two. */
+double mtp_report_scan_cost_pct(const struct mtp_report *r);
 
 /* One JSON object, no trailing newline.  Returns a malloc'd string or NULL. */
 char *mtp_report_json(const struct mtp_report *r);
