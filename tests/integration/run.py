@@ -723,6 +723,77 @@ def test_safety(trace_bin, python, pydir, tmp):
           "nothing was observed while the collector was disabled: %s" % st)
 
 
+BUDGET = os.path.join(ROOT, "tests", "integration", "budget_program.py")
+
+
+def run_budget(trace_bin, python, pydir, tmp, share, timer_share, seconds):
+    """budget_program.py with mtp-trace attached; returns its stats JSON."""
+    stats, ready, go = (os.path.join(tmp, "budget." + n) for n in ("json", "ready", "go"))
+    for p in (stats, ready, go):
+        if os.path.exists(p):
+            os.unlink(p)
+    proc = subprocess.Popen([python, BUDGET, stats, ready, go, str(share), str(timer_share),
+                             str(seconds)], env=env_with(pydir), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    tracer = None
+    try:
+        wait_for(ready, proc)
+        tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid), "--json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not os.path.exists("/sys/fs/bpf/mtp/%d/pages" % proc.pid):
+            check(time.monotonic() < deadline and tracer.poll() is None,
+                  "mtp-trace did not attach: %s" % (tracer.poll() is not None and
+                                                   tracer.stderr.read()))
+            time.sleep(0.05)
+        time.sleep(0.3)  # the uprobes are attached right after the pin
+        open(go, "w").close()
+        out, err = proc.communicate(timeout=seconds + 120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if tracer is not None:
+            try:
+                tracer.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.communicate()
+    check(proc.returncode == 0 and out.strip() == "done" and err == "",
+          "budget program exited %s: %s" % (proc.returncode, err[-2000:]))
+    with open(stats) as f:
+        return json.load(f)
+
+
+def test_budget_extremes(trace_bin, python, pydir, tmp):
+    """Observation never stops for good, whatever the budgets (a step whose
+    fixed cost outgrew the credit's ceiling once stopped it for good), and at
+    the defaults the written-page scan's measured cost stays near its 2%
+    budget and steps stay short."""
+    for share, timer_share in ((0.2, 0.01), (0.0001, 0.0001), (0.0001, 0.0), (10.0, 1.0)):
+        st = run_budget(trace_bin, python, pydir, tmp, share, timer_share, 12)
+        first, second = st["halves"]
+        print("     budget %g/%g: observations %d -> %d, objects %d -> %d, step p99 %.1f ms, "
+              "max %.1f ms, forced %d, scan %s at %.1f%% (%d faults at %d ns), %.2f s cpu"
+              % (share, timer_share, first["observations"], second["observations"],
+                 first["objects_seen"], second["objects_seen"], second["step_ns_p99"] / 1e6,
+                 second["observe_ns_max"] / 1e6, second["forced_steps"],
+                 second["written_scan_state"],
+                 100.0 * second["written_scan_cost_ns"] / (st["wall_s"] * 1e9),
+                 second["written_scan_faults"], second["written_scan_fault_ns"], st["cpu_s"]))
+        check(st["tracing"], "the program did not see the tracer")
+        check(second["observations"] > first["observations"] > 0,
+              "observation stopped with set_budget(%g, %g): %d then %d steps"
+              % (share, timer_share, first["observations"], second["observations"]))
+        if (share, timer_share) == (0.2, 0.01):
+            scan_share = second["written_scan_cost_ns"] / (st["wall_s"] * 1e9)
+            # The budget is 2%; the first sample is priced only after it ran.
+            check(scan_share < 0.05, "the written-page scan cost %.1f%% of the run, over its "
+                  "2%% budget" % (100 * scan_share))
+            check(second["step_ns_p99"] < 20e6, "steps paused the program for %.1f ms (p99)"
+                  % (second["step_ns_p99"] / 1e6))
+
+
 def run_trace(trace_bin, args, **kw):
     return subprocess.run([trace_bin] + args, capture_output=True, text=True, timeout=60, **kw)
 
@@ -1001,6 +1072,8 @@ def main():
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
+                record("observation never stops, at any budget, on %s" % label,
+                       test_budget_extremes, trace_bin, python, pydir, tmp)
                 record("the final report counts every collection on %s" % label,
                        test_final_counts_every_collection, trace_bin, python, pydir, tmp)
                 record("in-process configure and hint reach the loader on %s" % label,
