@@ -1407,7 +1407,11 @@ static uint64_t mtp_step_limit(int64_t credit)
         return 0;
     limit = (uint64_t)(spare / per);
     /* The pause cap, but never below a useful step: a fixed part that alone
-     * exceeds it would otherwise leave nothing to observe. */
+     * exceeds it would otherwise leave nothing to observe.  Not on the
+     * gc.get_objects() path, whose every step pays for a list of the whole
+     * heap: there, fewer and larger steps cost the program less. */
+    if (!mtp_gc.usable)
+        return limit;
     if (pause < MTP_STEP_MIN)
         pause = MTP_STEP_MIN;
     return limit < pause ? limit : (uint64_t)pause;
