@@ -151,10 +151,10 @@ def one_run(args, pydir, trace_bin, traced, tmp):
             raise Failure("the untraced run was traced by someone else")
         return res
     finally:
-        for p in (proc, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        stop(tracer)  # SIGINT first: mtp-trace unpins its maps on it
         # A killed mtp-trace leaves its pins behind.
         pins = os.path.join(PIN_ROOT, str(proc.pid))
         if os.path.isdir(pins):
