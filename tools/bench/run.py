@@ -613,7 +613,8 @@ WORKLOADS = [
     Workload("heap_1m", "big_heap.py", ["--objects", "1000000"],
              "1M long-lived objects, light mutation"),
     Workload("heap_5m", "big_heap.py", ["--objects", "5000000"],
-             "5M long-lived objects, light mutation"),
+             "5M long-lived objects, light mutation (--quick: 2M)",
+             quick=("--scale", "0.5", "--objects", "2000000")),
     Workload("threads", "threads_queue.py", [],
              "2 producer + 2 consumer threads through queue.Queue"),
 ]
@@ -621,7 +622,18 @@ WORKLOAD_NAMES = [w.name for w in WORKLOADS]
 
 
 def proc_cpu_s(pid):
-    """utime + stime of a process (all its threads) from /proc/PID/stat, or None."""
+    """CPU time of a process's live threads: the sum of /proc/PID/task/*/schedstat's
+    on-CPU nanoseconds, or, without schedstat, utime + stime from /proc/PID/stat
+    (which counts 10 ms ticks: too coarse for a few seconds of a tracer).  None if
+    the process is gone."""
+    try:
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, IndexError, ValueError):
+        pass
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -716,7 +728,9 @@ def run_workload_once(wl, cfg, python, pydir, trace_bin, args):
                 "cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
                 "seconds": t1 - t0,
                 "intervals": (rep1 or {}).get("interval", 0) - (rep0 or {}).get("interval", 0),
-                "pages_tracked": (rep1 or res["trace"]).get("pages_tracked", 0),
+                # the map as it ends: the latest interval report lags by up to 1 s
+                "pages_tracked": max((rep1 or {}).get("pages_tracked", 0),
+                                     res["trace"].get("pages_tracked", 0)),
             }
             if not res["tracing"]:
                 raise BenchError("%s: mtp.tracing() was False with mtp-trace attached" % wl.name)
@@ -1315,9 +1329,11 @@ def unit_table(suite, web):
         "observe_ns_total / objects_seen; observe max = observe_ns_max and step p99 = "
         "step_ns_p99 at the end; BPF = run_time_ns of the mtp programs (kernel."
         "bpf_stats_enabled=1 for the run), ns/record = handle_objects / records_fired, % of "
-        "wall = all mtp programs; loader CPU = utime+stime of mtp-trace (/proc/PID/stat, 10 ms "
-        "ticks) per second of the timed part (= per interval at the default 1 s), and per "
-        "tracked page; written pages = mtp-trace's final written_pages (whole traced life); "
+        "wall = all mtp programs; loader CPU = mtp-trace's CPU time (on-CPU ns from "
+        "/proc/PID/task/*/schedstat; /proc/PID/stat's utime+stime count 10 ms ticks, too "
+        "coarse here) per second of the timed part (= per interval at the default 1 s), and "
+        "per tracked page (pages in the map at the end); written pages = mtp-trace's final "
+        "written_pages (whole traced life); "
         "scan faults/s = written_scan_faults, scan cost = written_scan_cost_ns, state = "
         "written_scan_state, from mtp.stats().  Web rows: all workers and tracers summed, "
         "over wrk's measured run; ns/object and scan from the workers' stats at exit (whole "
@@ -1467,7 +1483,10 @@ def main():
     signal.signal(signal.SIGHUP, stop)
 
     debian = ("debian " + py_version("/usr/bin/python3"), "/usr/bin/python3")
-    pythons = find_pythons(args.python) if only & {"churn", "scale"} else [debian]
+    # churn and scale run on every interpreter found; --quick, and the suite and web
+    # (their workloads need Debian's packages), on Debian's alone.
+    pythons = find_pythons(args.python) if only & {"churn", "scale"} and not args.quick \
+        else [debian]
     if not pythons:
         sys.exit("run.py: no interpreter found")
     t_start = time.monotonic()
