@@ -121,9 +121,10 @@ demo: deps
 	$(MAKE) all PYTHON=/usr/bin/python3
 	tools/demo.sh $(BUILD)
 
+# Quiet, so that stdout is the benchmark's markdown alone (progress goes to stderr).
 bench: deps
-	$(MAKE) all PYTHON=/usr/bin/python3
-	/usr/bin/python3 tools/bench/run.py --build $(BUILD) $(BENCH_ARGS)
+	@$(MAKE) -s --no-print-directory all PYTHON=/usr/bin/python3 >&2
+	@/usr/bin/python3 tools/bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 FORMAT_FILES := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
