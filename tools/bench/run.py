@@ -1279,9 +1279,11 @@ def unit_row(name, cfg, runs):
 
     def loader_ms(r):
         lo = r.get("loader") or {}
-        if lo.get("cpu_s") is None or not lo.get("seconds"):
+        # per report printed in the window; a timed part shorter than an interval
+        # may see none, and then the loader did no interval's work in it: n/a
+        if lo.get("cpu_s") is None or not lo.get("intervals"):
             return None
-        return lo["cpu_s"] / lo["seconds"] * 1e3  # per second = per default 1 s interval
+        return lo["cpu_s"] / lo["intervals"] * 1e3
 
     def scan_state(r):
         return end(r, "written_scan_state")
@@ -1337,7 +1339,7 @@ def unit_table(suite, web):
         "bpf_stats_enabled=1 for the run), ns/record = handle_objects / records_fired, % of "
         "wall = all mtp programs; loader CPU = mtp-trace's CPU time (on-CPU ns from "
         "/proc/PID/task/*/schedstat; /proc/PID/stat's utime+stime count 10 ms ticks, too "
-        "coarse here) per second of the timed part (= per interval at the default 1 s), and "
+        "coarse here) over the timed part, per interval report printed in it (n/a: none), and "
         "per tracked page (pages in the map at the end); written pages = mtp-trace's final "
         "written_pages (whole traced life); "
         "scan faults/s = written_scan_faults, scan cost = written_scan_cost_ns, state = "
@@ -1401,7 +1403,8 @@ def web_table(results, args):
                 "%.2f" % med([r["worker_minflt"] / max(1, r["requests"]) for r in runs]),
                 "%.2f" % med([r["busy_cores"] for r in runs]),
                 "%.2f [%.2f]" % (med([r["others_cores"] for r in runs]),
-                                 max(r["others_cores"] for r in runs)),
+                                 max(r["others_cores"] for r in runs))
+                if all("others_cores" in r for r in runs) else "n/a",
                 "%d" % sum(r["errors"] for r in runs)]
         rows.append(row)
     rows.append(["goal (c/b)", "", ">= 0.98", "", "", "", "<= 1.10", "", "", "", "", ""])
@@ -1447,7 +1450,28 @@ def main():
                     "(default 100000,1000000; --quick 100000)")
     ap.add_argument("--web-seconds", type=int, help="web: wrk's measured run (default 10)")
     ap.add_argument("--json", help="also write every raw result to this file")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="run nothing: print the tables of a run saved with --json")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            raw = json.load(f)
+        args = argparse.Namespace(**raw["args"])
+        sections = []
+        if raw.get("suite"):
+            sections.append(suite_tables(raw["suite"], args))
+        if raw.get("web"):
+            sections.append(web_table(raw["web"], args))
+        if raw.get("suite") or raw.get("web"):
+            sections.append(unit_table(raw.get("suite"), raw.get("web")))
+        if raw.get("churn"):
+            args.repeats = len(next(iter(raw["churn"].values()))["a"])
+            sections.append(churn_tables(raw["churn"], args))
+        if raw.get("scale"):
+            sections.append(scale_tables(raw["scale"], args))
+        report(raw["machine"], sections, raw.get("command", "?") + "  (tables re-rendered "
+               "from %s)" % os.path.basename(f.name), raw.get("total_s"))
+        return
 
     known = set(WORKLOAD_NAMES) | {"suite", "web", "scale", "churn"}
     only = set((args.only or "suite,web,scale").split(","))
@@ -1506,7 +1530,8 @@ def main():
             pydirs[label] = build_extension(python, args.build)
     info = machine_info(pythons)
 
-    raw = {"machine": info, "args": {k: v for k, v in vars(args).items()}}
+    command = "/usr/bin/python3 tools/bench/run.py %s" % " ".join(sys.argv[1:])
+    raw = {"machine": info, "command": command, "args": {k: v for k, v in vars(args).items()}}
     sections = []
     bpfstats = None
     suite = web = None
@@ -1549,21 +1574,26 @@ def main():
     finally:
         if bpfstats:
             bpfstats.close()
+        raw["total_s"] = time.monotonic() - t_start
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(raw, f, indent=1)
+    report(info, sections, command, raw["total_s"])
 
+
+def report(info, sections, command, total_s):
     print()
     print("mtp benchmarks, %s" % info["date"])
     print("machine: %s, %d cores, kernel %s, load average at start %s"
           % (info["cpu"], info["cores"], info["kernel"], " ".join(info["loadavg"])))
     print("pythons: %s" % "; ".join(info["pythons"]))
     print("source: %s" % info["source"])
-    print("command: /usr/bin/python3 tools/bench/run.py %s" % " ".join(sys.argv[1:]))
+    print("command: %s" % command)
     print()
     print("\n\n".join(sections))
     print()
-    print("total %.0f s" % (time.monotonic() - t_start))
+    if total_s is not None:
+        print("total %.0f s" % total_s)
 
 
 if __name__ == "__main__":
