@@ -643,6 +643,15 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def zombie(pid):
+    """Whether pid has exited and waits to be reaped (state Z): its memory and sockets are gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
 def proc_minflt(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -895,6 +904,13 @@ class Service:
                 pass
         if self.proc.poll() is None:
             self.proc.wait()
+        # SIGKILL is asynchronous: wait until the workers are gone (their listening
+        # socket goes with the last of them).
+        end = time.monotonic() + 10
+        while time.monotonic() < end and any(os.path.exists("/proc/%d" % p)
+                                             and proc_cpu_s(p) is not None
+                                             and not zombie(p) for p in self.workers):
+            time.sleep(0.05)
         self.log.close()
 
     def worker_stats(self):
@@ -967,8 +983,14 @@ def run_web_once(cfg, python, pydir, trace_bin, args, tmp):
         svc.kill()
         for t in tracers:
             t.kill()
+        end = time.monotonic() + 5
+        while port_open(svc.port) and time.monotonic() < end:
+            time.sleep(0.1)
         if port_open(svc.port):
-            raise BenchError("something still listens on 127.0.0.1:%d after the run" % svc.port)
+            msg = "something still listens on 127.0.0.1:%d after the run" % svc.port
+            if sys.exc_info()[0] is None:
+                raise BenchError(msg)
+            print("run.py: " + msg, file=sys.stderr)
 
 
 def bench_web(python, pydir, trace_bin, args, log):
