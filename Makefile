@@ -4,7 +4,7 @@
 #   make demo       install dependencies, build, run the built-in demo (root)
 #   make test       install dependencies, build, run every test (root)
 #   make SAN=1 ...  the same with ASan+UBSan
-#   make bench      benchmarks (not tests); results go to BENCHMARKS.md by hand
+#   make bench      benchmarks (not tests), ~25 min; BENCH_ARGS=--quick for a smoke run
 #   make vm-test    the tests and the migration proof inside the two-tier guest
 
 PYTHON   ?= python3
@@ -121,9 +121,10 @@ demo: deps
 	$(MAKE) all PYTHON=/usr/bin/python3
 	tools/demo.sh $(BUILD)
 
+# Quiet, so that stdout is the benchmark's markdown alone (progress goes to stderr).
 bench: deps
-	$(MAKE) all PYTHON=/usr/bin/python3
-	/usr/bin/python3 tools/bench/run.py --build $(BUILD)
+	@$(MAKE) -s --no-print-directory all PYTHON=/usr/bin/python3 >&2
+	@/usr/bin/python3 tools/bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 FORMAT_FILES := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -28,6 +28,7 @@ import argparse
 import gc
 import json
 import platform
+import resource
 import sys
 import time
 
@@ -96,16 +97,19 @@ def stats_delta(mtp, before):
 def timed(fn, arg, mtp):
     before_stats = mtp.stats() if mtp else None
     c0 = collections()
+    flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     fn(arg)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
+    minflt = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0
     c1 = collections()
     return {
         "wall_s": wall,
         "cpu_s": cpu,
         "collections": [b - a for a, b in zip(c0, c1)],
+        "minflt": minflt,
         "mtp": stats_delta(mtp, before_stats),
     }
 
@@ -146,6 +150,8 @@ def main():
     if mtp:
         result["mtp_stats"] = mtp.stats()
     print(json.dumps(result), flush=True)
+    if not args.no_wait:
+        sys.stdin.read()  # until the runner closes it: it reads the tracer's BPF counters first
 
 
 if __name__ == "__main__":
