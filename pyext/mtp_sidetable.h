@@ -117,7 +117,16 @@ void mtp_seentab_clear(mtp_seentab *s);
 
 /* --------------------------------------------------- storage by owner */
 
-/* Steps note storage as mtp_extent (mtp_snapshot.h). */
+/* One container's out-of-line storage, as a step notes it.  The addresses
+ * are never dereferenced: a stale record costs only a wrong page's heat. */
+typedef struct {
+    uint64_t owner;
+    uint64_t addr;
+    uint32_t size;
+    uint8_t cycle;
+    uint8_t reserved[3];
+} mtp_extent;
+
 #define MTP_EXT_PAGE_SHIFT 12
 #define MTP_EXT_NIL        UINT32_MAX
 #define MTP_EXT_CHUNK_BITS 14 /* records per pool chunk: 16384, 384 KiB */
