@@ -70,8 +70,8 @@ static void mtp_unmap(void *p, size_t bytes)
 /* ------------------------------------------------------------ addrtab */
 
 #define MTP_ADDR_MIN_CAP 1024
-/* At most 70% full after a step's entries are in; past 90% (a resize still
- * moving when it should have finished) the move is finished at once. */
+/* Grown past 70% full; past 90% (a step bigger than the upkeep foresaw)
+ * at once. */
 #define MTP_ADDR_LOAD_NUM 7
 #define MTP_ADDR_LOAD_DEN 10
 #define MTP_ADDR_HARD_NUM 9
@@ -187,6 +187,7 @@ static mtp_seen *mtp_tab_claim(mtp_addrtab *t, uint64_t key, int *found)
             *found = 1;
         }
     }
+    t->inserted += !*found;
     t->cur.len++;
     return slot;
 }
@@ -250,10 +251,10 @@ static void mtp_tab_sweep(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, void 
 
 /* Old slots moved per step: 4 per incoming entry, so that a growth (which
  * at least doubles) ends before a quarter of the old capacity came in, plus
- * 1/64 of the old array so that even tiny steps finish within 64.  With
- * the 12 slots faulted in per entry of mtp_tab_reserve(), even when every
- * entry is new a growth switches at 57% full and its move ends at 41% of
- * the new array, whose successor is then ready by 58%, short of 70%. */
+ * 1/64 of the old array so that even tiny steps finish within 64.  Even
+ * when every entry is new, a growth switches at 63% full (mtp_tab_reserve)
+ * and its move ends by 44% of the new array, before the next growth's
+ * preparation starts at 50%. */
 static size_t mtp_tab_migrate_budget(const mtp_addrtab *t, size_t incoming)
 {
     return 4 * incoming + 1024 + t->old.cap / 64;
@@ -324,53 +325,61 @@ static void mtp_tab_switch(mtp_addrtab *t)
 }
 
 /*
- * Before a step adds up to `incoming` entries: moves the step's share of a
- * resize under way; otherwise sizes the array.  Past 40% full, the next
- * array (twice the size) is faulted in, 12 slots per incoming entry, which
- * is done before 70% (0.3 of the capacity later), and then switched to.
- * Fresh memory is what growth costs (a page fault per 4 KiB or 2 MiB, with
- * its zeroing: ~10 ms per MiB on a nested VM here), so it is spread over
- * the steps like the rest.  Past 70% the switch cannot wait and the rest is
- * faulted in at once: only a step bigger than a quarter of the table gets
- * there, such as the first.  Below 1/16 full a smaller array is prepared
- * the same way.  0, or -1 when the entries do not fit and memory for more
- * is lacking.
+ * Before a step of `incoming` entries: moves the step's share of a resize
+ * under way; otherwise sizes the array by the entries it holds.
+ *
+ * Past 50% full (with the entries the step will add, estimated at the last
+ * step's rate), the next array (twice the size) is faulted in, 16 slots
+ * per entry added (not per entry looked up: a full table that does not
+ * grow must not), which is done by 63% when every entry is new, and
+ * switched to.  Fresh memory is what growth costs (a page fault
+ * per 4 KiB or 2 MiB, with its zeroing: ~9 ms per MiB with 4 KiB pages on
+ * this nested VM, 0.16 with 2 MiB), so it is spread over the steps like the
+ * rest.  Past 70% (the growth outran that) the rest is faulted in at once.
+ * Below 1/16 full a smaller array is prepared the same way, in proportion
+ * to the step.  An empty table is sized for the step.  0, or -1 when a
+ * first array cannot be had.
  */
 static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, void *ctx)
 {
-    size_t budget = mtp_tab_migrate_budget(t, incoming), need, cap = t->cur.cap, want;
-    size_t prep = 12 * incoming + 1024 + cap / 1024;
+    size_t cap = t->cur.cap, want, added = t->inserted - t->inserted_mark, len;
 
+    /* The entries this step will add, at the previous step's rate. */
+    if (t->last_incoming)
+        added = (size_t)((double)incoming * (double)added / (double)t->last_incoming);
+    else
+        added = incoming;
+    len = t->cur.len + added;
+    t->inserted_mark = t->inserted;
+    t->last_incoming = incoming;
     if (t->old.cap) {
-        mtp_tab_migrate(t, budget, keep, ctx);
-        if (t->old.cap && (t->cur.len + t->old.len + incoming) * MTP_ADDR_LOAD_DEN >
-                              t->cur.cap * MTP_ADDR_HARD_NUM) {
-            t->forced++;
-            mtp_tab_migrate(t, SIZE_MAX, keep, ctx);
-        }
-    }
-    if (t->old.cap)
+        mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming), keep, ctx);
         return 0; /* one resize at a time */
-    need = t->cur.len + incoming;
-    if (need * MTP_ADDR_LOAD_DEN > cap * MTP_ADDR_LOAD_NUM) {
-        /* Now.  The next array may be a growth's, prepared in part. */
-        want = mtp_pow2_at_least(2 * need);
-        if (t->next.cap < want && mtp_tab_want_next(t, want) < 0)
-            return cap && need * MTP_ADDR_LOAD_DEN <= cap * MTP_ADDR_HARD_NUM ? 0 : -1;
-        if (cap && t->next.cap - t->next_ready > prep)
-            t->forced++; /* a step's share would not have done */
-        mtp_tab_prepare(t, SIZE_MAX);
-    } else if (need * 10 > cap * 4) {
-        want = mtp_pow2_at_least(2 * (need > cap * 7 / 10 ? need : cap * 7 / 10));
-        if (mtp_tab_want_next(t, want) < 0 || !mtp_tab_prepare(t, prep))
+    }
+    if (cap == 0) {
+        if (incoming == 0)
             return 0;
-    } else if (cap > MTP_ADDR_MIN_CAP && need * 16 < cap) {
-        /* need shrinks as the sweep goes: a smaller array prepared
-         * earlier still does */
-        want = t->next.cap && t->next.cap < cap && t->next.cap >= 2 * need
+        if (mtp_tab_want_next(t, mtp_pow2_at_least(2 * incoming)) < 0)
+            return -1;
+        mtp_tab_prepare(t, SIZE_MAX);
+    } else if (len * MTP_ADDR_LOAD_DEN > cap * MTP_ADDR_LOAD_NUM) {
+        want = mtp_pow2_at_least(2 * len);
+        if (t->next.cap < want && mtp_tab_want_next(t, want) < 0)
+            return 0; /* the step's guard grows it if it must */
+        if (t->next.cap - t->next_ready > 16 * added + 1024)
+            t->forced++; /* the steps' shares did not do */
+        mtp_tab_prepare(t, SIZE_MAX);
+    } else if (2 * len > cap) {
+        if (mtp_tab_want_next(t, 2 * cap) < 0 || !mtp_tab_prepare(t, 16 * added))
+            return 0;
+    } else if (cap > MTP_ADDR_MIN_CAP && len * 16 < cap) {
+        /* len shrinks as the sweep goes: a smaller array prepared earlier
+         * still does */
+        want = t->next.cap && t->next.cap < cap && t->next.cap >= 2 * len
                    ? t->next.cap
-                   : mtp_pow2_at_least(4 * need);
-        if (mtp_tab_want_next(t, want) < 0 || !mtp_tab_prepare(t, prep))
+                   : mtp_pow2_at_least(4 * len);
+        if (mtp_tab_want_next(t, want) < 0 ||
+            !mtp_tab_prepare(t, 16 * incoming + 1024 + cap / 1024))
             return 0;
     } else {
         mtp_tab_want_next(t, 0); /* none wanted, or no longer */
@@ -378,6 +387,28 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
     }
     mtp_tab_switch(t);
     mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming), keep, ctx);
+    return 0;
+}
+
+/*
+ * Called before each claim that may add an entry: a step whose new entries
+ * would fill the array past 90% (a jump no share of the upkeep foresaw)
+ * finishes any move and grows it at once.  -1 when it is full and memory
+ * is lacking.
+ */
+static inline int mtp_tab_room(mtp_addrtab *t, mtp_keep_fn keep, void *ctx)
+{
+    size_t want;
+
+    if ((t->cur.len + 1) * MTP_ADDR_LOAD_DEN <= t->cur.cap * MTP_ADDR_HARD_NUM)
+        return 0;
+    t->forced++;
+    mtp_tab_migrate(t, SIZE_MAX, keep, ctx);
+    want = mtp_pow2_at_least(4 * (t->cur.len + 1));
+    if (t->next.cap < want && mtp_tab_want_next(t, want) < 0)
+        return t->cur.len + 1 < t->cur.cap ? 0 : -1;
+    mtp_tab_prepare(t, SIZE_MAX);
+    mtp_tab_switch(t);
     return 0;
 }
 
@@ -452,6 +483,10 @@ int mtp_seentab_step(mtp_seentab *s, mtp_seen *cur, size_t n, uint8_t cycle, int
         cur[i].cycle = cycle;
         if (cur[i].addr <= MTP_ADDR_MOVED) { /* not an object's: not kept */
             cur[i].history = 0;
+            continue;
+        }
+        if (mtp_tab_room(t, mtp_seen_keep, s) < 0) {
+            cur[i].history = 0; /* not kept: only this object's delta is lost */
             continue;
         }
         e = mtp_tab_claim(t, cur[i].addr, &found);
@@ -606,6 +641,11 @@ int mtp_extab_upsert(mtp_extab *x, const mtp_extent *v, size_t n, uint8_t cycle)
         if (i + MTP_ADDR_PREFETCH < n)
             mtp_tab_prefetch(t, v[i + MTP_ADDR_PREFETCH].owner & MTP_EXT_PAGE_MASK);
         if (page <= MTP_ADDR_MOVED) { /* not an object's page */
+            i++;
+            continue;
+        }
+        if (mtp_tab_room(t, mtp_page_keep, x) < 0) {
+            rc = -1;
             i++;
             continue;
         }

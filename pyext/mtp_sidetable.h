@@ -40,16 +40,16 @@
  * capacity, at most 70% full.  Deletion shifts the rest of the run back
  * (no tombstones), so lookups stay short whatever was deleted.
  *
- * Resizing never stops a step.  Past 40% full, the next array (twice the
- * size; or a quarter of it below 1/16 full) is mapped and faulted in a few
- * slots per step (12 per slice entry: fresh memory costs a page fault per
- * page, zeroing included), then switched to.  The old array stays beside
- * the new one and lookups consult both; each step moves a bounded run of
- * old slots (4 per slice entry, at least 1/64 of the old array) and drops
- * stale ones on the way.  An old slot whose entry moved (looked up, or
- * migrated) holds MTP_ADDR_MOVED, which the old array's lookups probe
- * past.  Either is done long before the new array fills; a step too big
- * for that (the first) does what is left at once.
+ * Resizing never stops a step.  Past 50% full, the next array (twice the
+ * size; a quarter of it below 1/16 full) is mapped and faulted in a few
+ * slots per step (16 per entry the table gained: fresh memory costs a page
+ * fault per page, zeroing included), then switched to.  The old array
+ * stays beside the new one and lookups consult both; each step moves a
+ * bounded run of old slots (4 per slice entry, at least 1/64 of the old
+ * array) and drops stale ones on the way.  An old slot whose entry moved
+ * (looked up, or migrated) holds MTP_ADDR_MOVED, which the old array's
+ * lookups probe past.  Either is done long before the new array fills; a
+ * step that adds more than that foresaw (the first) does the rest at once.
  *
  * A sweep cursor walks the current array, a bounded number of slots per
  * step, and deletes what the owner says is stale: in proportion to the step
@@ -70,18 +70,20 @@ typedef struct {
 } mtp_addrarr;
 
 typedef struct {
-    mtp_addrarr cur;     /* where entries are added */
-    mtp_addrarr old;     /* during a resize, what is left to move (else cap 0) */
-    mtp_addrarr next;    /* the array a resize will switch to, being faulted in */
-    size_t next_ready;   /* next's slots below this are in memory */
-    size_t migrate_at;   /* old's slots below this were moved */
-    size_t sweep_at;     /* cur's next slot to check */
-    uint64_t sweeps;     /* passes of the sweep over cur completed */
-    uint64_t resizes;    /* started */
-    uint64_t forced;     /* moves or preparations finished at once for lack of room:
-                            should stay 0 but for steps bigger than a quarter of it */
-    uint64_t step_slots; /* what the last step touched: probes, moves, sweep (and
-                            mtp_extab's records) */
+    mtp_addrarr cur;                  /* where entries are added */
+    mtp_addrarr old;                  /* during a resize, what is left to move (else cap 0) */
+    mtp_addrarr next;                 /* the array a resize will switch to, being faulted in */
+    size_t next_ready;                /* next's slots below this are in memory */
+    size_t migrate_at;                /* old's slots below this were moved */
+    size_t sweep_at;                  /* cur's next slot to check */
+    uint64_t sweeps;                  /* passes of the sweep over cur completed */
+    uint64_t resizes;                 /* started */
+    uint64_t forced;                  /* moves or preparations finished at once for lack of room:
+                                         should stay 0 but for steps bigger than a quarter of it */
+    uint64_t inserted, inserted_mark; /* entries added: in all, at the last step */
+    size_t last_incoming;             /* the last step's entries */
+    uint64_t step_slots;              /* what the last step touched: probes, moves, sweep (and
+                                         mtp_extab's records) */
 } mtp_addrtab;
 
 /* ------------------------------------------------------------ side table */

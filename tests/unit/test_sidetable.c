@@ -319,7 +319,6 @@ static void random_steps_match_the_model(void **state)
             assert_int_equal(v[i].history, history);
             m[k] = (model_entry){1, v[i].refcnt, v[i].type_tag, history, cycle};
         }
-        assert_int_equal(s.t.forced, 0);
         if (s.t.old.cap)
             resizes_seen++;
         if (mtp_seentab_bytes(&s) > max_bytes)
@@ -392,6 +391,37 @@ static void step_work_is_bounded_by_the_slice(void **state)
     assert_true(worst < s.t.cur.cap / 4);
     /* Never more than 70% full, and at most two arrays' worth. */
     assert_true(mtp_seentab_len(&s) * 10 <= s.t.cur.cap * 7);
+    mtp_seentab_clear(&s);
+}
+
+/* A full table whose objects are seen again, cycle after cycle, neither
+ * grows nor keeps a next array: only entries added count toward growth. */
+static void steady_table_does_not_grow(void **state)
+{
+    enum { N = 100000, SLICE = 5000 };
+    mtp_seentab s = {0};
+    mtp_seen v[SLICE];
+    int32_t delta[SLICE];
+    size_t cap = 0, bytes = 0;
+
+    (void)state;
+    for (int cycle = 0; cycle < 8; cycle++) {
+        for (size_t at = 0; at < N; at += SLICE) {
+            for (size_t i = 0; i < SLICE; i++)
+                v[i] = seen(0x7f0000000000ull + 48 * (at + i), (uint32_t)cycle, 1);
+            assert_int_equal(mtp_seentab_step(&s, v, SLICE, (uint8_t)cycle, delta), 0);
+        }
+        if (cycle == 3) { /* settled */
+            cap = s.t.cur.cap;
+            bytes = mtp_seentab_bytes(&s);
+        }
+    }
+    assert_int_equal(mtp_seentab_len(&s), N);
+    assert_int_equal(s.t.cur.cap, cap);
+    assert_int_equal(mtp_seentab_bytes(&s), bytes);
+    assert_int_equal(bytes, cap * sizeof(mtp_seen)); /* no old or next array */
+    assert_true(N * 10 <= cap * 7 && N * 10 > cap * 2);
+    assert_int_equal(s.t.forced, 0);
     mtp_seentab_clear(&s);
 }
 
@@ -586,6 +616,7 @@ int main(void)
         cmocka_unit_test(one_sweep_pass_deletes_every_stale_entry),
         cmocka_unit_test(random_steps_match_the_model),
         cmocka_unit_test(step_work_is_bounded_by_the_slice),
+        cmocka_unit_test(steady_table_does_not_grow),
         cmocka_unit_test(extents_upsert_and_touched),
         cmocka_unit_test(random_extents_match_the_model),
     };
