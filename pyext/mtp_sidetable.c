@@ -251,20 +251,20 @@ static void mtp_tab_sweep(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, void 
 
 /* Old slots moved per step: 4 per incoming entry, so that a growth (which
  * at least doubles) ends before a quarter of the old capacity came in, plus
- * 1/64 of the old array so that even tiny steps finish within 64.  Even
+ * 1/512 of the old array so that even tiny steps finish within 512.  Even
  * when every entry is new, a growth switches at 63% full (mtp_tab_reserve)
  * and its move ends by 44% of the new array, before the next growth's
  * preparation starts at 50%. */
 static size_t mtp_tab_migrate_budget(const mtp_addrtab *t, size_t incoming)
 {
-    return 4 * incoming + 1024 + t->old.cap / 64;
+    return 4 * incoming + 1024 + t->old.cap / 512;
 }
 
 /*
  * Slots swept per step: about twice the array per cycle (the step's share
  * of a cycle's entries, `per_cycle` being the last cycle's), at most 16 per
- * incoming entry, plus 1/128 of the array so that every entry is checked
- * within 128 steps (a cycle is at least one step; the stamp wraps at 256).
+ * incoming entry, plus 1/192 of the array so that every entry is checked
+ * within 192 steps (a cycle is at least one step; the stamp wraps at 256).
  */
 static size_t mtp_tab_sweep_budget(const mtp_addrtab *t, size_t incoming, size_t per_cycle)
 {
@@ -272,7 +272,7 @@ static size_t mtp_tab_sweep_budget(const mtp_addrtab *t, size_t incoming, size_t
         2.0 * (double)incoming * (double)t->cur.cap / (double)(per_cycle ? per_cycle : 1);
     size_t cap16 = 16 * incoming;
 
-    return (share < (double)cap16 ? (size_t)share : cap16) + t->cur.cap / 128 + 64;
+    return (share < (double)cap16 ? (size_t)share : cap16) + t->cur.cap / 192 + 64;
 }
 
 /* Faults in up to `budget` more slots of the next array (fresh memory
@@ -337,7 +337,7 @@ static void mtp_tab_switch(mtp_addrtab *t)
  * this nested VM, 0.16 with 2 MiB), so it is spread over the steps like the
  * rest.  Past 70% (the growth outran that) the rest is faulted in at once.
  * Below 1/16 full a smaller array is prepared the same way, in proportion
- * to the step.  An empty table is sized for the step.  0, or -1 when a
+ * to the step.  An empty table is sized for the step, all of it new.  0, or -1 when a
  * first array cannot be had.
  */
 static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, void *ctx)
@@ -359,7 +359,9 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
     if (cap == 0) {
         if (incoming == 0)
             return 0;
-        if (mtp_tab_want_next(t, mtp_pow2_at_least(2 * incoming)) < 0)
+        /* all new: 70% full at most (the first step is a whole heap's
+         * when mtp.observe() comes first) */
+        if (mtp_tab_want_next(t, mtp_pow2_at_least(incoming * 10 / 7 + 1)) < 0)
             return -1;
         mtp_tab_prepare(t, SIZE_MAX);
     } else if (len * MTP_ADDR_LOAD_DEN > cap * MTP_ADDR_LOAD_NUM) {
@@ -370,7 +372,10 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
             t->forced++; /* the steps' shares did not do */
         mtp_tab_prepare(t, SIZE_MAX);
     } else if (2 * len > cap) {
-        if (mtp_tab_want_next(t, 2 * cap) < 0 || !mtp_tab_prepare(t, 16 * added))
+        /* Only while the table grows: one that stays put past 50% keeps
+         * one array (a growth that stops drops what it had prepared). */
+        if (mtp_tab_want_next(t, added ? 2 * cap : 0) < 0 || added == 0 ||
+            !mtp_tab_prepare(t, 16 * added))
             return 0;
     } else if (cap > MTP_ADDR_MIN_CAP && len * 16 < cap) {
         /* len shrinks as the sweep goes: a smaller array prepared earlier

@@ -45,7 +45,7 @@
  * slots per step (16 per entry the table gained: fresh memory costs a page
  * fault per page, zeroing included), then switched to.  The old array
  * stays beside the new one and lookups consult both; each step moves a
- * bounded run of old slots (4 per slice entry, at least 1/64 of the old
+ * bounded run of old slots (4 per slice entry, at least 1/512 of the old
  * array) and drops stale ones on the way.  An old slot whose entry moved
  * (looked up, or migrated) holds MTP_ADDR_MOVED, which the old array's
  * lookups probe past.  Either is done long before the new array fills; a
@@ -54,7 +54,7 @@
  * A sweep cursor walks the current array, a bounded number of slots per
  * step, and deletes what the owner says is stale: in proportion to the step
  * (about twice the table per cycle, at most 16 slots per slice entry), and
- * at least 1/128 of it per step, so every entry is checked within 128 steps
+ * at least 1/192 of it per step, so every entry is checked within 192 steps
  * whatever a cycle's length.  (The cycle stamp is a byte: an entry left 256
  * cycles would look fresh again.)
  *
