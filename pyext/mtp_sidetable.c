@@ -344,11 +344,14 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
 {
     size_t cap = t->cur.cap, want, added = t->inserted - t->inserted_mark, len;
 
-    /* The entries this step will add, at the previous step's rate. */
+    /* The entries this step will add, at the previous step's rate, and at
+     * least those it has beyond all the table holds. */
     if (t->last_incoming)
         added = (size_t)((double)incoming * (double)added / (double)t->last_incoming);
     else
         added = incoming;
+    if (incoming > t->cur.len + t->old.len && added < incoming - t->cur.len - t->old.len)
+        added = incoming - t->cur.len - t->old.len;
     len = t->cur.len + added;
     t->inserted_mark = t->inserted;
     t->last_incoming = incoming;
@@ -396,25 +399,51 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
 }
 
 /*
- * Called before each claim that may add an entry: a step whose new entries
- * would fill the array past 90% (a jump no share of the upkeep foresaw)
- * finishes any move and grows it at once.  -1 when it is full and memory
- * is lacking.
+ * The way out when a step adds far more than the upkeep foresaw: every
+ * entry of both arrays, but stale ones, goes into one array four times
+ * their number, now.  Costs the whole table, so it is counted in `forced`.
+ * -1 when memory is lacking and there is no room left at all.
+ */
+static int mtp_tab_rebuild(mtp_addrtab *t, mtp_keep_fn keep, void *ctx)
+{
+    size_t total = t->cur.len + t->old.len + 1, work = 0;
+    mtp_addrarr to = {.cap = mtp_pow2_at_least(4 * total)};
+    const mtp_addrarr *from[2] = {&t->cur, &t->old};
+
+    t->forced++;
+    mtp_tab_want_next(t, 0);
+    to.slots = mtp_map(to.cap * sizeof(mtp_seen));
+    if (to.slots == NULL)
+        return total < t->cur.cap ? 0 : -1;
+    for (int a = 0; a < 2; a++) {
+        for (size_t i = 0; i < from[a]->cap; i++) {
+            mtp_seen *e = &from[a]->slots[i];
+            if (e->addr > MTP_ADDR_MOVED && keep(ctx, e, &work)) {
+                to.slots[mtp_arr_probe(&to, e->addr, &t->step_slots)] = *e;
+                to.len++;
+            }
+        }
+        t->step_slots += from[a]->cap;
+        mtp_unmap(from[a]->slots, from[a]->cap * sizeof(mtp_seen));
+    }
+    t->step_slots += work;
+    t->cur = to;
+    t->old = (mtp_addrarr){0};
+    t->migrate_at = t->sweep_at = 0;
+    t->resizes++;
+    return 0;
+}
+
+/*
+ * Called before each claim that may add an entry.  The old array's entries
+ * are bound for the current one, so they count: as long as both together
+ * stay under 90% of it, neither a move nor a claim can fill it.
  */
 static inline int mtp_tab_room(mtp_addrtab *t, mtp_keep_fn keep, void *ctx)
 {
-    size_t want;
-
-    if ((t->cur.len + 1) * MTP_ADDR_LOAD_DEN <= t->cur.cap * MTP_ADDR_HARD_NUM)
+    if ((t->cur.len + t->old.len + 1) * MTP_ADDR_LOAD_DEN <= t->cur.cap * MTP_ADDR_HARD_NUM)
         return 0;
-    t->forced++;
-    mtp_tab_migrate(t, SIZE_MAX, keep, ctx);
-    want = mtp_pow2_at_least(4 * (t->cur.len + 1));
-    if (t->next.cap < want && mtp_tab_want_next(t, want) < 0)
-        return t->cur.len + 1 < t->cur.cap ? 0 : -1;
-    mtp_tab_prepare(t, SIZE_MAX);
-    mtp_tab_switch(t);
-    return 0;
+    return mtp_tab_rebuild(t, keep, ctx);
 }
 
 static size_t mtp_tab_bytes(const mtp_addrtab *t)

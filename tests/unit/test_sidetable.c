@@ -425,6 +425,40 @@ static void steady_table_does_not_grow(void **state)
     mtp_seentab_clear(&s);
 }
 
+/* A step far bigger than the table while a move is under way (an
+ * unbudgeted mtp.observe() after a few small steps): the table makes room
+ * at once, and nothing is lost. */
+static void huge_step_during_a_move(void **state)
+{
+    enum { SMALL = 1000, HUGE = 200000 };
+    mtp_seentab s = {0};
+    mtp_seen *v = malloc(HUGE * sizeof(*v));
+    int32_t *delta = malloc(HUGE * sizeof(*delta));
+    size_t k = 0;
+
+    (void)state;
+    assert_non_null(v);
+    assert_non_null(delta);
+    while (s.t.old.cap == 0) { /* small steps until one switches arrays */
+        for (size_t i = 0; i < SMALL; i++, k++)
+            v[i] = seen(0x7f0000000000ull + 16 * k, 7, 1);
+        step(&s, v, SMALL, 0, delta);
+        assert_true(k < 100 * SMALL);
+    }
+    for (size_t i = 0; i < HUGE; i++) /* everything so far, seen again, and more */
+        v[i] = seen(0x7f0000000000ull + 16 * i, 9, 1);
+    step(&s, v, HUGE, 0, delta);
+    for (size_t i = 0; i < HUGE; i++)
+        assert_int_equal(delta[i], i < k ? 2 : 0);
+    assert_int_equal(mtp_seentab_len(&s), HUGE);
+    for (size_t i = 0; i < HUGE; i += 997)
+        assert_non_null(mtp_seentab_find(&s, 0x7f0000000000ull + 16 * i));
+    assert_true(mtp_seentab_len(&s) * 10 <= (s.t.cur.cap + s.t.old.cap) * 9);
+    mtp_seentab_clear(&s);
+    free(v);
+    free(delta);
+}
+
 /* ------------------------------------------------------------ extents */
 
 typedef struct {
@@ -617,6 +651,7 @@ int main(void)
         cmocka_unit_test(random_steps_match_the_model),
         cmocka_unit_test(step_work_is_bounded_by_the_slice),
         cmocka_unit_test(steady_table_does_not_grow),
+        cmocka_unit_test(huge_step_during_a_move),
         cmocka_unit_test(extents_upsert_and_touched),
         cmocka_unit_test(random_extents_match_the_model),
     };
