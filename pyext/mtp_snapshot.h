@@ -2,7 +2,8 @@
 /*
  * The extension's snapshot of observed objects, and how it is sorted.  Apart
  * from mtpmodule.c so that the sort can be unit-tested and benchmarked
- * without Python.h.
+ * without Python.h.  The tables the snapshot is folded into are in
+ * mtp_sidetable.h.
  */
 #ifndef MTP_SNAPSHOT_H
 #define MTP_SNAPSHOT_H
@@ -11,8 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* One observed object as of its latest observation; the side table is an
- * array of these sorted by address, 16 bytes per object. */
+/* One observed object as of its latest observation: a step's snapshot is
+ * an array of these, and the side table (mtp_sidetable.h) holds one per
+ * object, 16 bytes each. */
 typedef struct {
     uint64_t addr;
     uint32_t refcnt;
@@ -74,150 +76,6 @@ static inline size_t mtp_seen_unique(mtp_seen *v, size_t n)
         if (out == 0 || v[out - 1].addr != v[i].addr)
             v[out++] = v[i];
     return out;
-}
-
-/* First index in v[from, n) whose address is >= addr: galloping, because
- * consecutive lookups of a sorted slice land near each other. */
-static inline size_t mtp_seen_gallop(const mtp_seen *v, size_t n, size_t from, uint64_t addr)
-{
-    size_t lo = from, step = 1, hi;
-
-    while (lo + step < n && v[lo + step].addr < addr) {
-        lo += step;
-        step <<= 1;
-    }
-    hi = lo + step < n ? lo + step : n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/*
- * Folds one observation step into the side table.  `cur` is the step's
- * snapshot, sorted and unique, with refcnt and type_tag filled in; `old` is
- * the table.  Writes the new table to `out` (room for old_len + cur_len) and
- * returns its length.  For each cur[i], delta[i] is the refcount change since
- * the object was last observed (0 for an object new to the table or whose
- * address now holds another type), and cur[i].history gets the updated
- * history.  Entries the step did not see are copied unchanged, in runs: a
- * step covers only a slice of a large heap.
- */
-static inline size_t mtp_seen_merge(const mtp_seen *old, size_t old_len, mtp_seen *cur,
-                                    size_t cur_len, uint8_t cycle, int32_t *delta, mtp_seen *out)
-{
-    size_t j = 0, k = 0;
-
-    for (size_t i = 0; i < cur_len; i++) {
-        size_t at = mtp_seen_gallop(old, old_len, j, cur[i].addr);
-        uint8_t history = 0;
-
-        if (at > j) {
-            memcpy(out + k, old + j, (at - j) * sizeof(*out));
-            k += at - j;
-        }
-        j = at;
-        delta[i] = 0;
-        if (j < old_len && old[j].addr == cur[i].addr) {
-            if (old[j].type_tag == cur[i].type_tag) {
-                delta[i] = (int32_t)(cur[i].refcnt - old[j].refcnt);
-                history = (uint8_t)(old[j].history << 1);
-            }
-            j++;
-        }
-        history |= delta[i] != 0;
-        cur[i].history = history;
-        cur[i].cycle = cycle;
-        out[k++] = cur[i];
-    }
-    if (j < old_len) {
-        memcpy(out + k, old + j, (old_len - j) * sizeof(*out));
-        k += old_len - j;
-    }
-    return k;
-}
-
-/* After a full round-robin cycle: drops the entries no step of the last
- * `keep` cycles saw; their objects died or stopped being tracked.  In place;
- * returns the new length. */
-static inline size_t mtp_seen_prune(mtp_seen *v, size_t n, uint8_t cycle, uint8_t keep)
-{
-    size_t out = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if ((uint8_t)(cycle - v[i].cycle) < keep)
-            v[out++] = v[i];
-    return out;
-}
-
-/*
- * Out-of-line storage of observed containers (a dict's key table, a list's
- * item array, a buffer's data), by owner.  Reading a container writes its
- * reference count, so its own page shows as written, but reading its
- * storage (a dict lookup, a list index, a buffer read) writes nothing
- * there: the storage is credited when its owner's page was written.  Kept
- * for every observed container, not only the current slice, because the
- * written-page scan reports the whole heap at every step.  24 bytes per
- * container; the addresses are never dereferenced, so a stale entry costs
- * only a wrong page's heat until its owner is seen again.
- */
-typedef struct {
-    uint64_t owner;
-    uint64_t addr;
-    uint32_t size;
-    uint8_t cycle; /* as mtp_seen's */
-    uint8_t reserved[3];
-} mtp_extent;
-
-/* Folds a step's extents (sorted by owner, unique) into the table, which
- * keeps the others; out has room for both.  Returns the new length. */
-static inline size_t mtp_extent_merge(const mtp_extent *old, size_t old_len, const mtp_extent *cur,
-                                      size_t cur_len, mtp_extent *out)
-{
-    size_t i = 0, j = 0, k = 0;
-
-    while (i < cur_len || j < old_len) {
-        if (j == old_len || (i < cur_len && cur[i].owner < old[j].owner))
-            out[k++] = cur[i++];
-        else if (i == cur_len || old[j].owner < cur[i].owner)
-            out[k++] = old[j++];
-        else {
-            out[k++] = cur[i++];
-            j++;
-        }
-    }
-    return k;
-}
-
-static inline size_t mtp_extent_prune(mtp_extent *v, size_t n, uint8_t cycle, uint8_t keep)
-{
-    size_t out = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if ((uint8_t)(cycle - v[i].cycle) < keep)
-            v[out++] = v[i];
-    return out;
-}
-
-/* Indices of the extents whose owner lies on one of `pages` (page base
- * addresses, sorted), written to hits[]; returns how many. */
-static inline size_t mtp_extent_touched(const mtp_extent *v, size_t n, const uint64_t *pages,
-                                        size_t n_pages, uint64_t page_mask, size_t *hits)
-{
-    size_t p = 0, count = 0;
-
-    for (size_t i = 0; i < n && p < n_pages; i++) {
-        uint64_t page = v[i].owner & page_mask;
-        while (p < n_pages && pages[p] < page)
-            p++;
-        if (p < n_pages && pages[p] == page)
-            hits[count++] = i;
-    }
-    return count;
 }
 
 /* Bits set among the last `n` observations of a history byte. */

@@ -8,8 +8,9 @@
  *
  * Objects are only read while the GIL is held and while gc.get_objects()'s
  * list holds a strong reference to each of them, so none can be freed under
- * us.  The previous observation is kept as an array sorted by address:
- * 16 bytes per observed object, merge-joined with the next observation.
+ * us.  The previous observation is kept in a hash table by address (the
+ * side table, mtp_sidetable.h): 16 bytes per observed object, looked up for
+ * each object of the next step's slice.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,6 +29,7 @@
 #include <sys/sdt.h>
 
 #include "mtp_abi.h"
+#include "mtp_sidetable.h"
 #include "mtp_snapshot.h"
 #include "mtp_wpscan.h"
 
@@ -66,10 +68,8 @@ typedef struct {
 enum { MTP_WP_OFF = 0, MTP_WP_ON = 1, MTP_WP_BACKING_OFF = 2 };
 
 typedef struct {
-    mtp_seen *prev;
-    size_t prev_len;
-    mtp_extent *extents; /* out-of-line storage by owner (see mtp_extent) */
-    size_t extents_len;
+    mtp_seentab seen;         /* the side table: each observed object's last reading */
+    mtp_extab extents;        /* out-of-line storage by owner (see mtp_extent) */
     mtp_extent *step_extents; /* this step's, in emission order */
     size_t step_extents_len, step_extents_cap;
 
@@ -98,8 +98,8 @@ typedef struct {
     double timer_share;       /* share of wall time all steps may take (ticker reads: atomic) */
     int64_t credit_ns;        /* collection steps' credit, negative after an overrun */
     int64_t timer_credit_ns;  /* wall-time credit (ticker reads: atomic) */
-    double ns_per_entry;      /* walk, sort and records, per entry */
-    double step_fixed_ns;     /* the rest: merge, scan, maps, extents */
+    double ns_per_entry;      /* walk, sort, tables and records, per entry */
+    double step_fixed_ns;     /* the rest but the scan: storage credited, hints */
     uint64_t step_walked_ns;  /* the last step's per-entry part, for the two above */
     uint64_t step_scan_ns;    /* the last step's written-page scan, budgeted apart */
     uint64_t timer_earned_ns; /* timer credit was earned up to here */
@@ -1110,67 +1110,31 @@ static void mtp_release_buffers(mtp_walk *w)
     w->n_buffers = 0;
 }
 
-static int mtp_extent_cmp(const void *a, const void *b)
+/* Folds the step's extents into the table by owner.  They come one per
+ * object of the sorted, unique slice, so sorted by owner (the table would
+ * cope with any order, more slowly).  Runs even when there are none: the
+ * table's upkeep goes on. */
+static void mtp_extents_note_step(void)
 {
-    uint64_t x = ((const mtp_extent *)a)->owner, y = ((const mtp_extent *)b)->owner;
-
-    return x < y ? -1 : x > y;
-}
-
-static int mtp_u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Folds the step's extents into the table (objects' come sorted, buffers'
- * after them), then credits the storage of every container whose own page
- * was written since the last step. */
-static void mtp_extents_step(int cycle_done)
-{
-    mtp_extent *cur = mtp.step_extents, *out;
-    size_t n = mtp.step_extents_len, sorted_len = 0;
-
-    while (sorted_len + 1 < n && cur[sorted_len].owner < cur[sorted_len + 1].owner)
-        sorted_len++;
-    if (n > 0 && sorted_len + 1 < n)
-        qsort(cur, n, sizeof(*cur), mtp_extent_cmp); /* buffers' came later */
-    if (n > 0) {                                     /* one extent per owner */
-        size_t k = 1;
-        for (size_t i = 1; i < n; i++)
-            if (cur[i].owner != cur[k - 1].owner)
-                cur[k++] = cur[i];
-        n = k;
-    }
-    out = PyMem_RawMalloc((mtp.extents_len + n + 1) * sizeof(*out));
-    if (out != NULL) {
-        mtp.extents_len = mtp_extent_merge(mtp.extents, mtp.extents_len, cur, n, out);
-        PyMem_RawFree(mtp.extents);
-        mtp.extents = out;
-        if (cycle_done)
-            mtp.extents_len = mtp_extent_prune(mtp.extents, mtp.extents_len, mtp_gc.cycle, 2);
-    }
+    /* Out of memory loses only some storage's heat. */
+    (void)mtp_extab_upsert(&mtp.extents, mtp.step_extents, mtp.step_extents_len, mtp_gc.cycle);
     mtp.step_extents_len = 0;
+}
 
-    if (mtp.wp_state == MTP_WP_ON && mtp.written_len > 0 && mtp.extents_len > 0) {
-        uint64_t *pages = PyMem_RawMalloc(mtp.written_len * sizeof(*pages));
-        size_t *hits = PyMem_RawMalloc(mtp.extents_len * sizeof(*hits));
-        size_t n_hits;
+static void mtp_extent_credit(void *Py_UNUSED(ctx), uint64_t addr, uint32_t size)
+{
+    mtp_emit(addr, size, 1);
+}
 
-        if (pages != NULL && hits != NULL) {
-            memcpy(pages, mtp.written, mtp.written_len * sizeof(*pages));
-            qsort(pages, mtp.written_len, sizeof(*pages), mtp_u64_cmp);
-            n_hits = mtp_extent_touched(mtp.extents, mtp.extents_len, pages, mtp.written_len,
-                                        MTP_PAGE_MASK, hits);
-            for (size_t i = 0; i < n_hits; i++)
-                mtp_emit(mtp.extents[hits[i]].addr, mtp.extents[hits[i]].size, 1);
-            mtp_flush();
-            mtp.extents_credited += n_hits;
-        }
-        PyMem_RawFree(pages);
-        PyMem_RawFree(hits);
-    }
+/* Credits the storage of every container whose own page was written since
+ * the last step: one lookup per written page. */
+static void mtp_extents_step(void)
+{
+    if (mtp.wp_state != MTP_WP_ON || mtp.written_len == 0)
+        return;
+    mtp.extents_credited +=
+        mtp_extab_touched(&mtp.extents, mtp.written, mtp.written_len, mtp_extent_credit, NULL);
+    mtp_flush();
 }
 
 /* Entries an unbounded step may take: far more than any budget allows,
@@ -1185,11 +1149,11 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
 {
     mtp_walk w = {0};
     PyObject *objects = NULL, *old_bookmark = NULL;
-    mtp_seen *tmp = NULL, *sorted, *table = NULL;
+    mtp_seen *tmp = NULL, *sorted;
     int32_t *delta = NULL;
     int cycle_done = 0, broken = 0, wrote;
-    size_t n, table_len;
-    uint64_t now, walk_start, merge_ns, scan_ns = 0;
+    size_t n;
+    uint64_t now, walk_start, scan_ns = 0;
 
     *observed_out = 0;
     if (limit == 0)
@@ -1229,11 +1193,14 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     n = w.len;
     tmp = PyMem_RawMalloc((n ? n : 1) * sizeof(*tmp));
     delta = PyMem_RawMalloc((n ? n : 1) * sizeof(*delta));
-    table = PyMem_RawMalloc((mtp.prev_len + n ? mtp.prev_len + n : 1) * sizeof(*table));
-    if (tmp == NULL || delta == NULL || table == NULL) {
+    sorted = tmp == NULL || delta == NULL ? NULL : mtp_sort_seen(w.v, tmp, n);
+    if (sorted != NULL)
+        n = mtp_seen_unique(sorted, n);
+    /* Each object's change since its own last observation; the table's
+     * upkeep (dropping the dead, resizing) is bounded by the slice too. */
+    if (sorted == NULL || mtp_seentab_step(&mtp.seen, sorted, n, mtp_gc.cycle, delta) < 0) {
         PyMem_RawFree(tmp);
         PyMem_RawFree(delta);
-        PyMem_RawFree(table);
         mtp_release_buffers(&w);
         PyMem_RawFree(w.v);
         Py_XDECREF(objects);
@@ -1241,20 +1208,17 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
         PyErr_NoMemory();
         return -1;
     }
-    sorted = mtp_sort_seen(w.v, tmp, n);
-    n = mtp_seen_unique(sorted, n);
-    merge_ns = mtp_now_ns();
-    table_len = mtp_seen_merge(mtp.prev, mtp.prev_len, sorted, n, mtp_gc.cycle, delta, table);
-    merge_ns = mtp_now_ns() - merge_ns;
 
     /* Every object in `sorted` is still alive: nothing ran since the walk. */
     for (size_t i = 0; i < n; i++)
         mtp_emit_object((PyObject *)(uintptr_t)sorted[i].addr,
                         mtp_activity(delta[i], sorted[i].history));
     mtp_flush();
-    /* What grows with the slice; the merge and what follows grow with the
-     * tables and the heap's mappings instead. */
-    mtp.step_walked_ns = mtp_now_ns() - walk_start - merge_ns - scan_ns;
+    mtp_extents_note_step();
+    /* What grows with the slice: walk, sort, both tables' lookups and
+     * upkeep, records.  What follows grows with the written pages; the
+     * scan is budgeted apart. */
+    mtp.step_walked_ns = mtp_now_ns() - walk_start - scan_ns;
     mtp_refresh_hints(sorted, n);
     if (w.n_buffers > 0)
         mtp_emit_buffers(&w, sorted, delta, n);
@@ -1263,24 +1227,20 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
         mtp_written_watch();
         scan_ns += mtp_now_ns() - t0;
     }
-    mtp_extents_step(cycle_done);
+    mtp_extents_step();
     mtp_fire_settings();
 
     now = mtp_now_ns();
     if (mtp_gc.cycle_started_ns == 0)
         mtp_gc.cycle_started_ns = now; /* the first cycle runs from the first step */
     memcpy(mtp_gc.last_by_list, w.by_list, sizeof(mtp_gc.last_by_list));
-    if (cycle_done) {
+    /* Entries no step of the last two cycles saw belong to dead or
+     * untracked objects: the tables treat them as gone and drop them as
+     * their sweeps pass. */
+    if (cycle_done)
         mtp_gc_cycle_done(now);
-        /* Entries no step of the last two cycles saw belong to dead or
-         * untracked objects. */
-        table_len = mtp_seen_prune(table, table_len, mtp_gc.cycle, 2);
-    }
-    PyMem_RawFree(mtp.prev);
-    mtp.prev = table;
-    mtp.prev_len = table_len;
-    PyMem_RawFree(sorted == w.v ? tmp : w.v);
-    PyMem_RawFree(sorted);
+    PyMem_RawFree(tmp);
+    PyMem_RawFree(w.v);
     PyMem_RawFree(delta);
     /* The last of our own writes to the objects (references taken by
      * gc.get_objects(), the buffers and the bookmark); may free and run
@@ -1382,8 +1342,9 @@ static void mtp_gc_done_at_exit(void)
  * pause the program for at most MTP_STEP_MAX_NS: a service's tail latency
  * must not grow by a long step; the credit is spent in many short ones.
  *
- * The cost of a step is predicted from the previous ones: per entry observed,
- * plus a fixed part.
+ * The cost of a step is predicted from the previous ones: per entry observed
+ * (walk, sort, the tables' lookups and bounded upkeep, records), plus a
+ * fixed part (storage credited, hints; the written-page scan apart).
  */
 #define MTP_DEFAULT_BUDGET  0.20
 #define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
@@ -1847,8 +1808,10 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "last_step_gen1", mtp_gc.last_by_list[1]) < 0 ||
         mtp_put_u64(d, "last_step_gen2", mtp_gc.last_by_list[2]) < 0 ||
         mtp_put_u64(d, "last_step_frozen", mtp_gc.last_by_list[3]) < 0 ||
-        mtp_put_u64(d, "side_table_bytes", mtp.prev_len * sizeof(mtp_seen)) < 0 ||
-        mtp_put_u64(d, "extent_table_bytes", mtp.extents_len * sizeof(mtp_extent)) < 0 ||
+        mtp_put_u64(d, "side_table_bytes", mtp_seentab_bytes(&mtp.seen)) < 0 ||
+        mtp_put_u64(d, "side_table_entries", mtp_seentab_len(&mtp.seen)) < 0 ||
+        mtp_put_u64(d, "extent_table_bytes", mtp_extab_bytes(&mtp.extents)) < 0 ||
+        mtp_put_u64(d, "extent_table_entries", mtp_extab_len(&mtp.extents)) < 0 ||
         mtp_put_u64(d, "extents_credited", mtp.extents_credited) < 0 ||
         PyDict_SetItemString(d, "tracing", MTP_TRACING() ? Py_True : Py_False) < 0 ||
         /* 1 on, 0 off, or the negative errno the kernel refused it with */
@@ -2128,12 +2091,9 @@ static PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py
  * against the parent's history. */
 static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    PyMem_RawFree(mtp.prev);
-    mtp.prev = NULL;
-    mtp.prev_len = 0;
-    PyMem_RawFree(mtp.extents);
-    mtp.extents = NULL;
-    mtp.extents_len = mtp.step_extents_len = 0;
+    mtp_seentab_clear(&mtp.seen);
+    mtp_extab_clear(&mtp.extents);
+    mtp.step_extents_len = 0;
     mtp.batch_len = 0;
     mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
     mtp.wp_backoff_ns = mtp.wp_resume_ns = 0;
