@@ -13,6 +13,7 @@
  * (the unit tests bound it).
  */
 #include "mtp_sidetable.h"
+#include "mtp_wpscan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,10 @@
 
 /*
  * The tables' arrays and the pool's chunks get mappings of their own, named
- * "[anon:mtp]" in /proc/PID/maps.  The written-page scan watches unnamed
- * anonymous mappings only (mtp_wpscan.c), so mtp's own bookkeeping neither
- * takes write faults nor reports its pages as the program's; on kernels
- * without CONFIG_ANON_VMA_NAME the name is missing and both happen, at a
- * cost only.  Large arrays ask for transparent huge pages: lookups land at
+ * "[anon:mtp]" in /proc/PID/maps where the kernel allows, and registered
+ * with the written-page scan as mtp's own (mtp_wpscan_own_add), so mtp's
+ * own bookkeeping neither takes write faults nor reports its pages as the
+ * program's.  Large arrays ask for transparent huge pages: lookups land at
  * random, and a TLB miss each would cost more than the lookup.
  */
 #define MTP_HUGE_BYTES ((size_t)2 << 20)
@@ -50,9 +50,13 @@ static void *mtp_map(size_t bytes)
     void *p;
 
     bytes = mtp_map_bytes(bytes);
-    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* MAP_NORESERVE keeps the kernel from merging the mapping with the
+     * program's memory, so the scan can tell it apart by its range. */
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+             0);
     if (p == MAP_FAILED)
         return NULL;
+    (void)mtp_wpscan_own_add((uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)p + bytes);
     (void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, bytes, (unsigned long)"mtp");
 #ifdef MADV_HUGEPAGE
     if (bytes >= MTP_HUGE_BYTES)
@@ -63,8 +67,10 @@ static void *mtp_map(size_t bytes)
 
 static void mtp_unmap(void *p, size_t bytes)
 {
-    if (p != NULL)
+    if (p != NULL) {
+        mtp_wpscan_own_remove((uint64_t)(uintptr_t)p);
         munmap(p, mtp_map_bytes(bytes));
+    }
 }
 
 /* ------------------------------------------------------------ addrtab */

@@ -179,6 +179,7 @@ static int find_mapping(const char *maps_text, uint64_t addr, uint64_t *start, u
 
 static int watch_range(struct mtp_wpscan *s, uint64_t start, uint64_t end)
 {
+    uint64_t t0;
     struct uffdio_register reg;
     struct uffdio_writeprotect wp;
     size_t slot;
@@ -192,6 +193,7 @@ static int watch_range(struct mtp_wpscan *s, uint64_t start, uint64_t end)
             break;
     if (slot == MTP_WPSCAN_MAX_RANGES)
         return -ENOSPC;
+    t0 = now_ns();
     reg = (struct uffdio_register){.range = {start, end - start}, .mode = UFFDIO_REGISTER_MODE_WP};
     if (ioctl(s->uffd, UFFDIO_REGISTER, &reg) < 0)
         return -errno;
@@ -203,6 +205,8 @@ static int watch_range(struct mtp_wpscan *s, uint64_t start, uint64_t end)
     } else if (!s->released) {
         protect_phase(s, start, end, s->phase, 1); /* the sample only */
     }
+    /* Once per mapping: counted, but not what the sample goes on costing. */
+    s->reset_ns += now_ns() - t0;
     s->start[slot] = start;
     s->end[slot] = end;
     if (slot == s->n_ranges)
@@ -224,11 +228,43 @@ int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr)
     return watch_range(s, start, end);
 }
 
+static struct {
+    uint64_t start, end;
+} mtp_own[MTP_WPSCAN_OWN_MAX];
+static size_t mtp_own_len;
+
+int mtp_wpscan_own_add(uint64_t start, uint64_t end)
+{
+    if (mtp_own_len == MTP_WPSCAN_OWN_MAX)
+        return -ENOSPC;
+    mtp_own[mtp_own_len].start = start;
+    mtp_own[mtp_own_len].end = end;
+    mtp_own_len++;
+    return 0;
+}
+
+void mtp_wpscan_own_remove(uint64_t start)
+{
+    for (size_t i = 0; i < mtp_own_len; i++)
+        if (mtp_own[i].start == start) {
+            mtp_own[i] = mtp_own[--mtp_own_len];
+            return;
+        }
+}
+
+static int is_own(uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; i < mtp_own_len; i++)
+        if (mtp_own[i].start < hi && lo < mtp_own[i].end)
+            return 1;
+    return 0;
+}
+
 int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
 {
     const char *line = maps_text;
     int watched = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), reset0 = s->reset_ns;
 
     /* One pass: each line is parsed once (find_mapping per line would be
      * quadratic in the number of mappings, at every step). */
@@ -239,13 +275,14 @@ int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
          * sanitizer's shadow memory, a runtime's arena reservation):
          * protecting terabytes costs page-table walks at every scan. */
         if (parse_watchable(line, &lo, &hi) == 1 && hi - lo <= MTP_WPSCAN_MAX_MAPPING &&
-            watch_range(s, lo, hi) == 0)
+            !is_own(lo, hi) && watch_range(s, lo, hi) == 0)
             watched++;
         line = strchr(line, '\n');
         if (line)
             line++;
     }
-    s->sys_ns += now_ns() - t0;
+    /* Registering new mappings went to reset_ns already. */
+    s->sys_ns += now_ns() - t0 - (s->reset_ns - reset0);
     return watched;
 }
 
@@ -364,6 +401,23 @@ void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride)
         s->reset_ns += now_ns() - t0;
     else
         s->sys_ns += now_ns() - t0;
+}
+
+void mtp_wpscan_forget(struct mtp_wpscan *s, uint64_t addr)
+{
+    uint64_t page = addr & ~4095ull, found = 0, t0;
+    size_t n = 0;
+
+    if (s->released || (s->stride > 1 && !in_sample(s, page >> MTP_WPSCAN_CHUNK_SHIFT)))
+        return;
+    for (size_t i = 0; i < s->n_ranges; i++)
+        if (page >= s->start[i] && page < s->end[i]) {
+            t0 = now_ns();
+            scan_span(s, page, page + 4096, 1, NULL, 0, &n, &found);
+            s->faults += found; /* our own write's fault, still the scan's cost */
+            s->sys_ns += now_ns() - t0;
+            return;
+        }
 }
 
 long mtp_wpscan_release(struct mtp_wpscan *s, uint64_t *pages, size_t cap)

@@ -39,11 +39,24 @@ struct mtp_wpscan {
      * under-stated), and the time spent in the scan's own system calls. */
     uint64_t faults;
     uint64_t sys_ns;
-    uint64_t reset_ns; /* of those calls, changes of stride (re-protecting every range) */
+    uint64_t reset_ns; /* one-off calls, kept apart: changes of stride, new mappings */
     size_t n_ranges;
     uint64_t start[MTP_WPSCAN_MAX_RANGES];
     uint64_t end[MTP_WPSCAN_MAX_RANGES];
 };
+
+/*
+ * mtp's own mappings (its side tables), which the scan must never watch:
+ * their writes are mtp's, not the program's, and would fault.  They are
+ * mapped with MAP_NORESERVE so that the kernel never merges them with the
+ * program's anonymous memory, and any watchable mapping that overlaps one
+ * is skipped.  Process-wide; the GIL owns it, like everything that maps.
+ * Returns 0, or -ENOSPC when the registry is full (the range is watched
+ * then: a cost, not an error).
+ */
+#define MTP_WPSCAN_OWN_MAX 64
+int mtp_wpscan_own_add(uint64_t start, uint64_t end);
+void mtp_wpscan_own_remove(uint64_t start);
 
 /* 0, or -errno: -ENOSYS/-EINVAL/-ENOTTY on kernels without the features. */
 int mtp_wpscan_open(struct mtp_wpscan *s);
@@ -78,6 +91,13 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
  * in proportion to the sample, not the heap, unless the stride changed.
  */
 void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride);
+
+/*
+ * Re-protects the page holding addr, if it is watched and in the sample,
+ * forgetting that it was written: for the few writes mtp itself makes
+ * between scans (a reference it takes and drops).
+ */
+void mtp_wpscan_forget(struct mtp_wpscan *s, uint64_t addr);
 
 /*
  * Writes the pages written since the last collect into pages[] (at most

@@ -1154,6 +1154,8 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     int cycle_done = 0, broken = 0, wrote;
     size_t n;
     uint64_t now, walk_start, scan_ns = 0;
+    uint64_t ours[MTP_BUFFERS_MAX + 2]; /* objects whose headers the step wrote */
+    size_t n_ours;
 
     *observed_out = 0;
     if (limit == 0)
@@ -1246,17 +1248,33 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
      * gc.get_objects(), the buffers and the bookmark); may free and run
      * code.  Re-protecting afterwards keeps them out of the next report. */
     wrote = objects != NULL || w.n_buffers > 0 || old_bookmark != NULL || mtp_gc.bookmark != NULL;
+    n_ours = 0;
+    ours[n_ours++] = (uint64_t)(uintptr_t)old_bookmark;
+    ours[n_ours++] = (uint64_t)(uintptr_t)mtp_gc.bookmark;
+    for (size_t i = 0; i < w.n_buffers && n_ours < MTP_BUFFERS_MAX + 2; i++)
+        ours[n_ours++] = (uint64_t)(uintptr_t)w.buffers[i];
     mtp_release_buffers(&w);
     Py_XDECREF(objects);
     Py_XDECREF(old_bookmark);
     if (scan) {
         uint64_t t0 = mtp_now_ns();
-        /* Between scans our own few writes are left to the next one: a
-         * re-protection now would also re-protect the program's writes,
-         * which it would pay for with faults a second time. */
         if (wrote)
             mtp_written_rearm();
         mtp_written_resample(now);
+        scan_ns += mtp_now_ns() - t0;
+    } else if (wrote && mtp.wp_state == MTP_WP_ON) {
+        /* Between scans, re-protect only the pages this step wrote (the
+         * bookmarks' and buffers' headers): a whole re-protection would
+         * also take the program's writes away, which it would pay for with
+         * faults a second time.  gc.get_objects()'s list wrote every
+         * object's header: nothing to tell apart, the scan must start over. */
+        uint64_t t0 = mtp_now_ns();
+        if (objects != NULL)
+            mtp_written_rearm();
+        else
+            for (size_t i = 0; i < n_ours; i++)
+                if (ours[i] != 0)
+                    mtp_wpscan_forget(&mtp.wp, ours[i]);
         scan_ns += mtp_now_ns() - t0;
     }
     mtp.step_scan_ns = scan_ns;
@@ -1334,7 +1352,7 @@ static void mtp_gc_done_at_exit(void)
  *   time in the collector, so without it a large heap would take minutes to
  *   cover, and a program with the collector off would never be observed.
  *
- * Both kinds draw on one wall-time credit too, earned at `timer_share` (1%)
+ * Both kinds draw on one wall-time credit too, earned at `timer_share` (2%)
  * of wall time, so that all steps together cost the program at most that: a
  * program that spends 40% of its time collecting would otherwise give 8% of
  * it to mtp.  (timer_share 0 turns timer steps off and leaves collection
@@ -1348,10 +1366,13 @@ static void mtp_gc_done_at_exit(void)
  */
 #define MTP_DEFAULT_BUDGET  0.20
 #define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
-#define MTP_TIMER_SHARE     0.01
+#define MTP_TIMER_SHARE     0.02
 #define MTP_CREDIT_MAX_NS   50000000ull /* 50 ms: what an idle stretch can save up */
 #define MTP_STEP_MAX_NS     2000000ull  /* 2 ms: the longest pause a step is sized for */
 #define MTP_STEP_MIN        512         /* entries: smaller steps wait for credit */
+/* However small the budgets, a minimal step at least this often while a
+ * tracer is attached: observation slows down but never stops. */
+#define MTP_STEP_FLOOR_NS (2 * 1000000000ull)
 
 /* Steps are sized to 80% of the credit: the cost per entry is a running
  * estimate, and an overrun is a pause beyond the budget. */
@@ -1372,7 +1393,7 @@ static uint64_t mtp_step_limit(int64_t credit)
      * gc.get_objects() path, whose every step pays for a list of the whole
      * heap: there, fewer and larger steps cost the program less. */
     if (!mtp_gc.usable)
-        return limit;
+        return credit >= (int64_t)MTP_CREDIT_MAX_NS ? limit : 0; /* a full credit at once */
     if (pause < MTP_STEP_MIN)
         pause = MTP_STEP_MIN;
     return limit < pause ? limit : (uint64_t)pause;
@@ -1392,6 +1413,12 @@ static uint64_t mtp_step_entries(int64_t credit)
     if (limit >= MTP_STEP_MIN)
         return limit;
     return credit >= (int64_t)MTP_CREDIT_MAX_NS ? MTP_STEP_MIN : 0;
+}
+
+/* Whether the floor is due: no step for MTP_STEP_FLOOR_NS. */
+static int mtp_step_floor_due(uint64_t now)
+{
+    return now - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) >= MTP_STEP_FLOOR_NS;
 }
 
 /* The entries a step may take on two credits at once, the smaller. */
@@ -1477,6 +1504,8 @@ static uint64_t mtp_step(int64_t *credit, int64_t *wall, uint64_t *spent_total)
     uint64_t limit, observed = 0, spent;
 
     limit = wall ? mtp_step_entries2(*credit, *wall) : mtp_step_entries(*credit);
+    if (limit == 0 && mtp_step_floor_due(mtp_now_ns()))
+        limit = MTP_STEP_MIN;
     if (limit == 0)
         return 0;
     mtp.forced_steps += limit == MTP_STEP_MIN && mtp_step_limit(*credit) < MTP_STEP_MIN;
@@ -1596,7 +1625,7 @@ static int mtp_timer_due(uint64_t now)
     return share > 0 && mtp_objects_semaphore &&
            now - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) >=
                __atomic_load_n(&mtp.min_interval_ns, __ATOMIC_RELAXED) &&
-           mtp_step_entries(credit) > 0;
+           (mtp_step_entries(credit) > 0 || mtp_step_floor_due(now));
 }
 
 static void mtp_timer_step(void)
@@ -1857,11 +1886,11 @@ static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg
 }
 
 PyDoc_STRVAR(mtp_set_budget_doc,
-             "set_budget(share, timer_share=0.01)\n--\n\n"
+             "set_budget(share, timer_share=0.02)\n--\n\n"
              "Steps inside collections may add at most `share` of the collector's\n"
              "own time to its pauses (default 0.2).  All steps together, inside\n"
              "collections and from mtp's timer, may take `timer_share` of wall time\n"
-             "(default 0.01; 0 turns timer steps off and leaves steps inside\n"
+             "(default 0.02; 0 turns timer steps off and leaves steps inside\n"
              "collections to `share` alone).  Larger shares cover a large heap in\n"
              "fewer seconds; no step is sized to pause the program over 2 ms.");
 

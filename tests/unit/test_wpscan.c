@@ -283,6 +283,59 @@ static void a_new_range_is_protected_only_where_sampled(void **state)
     munmap(region, 4 * CHUNK);
 }
 
+/* mtp's own write between scans is forgotten; the program's is kept. */
+static void forget_drops_only_that_page(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(1), *maps;
+    uint64_t pages[8];
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    region[4 * PAGE] = 1; /* the program's */
+    region[9 * PAGE] = 1; /* mtp's own */
+    mtp_wpscan_forget(&s, (uint64_t)(uintptr_t)(region + 9 * PAGE + 16));
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 1);
+    assert_true(pages[0] == (uint64_t)(uintptr_t)(region + 4 * PAGE));
+    mtp_wpscan_close(&s);
+    munmap(region, CHUNK);
+}
+
+/* mtp's own tables are never watched: their writes are not the program's. */
+static void own_mappings_are_not_watched(void **state)
+{
+    struct mtp_wpscan s;
+    size_t len = 16 * PAGE;
+    char *own = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0),
+         *maps;
+    uint64_t pages[256];
+    long n;
+
+    (void)state;
+    assert_true(own != MAP_FAILED);
+    open_or_skip(&s);
+    assert_int_equal(mtp_wpscan_own_add((uint64_t)(uintptr_t)own, (uint64_t)(uintptr_t)own + len),
+                     0);
+    maps = read_maps();
+    mtp_wpscan_watch_all(&s, maps);
+    free(maps);
+    for (size_t i = 0; i < s.n_ranges; i++)
+        assert_false(s.start[i] < (uint64_t)(uintptr_t)own + len &&
+                     (uint64_t)(uintptr_t)own < s.end[i]);
+    mtp_wpscan_collect(&s, NULL, 0);
+    own[3 * PAGE] = 1;
+    n = mtp_wpscan_collect(&s, pages, 256);
+    for (long i = 0; i < n; i++)
+        assert_false(pages[i] == (uint64_t)(uintptr_t)(own + 3 * PAGE));
+    mtp_wpscan_own_remove((uint64_t)(uintptr_t)own);
+    mtp_wpscan_close(&s);
+    munmap(own, len);
+}
+
 static void a_fault_has_a_price(void **state)
 {
     struct mtp_wpscan s;
@@ -307,6 +360,8 @@ int main(void)
         cmocka_unit_test(stride_follows_the_measured_cost),
         cmocka_unit_test(release_reports_then_stops_faults),
         cmocka_unit_test(a_new_range_is_protected_only_where_sampled),
+        cmocka_unit_test(own_mappings_are_not_watched),
+        cmocka_unit_test(forget_drops_only_that_page),
         cmocka_unit_test(a_fault_has_a_price),
     };
     return cmocka_run_group_tests_name("wpscan", tests, NULL, NULL);
