@@ -281,7 +281,7 @@ def test_pure_reads(trace_bin, python, pydir, tmp):
     """Objects that are only read: refcount snapshots cannot see them (their
     counts return to where they were), the written-page scan can, because in
     CPython a read writes the reference count.  Needs Linux 6.7+."""
-    t = Traced(trace_bin, python, pydir, tmp, seconds=30, extra=["--touch", "read"])
+    t = Traced(trace_bin, python, pydir, tmp, seconds=50, extra=["--touch", "read"])
     try:
         with open(t.layout) as f:
             layout = json.load(f)
@@ -292,8 +292,16 @@ def test_pure_reads(trace_bin, python, pydir, tmp):
                 time.monotonic() < deadline:
             obj = t.read_json_line()
         if obj.get("written_scan") == "on":
-            # A sampled chunk is seen once per stride scans (0.5 s apart).
-            obj = t.read_intervals(want=32, seconds=16.0)
+            # A sampled chunk is seen once per stride scans (0.5 s apart, one
+            # per interval here): wait for a whole rotation of the sample at
+            # the widest stride the scan's measured cost chose.
+            seen, widest, start = 0, obj.get("written_stride", 1), time.monotonic()
+            while seen < max(16, widest + 4) and time.monotonic() - start < 40:
+                obj = t.read_json_line()
+                check(not obj.get("final"), "mtp-trace stopped before the map could be read")
+                widest = max(widest, obj.get("written_stride", 1))
+                seen += 1
+            print("     the scan's widest stride: %d; %d intervals read" % (widest, seen))
         dump = bpftool_dump(t.pin)
     finally:
         t.finish()
