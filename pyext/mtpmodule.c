@@ -583,7 +583,8 @@ static void mtp_wp_stop(void)
 /* The scan's cost budget: its write-protect faults, at their measured
  * price, plus its own system calls, as a share of the program's time. */
 #define MTP_WRITE_BUDGET      0.02
-#define MTP_WP_START_STRIDE   4 /* a first sample the program can surely afford */
+#define MTP_WP_START_STRIDE   4             /* a first sample the program can surely afford */
+#define MTP_WP_FIRST_SAMPLE   (16ull << 20) /* ... and at most 16 MiB of it */
 #define MTP_WP_MEASURE_EVERY  (30 * 1000000000ull)
 #define MTP_WP_BACKOFF_MIN_NS (5 * 1000000000ull)
 #define MTP_WP_BACKOFF_MAX_NS (320 * 1000000000ull)
@@ -733,7 +734,16 @@ static void mtp_written_resample(uint64_t now)
     /* Narrow only after 2 s under a quarter of the budget. */
     mtp.wp_quiet = (double)cost < MTP_WRITE_BUDGET / 4 * (double)elapsed ? mtp.wp_quiet + 1 : 0;
     if (elapsed == 0) { /* the first sample: nothing measured yet */
-        mtp_wpscan_sample(&mtp.wp, mtp.wp.stride);
+        /* Start from a sample of at most MTP_WP_FIRST_SAMPLE bytes: on a
+         * large heap, stride 4 costs many times the budget before the
+         * first measurement can widen it. */
+        uint64_t watched = 0;
+        unsigned stride = mtp.wp.stride;
+        for (size_t i = 0; i < mtp.wp.n_ranges; i++)
+            watched += mtp.wp.end[i] - mtp.wp.start[i];
+        while (stride < MTP_WPSCAN_MAX_STRIDE && watched / stride > MTP_WP_FIRST_SAMPLE)
+            stride <<= 1;
+        mtp_wpscan_sample(&mtp.wp, stride);
         mtp.written_since = now;
         return;
     }
