@@ -674,21 +674,18 @@ def test_untracked_dict_hint_lasts(trace_bin, python, pydir, tmp):
 SAFETY = os.path.join(ROOT, "tests", "integration", "safety_program.py")
 
 
-def run_safety(trace_bin, python, pydir, tmp, traced):
-    """Runs safety_program.py, traced or not; returns (stdout, stats)."""
-    stats, ready, go = (os.path.join(tmp, "safety." + n) for n in ("json", "ready", "go"))
-    for p in (stats, ready, go):
-        if os.path.exists(p):
-            os.unlink(p)
-    proc = subprocess.Popen([python, SAFETY, stats, ready, go, "4"], env=env_with(pydir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_ready_go(trace_bin, cmd, pydir, ready, go, trace_args, timeout):
+    """Runs a program that creates READY and waits for GO; attaches mtp-trace
+    (when trace_args is not None) between the two.  Returns (out, err, rc);
+    every process is gone on every path."""
+    proc = subprocess.Popen(cmd, env=env_with(pydir), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     tracer = None
     try:
         wait_for(ready, proc)
-        if traced:
-            tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid), "--interval", "0.5",
-                                       "--json", "--no-migrate"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True)
+        if trace_args is not None:
+            tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid)] + trace_args,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             deadline = time.monotonic() + 30
             while not os.path.exists("/sys/fs/bpf/mtp/%d/pages" % proc.pid):
                 check(time.monotonic() < deadline and tracer.poll() is None,
@@ -697,7 +694,7 @@ def run_safety(trace_bin, python, pydir, tmp, traced):
                 time.sleep(0.05)
             time.sleep(0.3)  # the uprobes are attached right after the pin
         open(go, "w").close()
-        out, err = proc.communicate(timeout=180)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -708,8 +705,25 @@ def run_safety(trace_bin, python, pydir, tmp, traced):
             except subprocess.TimeoutExpired:
                 tracer.kill()
                 tracer.communicate()
-    check(proc.returncode == 0 and err == "", "safety program exited %s (traced=%s): %s"
-          % (proc.returncode, traced, err[-2000:]))
+    return out, err, proc.returncode
+
+
+def fresh_paths(tmp, stem, *names):
+    paths = [os.path.join(tmp, stem + "." + n) for n in names]
+    for p in paths:
+        if os.path.exists(p):
+            os.unlink(p)
+    return paths
+
+
+def run_safety(trace_bin, python, pydir, tmp, traced):
+    """Runs safety_program.py, traced or not; returns (stdout, stats)."""
+    stats, ready, go = fresh_paths(tmp, "safety", "json", "ready", "go")
+    out, err, rc = run_ready_go(trace_bin, [python, SAFETY, stats, ready, go, "4"], pydir, ready,
+                                go, ["--interval", "0.5", "--json", "--no-migrate"] if traced
+                                else None, 180)
+    check(rc == 0 and err == "", "safety program exited %s (traced=%s): %s"
+          % (rc, traced, err[-2000:]))
     with open(stats) as f:
         return out, json.load(f)
 
@@ -740,39 +754,12 @@ BUDGET = os.path.join(ROOT, "tests", "integration", "budget_program.py")
 
 def run_budget(trace_bin, python, pydir, tmp, share, timer_share, seconds):
     """budget_program.py with mtp-trace attached; returns its stats JSON."""
-    stats, ready, go = (os.path.join(tmp, "budget." + n) for n in ("json", "ready", "go"))
-    for p in (stats, ready, go):
-        if os.path.exists(p):
-            os.unlink(p)
-    proc = subprocess.Popen([python, BUDGET, stats, ready, go, str(share), str(timer_share),
-                             str(seconds)], env=env_with(pydir), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    tracer = None
-    try:
-        wait_for(ready, proc)
-        tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid), "--json"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while not os.path.exists("/sys/fs/bpf/mtp/%d/pages" % proc.pid):
-            check(time.monotonic() < deadline and tracer.poll() is None,
-                  "mtp-trace did not attach: %s" % (tracer.poll() is not None and
-                                                   tracer.stderr.read()))
-            time.sleep(0.05)
-        time.sleep(0.3)  # the uprobes are attached right after the pin
-        open(go, "w").close()
-        out, err = proc.communicate(timeout=seconds + 120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        if tracer is not None:
-            try:
-                tracer.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                tracer.kill()
-                tracer.communicate()
-    check(proc.returncode == 0 and out.strip() == "done" and err == "",
-          "budget program exited %s: %s" % (proc.returncode, err[-2000:]))
+    stats, ready, go = fresh_paths(tmp, "budget", "json", "ready", "go")
+    out, err, rc = run_ready_go(trace_bin, [python, BUDGET, stats, ready, go, str(share),
+                                            str(timer_share), str(seconds)], pydir, ready, go,
+                                ["--json"], seconds + 120)
+    check(rc == 0 and out.strip() == "done" and err == "",
+          "budget program exited %s: %s" % (rc, err[-2000:]))
     with open(stats) as f:
         return json.load(f)
 
