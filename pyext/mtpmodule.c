@@ -765,11 +765,9 @@ static void mtp_written_resample(uint64_t now)
 
 static void mtp_written_fire(void)
 {
-    /* Weight 1: a sampled page stays hot through the loader's hot window
-     * (stride epochs) until its chunk is sampled again.  Weighing it by the
-     * stride made one stray write on a cold page worth up to 64 (the
-     * integration test saw cold pages' mean heat a quarter of the hot's). */
-    uint32_t weight = 1;
+    /* Each page stands for `stride` (1 in stride of the heap's chunks was
+     * watched): BPF weighs its heat by that. */
+    uint32_t weight = mtp.wp_state == MTP_WP_ON ? mtp.wp.stride : 1;
 
     for (size_t done = 0; done < mtp.written_len; done += MTP_BATCH_MAX) {
         const uint64_t *pages = mtp.written + done;
