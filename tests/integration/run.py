@@ -206,17 +206,36 @@ class Traced:
         return out, err, terr
 
 
+def wait_for_rotation(t, obj, limit_s=40.0):
+    """Reads interval reports until the written-page scan has held its stride
+    for a whole rotation of its sample (stride scans, one per 0.5-s interval
+    here) plus 4, so that every chunk was sampled since the stride last
+    changed and none has decayed for longer than a rotation."""
+    stride, since, seen, start = obj.get("written_stride", 0), 0, 0, time.monotonic()
+    while since < max(16, stride + 4) and time.monotonic() - start < limit_s:
+        obj = t.read_json_line()
+        check(not obj.get("final"), "mtp-trace stopped before the map could be read")
+        seen += 1
+        if obj.get("written_stride", 0) != stride:
+            stride, since = obj.get("written_stride", 0), 0
+        else:
+            since += 1
+    return obj, seen
+
+
 def test_traced_run(trace_bin, python, pydir, tmp, expected_out, env=None):
     # Long enough for a round-robin pass at the default 2% of wall time and a
     # rotation of the written-page scan's sample at the stride its measured
     # cost settles at.
-    t = Traced(trace_bin, python, pydir, tmp, seconds=30, env=env)
+    t = Traced(trace_bin, python, pydir, tmp, seconds=45, env=env)
     try:
         with open(t.layout) as f:
             layout = json.load(f)
         # Let a few intervals pass so deltas exist, then look at the pinned map
         # while mtp-trace is still running.
-        obj = t.read_intervals(want=40, seconds=20.0)
+        obj = t.read_intervals(want=8, seconds=4.0)
+        if obj.get("written_scan") == "on":
+            obj, _ = wait_for_rotation(t, obj, limit_s=30.0)
         for key in ("interval", "events", "records", "dropped", "pages_tracked", "final"):
             check(key in obj, "JSON line lacks %r: %s" % (key, obj))
         check(obj["events"] > 0 and obj["records"] > 0,
@@ -281,7 +300,7 @@ def test_pure_reads(trace_bin, python, pydir, tmp):
     """Objects that are only read: refcount snapshots cannot see them (their
     counts return to where they were), the written-page scan can, because in
     CPython a read writes the reference count.  Needs Linux 6.7+."""
-    t = Traced(trace_bin, python, pydir, tmp, seconds=50, extra=["--touch", "read"])
+    t = Traced(trace_bin, python, pydir, tmp, seconds=55, extra=["--touch", "read"])
     try:
         with open(t.layout) as f:
             layout = json.load(f)
@@ -295,13 +314,9 @@ def test_pure_reads(trace_bin, python, pydir, tmp):
             # A sampled chunk is seen once per stride scans (0.5 s apart, one
             # per interval here): wait for a whole rotation of the sample at
             # the widest stride the scan's measured cost chose.
-            seen, widest, start = 0, obj.get("written_stride", 1), time.monotonic()
-            while seen < max(16, widest + 4) and time.monotonic() - start < 40:
-                obj = t.read_json_line()
-                check(not obj.get("final"), "mtp-trace stopped before the map could be read")
-                widest = max(widest, obj.get("written_stride", 1))
-                seen += 1
-            print("     the scan's widest stride: %d; %d intervals read" % (widest, seen))
+            obj, seen = wait_for_rotation(t, obj)
+            print("     the scan's stride: %d; %d intervals read" % (obj.get("written_stride", 0),
+                                                                   seen))
         dump = bpftool_dump(t.pin)
     finally:
         t.finish()
