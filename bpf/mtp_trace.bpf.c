@@ -16,6 +16,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* The loader advances this once per interval; heat decays per epoch. */
 __u32 mtp_epoch = 0;
+/* The loader's interval: turns the time between two looks at a page into
+ * epochs (struct mtp_page's period). */
+__u64 mtp_epoch_ns = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -56,6 +59,7 @@ struct fold_ctx {
     const struct mtp_record *recs;
     __u32 count;
     __u32 epoch;
+    __u32 period; /* epochs until the round-robin cycle comes back to these objects */
     struct mtp_stats *stats;
     struct fold_chunk *chunk;
     /* The two pages used last.  Objects arrive sorted by address, dozens to a
@@ -108,6 +112,19 @@ static struct mtp_page *cached_slot(struct fold_ctx *ctx, __u64 page)
     return val;
 }
 
+/* Adds heat to a page warmed at `epoch` by a signal that looks at it once
+ * per `period` epochs.  Another look may already have stamped a later epoch
+ * (two CPUs, or the scan's report arriving after a step's records): the page
+ * keeps the later one. */
+static void warm_page(struct mtp_page *val, __u32 epoch, __u32 period, __u64 heat)
+{
+    if ((__s32)(epoch - val->last_epoch) < 0)
+        epoch = val->last_epoch;
+    val->heat = mtp_heat_decay(val->heat, val->last_epoch, epoch, val->period) + heat;
+    val->last_epoch = epoch;
+    val->period = period;
+}
+
 static long fold_record(__u32 index, void *data)
 {
     struct fold_ctx *ctx = data;
@@ -154,9 +171,8 @@ static long fold_record(__u32 index, void *data)
         /* Only warmth moves last_epoch: it says when the page was last used,
          * not last seen. */
         if (rec.refcnt_delta) {
-            val->heat = mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) +
-                        mtp_heat_contribution(overlap, rec.refcnt_delta);
-            val->last_epoch = ctx->epoch;
+            warm_page(val, ctx->epoch, ctx->period,
+                      mtp_heat_contribution(overlap, rec.refcnt_delta));
             val->active++;
         }
     }
@@ -186,6 +202,8 @@ int BPF_USDT(handle_objects, const struct mtp_record *recs, __u32 count, __u32 a
     fold.count = count;
     fold.stats = st;
     fold.epoch = *(volatile __u32 *)&mtp_epoch;
+    /* A step reaches these objects again after one whole cycle. */
+    fold.period = mtp_period_epochs(st->cycle_ns, *(volatile __u64 *)&mtp_epoch_ns);
     __sync_fetch_and_add(&st->records, count);
     bpf_loop(count, fold_record, &fold, 0);
     return 0;
@@ -285,7 +303,7 @@ struct written_ctx {
     const __u64 *pages;
     __u32 count;
     __u32 epoch;
-    __u32 weight;
+    __u32 period; /* epochs until the scan watches these pages again */
     struct mtp_stats *stats;
     __u64 *chunk; /* FOLD_CHUNK * 2 page addresses fit the fold's buffer */
 };
@@ -322,15 +340,13 @@ static long fold_written(__u32 index, void *data)
     }
     if (val->samples == 0 && val->written == 0)
         val->first_epoch = ctx->epoch;
-    val->heat =
-        mtp_heat_decay(val->heat, val->last_epoch, ctx->epoch) + MTP_WRITTEN_HEAT * ctx->weight;
-    val->last_epoch = ctx->epoch;
+    warm_page(val, ctx->epoch, ctx->period, MTP_WRITTEN_HEAT);
     val->written++;
     return 0;
 }
 
 SEC("usdt")
-int BPF_USDT(handle_written, const __u64 *pages, __u32 count, __u32 weight)
+int BPF_USDT(handle_written, const __u64 *pages, __u32 count, __u64 period_ns)
 {
     struct mtp_stats *st = get_stats();
     struct written_ctx wc = {};
@@ -345,8 +361,8 @@ int BPF_USDT(handle_written, const __u64 *pages, __u32 count, __u32 weight)
         count = MTP_BATCH_MAX;
     wc.pages = pages;
     wc.count = count;
-    wc.weight = weight < 1 ? 1 : weight > 64 ? 64 : weight;
     wc.epoch = *(volatile __u32 *)&mtp_epoch;
+    wc.period = mtp_period_epochs(period_ns, *(volatile __u64 *)&mtp_epoch_ns);
     wc.stats = st;
     __sync_fetch_and_add(&st->written_pages, count);
     bpf_loop(count, fold_written, &wc, 0);

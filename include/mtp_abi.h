@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 7
+#define MTP_ABI_VERSION 8
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -48,6 +48,11 @@ struct mtp_record {
  * Page temperature table value, keyed by the page's base address (__u64).
  * `heat` is stored as of `last_epoch`; readers decay it to the current epoch
  * with mtp_heat_decay() so untouched pages cool without being rewritten.
+ * Both signals look at a page only now and then (a round-robin cycle, a
+ * rotation of the written-page scan's sample), so heat halves once per
+ * `period`, the epochs between two looks of the signal that last warmed it:
+ * a page warmed at every look stays warm, one no longer warmed cools within
+ * a few looks.  See mtp_heat_decay().
  */
 struct mtp_page {
     __u64 heat;
@@ -58,7 +63,29 @@ struct mtp_page {
     __u32 hint;        /* enum mtp_hint, from the program's mtp.hint() */
     __u32 hint_epoch;  /* loader interval of the latest hint; hints fade */
     __u64 written;     /* written-page scans that found the page written */
+    __u32 period;      /* epochs between two looks of the signal that last warmed the page
+                          (>= 1): heat halves once per period, and the page is hot until
+                          MTP_HOT_SLACK epochs past one period */
+    __u32 reserved;    /* zero; keeps the value a multiple of 8 bytes */
 };
+
+/* A period longer than this many epochs counts as this many: a page looked
+ * at that rarely is judged by older heat rather than kept hot for longer. */
+#define MTP_PERIOD_MAX 32
+
+/* Epochs between looks, from the nanoseconds between them and the loader's
+ * interval (mtp_epoch_ns): rounded up, within [1, MTP_PERIOD_MAX]. */
+static inline __u32 mtp_period_epochs(__u64 look_ns, __u64 epoch_ns)
+{
+    __u64 epochs;
+
+    if (epoch_ns == 0)
+        return 1;
+    epochs = look_ns / epoch_ns + (look_ns % epoch_ns != 0);
+    if (epochs < 1)
+        return 1;
+    return epochs > MTP_PERIOD_MAX ? MTP_PERIOD_MAX : (__u32)epochs;
+}
 
 /* Heat one written-page report adds: as much as a page whose every object's
  * reference count moved by 4.  A write is certain evidence of a touch, where
@@ -131,9 +158,10 @@ struct mtp_stats {
  *       the round-robin cycle's duration in ns as a 6th (as cycle_ns), the
  *       scan's measured cost since the previous firing as a 7th (summed into
  *       wp_cost_ns) and the longest step since then as an 8th (step_max_ns)
- *   written(const __u64 *pages, __u32 count, __u32 weight)
- *       pages written since the last scan; weight is the sampling stride
- *       (1 in weight of the heap's 2 MiB chunks was watched)
+ *   written(const __u64 *pages, __u32 count, __u64 period_ns)
+ *       pages written since the last scan; period_ns is how long until the
+ *       scan looks at these pages again (1 in stride of the heap's 2 MiB
+ *       chunks is watched at a time, so about stride scan periods)
  *   hint(__u64 addr, __u64 size, __u32 hint)
  *   configure(const char *setting)        "name=value", NUL-terminated
  */
@@ -143,45 +171,47 @@ struct mtp_stats {
  * look hotter than steady use does. */
 #define MTP_DELTA_CAP 16
 
-static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch)
+/*
+ * Heat stored as of from_epoch, seen at to_epoch: halved once per `period`
+ * epochs, in between scaled down linearly towards the next halving (1 -
+ * r/(2 period) for r epochs into it), so that looks a little early or late
+ * decay a little less or more instead of not at all or twice.  A page warmed
+ * by c at every look settles near 2c.
+ */
+static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch, __u32 period)
 {
-    __u32 age = to_epoch - from_epoch;
+    __u32 age = to_epoch - from_epoch, halvings, rest;
 
     if (to_epoch <= from_epoch)
         return heat;
-    return age >= 64 ? 0 : heat >> age;
+    if (period < 1)
+        period = 1;
+    halvings = age / period;
+    rest = age % period;
+    if (halvings >= 64)
+        return 0;
+    heat >>= halvings;
+    return heat - heat / (2 * period) * rest;
 }
 
 /*
- * A page counts as hot only while it was warmed within the last
- * MTP_HOT_WINDOW epochs; older heat still ranks pages but no longer makes
- * them hot.  Halving alone takes ~15 epochs to forget a busy page, which is
- * how long a phase change would take to follow.  This is the window for
- * reference counts alone; with the written-page scan on see
- * MTP_HOT_WINDOW_WRITTEN.  Epochs advance only in intervals that brought new
+ * A page counts as hot only while its last warming is at most one period
+ * plus MTP_HOT_SLACK epochs old: until the signal that warmed it has had a
+ * look again (and a little longer, for a look that comes late).  Older heat
+ * still ranks pages but no longer makes them hot, so a phase change is
+ * followed within a period or two rather than the ~15 halvings it takes to
+ * forget a busy page.  Epochs advance only in intervals that brought new
  * observations, so a program that rarely collects does not cool off.
  */
-#define MTP_HOT_WINDOW 2
+#define MTP_HOT_SLACK 1
 
-/* Without the scan the window also spans one round-robin cycle: a page is
- * warmed only when a step reaches its objects, once per cycle.  Cycles longer
- * than this many intervals widen it no further (the page is then judged by
- * older heat). */
-#define MTP_CYCLE_WINDOW_MAX 30
-
-/* With the written-page scan on, every step reports every written page of
- * the sampled chunks, whatever slice of objects it walked, and in CPython
- * using an object writes its page: the window is this plus the scan's stride
- * less one (a sampled chunk is seen once per stride steps), not the cycle.
- * Measured: a phase change followed in 3-4 intervals instead of 6-13 (see
- * BENCHMARKS.md section 5). */
-#define MTP_HOT_WINDOW_WRITTEN 1
-
-static inline __u64 mtp_heat_now(__u64 heat, __u32 last_epoch, __u32 epoch, __u32 window)
+static inline __u64 mtp_heat_now(__u64 heat, __u32 last_epoch, __u32 epoch, __u32 period)
 {
-    if (epoch > last_epoch && epoch - last_epoch > window)
+    if (period < 1)
+        period = 1;
+    if (epoch > last_epoch && epoch - last_epoch > period + MTP_HOT_SLACK)
         return 0;
-    return mtp_heat_decay(heat, last_epoch, epoch);
+    return mtp_heat_decay(heat, last_epoch, epoch, period);
 }
 
 /*

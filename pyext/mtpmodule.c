@@ -121,7 +121,8 @@ typedef struct {
     uint64_t wp_sys_ns_total;
     uint64_t wp_cost_ns_total;
     uint64_t wp_backoffs;
-    unsigned wp_quiet; /* samples in a row that cost under a quarter of the budget */
+    unsigned wp_quiet;     /* samples in a row that cost under a quarter of the budget */
+    uint64_t wp_period_ns; /* time between two takes, smoothed: how often the sample moves */
     uint64_t wp_last_cost_ns, wp_last_elapsed_ns; /* the last sample's */
     uint64_t pending_wp_cost_ns;                  /* not yet reported through mtp:gc_done */
 
@@ -749,6 +750,7 @@ static void mtp_written_resample(uint64_t now)
     }
     mtp.wp_last_cost_ns = cost;
     mtp.wp_last_elapsed_ns = elapsed;
+    mtp.wp_period_ns = mtp.wp_period_ns ? (3 * mtp.wp_period_ns + elapsed) / 4 : elapsed;
     next =
         mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, MTP_WRITE_BUDGET, mtp.wp_quiet >= 4);
     if (next != mtp.wp.stride)
@@ -765,15 +767,18 @@ static void mtp_written_resample(uint64_t now)
 
 static void mtp_written_fire(void)
 {
-    /* Each page stands for `stride` (1 in stride of the heap's chunks was
-     * watched): BPF weighs its heat by that. */
-    uint32_t weight = mtp.wp_state == MTP_WP_ON ? mtp.wp.stride : 1;
+    /* The sample comes back to these pages after `stride` more takes (1 in
+     * stride of the heap's chunks is watched at a time), and its report one
+     * take after that: until then, BPF keeps them warm (struct mtp_page's
+     * period). */
+    uint64_t take_ns = mtp.wp_period_ns ? mtp.wp_period_ns : MTP_WP_PERIOD_NS;
+    uint64_t period_ns = mtp.wp_state == MTP_WP_ON ? (mtp.wp.stride + 1) * take_ns : take_ns;
 
     for (size_t done = 0; done < mtp.written_len; done += MTP_BATCH_MAX) {
         const uint64_t *pages = mtp.written + done;
         uint32_t count = (uint32_t)(mtp.written_len - done < MTP_BATCH_MAX ? mtp.written_len - done
                                                                            : MTP_BATCH_MAX);
-        DTRACE_PROBE3(mtp, written, pages, count, weight);
+        DTRACE_PROBE3(mtp, written, pages, count, period_ns);
         mtp.written_fired += count;
     }
     mtp.written_len = 0;

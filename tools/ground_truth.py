@@ -5,7 +5,11 @@ of the hottest pages belong to the hot set.  Exits 1 if the hot set is not
 clearly hotter, so scripts can rely on it.
 """
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import heat as mtp_heat  # noqa: E402
 
 PAGE = 4096
 
@@ -22,9 +26,7 @@ def main(layout_path, dump_path, top=10):
         layout = json.load(f)
     with open(dump_path) as f:
         dump = [e["formatted"] for e in json.load(f)]
-    epoch = max((e["value"]["last_epoch"] for e in dump), default=0)
-    heat = {e["key"]: e["value"]["heat"] >> min(63, epoch - e["value"]["last_epoch"])
-            for e in dump}
+    heat = mtp_heat.of_dump(dump)
     hot, cold = pages_of(layout["hot"]), pages_of(layout["cold"])
     hot, cold = hot - cold, cold - hot
     mean = lambda pages: sum(heat.get(p, 0) for p in pages) / max(1, len(pages))

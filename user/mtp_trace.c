@@ -408,19 +408,7 @@ struct page_dump {
     size_t len, cap;
 };
 
-/* Intervals one round-robin cycle of the extension spans, less the one the
- * hot window already has: pages are warmed once per cycle. */
-static uint32_t cycle_window(uint64_t cycle_ns, uint64_t interval_ns)
-{
-    uint64_t intervals = interval_ns ? (cycle_ns + interval_ns - 1) / interval_ns : 0;
-
-    if (intervals <= 1)
-        return 0;
-    return intervals - 1 > MTP_CYCLE_WINDOW_MAX ? MTP_CYCLE_WINDOW_MAX : (uint32_t)(intervals - 1);
-}
-
-static int dump_pages(int fd, uint32_t epoch, uint32_t window, const struct mtp_maps *maps,
-                      struct page_dump *d)
+static int dump_pages(int fd, uint32_t epoch, const struct mtp_maps *maps, struct page_dump *d)
 {
     enum { CHUNK = 4096 };
     static __u64 keys[CHUNK];
@@ -449,7 +437,7 @@ static int dump_pages(int fd, uint32_t epoch, uint32_t window, const struct mtp_
         for (__u32 i = 0; i < count; i++) {
             struct mtp_hot_page *p = &d->v[d->len++];
             p->addr = keys[i];
-            p->heat = mtp_heat_now(vals[i].heat, vals[i].last_epoch, epoch, window);
+            p->heat = mtp_heat_now(vals[i].heat, vals[i].last_epoch, epoch, vals[i].period);
             p->samples = vals[i].samples;
             p->active = vals[i].active;
             p->hint = vals[i].hint_epoch + MTP_HINT_TTL_EPOCHS >= epoch ? vals[i].hint : 0;
@@ -1019,6 +1007,7 @@ int main(int argc, char **argv)
                  strerror(-err));
         goto out;
     }
+    skel->bss->mtp_epoch_ns = opts.interval_ns;
     if (attach_probes(skel, &target) < 0)
         goto out;
     if (pin_maps(skel, opts.pid, &pins) < 0)
@@ -1069,7 +1058,7 @@ int main(int argc, char **argv)
         double now = now_s(), wake = next;
         int timeout_ms;
         struct mtp_maps fresh = {0};
-        uint32_t epoch, window;
+        uint32_t epoch;
 
         if (deadline && deadline < wake)
             wake = deadline;
@@ -1105,10 +1094,7 @@ int main(int argc, char **argv)
             die_hint("cannot read the stats map: %s", strerror(errno));
             goto out;
         }
-        window = report.totals.wp_state >= 1
-                     ? MTP_HOT_WINDOW_WRITTEN + (uint32_t)report.totals.wp_state - 1
-                     : MTP_HOT_WINDOW + cycle_window(report.totals.cycle_ns, opts.interval_ns);
-        err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, window, &target.maps, &dump);
+        err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, &target.maps, &dump);
         if (err < 0) {
             die_hint("cannot read the page map: %s", strerror(-err));
             goto out;
@@ -1159,7 +1145,6 @@ int main(int argc, char **argv)
                         strerror((int)-wp_reported));
         }
         report.epoch = epoch;
-        report.hot_window = window;
         emit(&report);
         /* Time passes for heat only when something new was observed. */
         if (report.totals.events != report.prev.events ||

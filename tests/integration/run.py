@@ -21,6 +21,8 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKLOAD = os.path.join(ROOT, "tools", "workload.py")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import heat as mtp_heat  # noqa: E402  (the decay rule of include/mtp_abi.h)
 PAGE = 4096
 
 RESULTS = []
@@ -261,9 +263,7 @@ def test_traced_run(trace_bin, python, pydir, tmp, expected_out, env=None):
           "e.g. %#x" % (len(outside), len(dump), outside[0] if outside else 0))
 
     # Pages of the hot set end up hotter than pages of the cold set.
-    epoch = max(e["value"]["last_epoch"] for e in dump)
-    heat = {e["key"]: e["value"]["heat"] >> min(63, epoch - e["value"]["last_epoch"])
-            for e in dump}
+    heat = mtp_heat.of_dump(dump)
     hot_pages = pages_of(layout["hot"])
     cold_pages = pages_of(layout["cold"]) - hot_pages
     hot_pages -= pages_of(layout["cold"])
@@ -322,9 +322,7 @@ def test_pure_reads(trace_bin, python, pydir, tmp):
         t.finish()
     check(obj.get("written_scan") == "on", "the written-page scan is %r on this kernel (%s)"
           % (obj.get("written_scan"), os.uname().release))
-    epoch = max(e["value"]["last_epoch"] for e in dump)
-    heat = {e["key"]: e["value"]["heat"] >> min(63, epoch - e["value"]["last_epoch"])
-            for e in dump}
+    heat = mtp_heat.of_dump(dump)
     hot, cold = pages_of(layout["hot"]), pages_of(layout["cold"])
     hot, cold = hot - cold, cold - hot
     score = auc([heat.get(p, 0) for p in hot], [heat.get(p, 0) for p in cold])

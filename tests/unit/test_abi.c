@@ -36,7 +36,8 @@ static void layout_is_stable(void **state)
     assert_int_equal(sizeof(struct mtp_record), 16);
     assert_int_equal(offsetof(struct mtp_record, size), 8);
     assert_int_equal(offsetof(struct mtp_record, refcnt_delta), 12);
-    assert_int_equal(sizeof(struct mtp_page), 48);
+    assert_int_equal(sizeof(struct mtp_page), 56);
+    assert_int_equal(offsetof(struct mtp_page, period), 48);
     assert_int_equal(sizeof(struct mtp_setting), MTP_SETTING_MAX);
     assert_int_equal(MTP_BATCH_MAX * sizeof(struct mtp_record), 65536);
 }
@@ -98,14 +99,69 @@ static void delta_is_capped(void **state)
 static void heat_halves_per_epoch(void **state)
 {
     (void)state;
-    assert_true(mtp_heat_decay(1024, 5, 5) == 1024);
-    assert_true(mtp_heat_decay(1024, 5, 6) == 512);
-    assert_true(mtp_heat_decay(1024, 5, 15) == 1);
-    assert_true(mtp_heat_decay(1024, 5, 16) == 0);
-    assert_true(mtp_heat_decay(UINT64_MAX, 0, 64) == 0);
-    assert_true(mtp_heat_decay(UINT64_MAX, 0, 1000) == 0);
-    /* A page written in a later epoch than the reader's is not cooled. */
-    assert_true(mtp_heat_decay(1024, 7, 6) == 1024);
+    assert_true(mtp_heat_decay(1024, 5, 5, 1) == 1024);
+    assert_true(mtp_heat_decay(1024, 5, 6, 1) == 512);
+    assert_true(mtp_heat_decay(1024, 5, 15, 1) == 1);
+    assert_true(mtp_heat_decay(1024, 5, 16, 1) == 0);
+    assert_true(mtp_heat_decay(UINT64_MAX, 0, 64, 1) == 0);
+    assert_true(mtp_heat_decay(UINT64_MAX, 0, 1000, 1) == 0);
+    /* A period of 0 (a page from before periods) counts as 1. */
+    assert_true(mtp_heat_decay(1024, 5, 6, 0) == 512);
+    /* A page warmed in a later epoch than the reader's is not cooled. */
+    assert_true(mtp_heat_decay(1024, 7, 6, 1) == 1024);
+}
+
+static void heat_halves_per_period(void **state)
+{
+    (void)state;
+    /* Whole periods halve; in between, heat falls linearly towards the next
+     * halving, never below it. */
+    assert_true(mtp_heat_decay(1024, 0, 8, 8) == 512);
+    assert_true(mtp_heat_decay(1024, 0, 16, 8) == 256);
+    assert_true(mtp_heat_decay(1024, 0, 4, 8) == 768);
+    for (uint32_t age = 0; age < 40; age++) {
+        uint64_t now = mtp_heat_decay(1 << 20, 0, age, 8);
+        uint64_t later = mtp_heat_decay(1 << 20, 0, age + 1, 8);
+        assert_true(later < now);
+        assert_true(later * 2 >= now);
+    }
+    assert_true(mtp_heat_decay(UINT64_MAX, 0, 64 * 8, 8) == 0);
+}
+
+static void warmed_each_look_settles(void **state)
+{
+    /* A page warmed by c at every look, whether looks come a little early
+     * (every 6 epochs against a period of 8) or late (10), stays bounded
+     * near 2c, as BPF's fold accumulates it. */
+    static const uint32_t every[] = {6, 8, 10};
+    (void)state;
+    for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++) {
+        uint64_t heat = 0;
+        for (uint32_t look = 1; look < 200; look++)
+            heat = mtp_heat_decay(heat, (look - 1) * every[i], look * every[i], 8) + 1000;
+        assert_true(heat > 1500 && heat < 3500);
+    }
+}
+
+static void hot_until_a_period_past(void **state)
+{
+    (void)state;
+    assert_true(mtp_heat_now(1024, 10, 10, 8) == 1024);
+    assert_true(mtp_heat_now(1024, 10, 18 + MTP_HOT_SLACK, 8) > 0);
+    assert_true(mtp_heat_now(1024, 10, 19 + MTP_HOT_SLACK, 8) == 0);
+    assert_true(mtp_heat_now(1024, 10, 11 + MTP_HOT_SLACK, 1) > 0);
+    assert_true(mtp_heat_now(1024, 10, 12 + MTP_HOT_SLACK, 1) == 0);
+}
+
+static void periods_from_nanoseconds(void **state)
+{
+    (void)state;
+    assert_int_equal(mtp_period_epochs(0, 500000000), 1);
+    assert_int_equal(mtp_period_epochs(500000000, 500000000), 1);
+    assert_int_equal(mtp_period_epochs(500000001, 500000000), 2);
+    assert_int_equal(mtp_period_epochs(8500000000ull, 500000000), 17);
+    assert_int_equal(mtp_period_epochs(UINT64_MAX, 500000000), MTP_PERIOD_MAX);
+    assert_int_equal(mtp_period_epochs(1000, 0), 1); /* no interval set yet */
 }
 
 int main(void)
@@ -118,6 +174,10 @@ int main(void)
         cmocka_unit_test(empty_or_unchanged_records),
         cmocka_unit_test(delta_is_capped),
         cmocka_unit_test(heat_halves_per_epoch),
+        cmocka_unit_test(heat_halves_per_period),
+        cmocka_unit_test(warmed_each_look_settles),
+        cmocka_unit_test(hot_until_a_period_past),
+        cmocka_unit_test(periods_from_nanoseconds),
     };
     return cmocka_run_group_tests_name("abi", tests, NULL, NULL);
 }

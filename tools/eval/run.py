@@ -57,6 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools", "vm"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 try:
     import numpy as np
@@ -64,6 +65,7 @@ except ImportError:
     sys.exit("error: the harness needs numpy: apt-get install python3-numpy")
 import bpfmap  # noqa: E402
 import softdirty  # noqa: E402
+from heat import HOT_SLACK  # noqa: E402
 
 WORKLOADS_PY = os.path.join(HERE, "workloads.py")
 PIN_ROOT = "/sys/fs/bpf/mtp"
@@ -403,7 +405,7 @@ class Run:
         opt = lambda name: vals[name].astype(np.uint64) if name in names else None  # noqa: E731
         self.samples.append({
             "t": t, "interval": obj["interval"], "keys": keys,
-            "epoch": obj.get("epoch"), "hot_window": obj.get("hot_window"),
+            "epoch": obj.get("epoch"), "period": opt("period"),
             "heat": vals["heat"].astype(np.uint64), "last_epoch": vals["last_epoch"].astype(np.int64),
             "written": opt("written"), "active": opt("active"),
             "hot_pages_json": obj.get("hot_pages"), "pages_json": obj.get("pages_tracked"),
@@ -433,16 +435,23 @@ class Labels:
 
 
 def decayed(sample):
-    """Heat as mtp-trace itself judges it (mtp_heat_now in include/mtp_abi.h):
-    halved per epoch, and zero once older than the hot window."""
+    """Heat as mtp-trace itself judges it (mtp_heat_now in include/mtp_abi.h,
+    tools/heat.py): halved once per page period, scaled down linearly in
+    between, and zero once older than a period plus the slack."""
     epoch = sample.get("epoch")
     if epoch is None:  # an mtp-trace from before epochs were reported
         epoch = sample["interval"] - 1
-    window = sample.get("hot_window") or 64
-    age = np.clip(epoch - sample["last_epoch"], 0, 63).astype(np.uint64)
-    heat = sample["heat"] >> age
-    heat[(epoch - sample["last_epoch"]) >= 64] = 0
-    heat[(epoch - sample["last_epoch"]) > window] = 0
+    period = sample.get("period")
+    if period is None:  # a page map from before periods: halved per epoch
+        period = np.ones(len(sample["heat"]), dtype=np.int64)
+    period = np.maximum(period.astype(np.int64), 1)
+    age = np.maximum(epoch - sample["last_epoch"], 0)
+    halvings = np.minimum(age // period, 63).astype(np.uint64)
+    rest = (age % period).astype(np.uint64)
+    heat = sample["heat"] >> halvings
+    heat = heat - heat // (2 * period.astype(np.uint64)) * rest
+    heat[age // period >= 64] = 0
+    heat[age > period + HOT_SLACK] = 0
     return heat
 
 

@@ -98,7 +98,6 @@ char *mtp_report_json(const struct mtp_report *r)
     add_u64(o, "hot_pages", r->hot_pages);
     add_u64(o, "map_capacity", r->map_capacity);
     add_u64(o, "epoch", r->epoch);
-    add_u64(o, "hot_window", r->hot_window);
     json_object_object_add(o, "cycle_s", json_object_new_double(r->totals.cycle_ns / 1e9));
     add_u64(o, "written_pages", r->totals.written_pages);
     json_object_object_add(o, "written_scan", json_object_new_string(mtp_wp_state_name(r)));

@@ -42,8 +42,7 @@ struct mtp_report {
     uint64_t pages_tracked;
     uint64_t hot_pages; /* pages whose decayed heat is non-zero */
     uint64_t map_capacity;
-    uint32_t epoch;      /* the heat epoch the report was taken in */
-    uint32_t hot_window; /* epochs a page stays hot after it was last warmed */
+    uint32_t epoch; /* the heat epoch the report was taken in */
     int final;
     const char *stop_reason; /* final report only: "signal", "duration", "target exited" */
     const struct mtp_hot_page *top;
