@@ -1008,6 +1008,7 @@ def main():
             "ended with an observation." % (SD_POLL_S * 1e3)),
         "softdirty": bool(args.softdirty), "softdirty_ok": bool(args.softdirty_ok),
     }
+    os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
     with open(args.results + ".tmp", "w") as f:
         json.dump({"meta": meta, "runs": rows}, f, indent=1)
     os.replace(args.results + ".tmp", args.results)
