@@ -993,13 +993,23 @@ static PyObject *mtp_gc_set_bookmark(PyObject *op, Py_ssize_t visited, int list)
 }
 
 /*
- * Walks the lists from the bookmark until the step's budget is spent or
- * every list was walked once.  Returns the previous bookmark (to release),
- * or sets *broken when a link does not check out.
+ * Walks the lists from the bookmark, each from its tail towards its head,
+ * until the step's budget is spent or every list was walked once.  Returns
+ * the previous bookmark (to release), or sets *broken when a link does not
+ * check out.
+ *
+ * Backwards, because the collector appends: a new object goes to generation
+ * 0's tail, and a collection's survivors to the older generation's tail.
+ * Walking towards the head, a cycle covers what a list held when the walk
+ * reached it, and ends.  Walking forwards it chased a tail that a busy
+ * program extends faster than 2% of its time walks: on a 150k-object heap
+ * whose program keeps a few thousand young lists alive, one cycle took 18 s
+ * instead of a second, and with reference counts alone make eval's 20-s runs
+ * saw no object twice.  Objects appended meanwhile wait for the next cycle.
  */
 static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
 {
-    mtp_gc_link *node, *prev = NULL;
+    mtp_gc_link *node, *from = NULL; /* from: walked just before node, its successor */
     int heads_passed = 0;
 
     *cycle_done = 0;
@@ -1014,16 +1024,17 @@ static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
         PyObject *op;
 
         if (head >= 0) {
+            /* Done with list `head`: on to the next one, from its tail. */
             if (++heads_passed > MTP_GC_LISTS)
                 return mtp_gc_set_bookmark(NULL, 0, head);
             if (head == MTP_GC_LISTS - 1)
                 *cycle_done = 1;
             w->list = (head + 1) % MTP_GC_LISTS;
-            prev = mtp_gc.heads[(head + 1) % MTP_GC_LISTS];
-            node = (mtp_gc_link *)prev->next;
+            from = mtp_gc.heads[(head + 1) % MTP_GC_LISTS];
+            node = (mtp_gc_link *)(from->prev & MTP_GC_PREV_MASK);
             continue;
         }
-        if (prev != NULL && (mtp_gc_link *)(node->prev & MTP_GC_PREV_MASK) != prev) {
+        if (from != NULL && (mtp_gc_link *)node->next != from) {
             *broken = 1;
             return mtp_gc_set_bookmark(NULL, 0, 0);
         }
@@ -1036,8 +1047,8 @@ static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
         if (Py_TYPE(op)->tp_traverse != NULL &&
             Py_TYPE(op)->tp_traverse(op, mtp_visit_referent, w) != 0)
             return mtp_gc_set_bookmark(op, w->visited, 0); /* resume inside it */
-        prev = node;
-        node = (mtp_gc_link *)node->next;
+        from = node;
+        node = (mtp_gc_link *)(node->prev & MTP_GC_PREV_MASK);
         if (w->len >= w->limit) {
             head = mtp_gc_head_index(node);
             if (head >= 0)
