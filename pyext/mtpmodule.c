@@ -163,7 +163,8 @@ typedef struct {
 #define MTP_GC_GENERATION_SIZE (sizeof(mtp_gc_link) + 2 * sizeof(int))
 
 static struct {
-    int usable; /* 1 once the layout checked out */
+    int usable; /* 1 once the layout checked out; written with the GIL, the ticker reads it
+                   (atomic stores and loads there) */
     mtp_gc_link *heads[MTP_GC_LISTS];
     PyObject *bookmark;          /* strong: the object the next step starts at */
     int resume_list;             /* without a bookmark: the head the next step starts
@@ -889,7 +890,7 @@ static void mtp_gc_find_lists(void)
             (mtp_gc_link *)(((mtp_gc_link *)h->next)->prev & MTP_GC_PREV_MASK) != h)
             goto out;
     }
-    mtp_gc.usable = 1;
+    __atomic_store_n(&mtp_gc.usable, 1, __ATOMIC_RELAXED);
 out:
     PyErr_Clear();
     Py_XDECREF(thresholds);
@@ -1204,7 +1205,7 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
         old_bookmark = mtp_gc_walk(&w, &cycle_done, &broken);
         if (broken) {
             /* Never guess: from now on, the public API only. */
-            mtp_gc.usable = 0;
+            __atomic_store_n(&mtp_gc.usable, 0, __ATOMIC_RELAXED);
             w.len = 0;
         }
     }
@@ -1393,9 +1394,15 @@ static void mtp_gc_done_at_exit(void)
 #define MTP_DEFAULT_BUDGET  0.20
 #define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
 #define MTP_TIMER_SHARE     0.02
-#define MTP_CREDIT_MAX_NS   50000000ull /* 50 ms: what an idle stretch can save up */
-#define MTP_STEP_MAX_NS     2000000ull  /* 2 ms: the longest pause a step is sized for */
-#define MTP_STEP_MIN        512         /* entries: smaller steps wait for credit */
+/* What an idle stretch (or the wait for a tracer) can save up: 10 ms.  It is
+ * spent in the next second or so, on top of the steady share: 50 ms was 5%
+ * of a 1-s program.  The gc.get_objects() path keeps 50 ms: each of its
+ * steps first pays for a list of the whole heap, and a smaller credit would
+ * leave less for the slice after it. */
+#define MTP_CREDIT_MAX_NS         10000000ull
+#define MTP_CREDIT_MAX_GET_OBJ_NS 50000000ull
+#define MTP_STEP_MAX_NS           2000000ull /* 2 ms: the longest pause a step is sized for */
+#define MTP_STEP_MIN              512        /* entries: smaller steps wait for credit */
 /* However small the budgets, a minimal step at least this often while a
  * tracer is attached: observation slows down but never stops. */
 #define MTP_STEP_FLOOR_NS (2 * 1000000000ull)
@@ -1403,6 +1410,12 @@ static void mtp_gc_done_at_exit(void)
 /* Steps are sized to 80% of the credit: the cost per entry is a running
  * estimate, and an overrun is a pause beyond the budget. */
 #define MTP_STEP_MARGIN 0.8
+
+static int64_t mtp_credit_max(void)
+{
+    return (int64_t)(__atomic_load_n(&mtp_gc.usable, __ATOMIC_RELAXED) ? MTP_CREDIT_MAX_NS
+                                                                       : MTP_CREDIT_MAX_GET_OBJ_NS);
+}
 
 static uint64_t mtp_step_limit(int64_t credit)
 {
@@ -1418,8 +1431,8 @@ static uint64_t mtp_step_limit(int64_t credit)
      * exceeds it would otherwise leave nothing to observe.  Not on the
      * gc.get_objects() path, whose every step pays for a list of the whole
      * heap: there, fewer and larger steps cost the program less. */
-    if (!mtp_gc.usable)
-        return credit >= (int64_t)MTP_CREDIT_MAX_NS ? limit : 0; /* a full credit at once */
+    if (!__atomic_load_n(&mtp_gc.usable, __ATOMIC_RELAXED))
+        return credit >= mtp_credit_max() ? limit : 0; /* a full credit at once */
     if (pause < MTP_STEP_MIN)
         pause = MTP_STEP_MIN;
     return limit < pause ? limit : (uint64_t)pause;
@@ -1438,7 +1451,7 @@ static uint64_t mtp_step_entries(int64_t credit)
 
     if (limit >= MTP_STEP_MIN)
         return limit;
-    return credit >= (int64_t)MTP_CREDIT_MAX_NS ? MTP_STEP_MIN : 0;
+    return credit >= mtp_credit_max() ? MTP_STEP_MIN : 0;
 }
 
 /* Whether the floor is due: no step for MTP_STEP_FLOOR_NS. */
@@ -1548,7 +1561,7 @@ static uint64_t mtp_step(int64_t *credit, int64_t *wall, uint64_t *spent_total)
 
 static void mtp_earn(int64_t *credit, uint64_t ns, double share)
 {
-    int64_t cap = (int64_t)MTP_CREDIT_MAX_NS;
+    int64_t cap = mtp_credit_max();
 
     *credit += (int64_t)((double)ns * share);
     if (*credit > cap)
