@@ -210,13 +210,14 @@ class Traced:
 
 def wait_for_rotation(t, obj, limit_s=40.0):
     """Reads interval reports until the written-page scan has held its stride
-    for two rotations of its sample plus 4 intervals, so that every chunk was
-    sampled since the stride last changed.  A rotation is stride scans, and a
-    scan comes at most every 0.5 s, at the first step after that: one
-    rotation's worth of 0.5-s intervals was measured to leave ~20% of a read
-    hot set unsampled now and then (AUC 0.89)."""
+    for three rotations of its sample plus 4 intervals (or limit_s passed),
+    so that every chunk was sampled since the stride last changed.  A
+    rotation is stride scans, and a scan comes at most every 0.5 s, at the
+    first step after that; a chunk's window can be cut by a full collection.
+    One rotation's worth of 0.5-s intervals left one chunk (a fifth of a read
+    hot set) unreported now and then (AUC 0.89)."""
     stride, since, seen, start = obj.get("written_stride", 0), 0, 0, time.monotonic()
-    while since < max(16, 2 * stride + 4) and time.monotonic() - start < limit_s:
+    while since < max(16, 3 * stride + 4) and time.monotonic() - start < limit_s:
         obj = t.read_json_line()
         check(not obj.get("final"), "mtp-trace stopped before the map could be read")
         seen += 1
