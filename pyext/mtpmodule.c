@@ -1019,11 +1019,11 @@ static PyObject *mtp_gc_set_bookmark(PyObject *op, Py_ssize_t visited, int list)
  * Backwards, because the collector appends: a new object goes to generation
  * 0's tail, and a collection's survivors to the older generation's tail.
  * Walking towards the head, a cycle covers what a list held when the walk
- * reached it, and ends.  Walking forwards it chased a tail that a busy
- * program extends faster than 2% of its time walks: on a 150k-object heap
- * whose program keeps a few thousand young lists alive, one cycle took 18 s
- * instead of a second, and with reference counts alone make eval's 20-s runs
- * saw no object twice.  Objects appended meanwhile wait for the next cycle.
+ * reached it, and ends; walking forwards, it could chase a tail that a
+ * program building a large structure extends faster than the steps' budget
+ * walks.  Objects appended meanwhile wait for the next cycle.  (Not what
+ * makes make eval's cycles as long as its runs: that is the steps using
+ * 0.4-0.5% of wall time instead of their 2%, BENCHMARKS.md section 5.)
  */
 static PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
 {
