@@ -14,7 +14,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The loader advances this once per interval; heat decays per epoch. */
+/* The loader advances this once per interval (when something new was
+ * observed); heat decays per period of epochs (struct mtp_page). */
 __u32 mtp_epoch = 0;
 /* The loader's interval: turns the time between two looks at a page into
  * epochs (struct mtp_page's period). */
