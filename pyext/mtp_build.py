@@ -1,6 +1,6 @@
 """A PEP 517 build backend for the mtp extension, with no dependencies.
 
-It compiles mtpmodule.c (with mtp_wpscan.c and mtp_sidetable.c) with the running interpreter's sysconfig (the same
+It compiles mtpmodule.c (with mtp_wpscan.c, mtp_sidetable.c and mtp_ownmem.c) with the running interpreter's sysconfig (the same
 flags `make pyext` uses) and packs the result as a wheel.  Only wheels are
 supported: the extension needs ../include from a checkout.
 """
@@ -44,7 +44,7 @@ def _compile(out_path):
                 "-Wall", "-Wextra", "-D_GNU_SOURCE",
                 "-I" + INCLUDE, "-I" + HERE, "-I" + sysconfig.get_paths()["include"],
                 os.path.join(HERE, "mtpmodule.c"), os.path.join(HERE, "mtp_wpscan.c"),
-                os.path.join(HERE, "mtp_sidetable.c"),
+                os.path.join(HERE, "mtp_sidetable.c"), os.path.join(HERE, "mtp_ownmem.c"),
                 "-o", out_path]
     print(" ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)

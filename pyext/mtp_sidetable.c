@@ -13,65 +13,13 @@
  * (the unit tests bound it).
  */
 #include "mtp_sidetable.h"
-#include "mtp_wpscan.h"
+#include "mtp_ownmem.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA           0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
-#endif
-
-/* ------------------------------------------------------------ memory */
-
-/*
- * The tables' arrays and the pool's chunks get mappings of their own, named
- * "[anon:mtp]" in /proc/PID/maps where the kernel allows, and registered
- * with the written-page scan as mtp's own (mtp_wpscan_own_add), so mtp's
- * own bookkeeping neither takes write faults nor reports its pages as the
- * program's.  Large arrays ask for transparent huge pages: lookups land at
- * random, and a TLB miss each would cost more than the lookup.
- */
-#define MTP_HUGE_BYTES ((size_t)2 << 20)
-
-static size_t mtp_map_bytes(size_t bytes)
-{
-    size_t page = 4096;
-
-    return (bytes + page - 1) & ~(page - 1);
-}
-
-/* Zeroed memory, or NULL. */
-static void *mtp_map(size_t bytes)
-{
-    void *p;
-
-    bytes = mtp_map_bytes(bytes);
-    /* MAP_NORESERVE keeps the kernel from merging the mapping with the
-     * program's memory, so the scan can tell it apart by its range. */
-    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-             0);
-    if (p == MAP_FAILED)
-        return NULL;
-    (void)mtp_wpscan_own_add((uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)p + bytes);
-    (void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, bytes, (unsigned long)"mtp");
-#ifdef MADV_HUGEPAGE
-    if (bytes >= MTP_HUGE_BYTES)
-        (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
-static void mtp_unmap(void *p, size_t bytes)
-{
-    if (p != NULL) {
-        mtp_wpscan_own_remove((uint64_t)(uintptr_t)p);
-        munmap(p, mtp_map_bytes(bytes));
-    }
-}
+/* The tables' arrays and the pool's chunks are mtp's own memory
+ * (mtp_ownmem.h): mapped apart, never watched by the written-page scan. */
 
 /* ------------------------------------------------------------ addrtab */
 
@@ -218,7 +166,7 @@ static void mtp_tab_migrate(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, voi
         }
         t->step_slots++;
         if (++t->migrate_at == t->old.cap) {
-            mtp_unmap(t->old.slots, t->old.cap * sizeof(mtp_seen));
+            mtp_own_unmap(t->old.slots, t->old.cap * sizeof(mtp_seen));
             t->old = (mtp_addrarr){0};
             t->migrate_at = 0;
         }
@@ -301,12 +249,12 @@ static int mtp_tab_want_next(mtp_addrtab *t, size_t cap)
 {
     if (t->next.cap == cap)
         return 0;
-    mtp_unmap(t->next.slots, t->next.cap * sizeof(mtp_seen));
+    mtp_own_unmap(t->next.slots, t->next.cap * sizeof(mtp_seen));
     t->next = (mtp_addrarr){0};
     t->next_ready = 0;
     if (cap == 0)
         return 0;
-    t->next.slots = mtp_map(cap * sizeof(mtp_seen));
+    t->next.slots = mtp_own_map(cap * sizeof(mtp_seen));
     if (t->next.slots == NULL)
         return -1;
     t->next.cap = cap;
@@ -318,7 +266,7 @@ static int mtp_tab_want_next(mtp_addrtab *t, size_t cap)
 static void mtp_tab_switch(mtp_addrtab *t)
 {
     if (t->cur.len == 0) {
-        mtp_unmap(t->cur.slots, t->cur.cap * sizeof(mtp_seen));
+        mtp_own_unmap(t->cur.slots, t->cur.cap * sizeof(mtp_seen));
     } else {
         t->old = t->cur;
         t->migrate_at = 0;
@@ -418,7 +366,7 @@ static int mtp_tab_rebuild(mtp_addrtab *t, mtp_keep_fn keep, void *ctx)
 
     t->forced++;
     mtp_tab_want_next(t, 0);
-    to.slots = mtp_map(to.cap * sizeof(mtp_seen));
+    to.slots = mtp_own_map(to.cap * sizeof(mtp_seen));
     if (to.slots == NULL)
         return total < t->cur.cap ? 0 : -1;
     for (int a = 0; a < 2; a++) {
@@ -430,7 +378,7 @@ static int mtp_tab_rebuild(mtp_addrtab *t, mtp_keep_fn keep, void *ctx)
             }
         }
         t->step_slots += from[a]->cap;
-        mtp_unmap(from[a]->slots, from[a]->cap * sizeof(mtp_seen));
+        mtp_own_unmap(from[a]->slots, from[a]->cap * sizeof(mtp_seen));
     }
     t->step_slots += work;
     t->cur = to;
@@ -459,9 +407,9 @@ static size_t mtp_tab_bytes(const mtp_addrtab *t)
 
 static void mtp_tab_clear(mtp_addrtab *t)
 {
-    mtp_unmap(t->cur.slots, t->cur.cap * sizeof(mtp_seen));
-    mtp_unmap(t->old.slots, t->old.cap * sizeof(mtp_seen));
-    mtp_unmap(t->next.slots, t->next.cap * sizeof(mtp_seen));
+    mtp_own_unmap(t->cur.slots, t->cur.cap * sizeof(mtp_seen));
+    mtp_own_unmap(t->old.slots, t->old.cap * sizeof(mtp_seen));
+    mtp_own_unmap(t->next.slots, t->next.cap * sizeof(mtp_seen));
     *t = (mtp_addrtab){0};
 }
 
@@ -596,7 +544,7 @@ static uint32_t mtp_rec_alloc(mtp_extab *x)
                 x->chunks = grown;
                 x->chunks_cap = cap;
             }
-            x->chunks[x->n_chunks] = mtp_map(MTP_EXT_CHUNK * sizeof(mtp_extrec));
+            x->chunks[x->n_chunks] = mtp_own_map(MTP_EXT_CHUNK * sizeof(mtp_extrec));
             if (x->chunks[x->n_chunks] == NULL)
                 return MTP_EXT_NIL;
             x->n_chunks++;
@@ -795,7 +743,7 @@ size_t mtp_extab_bytes(const mtp_extab *x)
 void mtp_extab_clear(mtp_extab *x)
 {
     for (size_t i = 0; i < x->n_chunks; i++)
-        mtp_unmap(x->chunks[i], MTP_EXT_CHUNK * sizeof(mtp_extrec));
+        mtp_own_unmap(x->chunks[i], MTP_EXT_CHUNK * sizeof(mtp_extrec));
     free(x->chunks);
     mtp_tab_clear(&x->pages);
     *x = (mtp_extab){0};

@@ -29,6 +29,7 @@
 #include <sys/sdt.h>
 
 #include "mtp_abi.h"
+#include "mtp_ownmem.h"
 #include "mtp_sidetable.h"
 #include "mtp_snapshot.h"
 #include "mtp_wpscan.h"
@@ -70,8 +71,9 @@ enum { MTP_WP_OFF = 0, MTP_WP_ON = 1, MTP_WP_BACKING_OFF = 2 };
 typedef struct {
     mtp_seentab seen;         /* the side table: each observed object's last reading */
     mtp_extab extents;        /* out-of-line storage by owner (see mtp_extent) */
-    mtp_extent *step_extents; /* this step's, in emission order */
+    mtp_extent *step_extents; /* this step's, in emission order (in step_extents_mem) */
     size_t step_extents_len, step_extents_cap;
+    mtp_scratch step_extents_mem;
 
     struct mtp_record batch[MTP_BATCH_MAX];
     uint32_t batch_len;
@@ -410,7 +412,8 @@ static void mtp_note_extent(uint64_t owner, uint64_t addr, uint64_t size)
 {
     if (mtp.step_extents_len == mtp.step_extents_cap) {
         size_t cap = mtp.step_extents_cap ? 2 * mtp.step_extents_cap : 4096;
-        mtp_extent *grown = PyMem_RawRealloc(mtp.step_extents, cap * sizeof(*grown));
+        mtp_extent *grown = mtp_scratch_grow(&mtp.step_extents_mem, cap * sizeof(*grown),
+                                             mtp.step_extents_len * sizeof(*grown));
         if (grown == NULL)
             return; /* only heat is lost */
         mtp.step_extents = grown;
@@ -621,7 +624,7 @@ static int mtp_written_ready(void)
         mtp.written_since = 0;
     }
     if (mtp.written == NULL) {
-        mtp.written = PyMem_RawMalloc(MTP_WRITTEN_MAX * sizeof(*mtp.written));
+        mtp.written = mtp_own_map(MTP_WRITTEN_MAX * sizeof(*mtp.written));
         if (mtp.written == NULL)
             return 0;
     }
@@ -807,26 +810,18 @@ static void mtp_written_fire(void)
  * large storage (buffer data, item arrays) has mappings of its own. */
 static void mtp_written_watch(void)
 {
-    char *maps = NULL;
-    size_t cap = 0;
+    /* One read of the whole (small) file per scan, into mtp's own memory. */
+    static mtp_scratch maps_text; /* the GIL owns it */
     uint64_t t0 = mtp_cpu_ns();
-    FILE *f;
+    const char *maps;
 
     if (mtp.wp_state != MTP_WP_ON)
         return;
-    f = fopen("/proc/self/maps", "re");
-    if (f == NULL)
+    maps = mtp_scratch_read_file(&maps_text, "/proc/self/maps");
+    if (maps == NULL || maps[0] == '\0')
         return;
-    /* One read of the whole (small) file per observation. */
-    if (getdelim(&maps, &cap, '\0', f) < 0 || maps == NULL || maps[0] == '\0') {
-        fclose(f);
-        free(maps);
-        return;
-    }
-    fclose(f);
     mtp.wp.sys_ns += mtp_cpu_ns() - t0; /* reading the maps is the scan's cost too */
     mtp_wpscan_watch_all(&mtp.wp, maps);
-    free(maps);
 }
 
 /*
@@ -1185,6 +1180,21 @@ static void mtp_extents_step(void)
  * and a bound on the snapshot's memory. */
 #define MTP_STEP_MAX_ENTRIES (64u << 20)
 
+/* A step's slice, its sorted copy and the deltas: mtp's own memory
+ * (mtp_ownmem.h), reused from step to step.  The GIL owns them. */
+static mtp_scratch mtp_step_slice, mtp_step_sort, mtp_step_delta;
+/* Larger ones (a whole-heap mtp.observe()) are not kept after their step. */
+#define MTP_SCRATCH_KEEP_BYTES ((size_t)16 << 20)
+
+static void mtp_step_scratch_trim(void)
+{
+    mtp_scratch *all[] = {&mtp_step_slice, &mtp_step_sort, &mtp_step_delta};
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (all[i]->bytes > MTP_SCRATCH_KEEP_BYTES)
+            mtp_scratch_free(all[i]);
+}
+
 /*
  * One observation step of at most `limit` entries.  Returns 0, or -1 with a
  * Python exception set.
@@ -1208,7 +1218,7 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     if (limit > MTP_STEP_MAX_ENTRIES)
         limit = MTP_STEP_MAX_ENTRIES;
     w.limit = limit;
-    w.v = PyMem_RawMalloc(limit * sizeof(*w.v));
+    w.v = mtp_scratch_get(&mtp_step_slice, limit * sizeof(*w.v));
     if (w.v == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -1230,25 +1240,21 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
         objects = mtp_snapshot_all(&w, &cycle_done);
         if (objects == NULL) {
             mtp_release_buffers(&w);
-            PyMem_RawFree(w.v);
             Py_XDECREF(old_bookmark);
             return -1;
         }
     }
 
     n = w.len;
-    tmp = PyMem_RawMalloc((n ? n : 1) * sizeof(*tmp));
-    delta = PyMem_RawMalloc((n ? n : 1) * sizeof(*delta));
+    tmp = mtp_scratch_get(&mtp_step_sort, (n ? n : 1) * sizeof(*tmp));
+    delta = mtp_scratch_get(&mtp_step_delta, (n ? n : 1) * sizeof(*delta));
     sorted = tmp == NULL || delta == NULL ? NULL : mtp_sort_seen(w.v, tmp, n);
     if (sorted != NULL)
         n = mtp_seen_unique(sorted, n);
     /* Each object's change since its own last observation; the table's
      * upkeep (dropping the dead, resizing) is bounded by the slice too. */
     if (sorted == NULL || mtp_seentab_step(&mtp.seen, sorted, n, mtp_gc.cycle, delta) < 0) {
-        PyMem_RawFree(tmp);
-        PyMem_RawFree(delta);
         mtp_release_buffers(&w);
-        PyMem_RawFree(w.v);
         Py_XDECREF(objects);
         Py_XDECREF(old_bookmark);
         PyErr_NoMemory();
@@ -1285,9 +1291,7 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
      * their sweeps pass. */
     if (cycle_done)
         mtp_gc_cycle_done(now);
-    PyMem_RawFree(tmp);
-    PyMem_RawFree(w.v);
-    PyMem_RawFree(delta);
+    mtp_step_scratch_trim();
     /* The last of our own writes to the objects (references taken by
      * gc.get_objects(), the buffers and the bookmark); may free and run
      * code.  Re-protecting afterwards keeps them out of the next report. */
@@ -1896,6 +1900,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "side_table_bytes", mtp_seentab_bytes(&mtp.seen)) < 0 ||
         mtp_put_u64(d, "side_table_entries", mtp_seentab_len(&mtp.seen)) < 0 ||
         mtp_put_u64(d, "extent_table_bytes", mtp_extab_bytes(&mtp.extents)) < 0 ||
+        mtp_put_u64(d, "own_mapped_bytes", mtp_own_mapped_bytes()) < 0 ||
         mtp_put_u64(d, "extent_table_entries", mtp_extab_len(&mtp.extents)) < 0 ||
         mtp_put_u64(d, "extents_credited", mtp.extents_credited) < 0 ||
         PyDict_SetItemString(d, "tracing", MTP_TRACING() ? Py_True : Py_False) < 0 ||
@@ -2156,7 +2161,7 @@ static PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py
             return NULL;
         }
         if (mtp.hints == NULL) {
-            mtp.hints = PyMem_RawCalloc(MTP_HINTS_MAX, sizeof(*mtp.hints));
+            mtp.hints = mtp_own_map(MTP_HINTS_MAX * sizeof(*mtp.hints)); /* zeroed */
             if (mtp.hints == NULL) {
                 Py_XDECREF(wr);
                 return PyErr_NoMemory();

@@ -809,6 +809,35 @@ def test_budget_extremes(trace_bin, python, pydir, tmp):
                   % (second["step_ns_p99"] / 1e6))
 
 
+ALLOCATOR = os.path.join(ROOT, "tests", "integration", "allocator_program.py")
+
+
+def test_allocator_untouched(trace_bin, python, pydir, tmp):
+    """mtp keeps its buffers out of the program's malloc: a traced program's
+    large allocations are served as an untraced one's (glibc's mmap
+    threshold is where it was), and none of mtp's step buffers come from the
+    program's heap."""
+    got = {}
+    for traced in (False, True):
+        res, ready, go = fresh_paths(tmp, "allocator", "json", "ready", "go")
+        out, err, rc = run_ready_go(trace_bin, [python, ALLOCATOR, res, ready, go, "4"], pydir,
+                                    ready, go, ["--json"] if traced else None, 120)
+        check(rc == 0 and out.strip() == "done" and err == "",
+              "allocator program exited %s (traced=%s): %s" % (rc, traced, err[-2000:]))
+        with open(res) as f:
+            got[traced] = json.load(f)
+    plain, st = got[False], got[True]
+    print("     %s" % json.dumps(st, sort_keys=True))
+    check(plain["mapped_132k"], "untraced, a 132-KiB malloc was not mmap'd: the test's premise "
+          "(glibc's default 128-KiB threshold) does not hold here: %s" % plain)
+    check(st["tracing"] and st["observations"] > 10, "too few steps to judge: %s" % st)
+    check(st["mapped_132k"], "traced, a 132-KiB malloc came from the heap: mtp freed a large "
+          "malloc'd chunk and raised glibc's mmap threshold for the program: %s" % st)
+    # The side table and three step buffers of a page at least each.
+    check(st["own_mapped_bytes"] >= st["side_table_bytes"] + 3 * 4096,
+          "mtp's step buffers are not mappings of its own: %s" % st)
+
+
 def run_trace(trace_bin, args, **kw):
     return subprocess.run([trace_bin] + args, capture_output=True, text=True, timeout=60, **kw)
 
@@ -1089,6 +1118,8 @@ def main():
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
+                record("mtp leaves the program's malloc alone on %s" % label,
+                       test_allocator_untouched, trace_bin, python, pydir, tmp)
                 record("the final report counts every collection on %s" % label,
                        test_final_counts_every_collection, trace_bin, python, pydir, tmp)
                 record("in-process configure and hint reach the loader on %s" % label,

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/* mtp's own memory: see mtp_ownmem.h. */
+#include "mtp_ownmem.h"
+#include "mtp_wpscan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA           0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+#define MTP_PAGE_BYTES 4096
+/* Arrays this large ask for transparent huge pages: the tables' lookups
+ * land at random, and a TLB miss each would cost more than the lookup. */
+#define MTP_HUGE_BYTES ((size_t)2 << 20)
+
+static size_t mtp_own_total; /* the GIL owns it, like every mapping here */
+
+static size_t mtp_own_round(size_t bytes)
+{
+    return (bytes + MTP_PAGE_BYTES - 1) & ~(size_t)(MTP_PAGE_BYTES - 1);
+}
+
+void *mtp_own_map(size_t bytes)
+{
+    void *p;
+
+    bytes = mtp_own_round(bytes ? bytes : 1);
+    /* MAP_NORESERVE keeps the kernel from merging the mapping with the
+     * program's anonymous memory, so the scan can tell it apart by range. */
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+             0);
+    if (p == MAP_FAILED)
+        return NULL;
+    mtp_own_total += bytes;
+    (void)mtp_wpscan_own_add((uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)p + bytes);
+    (void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, bytes, (unsigned long)"mtp");
+#ifdef MADV_HUGEPAGE
+    if (bytes >= MTP_HUGE_BYTES)
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void mtp_own_unmap(void *p, size_t bytes)
+{
+    if (p == NULL)
+        return;
+    mtp_wpscan_own_remove((uint64_t)(uintptr_t)p);
+    bytes = mtp_own_round(bytes ? bytes : 1);
+    if (munmap(p, bytes) == 0)
+        mtp_own_total -= bytes;
+}
+
+size_t mtp_own_mapped_bytes(void)
+{
+    return mtp_own_total;
+}
+
+/* Powers of two: a heap that grows step by step maps again rarely. */
+static size_t mtp_scratch_size(size_t bytes)
+{
+    size_t want = MTP_PAGE_BYTES;
+
+    while (want < bytes)
+        want <<= 1;
+    return want;
+}
+
+void *mtp_scratch_get(mtp_scratch *s, size_t bytes)
+{
+    size_t want;
+
+    if (s->p != NULL && s->bytes >= bytes)
+        return s->p;
+    want = mtp_scratch_size(bytes);
+    mtp_scratch_free(s);
+    s->p = mtp_own_map(want);
+    s->bytes = s->p != NULL ? want : 0;
+    return s->p;
+}
+
+void *mtp_scratch_grow(mtp_scratch *s, size_t bytes, size_t used)
+{
+    size_t want;
+    void *p;
+
+    if (s->p != NULL && s->bytes >= bytes)
+        return s->p;
+    want = mtp_scratch_size(bytes);
+    p = mtp_own_map(want);
+    if (p == NULL)
+        return NULL;
+    if (s->p != NULL)
+        memcpy(p, s->p, used < s->bytes ? used : s->bytes);
+    mtp_scratch_free(s);
+    s->p = p;
+    s->bytes = want;
+    return p;
+}
+
+void mtp_scratch_free(mtp_scratch *s)
+{
+    mtp_own_unmap(s->p, s->bytes);
+    s->p = NULL;
+    s->bytes = 0;
+}
+
+const char *mtp_scratch_read_file(mtp_scratch *s, const char *path)
+{
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return NULL;
+    for (;;) {
+        ssize_t got;
+        char *buf = mtp_scratch_grow(s, len + 2 * MTP_PAGE_BYTES, len);
+
+        if (buf == NULL)
+            break;
+        got = read(fd, buf + len, s->bytes - len - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            close(fd);
+            if (got < 0)
+                return NULL;
+            buf[len] = '\0';
+            return buf;
+        }
+        len += (size_t)got;
+    }
+    close(fd);
+    return NULL;
+}
