@@ -103,6 +103,7 @@ typedef struct {
     double ns_per_entry;      /* walk, sort, tables and records, per entry */
     double step_fixed_ns;     /* the rest but the scan: storage credited, hints */
     uint64_t step_walked_ns;  /* the last step's per-entry part, for the two above */
+    uint64_t step_visited;    /* entries the last step's walk visited (what `limit` bounds) */
     uint64_t step_scan_ns;    /* the last step's written-page scan, budgeted apart */
     uint64_t timer_earned_ns; /* timer credit was earned up to here */
 
@@ -1212,6 +1213,7 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     size_t n_ours;
 
     *observed_out = 0;
+    mtp.step_visited = 0;
     if (limit == 0)
         return 0;
     walk_start = mtp_now_ns();
@@ -1246,6 +1248,10 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     }
 
     n = w.len;
+    /* The walk's limit counts entries visited, duplicates included (a
+     * shared small int is visited once per referrer); the cost model must
+     * count the same thing, or steps are sized several times too small. */
+    mtp.step_visited = n;
     tmp = mtp_scratch_get(&mtp_step_sort, (n ? n : 1) * sizeof(*tmp));
     delta = mtp_scratch_get(&mtp_step_delta, (n ? n : 1) * sizeof(*delta));
     sorted = tmp == NULL || delta == NULL ? NULL : mtp_sort_seen(w.v, tmp, n);
@@ -1531,8 +1537,8 @@ static int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64
     mtp.observing = 0;
     end = mtp_now_ns();
     *spent = end - start;
-    if (*observed > 0 && mtp.step_walked_ns + mtp.step_scan_ns <= *spent) {
-        double per = (double)mtp.step_walked_ns / (double)*observed;
+    if (mtp.step_visited > 0 && mtp.step_walked_ns + mtp.step_scan_ns <= *spent) {
+        double per = (double)mtp.step_walked_ns / (double)mtp.step_visited;
         if (per < 20)
             per = 20;
         /* Atomic stores: the ticker reads these without the GIL. */
@@ -1919,7 +1925,12 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "written_scan_backoffs", mtp.wp_backoffs) < 0 ||
         mtp_put_u64(d, "step_ns_p50", mtp_step_quantile(0.50)) < 0 ||
         mtp_put_u64(d, "step_ns_p99", mtp_step_quantile(0.99)) < 0 ||
-        mtp_put_u64(d, "forced_steps", mtp.forced_steps) < 0) {
+        mtp_put_u64(d, "forced_steps", mtp.forced_steps) < 0 ||
+        mtp_put_u64(d, "step_ns_per_entry", (uint64_t)mtp.ns_per_entry) < 0 ||
+        mtp_put_u64(d, "step_fixed_ns", (uint64_t)mtp.step_fixed_ns) < 0 ||
+        mtp_put_u64(d, "timer_credit_ns",
+                    (uint64_t)(mtp.timer_credit_ns > 0 ? mtp.timer_credit_ns : 0)) < 0 ||
+        mtp_put_u64(d, "gc_credit_ns", (uint64_t)(mtp.credit_ns > 0 ? mtp.credit_ns : 0)) < 0) {
         Py_XDECREF(share_obj);
         Py_XDECREF(d);
         return NULL;
