@@ -970,6 +970,7 @@ int main(int argc, char **argv)
     const char *stop_reason = NULL;
     int sigfd = -1, pidfd = -1, err, exit_code = 1;
     int64_t wp_reported = 0;
+    int idle_reported = 0;
 
     mtp_options_default(&opts);
     if (load_config_file(argc, argv) < 0)
@@ -1143,6 +1144,16 @@ int main(int argc, char **argv)
                         "mtp-trace: written-page scan: unavailable (%s; needs Linux 6.7+ "
                         "PAGEMAP_SCAN): objects that are only read stay invisible\n",
                         strerror((int)-wp_reported));
+        }
+        /* The extension starts observing at the program's first garbage
+         * collection after the attach: say so if none came. */
+        if (!idle_reported && report.elapsed_s >= 5.0 && report.totals.gc_dones == 0 &&
+            report.totals.events == 0) {
+            idle_reported = 1;
+            fprintf(stderr, "mtp-trace: note: no garbage collection in the target since "
+                            "attaching; mtp starts observing at its first one (a program "
+                            "whose container allocations never outnumber its frees does not "
+                            "collect)\n");
         }
         report.epoch = epoch;
         emit(&report);

@@ -809,6 +809,31 @@ def test_budget_extremes(trace_bin, python, pydir, tmp):
                   % (second["step_ns_p99"] / 1e6))
 
 
+SPEND = os.path.join(ROOT, "tests", "integration", "spend_program.py")
+
+
+def test_steps_spend_budget(trace_bin, python, pydir, tmp):
+    """At the defaults steps take about the 2% of wall time they may, on a
+    heap whose walk visits shared referents many times (they once stopped
+    at a fifth of it, and a pass over the heap took ~18 s)."""
+    stats, ready, go = fresh_paths(tmp, "spend", "json", "ready", "go")
+    out, err, rc = run_ready_go(trace_bin, [python, SPEND, stats, ready, go, "8"], pydir, ready,
+                                go, ["--json", "--no-written-scan"], 120)
+    check(rc == 0 and out.strip() == "done" and err == "",
+          "spend program exited %s: %s" % (rc, err[-2000:]))
+    with open(stats) as f:
+        st = json.load(f)
+    a, b = st["start"], st["end"]
+    share = (b["observe_ns_total"] - a["observe_ns_total"]) / (st["wall_s"] * 1e9)
+    print("     steps %d, objects %d, %.2f%% of wall, %d ns per entry, timer credit %.1f ms"
+          % (b["observations"] - a["observations"], b["objects_seen"] - a["objects_seen"],
+             100 * share, b.get("step_ns_per_entry", -1), b.get("timer_credit_ns", 0) / 1e6))
+    check(st["tracing"], "the program did not see the tracer")
+    # The budget is 2%; the credit saved while attaching is spent on top.
+    check(0.01 <= share <= 0.035, "steps took %.2f%% of the program's wall time; the default "
+          "budget is 2%%" % (100 * share))
+
+
 ALLOCATOR = os.path.join(ROOT, "tests", "integration", "allocator_program.py")
 
 
@@ -1118,6 +1143,8 @@ def main():
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
+                record("steps spend their 2%% budget on %s" % label, test_steps_spend_budget,
+                       trace_bin, python, pydir, tmp)
                 record("mtp leaves the program's malloc alone on %s" % label,
                        test_allocator_untouched, trace_bin, python, pydir, tmp)
                 record("the final report counts every collection on %s" % label,

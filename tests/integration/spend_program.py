@@ -1,0 +1,58 @@
+"""Steps must spend the budget they are given, not a fraction of it.  Run by
+tests/integration/run.py with mtp-trace --no-written-scan attached.
+
+usage: spend_program.py STATS.json READY GO SECONDS
+
+A heap of 100,000 records, each holding a list of eight small ints, the
+same int objects over and over: a step's walk visits a shared int once per
+referrer, so a step visits several times more entries than it observes
+unique objects.  When steps were sized by their cost per *unique* entry,
+they stopped at a fifth of their credit and observation took ~0.5% of the
+program's time against its 2% budget (a pass over this heap took ~18 s).
+The loop makes some garbage so that the program collects, as most do.
+Writes mtp.stats() and the loop's wall time to STATS.json.
+"""
+import json
+import os
+import random
+import sys
+import time
+
+import mtp
+
+STATS, READY, GO, SECONDS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+
+
+class Rec:
+    __slots__ = ("x", "vals")
+
+    def __init__(self):
+        self.x = 0
+        self.vals = [0] * 8
+
+
+heap = [Rec() for _ in range(100000)]
+open(READY, "w").close()
+deadline = time.monotonic() + 60
+while not os.path.exists(GO):
+    if time.monotonic() > deadline:
+        sys.exit("spend program: never told to go")
+    time.sleep(0.01)
+
+rng = random.Random(1)
+junk = []
+st0 = mtp.stats()
+t0 = time.perf_counter()
+end = time.monotonic() + SECONDS
+while time.monotonic() < end:
+    for i in range(2000):
+        r = heap[rng.randrange(20000)]
+        r.x += 1
+        r.vals = [i & 7] * 8
+        junk.append((i, [i]))
+    junk.clear()
+wall = time.perf_counter() - t0
+st1 = mtp.stats()
+with open(STATS, "w") as f:
+    json.dump({"tracing": mtp.tracing(), "wall_s": wall, "start": st0, "end": st1}, f)
+print("done")
