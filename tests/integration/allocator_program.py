@@ -16,11 +16,11 @@ default threshold.
 """
 import ctypes
 import json
-import os
 import sys
 import time
 
 import mtp
+from handshake import ready_then_wait
 
 RESULT, READY, GO, SECONDS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 
@@ -38,12 +38,7 @@ libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 
 heap = [(i, "s%d" % i) for i in range(300000)]
-open(READY, "w").close()
-deadline = time.monotonic() + 60
-while not os.path.exists(GO):
-    if time.monotonic() > deadline:
-        sys.exit("allocator program: never told to go")
-    time.sleep(0.01)
+ready_then_wait("allocator program", READY, GO)
 
 end = time.monotonic() + SECONDS
 churn = 0

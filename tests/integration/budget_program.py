@@ -9,23 +9,18 @@ first and the second half's ends to STATS.json.
 """
 import gc
 import json
-import os
 import sys
 import time
 
 import mtp
+from handshake import ready_then_wait
 
 STATS, READY, GO = sys.argv[1], sys.argv[2], sys.argv[3]
 SHARE, TIMER_SHARE, SECONDS = float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 
 heap = [{"id": i, "name": "n%d" % i, "tags": [i, i + 1]} for i in range(100000)]
 mtp.set_budget(SHARE, timer_share=TIMER_SHARE)
-open(READY, "w").close()
-deadline = time.monotonic() + 60
-while not os.path.exists(GO):
-    if time.monotonic() > deadline:
-        sys.exit("budget program: never told to go")
-    time.sleep(0.01)
+ready_then_wait("budget program", READY, GO)
 
 report = {"tracing": mtp.tracing()}
 start = time.monotonic()

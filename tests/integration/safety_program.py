@@ -14,16 +14,12 @@ import threading
 import time
 
 import mtp
+from handshake import ready_then_wait
 
 STATS, READY, GO, DISABLE_S = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 report = {"walks_gc_lists": mtp.stats()["walks_gc_lists"]}
 
-open(READY, "w").close()
-deadline = time.monotonic() + 60
-while not os.path.exists(GO):
-    if time.monotonic() > deadline:
-        sys.exit("safety program: never told to go")
-    time.sleep(0.01)
+ready_then_wait("safety program", READY, GO)
 report["tracing"] = mtp.tracing()
 
 

@@ -13,12 +13,12 @@ The loop makes some garbage so that the program collects, as most do.
 Writes mtp.stats() and the loop's wall time to STATS.json.
 """
 import json
-import os
 import random
 import sys
 import time
 
 import mtp
+from handshake import ready_then_wait
 
 STATS, READY, GO, SECONDS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 
@@ -32,12 +32,7 @@ class Rec:
 
 
 heap = [Rec() for _ in range(100000)]
-open(READY, "w").close()
-deadline = time.monotonic() + 60
-while not os.path.exists(GO):
-    if time.monotonic() > deadline:
-        sys.exit("spend program: never told to go")
-    time.sleep(0.01)
+ready_then_wait("spend program", READY, GO)
 
 rng = random.Random(1)
 junk = []
