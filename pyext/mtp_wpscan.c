@@ -476,6 +476,32 @@ long mtp_wpscan_measure_fault(struct mtp_wpscan *s)
     return (long)ns[MTP_WPSCAN_PROBE_PAGES / 2];
 }
 
+/* Whether `path`'s text contains `needle` within its first 8 KiB; -1 when
+ * unreadable. */
+static int file_contains(const char *path, const char *needle)
+{
+    char buf[8192]; /* the first CPU's block of /proc/cpuinfo is ~2 KiB */
+    int fd = open(path, O_RDONLY | O_CLOEXEC), found;
+    ssize_t got, len = 0;
+
+    if (fd < 0)
+        return -1;
+    while (len < (ssize_t)sizeof(buf) - 1 &&
+           (got = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+        len += got;
+    close(fd);
+    buf[len] = '\0';
+    found = strstr(buf, needle) != NULL;
+    return found;
+}
+
+int mtp_wpscan_entry_flushes_tlb(void)
+{
+    /* The first CPU's flags suffice: all of them run the same kernel. */
+    return file_contains("/sys/devices/system/cpu/vulnerabilities/meltdown", "PTI") == 1 &&
+           file_contains("/proc/cpuinfo", " pcid") == 0;
+}
+
 unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elapsed_ns,
                                 double budget, int may_narrow)
 {

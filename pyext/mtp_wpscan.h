@@ -117,6 +117,22 @@ long mtp_wpscan_release(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
  */
 long mtp_wpscan_measure_fault(struct mtp_wpscan *s);
 
+/*
+ * Whether every entry into this kernel flushes the process's TLB: page-table
+ * isolation (the meltdown mitigation) on a CPU without PCID.  There a fault
+ * costs the program more than the fault itself: afterwards it refills the
+ * TLB, a few ns for every page it touches, up to the TLB's reach (~5-15 us
+ * here, 1-2x the fault; BENCHMARKS.md 3.2.1), and a scratch mapping's timed
+ * writes cannot see that.  Reads /proc/cpuinfo and sysfs once; 0 when
+ * unreadable.
+ */
+int mtp_wpscan_entry_flushes_tlb(void);
+
+/* What a fault's aftermath adds to its measured price, as a multiple of it,
+ * where mtp_wpscan_entry_flushes_tlb(): the refill measured at up to twice
+ * the fault on large heaps, once on small ones (BENCHMARKS.md 3.2.1). */
+#define MTP_WPSCAN_TLB_REFILL_FACTOR 1.0
+
 #define MTP_WPSCAN_MAX_STRIDE 64
 
 /*

@@ -118,6 +118,7 @@ typedef struct {
     /* Its cost, measured (see mtp_written_resample). */
     uint64_t wp_fault_ns;       /* what one write-protect fault costs here */
     uint64_t wp_fault_measured; /* when that was measured */
+    double wp_fault_factor;     /* price per fault / wp_fault_ns: 1, or more where the TLB is flushed */
     uint64_t wp_resume_ns;      /* backing off: no scan before this */
     uint64_t wp_backoff_ns;     /* the current back-off's length; doubles */
     uint64_t wp_faults_total;
@@ -623,6 +624,9 @@ static int mtp_written_ready(void)
             mtp.wp_state == MTP_WP_BACKING_OFF ? MTP_WPSCAN_MAX_STRIDE : MTP_WP_START_STRIDE;
         mtp.wp_state = MTP_WP_ON;
         mtp.written_since = 0;
+        if (mtp.wp_fault_factor == 0) /* once: the kernel and CPU do not change */
+            mtp.wp_fault_factor =
+                1.0 + (mtp_wpscan_entry_flushes_tlb() ? MTP_WPSCAN_TLB_REFILL_FACTOR : 0.0);
     }
     if (mtp.written == NULL) {
         mtp.written = mtp_own_map(MTP_WRITTEN_MAX * sizeof(*mtp.written));
@@ -712,12 +716,20 @@ static void mtp_written_back_off(uint64_t now)
  * sample was protected, measured, and the next sample sized to keep that
  * within MTP_WRITE_BUDGET.  The cost is the write-protect faults the scan
  * found (each written page of a protected chunk took one) at the price a
- * fault was measured to cost here, re-measured every 30 s, plus the time of
+ * fault was measured to cost here, re-measured every 30 s (doubled where
+ * each fault also flushes the TLB: mtp_wp_fault_price), plus the time of
  * the scan's own system calls (PAGEMAP_SCAN, write-protect, /proc/self/maps).
  * A first touch of an empty page counts as a fault of the scan's too,
  * though the program would have taken it anyway, so the cost is never
  * under-stated.  When not even the widest sample fits, the scan backs off.
  */
+/* What one of the scan's faults costs the program: its measured price,
+ * and where every kernel entry flushes the TLB, the refill after it. */
+static double mtp_wp_fault_price(void)
+{
+    return (double)mtp.wp_fault_ns * (mtp.wp_fault_factor > 0 ? mtp.wp_fault_factor : 1.0);
+}
+
 static void mtp_written_resample(uint64_t now)
 {
     uint64_t elapsed = mtp.written_since ? now - mtp.written_since : 0, cost;
@@ -735,7 +747,7 @@ static void mtp_written_resample(uint64_t now)
     }
     /* A change of stride re-protects the whole heap once: a real cost,
      * counted, but not one the sample will go on costing. */
-    cost = mtp.wp.faults * mtp.wp_fault_ns + mtp.wp.sys_ns;
+    cost = (uint64_t)((double)mtp.wp.faults * mtp_wp_fault_price()) + mtp.wp.sys_ns;
     mtp.wp_faults_total += mtp.wp.faults;
     mtp.wp_sys_ns_total += mtp.wp.sys_ns + mtp.wp.reset_ns;
     mtp.wp_cost_ns_total += cost + mtp.wp.reset_ns;
@@ -1919,6 +1931,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_str(d, "written_scan_state", mtp_wp_state_name()) < 0 ||
         mtp_put_u64(d, "written_scan_faults", mtp.wp_faults_total) < 0 ||
         mtp_put_u64(d, "written_scan_fault_ns", mtp.wp_fault_ns) < 0 ||
+        mtp_put_u64(d, "written_scan_fault_price_ns", (uint64_t)mtp_wp_fault_price()) < 0 ||
         mtp_put_u64(d, "written_scan_sys_ns", mtp.wp_sys_ns_total) < 0 ||
         mtp_put_u64(d, "written_scan_cost_ns", mtp.wp_cost_ns_total) < 0 || share_obj == NULL ||
         PyDict_SetItemString(d, "written_scan_cost_share", share_obj) < 0 ||
