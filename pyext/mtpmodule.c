@@ -118,9 +118,9 @@ typedef struct {
     /* Its cost, measured (see mtp_written_resample). */
     uint64_t wp_fault_ns;       /* what one write-protect fault costs here */
     uint64_t wp_fault_measured; /* when that was measured */
-    double wp_fault_factor;     /* price per fault / wp_fault_ns: 1, or more where the TLB is flushed */
-    uint64_t wp_resume_ns;      /* backing off: no scan before this */
-    uint64_t wp_backoff_ns;     /* the current back-off's length; doubles */
+    double wp_fault_factor; /* price per fault / wp_fault_ns: 1, or more where the TLB is flushed */
+    uint64_t wp_resume_ns;  /* backing off: no scan before this */
+    uint64_t wp_backoff_ns; /* the current back-off's length; doubles */
     uint64_t wp_faults_total;
     uint64_t wp_sys_ns_total;
     uint64_t wp_cost_ns_total;
