@@ -82,7 +82,7 @@ $(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c pyext/mtp_wpscan.c pyext/mt
 # The side table likewise, against a naive model.
 $(BUILD)/tests/test_sidetable: tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_snapshot.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h pyext/mtp_wpscan.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_ownmem.c pyext/mtp_wpscan.c $(LDFLAGS_SAN) -lcmocka
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_ownmem.c pyext/mtp_wpscan.c $(LDFLAGS_SAN) -lcmocka -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(HEADERS)
 	@mkdir -p $(@D)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,10 +50,13 @@ void *mtp_own_map(size_t bytes)
     return p;
 }
 
+static void mtp_prefault_drop(const void *base);
+
 void mtp_own_unmap(void *p, size_t bytes)
 {
     if (p == NULL)
         return;
+    mtp_prefault_drop(p);
     mtp_wpscan_own_remove((uint64_t)(uintptr_t)p);
     bytes = mtp_own_round(bytes ? bytes : 1);
     if (munmap(p, bytes) == 0)
@@ -62,6 +66,110 @@ void mtp_own_unmap(void *p, size_t bytes)
 size_t mtp_own_mapped_bytes(void)
 {
     return mtp_own_total;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define MTP_PREFAULT_SLOTS 4
+#define MTP_PREFAULT_CHUNK ((size_t)256 << 10) /* the longest a drop waits for */
+
+static pthread_mutex_t mtp_prefault_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *base; /* NULL: a free slot; written under mu, by the GIL holder only */
+    size_t bytes;
+    size_t done; /* written under mu by the server; read atomically */
+} mtp_prefault_req[MTP_PREFAULT_SLOTS];
+static int mtp_prefault_on; /* a server runs (atomic) */
+
+void mtp_prefault_serving(int on)
+{
+    __atomic_store_n(&mtp_prefault_on, on, __ATOMIC_RELEASE);
+}
+
+void mtp_prefault_want(void *base, size_t bytes)
+{
+    if (base == NULL || !__atomic_load_n(&mtp_prefault_on, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&mtp_prefault_mu);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++) {
+            /* the same range again, else a free or finished slot */
+            if (pass == 0 ? mtp_prefault_req[i].base == base
+                          : mtp_prefault_req[i].base == NULL ||
+                                mtp_prefault_req[i].done >= mtp_prefault_req[i].bytes) {
+                if (mtp_prefault_req[i].base != base) {
+                    mtp_prefault_req[i].base = base;
+                    mtp_prefault_req[i].bytes = mtp_own_round(bytes);
+                    __atomic_store_n(&mtp_prefault_req[i].done, 0, __ATOMIC_RELAXED);
+                }
+                pthread_mutex_unlock(&mtp_prefault_mu);
+                return;
+            }
+        }
+    pthread_mutex_unlock(&mtp_prefault_mu);
+}
+
+size_t mtp_prefault_done(const void *base)
+{
+    if (base == NULL || !__atomic_load_n(&mtp_prefault_on, __ATOMIC_ACQUIRE))
+        return SIZE_MAX;
+    /* base is only written by the GIL holder, which is the caller */
+    for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++)
+        if (mtp_prefault_req[i].base == base)
+            return __atomic_load_n(&mtp_prefault_req[i].done, __ATOMIC_ACQUIRE);
+    return SIZE_MAX;
+}
+
+static void mtp_prefault_drop(const void *base)
+{
+    int held = 0;
+
+    for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++) {
+        if (mtp_prefault_req[i].base != base)
+            continue;
+        if (!held++)
+            pthread_mutex_lock(&mtp_prefault_mu); /* waits out the chunk in flight */
+        mtp_prefault_req[i].base = NULL;
+    }
+    if (held)
+        pthread_mutex_unlock(&mtp_prefault_mu);
+}
+
+int mtp_prefault_serve(size_t max_bytes)
+{
+    size_t served = 0;
+    int left = 0;
+
+    pthread_mutex_lock(&mtp_prefault_mu);
+    for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++) {
+        while (mtp_prefault_req[i].base != NULL &&
+               mtp_prefault_req[i].done < mtp_prefault_req[i].bytes) {
+            size_t done = mtp_prefault_req[i].done, run = mtp_prefault_req[i].bytes - done;
+
+            if (served >= max_bytes) {
+                left = 1;
+                break;
+            }
+            if (run > MTP_PREFAULT_CHUNK)
+                run = MTP_PREFAULT_CHUNK;
+            if (madvise(mtp_prefault_req[i].base + done, run, MADV_POPULATE_WRITE) < 0) {
+                /* No MADV_POPULATE_WRITE (Linux < 5.14), or no memory:
+                 * stop serving, and the owners fault their arrays in
+                 * themselves. */
+                __atomic_store_n(&mtp_prefault_on, 0, __ATOMIC_RELEASE);
+                pthread_mutex_unlock(&mtp_prefault_mu);
+                return 0;
+            }
+            __atomic_store_n(&mtp_prefault_req[i].done, done + run, __ATOMIC_RELEASE);
+            served += run;
+            /* let a step that unmaps have the lock between chunks */
+            pthread_mutex_unlock(&mtp_prefault_mu);
+            pthread_mutex_lock(&mtp_prefault_mu);
+        }
+    }
+    pthread_mutex_unlock(&mtp_prefault_mu);
+    return left;
 }
 
 /* Powers of two: a heap that grows step by step maps again rarely. */

@@ -39,6 +39,33 @@ void mtp_own_unmap(void *p, size_t bytes);
  * (address space; pages are faulted in as they are used). */
 size_t mtp_own_mapped_bytes(void);
 
+/*
+ * Faulting in fresh own memory off the GIL.  A new side-table array must be
+ * in memory before entries move into it; faulting it in costs ~6 ms per MiB
+ * in this guest, which inside a step is a pause (BENCHMARKS.md 3.4).  While
+ * a server runs (mtp's ticker thread, without the GIL), the tables ask it
+ * for that instead: mtp_prefault_want() names a range, the server faults
+ * it in with MADV_POPULATE_WRITE (which writes no data, so the range's
+ * owner may use it meanwhile), and mtp_prefault_done() says how far it got.
+ * Without a server (unit tests, a halted ticker, kernels before 5.14) the
+ * tables fault in their arrays themselves, a bounded share per step.
+ *
+ * Requests are mtp_prefault_mu's; `done` is also read atomically by the GIL
+ * holder.  Unmapping a requested range (mtp_own_unmap) drops its request
+ * first, waiting for the chunk in flight (<= 256 KiB).
+ */
+/* GIL held.  Asks for [base, base + bytes) to be faulted in; ignored when
+ * no server runs or all request slots are taken. */
+void mtp_prefault_want(void *base, size_t bytes);
+/* GIL held.  Bytes from base known to be in memory, or SIZE_MAX when no
+ * server works on it (the caller faults it in itself). */
+size_t mtp_prefault_done(const void *base);
+/* The server, without the GIL: faults in at most max_bytes of pending
+ * requests.  Returns whether any remain.  mtp_prefault_serving(1) before
+ * the first call, (0) when it stops serving. */
+int mtp_prefault_serve(size_t max_bytes);
+void mtp_prefault_serving(int on);
+
 /* A grow-only buffer. */
 typedef struct {
     void *p;

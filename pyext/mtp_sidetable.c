@@ -234,7 +234,20 @@ static size_t mtp_tab_sweep_budget(const mtp_addrtab *t, size_t incoming, size_t
  * take them all at once).  Returns whether the whole array is in. */
 static int mtp_tab_prepare(mtp_addrtab *t, size_t budget)
 {
-    size_t left = t->next.cap - t->next_ready, run = budget < left ? budget : left;
+    size_t served = mtp_prefault_done(t->next.slots), left, run;
+
+    /* Where mtp's ticker faults the array in off the GIL, a step only
+     * takes its progress, and faults in the rest itself only when the
+     * switch cannot wait (budget SIZE_MAX). */
+    if (served != SIZE_MAX) {
+        served /= sizeof(mtp_seen);
+        if (served > t->next_ready)
+            t->next_ready = served < t->next.cap ? served : t->next.cap;
+        if (budget != SIZE_MAX)
+            return t->next_ready == t->next.cap;
+    }
+    left = t->next.cap - t->next_ready;
+    run = budget < left ? budget : left;
 
     /* Writing zeros over zeros: only the faults matter. */
     memset(t->next.slots + t->next_ready, 0, run * sizeof(mtp_seen));
@@ -258,6 +271,7 @@ static int mtp_tab_want_next(mtp_addrtab *t, size_t cap)
     if (t->next.slots == NULL)
         return -1;
     t->next.cap = cap;
+    mtp_prefault_want(t->next.slots, cap * sizeof(mtp_seen));
     return 0;
 }
 

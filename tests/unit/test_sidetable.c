@@ -12,6 +12,10 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include "mtp_ownmem.h"
 #include "mtp_sidetable.h"
 
 static uint64_t rng_state;
@@ -641,6 +645,75 @@ static void random_extents_match_the_model(void **state)
     free(h);
 }
 
+/* The ticker's part, played by a thread of the test: it faults in what the
+ * tables ask for (mtp_prefault_want) until told to stop. */
+static int server_stop;
+
+static void *prefault_server(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&server_stop, __ATOMIC_ACQUIRE))
+        if (!mtp_prefault_serve((size_t)1 << 20))
+            usleep(200);
+    return NULL;
+}
+
+/* A table growing to 300k entries, 2,000 new ones a step; returns the slots
+ * its steps touched (their own faulting-in included). */
+static size_t grow_table(int served)
+{
+    enum { PER = 2000, STEPS = 150 };
+    mtp_seentab s = {0};
+    mtp_seen *v = calloc(PER, sizeof(*v));
+    int32_t *d = calloc(PER, sizeof(*d));
+    size_t total = 0;
+    pthread_t th;
+
+    assert_non_null(v);
+    assert_non_null(d);
+    if (served) {
+        mtp_prefault_serving(1);
+        __atomic_store_n(&server_stop, 0, __ATOMIC_RELEASE);
+        assert_int_equal(pthread_create(&th, NULL, prefault_server, NULL), 0);
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < STEPS; k++) {
+            for (size_t i = 0; i < PER; i++)
+                v[i] = (mtp_seen){
+                    .addr = 4096 + 64 * (k * PER + i), .refcnt = 1 + 2 * pass, .type_tag = 1};
+            assert_int_equal(mtp_seentab_step(&s, v, PER, 1, d), 0);
+            for (size_t i = 0; i < PER; i++)
+                assert_int_equal(d[i], pass == 0 ? 0 : 2); /* the second pass finds the first */
+            if (pass == 0)
+                total += s.t.step_slots;
+            if (served)
+                usleep(1000); /* the program runs between steps; so does the server */
+        }
+    if (served) {
+        __atomic_store_n(&server_stop, 1, __ATOMIC_RELEASE);
+        pthread_join(th, NULL);
+        mtp_prefault_serving(0);
+    }
+    mtp_seentab_clear(&s);
+    free(v);
+    free(d);
+    return total;
+}
+
+/* With a server faulting the next arrays in, steps stop doing it: their
+ * work falls by the arrays' slots (2^19 + 2^18 + ... for 300k entries),
+ * and the readings are the same. */
+static void growth_faulted_in_off_the_step(void **state)
+{
+    size_t alone, served;
+
+    (void)state;
+    alone = grow_table(0);
+    served = grow_table(1);
+    print_message("     steps touched %zu slots alone, %zu served\n", alone, served);
+    assert_true(served + 500000 < alone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +727,7 @@ int main(void)
         cmocka_unit_test(huge_step_during_a_move),
         cmocka_unit_test(extents_upsert_and_touched),
         cmocka_unit_test(random_extents_match_the_model),
+        cmocka_unit_test(growth_faulted_in_off_the_step),
     };
     return cmocka_run_group_tests_name("sidetable", tests, NULL, NULL);
 }
