@@ -527,10 +527,16 @@ unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elap
             want <<= 1;
         return want;
     }
-    /* Well under budget, and for long enough (the caller says): narrow by
-     * half, so that a quiet moment does not bring back a sample the
+    /* Well under budget, and for long enough (the caller says): narrow
+     * toward half the budget, the cost growing with the sample, but by 4x
+     * at most, so that one quiet sample does not bring back a sample the
      * program cannot afford. */
-    if (ratio < 0.25 && may_narrow && stride > 1)
-        return stride / 2;
+    if (ratio < 0.25 && may_narrow && stride > 1) {
+        double target = (double)stride * 2.0 * ratio;
+        unsigned narrower = stride / 4 > 1 ? stride / 4 : 1;
+        while ((double)narrower < target && narrower < stride / 2)
+            narrower <<= 1;
+        return narrower;
+    }
     return stride;
 }

@@ -139,9 +139,9 @@ int mtp_wpscan_entry_flushes_tlb(void);
  * The stride for the next sample, from the measured cost of the last one:
  * `cost_ns` (faults at their measured price plus system-call time) over
  * `elapsed_ns` at stride `stride`, against `budget` (a share of elapsed
- * time).  A power of two: widened in proportion to an overrun, halved when
- * the cost falls under a quarter of the budget and `may_narrow` (it did
- * for long enough), else kept.  Returns 0 when
+ * time).  A power of two: widened in proportion to an overrun, narrowed
+ * toward half the budget (by 2x to 4x) when the cost falls under a quarter
+ * of it and `may_narrow` (it did for long enough), else kept.  Returns 0 when
  * even the widest stride would cost more than the budget: the scan must
  * back off.  Pure arithmetic, unit-tested.
  */

@@ -593,8 +593,8 @@ static void mtp_wp_stop(void)
 /* The scan's cost budget: its write-protect faults, at their measured
  * price, plus its own system calls, as a share of the program's time. */
 #define MTP_WRITE_BUDGET      0.02
-#define MTP_WP_START_STRIDE   4             /* a first sample the program can surely afford */
-#define MTP_WP_FIRST_SAMPLE   (16ull << 20) /* ... and at most 16 MiB of it */
+#define MTP_WP_START_STRIDE   MTP_WPSCAN_MAX_STRIDE /* registered narrowly, then sized */
+#define MTP_WP_FIRST_SAMPLE   (16ull << 20)         /* ... at most 16 MiB, less at a high price */
 #define MTP_WP_MEASURE_EVERY  (30 * 1000000000ull)
 #define MTP_WP_BACKOFF_MIN_NS (5 * 1000000000ull)
 #define MTP_WP_BACKOFF_MAX_NS (320 * 1000000000ull)
@@ -619,9 +619,9 @@ static int mtp_written_ready(void)
             mtp.wp_state = err; /* reported through gc_done; not retried */
             return 0;
         }
-        /* After a back-off, start again from the widest sample. */
-        mtp.wp.stride =
-            mtp.wp_state == MTP_WP_BACKING_OFF ? MTP_WPSCAN_MAX_STRIDE : MTP_WP_START_STRIDE;
+        /* Registered at the widest sample (the heap's first protection is
+         * the sample's only); the first resample sizes it by the budget. */
+        mtp.wp.stride = MTP_WP_START_STRIDE;
         mtp.wp_state = MTP_WP_ON;
         mtp.written_since = 0;
         if (mtp.wp_fault_factor == 0) /* once: the kernel and CPU do not change */
@@ -753,17 +753,24 @@ static void mtp_written_resample(uint64_t now)
     mtp.wp_cost_ns_total += cost + mtp.wp.reset_ns;
     mtp.pending_wp_cost_ns += cost + mtp.wp.reset_ns;
     mtp.wp.faults = mtp.wp.sys_ns = mtp.wp.reset_ns = 0;
-    /* Narrow only after 2 s under a quarter of the budget. */
+    /* Narrow only after 1 s under a quarter of the budget. */
     mtp.wp_quiet = (double)cost < MTP_WRITE_BUDGET / 4 * (double)elapsed ? mtp.wp_quiet + 1 : 0;
     if (elapsed == 0) { /* the first sample: nothing measured yet */
-        /* Start from a sample of at most MTP_WP_FIRST_SAMPLE bytes: on a
-         * large heap, stride 4 costs many times the budget before the
-         * first measurement can widen it. */
-        uint64_t watched = 0;
-        unsigned stride = mtp.wp.stride;
+        /* Start from a sample the budget affords even if the program
+         * writes every page of it in the first period (on a large heap,
+         * stride 4 cost many times the budget before the first measurement
+         * could widen it); measured samples narrow it from there. */
+        uint64_t watched = 0, affordable;
+        unsigned stride = 1;
+        double price = mtp_wp_fault_price();
+        affordable = price > 0
+                         ? (uint64_t)(MTP_WRITE_BUDGET * (double)MTP_WP_PERIOD_NS / price) * 4096
+                         : MTP_WP_FIRST_SAMPLE;
+        if (affordable > MTP_WP_FIRST_SAMPLE)
+            affordable = MTP_WP_FIRST_SAMPLE;
         for (size_t i = 0; i < mtp.wp.n_ranges; i++)
             watched += mtp.wp.end[i] - mtp.wp.start[i];
-        while (stride < MTP_WPSCAN_MAX_STRIDE && watched / stride > MTP_WP_FIRST_SAMPLE)
+        while (stride < MTP_WPSCAN_MAX_STRIDE && watched / stride > affordable)
             stride <<= 1;
         mtp_wpscan_sample(&mtp.wp, stride);
         mtp.written_since = now;
@@ -773,7 +780,7 @@ static void mtp_written_resample(uint64_t now)
     mtp.wp_last_elapsed_ns = elapsed;
     mtp.wp_period_ns = mtp.wp_period_ns ? (3 * mtp.wp_period_ns + elapsed) / 4 : elapsed;
     next =
-        mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, MTP_WRITE_BUDGET, mtp.wp_quiet >= 4);
+        mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, MTP_WRITE_BUDGET, mtp.wp_quiet >= 2);
     if (next != mtp.wp.stride)
         mtp.wp_quiet = 0;
     if (next == 0) {

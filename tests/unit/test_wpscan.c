@@ -200,9 +200,13 @@ static void stride_follows_the_measured_cost(void **state)
     const uint64_t second = 1000000000ull;
 
     (void)state;
-    /* 2 ms of measured cost in 1 s = 10% of a 2% budget: narrow, by half. */
-    assert_int_equal(mtp_wpscan_next_stride(8, 2000000, second, 0.02, 1), 4);
+    /* 2 ms of measured cost in 1 s = 10% of a 2% budget: narrow toward
+     * half of it (a fifth of the stride), by 4x at most. */
+    assert_int_equal(mtp_wpscan_next_stride(8, 2000000, second, 0.02, 1), 2);
     assert_int_equal(mtp_wpscan_next_stride(1, 2000000, second, 0.02, 1), 1);
+    assert_int_equal(mtp_wpscan_next_stride(64, 500000, second, 0.02, 1), 16);
+    /* 22.5% of it: by half only. */
+    assert_int_equal(mtp_wpscan_next_stride(64, 4500000, second, 0.02, 1), 32);
     /* Not quiet for long enough yet: held. */
     assert_int_equal(mtp_wpscan_next_stride(8, 2000000, second, 0.02, 0), 8);
     /* Between a quarter of the budget and all of it: held, so that the
