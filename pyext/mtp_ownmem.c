@@ -78,7 +78,8 @@ static pthread_mutex_t mtp_prefault_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char *base; /* NULL: a free slot; written under mu, by the GIL holder only */
     size_t bytes;
-    size_t done; /* written under mu by the server; read atomically */
+    size_t allowed; /* the owner's go-ahead so far (mtp_prefault_allow); under mu */
+    size_t done;    /* written under mu by the server; read atomically */
 } mtp_prefault_req[MTP_PREFAULT_SLOTS];
 static int mtp_prefault_on; /* a server runs (atomic) */
 
@@ -101,6 +102,7 @@ void mtp_prefault_want(void *base, size_t bytes)
                 if (mtp_prefault_req[i].base != base) {
                     mtp_prefault_req[i].base = base;
                     mtp_prefault_req[i].bytes = mtp_own_round(bytes);
+                    mtp_prefault_req[i].allowed = 0;
                     __atomic_store_n(&mtp_prefault_req[i].done, 0, __ATOMIC_RELAXED);
                 }
                 pthread_mutex_unlock(&mtp_prefault_mu);
@@ -119,6 +121,22 @@ size_t mtp_prefault_done(const void *base)
         if (mtp_prefault_req[i].base == base)
             return __atomic_load_n(&mtp_prefault_req[i].done, __ATOMIC_ACQUIRE);
     return SIZE_MAX;
+}
+
+void mtp_prefault_allow(const void *base, size_t bytes)
+{
+    if (base == NULL || !__atomic_load_n(&mtp_prefault_on, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&mtp_prefault_mu);
+    for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++)
+        if (mtp_prefault_req[i].base == base) {
+            size_t upto = mtp_own_round(bytes);
+            if (upto > mtp_prefault_req[i].bytes)
+                upto = mtp_prefault_req[i].bytes;
+            if (upto > mtp_prefault_req[i].allowed)
+                mtp_prefault_req[i].allowed = upto;
+        }
+    pthread_mutex_unlock(&mtp_prefault_mu);
 }
 
 static void mtp_prefault_drop(const void *base)
@@ -144,8 +162,8 @@ int mtp_prefault_serve(size_t max_bytes)
     pthread_mutex_lock(&mtp_prefault_mu);
     for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++) {
         while (mtp_prefault_req[i].base != NULL &&
-               mtp_prefault_req[i].done < mtp_prefault_req[i].bytes) {
-            size_t done = mtp_prefault_req[i].done, run = mtp_prefault_req[i].bytes - done;
+               mtp_prefault_req[i].done < mtp_prefault_req[i].allowed) {
+            size_t done = mtp_prefault_req[i].done, run = mtp_prefault_req[i].allowed - done;
 
             if (served >= max_bytes) {
                 left = 1;

@@ -44,8 +44,10 @@ size_t mtp_own_mapped_bytes(void);
  * in memory before entries move into it; faulting it in costs ~6 ms per MiB
  * in this guest, which inside a step is a pause (BENCHMARKS.md 3.4).  While
  * a server runs (mtp's ticker thread, without the GIL), the tables ask it
- * for that instead: mtp_prefault_want() names a range, the server faults
- * it in with MADV_POPULATE_WRITE (which writes no data, so the range's
+ * for that instead: mtp_prefault_want() names a range, mtp_prefault_allow()
+ * lets the server go as far as the steps would have gone themselves (the
+ * same faults, at the same pace), the server faults it in with
+ * MADV_POPULATE_WRITE (which writes no data, so the range's
  * owner may use it meanwhile), and mtp_prefault_done() says how far it got.
  * Without a server (unit tests, a halted ticker, kernels before 5.14) the
  * tables fault in their arrays themselves, a bounded share per step.
@@ -54,9 +56,13 @@ size_t mtp_own_mapped_bytes(void);
  * holder.  Unmapping a requested range (mtp_own_unmap) drops its request
  * first, waiting for the chunk in flight (<= 256 KiB).
  */
-/* GIL held.  Asks for [base, base + bytes) to be faulted in; ignored when
- * no server runs or all request slots are taken. */
+/* GIL held.  Announces [base, base + bytes) to be faulted in, as far as
+ * mtp_prefault_allow() lets the server go (nothing at first: memory the
+ * owner may never use must not be faulted in); ignored when no server runs
+ * or all request slots are taken. */
 void mtp_prefault_want(void *base, size_t bytes);
+/* GIL held.  Lets the server fault in the first `bytes` of base's range. */
+void mtp_prefault_allow(const void *base, size_t bytes);
 /* GIL held.  Bytes from base known to be in memory, or SIZE_MAX when no
  * server works on it (the caller faults it in itself). */
 size_t mtp_prefault_done(const void *base);

@@ -236,15 +236,19 @@ static int mtp_tab_prepare(mtp_addrtab *t, size_t budget)
 {
     size_t served = mtp_prefault_done(t->next.slots), left, run;
 
-    /* Where mtp's ticker faults the array in off the GIL, a step only
-     * takes its progress, and faults in the rest itself only when the
-     * switch cannot wait (budget SIZE_MAX). */
+    /* Where mtp's ticker faults the array in off the GIL, a step lets it
+     * go `budget` slots further and takes its progress; it faults in the
+     * rest itself only when the switch cannot wait (budget SIZE_MAX). */
     if (served != SIZE_MAX) {
         served /= sizeof(mtp_seen);
         if (served > t->next_ready)
             t->next_ready = served < t->next.cap ? served : t->next.cap;
-        if (budget != SIZE_MAX)
+        if (budget != SIZE_MAX) {
+            left = t->next.cap - t->next_allowed;
+            t->next_allowed += budget < left ? budget : left;
+            mtp_prefault_allow(t->next.slots, t->next_allowed * sizeof(mtp_seen));
             return t->next_ready == t->next.cap;
+        }
     }
     left = t->next.cap - t->next_ready;
     run = budget < left ? budget : left;
@@ -264,7 +268,7 @@ static int mtp_tab_want_next(mtp_addrtab *t, size_t cap)
         return 0;
     mtp_own_unmap(t->next.slots, t->next.cap * sizeof(mtp_seen));
     t->next = (mtp_addrarr){0};
-    t->next_ready = 0;
+    t->next_ready = t->next_allowed = 0;
     if (cap == 0)
         return 0;
     t->next.slots = mtp_own_map(cap * sizeof(mtp_seen));
@@ -287,7 +291,7 @@ static void mtp_tab_switch(mtp_addrtab *t)
     }
     t->cur = t->next;
     t->next = (mtp_addrarr){0};
-    t->next_ready = 0;
+    t->next_ready = t->next_allowed = 0;
     t->sweep_at = 0;
     t->resizes++;
 }

@@ -42,7 +42,8 @@
  *
  * Resizing never stops a step.  Past 50% full, the next array (twice the
  * size; a quarter of it below 1/16 full) is mapped and faulted in a few
- * slots per step (16 per entry the table gained: fresh memory costs a page
+ * slots per step (by mtp's ticker, off the GIL, where one runs:
+ * mtp_prefault_want) (16 per entry the table gained: fresh memory costs a page
  * fault per page, zeroing included), then switched to.  The old array
  * stays beside the new one and lookups consult both; each step moves a
  * bounded run of old slots (4 per slice entry, at least 1/512 of the old
@@ -74,6 +75,7 @@ typedef struct {
     mtp_addrarr old;                  /* during a resize, what is left to move (else cap 0) */
     mtp_addrarr next;                 /* the array a resize will switch to, being faulted in */
     size_t next_ready;                /* next's slots below this are in memory */
+    size_t next_allowed;              /* ... below this, the ticker may fault in */
     size_t migrate_at;                /* old's slots below this were moved */
     size_t sweep_at;                  /* cur's next slot to check */
     uint64_t sweeps;                  /* passes of the sweep over cur completed */
