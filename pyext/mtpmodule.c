@@ -98,6 +98,7 @@ typedef struct {
     /* The step budget (see mtp_step). */
     double budget;            /* share of the collector's time a step may take */
     double timer_share;       /* share of wall time all steps may take (ticker reads: atomic) */
+    double scan_share;        /* share of the program's time the written-page scan may cost */
     int64_t credit_ns;        /* collection steps' credit, negative after an overrun */
     int64_t timer_credit_ns;  /* wall-time credit (ticker reads: atomic) */
     double ns_per_entry;      /* walk, sort, tables and records, per entry */
@@ -590,8 +591,9 @@ static void mtp_wp_stop(void)
     mtp.wp_state = MTP_WP_OFF;
 }
 
-/* The scan's cost budget: its write-protect faults, at their measured
- * price, plus its own system calls, as a share of the program's time. */
+/* The scan's default cost budget (mtp.scan_share, set_budget's
+ * scan_share): its write-protect faults, at their price, plus its own
+ * system calls, as a share of the program's time. */
 #define MTP_WRITE_BUDGET      0.02
 #define MTP_WP_START_STRIDE   MTP_WPSCAN_MAX_STRIDE /* registered narrowly, then sized */
 #define MTP_WP_FIRST_SAMPLE   (16ull << 20)         /* ... at most 16 MiB, less at a high price */
@@ -714,7 +716,7 @@ static void mtp_written_back_off(uint64_t now)
 /*
  * After an observation: what the scan cost the program since the last
  * sample was protected, measured, and the next sample sized to keep that
- * within MTP_WRITE_BUDGET.  The cost is the write-protect faults the scan
+ * within mtp.scan_share.  The cost is the write-protect faults the scan
  * found (each written page of a protected chunk took one) at the price a
  * fault was measured to cost here, re-measured every 30 s (doubled where
  * each fault also flushes the TLB: mtp_wp_fault_price), plus the time of
@@ -754,7 +756,7 @@ static void mtp_written_resample(uint64_t now)
     mtp.pending_wp_cost_ns += cost + mtp.wp.reset_ns;
     mtp.wp.faults = mtp.wp.sys_ns = mtp.wp.reset_ns = 0;
     /* Narrow only after 1 s under a quarter of the budget. */
-    mtp.wp_quiet = (double)cost < MTP_WRITE_BUDGET / 4 * (double)elapsed ? mtp.wp_quiet + 1 : 0;
+    mtp.wp_quiet = (double)cost < mtp.scan_share / 4 * (double)elapsed ? mtp.wp_quiet + 1 : 0;
     if (elapsed == 0) { /* the first sample: nothing measured yet */
         /* Start from a sample the budget affords even if the program
          * writes every page of it in the first period (on a large heap,
@@ -764,7 +766,7 @@ static void mtp_written_resample(uint64_t now)
         unsigned stride = 1;
         double price = mtp_wp_fault_price();
         affordable = price > 0
-                         ? (uint64_t)(MTP_WRITE_BUDGET * (double)MTP_WP_PERIOD_NS / price) * 4096
+                         ? (uint64_t)(mtp.scan_share * (double)MTP_WP_PERIOD_NS / price) * 4096
                          : MTP_WP_FIRST_SAMPLE;
         if (affordable > MTP_WP_FIRST_SAMPLE)
             affordable = MTP_WP_FIRST_SAMPLE;
@@ -779,8 +781,7 @@ static void mtp_written_resample(uint64_t now)
     mtp.wp_last_cost_ns = cost;
     mtp.wp_last_elapsed_ns = elapsed;
     mtp.wp_period_ns = mtp.wp_period_ns ? (3 * mtp.wp_period_ns + elapsed) / 4 : elapsed;
-    next =
-        mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, MTP_WRITE_BUDGET, mtp.wp_quiet >= 2);
+    next = mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, mtp.scan_share, mtp.wp_quiet >= 2);
     if (next != mtp.wp.stride)
         mtp.wp_quiet = 0;
     if (next == 0) {
@@ -1992,27 +1993,33 @@ static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg
 }
 
 PyDoc_STRVAR(mtp_set_budget_doc,
-             "set_budget(share, timer_share=0.02)\n--\n\n"
+             "set_budget(share, timer_share=0.02, scan_share=0.02)\n--\n\n"
              "Steps inside collections may add at most `share` of the collector's\n"
              "own time to its pauses (default 0.2).  All steps together, inside\n"
              "collections and from mtp's timer, may take `timer_share` of wall time\n"
              "(default 0.02; 0 turns timer steps off and leaves steps inside\n"
              "collections to `share` alone).  Larger shares cover a large heap in\n"
-             "fewer seconds; no step is sized to pause the program over 2 ms.");
+             "fewer seconds; no step is sized to pause the program over 2 ms.\n"
+             "The written-page scan may cost `scan_share` of the program's time\n"
+             "(default 0.02): larger finds read-mostly hot pages sooner.");
 
 static PyObject *mtp_set_budget(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"share", "timer_share", NULL};
-    double share, timer = mtp.timer_share;
+    static char *keywords[] = {"share", "timer_share", "scan_share", NULL};
+    double share, timer = mtp.timer_share, scan = mtp.scan_share;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "d|d:set_budget", keywords, &share, &timer))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "d|dd:set_budget", keywords, &share, &timer,
+                                     &scan))
         return NULL;
-    if (!(share > 0.0 && share <= 10.0) || !(timer >= 0.0 && timer <= 1.0)) {
-        PyErr_SetString(PyExc_ValueError, "budget: share must be in (0, 10] (of the collector's "
-                                          "time), timer_share in [0, 1] (of wall time)");
+    if (!(share > 0.0 && share <= 10.0) || !(timer >= 0.0 && timer <= 1.0) ||
+        !(scan > 0.0 && scan <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "budget: share must be in (0, 10] (of the collector's time), timer_share "
+                        "in [0, 1] (of wall time), scan_share in (0, 1] (of the program's time)");
         return NULL;
     }
     mtp.budget = share;
+    mtp.scan_share = scan;
     mtp_store_f64(&mtp.timer_share, timer);
     Py_RETURN_NONE;
 }
@@ -2388,6 +2395,7 @@ PyMODINIT_FUNC PyInit_mtp(void)
     mtp.min_interval_ns = MTP_MIN_INTERVAL_NS;
     mtp.budget = MTP_DEFAULT_BUDGET;
     mtp.timer_share = MTP_TIMER_SHARE;
+    mtp.scan_share = MTP_WRITE_BUDGET;
     mtp.ns_per_entry = 300;
     mtp.step_fixed_ns = 2e5;
     mtp.settings = PyDict_New();

@@ -429,6 +429,9 @@ OUT["configure_error"] = expect(ValueError, mtp.configure, bogus_is_rejected_in_
 OUT["settings"] = mtp.settings()
 OUT["bytes_error"] = expect(TypeError, mtp.hint, b"x" * 100000, "hot")
 OUT["kind_error"] = expect(ValueError, mtp.hint, [], "lukewarm")
+OUT["scan_share_error"] = expect(ValueError, mtp.set_budget, 0.2, scan_share=0)
+mtp.set_budget(0.2, scan_share=0.05)  # accepted; the default is restored below
+mtp.set_budget(0.2, scan_share=0.02)
 
 # Timer steps would add observations that the counts below do not expect.
 mtp.set_budget(0.2, timer_share=0)
@@ -607,6 +610,9 @@ def test_configure_and_hint(trace_bin, python, pydir, tmp):
           "mtp.hint(bytes) did not raise TypeError: %r" % (out["bytes_error"],))
     check(out["kind_error"] and "lukewarm" in out["kind_error"],
           "mtp.hint(obj, 'lukewarm') did not raise ValueError: %r" % (out["kind_error"],))
+    check(out["scan_share_error"] and "scan_share" in out["scan_share_error"],
+          "mtp.set_budget(scan_share=0) did not raise a ValueError naming it: %r"
+          % (out["scan_share_error"],))
 
     # The loader heard the settings, applied the good ones and vetted the bad.
     terr = run.tracer_err
