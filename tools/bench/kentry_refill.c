@@ -63,8 +63,7 @@ int main(int argc, char **argv)
     char *m;
 
     if (pages == 0 || pages > (1u << 22)) {
-        fprintf(stderr, "usage: %s PAGES (1..4194304): the working set, in 4-KiB pages\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s PAGES (1..4194304): the working set, in 4-KiB pages\n", argv[0]);
         return 2;
     }
     m = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
