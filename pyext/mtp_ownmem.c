@@ -50,13 +50,11 @@ void *mtp_own_map(size_t bytes)
     return p;
 }
 
-static void mtp_prefault_drop(const void *base);
-
 void mtp_own_unmap(void *p, size_t bytes)
 {
     if (p == NULL)
         return;
-    mtp_prefault_drop(p);
+    mtp_prefault_forget(p);
     mtp_wpscan_own_remove((uint64_t)(uintptr_t)p);
     bytes = mtp_own_round(bytes ? bytes : 1);
     if (munmap(p, bytes) == 0)
@@ -139,7 +137,7 @@ void mtp_prefault_allow(const void *base, size_t bytes)
     pthread_mutex_unlock(&mtp_prefault_mu);
 }
 
-static void mtp_prefault_drop(const void *base)
+void mtp_prefault_forget(const void *base)
 {
     int held = 0;
 

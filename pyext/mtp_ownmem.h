@@ -54,7 +54,8 @@ size_t mtp_own_mapped_bytes(void);
  *
  * Requests are mtp_prefault_mu's; `done` is also read atomically by the GIL
  * holder.  Unmapping a requested range (mtp_own_unmap) drops its request
- * first, waiting for the chunk in flight (<= 256 KiB).
+ * first, waiting for the chunk in flight (<= 256 KiB); so does a table that
+ * switches to its array.
  */
 /* GIL held.  Announces [base, base + bytes) to be faulted in, as far as
  * mtp_prefault_allow() lets the server go (nothing at first: memory the
@@ -63,6 +64,9 @@ size_t mtp_own_mapped_bytes(void);
 void mtp_prefault_want(void *base, size_t bytes);
 /* GIL held.  Lets the server fault in the first `bytes` of base's range. */
 void mtp_prefault_allow(const void *base, size_t bytes);
+/* GIL held.  Drops base's request (the range is in use, or going away),
+ * waiting out the chunk in flight; mtp_own_unmap() calls it. */
+void mtp_prefault_forget(const void *base);
 /* GIL held.  Bytes from base known to be in memory, or SIZE_MAX when no
  * server works on it (the caller faults it in itself). */
 size_t mtp_prefault_done(const void *base);

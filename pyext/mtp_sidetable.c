@@ -289,6 +289,7 @@ static void mtp_tab_switch(mtp_addrtab *t)
         t->old = t->cur;
         t->migrate_at = 0;
     }
+    mtp_prefault_forget(t->next.slots); /* in use now: its request slot is free */
     t->cur = t->next;
     t->next = (mtp_addrarr){0};
     t->next_ready = t->next_allowed = 0;
