@@ -521,8 +521,11 @@ unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elap
     if (ratio > 1.0) {
         /* Fault cost falls with the sample: widen in proportion. */
         double wider = (double)stride * ratio;
+        /* Back off only when the widest sample itself overran: from a
+         * narrower one, an overrun says little about the widest (hot
+         * chunks are not spread evenly), so try it first. */
         if (wider > MTP_WPSCAN_MAX_STRIDE)
-            return 0; /* not even the widest sample fits: back off */
+            return stride >= MTP_WPSCAN_MAX_STRIDE ? 0 : MTP_WPSCAN_MAX_STRIDE;
         while ((double)want < wider)
             want <<= 1;
         return want;

@@ -142,8 +142,8 @@ int mtp_wpscan_entry_flushes_tlb(void);
  * time).  A power of two: widened in proportion to an overrun, narrowed
  * toward half the budget (by 2x to 4x) when the cost falls under a quarter
  * of it and `may_narrow` (it did for long enough), else kept.  Returns 0 when
- * even the widest stride would cost more than the budget: the scan must
- * back off.  Pure arithmetic, unit-tested.
+ * the widest stride itself cost more than the budget: the scan must back
+ * off (an overrun at a narrower one tries the widest first).  Pure arithmetic, unit-tested.
  */
 unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elapsed_ns,
                                 double budget, int may_narrow);

@@ -217,9 +217,13 @@ static void stride_follows_the_measured_cost(void **state)
     assert_int_equal(mtp_wpscan_next_stride(1, 100000000, second, 0.02, 1), 8);
     /* 3x over at stride 16: 64. */
     assert_int_equal(mtp_wpscan_next_stride(16, 60000000, second, 0.02, 1), 64);
-    /* Past the widest sample: back off. */
+    /* The widest sample overran: back off. */
     assert_int_equal(mtp_wpscan_next_stride(64, 25000000, second, 0.02, 1), 0);
-    assert_int_equal(mtp_wpscan_next_stride(4, 800000000, second, 0.02, 1), 0);
+    /* A narrower one overran past what the widest would fix in proportion:
+     * the widest is tried first (a narrowed sample that hit hot chunks
+     * used to back the scan off outright). */
+    assert_int_equal(mtp_wpscan_next_stride(4, 800000000, second, 0.02, 1), 64);
+    /* 40 is taken as 64, the widest: back off. */
     assert_int_equal(mtp_wpscan_next_stride(40, 60000000, second, 0.02, 1), 0);
     /* Strides are powers of two; nothing measured yet keeps it. */
     assert_int_equal(mtp_wpscan_next_stride(3, 10, 0, 0.02, 1), 4);
