@@ -481,7 +481,7 @@ long mtp_wpscan_measure_fault(struct mtp_wpscan *s)
 static int file_contains(const char *path, const char *needle)
 {
     char buf[8192]; /* the first CPU's block of /proc/cpuinfo is ~2 KiB */
-    int fd = open(path, O_RDONLY | O_CLOEXEC), found;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t got, len = 0;
 
     if (fd < 0)
@@ -491,8 +491,7 @@ static int file_contains(const char *path, const char *needle)
         len += got;
     close(fd);
     buf[len] = '\0';
-    found = strstr(buf, needle) != NULL;
-    return found;
+    return strstr(buf, needle) != NULL;
 }
 
 int mtp_wpscan_entry_flushes_tlb(void)

@@ -121,8 +121,8 @@ long mtp_wpscan_measure_fault(struct mtp_wpscan *s);
  * Whether every entry into this kernel flushes the process's TLB: page-table
  * isolation (the meltdown mitigation) on a CPU without PCID.  There a fault
  * costs the program more than the fault itself: afterwards it refills the
- * TLB, a few ns for every page it touches, up to the TLB's reach (~5-15 us
- * here, 1-2x the fault; BENCHMARKS.md 3.2.1), and a scratch mapping's timed
+ * TLB, a few ns for every page it touches, up to the TLB's reach (1-18 us
+ * here, up to 2x the fault; BENCHMARKS.md 3.2.1), and a scratch mapping's timed
  * writes cannot see that.  Reads /proc/cpuinfo and sysfs once; 0 when
  * unreadable.
  */
