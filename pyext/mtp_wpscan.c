@@ -542,3 +542,15 @@ unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elap
     }
     return stride;
 }
+
+/* A weight of 1/8: a hot chunk's sample (~1.5x the budget on a small heap
+ * with allocator churn) moves the average by a fifth of the budget or so. */
+#define MTP_WPSCAN_AVERAGE_WEIGHT 0.125
+#define MTP_WPSCAN_AVERAGE_ALARM  4.0
+
+double mtp_wpscan_average_share(double avg, double share, double budget)
+{
+    if (avg < 0 || share > MTP_WPSCAN_AVERAGE_ALARM * budget)
+        return share;
+    return avg + (share - avg) * MTP_WPSCAN_AVERAGE_WEIGHT;
+}

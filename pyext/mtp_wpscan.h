@@ -148,4 +148,14 @@ int mtp_wpscan_entry_flushes_tlb(void);
 unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elapsed_ns,
                                 double budget, int may_narrow);
 
+/*
+ * The scan's cost share, averaged over about the last 8 samples (`avg` < 0:
+ * none yet), with `share` the newest sample's.  Averaged because a sample's
+ * cost depends on which 2-MiB chunks it holds, and a hot one costs the same
+ * at every stride.  A sample that cost more than 4x `budget` is taken at
+ * once: one that costly is not left to the average.  Pure arithmetic,
+ * unit-tested.
+ */
+double mtp_wpscan_average_share(double avg, double share, double budget);
+
 #endif

@@ -126,13 +126,13 @@ typedef struct {
     uint64_t wp_sys_ns_total;
     uint64_t wp_cost_ns_total;
     uint64_t wp_backoffs;
-    unsigned wp_quiet;     /* samples in a row that cost under a quarter of the budget */
+    unsigned wp_quiet;   /* samples in a row whose average cost was under a quarter of the budget */
+    double wp_share_avg; /* the scan's cost as a share of time, smoothed; < 0: none yet */
     uint64_t wp_period_ns; /* time between two takes, smoothed: how often the sample moves */
     /* The last take's window was cut by a full collection: the same chunks
      * are watched again, once, instead of moving on. */
     int wp_window_lost, wp_retried;
-    uint64_t wp_last_cost_ns, wp_last_elapsed_ns; /* the last sample's */
-    uint64_t pending_wp_cost_ns;                  /* not yet reported through mtp:gc_done */
+    uint64_t pending_wp_cost_ns; /* not yet reported through mtp:gc_done */
 
     /* MTP_FOOTPRINT=first-page: each object counts only toward the page its
      * start is on, as the MTP paper's prototype did; kept for ablations. */
@@ -626,6 +626,8 @@ static int mtp_written_ready(void)
         mtp.wp.stride = MTP_WP_START_STRIDE;
         mtp.wp_state = MTP_WP_ON;
         mtp.written_since = 0;
+        mtp.wp_share_avg = -1.0;
+        mtp.wp_quiet = 0;
         if (mtp.wp_fault_factor == 0) /* once: the kernel and CPU do not change */
             mtp.wp_fault_factor =
                 1.0 + (mtp_wpscan_entry_flushes_tlb() ? MTP_WPSCAN_TLB_REFILL_FACTOR : 0.0);
@@ -755,8 +757,6 @@ static void mtp_written_resample(uint64_t now)
     mtp.wp_cost_ns_total += cost + mtp.wp.reset_ns;
     mtp.pending_wp_cost_ns += cost + mtp.wp.reset_ns;
     mtp.wp.faults = mtp.wp.sys_ns = mtp.wp.reset_ns = 0;
-    /* Narrow only after 1 s under a quarter of the budget. */
-    mtp.wp_quiet = (double)cost < mtp.scan_share / 4 * (double)elapsed ? mtp.wp_quiet + 1 : 0;
     if (elapsed == 0) { /* the first sample: nothing measured yet */
         /* Start from a sample the budget affords even if the program
          * writes every page of it in the first period (on a large heap,
@@ -778,15 +778,28 @@ static void mtp_written_resample(uint64_t now)
         mtp.written_since = now;
         return;
     }
-    mtp.wp_last_cost_ns = cost;
-    mtp.wp_last_elapsed_ns = elapsed;
     mtp.wp_period_ns = mtp.wp_period_ns ? (3 * mtp.wp_period_ns + elapsed) / 4 : elapsed;
-    next = mtp_wpscan_next_stride(mtp.wp.stride, cost, elapsed, mtp.scan_share, mtp.wp_quiet >= 2);
-    if (next != mtp.wp.stride)
-        mtp.wp_quiet = 0;
+    /* The stride follows the average, not the sample: a sample's cost is
+     * set by which chunks it holds, and one 2-MiB chunk the program
+     * rewrites whole (an allocator's churn) costs 512 faults, 12 ms here,
+     * whatever the stride; judged alone, it widened the stride to the
+     * widest and then backed the scan off, for a cost the rotation spreads
+     * over `stride` samples. */
+    mtp.wp_share_avg =
+        mtp_wpscan_average_share(mtp.wp_share_avg, (double)cost / (double)elapsed, mtp.scan_share);
+    /* Narrow only after 1 s under a quarter of the budget. */
+    mtp.wp_quiet = mtp.wp_share_avg < mtp.scan_share / 4 ? mtp.wp_quiet + 1 : 0;
+    next = mtp_wpscan_next_stride(mtp.wp.stride, (uint64_t)(mtp.wp_share_avg * (double)elapsed),
+                                  elapsed, mtp.scan_share, mtp.wp_quiet >= 2);
     if (next == 0) {
         mtp_written_back_off(now);
         return;
+    }
+    if (next != mtp.wp.stride) {
+        /* What the new sample is expected to cost: the part of the cost
+         * that grows with the sample (most of it) scaled. */
+        mtp.wp_share_avg *= (double)mtp.wp.stride / (double)next;
+        mtp.wp_quiet = 0;
     }
     if (next <= MTP_WPSCAN_MAX_STRIDE / 2)
         mtp.wp_backoff_ns = 0; /* affordable again: the next back-off starts short */
@@ -1914,8 +1927,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
 {
     int wp_on = mtp.wp_state == MTP_WP_ON;
     PyObject *d = PyDict_New();
-    double share =
-        mtp.wp_last_elapsed_ns ? (double)mtp.wp_last_cost_ns / (double)mtp.wp_last_elapsed_ns : 0.0;
+    double share = mtp.wp_share_avg > 0 ? mtp.wp_share_avg : 0.0;
     PyObject *share_obj = PyFloat_FromDouble(share);
 
     if (d == NULL || mtp_put_u64(d, "observations", mtp.observations) < 0 ||
