@@ -55,7 +55,7 @@ $(BUILD)/vmlinux.h:
 	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: mtp needs a kernel built with CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h include/mtp_abi.h
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h include/mtp_abi.h include/mtp_probes.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(BPF_SYS_INC) -Iinclude -I$(BUILD) -Wall -Werror -c $< -o $@.tmp
 	llvm-strip -g $@.tmp 2>/dev/null || true
 	mv $@.tmp $@
@@ -104,11 +104,17 @@ pyext: $(PYEXT_SO)
 pyext-dir:
 	@echo $(PYEXT_DIR)
 
-$(PYEXT_SO): pyext/mtpmodule.c pyext/mtp_wpscan.c pyext/mtp_wpscan.h pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h pyext/mtp_snapshot.h include/mtp_abi.h
+$(PYEXT_SO): pyext/mtpmodule.c pyext/mtp_wpscan.c pyext/mtp_wpscan.h pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h pyext/mtp_snapshot.h include/mtp_abi.h include/mtp_probes.h
 	@test -n "$(PY_TAG)" || { echo "error: cannot run '$(PYTHON)'; pass make PYTHON=/path/to/python3" >&2; exit 1; }
 	@test -r "$(PY_INC)/Python.h" || { echo "error: no Python.h in $(PY_INC); install the interpreter's headers (apt-get install python3-dev)" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -std=c11,$(CFLAGS)) -std=gnu11 -fPIC -shared -fvisibility=hidden -Ipyext -I$(PY_INC) -o $@ $(filter %.c,$^) $(LDFLAGS_SAN)
+
+# The probe contract (include/mtp_probes.h), against the built extension's
+# .note.stapsdt and the built BPF object.
+$(BUILD)/tests/test_contract: tests/unit/test_contract.c include/mtp_probes.h include/mtp_abi.h $(PYEXT_SO) $(BUILD)/mtp_trace.bpf.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DMTP_CONTRACT_EXT='"$(PYEXT_SO)"' -DMTP_CONTRACT_BPF='"$(BUILD)/mtp_trace.bpf.o"' -o $@ $< $(LDFLAGS_SAN) -lcmocka -lbpf -lelf
 
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)

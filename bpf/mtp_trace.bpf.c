@@ -11,6 +11,7 @@
 #include <bpf/usdt.bpf.h>
 
 #include "mtp_abi.h"
+#include "mtp_probes.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -181,7 +182,7 @@ static long fold_record(__u32 index, void *data)
 }
 
 SEC("usdt")
-int BPF_USDT(handle_objects, const struct mtp_record *recs, __u32 count, __u32 abi)
+int BPF_USDT(handle_objects, MTP_PROBE_PARAMS(objects))
 {
     struct mtp_stats *st = get_stats();
     struct fold_ctx fold = {};
@@ -190,7 +191,7 @@ int BPF_USDT(handle_objects, const struct mtp_record *recs, __u32 count, __u32 a
     if (!st)
         return 0;
     __sync_fetch_and_add(&st->events, 1);
-    if (abi != MTP_ABI_VERSION) {
+    if (abi_version != MTP_ABI_VERSION) {
         __sync_fetch_and_add(&st->bad_abi, 1);
         return 0;
     }
@@ -211,18 +212,7 @@ int BPF_USDT(handle_objects, const struct mtp_record *recs, __u32 count, __u32 a
 }
 
 SEC("usdt")
-int BPF_USDT(handle_gc_start, int generation)
-{
-    struct mtp_stats *st = get_stats();
-
-    if (st)
-        __sync_fetch_and_add(&st->gc_starts, 1);
-    return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(handle_gc_done, __u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed,
-             __s64 wp_state, __u64 cycle_ns, __u64 wp_cost_ns, __u64 step_max_ns)
+int BPF_USDT(handle_gc_done, MTP_PROBE_PARAMS(gc_done))
 {
     struct mtp_stats *st = get_stats();
 
@@ -260,7 +250,7 @@ static long hint_page(__u32 index, void *data)
 }
 
 SEC("usdt")
-int BPF_USDT(handle_hint, __u64 addr, __u64 size, __u32 hint)
+int BPF_USDT(handle_hint, MTP_PROBE_PARAMS(hint))
 {
     struct mtp_stats *st = get_stats();
     struct hint_ctx hc;
@@ -281,7 +271,7 @@ int BPF_USDT(handle_hint, __u64 addr, __u64 size, __u32 hint)
 }
 
 SEC("usdt")
-int BPF_USDT(handle_configure, const char *text)
+int BPF_USDT(handle_configure, MTP_PROBE_PARAMS(configure))
 {
     struct mtp_stats *st = get_stats();
     struct mtp_setting *out;
@@ -294,7 +284,7 @@ int BPF_USDT(handle_configure, const char *text)
         __sync_fetch_and_add(&st->settings_lost, 1);
         return 0;
     }
-    if (bpf_probe_read_user_str(out->text, sizeof(out->text), text) < 0)
+    if (bpf_probe_read_user_str(out->text, sizeof(out->text), setting) < 0)
         out->text[0] = '\0';
     bpf_ringbuf_submit(out, 0);
     return 0;
@@ -347,7 +337,7 @@ static long fold_written(__u32 index, void *data)
 }
 
 SEC("usdt")
-int BPF_USDT(handle_written, const __u64 *pages, __u32 count, __u64 period_ns)
+int BPF_USDT(handle_written, MTP_PROBE_PARAMS(written))
 {
     struct mtp_stats *st = get_stats();
     struct written_ctx wc = {};

@@ -121,7 +121,6 @@ struct mtp_stats {
     __u64 dropped;       /* page slices lost because the page map was full */
     __u64 bad_reads;     /* record batches the BPF side could not read */
     __u64 bad_abi;       /* batches from an extension built for another ABI */
-    __u64 gc_starts;     /* mtp:gc_start firings */
     __u64 gc_dones;      /* mtp:gc_done firings */
     __u64 new_pages;     /* pages inserted into the map */
     __u64 gc_ns;         /* sum of collection durations reported by gc_done */
@@ -147,24 +146,7 @@ struct mtp_stats {
  * values: -errno, the kernel refused it.) */
 #define MTP_WP_STATE_BACKOFF (-1000000)
 
-/*
- * USDT probes fired by the extension, provider "mtp":
- *   gc_start(int generation)
- *   objects(const struct mtp_record *recs, __u32 count, __u32 abi_version)
- *   gc_done(__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed)
- *       totals since its previous firing; fired after each observation and
- *       otherwise at most once a second, not once per collection
- *       and the written-page scan's state as a 5th argument (__s64, as wp_state),
- *       the round-robin cycle's duration in ns as a 6th (as cycle_ns), the
- *       scan's measured cost since the previous firing as a 7th (summed into
- *       wp_cost_ns) and the longest step since then as an 8th (step_max_ns)
- *   written(const __u64 *pages, __u32 count, __u64 period_ns)
- *       pages written since the last scan; period_ns is how long until the
- *       scan looks at these pages again (1 in stride of the heap's 2 MiB
- *       chunks is watched at a time, so about stride scan periods)
- *   hint(__u64 addr, __u64 size, __u32 hint)
- *   configure(const char *setting)        "name=value", NUL-terminated
- */
+/* The USDT probes' provider; the probes are declared in mtp_probes.h. */
 #define MTP_USDT_PROVIDER "mtp"
 
 /* Refcount changes above this count the same: one burst must not make a page

@@ -30,6 +30,7 @@
 
 #include "mtp_abi.h"
 #include "mtp_ownmem.h"
+#include "mtp_probes.h"
 #include "mtp_sidetable.h"
 #include "mtp_snapshot.h"
 #include "mtp_wpscan.h"
@@ -39,12 +40,19 @@
 #define MTP_SEMAPHORE(name)                                                                        \
     __extension__ unsigned short mtp_##name##_semaphore __attribute__((unused))                    \
     __attribute__((section(".probes"))) __attribute__((visibility("hidden")))
-MTP_SEMAPHORE(gc_start);
-MTP_SEMAPHORE(gc_done);
-MTP_SEMAPHORE(objects);
-MTP_SEMAPHORE(hint);
-MTP_SEMAPHORE(configure);
-MTP_SEMAPHORE(written);
+#define MTP_SEMAPHORE_OF(name) MTP_SEMAPHORE(name);
+MTP_PROBES(MTP_SEMAPHORE_OF)
+
+/* Fires mtp:name, declared in mtp_probes.h: a firing whose argument count
+ * differs from the declaration does not compile. */
+#define MTP_FIRE(name, ...)                                                                        \
+    do {                                                                                           \
+        _Static_assert(MTP__COUNT(__VA_ARGS__) == MTP_PROBE_ARITY(name),                           \
+                       "mtp:" #name " fired with other arguments than mtp_probes.h declares");     \
+        MTP__FIRE_N(MTP__COUNT(__VA_ARGS__))(mtp, name, __VA_ARGS__);                              \
+    } while (0)
+#define MTP__FIRE_N(n)  MTP__FIRE_N_(n)
+#define MTP__FIRE_N_(n) DTRACE_PROBE##n
 
 #define MTP_TRACING() (mtp_gc_start_semaphore | mtp_gc_done_semaphore | mtp_objects_semaphore)
 
@@ -227,7 +235,7 @@ static void mtp_flush(void)
         uint32_t count = mtp.batch_len;
         uint32_t abi = MTP_ABI_VERSION;
 
-        DTRACE_PROBE3(mtp, objects, recs, count, abi);
+        MTP_FIRE(objects, recs, count, abi);
         mtp.records_fired += count;
         mtp.batches_fired++;
     }
@@ -464,14 +472,14 @@ static void mtp_fire_hint(PyObject *op, uint32_t kind, int with_buffer)
     n = mtp_object_ranges(op, addr, size);
     for (int i = 0; i < n; i++) {
         uint64_t a = addr[i], sz = size[i];
-        DTRACE_PROBE3(mtp, hint, a, sz, kind);
+        MTP_FIRE(hint, a, sz, kind);
     }
     if (with_buffer && PyObject_CheckBuffer(op)) {
         Py_buffer view;
         if (PyObject_GetBuffer(op, &view, PyBUF_SIMPLE) == 0) {
             uint64_t a = (uint64_t)(uintptr_t)view.buf, sz = (uint64_t)view.len;
             if (sz > 0)
-                DTRACE_PROBE3(mtp, hint, a, sz, kind);
+                MTP_FIRE(hint, a, sz, kind);
             PyBuffer_Release(&view);
         } else {
             PyErr_Clear(); /* a non-contiguous buffer: its object ranges suffice */
@@ -488,7 +496,7 @@ static void mtp_fire_settings(void)
         return;
     while (PyDict_Next(mtp.settings, &pos, NULL, &value)) {
         const char *text = PyBytes_AS_STRING(value);
-        DTRACE_PROBE1(mtp, configure, text);
+        MTP_FIRE(configure, text);
     }
 }
 
@@ -833,7 +841,7 @@ static void mtp_written_fire(void)
         const uint64_t *pages = mtp.written + done;
         uint32_t count = (uint32_t)(mtp.written_len - done < MTP_BATCH_MAX ? mtp.written_len - done
                                                                            : MTP_BATCH_MAX);
-        DTRACE_PROBE3(mtp, written, pages, count, period_ns);
+        MTP_FIRE(written, pages, count, period_ns);
         mtp.written_fired += count;
     }
     mtp.written_len = 0;
@@ -1410,8 +1418,8 @@ static void mtp_fire_gc_done(uint64_t now)
 
     if (!mtp_gc_done_semaphore)
         return;
-    DTRACE_PROBE8(mtp, gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns, wp_cost_ns,
-                  step_max_ns);
+    MTP_FIRE(gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns, wp_cost_ns,
+             step_max_ns);
     mtp.pending_collections = mtp.pending_gc_ns = 0;
     mtp.pending_observe_ns = mtp.pending_observed = 0;
     mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = 0;
@@ -1667,7 +1675,7 @@ static PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *a
             /* For ad-hoc tools (bpftrace); mtp-trace does not attach it. */
             PyObject *gen = PyDict_GetItemString(args[1], "generation");
             long generation = gen != NULL && PyLong_Check(gen) ? PyLong_AsLong(gen) : -1;
-            DTRACE_PROBE1(mtp, gc_start, generation);
+            MTP_FIRE(gc_start, generation);
         }
         Py_RETURN_NONE;
     }
@@ -2108,7 +2116,7 @@ static PyObject *mtp_configure(PyObject *Py_UNUSED(module), PyObject *args, PyOb
                 char reset[40];
                 snprintf(reset, sizeof(reset), "%s=", dashed);
                 const char *text = reset;
-                DTRACE_PROBE1(mtp, configure, text);
+                MTP_FIRE(configure, text);
             }
             continue;
         }
