@@ -34,7 +34,7 @@
  * cycle_ns the round-robin cycle's length, wp_cost_ns the scan's measured
  * cost since the previous firing, step_max_ns the longest step since then. */
 #define MTP_PROBE_gc_done                                                                          \
-    (__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed, __s64 wp_state,            \
+    (__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed, __s64 wp_state,             \
      __u64 cycle_ns, __u64 wp_cost_ns, __u64 step_max_ns)
 
 /* mtp:written -- pages written since the scan last looked; period_ns is how
@@ -58,9 +58,9 @@
 
 /* The preprocessor's arithmetic behind the two: an argument list's
  * parentheses dropped, and its length counted. */
-#define MTP__EXPAND_PARAMS(list) MTP__UNPAREN list
-#define MTP__UNPAREN(...)        __VA_ARGS__
-#define MTP__COUNT(...)          MTP__COUNT_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define MTP__EXPAND_PARAMS(list)                            MTP__UNPAREN list
+#define MTP__UNPAREN(...)                                   __VA_ARGS__
+#define MTP__COUNT(...)                                     MTP__COUNT_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define MTP__COUNT_(a1, a2, a3, a4, a5, a6, a7, a8, n, ...) n
 
 #endif /* MTP_PROBES_H */
