@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "mtp_abi.h"
+#include "cmp.h"
 #include "mtp_trace.skel.h"
 #include "numa_io.h"
 #include "options.h"
@@ -794,13 +795,6 @@ static uint64_t hinted_heat(const struct mtp_hot_page *p)
     return p->heat;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /*
  * Appends to t->pages[n...] the swept pages that sit on a fast node and that
  * the heat map did not report: without them the process's fast bytes would
@@ -836,13 +830,13 @@ static long sweep_untracked(struct tiering *t, const struct mtp_maps *maps, size
     for (size_t i = 0; i < n; i++)
         t->tracked_sorted[i] = t->pages[i].addr;
     if (n)
-        qsort(t->tracked_sorted, n, sizeof(*t->tracked_sorted), cmp_u64);
+        qsort(t->tracked_sorted, n, sizeof(*t->tracked_sorted), mtp_cmp_u64);
     if (tiering_reserve(t, n + got) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < got; i++) {
         if (t->sweep_nodes[i] < 0 || mtp_tiers_class(&t->tiers, t->sweep_nodes[i]) != MTP_TIER_FAST)
             continue;
-        if (n && bsearch(&t->sweep_addrs[i], t->tracked_sorted, n, sizeof(uint64_t), cmp_u64))
+        if (n && bsearch(&t->sweep_addrs[i], t->tracked_sorted, n, sizeof(uint64_t), mtp_cmp_u64))
             continue;
         t->pages[n + added] = (struct mtp_policy_page){
             .addr = t->sweep_addrs[i], .heat = 0, .node = t->sweep_nodes[i], .untracked = true};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "policy.h"
 
+#include "cmp.h"
 #include "errmsg.h"
 
 #include <errno.h>
@@ -296,7 +297,7 @@ static int cmp_hottest(const void *a, const void *b)
         return x->heat > y->heat ? -1 : 1;
     if (xf != yf)
         return xf ? -1 : 1;
-    return (x->addr > y->addr) - (x->addr < y->addr);
+    return MTP_CMP(x->addr, y->addr);
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b)

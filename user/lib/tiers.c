@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "tiers.h"
 
+#include "cmp.h"
 #include "errmsg.h"
 
 #include <errno.h>
@@ -228,13 +229,6 @@ static int collect_numbered(void *arg, const char *name)
     return 0;
 }
 
-static int cmp_unsigned(const void *a, const void *b)
-{
-    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-
-    return (x > y) - (x < y);
-}
-
 static int node_index(const struct mtp_tiers *t, int id)
 {
     for (size_t i = 0; i < t->n_nodes; i++)
@@ -296,7 +290,7 @@ static int discover_nodes(struct mtp_tiers *t, const struct mtp_sysfs *sys, char
         mtp_set_err(err, errlen, "no NUMA nodes under %s", MTP_SYSFS_NODE_DIR);
         return -ENOENT;
     }
-    qsort(ids, c.n, sizeof(ids[0]), cmp_unsigned);
+    qsort(ids, c.n, sizeof(ids[0]), mtp_cmp_uint);
 
     /* has_memory is missing on kernels without CONFIG_NUMA's node states;
      * then every listed node is assumed to have memory */
@@ -351,7 +345,7 @@ static int discover_kernel_tiers(struct mtp_tiers *t, const struct mtp_sysfs *sy
     t->n_kernel_tiers = 0;
     if (sys->list_dir(sys->ctx, MTP_SYSFS_TIERS_DIR, collect_numbered, &c) < 0)
         return 0;
-    qsort(ids, c.n, sizeof(ids[0]), cmp_unsigned);
+    qsort(ids, c.n, sizeof(ids[0]), mtp_cmp_uint);
     for (size_t i = 0; i < c.n; i++) {
         struct mtp_nodemask m;
         char why[160];
