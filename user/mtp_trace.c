@@ -6,7 +6,6 @@
  * Shape follows bcc's libbpf-tools: argp, open skeleton, set rodata and map
  * sizes, load, attach, poll, destroy.
  */
-#include <argp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -24,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "mtp_abi.h"
+#include "cli.h"
 #include "cmp.h"
 #include "mtp_trace.skel.h"
 #include "numa_io.h"
@@ -34,147 +34,8 @@
 #include "tiers.h"
 #include "sysutil.h"
 
+/* Transitional: main copies the parsed options here until the split. */
 static struct mtp_options opts;
-static char config_path[4096];
-
-const char *argp_program_version = "mtp-trace 0.2";
-static const char argp_doc[] =
-    "mtp-trace: page temperature and memory tiering for a running Python program.\n"
-    "\n"
-    "The program must have imported the mtp extension ('import mtp').  mtp-trace\n"
-    "attaches to its USDT probes, folds object records into a BPF page\n"
-    "temperature map pinned at PIN_ROOT/PID/pages, and prints one line per\n"
-    "interval until Ctrl-C, --duration, or the program's exit.  When the machine\n"
-    "has a fast and a slow memory tier, it also keeps the hottest pages on the\n"
-    "fast tier within --fast-budget and demotes cold pages lazily to the slow one.\n"
-    "\n"
-    "Sizes take K/M/G/T suffixes (binary) or a % of the process's resident memory;\n"
-    "durations take ms/s/m suffixes (default seconds); rates are MiB/s.\n"
-    "\n"
-    "EXAMPLES:\n"
-    "    sudo mtp-trace --pid $(pgrep -f gunicorn)\n"
-    "    sudo mtp-trace -p 1234 --fast-budget 2G --max-rate 50 --json\n"
-    "    sudo mtp-trace -p 1234 --dry-run            # decide, print, move nothing\n"
-    "    sudo mtp-trace --show-tiers\n"
-    "    sudo bpftool map dump pinned /sys/fs/bpf/mtp/1234/pages   # while it runs\n";
-
-/* argp keys for long-only options count up from 0x100; parse_arg finds an
- * option's long name by its key to hand it to mtp_options_set(), so no key
- * may repeat (a repeat makes one option parse as the other). */
-static const struct argp_option argp_options[] = {
-    {NULL, 0, NULL, 0, "Tracing:", 1},
-    {"pid", 'p', "PID", 0, "Python process to trace (required unless --show-tiers)", 1},
-    {"interval", 'i', "DURATION", 0, "Time between reports, heat epochs and decisions (default 1s)",
-     1},
-    {"duration", 'd', "DURATION", 0, "Stop after this long (default: until stopped)", 1},
-    {"json", 0x100, NULL, 0, "Print one JSON object per interval (fields: see README)", 1},
-    {"keep-pins", 0x101, NULL, 0, "Leave the pinned maps in place on exit", 1},
-    {"max-pages", 0x102, "N", 0, "Capacity of the page map (default 4194304)", 1},
-    {"top", 0x103, "N", 0, "Hottest pages to list when tracing stops (default 10)", 1},
-    {"pin-root", 0x104, "DIR", 0, "Where to pin maps (default /sys/fs/bpf/mtp)", 1},
-    {"config", 0x105, "FILE", 0, "Read settings from an INI file; the command line wins", 1},
-    {"no-written-scan", 0x106, NULL, 0,
-     "Do not ask the program for written pages (refcount changes only)", 1},
-    {"verbose", 'v', NULL, 0, "Print libbpf's debug output", 1},
-    {NULL, 0, NULL, 0, "Tiering:", 2},
-    {"fast-budget", 0x110, "SIZE|N%", 0,
-     "Most of this process's memory to keep on the fast tier (default 100%)", 2},
-    {"watermark", 0x111, "SIZE|auto", 0,
-     "Keep this much free on the fast node (default auto: the kernel's high watermark of the "
-     "node, from /proc/zoneinfo; 64M if unreadable)",
-     2},
-    {"max-rate", 0x112, "MIB/S", 0, "Migration rate cap (default 100)", 2},
-    {"hot-threshold", 0x113, "HEAT", 0, "Heat a page needs to count as hot (default 1)", 2},
-    {"lazy", 0x114, "N", 0, "Cold intervals before demotion, to start with (default 2)", 2},
-    {"lazy-min", 0x115, "N", 0, "Least N adaptation may reach (default 1)", 2},
-    {"lazy-max", 0x116, "N", 0, "Most N adaptation may reach (default 16)", 2},
-    {"eager", 0x117, NULL, 0, "Demote after one cold interval, never adapt (a baseline)", 2},
-    {"dry-run", 0x118, NULL, 0, "Decide and report, but move nothing", 2},
-    {"no-migrate", 0x119, NULL, 0, "Only trace: no decisions, no moves", 2},
-    {"show-tiers", 0x11a, NULL, 0, "Print the memory tiers found and exit", 2},
-    {"fast-nodes", 0x11b, "LIST", 0, "Override the fast tier, e.g. 0 or 0-1", 2},
-    {"slow-nodes", 0x11c, "LIST", 0, "Override the slow tier, e.g. 2", 2},
-    {"no-sweep", 0x11d, NULL, 0,
-     "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
-     "them when the fast tier needs room)",
-     2},
-    {},
-};
-
-static const char *long_name(int key)
-{
-    for (const struct argp_option *o = argp_options; o->name || o->doc; o++)
-        if (o->name && o->key == key)
-            return o->name;
-    return NULL;
-}
-
-static error_t parse_arg(int key, char *arg, struct argp_state *state)
-{
-    char err[256];
-    const char *name;
-
-    switch (key) {
-    case 0x105:
-        break; /* --config was read before argp ran */
-    case ARGP_KEY_ARG:
-        fprintf(stderr, "mtp-trace: unexpected argument '%s'\n", arg);
-        argp_usage(state);
-        break;
-    case ARGP_KEY_END:
-        if (opts.pid == 0 && !opts.show_tiers) {
-            fprintf(stderr, "mtp-trace: --pid is required, e.g. --pid $(pgrep -f myservice)\n");
-            argp_usage(state);
-        }
-        if (mtp_options_finish(&opts, err, sizeof(err)) < 0) {
-            fprintf(stderr, "mtp-trace: %s\n", err);
-            argp_usage(state);
-        }
-        break;
-    default:
-        name = long_name(key);
-        if (!name)
-            return ARGP_ERR_UNKNOWN;
-        if (mtp_options_set(&opts, MTP_FROM_CLI, name, arg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "mtp-trace: %s\n", err);
-            argp_usage(state);
-        }
-        break;
-    }
-    return 0;
-}
-
-/* --config must apply before the command line so the command line wins; find
- * it without argp, which would apply everything in order. */
-static int load_config_file(int argc, char **argv)
-{
-    char err[512], *text = NULL;
-    const char *path = NULL;
-    ssize_t n;
-
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-    }
-    if (!path)
-        return 0;
-    snprintf(config_path, sizeof(config_path), "%s", path);
-    n = mtp_read_file(path, &text);
-    if (n < 0) {
-        fprintf(stderr, "mtp-trace: error: cannot read config file %s: %s\n", path,
-                strerror((int)-n));
-        return -1;
-    }
-    if (mtp_options_load_ini(&opts, text, path, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mtp-trace: error: %s\n", err);
-        free(text);
-        return -1;
-    }
-    free(text);
-    return 0;
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -951,7 +812,7 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
 
 int main(int argc, char **argv)
 {
-    static const struct argp argp = {argp_options, parse_arg, NULL, argp_doc, NULL, NULL, NULL};
+    struct mtp_cli cli;
     struct mtp_trace_bpf *skel = NULL;
     struct ring_buffer *settings_rb = NULL;
     struct target target = {0};
@@ -966,12 +827,10 @@ int main(int argc, char **argv)
     int64_t wp_reported = 0;
     int idle_reported = 0;
 
-    mtp_options_default(&opts);
-    if (load_config_file(argc, argv) < 0)
-        return 2;
-    err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+    err = mtp_cli__parse(&cli, argc, argv);
     if (err)
-        return 2;
+        return err;
+    opts = cli.opts;
     libbpf_set_print(libbpf_print);
     if (opts.show_tiers)
         return show_tiers();
@@ -1027,8 +886,8 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "mtp-trace: tracing pid %d (%s) through %s%s%s\n"
             "mtp-trace: page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop\n",
-            (int)opts.pid, target.comm, target.extension, config_path[0] ? ", settings from " : "",
-            config_path, pins.pages, pins.pages);
+            (int)opts.pid, target.comm, target.extension,
+            cli.config_path[0] ? ", settings from " : "", cli.config_path, pins.pages, pins.pages);
     report.tiering = tiering.active ? &tiering.report : NULL;
     if (!opts.json) {
         char header[256];
