@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "sysutil.h"
 
 /* argp's interface: it prints this for --version.  Never written. */
@@ -78,16 +79,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
     switch (key) {
     case ARGP_KEY_ARG:
-        fprintf(stderr, "mtp-trace: unexpected argument '%s'\n", arg);
+        mtp_say("unexpected argument '%s'", arg);
         argp_usage(state);
         break;
     case ARGP_KEY_END:
         if (o->pid == 0 && !o->show_tiers) {
-            fprintf(stderr, "mtp-trace: --pid is required, e.g. --pid $(pgrep -f myservice)\n");
+            mtp_say("--pid is required, e.g. --pid $(pgrep -f myservice)");
             argp_usage(state);
         }
         if (mtp_options_finish(o, err, sizeof(err)) < 0) {
-            fprintf(stderr, "mtp-trace: %s\n", err);
+            mtp_say("%s", err);
             argp_usage(state);
         }
         break;
@@ -98,7 +99,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
         if (!opt->parse)
             break; /* not a setting: --config was read before argp ran */
         if (mtp_options_set(o, MTP_FROM_CLI, opt->name, arg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "mtp-trace: %s\n", err);
+            mtp_say("%s", err);
             argp_usage(state);
         }
         break;
@@ -126,14 +127,13 @@ static int load_config_file(struct mtp_cli *cli, int argc, char **argv)
     snprintf(cli->config_path, sizeof(cli->config_path), "%s", path);
     n = mtp_read_file(path, &text);
     if (n < 0) {
-        fprintf(stderr, "mtp-trace: error: cannot read config file %s: %s\n", path,
-                strerror((int)-n));
+        mtp_error("cannot read config file %s: %s", path, strerror((int)-n));
         return -1;
     }
     rc = mtp_options_load_ini(&cli->opts, text, path, err, sizeof(err));
     free(text);
     if (rc < 0) {
-        fprintf(stderr, "mtp-trace: error: %s\n", err);
+        mtp_error("%s", err);
         return -1;
     }
     return 0;
@@ -151,7 +151,7 @@ int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
         return 2;
     options = argp_options_new();
     if (!options) {
-        fprintf(stderr, "mtp-trace: error: out of memory\n");
+        mtp_error("out of memory");
         return 1;
     }
     argp.options = options;

@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "mtp_abi.h"
 #include "cli.h"
 #include "cmp.h"
+#include "diag.h"
 #include "mtp_trace.skel.h"
 #include "numa_io.h"
 #include "options.h"
@@ -36,25 +36,6 @@
 
 /* Transitional: main copies the parsed options here until the split. */
 static struct mtp_options opts;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-    if (level == LIBBPF_DEBUG && !opts.verbose)
-        return 0;
-    return vfprintf(stderr, fmt, args);
-}
-
-static void die_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die_hint(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("mtp-trace: error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static double now_s(void)
 {
@@ -102,8 +83,8 @@ static int inspect_target(pid_t pid, struct target *t)
     snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
     n = mtp_read_file(path, &text);
     if (n < 0) {
-        die_hint("no process with pid %d (is it still running? find it with 'pgrep -f NAME')",
-                 (int)pid);
+        mtp_error("no process with pid %d (is it still running? find it with 'pgrep -f NAME')",
+                  (int)pid);
         return -1;
     }
     snprintf(t->comm, sizeof(t->comm), "%.*s", (int)strcspn(text, "\n"), text);
@@ -115,30 +96,30 @@ static int inspect_target(pid_t pid, struct target *t)
     rc = read_maps(pid, &t->maps);
     if (rc < 0) {
         if (rc == -EACCES || rc == -EPERM)
-            die_hint("cannot read /proc/%d/maps: %s (run mtp-trace as root, or grant "
-                     "CAP_SYS_PTRACE)",
-                     (int)pid, strerror(-rc));
+            mtp_error("cannot read /proc/%d/maps: %s (run mtp-trace as root, or grant "
+                      "CAP_SYS_PTRACE)",
+                      (int)pid, strerror(-rc));
         else
-            die_hint("cannot read /proc/%d/maps: %s", (int)pid, strerror(-rc));
+            mtp_error("cannot read /proc/%d/maps: %s", (int)pid, strerror(-rc));
         return -1;
     }
     if (t->maps.len == 0) {
-        die_hint("pid %d (%s) has no user memory: it is a kernel thread or a zombie", (int)pid,
-                 t->comm);
+        mtp_error("pid %d (%s) has no user memory: it is a kernel thread or a zombie", (int)pid,
+                  t->comm);
         return -1;
     }
     ext = mtp_maps_find_extension(&t->maps);
     if (!ext && !mtp_maps_is_python(&t->maps, t->exe)) {
-        die_hint("pid %d (%s) is not a Python process: point --pid at the python interpreter "
-                 "running your program",
-                 (int)pid, t->comm);
+        mtp_error("pid %d (%s) is not a Python process: point --pid at the python interpreter "
+                  "running your program",
+                  (int)pid, t->comm);
         return -1;
     }
     if (!ext) {
-        die_hint("the mtp extension is not loaded in pid %d (%s): add 'import mtp' at the start "
-                 "of the program (build it with 'make PYTHON=%s' and put build/pyX.Y on "
-                 "PYTHONPATH, or 'pip install ./pyext'), then restart it",
-                 (int)pid, t->comm, t->exe[0] ? t->exe : "python3");
+        mtp_error("the mtp extension is not loaded in pid %d (%s): add 'import mtp' at the start "
+                  "of the program (build it with 'make PYTHON=%s' and put build/pyX.Y on "
+                  "PYTHONPATH, or 'pip install ./pyext'), then restart it",
+                  (int)pid, t->comm, t->exe[0] ? t->exe : "python3");
         return -1;
     }
     snprintf(t->extension, sizeof(t->extension), "%s", ext);
@@ -147,7 +128,7 @@ static int inspect_target(pid_t pid, struct target *t)
         char rooted[PATH_MAX + 32];
         snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)pid, ext);
         if (access(rooted, R_OK) < 0) {
-            die_hint("cannot open the extension %s of pid %d: %s", ext, (int)pid, strerror(errno));
+            mtp_error("cannot open the extension %s of pid %d: %s", ext, (int)pid, strerror(errno));
             return -1;
         }
         snprintf(t->extension, sizeof(t->extension), "%s", rooted);
@@ -158,13 +139,13 @@ static int inspect_target(pid_t pid, struct target *t)
 static int check_kernel(void)
 {
     if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
-        die_hint("this kernel has no BTF (/sys/kernel/btf/vmlinux): mtp needs a kernel built "
-                 "with CONFIG_DEBUG_INFO_BTF=y");
+        mtp_error("this kernel has no BTF (/sys/kernel/btf/vmlinux): mtp needs a kernel built "
+                  "with CONFIG_DEBUG_INFO_BTF=y");
         return -1;
     }
     if (access("/sys/bus/event_source/devices/uprobe/type", R_OK) < 0) {
-        die_hint("this kernel has no uprobe support (/sys/bus/event_source/devices/uprobe): mtp "
-                 "needs CONFIG_UPROBE_EVENTS=y");
+        mtp_error("this kernel has no uprobe support (/sys/bus/event_source/devices/uprobe): mtp "
+                  "needs CONFIG_UPROBE_EVENTS=y");
         return -1;
     }
     return 0;
@@ -183,23 +164,24 @@ static int pin_maps(struct mtp_trace_bpf *skel, pid_t pid, struct pins *p)
 
     err = mtp_ensure_bpffs("/sys/fs/bpf");
     if (err < 0 && strncmp(opts.pin_root, "/sys/fs/bpf", 11) == 0) {
-        die_hint("cannot mount bpffs at /sys/fs/bpf: %s (mount it with 'mount -t bpf bpf "
-                 "/sys/fs/bpf')",
-                 strerror(-err));
+        mtp_error("cannot mount bpffs at /sys/fs/bpf: %s (mount it with 'mount -t bpf bpf "
+                  "/sys/fs/bpf')",
+                  strerror(-err));
         return -1;
     }
     snprintf(p->dir, sizeof(p->dir), "%s/%d", opts.pin_root, (int)pid);
     snprintf(p->pages, sizeof(p->pages), "%s/pages", p->dir);
     snprintf(p->stats, sizeof(p->stats), "%s/stats", p->dir);
     if (access(p->pages, F_OK) == 0 || access(p->stats, F_OK) == 0) {
-        die_hint("%s already holds pinned maps: another mtp-trace is tracing pid %d, or an "
-                 "earlier run used --keep-pins (remove them with 'rm -r %s')",
-                 p->dir, (int)pid, p->dir);
+        mtp_error("%s already holds pinned maps: another mtp-trace is tracing pid %d, or an "
+                  "earlier run used --keep-pins (remove them with 'rm -r %s')",
+                  p->dir, (int)pid, p->dir);
         return -1;
     }
     err = mtp_mkdir_p(p->dir);
     if (err < 0) {
-        die_hint("cannot create %s: %s (is %s on a bpffs?)", p->dir, strerror(-err), opts.pin_root);
+        mtp_error("cannot create %s: %s (is %s on a bpffs?)", p->dir, strerror(-err),
+                  opts.pin_root);
         return -1;
     }
     p->made = 1;
@@ -207,7 +189,7 @@ static int pin_maps(struct mtp_trace_bpf *skel, pid_t pid, struct pins *p)
     if (!err)
         err = bpf_map__pin(skel->maps.stats, p->stats);
     if (err) {
-        die_hint("cannot pin maps under %s: %s", p->dir, strerror(-err));
+        mtp_error("cannot pin maps under %s: %s", p->dir, strerror(-err));
         return -1;
     }
     return 0;
@@ -246,10 +228,10 @@ static int attach_probes(struct mtp_trace_bpf *skel, const struct target *t)
                                         probe_names[i], NULL);
         if (!link) {
             int err = -errno;
-            die_hint("cannot attach to USDT probe mtp:%s in %s: %s%s", probe_names[i], t->extension,
-                     strerror(-err),
-                     err == -ENOENT ? " (the extension is older than this mtp-trace: rebuild it)"
-                                    : "");
+            mtp_error("cannot attach to USDT probe mtp:%s in %s: %s%s", probe_names[i],
+                      t->extension, strerror(-err),
+                      err == -ENOENT ? " (the extension is older than this mtp-trace: rebuild it)"
+                                     : "");
             return -1;
         }
         *links[i] = link;
@@ -456,13 +438,13 @@ static int discover_tiers(struct mtp_tiers *tiers)
     char err[256];
 
     if (mtp_tiers_discover(tiers, &mtp_sysfs_real, err, sizeof(err)) < 0) {
-        die_hint("cannot read the NUMA topology: %s", err);
+        mtp_error("cannot read the NUMA topology: %s", err);
         return -1;
     }
     if ((opts.fast_nodes[0] || opts.slow_nodes[0]) &&
         mtp_tiers_override(tiers, opts.fast_nodes[0] ? opts.fast_nodes : NULL,
                            opts.slow_nodes[0] ? opts.slow_nodes : NULL, err, sizeof(err)) < 0) {
-        die_hint("%s", err);
+        mtp_error("%s", err);
         return -1;
     }
     return 0;
@@ -488,17 +470,16 @@ static void warn_kernel_movers(void)
     char *text = NULL;
 
     if (mtp_read_file("/proc/sys/kernel/numa_balancing", &text) > 0 && text[0] != '0')
-        fprintf(stderr,
-                "mtp-trace: warning: kernel.numa_balancing=%c also migrates this process's pages "
-                "and will undo mtp's placement; for mtp alone run 'sysctl -w "
-                "kernel.numa_balancing=0'\n",
-                text[0]);
+        mtp_warn("kernel.numa_balancing=%c also migrates this process's pages "
+                 "and will undo mtp's placement; for mtp alone run 'sysctl -w "
+                 "kernel.numa_balancing=0'",
+                 text[0]);
     free(text);
     text = NULL;
     if (mtp_read_file("/sys/kernel/mm/transparent_hugepage/enabled", &text) > 0 &&
         strstr(text, "[always]"))
-        fprintf(stderr, "mtp-trace: note: THP is 'always': huge pages move as a whole, so mtp "
-                        "gives each one the temperature of its hottest page\n");
+        mtp_say("note: THP is 'always': huge pages move as a whole, so mtp "
+                "gives each one the temperature of its hottest page");
     free(text);
 }
 
@@ -518,8 +499,8 @@ static void resolve_watermark(int fast_node)
         return;
     }
     if (mtp_node_high_watermark(fast_node, &bytes, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mtp-trace: warning: %s; using a %.0f MiB watermark (set --watermark)\n",
-                err, MTP_DEFAULT_WATERMARK_BYTES / 1048576.0);
+        mtp_warn("%s; using a %.0f MiB watermark (set --watermark)", err,
+                 MTP_DEFAULT_WATERMARK_BYTES / 1048576.0);
         opts.policy.watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
         snprintf(watermark_note, sizeof(watermark_note), "watermark %.1f MiB (fallback)",
                  opts.policy.watermark_bytes / 1048576.0);
@@ -540,14 +521,14 @@ static int tiering_setup(struct tiering *t)
     if (opts.no_migrate)
         return 0;
     if (!mtp_numa_available()) {
-        fprintf(stderr, "mtp-trace: no NUMA support in this kernel: tracing only\n");
+        mtp_say("no NUMA support in this kernel: tracing only");
         return 0;
     }
     if (discover_tiers(&t->tiers) < 0)
         return -1;
     if (mtp_tiers_pick(&t->tiers, &t->fast_node, &t->slow_node) < 0) {
-        fprintf(stderr, "mtp-trace: one memory tier on this machine: tracing only (see "
-                        "--show-tiers; --fast-nodes/--slow-nodes override)\n");
+        mtp_say("one memory tier on this machine: tracing only (see "
+                "--show-tiers; --fast-nodes/--slow-nodes override)");
         return 0;
     }
     resolve_watermark(t->fast_node);
@@ -555,7 +536,7 @@ static int tiering_setup(struct tiering *t)
     t->policy = mtp_policy_create(&opts.policy);
     if (!t->policy) {
         mtp_policy_config_check(&opts.policy, err, sizeof(err));
-        die_hint("bad tiering settings: %s", err);
+        mtp_error("bad tiering settings: %s", err);
         return -1;
     }
     t->active = 1;
@@ -564,9 +545,8 @@ static int tiering_setup(struct tiering *t)
     t->report.fast_node = t->fast_node;
     t->report.slow_node = t->slow_node;
     t->report.watermark_bytes = opts.policy.watermark_bytes;
-    fprintf(stderr, "mtp-trace: tiering: hot pages to node %d, cold pages to node %d; %s%s\n",
-            t->fast_node, t->slow_node, watermark_note,
-            opts.dry_run ? " (dry run: nothing moves)" : "");
+    mtp_say("tiering: hot pages to node %d, cold pages to node %d; %s%s", t->fast_node,
+            t->slow_node, watermark_note, opts.dry_run ? " (dry run: nothing moves)" : "");
     return 0;
 }
 
@@ -611,7 +591,7 @@ static int on_setting(void *ctx, void *data, size_t size)
         return 0;
     eq = strchr(text, '=');
     if (!eq) {
-        fprintf(stderr, "mtp-trace: ignoring malformed setting from the program: '%s'\n", text);
+        mtp_say("ignoring malformed setting from the program: '%s'", text);
         return 0;
     }
     *eq = '\0';
@@ -620,26 +600,24 @@ static int on_setting(void *ctx, void *data, size_t size)
     wanted = t->app_wanted;
     if (!*value) {
         if (mtp_options_reset_app(&wanted, &opts, name) < 0) {
-            fprintf(stderr,
-                    "mtp-trace: ignoring the program's reset of '%s': not a setting it "
-                    "can make\n",
+            mtp_say("ignoring the program's reset of '%s': not a setting it "
+                    "can make",
                     name);
             return 0;
         }
     } else if (mtp_options_set(&wanted, MTP_FROM_APP, name, value, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mtp-trace: ignoring the program's setting %s=%s: %s\n", name, value, err);
+        mtp_say("ignoring the program's setting %s=%s: %s", name, value, err);
         return 0;
     }
     mtp_options_clamp_app(&opts, &wanted, &effective);
     if (t->policy && mtp_policy_reconfigure(t->policy, &effective.policy, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mtp-trace: ignoring the program's setting %s=%s: %s\n", name, value, err);
+        mtp_say("ignoring the program's setting %s=%s: %s", name, value, err);
         return 0;
     }
     /* Only a setting that took effect becomes the base for the next. */
     t->app_wanted = wanted;
-    fprintf(stderr,
-            "mtp-trace: the program asked for %s=%s; now in force: max-rate %.1f MiB/s, lazy "
-            "%u, hot-threshold %llu%s%s\n",
+    mtp_say("the program asked for %s=%s; now in force: max-rate %.1f MiB/s, lazy "
+            "%u, hot-threshold %llu%s%s",
             name, *value ? value : "(the command line's)", effective.max_rate_mbps,
             effective.policy.lazy_initial, (unsigned long long)effective.policy.hot_threshold,
             effective.policy.eager ? ", eager" : "", t->policy ? "" : " (noted; not tiering)");
@@ -732,7 +710,7 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
     err = mtp_pages_query(opts.pid, n, t->addrs, t->nodes);
     if (err < 0) {
         if (opts.verbose)
-            fprintf(stderr, "mtp-trace: querying %zu pages failed: %s\n", n, strerror(-err));
+            mtp_say("querying %zu pages failed: %s", n, strerror(-err));
         return err;
     }
     r->hinted_hot = r->hinted_cold = 0;
@@ -749,10 +727,9 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
     err = mtp_pages_thp(opts.pid, n, t->addrs, t->is_thp);
     if (err < 0 && err != -ESRCH && !t->thp_warned) {
         t->thp_warned = 1;
-        fprintf(stderr,
-                "mtp-trace: warning: cannot tell huge pages apart (%s): a THP holding "
-                "hot and cold pages may move back and forth\n",
-                strerror(-err));
+        mtp_warn("cannot tell huge pages apart (%s): a THP holding "
+                 "hot and cold pages may move back and forth",
+                 strerror(-err));
     }
     r->huge_pages = 0;
     if (err == 0) {
@@ -787,8 +764,7 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
         err = mtp_pages_move(opts.pid, n_moves, t->move_addrs, t->targets, t->status);
         if (err < 0) {
             if (opts.verbose)
-                fprintf(stderr, "mtp-trace: move_pages of %zu pages failed: %s\n", n_moves,
-                        strerror(-err));
+                mtp_say("move_pages of %zu pages failed: %s", n_moves, strerror(-err));
             return err;
         }
         /* The re-query is the truth: THP pages report -EBUSY yet move. */
@@ -798,10 +774,9 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
         mtp_policy_commit(t->policy, t->moves, n_moves, t->status, t->after, &r->moved);
     }
     if (opts.verbose)
-        fprintf(stderr,
-                "mtp-trace: interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu "
+        mtp_say("interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu "
                 "deferred %zu; moved %zu (promoted %zu demoted %zu) busy %zu nomem %zu gone %zu "
-                "other %zu\n",
+                "other %zu",
                 r->plan.interval, n, r->plan.promote, r->plan.demote, r->plan.over_budget,
                 r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted,
                 r->moved.busy, r->moved.nomem, r->moved.gone, r->moved.other);
@@ -831,14 +806,14 @@ int main(int argc, char **argv)
     if (err)
         return err;
     opts = cli.opts;
-    libbpf_set_print(libbpf_print);
+    mtp_diag_libbpf(opts.verbose);
     if (opts.show_tiers)
         return show_tiers();
     interval_s = opts.interval_ns / 1e9;
 
     if (!mtp_have_bpf_caps()) {
-        die_hint("mtp-trace needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE for other "
-                 "users' processes): run it with sudo");
+        mtp_error("mtp-trace needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE for other "
+                  "users' processes): run it with sudo");
         return 1;
     }
     if (inspect_target(opts.pid, &target) < 0)
@@ -850,15 +825,15 @@ int main(int argc, char **argv)
 
     skel = mtp_trace_bpf__open();
     if (!skel) {
-        die_hint("cannot open the BPF object: %s", strerror(errno));
+        mtp_error("cannot open the BPF object: %s", strerror(errno));
         goto out;
     }
     bpf_map__set_max_entries(skel->maps.pages, opts.max_pages);
     err = mtp_trace_bpf__load(skel);
     if (err) {
-        die_hint("cannot load the BPF programs: %s (run with -v for the verifier log; mtp needs "
-                 "kernel 5.17+ for bpf_loop)",
-                 strerror(-err));
+        mtp_error("cannot load the BPF programs: %s (run with -v for the verifier log; mtp needs "
+                  "kernel 5.17+ for bpf_loop)",
+                  strerror(-err));
         goto out;
     }
     skel->bss->mtp_epoch_ns = opts.interval_ns;
@@ -868,26 +843,25 @@ int main(int argc, char **argv)
         goto out;
     settings_rb = ring_buffer__new(bpf_map__fd(skel->maps.settings), on_setting, &tiering, NULL);
     if (!settings_rb) {
-        die_hint("cannot open the settings ring buffer: %s", strerror(errno));
+        mtp_error("cannot open the settings ring buffer: %s", strerror(errno));
         goto out;
     }
 
     sigfd = block_signals();
     if (sigfd < 0) {
-        die_hint("cannot set up signal handling: %s", strerror(-sigfd));
+        mtp_error("cannot set up signal handling: %s", strerror(-sigfd));
         goto out;
     }
     pidfd = mtp_pidfd_open(opts.pid);
     if (pidfd < 0) {
-        die_hint("pid %d exited before tracing started", (int)opts.pid);
+        mtp_error("pid %d exited before tracing started", (int)opts.pid);
         goto out;
     }
 
-    fprintf(stderr,
-            "mtp-trace: tracing pid %d (%s) through %s%s%s\n"
-            "mtp-trace: page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop\n",
-            (int)opts.pid, target.comm, target.extension,
-            cli.config_path[0] ? ", settings from " : "", cli.config_path, pins.pages, pins.pages);
+    mtp_say("tracing pid %d (%s) through %s%s%s", (int)opts.pid, target.comm, target.extension,
+            cli.config_path[0] ? ", settings from " : "", cli.config_path);
+    mtp_say("page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop", pins.pages,
+            pins.pages);
     report.tiering = tiering.active ? &tiering.report : NULL;
     if (!opts.json) {
         char header[256];
@@ -898,7 +872,7 @@ int main(int argc, char **argv)
 
     top = calloc(opts.top ? opts.top : 1, sizeof(*top));
     if (!top) {
-        die_hint("out of memory");
+        mtp_error("out of memory");
         goto out;
     }
     start = now_s();
@@ -918,7 +892,7 @@ int main(int argc, char **argv)
             wake = deadline;
         timeout_ms = wake > now ? (int)((wake - now) * 1000.0 + 0.5) : 0;
         if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
-            die_hint("poll: %s", strerror(errno));
+            mtp_error("poll: %s", strerror(errno));
             goto out;
         }
         if (fds[2].revents & POLLIN)
@@ -945,12 +919,12 @@ int main(int argc, char **argv)
         report.prev = report.totals;
         report.prev_elapsed_s = report.elapsed_s;
         if (read_stats(skel, &report.totals) < 0) {
-            die_hint("cannot read the stats map: %s", strerror(errno));
+            mtp_error("cannot read the stats map: %s", strerror(errno));
             goto out;
         }
         err = dump_pages(bpf_map__fd(skel->maps.pages), epoch, &target.maps, &dump);
         if (err < 0) {
-            die_hint("cannot read the page map: %s", strerror(-err));
+            mtp_error("cannot read the page map: %s", strerror(-err));
             goto out;
         }
         if (!stop_reason || strcmp(stop_reason, "target exited") != 0)
@@ -961,12 +935,11 @@ int main(int argc, char **argv)
                 /* move_pages says EINVAL, not ESRCH, for a zombie. */
                 stop_reason = "target exited";
             } else if (err == -ENOMEM) {
-                die_hint("out of memory for %zu pages", dump.len);
+                mtp_error("out of memory for %zu pages", dump.len);
                 goto out;
             } else if (err < 0) {
                 /* Keep tracing: one failed interval must not end a long run. */
-                fprintf(stderr, "mtp-trace: warning: no tiering this interval: %s\n",
-                        strerror(-err));
+                mtp_warn("no tiering this interval: %s", strerror(-err));
             }
         }
         report.interval++;
@@ -985,17 +958,15 @@ int main(int argc, char **argv)
         if ((report.totals.wp_state > 0 ? 1 : report.totals.wp_state) != wp_reported) {
             wp_reported = report.totals.wp_state > 0 ? 1 : report.totals.wp_state;
             if (wp_reported > 0)
-                fprintf(stderr, "mtp-trace: written-page scan: on (reads show as writes to "
-                                "reference counts)\n");
+                mtp_say("written-page scan: on (reads show as writes to "
+                        "reference counts)");
             else if (wp_reported == MTP_WP_STATE_BACKOFF)
-                fprintf(stderr,
-                        "mtp-trace: written-page scan: backing off: its measured cost exceeded "
+                mtp_say("written-page scan: backing off: its measured cost exceeded "
                         "its budget (2%% of the program's time) even at its widest sample; it "
-                        "retries later (objects that are only read are invisible meanwhile)\n");
+                        "retries later (objects that are only read are invisible meanwhile)");
             else if (wp_reported < 0)
-                fprintf(stderr,
-                        "mtp-trace: written-page scan: unavailable (%s; needs Linux 6.7+ "
-                        "PAGEMAP_SCAN): objects that are only read stay invisible\n",
+                mtp_say("written-page scan: unavailable (%s; needs Linux 6.7+ "
+                        "PAGEMAP_SCAN): objects that are only read stay invisible",
                         strerror((int)-wp_reported));
         }
         /* The extension starts observing at the program's first garbage
@@ -1003,10 +974,10 @@ int main(int argc, char **argv)
         if (!idle_reported && report.elapsed_s >= 5.0 && report.totals.gc_dones == 0 &&
             report.totals.events == 0) {
             idle_reported = 1;
-            fprintf(stderr, "mtp-trace: note: no garbage collection in the target since "
-                            "attaching; mtp starts observing at its first one (a program "
-                            "whose container allocations never outnumber its frees does not "
-                            "collect)\n");
+            mtp_say("note: no garbage collection in the target since "
+                    "attaching; mtp starts observing at its first one (a program "
+                    "whose container allocations never outnumber its frees does not "
+                    "collect)");
         }
         report.epoch = epoch;
         emit(&report);
@@ -1024,7 +995,7 @@ out:
         if (!opts.keep_pins)
             unpin_maps(skel, &pins);
         else if (pins.made)
-            fprintf(stderr, "mtp-trace: maps left pinned under %s (--keep-pins)\n", pins.dir);
+            mtp_say("maps left pinned under %s (--keep-pins)", pins.dir);
         mtp_trace_bpf__destroy(skel);
     }
     if (sigfd >= 0)
