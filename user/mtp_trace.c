@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "cmp.h"
 #include "diag.h"
+#include "interval.h"
 #include "mtp_trace.skel.h"
 #include "numa_io.h"
 #include "options.h"
@@ -280,11 +281,8 @@ static int dump_pages(int fd, uint32_t epoch, const struct mtp_maps *maps, struc
         }
         for (__u32 i = 0; i < count; i++) {
             struct mtp_hot_page *p = &d->v[d->len++];
-            p->addr = keys[i];
-            p->heat = mtp_heat_now(vals[i].heat, vals[i].last_epoch, epoch, vals[i].period);
-            p->samples = vals[i].samples;
-            p->active = vals[i].active;
-            p->hint = vals[i].hint_epoch + MTP_HINT_TTL_EPOCHS >= epoch ? vals[i].hint : 0;
+
+            *p = mtp_hot_page_at(keys[i], &vals[i], epoch);
             p->mapping = mtp_mapping_label(mtp_maps_find(maps, keys[i]));
         }
         if (done)
@@ -624,16 +622,6 @@ static int on_setting(void *ctx, void *data, size_t size)
     return 0;
 }
 
-static uint64_t hinted_heat(const struct mtp_hot_page *p)
-{
-    /* A hot hint outranks any measured heat; a cold one removes it. */
-    if (p->hint == MTP_HINT_HOT)
-        return UINT64_MAX >> 2;
-    if (p->hint == MTP_HINT_COLD)
-        return 0;
-    return p->heat;
-}
-
 /*
  * Appends to t->pages[n...] the swept pages that sit on a fast node and that
  * the heat map did not report: without them the process's fast bytes would
@@ -716,7 +704,7 @@ static int tiering_step(struct tiering *t, struct mtp_trace_bpf *skel, const str
     r->hinted_hot = r->hinted_cold = 0;
     for (size_t i = 0; i < n; i++) {
         t->pages[i] = (struct mtp_policy_page){
-            .addr = d->v[i].addr, .heat = hinted_heat(&d->v[i]), .node = t->nodes[i]};
+            .addr = d->v[i].addr, .heat = mtp_hinted_heat(&d->v[i]), .node = t->nodes[i]};
         r->hinted_hot += d->v[i].hint == MTP_HINT_HOT;
         r->hinted_cold += d->v[i].hint == MTP_HINT_COLD;
         /* Freed and unmapped, and nothing left to remember: let the map
@@ -796,8 +784,8 @@ int main(int argc, char **argv)
     struct mtp_report report = {0};
     struct tiering tiering = {0};
     struct mtp_hot_page *top = NULL;
-    double start, next, deadline, interval_s;
-    const char *stop_reason = NULL;
+    struct mtp_clock clock;
+    enum mtp_stop stop = MTP_STOP_NONE;
     int sigfd = -1, pidfd = -1, err, exit_code = 1;
     int64_t wp_reported = 0;
     int idle_reported = 0;
@@ -809,7 +797,6 @@ int main(int argc, char **argv)
     mtp_diag_libbpf(opts.verbose);
     if (opts.show_tiers)
         return show_tiers();
-    interval_s = opts.interval_ns / 1e9;
 
     if (!mtp_have_bpf_caps()) {
         mtp_error("mtp-trace needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE for other "
@@ -875,36 +862,26 @@ int main(int argc, char **argv)
         mtp_error("out of memory");
         goto out;
     }
-    start = now_s();
-    next = start + interval_s;
-    deadline = opts.duration_ns ? start + opts.duration_ns / 1e9 : 0;
+    mtp_clock_start(&clock, now_s(), opts.interval_ns, opts.duration_ns);
     report.map_capacity = opts.max_pages;
-    while (!stop_reason) {
+    while (stop == MTP_STOP_NONE) {
         struct pollfd fds[3] = {{.fd = sigfd, .events = POLLIN},
                                 {.fd = pidfd, .events = POLLIN},
                                 {.fd = ring_buffer__epoll_fd(settings_rb), .events = POLLIN}};
-        double now = now_s(), wake = next;
-        int timeout_ms;
         struct mtp_maps fresh = {0};
         uint32_t epoch;
+        double now;
+        bool due;
 
-        if (deadline && deadline < wake)
-            wake = deadline;
-        timeout_ms = wake > now ? (int)((wake - now) * 1000.0 + 0.5) : 0;
-        if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
+        if (poll(fds, 3, mtp_clock_timeout_ms(&clock, now_s())) < 0 && errno != EINTR) {
             mtp_error("poll: %s", strerror(errno));
             goto out;
         }
         if (fds[2].revents & POLLIN)
             ring_buffer__consume(settings_rb);
         now = now_s();
-        if (fds[0].revents & POLLIN)
-            stop_reason = "signal";
-        else if (fds[1].revents & POLLIN)
-            stop_reason = "target exited";
-        else if (deadline && now >= deadline - 1e-3)
-            stop_reason = "duration";
-        else if (now < next - 1e-3)
+        stop = mtp_clock_wake(&clock, now, fds[0].revents & POLLIN, fds[1].revents & POLLIN, &due);
+        if (!due)
             continue;
 
         /* Maps change as the heap grows; keep the last good copy for labels
@@ -927,13 +904,13 @@ int main(int argc, char **argv)
             mtp_error("cannot read the page map: %s", strerror(-err));
             goto out;
         }
-        if (!stop_reason || strcmp(stop_reason, "target exited") != 0)
+        if (stop != MTP_STOP_EXITED)
             prune_unmapped(bpf_map__fd(skel->maps.pages), &target.maps, &dump);
-        if (tiering.active && strcmp(stop_reason ? stop_reason : "", "target exited") != 0) {
+        if (tiering.active && stop != MTP_STOP_EXITED) {
             err = tiering_step(&tiering, skel, &dump, &target.maps);
             if (err < 0 && target_gone(pidfd)) {
                 /* move_pages says EINVAL, not ESRCH, for a zombie. */
-                stop_reason = "target exited";
+                stop = MTP_STOP_EXITED;
             } else if (err == -ENOMEM) {
                 mtp_error("out of memory for %zu pages", dump.len);
                 goto out;
@@ -943,20 +920,18 @@ int main(int argc, char **argv)
             }
         }
         report.interval++;
-        report.elapsed_s = now - start;
+        report.elapsed_s = now - clock.start;
         report.pages_tracked = dump.len;
-        report.hot_pages = 0;
-        for (size_t i = 0; i < dump.len; i++)
-            report.hot_pages += dump.v[i].heat > 0;
-        if (stop_reason) {
+        report.hot_pages = mtp_count_hot(dump.v, dump.len);
+        if (stop != MTP_STOP_NONE) {
             report.final = 1;
-            report.stop_reason = stop_reason;
+            report.stop_reason = mtp_stop_reason(stop);
             report.top_len = mtp_select_hottest(dump.v, dump.len, top, opts.top);
             report.top = top;
         }
         /* Say once when the scan starts or is refused; its stride varies. */
-        if ((report.totals.wp_state > 0 ? 1 : report.totals.wp_state) != wp_reported) {
-            wp_reported = report.totals.wp_state > 0 ? 1 : report.totals.wp_state;
+        if (mtp_wp_notice(report.totals.wp_state) != wp_reported) {
+            wp_reported = mtp_wp_notice(report.totals.wp_state);
             if (wp_reported > 0)
                 mtp_say("written-page scan: on (reads show as writes to "
                         "reference counts)");
@@ -971,8 +946,7 @@ int main(int argc, char **argv)
         }
         /* The extension starts observing at the program's first garbage
          * collection after the attach: say so if none came. */
-        if (!idle_reported && report.elapsed_s >= 5.0 && report.totals.gc_dones == 0 &&
-            report.totals.events == 0) {
+        if (!idle_reported && mtp_idle_note_due(report.elapsed_s, &report.totals)) {
             idle_reported = 1;
             mtp_say("note: no garbage collection in the target since "
                     "attaching; mtp starts observing at its first one (a program "
@@ -981,12 +955,9 @@ int main(int argc, char **argv)
         }
         report.epoch = epoch;
         emit(&report);
-        /* Time passes for heat only when something new was observed. */
-        if (report.totals.events != report.prev.events ||
-            report.totals.written_pages != report.prev.written_pages)
+        if (mtp_epoch_advances(&report.totals, &report.prev))
             skel->bss->mtp_epoch = epoch + 1;
-        while (next <= now)
-            next += interval_s;
+        mtp_clock_advance(&clock, now);
     }
     exit_code = 0;
 out:
