@@ -65,7 +65,7 @@ struct mtp_page {
     __u64 written;     /* written-page scans that found the page written */
     __u32 period;      /* epochs between two looks of the signal that last warmed the page
                           (>= 1): heat halves once per period, and the page is hot until
-                          MTP_HOT_SLACK epochs past one period */
+                          MTP_HOT_SLACK epochs past one period (user/lib/interval.h) */
     __u32 reserved;    /* zero; keeps the value a multiple of 8 bytes */
 };
 
@@ -174,26 +174,6 @@ static inline __u64 mtp_heat_decay(__u64 heat, __u32 from_epoch, __u32 to_epoch,
         return 0;
     heat >>= halvings;
     return heat - heat / (2 * period) * rest;
-}
-
-/*
- * A page counts as hot only while its last warming is at most one period
- * plus MTP_HOT_SLACK epochs old: until the signal that warmed it has had a
- * look again (and a little longer, for a look that comes late).  Older heat
- * still ranks pages but no longer makes them hot, so a phase change is
- * followed within a period or two rather than the ~15 halvings it takes to
- * forget a busy page.  Epochs advance only in intervals that brought new
- * observations, so a program that rarely collects does not cool off.
- */
-#define MTP_HOT_SLACK 1
-
-static inline __u64 mtp_heat_now(__u64 heat, __u32 last_epoch, __u32 epoch, __u32 period)
-{
-    if (period < 1)
-        period = 1;
-    if (epoch > last_epoch && epoch - last_epoch > period + MTP_HOT_SLACK)
-        return 0;
-    return mtp_heat_decay(heat, last_epoch, epoch, period);
 }
 
 /*

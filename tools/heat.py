@@ -1,8 +1,9 @@
 """Page heat as mtp-trace judges it, for the Python tools and tests.
 
-Mirrors mtp_heat_decay() and mtp_heat_now() in include/mtp_abi.h; a unit test
-(tests/unit/test_abi.c) pins the C side, and tests/integration/run.py checks
-this one against it through the values mtp-trace prints.
+Mirrors mtp_heat_decay() in include/mtp_abi.h and mtp_heat_now() in
+user/lib/interval.c; unit tests (tests/unit/test_abi.c, test_interval.c) pin
+the C side, and tests/integration/run.py checks this one against it through
+the values mtp-trace prints.
 """
 
 HOT_SLACK = 1  # MTP_HOT_SLACK

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmp.h"
 #include "sysutil.h"
 #include "zoneinfo.h"
 
@@ -18,22 +19,20 @@
  * calls keep one slow call from holding the target's mmap lock for long. */
 #define MTP_MOVE_CHUNK 16384
 
+/* The seam's reader is the loader's one file reader, cut to the caller's
+ * buffer. */
 static int sysfs_read(void *ctx, const char *path, char *buf, size_t len)
 {
-    ssize_t n;
-    int fd;
+    char *text = NULL;
+    ssize_t n = mtp_read_file(path, &text);
 
     (void)ctx;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, len);
-    if (n < 0) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    close(fd);
+    if (n < 0)
+        return (int)n;
+    if ((size_t)n > len)
+        n = (ssize_t)len;
+    memcpy(buf, text, (size_t)n);
+    free(text);
     return (int)n;
 }
 
@@ -100,17 +99,11 @@ int mtp_pages_move(pid_t pid, size_t n, const uint64_t *addrs, const int *target
 #define PM_PFN_MASK ((1ULL << 55) - 1)
 #define KPF_THP_BIT 22
 
+/* Sorted by address with mtp_cmp_u64, which needs the key first. */
 struct addr_index {
     uint64_t addr;
     size_t index;
 };
-
-static int by_addr(const void *a, const void *b)
-{
-    uint64_t x = ((const struct addr_index *)a)->addr, y = ((const struct addr_index *)b)->addr;
-
-    return (x > y) - (x < y);
-}
 
 static int page_is_thp(int pagemap, int kpageflags, uint64_t addr)
 {
@@ -153,7 +146,7 @@ int mtp_pages_thp(pid_t pid, size_t n, const uint64_t *addrs, uint8_t *is_thp)
     }
     for (size_t i = 0; i < n; i++)
         order[i] = (struct addr_index){addrs[i], i};
-    qsort(order, n, sizeof(*order), by_addr);
+    qsort(order, n, sizeof(*order), mtp_cmp_u64);
     /* A THP maps a whole aligned 2 MiB range, so the first present page of
      * a range answers for all of its pages. */
     for (size_t lo = 0; lo < n;) {

@@ -23,4 +23,14 @@ int mtp_have_bpf_caps(void);
 /* A pollable handle that becomes readable when pid exits, or -errno. */
 int mtp_pidfd_open(pid_t pid);
 
+/* True when fd is readable now (a pidfd: its process has exited). */
+int mtp_fd_readable(int fd);
+
+/* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd that reads them,
+ * so that a stop is one more descriptor to poll; or -errno. */
+int mtp_signals_block(void);
+
+/* Seconds on the monotonic clock. */
+double mtp_now_s(void);
+
 #endif

@@ -143,16 +143,6 @@ static void warmed_each_look_settles(void **state)
     }
 }
 
-static void hot_until_a_period_past(void **state)
-{
-    (void)state;
-    assert_true(mtp_heat_now(1024, 10, 10, 8) == 1024);
-    assert_true(mtp_heat_now(1024, 10, 18 + MTP_HOT_SLACK, 8) > 0);
-    assert_true(mtp_heat_now(1024, 10, 19 + MTP_HOT_SLACK, 8) == 0);
-    assert_true(mtp_heat_now(1024, 10, 11 + MTP_HOT_SLACK, 1) > 0);
-    assert_true(mtp_heat_now(1024, 10, 12 + MTP_HOT_SLACK, 1) == 0);
-}
-
 static void periods_from_nanoseconds(void **state)
 {
     (void)state;
@@ -176,7 +166,6 @@ int main(void)
         cmocka_unit_test(heat_halves_per_epoch),
         cmocka_unit_test(heat_halves_per_period),
         cmocka_unit_test(warmed_each_look_settles),
-        cmocka_unit_test(hot_until_a_period_past),
         cmocka_unit_test(periods_from_nanoseconds),
     };
     return cmocka_run_group_tests_name("abi", tests, NULL, NULL);

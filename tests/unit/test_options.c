@@ -16,10 +16,11 @@
 #define GiB (1024ULL * MiB)
 
 static const char *const ALL_KNOBS[] = {
-    "pid",           "interval",   "duration",   "json",        "keep-pins", "verbose",
-    "dry-run",       "no-migrate", "show-tiers", "eager",       "top",       "max-pages",
-    "pin-root",      "fast-nodes", "slow-nodes", "fast-budget", "watermark", "max-rate",
-    "hot-threshold", "lazy",       "lazy-min",   "lazy-max",
+    "pid",         "interval",  "duration",        "json",          "keep-pins",
+    "verbose",     "dry-run",   "no-migrate",      "show-tiers",    "eager",
+    "top",         "max-pages", "pin-root",        "fast-nodes",    "slow-nodes",
+    "fast-budget", "watermark", "max-rate",        "hot-threshold", "lazy",
+    "lazy-min",    "lazy-max",  "no-written-scan", "no-sweep",
 };
 #define N_KNOBS (sizeof(ALL_KNOBS) / sizeof(ALL_KNOBS[0]))
 
@@ -27,9 +28,9 @@ static const char *const ALL_KNOBS[] = {
 static const char *const CLI_ONLY[] = {"pid",     "json",       "keep-pins", "pin-root",
                                        "verbose", "show-tiers", "top",       "duration"};
 /* The operator's, from the command line or the config file. */
-static const char *const OPERATOR[] = {"max-pages",  "fast-nodes", "slow-nodes",
-                                       "no-migrate", "dry-run",    "interval",
-                                       "watermark",  "lazy-min",   "lazy-max"};
+static const char *const OPERATOR[] = {"max-pages", "fast-nodes",      "slow-nodes", "no-migrate",
+                                       "dry-run",   "interval",        "watermark",  "lazy-min",
+                                       "lazy-max",  "no-written-scan", "no-sweep"};
 /* What the program's mtp.configure() knows (pyext/mtpmodule.c). */
 static const char *const APP_KNOBS[] = {"fast-budget", "max-rate", "lazy", "hot-threshold",
                                         "eager"};
@@ -320,14 +321,19 @@ static bool *bool_field(struct mtp_options *o, const char *name)
         return &o->show_tiers;
     if (!strcmp(name, "eager"))
         return &o->policy.eager;
+    if (!strcmp(name, "no-written-scan"))
+        return &o->no_written_scan;
+    if (!strcmp(name, "no-sweep"))
+        return &o->no_sweep;
     fail_msg("no boolean %s", name);
     return NULL;
 }
 
 static void test_booleans(void **state)
 {
-    static const char *const names[] = {"json",       "keep-pins",  "verbose", "dry-run",
-                                        "no-migrate", "show-tiers", "eager"};
+    static const char *const names[] = {"json",    "keep-pins",  "verbose",
+                                        "dry-run", "no-migrate", "show-tiers",
+                                        "eager",   "no-sweep",   "no-written-scan"};
     static const char *const yes[] = {"true", "TRUE", "yes", "Yes", "1", "on"};
     static const char *const no[] = {"false", "False", "no", "NO", "0", "off"};
     static const char *const junk[] = {"maybe", "", "2", "truee", "y", "-1", " true"};
@@ -804,6 +810,102 @@ static void test_clamp_lazy_threshold_eager(void **state)
     assert_int_equal(out.policy.hot_threshold, 10);
 }
 
+/* ---- the table itself ---- */
+
+/* The rules every row must keep; a new option that breaks one fails here,
+ * not in --help or at a user's config file. */
+static void test_table_rows(void **state)
+{
+    struct mtp_options o;
+    char err[256], needle[64];
+
+    (void)state;
+    assert_true(mtp_option_count >= N_KNOBS + 1); /* the knobs and --config */
+    for (size_t i = 0; i < mtp_option_count; i++) {
+        const struct mtp_option *r = &mtp_option_table[i];
+
+        assert_ptr_equal(mtp_option_find(r->name), r); /* names are unique */
+        for (size_t j = 0; j < i; j++)
+            if (r->key && r->key == mtp_option_table[j].key)
+                fail_msg("%s and %s share -%c", r->name, mtp_option_table[j].name, r->key);
+        assert_true(r->group >= MTP_GROUP_TRACING && r->group <= MTP_GROUP_LAST);
+        assert_true(mtp_option_group_title(r->group)[0] != '\0');
+        assert_non_null(r->doc);
+        if (!r->parse) { /* not a setting: the loader's own (--config) */
+            assert_string_equal(r->name, "config");
+            assert_int_equal(r->from, 0);
+            continue;
+        }
+        assert_true(r->offset + r->size <= sizeof(struct mtp_options));
+        /* the program may set only what a file may, and only with a clamp */
+        if (r->from & MTP_OPT_APP)
+            assert_true((r->from & MTP_OPT_FILE) && r->clamp);
+        else
+            assert_null(r->clamp);
+        /* a flag takes no argument, so NULL must mean "on"; an option with
+         * an argument refuses none */
+        fresh(&o);
+        err[0] = '\0';
+        if (!r->arg) {
+            assert_int_equal(mtp_options_set(&o, MTP_FROM_CLI, r->name, NULL, err, sizeof(err)), 0);
+        } else {
+            snprintf(needle, sizeof(needle), "invalid %s", r->name);
+            set_bad(&o, MTP_FROM_CLI, r->name, NULL, needle);
+        }
+        /* --help states the default the table applies */
+        if (r->def) {
+            snprintf(needle, sizeof(needle), "(default %s", r->def);
+            if (!strstr(r->doc, needle))
+                fail_msg("--%s: the help does not say '%s'", r->name, needle);
+        } else if (strstr(r->doc, "(default ") && !strstr(r->doc, "(default:")) {
+            fail_msg("--%s: the help names a default the table does not have", r->name);
+        }
+    }
+}
+
+/* The defaults are the table's: applying each row's default again to the
+ * defaults changes nothing. */
+static void test_defaults_are_the_tables(void **state)
+{
+    struct mtp_options o, again;
+    char err[256];
+
+    (void)state;
+    fresh(&o);
+    for (size_t i = 0; i < mtp_option_count; i++) {
+        const struct mtp_option *r = &mtp_option_table[i];
+
+        if (!r->def)
+            continue;
+        again = o;
+        if (mtp_options_set(&again, MTP_FROM_CLI, r->name, r->def, err, sizeof(err)) != 0)
+            fail_msg("--%s: default '%s' does not parse: %s", r->name, r->def, err);
+        if (memcmp(&again, &o, sizeof(o)) != 0)
+            fail_msg("--%s: default '%s' is not what mtp_options_default set", r->name, r->def);
+    }
+}
+
+/* Every knob the program may set can be handed back, and only those. */
+static void test_reset_every_app_knob(void **state)
+{
+    struct mtp_options limits, wanted;
+
+    (void)state;
+    limits_with(&limits, "4G", "100", "10");
+    for (size_t i = 0; i < mtp_option_count; i++) {
+        const struct mtp_option *r = &mtp_option_table[i];
+
+        wanted = limits;
+        if (!(r->from & MTP_OPT_APP)) {
+            assert_int_equal(mtp_options_reset_app(&wanted, &limits, r->name), -ENOENT);
+            continue;
+        }
+        set_ok(&wanted, MTP_FROM_APP, r->name, good_value(r->name));
+        assert_int_equal(mtp_options_reset_app(&wanted, &limits, r->name), 0);
+        assert_memory_equal((char *)&wanted + r->offset, (char *)&limits + r->offset, r->size);
+    }
+}
+
 /* mtp.configure(name=None) hands the knob back to the operator's value. */
 static void test_reset_app(void **state)
 {
@@ -849,6 +951,9 @@ int main(void)
         cmocka_unit_test(test_clamp_budget_and_rate),
         cmocka_unit_test(test_clamp_lazy_threshold_eager),
         cmocka_unit_test(test_reset_app),
+        cmocka_unit_test(test_table_rows),
+        cmocka_unit_test(test_defaults_are_the_tables),
+        cmocka_unit_test(test_reset_every_app_knob),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -435,7 +435,7 @@ class Labels:
 
 
 def decayed(sample):
-    """Heat as mtp-trace itself judges it (mtp_heat_now in include/mtp_abi.h,
+    """Heat as mtp-trace itself judges it (mtp_heat_now in user/lib/interval.c,
     tools/heat.py): halved once per page period, scaled down linearly in
     between, and zero once older than a period plus the slack."""
     epoch = sample.get("epoch")

@@ -4,27 +4,24 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "errmsg.h"
 #include "units.h"
 
-#define MTP_DEFAULT_MAX_PAGES (4u << 20) /* 16 GiB of 4 KiB pages */
-
-void mtp_options_default(struct mtp_options *o)
+/* The option's field in o. */
+static void *field(struct mtp_options *o, const struct mtp_option *opt)
 {
-    memset(o, 0, sizeof(*o));
-    o->interval_ns = 1000000000ull;
-    o->top = 10;
-    o->max_pages = MTP_DEFAULT_MAX_PAGES;
-    /* Like memtierd's mover: enough to follow a working set, too little to
-     * saturate a memory link or stall the program on page locks. */
-    o->max_rate_mbps = 100;
-    snprintf(o->pin_root, sizeof(o->pin_root), "%s", "/sys/fs/bpf/mtp");
-    mtp_policy_config_default(&o->policy);
-    o->watermark_auto = true;
+    return (char *)o + opt->offset;
+}
+
+static const void *field_c(const struct mtp_options *o, const struct mtp_option *opt)
+{
+    return (const char *)o + opt->offset;
 }
 
 static int parse_bool(const char *name, const char *value, bool *out, char *err, size_t errlen)
@@ -39,7 +36,7 @@ static int parse_bool(const char *name, const char *value, bool *out, char *err,
         *out = false;
         return 0;
     }
-    snprintf(err, errlen, "invalid %s '%s': use true or false", name, value);
+    mtp_set_err(err, errlen, "invalid %s '%s': use true or false", name, value);
     return -EINVAL;
 }
 
@@ -58,20 +55,19 @@ static int parse_uint(const char *name, const char *value, unsigned long long mi
     *out = v;
     return 0;
 bad:
-    snprintf(err, errlen, "invalid %s '%s': give a whole number from %llu to %llu", name,
-             value ? value : "", min, max);
+    mtp_set_err(err, errlen, "invalid %s '%s': give a whole number from %llu to %llu", name,
+                value ? value : "", min, max);
     return -EINVAL;
 }
 
-static int copy_str(const char *name, const char *value, char *dst, size_t len, char *err,
-                    size_t errlen)
+/* A string option's value must be non-empty and fit its field. */
+static int check_text(const struct mtp_option *opt, const char *value, char *err, size_t errlen)
 {
-    if (!value || !*value || strlen(value) >= len) {
-        snprintf(err, errlen, "invalid %s '%s': give a non-empty value under %zu characters", name,
-                 value ? value : "", len);
+    if (!value || !*value || strlen(value) >= opt->size) {
+        mtp_set_err(err, errlen, "invalid %s '%s': give a non-empty value under %zu characters",
+                    opt->name, value ? value : "", opt->size);
         return -EINVAL;
     }
-    memcpy(dst, value, strlen(value) + 1);
     return 0;
 }
 
@@ -86,131 +82,311 @@ static int named(int rc, const char *name, char *err, size_t errlen)
     return rc < 0 ? -EINVAL : 0;
 }
 
+/* ---- the parsers the table names ---- */
+
+static int parse_flag(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                      char *err, size_t errlen)
+{
+    return parse_bool(opt->name, value, field(o, opt), err, errlen);
+}
+
+/* A whole number in [min, max], into an int, unsigned or uint64_t field. */
+static int parse_count(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                       char *err, size_t errlen)
+{
+    unsigned long long v;
+    int rc = parse_uint(opt->name, value, opt->min, opt->max, &v, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    if (opt->size == sizeof(uint64_t)) {
+        uint64_t u = v;
+        memcpy(field(o, opt), &u, sizeof(u));
+    } else {
+        uint32_t u = (uint32_t)v; /* max keeps an int field's value within INT_MAX */
+        memcpy(field(o, opt), &u, sizeof(u));
+    }
+    return 0;
+}
+
+/* A duration in nanoseconds, at least min when min is set. */
+static int parse_duration(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                          char *err, size_t errlen)
+{
+    uint64_t ns = 0;
+    int rc =
+        named(mtp_parse_duration_ns(value ? value : "", &ns, err, errlen), opt->name, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    if (ns < opt->min) {
+        mtp_set_err(err, errlen, "invalid %s '%s': must be at least %llums", opt->name, value,
+                    opt->min / 1000000ull);
+        return -EINVAL;
+    }
+    memcpy(field(o, opt), &ns, sizeof(ns));
+    return 0;
+}
+
+static int parse_text(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                      char *err, size_t errlen)
+{
+    int rc = check_text(opt, value, err, errlen);
+
+    if (rc == 0)
+        memcpy(field(o, opt), value, strlen(value) + 1);
+    return rc;
+}
+
+/* An absolute path: the pins live where the operator says, not where we run. */
+static int parse_path(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                      char *err, size_t errlen)
+{
+    int rc = check_text(opt, value, err, errlen);
+
+    if (rc == 0 && value[0] != '/') {
+        mtp_set_err(err, errlen, "invalid %s '%s': give an absolute path on a bpffs", opt->name,
+                    value);
+        rc = -EINVAL;
+    }
+    if (rc == 0)
+        memcpy(field(o, opt), value, strlen(value) + 1);
+    return rc;
+}
+
+static int parse_budget(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                        char *err, size_t errlen)
+{
+    return named(mtp_parse_budget(value ? value : "", field(o, opt), err, errlen), opt->name, err,
+                 errlen);
+}
+
+static int parse_rate(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                      char *err, size_t errlen)
+{
+    return named(mtp_parse_rate_mbps(value ? value : "", field(o, opt), err, errlen), opt->name,
+                 err, errlen);
+}
+
+/* A size, or "auto": the kernel's own (see watermark_auto). */
+static int parse_watermark(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                           char *err, size_t errlen)
+{
+    uint64_t bytes = 0;
+    int rc;
+
+    if (value && !strcmp(value, "auto")) {
+        o->watermark_auto = true;
+        o->policy.watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
+        return 0;
+    }
+    rc = named(mtp_parse_bytes(value ? value : "", &bytes, err, errlen), opt->name, err, errlen);
+    if (rc == 0) {
+        o->watermark_auto = false;
+        o->policy.watermark_bytes = bytes;
+    } else if (err && errlen > strlen(err)) {
+        size_t used = strlen(err);
+
+        snprintf(err + used, errlen - used, " (or 'auto': the kernel's own)");
+    }
+    return rc;
+}
+
+/* ---- the clamps the table names: what a program may ask for ---- */
+
+static uint64_t budget_bytes_hint(const struct mtp_size *s)
+{
+    return s->kind == MTP_SIZE_BYTES ? s->bytes : 0;
+}
+
+/* A budget may only shrink.  Mixed kinds compare only when both are the
+ * same kind; otherwise the operator's stands. */
+static void clamp_budget(const struct mtp_option *opt, const struct mtp_options *limits,
+                         const struct mtp_options *wanted, struct mtp_options *out)
+{
+    const struct mtp_size *l = field_c(limits, opt), *w = field_c(wanted, opt);
+
+    if (w->kind != l->kind)
+        return;
+    if (l->kind == MTP_SIZE_PERCENT ? w->percent < l->percent
+                                    : budget_bytes_hint(w) < budget_bytes_hint(l))
+        memcpy(field(out, opt), w, sizeof(*w));
+}
+
+/* A rate may only go down. */
+static void clamp_lower(const struct mtp_option *opt, const struct mtp_options *limits,
+                        const struct mtp_options *wanted, struct mtp_options *out)
+{
+    double l, w;
+
+    memcpy(&l, field_c(limits, opt), sizeof(l));
+    memcpy(&w, field_c(wanted, opt), sizeof(w));
+    if (w < l)
+        memcpy(field(out, opt), &w, sizeof(w));
+}
+
+/* A threshold may only go up. */
+static void clamp_higher(const struct mtp_option *opt, const struct mtp_options *limits,
+                         const struct mtp_options *wanted, struct mtp_options *out)
+{
+    uint64_t l, w;
+
+    memcpy(&l, field_c(limits, opt), sizeof(l));
+    memcpy(&w, field_c(wanted, opt), sizeof(w));
+    if (w > l)
+        memcpy(field(out, opt), &w, sizeof(w));
+}
+
+/* Laziness anywhere within the operator's [lazy-min, lazy-max]. */
+static void clamp_lazy(const struct mtp_option *opt, const struct mtp_options *limits,
+                       const struct mtp_options *wanted, struct mtp_options *out)
+{
+    const struct mtp_policy_config *lp = &limits->policy;
+    unsigned w;
+
+    memcpy(&w, field_c(wanted, opt), sizeof(w));
+    w = w < lp->lazy_min ? lp->lazy_min : w > lp->lazy_max ? lp->lazy_max : w;
+    memcpy(field(out, opt), &w, sizeof(w));
+}
+
+/* A flag the program may turn on, never off. */
+static void clamp_on(const struct mtp_option *opt, const struct mtp_options *limits,
+                     const struct mtp_options *wanted, struct mtp_options *out)
+{
+    bool l, w;
+
+    memcpy(&l, field_c(limits, opt), sizeof(l));
+    memcpy(&w, field_c(wanted, opt), sizeof(w));
+    w = w || l;
+    memcpy(field(out, opt), &w, sizeof(w));
+}
+
+/* ---- the table ---- */
+
+/* Where a field is, for the table. */
+#define FIELD(member)                                                                              \
+    offsetof(struct mtp_options, member), sizeof(((struct mtp_options *)0)->member)
+#define TRACING  MTP_GROUP_TRACING
+#define TIERING  MTP_GROUP_TIERING
+#define OPERATOR MTP_OPT_FILE                 /* the command line or the config file */
+#define PROGRAM  (MTP_OPT_FILE | MTP_OPT_APP) /* the operator's limit, the program within it */
+#define MS       1000000ull
+
+/*
+ * Columns: name, short key, argument, --help group, who besides the command
+ * line may set it (0: no one), default, parser, field, least and most (whole
+ * numbers; a duration's least), the program's clamp, --help text.
+ */
+const struct mtp_option mtp_option_table[] = {
+    {"pid", 'p', "PID", TRACING, 0, NULL, parse_count, FIELD(pid), 1, INT_MAX, NULL,
+     "Python process to trace (required unless --show-tiers)"},
+    {"interval", 'i', "DURATION", TRACING, OPERATOR, "1s", parse_duration, FIELD(interval_ns),
+     10 * MS, 0, NULL, "Time between reports, heat epochs and decisions (default 1s)"},
+    {"duration", 'd', "DURATION", TRACING, 0, NULL, parse_duration, FIELD(duration_ns), 0, 0, NULL,
+     "Stop after this long (default: until stopped)"},
+    {"json", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(json), 0, 0, NULL,
+     "Print one JSON object per interval (fields: see README)"},
+    {"keep-pins", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(keep_pins), 0, 0, NULL,
+     "Leave the pinned maps in place on exit"},
+    /* 16 GiB of 4 KiB pages */
+    {"max-pages", 0, "N", TRACING, OPERATOR, "4194304", parse_count, FIELD(max_pages), 1024,
+     1u << 28, NULL, "Capacity of the page map (default 4194304)"},
+    {"top", 0, "N", TRACING, 0, "10", parse_count, FIELD(top), 0, 10000, NULL,
+     "Hottest pages to list when tracing stops (default 10)"},
+    {"pin-root", 0, "DIR", TRACING, 0, "/sys/fs/bpf/mtp", parse_path, FIELD(pin_root), 0, 0, NULL,
+     "Where to pin maps (default /sys/fs/bpf/mtp)"},
+    /* Not a setting (no parser, no field): the loader reads the file before the
+     * command line, so that the command line wins. */
+    {"config", 0, "FILE", TRACING, 0, NULL, NULL, 0, 0, 0, 0, NULL,
+     "Read settings from an INI file; the command line wins"},
+    {"no-written-scan", 0, NULL, TRACING, OPERATOR, NULL, parse_flag, FIELD(no_written_scan), 0, 0,
+     NULL, "Do not ask the program for written pages (refcount changes only)"},
+    {"verbose", 'v', NULL, TRACING, 0, NULL, parse_flag, FIELD(verbose), 0, 0, NULL,
+     "Print libbpf's debug output"},
+    {"fast-budget", 0, "SIZE|N%", TIERING, PROGRAM, "100%", parse_budget, FIELD(policy.fast_budget),
+     0, 0, clamp_budget, "Most of this process's memory to keep on the fast tier (default 100%)"},
+    {"watermark", 0, "SIZE|auto", TIERING, OPERATOR, "auto", parse_watermark,
+     FIELD(policy.watermark_bytes), 0, 0, NULL,
+     "Keep this much free on the fast node (default auto: the kernel's high watermark of the "
+     "node, from /proc/zoneinfo; 64M if unreadable)"},
+    /* Like memtierd's mover: enough to follow a working set, too little to
+     * saturate a memory link or stall the program on page locks. */
+    {"max-rate", 0, "MIB/S", TIERING, PROGRAM, "100", parse_rate, FIELD(max_rate_mbps), 0, 0,
+     clamp_lower, "Migration rate cap (default 100)"},
+    {"hot-threshold", 0, "HEAT", TIERING, PROGRAM, "1", parse_count, FIELD(policy.hot_threshold), 1,
+     UINT64_MAX >> 1, clamp_higher, "Heat a page needs to count as hot (default 1)"},
+    {"lazy", 0, "N", TIERING, PROGRAM, "2", parse_count, FIELD(policy.lazy_initial), 1, 1024,
+     clamp_lazy, "Cold intervals before demotion, to start with (default 2)"},
+    {"lazy-min", 0, "N", TIERING, OPERATOR, "1", parse_count, FIELD(policy.lazy_min), 1, 1024, NULL,
+     "Least N adaptation may reach (default 1)"},
+    {"lazy-max", 0, "N", TIERING, OPERATOR, "16", parse_count, FIELD(policy.lazy_max), 1, 1024,
+     NULL, "Most N adaptation may reach (default 16)"},
+    {"eager", 0, NULL, TIERING, PROGRAM, NULL, parse_flag, FIELD(policy.eager), 0, 0, clamp_on,
+     "Demote after one cold interval, never adapt (a baseline)"},
+    {"dry-run", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(dry_run), 0, 0, NULL,
+     "Decide and report, but move nothing"},
+    {"no-migrate", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_migrate), 0, 0, NULL,
+     "Only trace: no decisions, no moves"},
+    {"show-tiers", 0, NULL, TIERING, 0, NULL, parse_flag, FIELD(show_tiers), 0, 0, NULL,
+     "Print the memory tiers found and exit"},
+    {"fast-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(fast_nodes), 0, 0, NULL,
+     "Override the fast tier, e.g. 0 or 0-1"},
+    {"slow-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(slow_nodes), 0, 0, NULL,
+     "Override the slow tier, e.g. 2"},
+    {"no-sweep", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_sweep), 0, 0, NULL,
+     "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
+     "them when the fast tier needs room)"},
+};
+const size_t mtp_option_count = sizeof(mtp_option_table) / sizeof(mtp_option_table[0]);
+
+#undef FIELD
+#undef TRACING
+#undef TIERING
+#undef OPERATOR
+#undef PROGRAM
+#undef MS
+
+const struct mtp_option *mtp_option_find(const char *name)
+{
+    for (size_t i = 0; i < mtp_option_count; i++)
+        if (!strcmp(mtp_option_table[i].name, name))
+            return &mtp_option_table[i];
+    return NULL;
+}
+
+const char *mtp_option_group_title(enum mtp_option_group group)
+{
+    return group == MTP_GROUP_TRACING ? "Tracing:" : group == MTP_GROUP_TIERING ? "Tiering:" : "";
+}
+
+void mtp_options_default(struct mtp_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    mtp_policy_config_default(&o->policy);
+    /* Every default parses (tests/unit/test_options.c checks it). */
+    for (size_t i = 0; i < mtp_option_count; i++)
+        if (mtp_option_table[i].def)
+            mtp_option_table[i].parse(o, &mtp_option_table[i], mtp_option_table[i].def, NULL, 0);
+}
+
 int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const char *name,
                     const char *value, char *err, size_t errlen)
 {
-    struct mtp_policy_config *p = &o->policy;
-    unsigned long long v;
-    int rc;
+    const struct mtp_option *opt = mtp_option_find(name);
 
-    /* Knobs an operator owns: where to attach, what to print, where to pin. */
-    static const char *const operator_only[] = {"pid",     "json",       "keep-pins", "pin-root",
-                                                "verbose", "show-tiers", "top",       "duration"};
-    for (size_t i = 0; from != MTP_FROM_CLI && i < sizeof(operator_only) / sizeof(*operator_only);
-         i++) {
-        if (!strcmp(name, operator_only[i])) {
-            snprintf(err, errlen, "'%s' can only be given on the command line", name);
-            return -EINVAL;
-        }
-    }
-    if (from == MTP_FROM_APP &&
-        (!strcmp(name, "max-pages") || !strcmp(name, "fast-nodes") || !strcmp(name, "slow-nodes") ||
-         !strcmp(name, "no-migrate") || !strcmp(name, "dry-run") || !strcmp(name, "interval") ||
-         !strcmp(name, "watermark") || !strcmp(name, "lazy-min") || !strcmp(name, "lazy-max"))) {
-        snprintf(err, errlen, "'%s' is the operator's to set, not the program's", name);
-        return -EINVAL;
-    }
-
-    if (!strcmp(name, "pid")) {
-        rc = parse_uint("pid", value, 1, INT_MAX, &v, err, errlen);
-        if (!rc)
-            o->pid = (int)v;
-    } else if (!strcmp(name, "interval")) {
-        uint64_t ns = 0;
-
-        rc = named(mtp_parse_duration_ns(value ? value : "", &ns, err, errlen), "interval", err,
-                   errlen);
-        if (!rc && ns < 10000000ull) {
-            snprintf(err, errlen, "invalid interval '%s': must be at least 10ms", value);
-            rc = -EINVAL;
-        }
-        if (!rc)
-            o->interval_ns = ns;
-    } else if (!strcmp(name, "duration")) {
-        rc = named(mtp_parse_duration_ns(value ? value : "", &o->duration_ns, err, errlen),
-                   "duration", err, errlen);
-    } else if (!strcmp(name, "json")) {
-        rc = parse_bool(name, value, &o->json, err, errlen);
-    } else if (!strcmp(name, "keep-pins")) {
-        rc = parse_bool(name, value, &o->keep_pins, err, errlen);
-    } else if (!strcmp(name, "verbose")) {
-        rc = parse_bool(name, value, &o->verbose, err, errlen);
-    } else if (!strcmp(name, "dry-run")) {
-        rc = parse_bool(name, value, &o->dry_run, err, errlen);
-    } else if (!strcmp(name, "no-migrate")) {
-        rc = parse_bool(name, value, &o->no_migrate, err, errlen);
-    } else if (!strcmp(name, "no-written-scan")) {
-        rc = parse_bool(name, value, &o->no_written_scan, err, errlen);
-    } else if (!strcmp(name, "no-sweep")) {
-        rc = parse_bool(name, value, &o->no_sweep, err, errlen);
-    } else if (!strcmp(name, "show-tiers")) {
-        rc = parse_bool(name, value, &o->show_tiers, err, errlen);
-    } else if (!strcmp(name, "eager")) {
-        rc = parse_bool(name, value, &p->eager, err, errlen);
-    } else if (!strcmp(name, "top")) {
-        rc = parse_uint(name, value, 0, 10000, &v, err, errlen);
-        if (!rc)
-            o->top = (unsigned)v;
-    } else if (!strcmp(name, "max-pages")) {
-        rc = parse_uint(name, value, 1024, 1u << 28, &v, err, errlen);
-        if (!rc)
-            o->max_pages = (uint32_t)v;
-    } else if (!strcmp(name, "pin-root")) {
-        rc = copy_str(name, value, o->pin_root, sizeof(o->pin_root), err, errlen);
-        if (!rc && o->pin_root[0] != '/') {
-            snprintf(err, errlen, "invalid pin-root '%s': give an absolute path on a bpffs", value);
-            rc = -EINVAL;
-        }
-    } else if (!strcmp(name, "fast-nodes")) {
-        rc = copy_str(name, value, o->fast_nodes, sizeof(o->fast_nodes), err, errlen);
-    } else if (!strcmp(name, "slow-nodes")) {
-        rc = copy_str(name, value, o->slow_nodes, sizeof(o->slow_nodes), err, errlen);
-    } else if (!strcmp(name, "fast-budget")) {
-        rc = named(mtp_parse_budget(value ? value : "", &p->fast_budget, err, errlen),
-                   "fast-budget", err, errlen);
-    } else if (!strcmp(name, "watermark")) {
-        if (value && !strcmp(value, "auto")) {
-            o->watermark_auto = true;
-            p->watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
-            rc = 0;
-        } else {
-            uint64_t bytes = 0;
-
-            rc = named(mtp_parse_bytes(value ? value : "", &bytes, err, errlen), "watermark", err,
-                       errlen);
-            if (!rc) {
-                o->watermark_auto = false;
-                p->watermark_bytes = bytes;
-            } else if (err && errlen > strlen(err)) {
-                size_t used = strlen(err);
-
-                snprintf(err + used, errlen - used, " (or 'auto': the kernel's own)");
-            }
-        }
-    } else if (!strcmp(name, "max-rate")) {
-        rc = named(mtp_parse_rate_mbps(value ? value : "", &o->max_rate_mbps, err, errlen),
-                   "max-rate", err, errlen);
-    } else if (!strcmp(name, "hot-threshold")) {
-        rc = parse_uint(name, value, 1, UINT64_MAX >> 1, &v, err, errlen);
-        if (!rc)
-            p->hot_threshold = v;
-    } else if (!strcmp(name, "lazy")) {
-        rc = parse_uint(name, value, 1, 1024, &v, err, errlen);
-        if (!rc)
-            p->lazy_initial = (unsigned)v;
-    } else if (!strcmp(name, "lazy-min")) {
-        rc = parse_uint(name, value, 1, 1024, &v, err, errlen);
-        if (!rc)
-            p->lazy_min = (unsigned)v;
-    } else if (!strcmp(name, "lazy-max")) {
-        rc = parse_uint(name, value, 1, 1024, &v, err, errlen);
-        if (!rc)
-            p->lazy_max = (unsigned)v;
-    } else {
-        snprintf(err, errlen, "unknown setting '%s' (see mtp-trace --help)", name);
+    if (!opt || !opt->parse) {
+        mtp_set_err(err, errlen, "unknown setting '%s' (see mtp-trace --help)", name);
         return -ENOENT;
     }
-    return rc;
+    if (from != MTP_FROM_CLI && !(opt->from & MTP_OPT_FILE)) {
+        mtp_set_err(err, errlen, "'%s' can only be given on the command line", name);
+        return -EINVAL;
+    }
+    if (from == MTP_FROM_APP && !(opt->from & MTP_OPT_APP)) {
+        mtp_set_err(err, errlen, "'%s' is the operator's to set, not the program's", name);
+        return -EINVAL;
+    }
+    return opt->parse(o, opt, value, err, errlen);
 }
 
 struct ini_ctx {
@@ -308,52 +484,24 @@ int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen)
     return mtp_policy_config_check(p, err, errlen);
 }
 
-static uint64_t budget_bytes_hint(const struct mtp_size *s)
-{
-    return s->kind == MTP_SIZE_BYTES ? s->bytes : 0;
-}
-
 void mtp_options_clamp_app(const struct mtp_options *limits, const struct mtp_options *wanted,
                            struct mtp_options *out)
 {
-    const struct mtp_policy_config *lp = &limits->policy, *wp = &wanted->policy;
-    struct mtp_policy_config *op;
-
     *out = *limits;
-    op = &out->policy;
-    /* A budget may only shrink.  Mixed kinds compare only when both are the
-     * same kind; otherwise the operator's stands. */
-    if (wp->fast_budget.kind == lp->fast_budget.kind) {
-        if (lp->fast_budget.kind == MTP_SIZE_PERCENT
-                ? wp->fast_budget.percent < lp->fast_budget.percent
-                : budget_bytes_hint(&wp->fast_budget) < budget_bytes_hint(&lp->fast_budget))
-            op->fast_budget = wp->fast_budget;
-    }
-    if (wanted->max_rate_mbps < limits->max_rate_mbps)
-        out->max_rate_mbps = wanted->max_rate_mbps;
-    op->lazy_initial = wp->lazy_initial < lp->lazy_min   ? lp->lazy_min
-                       : wp->lazy_initial > lp->lazy_max ? lp->lazy_max
-                                                         : wp->lazy_initial;
-    if (wp->hot_threshold > lp->hot_threshold)
-        op->hot_threshold = wp->hot_threshold;
-    op->eager = wp->eager || lp->eager;
-    op->max_bytes_per_interval = mtp_rate_bytes_per_interval(out->max_rate_mbps, out->interval_ns);
+    for (size_t i = 0; i < mtp_option_count; i++)
+        if (mtp_option_table[i].from & MTP_OPT_APP)
+            mtp_option_table[i].clamp(&mtp_option_table[i], limits, wanted, out);
+    out->policy.max_bytes_per_interval =
+        mtp_rate_bytes_per_interval(out->max_rate_mbps, out->interval_ns);
 }
 
 int mtp_options_reset_app(struct mtp_options *wanted, const struct mtp_options *limits,
                           const char *name)
 {
-    if (!strcmp(name, "fast-budget"))
-        wanted->policy.fast_budget = limits->policy.fast_budget;
-    else if (!strcmp(name, "max-rate"))
-        wanted->max_rate_mbps = limits->max_rate_mbps;
-    else if (!strcmp(name, "lazy"))
-        wanted->policy.lazy_initial = limits->policy.lazy_initial;
-    else if (!strcmp(name, "hot-threshold"))
-        wanted->policy.hot_threshold = limits->policy.hot_threshold;
-    else if (!strcmp(name, "eager"))
-        wanted->policy.eager = limits->policy.eager;
-    else
+    const struct mtp_option *opt = mtp_option_find(name);
+
+    if (!opt || !(opt->from & MTP_OPT_APP))
         return -ENOENT;
+    memcpy(field(wanted, opt), field_c(limits, opt), opt->size);
     return 0;
 }

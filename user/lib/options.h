@@ -27,9 +27,10 @@ struct mtp_options {
     bool show_tiers;
     bool no_written_scan;
     bool no_sweep; /* leave fast pages the heat map never reported alone */
-    /* --watermark auto (the default): the caller replaces policy.watermark_bytes
-     * with the fast node's kernel high watermark once the node is known;
-     * until then, and should that fail, it holds MTP_DEFAULT_WATERMARK_BYTES. */
+    /* --watermark auto (the default): the loader reads the fast node's kernel
+     * high watermark once the node is known and keeps it in its own tiering
+     * state; policy.watermark_bytes holds MTP_DEFAULT_WATERMARK_BYTES, the
+     * fallback should that fail. */
     bool watermark_auto;
     unsigned top;
     uint32_t max_pages;
@@ -48,12 +49,69 @@ enum mtp_option_source {
     MTP_FROM_APP,
 };
 
+/* --help's groups; argp prints them in this order, each option sorted by
+ * name within its group. */
+enum mtp_option_group {
+    MTP_GROUP_TRACING = 1,
+    MTP_GROUP_TIERING = 2,
+};
+#define MTP_GROUP_LAST MTP_GROUP_TIERING
+
+/* Who besides the operator's command line may set an option.  The program
+ * may set only what a config file may. */
+#define MTP_OPT_FILE 0x1u /* the --config file */
+#define MTP_OPT_APP  0x2u /* the traced program, through mtp.configure() */
+
+struct mtp_option;
+
+/* Parses value (NULL for a flag given on the command line) into the option's
+ * field of o; on error leaves o as it was and writes a sentence in err. */
+typedef int (*mtp_option_parse_fn)(struct mtp_options *o, const struct mtp_option *opt,
+                                   const char *value, char *err, size_t errlen);
+
+/* Sets the option's field of out (a copy of limits) to what the program asked
+ * for in wanted, as far as the operator's limits allow. */
+typedef void (*mtp_option_clamp_fn)(const struct mtp_option *opt, const struct mtp_options *limits,
+                                    const struct mtp_options *wanted, struct mtp_options *out);
+
+/*
+ * One row per option.  The loader's argp options, the config file's keys,
+ * who may set what, the defaults and the limits a program's settings are
+ * clamped to all come from these rows.
+ */
+struct mtp_option {
+    const char *name; /* --name, the INI key, mtp.configure()'s keyword with '_' */
+    char key;         /* the short option, or 0 */
+    const char *arg;  /* the argument's name in --help; NULL for a flag */
+    enum mtp_option_group group;
+    unsigned from;               /* MTP_OPT_FILE, MTP_OPT_APP: who else may set it */
+    const char *def;             /* the default, as parse reads it; NULL leaves zero */
+    mtp_option_parse_fn parse;   /* NULL: not a setting; the caller acts on it */
+    size_t offset, size;         /* its field in struct mtp_options */
+    unsigned long long min, max; /* a whole number's range; a duration's least ns */
+    mtp_option_clamp_fn clamp;   /* the program's limit: MTP_OPT_APP options only */
+    const char *doc;             /* the --help text; says "(default X)" when def is X */
+};
+
+/* Every option; read-only. */
+extern const struct mtp_option mtp_option_table[];
+extern const size_t mtp_option_count;
+
+/* The row named name, or NULL. */
+const struct mtp_option *mtp_option_find(const char *name);
+
+/* A group's heading in --help ("Tracing:"). */
+const char *mtp_option_group_title(enum mtp_option_group group);
+
+/* Every option's default from the table; the policy's own for the rest of
+ * its config. */
 void mtp_options_default(struct mtp_options *o);
 
 /*
  * Sets one knob by its long-option name ("fast-budget", "max-rate", ...).
  * Boolean knobs take NULL (from the command line) or true/false/yes/no/1/0.
- * Returns 0, or -EINVAL / -ENOENT (unknown name) with a sentence in err.
+ * Returns 0, or -EINVAL / -ENOENT (unknown name, or an option that is not a
+ * setting, such as --config) with a sentence in err.
  */
 int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const char *name,
                     const char *value, char *err, size_t errlen);
@@ -72,8 +130,9 @@ int mtp_options_load_ini(struct mtp_options *o, const char *text, const char *fi
 int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen);
 
 /*
- * Clamps settings the traced program asked for to the loader's own: an
- * application may lower its budget and rate, and choose laziness within
+ * Clamps settings the traced program asked for to the loader's own, by each
+ * MTP_OPT_APP row's clamp: an application may lower its budget and rate,
+ * raise its hot threshold, turn on eager and choose laziness within
  * [lazy-min, lazy-max], never exceed what the operator allowed.  `wanted`
  * holds the app's request, `limits` the command line's; the result is
  * written to `out` (which may alias neither).

@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The tiering decision (rules in policy.h).  Some 600 lines, above the
+ * loader's ~500, on purpose: selection, planning, judging and adaptation all
+ * work on struct mtp_policy and struct cand, which stay private to this file
+ * rather than be published to a second one.  The per-page table they share
+ * is apart, in page_states.c.
+ */
 #include "policy.h"
 
+#include "cmp.h"
 #include "errmsg.h"
+#include "page_states.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,22 +30,11 @@
 /* Judging a demotion for longer than this says nothing about laziness any
  * more, and the per-interval ring must stay small. */
 #define MAX_WINDOW 4096
-/* Below this many slots the table never shrinks: not worth the rehash. */
-#define MIN_SLOTS 1024
-
-struct page_state {
-    uint64_t addr;
-    uint32_t last_seen;  /* interval the page was last reported in */
-    uint32_t demoted_at; /* interval of a DEMOTE still being judged, 0 = none */
-    uint32_t unselected; /* consecutive intervals not selected for fast */
-    uint32_t used;
-};
-
 /* One reported page while an interval is being planned. */
 struct cand {
     uint64_t heat;
     uint64_t addr;
-    struct page_state *st;
+    struct mtp_page_state *st;
     int node;
     enum mtp_tier_class cls;
     bool selected;
@@ -46,9 +44,7 @@ struct cand {
 
 struct mtp_policy {
     struct mtp_policy_config cfg;
-    struct page_state *slots;
-    size_t n_slots; /* power of two, kept at most half full */
-    size_t count;
+    struct mtp_page_states pages; /* what is remembered per page */
     uint32_t interval;
     unsigned lazy_n;
     struct cand *cands;
@@ -107,105 +103,6 @@ int mtp_policy_config_check(const struct mtp_policy_config *cfg, char *err, size
     return 0;
 }
 
-/* Fibonacci hashing of the page number: neighbouring pages, the common
- * case, land far apart. */
-static size_t home_slot(const struct mtp_policy *p, uint64_t addr)
-{
-    return (size_t)(((addr >> MTP_PAGE_SHIFT) * 0x9E3779B97F4A7C15ULL) >> 32) & (p->n_slots - 1);
-}
-
-static struct page_state *lookup(const struct mtp_policy *p, uint64_t addr)
-{
-    size_t mask = p->n_slots - 1;
-
-    for (size_t i = home_slot(p, addr);; i = (i + 1) & mask) {
-        if (!p->slots[i].used)
-            return NULL;
-        if (p->slots[i].addr == addr)
-            return &p->slots[i];
-    }
-}
-
-/* The caller guarantees room (at most half full after the insert). */
-static struct page_state *upsert(struct mtp_policy *p, uint64_t addr)
-{
-    size_t mask = p->n_slots - 1;
-    size_t i;
-
-    for (i = home_slot(p, addr); p->slots[i].used; i = (i + 1) & mask)
-        if (p->slots[i].addr == addr)
-            return &p->slots[i];
-    memset(&p->slots[i], 0, sizeof(p->slots[i]));
-    p->slots[i].addr = addr;
-    p->slots[i].used = 1;
-    p->count++;
-    return &p->slots[i];
-}
-
-static int rehash(struct mtp_policy *p, size_t n_slots)
-{
-    struct page_state *old = p->slots;
-    size_t old_n = p->n_slots;
-    struct page_state *fresh = calloc(n_slots, sizeof(*fresh));
-
-    if (!fresh)
-        return -ENOMEM;
-    p->slots = fresh;
-    p->n_slots = n_slots;
-    p->count = 0;
-    for (size_t i = 0; i < old_n; i++)
-        if (old[i].used)
-            *upsert(p, old[i].addr) = old[i];
-    free(old);
-    return 0;
-}
-
-static size_t slots_for(size_t entries)
-{
-    size_t n = MIN_SLOTS;
-
-    while (n / 2 < entries)
-        n *= 2;
-    return n;
-}
-
-/* Backward-shift deletion: no tombstones, so lookups stay short however
- * many pages come and go. */
-static void delete_slot(struct mtp_policy *p, size_t i)
-{
-    size_t mask = p->n_slots - 1;
-
-    for (size_t j = (i + 1) & mask; p->slots[j].used; j = (j + 1) & mask) {
-        size_t home = home_slot(p, p->slots[j].addr);
-        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-
-        if (stays)
-            continue;
-        p->slots[i] = p->slots[j];
-        i = j;
-    }
-    p->slots[i].used = 0;
-    p->count--;
-}
-
-static void forget_unreported(struct mtp_policy *p)
-{
-    size_t mask = p->n_slots - 1, start = 0;
-
-    /* start after an empty slot so no cluster wraps past the sweep's end,
-     * and every entry a deletion shifts back is one not yet visited */
-    while (p->slots[start].used)
-        start++;
-    for (size_t k = 1; k <= p->n_slots; k++) {
-        size_t i = (start + k) & mask;
-
-        while (p->slots[i].used && p->slots[i].last_seen != p->interval && !p->slots[i].demoted_at)
-            delete_slot(p, i);
-    }
-    if (p->n_slots > MIN_SLOTS && p->count * 8 < p->n_slots)
-        (void)rehash(p, slots_for(p->count * 2)); /* staying large is harmless */
-}
-
 struct mtp_policy *mtp_policy_create(const struct mtp_policy_config *cfg)
 {
     struct mtp_policy *p;
@@ -217,12 +114,10 @@ struct mtp_policy *mtp_policy_create(const struct mtp_policy_config *cfg)
         return NULL;
     p->cfg = *cfg;
     p->lazy_n = cfg->eager ? 1 : cfg->lazy_initial;
-    p->n_slots = MIN_SLOTS;
-    p->slots = calloc(p->n_slots, sizeof(*p->slots));
     p->ring_len = (size_t)cfg->pingpong_window + 1;
     p->ring_demoted = calloc(p->ring_len, sizeof(*p->ring_demoted));
     p->ring_bounced = calloc(p->ring_len, sizeof(*p->ring_bounced));
-    if (!p->slots || !p->ring_demoted || !p->ring_bounced) {
+    if (mtp_page_states_init(&p->pages) < 0 || !p->ring_demoted || !p->ring_bounced) {
         mtp_policy_destroy(p);
         return NULL;
     }
@@ -233,7 +128,7 @@ void mtp_policy_destroy(struct mtp_policy *p)
 {
     if (!p)
         return;
-    free(p->slots);
+    mtp_page_states_free(&p->pages);
     free(p->cands);
     free(p->ring_demoted);
     free(p->ring_bounced);
@@ -296,7 +191,7 @@ static int cmp_hottest(const void *a, const void *b)
         return x->heat > y->heat ? -1 : 1;
     if (xf != yf)
         return xf ? -1 : 1;
-    return (x->addr > y->addr) - (x->addr < y->addr);
+    return MTP_CMP(x->addr, y->addr);
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -440,8 +335,8 @@ static size_t close_windows(struct mtp_policy *p)
 {
     size_t good = 0;
 
-    for (size_t i = 0; i < p->n_slots; i++) {
-        struct page_state *s = &p->slots[i];
+    for (size_t i = 0; i < p->pages.n_slots; i++) {
+        struct mtp_page_state *s = &p->pages.slots[i];
 
         if (s->used && s->demoted_at && p->interval - s->demoted_at > p->cfg.pingpong_window) {
             s->demoted_at = 0;
@@ -487,41 +382,43 @@ static int check_input(const struct mtp_policy_input *in)
     return 0;
 }
 
-int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, struct mtp_move *moves,
-                    size_t cap, size_t *n_moves, struct mtp_policy_stats *stats)
+/* Room for this interval's pages, in the state table and as candidates. */
+static int reserve_interval(struct mtp_policy *p, size_t n_pages)
 {
-    struct mtp_policy_stats st;
-    struct planner pl;
-    size_t n = 0, bounced = 0, good;
-    uint64_t fast_used = 0, budget, selected_bytes = 0;
-    int rc = check_input(in);
-
-    if (rc)
-        return rc;
-    *n_moves = 0;
-    if (slots_for(p->count + in->n_pages) > p->n_slots &&
-        rehash(p, slots_for(p->count + in->n_pages)))
+    if (mtp_page_states_reserve(&p->pages, n_pages) < 0)
         return -ENOMEM;
-    if (in->n_pages > p->cands_cap) {
-        struct cand *c = realloc(p->cands, in->n_pages * sizeof(*c));
+    if (n_pages > p->cands_cap) {
+        struct cand *c = realloc(p->cands, n_pages * sizeof(*c));
 
         if (!c)
             return -ENOMEM;
         p->cands = c;
-        p->cands_cap = in->n_pages;
+        p->cands_cap = n_pages;
     }
+    return 0;
+}
 
+static void open_interval(struct mtp_policy *p, struct mtp_policy_stats *st)
+{
     /* 0 marks "no demotion being judged", so intervals skip it on wrap */
     if (++p->interval == 0)
         p->interval = 1;
     p->ring_demoted[p->interval % p->ring_len] = 0;
     p->ring_bounced[p->interval % p->ring_len] = 0;
-    memset(&st, 0, sizeof(st));
-    st.interval = p->interval;
+    memset(st, 0, sizeof(*st));
+    st->interval = p->interval;
+}
+
+/* One candidate per page reported, counted into st.  Returns how many, and
+ * in *fast_used our bytes on the fast tier now. */
+static size_t gather(struct mtp_policy *p, const struct mtp_policy_input *in,
+                     struct mtp_policy_stats *st, uint64_t *fast_used)
+{
+    size_t n = 0;
 
     for (size_t i = 0; i < in->n_pages; i++) {
         const struct mtp_policy_page *pg = &in->pages[i];
-        struct page_state *s = upsert(p, pg->addr);
+        struct mtp_page_state *s = mtp_page_states_upsert(&p->pages, pg->addr);
         struct cand *c;
 
         if (s->last_seen == p->interval)
@@ -532,26 +429,35 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
         c->cls = mtp_tiers_class(in->tiers, pg->node);
         /* a sweep page with heat would be a caller bug: treat it as tracked */
         c->untracked = pg->untracked && pg->heat == 0;
-        st.untracked += c->untracked && c->cls == MTP_TIER_FAST;
-        st.hot += pg->heat >= p->cfg.hot_threshold;
+        st->untracked += c->untracked && c->cls == MTP_TIER_FAST;
+        st->hot += pg->heat >= p->cfg.hot_threshold;
         if (c->cls == MTP_TIER_FAST) {
-            st.on_fast++;
-            fast_used += PAGE_BYTES;
+            st->on_fast++;
+            *fast_used += PAGE_BYTES;
         } else if (c->cls == MTP_TIER_SLOW) {
-            st.on_slow++;
+            st->on_slow++;
         } else {
-            st.elsewhere++;
+            st->elsewhere++;
         }
     }
-    st.pages_in = n;
-    st.cold = n - st.hot;
-    budget = budget_bytes(p, in, fast_used);
+    st->pages_in = n;
+    st->cold = n - st->hot;
+    return n;
+}
+
+/* Selects the hottest of the n candidates for the fast tier, within the
+ * budget, and updates their streaks.  Returns the lazy demotions that
+ * bounced back. */
+static size_t select_hottest(struct mtp_policy *p, size_t n, uint64_t budget)
+{
+    uint64_t selected_bytes = 0;
+    size_t bounced = 0;
 
     if (n > 1) /* cands is NULL until the first page arrives */
         qsort(p->cands, n, sizeof(*p->cands), cmp_hottest);
     for (size_t i = 0; i < n; i++) {
         struct cand *c = &p->cands[i];
-        struct page_state *s = c->st;
+        struct mtp_page_state *s = c->st;
 
         /* pages of equal size: the first that does not fit ends selection,
          * and pages not present or on an excluded node cannot be placed */
@@ -574,15 +480,67 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
             bounced++;
         }
     }
+    return bounced;
+}
+
+/* Over budget, or the fast node below its watermark; severe when the excess
+ * is large or the node is short. */
+static void judge_pressure(const struct mtp_policy *p, const struct mtp_policy_input *in,
+                           uint64_t fast_used, uint64_t budget, struct mtp_policy_stats *st)
+{
+    bool short_of_free =
+        in->fast_free_bytes != MTP_FREE_UNKNOWN && in->fast_free_bytes < p->cfg.watermark_bytes;
+
+    st->pressure = fast_used > budget || short_of_free;
+    st->severe =
+        fast_used > budget && (fast_used - budget > budget >> SEVERE_SHIFT || short_of_free);
+}
+
+/* The plan's moves by reason, and the moves it held back. */
+static void count_plan(const struct planner *pl, struct mtp_policy_stats *st)
+{
+    for (size_t i = 0; i < pl->n_moves; i++) {
+        if (pl->moves[i].reason == MTP_MOVE_PROMOTE) {
+            st->promote++;
+            st->promote_bytes += PAGE_BYTES;
+        } else {
+            st->demote += pl->moves[i].reason == MTP_MOVE_DEMOTE;
+            st->over_budget += pl->moves[i].reason == MTP_MOVE_OVER_BUDGET;
+            st->demote_bytes += PAGE_BYTES;
+        }
+    }
+    for (size_t i = 0; i < pl->n; i++) {
+        const struct cand *c = &pl->c[i];
+
+        /* step 3 takes every lazy demotion the cap allows, so any left over
+         * were held back by it */
+        if (lazy_eligible(pl, c) ||
+            (pl->promotions_held && !c->taken && c->selected && c->cls == MTP_TIER_SLOW))
+            st->deferred++;
+    }
+}
+
+int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, struct mtp_move *moves,
+                    size_t cap, size_t *n_moves, struct mtp_policy_stats *stats)
+{
+    struct mtp_policy_stats st;
+    struct planner pl;
+    size_t n, bounced, good;
+    uint64_t fast_used = 0, budget;
+    int rc = check_input(in);
+
+    if (rc)
+        return rc;
+    *n_moves = 0;
+    if (reserve_interval(p, in->n_pages) < 0)
+        return -ENOMEM;
+    open_interval(p, &st);
+    n = gather(p, in, &st, &fast_used);
+    budget = budget_bytes(p, in, fast_used);
+    bounced = select_hottest(p, n, budget);
     p->ring_bounced[p->interval % p->ring_len] = (uint32_t)bounced;
     good = close_windows(p);
-
-    st.pressure = fast_used > budget || (in->fast_free_bytes != MTP_FREE_UNKNOWN &&
-                                         in->fast_free_bytes < p->cfg.watermark_bytes);
-    st.severe =
-        fast_used > budget &&
-        (fast_used - budget > budget >> SEVERE_SHIFT ||
-         (in->fast_free_bytes != MTP_FREE_UNKNOWN && in->fast_free_bytes < p->cfg.watermark_bytes));
+    judge_pressure(p, in, fast_used, budget, &st);
     adapt(p, bounced, good, st.pressure);
 
     pl = (struct planner){
@@ -597,32 +555,13 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     };
     plan_moves(&pl, budget, st.severe);
     *n_moves = pl.n_moves;
+    count_plan(&pl, &st);
 
-    for (size_t i = 0; i < pl.n_moves; i++) {
-        if (moves[i].reason == MTP_MOVE_PROMOTE) {
-            st.promote++;
-            st.promote_bytes += PAGE_BYTES;
-        } else {
-            st.demote += moves[i].reason == MTP_MOVE_DEMOTE;
-            st.over_budget += moves[i].reason == MTP_MOVE_OVER_BUDGET;
-            st.demote_bytes += PAGE_BYTES;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct cand *c = &p->cands[i];
-
-        /* step 3 takes every lazy demotion the cap allows, so any left over
-         * were held back by it */
-        if (lazy_eligible(&pl, c) ||
-            (pl.promotions_held && !c->taken && c->selected && c->cls == MTP_TIER_SLOW))
-            st.deferred++;
-    }
-
-    forget_unreported(p);
+    mtp_page_states_forget(&p->pages, p->interval);
     p->totals.intervals++;
     p->totals.pingpongs += bounced;
     p->totals.judged += bounced + good;
-    st.pages_tracked = p->count;
+    st.pages_tracked = p->pages.count;
     st.pingpongs = bounced;
     st.judged = bounced + good;
     st.lazy_n = p->lazy_n;
@@ -643,7 +582,7 @@ void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_
     for (size_t i = 0; i < n; i++) {
         const struct mtp_move *m = &moves[i];
         int where = node_after ? node_after[i] : status[i];
-        struct page_state *s;
+        struct mtp_page_state *s;
 
         if (where != m->to_node) {
             int why = status[i];
@@ -668,7 +607,7 @@ void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_
         else
             r.demoted++;
 
-        s = lookup(p, m->addr);
+        s = mtp_page_states_find(&p->pages, m->addr);
         if (!s)
             continue;
         if (m->reason == MTP_MOVE_DEMOTE) {

@@ -4,17 +4,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "cmp.h"
+
+/* Sorted by range with mtp_cmp_u64, which needs the key first. */
 struct member {
     uint64_t range;
     size_t index;
 };
-
-static int by_range(const void *a, const void *b)
-{
-    uint64_t x = ((const struct member *)a)->range, y = ((const struct member *)b)->range;
-
-    return (x > y) - (x < y);
-}
 
 long mtp_thp_unify_heat(struct mtp_policy_page *pages, size_t n, const uint8_t *is_thp)
 {
@@ -33,7 +29,7 @@ long mtp_thp_unify_heat(struct mtp_policy_page *pages, size_t n, const uint8_t *
     for (size_t i = 0; i < n; i++)
         if (is_thp[i])
             m[count++] = (struct member){pages[i].addr >> MTP_THP_SHIFT, i};
-    qsort(m, count, sizeof(*m), by_range);
+    qsort(m, count, sizeof(*m), mtp_cmp_u64);
     for (size_t lo = 0; lo < count;) {
         size_t hi = lo;
         uint64_t hottest = 0;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "tiers.h"
 
+#include "cmp.h"
 #include "errmsg.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,172 +15,6 @@
 #define SYSFS_BUF 4096
 /* more kernel tiers than this would mean a bogus tree, not a real machine */
 #define MAX_KERNEL_TIERS 64
-
-bool mtp_nodemask_test(const struct mtp_nodemask *m, unsigned id)
-{
-    return id < MTP_NODE_ID_LIMIT && (m->bits[id / 64] >> (id % 64)) & 1;
-}
-
-void mtp_nodemask_set(struct mtp_nodemask *m, unsigned id)
-{
-    if (id < MTP_NODE_ID_LIMIT)
-        m->bits[id / 64] |= 1ULL << (id % 64);
-}
-
-unsigned mtp_nodemask_count(const struct mtp_nodemask *m)
-{
-    unsigned n = 0;
-
-    for (size_t i = 0; i < sizeof(m->bits) / sizeof(m->bits[0]); i++)
-        n += (unsigned)__builtin_popcountll(m->bits[i]);
-    return n;
-}
-
-/* Length of s without the one trailing newline sysfs appends, so messages
- * quote the value the way the user would type it. */
-static int shown_len(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n && s[n - 1] == '\n')
-        n--;
-    return n > INT_MAX ? INT_MAX : (int)n;
-}
-
-static int parse_id(const char **pp, unsigned limit, unsigned *id)
-{
-    const char *p = *pp;
-    unsigned long v = 0;
-
-    if (*p < '0' || *p > '9')
-        return -EINVAL;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (unsigned long)(*p - '0');
-        if (v >= limit)
-            return -ERANGE;
-    }
-    *pp = p;
-    *id = (unsigned)v;
-    return 0;
-}
-
-int mtp_nodelist_parse(const char *s, unsigned limit, struct mtp_nodemask *out, char *err,
-                       size_t errlen)
-{
-    struct mtp_nodemask m;
-    const char *p = s;
-
-    memset(&m, 0, sizeof(m));
-    if (limit > MTP_NODE_ID_LIMIT)
-        limit = MTP_NODE_ID_LIMIT;
-    if (!*p || (p[0] == '\n' && !p[1])) {
-        *out = m;
-        return 0;
-    }
-    for (;;) {
-        unsigned lo, hi;
-        int rc = parse_id(&p, limit, &lo);
-
-        if (!rc) {
-            hi = lo;
-            if (*p == '-') {
-                p++;
-                rc = parse_id(&p, limit, &hi);
-            }
-        }
-        if (rc == -ERANGE) {
-            mtp_set_err(err, errlen, "list \"%.*s\" names an id of %u or more", shown_len(s), s,
-                        limit);
-            return rc;
-        }
-        if (rc) {
-            mtp_set_err(err, errlen, "list \"%.*s\" has no number at \"%.*s\"", shown_len(s), s,
-                        shown_len(p), p);
-            return rc;
-        }
-        if (hi < lo) {
-            mtp_set_err(err, errlen, "list \"%.*s\" has a backwards range %u-%u", shown_len(s), s,
-                        lo, hi);
-            return -EINVAL;
-        }
-        for (unsigned id = lo; id <= hi; id++)
-            mtp_nodemask_set(&m, id);
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (!*p || (p[0] == '\n' && !p[1]))
-            break;
-        mtp_set_err(err, errlen, "list \"%.*s\" has junk at \"%.*s\"", shown_len(s), s,
-                    shown_len(p), p);
-        return -EINVAL;
-    }
-    *out = m;
-    return 0;
-}
-
-/* snprintf that keeps appending after the buffer is full, so the caller
- * learns the length a complete output needs. */
-struct sink {
-    char *buf;
-    size_t len;
-    size_t used;
-};
-
-static void emit(struct sink *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void emit(struct sink *k, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    char *dst = NULL;
-    size_t room = 0;
-
-    if (k->used < k->len) {
-        dst = k->buf + k->used;
-        room = k->len - k->used;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(dst, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        k->used += (size_t)n;
-}
-
-static int sink_result(const struct sink *k)
-{
-    return k->used > INT_MAX ? INT_MAX : (int)k->used;
-}
-
-static void emit_mask(struct sink *k, const struct mtp_nodemask *m)
-{
-    const char *sep = "";
-
-    for (unsigned id = 0; id < MTP_NODE_ID_LIMIT; id++) {
-        unsigned end = id;
-
-        if (!mtp_nodemask_test(m, id))
-            continue;
-        while (end + 1 < MTP_NODE_ID_LIMIT && mtp_nodemask_test(m, end + 1))
-            end++;
-        if (end == id)
-            emit(k, "%s%u", sep, id);
-        else
-            emit(k, "%s%u-%u", sep, id, end);
-        sep = ",";
-        id = end;
-    }
-}
-
-int mtp_nodemask_format(const struct mtp_nodemask *m, char *buf, size_t len)
-{
-    struct sink k = {buf, len, 0};
-
-    if (buf && len)
-        buf[0] = '\0';
-    emit_mask(&k, m);
-    return sink_result(&k);
-}
 
 /* Reads a sysfs attribute as a NUL-terminated string. */
 static int read_text(const struct mtp_sysfs *sys, const char *path, char *buf, size_t len)
@@ -226,13 +61,6 @@ static int collect_numbered(void *arg, const char *name)
     }
     c->ids[c->n++] = (unsigned)v;
     return 0;
-}
-
-static int cmp_unsigned(const void *a, const void *b)
-{
-    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-
-    return (x > y) - (x < y);
 }
 
 static int node_index(const struct mtp_tiers *t, int id)
@@ -296,7 +124,7 @@ static int discover_nodes(struct mtp_tiers *t, const struct mtp_sysfs *sys, char
         mtp_set_err(err, errlen, "no NUMA nodes under %s", MTP_SYSFS_NODE_DIR);
         return -ENOENT;
     }
-    qsort(ids, c.n, sizeof(ids[0]), cmp_unsigned);
+    qsort(ids, c.n, sizeof(ids[0]), mtp_cmp_uint);
 
     /* has_memory is missing on kernels without CONFIG_NUMA's node states;
      * then every listed node is assumed to have memory */
@@ -351,7 +179,7 @@ static int discover_kernel_tiers(struct mtp_tiers *t, const struct mtp_sysfs *sy
     t->n_kernel_tiers = 0;
     if (sys->list_dir(sys->ctx, MTP_SYSFS_TIERS_DIR, collect_numbered, &c) < 0)
         return 0;
-    qsort(ids, c.n, sizeof(ids[0]), cmp_unsigned);
+    qsort(ids, c.n, sizeof(ids[0]), mtp_cmp_uint);
     for (size_t i = 0; i < c.n; i++) {
         struct mtp_nodemask m;
         char why[160];
@@ -630,46 +458,49 @@ static const char *class_name(enum mtp_tier_class c)
 
 int mtp_tiers_format(const struct mtp_tiers *tiers, char *buf, size_t len)
 {
-    struct sink k = {buf, len, 0};
+    struct mtp_strbuf k = {buf, len, 0};
     int fast, slow;
 
     if (buf && len)
         buf[0] = '\0';
-    emit(&k, "node  cpus  memory  tier  class  distances\n");
+    mtp_strbuf_printf(&k, "node  cpus  memory  tier  class  distances\n");
     for (size_t i = 0; i < tiers->n_nodes; i++) {
         const struct mtp_node *n = &tiers->nodes[i];
         char tier[16] = "-";
 
         if (n->memtier >= 0)
             snprintf(tier, sizeof(tier), "%d", n->memtier);
-        emit(&k, "%4d  %-4s  %-6s  %4s  %-5s ", n->id, n->has_cpus ? "yes" : "no",
-             n->has_memory ? "yes" : "no", tier, class_name(n->cls));
+        mtp_strbuf_printf(&k, "%4d  %-4s  %-6s  %4s  %-5s ", n->id, n->has_cpus ? "yes" : "no",
+                          n->has_memory ? "yes" : "no", tier, class_name(n->cls));
         if (tiers->have_distance)
             for (size_t j = 0; j < tiers->n_nodes; j++)
-                emit(&k, " %u", tiers->distance[i][j]);
+                mtp_strbuf_printf(&k, " %u", tiers->distance[i][j]);
         else
-            emit(&k, " ?");
-        emit(&k, "\n");
+            mtp_strbuf_printf(&k, " ?");
+        mtp_strbuf_printf(&k, "\n");
     }
     switch (tiers->source) {
     case MTP_TIERS_KERNEL:
-        emit(&k, "classified by: kernel memory tiers (%u tiers; lowest tier is fast)\n",
-             tiers->n_kernel_tiers);
+        mtp_strbuf_printf(&k,
+                          "classified by: kernel memory tiers (%u tiers; lowest tier is fast)\n",
+                          tiers->n_kernel_tiers);
         break;
     case MTP_TIERS_DISTANCE:
-        emit(&k,
-             "classified by: CPUs and distances (%u kernel tier%s; CPU-less far nodes are "
-             "slow)\n",
-             tiers->n_kernel_tiers, tiers->n_kernel_tiers == 1 ? "" : "s");
+        mtp_strbuf_printf(
+            &k,
+            "classified by: CPUs and distances (%u kernel tier%s; CPU-less far nodes are "
+            "slow)\n",
+            tiers->n_kernel_tiers, tiers->n_kernel_tiers == 1 ? "" : "s");
         break;
     case MTP_TIERS_OVERRIDE:
-        emit(&k, "classified by: --fast-nodes/--slow-nodes\n");
+        mtp_strbuf_printf(&k, "classified by: --fast-nodes/--slow-nodes\n");
         break;
     }
     if (!mtp_tiers_pick(tiers, &fast, &slow))
-        emit(&k, "targets: promote to node %d, demote to node %d\n", fast, slow);
+        mtp_strbuf_printf(&k, "targets: promote to node %d, demote to node %d\n", fast, slow);
     else
-        emit(&k, "targets: none -- no %s node; name nodes with --fast-nodes/--slow-nodes\n",
-             has_class(tiers, MTP_TIER_FAST) ? "slow" : "fast");
-    return sink_result(&k);
+        mtp_strbuf_printf(
+            &k, "targets: none -- no %s node; name nodes with --fast-nodes/--slow-nodes\n",
+            has_class(tiers, MTP_TIER_FAST) ? "slow" : "fast");
+    return mtp_strbuf_result(&k);
 }

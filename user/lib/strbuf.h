@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Appending formatted text to a caller's buffer, snprintf-style: output is
+ * cut to fit, but the length counts on, so the caller learns what a complete
+ * output needs and can size a buffer.  Pure.
+ */
+#ifndef MTP_STRBUF_H
+#define MTP_STRBUF_H
+
+#include <stddef.h>
+
+struct mtp_strbuf {
+    char *buf;   /* may be NULL when len is 0 */
+    size_t len;  /* its size, NUL included */
+    size_t used; /* what the output so far needs, NUL excluded */
+};
+
+void mtp_strbuf_printf(struct mtp_strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The length snprintf would have returned for the whole output. */
+int mtp_strbuf_result(const struct mtp_strbuf *b);
+
+#endif

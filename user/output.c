@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include "output.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "interval.h"
+
+void mtp_output__header(const struct mtp_report *r, bool json)
+{
+    char header[256];
+
+    if (json)
+        return;
+    mtp_report_text_header(r, header, sizeof(header));
+    puts(header);
+    fflush(stdout);
+}
+
+static void print_final(const struct mtp_report *r)
+{
+    size_t len = 256 + (size_t)r->top_len * 128;
+    char *buf = malloc(len);
+
+    if (!buf)
+        return;
+    mtp_report_text_top(r, buf, len);
+    printf("\nstopped (%s) after %.1f s: %llu events, %llu records, %llu dropped, %llu "
+           "pages tracked\n%s",
+           r->stop_reason, r->elapsed_s, (unsigned long long)r->totals.events,
+           (unsigned long long)r->totals.records, (unsigned long long)r->totals.dropped,
+           (unsigned long long)r->pages_tracked, buf);
+    free(buf);
+}
+
+void mtp_output__report(const struct mtp_report *r, bool json)
+{
+    char line[512];
+
+    if (json) {
+        char *js = mtp_report_json(r);
+        if (js) {
+            puts(js);
+            free(js);
+        }
+    } else if (!r->final) {
+        mtp_report_text_row(r, line, sizeof(line));
+        puts(line);
+    } else {
+        print_final(r);
+    }
+    fflush(stdout);
+}
+
+void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r)
+{
+    int64_t wp = mtp_wp_notice(r->totals.wp_state);
+
+    /* Say once when the scan starts or is refused; its stride varies. */
+    if (wp != n->wp_state) {
+        n->wp_state = wp;
+        if (wp > 0)
+            mtp_say("written-page scan: on (reads show as writes to "
+                    "reference counts)");
+        else if (wp == MTP_WP_STATE_BACKOFF)
+            mtp_say("written-page scan: backing off: its measured cost exceeded "
+                    "its budget (2%% of the program's time) even at its widest sample; it "
+                    "retries later (objects that are only read are invisible meanwhile)");
+        else if (wp < 0)
+            mtp_say("written-page scan: unavailable (%s; needs Linux 6.7+ "
+                    "PAGEMAP_SCAN): objects that are only read stay invisible",
+                    strerror((int)-wp));
+    }
+    if (!n->idle && mtp_idle_note_due(r->elapsed_s, &r->totals)) {
+        n->idle = true;
+        mtp_say("note: no garbage collection in the target since "
+                "attaching; mtp starts observing at its first one (a program "
+                "whose container allocations never outnumber its frees does not "
+                "collect)");
+    }
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What mtp-trace prints: each interval's report on stdout, as a text table
+ * or one JSON object a line (formatted by user/lib/report.c), and the notes
+ * on stderr that explain a report (the written-page scan's state, an idle
+ * target).
+ */
+#ifndef MTP_OUTPUT_H
+#define MTP_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "report.h"
+
+/* What the user has been told so far.  Owned by the session. */
+struct mtp_notices {
+    int64_t wp_state; /* the scan's state as last told (mtp_wp_notice) */
+    bool idle;        /* the idle-target note was given */
+};
+
+/* The text table's header; nothing in JSON mode. */
+void mtp_output__header(const struct mtp_report *r, bool json);
+
+/* One interval's report, and the final one with the hottest pages. */
+void mtp_output__report(const struct mtp_report *r, bool json);
+
+/* The notes the report calls for, each once: the written-page scan started,
+ * backed off or was refused; no collection yet in the target. */
+void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r);
+
+#endif

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "diag.h"
+#include "sysutil.h"
+
+static int check_kernel(void)
+{
+    if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+        mtp_error("this kernel has no BTF (/sys/kernel/btf/vmlinux): mtp needs a kernel built "
+                  "with CONFIG_DEBUG_INFO_BTF=y");
+        return -1;
+    }
+    if (access("/sys/bus/event_source/devices/uprobe/type", R_OK) < 0) {
+        mtp_error("this kernel has no uprobe support (/sys/bus/event_source/devices/uprobe): mtp "
+                  "needs CONFIG_UPROBE_EVENTS=y");
+        return -1;
+    }
+    return 0;
+}
+
+int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts)
+{
+    memset(s, 0, sizeof(*s));
+    s->opts = opts;
+    s->target.pidfd = -1;
+    if (mtp_target__inspect(&s->target, opts->pid) < 0)
+        return -1;
+    if (check_kernel() < 0)
+        return -1;
+    if (mtp_tiering__setup(&s->tiering, opts) < 0)
+        return -1;
+    mtp_settings__init(&s->settings, opts, &s->tiering);
+    s->skel = mtp_trace_bpf__open();
+    if (!s->skel) {
+        mtp_error("cannot open the BPF object: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int mtp_session__configure(struct mtp_session *s)
+{
+    int err = bpf_map__set_max_entries(s->skel->maps.pages, s->opts->max_pages);
+
+    if (err) {
+        mtp_error("cannot size the page map: %s", strerror(-err));
+        return -1;
+    }
+    s->report.map_capacity = s->opts->max_pages;
+    return 0;
+}
+
+int mtp_session__load(struct mtp_session *s)
+{
+    int err = mtp_trace_bpf__load(s->skel);
+
+    if (err) {
+        mtp_error("cannot load the BPF programs: %s (run with -v for the verifier log; mtp needs "
+                  "kernel 5.17+ for bpf_loop)",
+                  strerror(-err));
+        return -1;
+    }
+    /* Heat's epochs are the loader's intervals; BPF turns the time between
+     * two looks at a page into epochs with it. */
+    s->skel->bss->mtp_epoch_ns = s->opts->interval_ns;
+    return 0;
+}
+
+/* mtp:gc_start is left for ad-hoc tools: attaching it would cost every
+ * collection a uprobe firing (~1 us) for nothing mtp-trace needs. */
+static const char *const probe_names[] = {"objects", "gc_done", "hint", "configure", "written"};
+
+static int attach_probes(struct mtp_session *s)
+{
+    struct mtp_trace_bpf *skel = s->skel;
+    struct bpf_program *progs[] = {skel->progs.handle_objects, skel->progs.handle_gc_done,
+                                   skel->progs.handle_hint, skel->progs.handle_configure,
+                                   skel->progs.handle_written};
+    struct bpf_link **links[] = {&skel->links.handle_objects, &skel->links.handle_gc_done,
+                                 &skel->links.handle_hint, &skel->links.handle_configure,
+                                 &skel->links.handle_written};
+    const struct mtp_target *t = &s->target;
+
+    for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+        struct bpf_link *link;
+
+        /* An unattached probe keeps its semaphore at zero, which is what
+         * tells the extension not to scan. */
+        if (s->opts->no_written_scan && progs[i] == skel->progs.handle_written)
+            continue;
+        link = bpf_program__attach_usdt(progs[i], t->pid, t->extension, MTP_USDT_PROVIDER,
+                                        probe_names[i], NULL);
+        if (!link) {
+            int err = -errno;
+            mtp_error("cannot attach to USDT probe mtp:%s in %s: %s%s", probe_names[i],
+                      t->extension, strerror(-err),
+                      err == -ENOENT ? " (the extension is older than this mtp-trace: rebuild it)"
+                                     : "");
+            return -1;
+        }
+        *links[i] = link;
+    }
+    return 0;
+}
+
+static int pin_maps(struct mtp_session *s)
+{
+    const char *root = s->opts->pin_root;
+    struct mtp_pins *p = &s->pins;
+    int pid = (int)s->target.pid, err;
+
+    err = mtp_ensure_bpffs("/sys/fs/bpf");
+    if (err < 0 && strncmp(root, "/sys/fs/bpf", 11) == 0) {
+        mtp_error("cannot mount bpffs at /sys/fs/bpf: %s (mount it with 'mount -t bpf bpf "
+                  "/sys/fs/bpf')",
+                  strerror(-err));
+        return -1;
+    }
+    snprintf(p->dir, sizeof(p->dir), "%s/%d", root, pid);
+    snprintf(p->pages, sizeof(p->pages), "%s/pages", p->dir);
+    snprintf(p->stats, sizeof(p->stats), "%s/stats", p->dir);
+    if (access(p->pages, F_OK) == 0 || access(p->stats, F_OK) == 0) {
+        mtp_error("%s already holds pinned maps: another mtp-trace is tracing pid %d, or an "
+                  "earlier run used --keep-pins (remove them with 'rm -r %s')",
+                  p->dir, pid, p->dir);
+        return -1;
+    }
+    err = mtp_mkdir_p(p->dir);
+    if (err < 0) {
+        mtp_error("cannot create %s: %s (is %s on a bpffs?)", p->dir, strerror(-err), root);
+        return -1;
+    }
+    p->made = 1;
+    err = bpf_map__pin(s->skel->maps.pages, p->pages);
+    if (!err)
+        err = bpf_map__pin(s->skel->maps.stats, p->stats);
+    if (err) {
+        mtp_error("cannot pin maps under %s: %s", p->dir, strerror(-err));
+        return -1;
+    }
+    return 0;
+}
+
+static void unpin_maps(struct mtp_session *s)
+{
+    struct mtp_pins *p = &s->pins;
+
+    if (!p->made)
+        return;
+    bpf_map__unpin(s->skel->maps.pages, p->pages);
+    bpf_map__unpin(s->skel->maps.stats, p->stats);
+    rmdir(p->dir);
+}
+
+int mtp_session__attach(struct mtp_session *s)
+{
+    if (attach_probes(s) < 0 || pin_maps(s) < 0)
+        return -1;
+    s->settings_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.settings), mtp_settings__on_record,
+                                      &s->settings, NULL);
+    if (!s->settings_rb) {
+        mtp_error("cannot open the settings ring buffer: %s", strerror(errno));
+        return -1;
+    }
+    if (mtp_target__watch(&s->target) < 0)
+        return -1;
+    s->top = calloc(s->opts->top ? s->opts->top : 1, sizeof(*s->top));
+    if (!s->top) {
+        mtp_error("out of memory");
+        return -1;
+    }
+    s->report.tiering = s->tiering.active ? &s->tiering.report : NULL;
+    return 0;
+}
+
+int mtp_session__read_stats(struct mtp_session *s)
+{
+    __u32 zero = 0;
+
+    return bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stats), &zero, &s->report.totals) < 0
+               ? -errno
+               : 0;
+}
+
+void mtp_session__destroy(struct mtp_session *s)
+{
+    ring_buffer__free(s->settings_rb);
+    if (s->skel) {
+        if (!s->opts->keep_pins)
+            unpin_maps(s);
+        else if (s->pins.made)
+            mtp_say("maps left pinned under %s (--keep-pins)", s->pins.dir);
+        mtp_trace_bpf__destroy(s->skel);
+    }
+    mtp_target__free(&s->target);
+    mtp_tiering__free(&s->tiering);
+    mtp_page_dump__free(&s->dump);
+    free(s->top);
+}

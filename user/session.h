@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One traced process, from attach to detach: its BPF object, pinned maps,
+ * settings ring buffer, tiering state and the report built from them.  main
+ * owns the session (one per traced process); each member below is the
+ * session's and lives as long as it does, except opts.
+ *
+ * The life cycle follows libbpf-tools: open, configure, load, attach, run
+ * (user/loop.c), destroy.  Each step returns 0, or -1 after it has told the
+ * user what went wrong; destroy undoes whatever was done.  A session stays
+ * where it was opened: its settings point at its tiering state.
+ */
+#ifndef MTP_SESSION_H
+#define MTP_SESSION_H
+
+#include <limits.h>
+
+#include <bpf/libbpf.h>
+
+#include "mtp_trace.skel.h"
+#include "options.h"
+#include "output.h"
+#include "page_dump.h"
+#include "report.h"
+#include "settings.h"
+#include "target.h"
+#include "tiering.h"
+
+/* Where the session's maps are pinned for bpftool and other readers. */
+struct mtp_pins {
+    char dir[PATH_MAX];
+    char pages[PATH_MAX + 16];
+    char stats[PATH_MAX + 16];
+    int made; /* dir was created: destroy removes what is in it */
+};
+
+struct mtp_session {
+    const struct mtp_options *opts; /* the operator's: main's, read-only, outlives the session */
+    struct mtp_target target;
+    struct mtp_trace_bpf *skel;
+    struct mtp_pins pins;
+    struct mtp_tiering tiering;
+    struct mtp_settings settings;    /* the program's mtp.configure(), for tiering */
+    struct ring_buffer *settings_rb; /* delivers them to settings */
+    struct mtp_page_dump dump;       /* the page map, read each interval */
+    struct mtp_report report;        /* the latest interval's; its prev is the one before */
+    struct mtp_hot_page *top;        /* room for the final report's --top pages */
+    struct mtp_notices notices;
+};
+
+/* Inspects the target, checks the kernel, decides on tiering and opens the
+ * BPF object. */
+int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts);
+
+/* Sizes the BPF maps from the options. */
+int mtp_session__configure(struct mtp_session *s);
+
+/* Loads the BPF programs and sets their clock. */
+int mtp_session__load(struct mtp_session *s);
+
+/* Attaches to the target's USDT probes, pins the maps, opens the settings
+ * ring buffer and starts watching for the target's exit. */
+int mtp_session__attach(struct mtp_session *s);
+
+/* Reads the stats map into s->report.totals; 0 or -errno. */
+int mtp_session__read_stats(struct mtp_session *s);
+
+void mtp_session__destroy(struct mtp_session *s);
+
+#endif

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+#include "target.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "sysutil.h"
+
+static int read_maps(pid_t pid, struct mtp_maps *maps)
+{
+    char path[64], err[160];
+    char *text;
+    ssize_t n;
+    int rc;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    n = mtp_read_file(path, &text);
+    if (n < 0)
+        return (int)n;
+    rc = mtp_maps_parse(maps, text, err, sizeof(err));
+    free(text);
+    return rc < 0 ? -EINVAL : 0;
+}
+
+/* Its name and executable, for the messages; 0, or -1 when there is no such
+ * process. */
+static int read_identity(struct mtp_target *t)
+{
+    char path[64], *text = NULL;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)t->pid);
+    n = mtp_read_file(path, &text);
+    if (n < 0) {
+        mtp_error("no process with pid %d (is it still running? find it with 'pgrep -f NAME')",
+                  (int)t->pid);
+        return -1;
+    }
+    snprintf(t->comm, sizeof(t->comm), "%.*s", (int)strcspn(text, "\n"), text);
+    free(text);
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)t->pid);
+    n = readlink(path, t->exe, sizeof(t->exe) - 1);
+    t->exe[n > 0 ? n : 0] = '\0';
+    return 0;
+}
+
+/* The extension's file, as this process can open it. */
+static int find_extension(struct mtp_target *t, const char *ext)
+{
+    snprintf(t->extension, sizeof(t->extension), "%s", ext);
+    if (access(t->extension, R_OK) < 0) {
+        /* The target lives in another mount namespace (a container). */
+        char rooted[PATH_MAX + 32];
+        snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)t->pid, ext);
+        if (access(rooted, R_OK) < 0) {
+            mtp_error("cannot open the extension %s of pid %d: %s", ext, (int)t->pid,
+                      strerror(errno));
+            return -1;
+        }
+        snprintf(t->extension, sizeof(t->extension), "%s", rooted);
+    }
+    return 0;
+}
+
+int mtp_target__inspect(struct mtp_target *t, pid_t pid)
+{
+    const char *ext;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    t->pid = pid;
+    t->pidfd = -1;
+    if (read_identity(t) < 0)
+        return -1;
+    rc = read_maps(pid, &t->maps);
+    if (rc < 0) {
+        if (rc == -EACCES || rc == -EPERM)
+            mtp_error("cannot read /proc/%d/maps: %s (run mtp-trace as root, or grant "
+                      "CAP_SYS_PTRACE)",
+                      (int)pid, strerror(-rc));
+        else
+            mtp_error("cannot read /proc/%d/maps: %s", (int)pid, strerror(-rc));
+        return -1;
+    }
+    if (t->maps.len == 0) {
+        mtp_error("pid %d (%s) has no user memory: it is a kernel thread or a zombie", (int)pid,
+                  t->comm);
+        return -1;
+    }
+    ext = mtp_maps_find_extension(&t->maps);
+    if (!ext && !mtp_maps_is_python(&t->maps, t->exe)) {
+        mtp_error("pid %d (%s) is not a Python process: point --pid at the python interpreter "
+                  "running your program",
+                  (int)pid, t->comm);
+        return -1;
+    }
+    if (!ext) {
+        mtp_error("the mtp extension is not loaded in pid %d (%s): add 'import mtp' at the start "
+                  "of the program (build it with 'make PYTHON=%s' and put build/pyX.Y on "
+                  "PYTHONPATH, or 'pip install ./pyext'), then restart it",
+                  (int)pid, t->comm, t->exe[0] ? t->exe : "python3");
+        return -1;
+    }
+    return find_extension(t, ext);
+}
+
+int mtp_target__watch(struct mtp_target *t)
+{
+    t->pidfd = mtp_pidfd_open(t->pid);
+    if (t->pidfd < 0) {
+        mtp_error("pid %d exited before tracing started", (int)t->pid);
+        return -1;
+    }
+    return 0;
+}
+
+bool mtp_target__exited(const struct mtp_target *t)
+{
+    return t->pidfd >= 0 && mtp_fd_readable(t->pidfd);
+}
+
+void mtp_target__refresh_maps(struct mtp_target *t)
+{
+    struct mtp_maps fresh = {0};
+
+    if (read_maps(t->pid, &fresh) == 0 && fresh.len > 0) {
+        mtp_maps_free(&t->maps);
+        t->maps = fresh;
+    } else if (fresh.len == 0) {
+        mtp_maps_free(&fresh); /* an exited process reads as empty */
+    }
+}
+
+void mtp_target__free(struct mtp_target *t)
+{
+    if (t->pidfd >= 0)
+        close(t->pidfd);
+    t->pidfd = -1;
+    mtp_maps_free(&t->maps);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tiering half of an interval: where the tracked pages are, what the
+ * policy (user/lib/policy.c) decides, moving pages within --max-rate, and
+ * what really moved.  Owned by the session, one per traced process.
+ */
+#ifndef MTP_TIERING_H
+#define MTP_TIERING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "options.h"
+#include "page_dump.h"
+#include "policy.h"
+#include "procmaps.h"
+#include "report.h"
+#include "sweep.h"
+#include "tiers.h"
+
+struct mtp_tiering {
+    int active; /* 0: tracing only (--no-migrate, no NUMA, or one tier) */
+    struct mtp_tiers tiers;
+    int fast_node, slow_node;
+    /* --watermark as resolved for fast_node: the kernel's high watermark for
+     * auto.  The operator's options keep what was asked for; this is what
+     * the policy is configured with, also after the program's settings. */
+    uint64_t watermark_bytes;
+    struct mtp_policy *policy;
+    struct mtp_tiering_report report; /* this interval's, for the report */
+    struct mtp_sweep sweep;
+    int thp_warned; /* the user was told huge pages cannot be told apart */
+    /* Per-interval scratch, grown to the page count. */
+    size_t cap;
+    uint64_t *addrs;
+    int *nodes;
+    struct mtp_policy_page *pages;
+    struct mtp_move *moves;
+    uint64_t *move_addrs;
+    int *targets, *status, *after;
+    uint8_t *is_thp;
+};
+
+/*
+ * Decides whether this run tiers at all (t->active), and says why not when
+ * it does not; when it does, finds the tiers, resolves the watermark and
+ * creates the policy.  0, or -1 after reporting an error.
+ */
+int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o);
+
+/*
+ * One interval for pid, whose BPF page map is pages_fd and whose pages are
+ * in d: locate, plan, move, count.  0, or -errno (-ENOMEM is fatal; other
+ * errors cost only this interval).
+ */
+int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid, int pages_fd,
+                      const struct mtp_page_dump *d, const struct mtp_maps *maps);
+
+void mtp_tiering__free(struct mtp_tiering *t);
+
+/* --show-tiers: prints the tiers and the migration targets.  The exit
+ * status. */
+int mtp_tiering__show(const struct mtp_options *o);
+
+#endif
