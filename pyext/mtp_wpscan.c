@@ -397,6 +397,9 @@ void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride)
         }
         protect_phase(s, s->start[i], s->end[i], s->phase, 1);
     }
+    /* The new sample is protected whole, whatever a release dropped: its
+     * next collect counts faults again. */
+    s->released = 0;
     if (stride != old)
         s->reset_ns += now_ns() - t0;
     else

@@ -1604,6 +1604,10 @@ static void mtp_scan_step(uint64_t now)
         return;
     }
     mtp_written_take();
+    /* Before the report: the storage of the containers on the pages just
+     * taken is credited from them (their item arrays and key tables lie
+     * elsewhere, and are written only when the container grows). */
+    mtp_extents_step();
     mtp_written_watch();
     mtp_written_resample(now);
     mtp_written_fire();

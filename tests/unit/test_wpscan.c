@@ -179,6 +179,37 @@ static void a_sample_watches_one_chunk_in_stride(void **state)
     munmap(region, 4 * CHUNK);
 }
 
+/* The sample moves a step after the take, and a full collection's release
+ * may come in between: the moved sample is protected again and its writes
+ * are reported and counted. */
+static void a_sample_moved_after_a_release_is_watched(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(4), *maps;
+    uint64_t pages[16];
+    long n;
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    mtp_wpscan_sample(&s, 4);
+    assert_int_equal(mtp_wpscan_release(&s, pages, 16), 0);
+    assert_int_equal(s.released, 1);
+    mtp_wpscan_sample(&s, 4);
+    assert_int_equal(s.released, 0);
+    s.faults = 0;
+    for (size_t c = 0; c < 4; c++)
+        region[c * CHUNK + 12 * PAGE] = 1;
+    n = mtp_wpscan_collect(&s, pages, 16);
+    assert_int_equal(n, 1);
+    assert_true((pages[0] >> 21) % 4 == s.phase % 4);
+    assert_int_equal(s.faults, 1);
+    mtp_wpscan_close(&s);
+    munmap(region, 4 * CHUNK);
+}
+
 static void refuses_stacks_and_files(void **state)
 {
     struct mtp_wpscan s;
@@ -396,6 +427,7 @@ int main(void)
         cmocka_unit_test(reports_exactly_the_pages_written),
         cmocka_unit_test(rearm_forgets_writes),
         cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
+        cmocka_unit_test(a_sample_moved_after_a_release_is_watched),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
         cmocka_unit_test(refuses_stacks_and_files),
         cmocka_unit_test(stride_follows_the_measured_cost),
