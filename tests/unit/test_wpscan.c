@@ -63,6 +63,20 @@ static int open_or_skip(struct mtp_wpscan *s)
     return err;
 }
 
+/* n fresh chunks, watched by a scan at stride 4 (skipped where the kernel
+ * lacks the features). */
+static char *watched_chunks(struct mtp_wpscan *s, size_t n)
+{
+    char *region = chunks(n), *maps;
+
+    open_or_skip(s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(s, maps, (uint64_t)(uintptr_t)region), 0);
+    free(maps);
+    mtp_wpscan_sample(s, 4);
+    return region;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -152,16 +166,11 @@ static void watch_all_covers_anonymous_mappings(void **state)
 static void a_sample_watches_one_chunk_in_stride(void **state)
 {
     struct mtp_wpscan s;
-    char *region = chunks(4), *maps;
+    char *region = watched_chunks(&s, 4);
     uint64_t pages[16];
     long n;
 
     (void)state;
-    open_or_skip(&s);
-    maps = read_maps();
-    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
-    free(maps);
-    mtp_wpscan_sample(&s, 4);
     for (size_t c = 0; c < 4; c++)
         region[c * CHUNK + 10 * PAGE] = 1;
     n = mtp_wpscan_collect(&s, pages, 16);
@@ -185,16 +194,11 @@ static void a_sample_watches_one_chunk_in_stride(void **state)
 static void a_sample_moved_after_a_release_is_watched(void **state)
 {
     struct mtp_wpscan s;
-    char *region = chunks(4), *maps;
+    char *region = watched_chunks(&s, 4);
     uint64_t pages[16];
     long n;
 
     (void)state;
-    open_or_skip(&s);
-    maps = read_maps();
-    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
-    free(maps);
-    mtp_wpscan_sample(&s, 4);
     assert_int_equal(mtp_wpscan_release(&s, pages, 16), 0);
     assert_int_equal(s.released, 1);
     mtp_wpscan_sample(&s, 4);
