@@ -221,6 +221,7 @@ int BPF_USDT(handle_gc_done, MTP_PROBE_PARAMS(gc_done))
     st->wp_state = wp_state;
     st->cycle_ns = cycle_ns;
     st->step_max_ns = step_max_ns;
+    __sync_fetch_and_add(&st->cycles, cycles);
     __sync_fetch_and_add(&st->wp_cost_ns, wp_cost_ns);
     __sync_fetch_and_add(&st->gc_dones, collections);
     __sync_fetch_and_add(&st->gc_ns, gc_ns);

@@ -133,6 +133,8 @@ struct mtp_stats {
                             0 off, -errno failed */
     __u64 cycle_ns;      /* how long the extension takes to observe the whole heap once,
                             round-robin over budgeted steps (latest report) */
+    __u64 cycles;        /* round-robin cycles completed: how many times the whole heap
+                            was observed (sum) */
     __u64 wp_cost_ns;    /* the written-page scan's measured cost to the program: its
                             write-protect faults at their measured price plus its system
                             calls (sum) */

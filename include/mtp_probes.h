@@ -31,11 +31,12 @@
 /* mtp:gc_done -- totals since its previous firing; fired after each
  * observation and otherwise at most once a second, not once per collection.
  * wp_state is the written-page scan's (as struct mtp_stats' wp_state),
- * cycle_ns the round-robin cycle's length, wp_cost_ns the scan's measured
- * cost since the previous firing, step_max_ns the longest step since then. */
+ * cycle_ns the round-robin cycle's length, cycles the cycles completed (the
+ * whole heap observed) since the previous firing, wp_cost_ns the scan's
+ * measured cost since then, step_max_ns the longest step since then. */
 #define MTP_PROBE_gc_done                                                                          \
     (__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed, __s64 wp_state,             \
-     __u64 cycle_ns, __u64 wp_cost_ns, __u64 step_max_ns)
+     __u64 cycle_ns, __u64 cycles, __u64 wp_cost_ns, __u64 step_max_ns)
 
 /* mtp:written -- pages written since the scan last looked; period_ns is how
  * long until it looks at them again (1 in stride of the heap's 2-MiB chunks
@@ -53,14 +54,15 @@
 
 /* A probe's parameter list, without its parentheses. */
 #define MTP_PROBE_PARAMS(name) MTP__EXPAND_PARAMS(MTP_PROBE_##name)
-/* A probe's argument count, a constant expression (1..8). */
+/* A probe's argument count, a constant expression (1..12, sys/sdt.h's and
+ * BPF_USDT's limit). */
 #define MTP_PROBE_ARITY(name) MTP__COUNT(MTP_PROBE_PARAMS(name))
 
 /* The preprocessor's arithmetic behind the two: an argument list's
  * parentheses dropped, and its length counted. */
 #define MTP__EXPAND_PARAMS(list)                            MTP__UNPAREN list
 #define MTP__UNPAREN(...)                                   __VA_ARGS__
-#define MTP__COUNT(...)                                     MTP__COUNT_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define MTP__COUNT_(a1, a2, a3, a4, a5, a6, a7, a8, n, ...) n
+#define MTP__COUNT(...) MTP__COUNT_(__VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define MTP__COUNT_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, n, ...) n
 
 #endif /* MTP_PROBES_H */

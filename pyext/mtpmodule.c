@@ -99,6 +99,7 @@ typedef struct {
     uint64_t pending_gc_ns;
     uint64_t pending_observe_ns;
     uint64_t pending_observed;
+    uint64_t pending_cycles; /* round-robin cycles completed */
     uint64_t last_gc_done_ns;
     uint64_t last_observe_ns; /* also read by the ticker without the GIL */
     uint64_t min_interval_ns;
@@ -1048,6 +1049,7 @@ static void mtp_gc_cycle_done(uint64_t now)
 {
     mtp_gc.cycle++;
     mtp_gc.cycles++;
+    mtp.pending_cycles++;
     if (mtp_gc.cycle_started_ns)
         mtp_gc.last_cycle_ns = now - mtp_gc.cycle_started_ns;
     mtp_gc.cycle_started_ns = now;
@@ -1434,13 +1436,13 @@ static void mtp_fire_gc_done(uint64_t now)
                                                             : mtp.wp_state;
     uint64_t wp_cost_ns = mtp.pending_wp_cost_ns, step_max_ns = mtp.pending_step_max_ns;
     /* How long covering the heap takes: the loader widens it by this too. */
-    uint64_t cycle_ns = mtp_cycle_ns(now);
+    uint64_t cycle_ns = mtp_cycle_ns(now), cycles = mtp.pending_cycles;
 
     if (!mtp_gc_done_semaphore)
         return;
-    MTP_FIRE(gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns, wp_cost_ns,
+    MTP_FIRE(gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns, cycles, wp_cost_ns,
              step_max_ns);
-    mtp.pending_collections = mtp.pending_gc_ns = 0;
+    mtp.pending_collections = mtp.pending_gc_ns = mtp.pending_cycles = 0;
     mtp.pending_observe_ns = mtp.pending_observed = 0;
     mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = 0;
     mtp.last_gc_done_ns = now;
@@ -2320,7 +2322,7 @@ static PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_
     mtp.batch_len = 0;
     mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
     mtp.wp_backoff_ns = mtp.wp_resume_ns = 0;
-    mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = 0;
+    mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = mtp.pending_cycles = 0;
     mtp.written_len = 0;
     mtp.observing = 0;
     mtp.in_collection = 0;

@@ -185,7 +185,7 @@ static void note_arguments_are_counted(void **state)
     assert_int_equal(count_note_args("-4@%edi"), 1);
     assert_int_equal(count_note_args("8@%rax -4@%edx 4@$8"), 3);
     assert_int_equal(count_note_args(" 8@%rax  8@%rbx "), 2);
-    assert_int_equal(MTP_PROBE_ARITY(gc_done), 8);
+    assert_int_equal(MTP_PROBE_ARITY(gc_done), 9);
     assert_int_equal(MTP_PROBE_ARITY(configure), 1);
 }
 

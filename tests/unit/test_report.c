@@ -78,11 +78,13 @@ static void scan_cost_and_state_are_reported(void **state)
     r.totals.wp_cost_ns = 50000000; /* 40 ms over 2 s: 2% */
     r.totals.wp_state = 8;
     r.totals.step_max_ns = 1500000;
+    r.totals.cycles = 3;
     text = mtp_report_json(&r);
     o = parse(text);
     assert_true(json_object_object_get_ex(o, "written_scan", &v));
     assert_string_equal(json_object_get_string(v), "on");
     assert_int_equal(get_u64(o, "written_stride"), 8);
+    assert_int_equal(get_u64(o, "cycles"), 3);
     assert_true(json_object_object_get_ex(o, "written_scan_cost_pct", &v));
     assert_true(json_object_get_double(v) > 1.99 && json_object_get_double(v) < 2.01);
     assert_true(json_object_object_get_ex(o, "step_max_ms", &v));

@@ -99,6 +99,7 @@ char *mtp_report_json(const struct mtp_report *r)
     add_u64(o, "map_capacity", r->map_capacity);
     add_u64(o, "epoch", r->epoch);
     json_object_object_add(o, "cycle_s", json_object_new_double(r->totals.cycle_ns / 1e9));
+    json_object_object_add(o, "cycles", json_object_new_uint64(r->totals.cycles));
     add_u64(o, "written_pages", r->totals.written_pages);
     json_object_object_add(o, "written_scan", json_object_new_string(mtp_wp_state_name(r)));
     add_u64(o, "written_stride", r->totals.wp_state > 0 ? (uint64_t)r->totals.wp_state : 0);
