@@ -60,9 +60,9 @@
 
 /* The preprocessor's arithmetic behind the two: an argument list's
  * parentheses dropped, and its length counted. */
-#define MTP__EXPAND_PARAMS(list)                            MTP__UNPAREN list
-#define MTP__UNPAREN(...)                                   __VA_ARGS__
-#define MTP__COUNT(...) MTP__COUNT_(__VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define MTP__EXPAND_PARAMS(list)                                               MTP__UNPAREN list
+#define MTP__UNPAREN(...)                                                      __VA_ARGS__
+#define MTP__COUNT(...)                                                        MTP__COUNT_(__VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define MTP__COUNT_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, n, ...) n
 
 #endif /* MTP_PROBES_H */
