@@ -79,6 +79,11 @@ $(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c pyext/mtp_wpscan.c pyext/mt
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_wpscan.c pyext/mtp_wpscan.c $(LDFLAGS_SAN) -lcmocka
 
+# The budget's parser, pure.
+$(BUILD)/tests/test_budget: tests/unit/test_budget.c pyext/mtp_budget.c pyext/mtp_budget.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_budget.c pyext/mtp_budget.c $(LDFLAGS_SAN) -lcmocka
+
 # The side table likewise, against a naive model.
 $(BUILD)/tests/test_sidetable: tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_snapshot.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h pyext/mtp_wpscan.c
 	@mkdir -p $(@D)
@@ -104,7 +109,9 @@ pyext: $(PYEXT_SO)
 pyext-dir:
 	@echo $(PYEXT_DIR)
 
-$(PYEXT_SO): pyext/mtpmodule.c pyext/mtp_wpscan.c pyext/mtp_wpscan.h pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h pyext/mtp_snapshot.h include/mtp_abi.h include/mtp_probes.h
+# The extension's sources, listed once in pyext/SOURCES (mtp_build.py reads it too).
+PYEXT_SRCS := $(addprefix pyext/,$(filter %.c,$(file < pyext/SOURCES)))
+$(PYEXT_SO): $(PYEXT_SRCS) $(wildcard pyext/*.h) pyext/SOURCES include/mtp_abi.h include/mtp_probes.h
 	@test -n "$(PY_TAG)" || { echo "error: cannot run '$(PYTHON)'; pass make PYTHON=/path/to/python3" >&2; exit 1; }
 	@test -r "$(PY_INC)/Python.h" || { echo "error: no Python.h in $(PY_INC); install the interpreter's headers (apt-get install python3-dev)" >&2; exit 1; }
 	@mkdir -p $(@D)

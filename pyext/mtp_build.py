@@ -1,7 +1,7 @@
 """A PEP 517 build backend for the mtp extension, with no dependencies.
 
-It compiles mtpmodule.c (with mtp_wpscan.c, mtp_sidetable.c and mtp_ownmem.c) with the running interpreter's sysconfig (the same
-flags `make pyext` uses) and packs the result as a wheel.  Only wheels are
+It compiles the sources listed in SOURCES (the Makefile reads the same list)
+with the running interpreter's sysconfig (the same flags `make pyext` uses) and packs the result as a wheel.  Only wheels are
 supported: the extension needs ../include from a checkout.
 """
 import base64
@@ -35,6 +35,12 @@ def _metadata():
         NAME, VERSION, "Memory tiering for Python: exposes object temperature to mtp-trace")
 
 
+def _sources():
+    """The extension's C files, from SOURCES (comments and blank lines skipped)."""
+    with open(os.path.join(HERE, "SOURCES")) as f:
+        return [w for line in f if not line.lstrip().startswith("#") for w in line.split()]
+
+
 def _compile(out_path):
     if not os.path.exists(os.path.join(INCLUDE, "mtp_abi.h")):
         raise RuntimeError("mtp: include/mtp_abi.h not found next to pyext/: build from a "
@@ -43,9 +49,7 @@ def _compile(out_path):
     cmd = cc + ["-std=gnu11", "-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden",
                 "-Wall", "-Wextra", "-D_GNU_SOURCE",
                 "-I" + INCLUDE, "-I" + HERE, "-I" + sysconfig.get_paths()["include"],
-                os.path.join(HERE, "mtpmodule.c"), os.path.join(HERE, "mtp_wpscan.c"),
-                os.path.join(HERE, "mtp_sidetable.c"), os.path.join(HERE, "mtp_ownmem.c"),
-                "-o", out_path]
+                ] + [os.path.join(HERE, name) for name in _sources()] + ["-o", out_path]
     print(" ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)
 

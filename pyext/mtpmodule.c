@@ -32,6 +32,7 @@
 #include "mtp_ownmem.h"
 #include "mtp_probes.h"
 #include "mtp_sidetable.h"
+#include "mtp_budget.h"
 #include "mtp_snapshot.h"
 #include "mtp_wpscan.h"
 
@@ -604,10 +605,9 @@ static void mtp_wp_stop(void)
     mtp.wp_state = MTP_WP_OFF;
 }
 
-/* The scan's default cost budget (mtp.scan_share, set_budget's
- * scan_share): its write-protect faults, at their price, plus its own
- * system calls, as a share of the program's time. */
-#define MTP_WRITE_BUDGET      0.02
+/* The scan's cost budget (mtp.scan_share, MTP_BUDGET_SCAN_SHARE by
+ * default): its write-protect faults, at their price, plus its own system
+ * calls, as a share of the program's time. */
 #define MTP_WP_START_STRIDE   MTP_WPSCAN_MAX_STRIDE /* registered narrowly, then sized */
 #define MTP_WP_FIRST_SAMPLE   (16ull << 20)         /* ... at most 16 MiB, less at a high price */
 #define MTP_WP_MEASURE_EVERY  (30 * 1000000000ull)
@@ -1481,9 +1481,7 @@ static void mtp_gc_done_at_exit(void)
  * (walk, sort, the tables' lookups and bounded upkeep, records), plus a
  * fixed part (storage credited, hints; the written-page scan apart).
  */
-#define MTP_DEFAULT_BUDGET  0.20
 #define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
-#define MTP_TIMER_SHARE     0.02
 /* What an idle stretch (or the wait for a tracer) can save up: 10 ms.  It is
  * spent in the next second or so, on top of the steady share: 50 ms was 5%
  * of a 1-s program.  The gc.get_objects() path keeps 50 ms: each of its
@@ -1980,6 +1978,15 @@ static int mtp_put_str(PyObject *dict, const char *key, const char *value)
     return rc;
 }
 
+static int mtp_put_f64(PyObject *dict, const char *key, double value)
+{
+    PyObject *v = PyFloat_FromDouble(value);
+    int rc = v ? PyDict_SetItemString(dict, key, v) : -1;
+
+    Py_XDECREF(v);
+    return rc;
+}
+
 static const char *mtp_wp_state_name(void)
 {
     switch (mtp.wp_state) {
@@ -2016,6 +2023,9 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "cycle_ns", mtp_gc.last_cycle_ns) < 0 ||
         PyDict_SetItemString(d, "walks_gc_lists", mtp_gc.usable ? Py_True : Py_False) < 0 ||
         mtp_put_str(d, "footprint", mtp.first_page_only ? "first-page" : "full") < 0 ||
+        mtp_put_f64(d, "budget_share", mtp.budget) < 0 ||
+        mtp_put_f64(d, "budget_timer_share", mtp_load_f64(&mtp.timer_share)) < 0 ||
+        mtp_put_f64(d, "budget_scan_share", mtp.scan_share) < 0 ||
         mtp_put_u64(d, "last_step_gen0", mtp_gc.last_by_list[0]) < 0 ||
         mtp_put_u64(d, "last_step_gen1", mtp_gc.last_by_list[1]) < 0 ||
         mtp_put_u64(d, "last_step_gen2", mtp_gc.last_by_list[2]) < 0 ||
@@ -2094,11 +2104,8 @@ static PyObject *mtp_set_budget(PyObject *Py_UNUSED(module), PyObject *args, PyO
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "d|dd:set_budget", keywords, &share, &timer,
                                      &scan))
         return NULL;
-    if (!(share > 0.0 && share <= 10.0) || !(timer >= 0.0 && timer <= 1.0) ||
-        !(scan > 0.0 && scan <= 1.0)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "budget: share must be in (0, 10] (of the collector's time), timer_share "
-                        "in [0, 1] (of wall time), scan_share in (0, 1] (of the program's time)");
+    if (!mtp_budget_valid(&(struct mtp_budget){share, timer, scan})) {
+        PyErr_SetString(PyExc_ValueError, "budget: " MTP_BUDGET_LIMITS);
         return NULL;
     }
     mtp.budget = share;
@@ -2393,6 +2400,28 @@ static void mtp_read_footprint(void)
         PyErr_WriteUnraisable(NULL); /* warnings are errors: still say it, still import */
 }
 
+/* MTP_BUDGET sets set_budget's shares before the program runs, without a
+ * code change ("timer_share=1%,scan_share=0.01").  Like MTP_FOOTPRINT, a
+ * bad value warns and keeps the defaults. */
+static void mtp_read_budget(void)
+{
+    const char *v = getenv("MTP_BUDGET");
+    struct mtp_budget b = {mtp.budget, mtp.timer_share, mtp.scan_share};
+    char err[160];
+
+    if (v == NULL || v[0] == '\0')
+        return;
+    if (mtp_budget_parse(v, &b, err, sizeof(err)) == 0) {
+        mtp.budget = b.share;
+        mtp.scan_share = b.scan_share;
+        mtp_store_f64(&mtp.timer_share, b.timer_share);
+        return;
+    }
+    if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                         "mtp: MTP_BUDGET=%.100s: %s; keeping the defaults", v, err) < 0)
+        PyErr_WriteUnraisable(NULL); /* warnings are errors: still say it, still import */
+}
+
 static int mtp_register(PyObject *module)
 {
     PyObject *gc = NULL, *os = NULL, *callbacks = NULL, *cb = NULL, *res = NULL;
@@ -2450,6 +2479,7 @@ static int mtp_register(PyObject *module)
     if (getenv("MTP_NO_GC_WALK") == NULL || strcmp(getenv("MTP_NO_GC_WALK"), "1") != 0)
         mtp_gc_find_lists();
     mtp_read_footprint();
+    mtp_read_budget();
     rc = 0;
 out:
     Py_XDECREF(res);
@@ -2476,9 +2506,9 @@ PyMODINIT_FUNC PyInit_mtp(void)
         return NULL;
     }
     mtp.min_interval_ns = MTP_MIN_INTERVAL_NS;
-    mtp.budget = MTP_DEFAULT_BUDGET;
-    mtp.timer_share = MTP_TIMER_SHARE;
-    mtp.scan_share = MTP_WRITE_BUDGET;
+    mtp.budget = MTP_BUDGET_SHARE;
+    mtp.timer_share = MTP_BUDGET_TIMER_SHARE;
+    mtp.scan_share = MTP_BUDGET_SCAN_SHARE;
     mtp.ns_per_entry = 300;
     mtp.step_fixed_ns = 2e5;
     mtp.settings = PyDict_New();

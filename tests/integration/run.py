@@ -712,11 +712,11 @@ def test_untracked_dict_hint_lasts(trace_bin, python, pydir, tmp):
 SAFETY = os.path.join(ROOT, "tests", "integration", "safety_program.py")
 
 
-def run_ready_go(trace_bin, cmd, pydir, ready, go, trace_args, timeout):
+def run_ready_go(trace_bin, cmd, pydir, ready, go, trace_args, timeout, env=None):
     """Runs a program that creates READY and waits for GO; attaches mtp-trace
     (when trace_args is not None) between the two.  Returns (out, err, rc);
     every process is gone on every path."""
-    proc = subprocess.Popen(cmd, env=env_with(pydir), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, env=dict(env_with(pydir), **(env or {})), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     tracer = None
     try:
@@ -853,13 +853,15 @@ def test_budget_extremes(trace_bin, python, pydir, tmp):
 SPEND = os.path.join(ROOT, "tests", "integration", "spend_program.py")
 
 
-def test_steps_spend_budget(trace_bin, python, pydir, tmp):
+def test_steps_spend_budget(trace_bin, python, pydir, tmp, timer_share=None):
     """At the defaults steps take about the 2% of wall time they may, on a
     heap whose walk visits shared referents many times (they once stopped
-    at a fifth of it, and a pass over the heap took ~18 s)."""
+    at a fifth of it, and a pass over the heap took ~18 s); with
+    MTP_BUDGET=timer_share=S, about S."""
     stats, ready, go = fresh_paths(tmp, "spend", "json", "ready", "go")
+    env = {"MTP_BUDGET": "timer_share=%g" % timer_share} if timer_share is not None else None
     out, err, rc = run_ready_go(trace_bin, [python, SPEND, stats, ready, go, "8"], pydir, ready,
-                                go, ["--json", "--no-written-scan"], 120)
+                                go, ["--json", "--no-written-scan"], 120, env)
     check(rc == 0 and out.strip() == "done" and err == "",
           "spend program exited %s: %s" % (rc, err[-2000:]))
     with open(stats) as f:
@@ -870,9 +872,12 @@ def test_steps_spend_budget(trace_bin, python, pydir, tmp):
           % (b["observations"] - a["observations"], b["objects_seen"] - a["objects_seen"],
              100 * share, b.get("step_ns_per_entry", -1), b.get("timer_credit_ns", 0) / 1e6))
     check(st["tracing"], "the program did not see the tracer")
-    # The budget is 2%; the credit saved while attaching is spent on top.
-    check(0.01 <= share <= 0.035, "steps took %.2f%% of the program's wall time; the default "
-          "budget is 2%%" % (100 * share))
+    want = 0.02 if timer_share is None else timer_share
+    check(b.get("budget_timer_share") == want, "mtp.stats() says timer_share %s, not %s"
+          % (b.get("budget_timer_share"), want))
+    # The credit saved while attaching (10 ms) is spent on top.
+    check(want / 2 <= share <= want * 1.5 + 0.005, "steps took %.2f%% of the program's wall "
+          "time; the budget is %g%%" % (100 * share, 100 * want))
 
 
 ALLOCATOR = os.path.join(ROOT, "tests", "integration", "allocator_program.py")
@@ -1106,6 +1111,23 @@ def test_first_page_footprint(trace_bin, python, pydir, tmp):
           % (first_in, n))
 
 
+def test_bad_budget_warns(python, pydir):
+    """A bad MTP_BUDGET warns, names the fault and keeps the defaults; the
+    import never fails, not even when warnings are errors."""
+    code = "import mtp; s = mtp.stats(); print(s['budget_timer_share'], s['budget_scan_share'])"
+    for value, needle in (("timer=0.01", "unknown name 'timer'"), ("scan_share=3", "out of range"),
+                          ("timer_share=1%x", "not a number")):
+        for flags in ([], ["-W", "error"]):
+            r = subprocess.run([python] + flags + ["-c", code], env=dict(env_with(pydir),
+                               MTP_BUDGET=value), capture_output=True, text=True, timeout=60)
+            check(r.returncode == 0 and r.stdout.split() == ["0.02", "0.02"],
+                  "import with MTP_BUDGET=%s %s: exit %d, stdout %r, stderr %s"
+                  % (value, " ".join(flags), r.returncode, r.stdout, r.stderr[-2000:]))
+            for want in ("RuntimeWarning", "MTP_BUDGET=" + value, needle):
+                check(want in r.stderr, "import with MTP_BUDGET=%s %s: %r not in stderr: %s"
+                      % (value, " ".join(flags), want, r.stderr))
+
+
 def test_bad_footprint_warns(python, pydir):
     """A bad MTP_FOOTPRINT warns and falls back; the import never fails, not
     even when warnings are errors."""
@@ -1176,6 +1198,8 @@ def main():
                    test_first_page_footprint, trace_bin, python, pydir, tmp)
             record("a bad MTP_FOOTPRINT warns and still imports on %s" % label,
                    test_bad_footprint_warns, python, pydir)
+            record("a bad MTP_BUDGET warns and still imports on %s" % label,
+                   test_bad_budget_warns, python, pydir)
             if label.startswith("debian"):
                 # The path for interpreters whose collector lists mtp does
                 # not recognise: gc.get_objects() slices.
@@ -1189,6 +1213,8 @@ def main():
                        test_budget_extremes, trace_bin, python, pydir, tmp)
                 record("steps spend their 2%% budget on %s" % label, test_steps_spend_budget,
                        trace_bin, python, pydir, tmp)
+                record("MTP_BUDGET=timer_share=0.005 holds steps to it on %s" % label,
+                       test_steps_spend_budget, trace_bin, python, pydir, tmp, 0.005)
                 record("mtp leaves the program's malloc alone on %s" % label,
                        test_allocator_untouched, trace_bin, python, pydir, tmp)
                 record("the final report counts every collection on %s" % label,
