@@ -12,29 +12,14 @@
  * side table, mtp_sidetable.h): 16 bytes per observed object, looked up for
  * each object of the next step's slice.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "mtp_state.h"
 
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define _SDT_HAS_SEMAPHORES 1
-/* Registers or constants only: libbpf cannot decode indexed memory operands
- * such as 8@(%r11,%rdx,8), which the default "nor" lets the compiler pick. */
-#define STAP_SDT_ARG_CONSTRAINT nr
-#include <sys/sdt.h>
-
-#include "mtp_abi.h"
-#include "mtp_ownmem.h"
-#include "mtp_probes.h"
-#include "mtp_sidetable.h"
 #include "mtp_budget.h"
-#include "mtp_snapshot.h"
-#include "mtp_wpscan.h"
 
 /* Semaphores live in .probes; the kernel bumps them when a uprobe with a
  * ref_ctr_offset attaches, which is how we know a tracer is listening. */
@@ -44,192 +29,11 @@
 #define MTP_SEMAPHORE_OF(name) MTP_SEMAPHORE(name);
 MTP_PROBES(MTP_SEMAPHORE_OF)
 
-/* Fires mtp:name, declared in mtp_probes.h: a firing whose argument count
- * differs from the declaration does not compile. */
-#define MTP_FIRE(name, ...)                                                                        \
-    do {                                                                                           \
-        _Static_assert(MTP__COUNT(__VA_ARGS__) == MTP_PROBE_ARITY(name),                           \
-                       "mtp:" #name " fired with other arguments than mtp_probes.h declares");     \
-        MTP__FIRE_N(MTP__COUNT(__VA_ARGS__))(mtp, name, __VA_ARGS__);                              \
-    } while (0)
-#define MTP__FIRE_N(n)  MTP__FIRE_N_(n)
-#define MTP__FIRE_N_(n) DTRACE_PROBE##n
-
-#define MTP_TRACING() (mtp_gc_start_semaphore | mtp_gc_done_semaphore | mtp_objects_semaphore)
-
-/* A live hint.  Objects that support weak references are followed through
- * one; other GC-tracked objects (list, dict, tuple) are found again by address
- * and type in each snapshot, so a new object of the same type at a freed
- * hinted one's address inherits its hint.  Neither keeps the object alive. */
-typedef struct {
-    uint64_t addr;
-    uint16_t type_tag;
-    uint32_t kind;       /* enum mtp_hint */
-    PyObject *weakref;   /* NULL for GC-tracked objects */
-    uint64_t seen_cycle; /* the round-robin cycle that last found it */
-} mtp_hint_entry;
-
 #define MTP_HINTS_MAX 65536
 
-/* Step pauses in buckets of a quarter of a power of two: enough to tell a
- * p99 of 1 ms from one of 1.2 ms, in 256 counters. */
-#define MTP_STEP_HIST 256
+mtp_state mtp;
 
-enum { MTP_WP_OFF = 0, MTP_WP_ON = 1, MTP_WP_BACKING_OFF = 2 };
-
-typedef struct {
-    mtp_seentab seen;         /* the side table: each observed object's last reading */
-    mtp_extab extents;        /* out-of-line storage by owner (see mtp_extent) */
-    mtp_extent *step_extents; /* this step's, in emission order (in step_extents_mem) */
-    size_t step_extents_len, step_extents_cap;
-    mtp_scratch step_extents_mem;
-
-    struct mtp_record batch[MTP_BATCH_MAX];
-    uint32_t batch_len;
-
-    PyObject *get_objects;    /* gc.get_objects */
-    PyObject *generation_key; /* "generation", interned: looked up at every collection */
-    PyObject *settings;       /* dict name -> "name=value" bytes, from configure() */
-    mtp_hint_entry *hints;
-    size_t hints_len;
-    int observing;     /* guards against re-entry through an allocation */
-    int in_collection; /* between gc.callbacks' "start" and "stop" */
-    uint64_t gc_start_ns;
-    /* Totals not yet reported through mtp:gc_done. */
-    uint64_t pending_collections;
-    uint64_t pending_gc_ns;
-    uint64_t pending_observe_ns;
-    uint64_t pending_observed;
-    uint64_t pending_cycles; /* round-robin cycles completed */
-    uint64_t last_gc_done_ns;
-    uint64_t last_observe_ns; /* also read by the ticker without the GIL */
-    uint64_t min_interval_ns;
-
-    /* The step budget (see mtp_step). */
-    double budget;            /* share of the collector's time a step may take */
-    double timer_share;       /* share of wall time all steps may take (ticker reads: atomic) */
-    double scan_share;        /* share of the program's time the written-page scan may cost */
-    int64_t credit_ns;        /* collection steps' credit, negative after an overrun */
-    int64_t timer_credit_ns;  /* wall-time credit (ticker reads: atomic) */
-    double ns_per_entry;      /* walk, sort, tables and records, per entry */
-    double step_fixed_ns;     /* the rest but the scan: storage credited, hints */
-    uint64_t step_walked_ns;  /* the last step's per-entry part, for the two above */
-    uint64_t step_visited;    /* entries the last step's walk visited (what `limit` bounds) */
-    uint64_t step_scan_ns;    /* the last step's written-page scan, budgeted apart */
-    uint64_t timer_earned_ns; /* timer credit was earned up to here */
-
-    /* The written-page scan: MTP_WP_ON, MTP_WP_OFF, MTP_WP_BACKING_OFF, or
-     * -errno when the kernel refused it. */
-    struct mtp_wpscan wp;
-    int wp_state;
-    uint64_t *written; /* pages written, pending until the next observation */
-    size_t written_len;
-    uint64_t written_since; /* when the current sample was protected */
-    uint64_t written_fired;
-    /* Its cost, measured (see mtp_written_resample). */
-    uint64_t wp_fault_ns;       /* what one write-protect fault costs here */
-    uint64_t wp_fault_measured; /* when that was measured */
-    double wp_fault_factor; /* price per fault / wp_fault_ns: 1, or more where the TLB is flushed */
-    uint64_t wp_resume_ns;  /* backing off: no scan before this */
-    uint64_t wp_backoff_ns; /* the current back-off's length; doubles */
-    uint64_t wp_faults_total;
-    uint64_t wp_sys_ns_total;
-    uint64_t wp_cost_ns_total;
-    uint64_t wp_backoffs;
-    unsigned wp_quiet;   /* samples in a row whose average cost was under a quarter of the budget */
-    double wp_share_avg; /* the scan's cost as a share of time, smoothed; < 0: none yet */
-    uint64_t wp_period_ns; /* time between two takes, smoothed: how often the sample moves */
-    /* The last take's window was cut by a full collection: the same chunks
-     * are watched again, once, instead of moving on. */
-    int wp_window_lost, wp_retried;
-    /* The stride the sample moves to at the scan's next step (0: stays):
-     * decided after a take, carried out apart from it (mtp_scan_step). */
-    unsigned wp_sample_next;
-    uint64_t pending_wp_cost_ns; /* not yet reported through mtp:gc_done */
-
-    /* MTP_FOOTPRINT=first-page: each object counts only toward the page its
-     * start is on, as the MTP paper's prototype did; kept for ablations. */
-    int first_page_only;
-
-    /* Counters exposed through mtp.stats(). */
-    uint64_t observations;
-    uint64_t objects_seen;
-    uint64_t records_fired;
-    uint64_t batches_fired;
-    uint64_t observe_ns_total;
-    uint64_t observe_ns_last;
-    uint64_t observe_ns_max;
-    uint64_t timer_steps;
-    uint64_t extents_credited;         /* storage credited through its owner's written page */
-    uint64_t gc_ns_total;              /* the collector's own time while traced */
-    uint64_t gc_step_ns_total;         /* steps inside collections: their added pause */
-    uint64_t timer_step_ns_total;      /* steps from the timer */
-    uint64_t forced_steps;             /* minimal steps run so that observation never stops */
-    uint64_t pending_step_max_ns;      /* the longest step since the last mtp:gc_done */
-    uint32_t step_hist[MTP_STEP_HIST]; /* step pauses, log-scaled (mtp_step_bucket) */
-} mtp_state;
-
-static mtp_state mtp;
-
-/* The collector's lists as the step walks them (see "Observation steps"). */
-typedef struct {
-    uintptr_t next;
-    uintptr_t prev; /* low two bits are collector flags */
-} mtp_gc_link;
-
-#define MTP_GC_PREV_MASK (~(uintptr_t)3)
-/* Generations 0-2, then the permanent generation of gc.freeze(). */
-#define MTP_GC_LISTS 4
-/* struct gc_generation: the head, then two ints (threshold, count). */
-#define MTP_GC_GENERATION_SIZE (sizeof(mtp_gc_link) + 2 * sizeof(int))
-
-static struct {
-    int usable; /* 1 once the layout checked out; written with the GIL, the ticker reads it
-                   (atomic stores and loads there) */
-    mtp_gc_link *heads[MTP_GC_LISTS];
-    PyObject *bookmark;          /* strong: the object the next step starts at */
-    int resume_list;             /* without a bookmark: the head the next step starts
-                                    from (it walks the list after it) */
-    Py_ssize_t bookmark_visited; /* referents of the bookmark already observed */
-    uint8_t cycle;
-    uint64_t cycle_started_ns;
-    uint64_t last_cycle_ns; /* how long the last full cycle took */
-    uint64_t cycles;
-    size_t fallback_offset;                  /* into gc.get_objects(), when not walking */
-    uint64_t last_by_list[MTP_GC_LISTS + 1]; /* the last step's walk, per list */
-} mtp_gc;
-
-/* Doubles that the ticker reads without the GIL: written with the GIL held,
- * read anywhere, never torn. */
-static double mtp_load_f64(const double *p)
-{
-    double v;
-
-    __atomic_load(p, &v, __ATOMIC_RELAXED);
-    return v;
-}
-
-static void mtp_store_f64(double *p, double v)
-{
-    __atomic_store(p, &v, __ATOMIC_RELAXED);
-}
-
-/* The calling thread's CPU time: what a system call cost the program. */
-static uint64_t mtp_cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mtp_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+mtp_gc_state mtp_gc;
 
 static void mtp_flush(void)
 {
