@@ -42,7 +42,7 @@
 
 #pragma GCC visibility push(hidden)
 
-/* The probes' semaphores (defined in mtpmodule.c).  They live in
+/* The probes' semaphores (defined in mtp_transport.c).  They live in
  * .probes; the kernel bumps one when a uprobe with a ref_ctr_offset
  * attaches, which is how we know a tracer is listening. */
 #define MTP_SEMAPHORE_DECL(name) extern unsigned short mtp_##name##_semaphore;
@@ -234,6 +234,49 @@ static inline uint64_t mtp_now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/*
+ * Transport (mtp_transport.c).
+ */
+/* Fires the queued records through mtp:objects, if a tracer listens, and
+ * empties the queue. */
+void mtp_flush(void);
+
+/* Queue [addr, addr + size) with the object's delta, split so that no record
+ * spans more than MTP_RECORD_MAX_BYTES. */
+static inline void mtp_emit(uint64_t addr, uint64_t size, int32_t delta)
+{
+    /* No Python object is this large; a size like this means a layout we
+     * misread, and emitting it would flood the page table. */
+    if (size > (1ull << 32))
+        return;
+    while (size > 0) {
+        uint64_t chunk = size < MTP_RECORD_MAX_BYTES ? size : MTP_RECORD_MAX_BYTES;
+        struct mtp_record *rec;
+
+        if (mtp.batch_len == MTP_BATCH_MAX)
+            mtp_flush();
+        rec = &mtp.batch[mtp.batch_len++];
+        rec->addr = addr;
+        rec->size = (uint32_t)chunk;
+        rec->refcnt_delta = delta;
+        addr += chunk;
+        size -= chunk;
+    }
+}
+
+/* mtp:hint for op's ranges, and with_buffer, its buffer's data. */
+void mtp_fire_hint(PyObject *op, uint32_t kind, int with_buffer);
+/* mtp:configure for every setting mtp.configure() holds. */
+void mtp_fire_settings(void);
+
+/* mtp:gc_done carries totals since its last firing: one firing per
+ * collection would cost ~1 us each with a tracer attached, more than many
+ * young collections take. */
+#define MTP_GC_DONE_PERIOD_NS 1000000000ull
+void mtp_fire_gc_done(uint64_t now);
+/* At exit (Py_AtExit): the totals not yet reported; calls no Python. */
+void mtp_gc_done_at_exit(void);
 
 #pragma GCC visibility pop
 
