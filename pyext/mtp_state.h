@@ -278,6 +278,37 @@ void mtp_fire_gc_done(uint64_t now);
 /* At exit (Py_AtExit): the totals not yet reported; calls no Python. */
 void mtp_gc_done_at_exit(void);
 
+#define MTP_BUFFERS_MAX 256
+
+/* One step's snapshot under construction. */
+typedef struct {
+    mtp_seen *v;
+    size_t len;
+    size_t limit;                       /* entries this step may take (its budget) */
+    PyObject *buffers[MTP_BUFFERS_MAX]; /* strong: read after the walk */
+    size_t n_buffers;
+    Py_ssize_t visited; /* referents visited in the current object */
+    Py_ssize_t skip;    /* of those, already observed by the previous step */
+    int nested;
+    int list;                           /* being walked; MTP_GC_LISTS: not known yet */
+    uint64_t by_list[MTP_GC_LISTS + 1]; /* tracked objects walked per list */
+} mtp_walk;
+
+/*
+ * The GC walk (mtp_walk.c).
+ */
+/* Finds the collector's lists and sets mtp_gc.usable when their layout
+ * checks out; leaves the walk off otherwise. */
+void mtp_gc_find_lists(void);
+/* Walks the lists from the bookmark into w until its limit; returns the old
+ * bookmark to release (or sets *broken). */
+PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken);
+/* The fallback: a slice of gc.get_objects(); returns the list (which keeps
+ * the objects alive), or NULL with an exception. */
+PyObject *mtp_snapshot_all(mtp_walk *w, int *cycle_done);
+/* A round-robin cycle ended at `now`. */
+void mtp_gc_cycle_done(uint64_t now);
+
 #pragma GCC visibility pop
 
 #endif /* MTP_STATE_H */
