@@ -309,6 +309,30 @@ PyObject *mtp_snapshot_all(mtp_walk *w, int *cycle_done);
 /* A round-robin cycle ended at `now`. */
 void mtp_gc_cycle_done(uint64_t now);
 
+/*
+ * The written-page scan's driver (mtp_written.c).
+ */
+/* Closes the scan (the tracer left, or a forked child starts clean). */
+void mtp_wp_stop(void);
+/* Whether a take is due: at most one per MTP_WP_PERIOD_NS. */
+int mtp_written_due(uint64_t now);
+/* Appends the pages written since the last take to mtp.written. */
+void mtp_written_take(void);
+/* Before a full collection: takes the writes, drops the protection. */
+void mtp_written_release(void);
+/* Re-protects every watched page, reporting nothing. */
+void mtp_written_rearm(void);
+/* After a take: the cost measured, the next sample sized. */
+void mtp_written_resample(uint64_t now);
+/* Moves the sample where mtp_written_resample() decided. */
+void mtp_written_move(uint64_t now);
+/* Fires mtp:written for the pending pages and empties the list. */
+void mtp_written_fire(void);
+/* Registers the mappings the scan watches, from /proc/self/maps. */
+void mtp_written_watch(void);
+/* What one of the scan's faults costs the program, in ns. */
+double mtp_wp_fault_price(void);
+
 #pragma GCC visibility pop
 
 #endif /* MTP_STATE_H */
