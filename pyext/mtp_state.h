@@ -333,6 +333,14 @@ void mtp_written_watch(void);
 /* What one of the scan's faults costs the program, in ns. */
 double mtp_wp_fault_price(void);
 
+/*
+ * Hints (mtp_hints.c).
+ */
+/* Repeats the live hints found in a step's sorted slice; forgets the dead. */
+void mtp_refresh_hints(const mtp_seen *slice, size_t slice_len);
+extern const char mtp_hint_doc[];
+PyObject *mtp_hint(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
 #pragma GCC visibility pop
 
 #endif /* MTP_STATE_H */
