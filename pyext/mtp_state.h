@@ -341,6 +341,14 @@ void mtp_refresh_hints(const mtp_seen *slice, size_t slice_len);
 extern const char mtp_hint_doc[];
 PyObject *mtp_hint(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
+/*
+ * Settings (mtp_settings.c).
+ */
+extern const char mtp_configure_doc[];
+PyObject *mtp_configure(PyObject *module, PyObject *args, PyObject *kwargs);
+extern const char mtp_settings_doc[];
+PyObject *mtp_settings(PyObject *module, PyObject *ignored);
+
 #pragma GCC visibility pop
 
 #endif /* MTP_STATE_H */
