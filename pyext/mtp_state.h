@@ -349,6 +349,22 @@ PyObject *mtp_configure(PyObject *module, PyObject *args, PyObject *kwargs);
 extern const char mtp_settings_doc[];
 PyObject *mtp_settings(PyObject *module, PyObject *ignored);
 
+/*
+ * The step (mtp_step.c).
+ */
+/* Entries an unbounded step may take: far more than any budget allows,
+ * and a bound on the snapshot's memory. */
+#define MTP_STEP_MAX_ENTRIES (64u << 20)
+/* One step of at most `limit` entries (or one of the scan's), timed and
+ * counted.  Returns 0, or -1 with an exception set. */
+int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent);
+
+/*
+ * Scheduling (mtpmodule.c).
+ */
+/* The step-pause histogram's bucket for `ns`. */
+unsigned mtp_step_bucket(uint64_t ns);
+
 #pragma GCC visibility pop
 
 #endif /* MTP_STATE_H */
