@@ -360,10 +360,30 @@ PyObject *mtp_settings(PyObject *module, PyObject *ignored);
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent);
 
 /*
- * Scheduling (mtpmodule.c).
+ * Scheduling (mtp_schedule.c).
  */
+#define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
 /* The step-pause histogram's bucket for `ns`. */
 unsigned mtp_step_bucket(uint64_t ns);
+/* The upper bound of the pause below which `share` of the steps fell. */
+uint64_t mtp_step_quantile(double share);
+/* gc.callbacks: steps inside collections. */
+PyObject *mtp_gc_callback(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+/* Whether a timer step is due; the ticker asks without the GIL. */
+int mtp_timer_due(uint64_t now);
+/* A timer step, GIL held, outside any collection. */
+void mtp_timer_step(void);
+
+/*
+ * The ticker and the fork hooks (mtp_ticker.c).
+ */
+/* Starts the ticker if a tracer listens and none runs.  GIL held. */
+void mtp_ticker_ensure(void);
+/* Registered with atexit and os.register_at_fork. */
+PyObject *mtp_ticker_stop(PyObject *module, PyObject *ignored);
+PyObject *mtp_before_fork(PyObject *module, PyObject *ignored);
+PyObject *mtp_after_fork_parent(PyObject *module, PyObject *ignored);
+PyObject *mtp_after_fork_child(PyObject *module, PyObject *ignored);
 
 #pragma GCC visibility pop
 
