@@ -89,6 +89,53 @@ void mtp_refresh_hints(const mtp_seen *slice, size_t slice_len)
     }
 }
 
+/* Remembers op's hint, followed through a weak reference where its type
+ * allows, by address and type otherwise.  0, or -1 with an exception set. */
+static int mtp_hint_remember(PyObject *op, uint64_t addr, uint32_t kind)
+{
+    PyObject *wr = NULL;
+
+    /* A weak reference sees the object's death exactly, even when a new
+     * object takes its address, so use one wherever the type allows. */
+    if (PyType_SUPPORTS_WEAKREFS(Py_TYPE(op))) {
+        wr = PyWeakref_NewRef(op, NULL);
+        if (wr == NULL)
+            return -1;
+    } else if (PyObject_IS_GC(op)) {
+        /* Found again by address and type in each snapshot.  Containers
+         * holding only atomic values (a dict of ints) are left untracked
+         * by CPython, so no snapshot would find them: track them, as
+         * CPython itself does once they hold a container. */
+        if (!PyObject_GC_IsTracked(op))
+            PyObject_GC_Track(op);
+    } else {
+        PyErr_Format(PyExc_TypeError,
+                     "cannot hint a %.100s: it is neither GC-tracked nor "
+                     "weak-referenceable (hint its container instead)",
+                     Py_TYPE(op)->tp_name);
+        return -1;
+    }
+    if (mtp.hints_len == MTP_HINTS_MAX) {
+        Py_XDECREF(wr);
+        PyErr_SetString(PyExc_RuntimeError, "too many live mtp hints (65536)");
+        return -1;
+    }
+    if (mtp.hints == NULL) {
+        mtp.hints = mtp_own_map(MTP_HINTS_MAX * sizeof(*mtp.hints)); /* zeroed */
+        if (mtp.hints == NULL) {
+            Py_XDECREF(wr);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    mtp.hints[mtp.hints_len++] = (mtp_hint_entry){.addr = addr,
+                                                  .type_tag = mtp_type_tag(op),
+                                                  .kind = kind,
+                                                  .weakref = wr,
+                                                  .seen_cycle = mtp_gc.cycles};
+    return 0;
+}
+
 const char mtp_hint_doc[] =
     PyDoc_STR("hint(obj, kind)\n--\n\n"
               "Tell the tracer that obj will be 'hot' (keep it on the fast tier) or\n"
@@ -131,47 +178,8 @@ PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_
             break;
         }
     }
-    if (kind != MTP_HINT_NONE) {
-        PyObject *wr = NULL;
-
-        /* A weak reference sees the object's death exactly, even when a new
-         * object takes its address, so use one wherever the type allows. */
-        if (PyType_SUPPORTS_WEAKREFS(Py_TYPE(op))) {
-            wr = PyWeakref_NewRef(op, NULL);
-            if (wr == NULL)
-                return NULL;
-        } else if (PyObject_IS_GC(op)) {
-            /* Found again by address and type in each snapshot.  Containers
-             * holding only atomic values (a dict of ints) are left untracked
-             * by CPython, so no snapshot would find them: track them, as
-             * CPython itself does once they hold a container. */
-            if (!PyObject_GC_IsTracked(op))
-                PyObject_GC_Track(op);
-        } else {
-            PyErr_Format(PyExc_TypeError,
-                         "cannot hint a %.100s: it is neither GC-tracked nor "
-                         "weak-referenceable (hint its container instead)",
-                         Py_TYPE(op)->tp_name);
-            return NULL;
-        }
-        if (mtp.hints_len == MTP_HINTS_MAX) {
-            Py_XDECREF(wr);
-            PyErr_SetString(PyExc_RuntimeError, "too many live mtp hints (65536)");
-            return NULL;
-        }
-        if (mtp.hints == NULL) {
-            mtp.hints = mtp_own_map(MTP_HINTS_MAX * sizeof(*mtp.hints)); /* zeroed */
-            if (mtp.hints == NULL) {
-                Py_XDECREF(wr);
-                return PyErr_NoMemory();
-            }
-        }
-        mtp.hints[mtp.hints_len++] = (mtp_hint_entry){.addr = addr,
-                                                      .type_tag = mtp_type_tag(op),
-                                                      .kind = kind,
-                                                      .weakref = wr,
-                                                      .seen_cycle = mtp_gc.cycles};
-    }
+    if (kind != MTP_HINT_NONE && mtp_hint_remember(op, addr, kind) < 0)
+        return NULL;
     mtp_fire_hint(op, kind, 1);
     Py_RETURN_NONE;
 }

@@ -118,21 +118,150 @@ static void mtp_step_scratch_trim(void)
             mtp_scratch_free(all[i]);
 }
 
+/* The step's slice: from the collector's lists, or from gc.get_objects()
+ * when they cannot be walked.  *objects is then that list, which keeps the
+ * objects alive; *old_bookmark is the bookmark the walk replaced, released
+ * once nothing walks.  Returns 0, or -1 with an exception set and the
+ * walk's references released. */
+static int mtp_step_walk(mtp_walk *w, int *cycle_done, PyObject **objects, PyObject **old_bookmark)
+{
+    int broken = 0;
+
+    if (mtp_gc.usable) {
+        *old_bookmark = mtp_gc_walk(w, cycle_done, &broken);
+        if (broken) {
+            /* Never guess: from now on, the public API only. */
+            __atomic_store_n(&mtp_gc.usable, 0, __ATOMIC_RELAXED);
+            w->len = 0;
+        }
+    }
+    if (!mtp_gc.usable) {
+        *objects = mtp_snapshot_all(w, cycle_done);
+        if (*objects == NULL) {
+            mtp_release_buffers(w);
+            Py_XDECREF(*old_bookmark);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Sorts the slice, drops repeats and folds it into the side table, which
+ * hands back each object's change since its own last observation
+ * (*delta_out); the table's upkeep (dropping the dead, resizing) is bounded
+ * by the slice too.  Returns the sorted slice, *n long, or NULL when out of
+ * memory. */
+static mtp_seen *mtp_step_fold(mtp_walk *w, size_t *n, int32_t **delta_out)
+{
+    size_t len = w->len;
+    mtp_seen *tmp = mtp_scratch_get(&mtp_step_sort, (len ? len : 1) * sizeof(*tmp)), *sorted;
+    int32_t *delta = mtp_scratch_get(&mtp_step_delta, (len ? len : 1) * sizeof(*delta));
+
+    sorted = tmp == NULL || delta == NULL ? NULL : mtp_sort_seen(w->v, tmp, len);
+    if (sorted != NULL)
+        len = mtp_seen_unique(sorted, len);
+    if (sorted == NULL || mtp_seentab_step(&mtp.seen, sorted, len, mtp_gc.cycle, delta) < 0)
+        return NULL;
+    *n = len;
+    *delta_out = delta;
+    return sorted;
+}
+
+/* After the records, when code may run again: the hints repeated, the
+ * buffers' data, the mappings to watch (at the scan's turn), the storage of
+ * written containers, the settings.  Returns the time the scan's part took. */
+static uint64_t mtp_step_after_records(mtp_walk *w, const mtp_seen *sorted, const int32_t *delta,
+                                       size_t n, int scan)
+{
+    uint64_t scan_ns = 0;
+
+    mtp_refresh_hints(sorted, n);
+    if (w->n_buffers > 0)
+        mtp_emit_buffers(w, sorted, delta, n);
+    if (scan) {
+        uint64_t t0 = mtp_now_ns();
+        mtp_written_watch();
+        scan_ns = mtp_now_ns() - t0;
+    }
+    mtp_extents_step();
+    mtp_fire_settings();
+    return scan_ns;
+}
+
+/* The walk's per-list counts, and the cycle's end if the walk reached it. */
+static void mtp_step_note_cycle(const mtp_walk *w, int cycle_done, uint64_t now)
+{
+    if (mtp_gc.cycle_started_ns == 0)
+        mtp_gc.cycle_started_ns = now; /* the first cycle runs from the first step */
+    memcpy(mtp_gc.last_by_list, w->by_list, sizeof(mtp_gc.last_by_list));
+    /* Entries no step of the last two cycles saw belong to dead or
+     * untracked objects: the tables treat them as gone and drop them as
+     * their sweeps pass. */
+    if (cycle_done)
+        mtp_gc_cycle_done(now);
+}
+
 /*
- * One observation step of at most `limit` entries.  Returns 0, or -1 with a
- * Python exception set.
+ * The last of the step's own writes to the objects (references taken by
+ * gc.get_objects(), the buffers and the bookmark), which may free and run
+ * code; then the pages they wrote are re-protected, to keep those writes
+ * out of the next report, and at the scan's turn the sample is resized and
+ * moved.  Returns the time the scan's part took.
+ */
+static uint64_t mtp_step_let_go(mtp_walk *w, PyObject *objects, PyObject *old_bookmark, int scan,
+                                uint64_t now)
+{
+    uint64_t ours[MTP_BUFFERS_MAX + 2]; /* objects whose headers the step wrote */
+    size_t n_ours = 0;
+    uint64_t t0, scan_ns = 0;
+    int wrote =
+        objects != NULL || w->n_buffers > 0 || old_bookmark != NULL || mtp_gc.bookmark != NULL;
+
+    ours[n_ours++] = (uint64_t)(uintptr_t)old_bookmark;
+    ours[n_ours++] = (uint64_t)(uintptr_t)mtp_gc.bookmark;
+    for (size_t i = 0; i < w->n_buffers && n_ours < MTP_BUFFERS_MAX + 2; i++)
+        ours[n_ours++] = (uint64_t)(uintptr_t)w->buffers[i];
+    mtp_release_buffers(w);
+    Py_XDECREF(objects);
+    Py_XDECREF(old_bookmark);
+    if (scan) {
+        t0 = mtp_now_ns();
+        if (wrote)
+            mtp_written_rearm();
+        mtp_written_resample(now);
+        mtp_written_move(mtp_now_ns());
+        scan_ns += mtp_now_ns() - t0;
+    } else if (wrote && mtp.wp_state == MTP_WP_ON) {
+        /* Between scans, re-protect only the pages this step wrote (the
+         * bookmarks' and buffers' headers): a whole re-protection would
+         * also take the program's writes away, which it would pay for with
+         * faults a second time.  gc.get_objects()'s list wrote every
+         * object's header: nothing to tell apart, the scan must start over. */
+        t0 = mtp_now_ns();
+        if (objects != NULL)
+            mtp_written_rearm();
+        else
+            for (size_t i = 0; i < n_ours; i++)
+                if (ours[i] != 0)
+                    mtp_wpscan_forget(&mtp.wp, ours[i]);
+        scan_ns += mtp_now_ns() - t0;
+    }
+    return scan_ns;
+}
+
+/*
+ * One observation step of at most `limit` entries, in the order the file's
+ * header gives.  Returns 0, or -1 with a Python exception set.
  */
 static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
 {
     mtp_walk w = {0};
     PyObject *objects = NULL, *old_bookmark = NULL;
-    mtp_seen *tmp = NULL, *sorted;
+    mtp_seen *sorted;
     int32_t *delta = NULL;
-    int cycle_done = 0, broken = 0, wrote;
-    size_t n;
+    int cycle_done = 0;
+    size_t n = 0;
     uint64_t now, walk_start, scan_ns = 0;
-    uint64_t ours[MTP_BUFFERS_MAX + 2]; /* objects whose headers the step wrote */
-    size_t n_ours;
 
     *observed_out = 0;
     mtp.step_visited = 0;
@@ -152,36 +281,14 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     if (scan)
         mtp_written_take();
     scan_ns = mtp_now_ns() - walk_start;
-    if (mtp_gc.usable) {
-        old_bookmark = mtp_gc_walk(&w, &cycle_done, &broken);
-        if (broken) {
-            /* Never guess: from now on, the public API only. */
-            __atomic_store_n(&mtp_gc.usable, 0, __ATOMIC_RELAXED);
-            w.len = 0;
-        }
-    }
-    if (!mtp_gc.usable) {
-        objects = mtp_snapshot_all(&w, &cycle_done);
-        if (objects == NULL) {
-            mtp_release_buffers(&w);
-            Py_XDECREF(old_bookmark);
-            return -1;
-        }
-    }
-
-    n = w.len;
+    if (mtp_step_walk(&w, &cycle_done, &objects, &old_bookmark) < 0)
+        return -1;
     /* The walk's limit counts entries visited, duplicates included (a
      * shared small int is visited once per referrer); the cost model must
      * count the same thing, or steps are sized several times too small. */
-    mtp.step_visited = n;
-    tmp = mtp_scratch_get(&mtp_step_sort, (n ? n : 1) * sizeof(*tmp));
-    delta = mtp_scratch_get(&mtp_step_delta, (n ? n : 1) * sizeof(*delta));
-    sorted = tmp == NULL || delta == NULL ? NULL : mtp_sort_seen(w.v, tmp, n);
-    if (sorted != NULL)
-        n = mtp_seen_unique(sorted, n);
-    /* Each object's change since its own last observation; the table's
-     * upkeep (dropping the dead, resizing) is bounded by the slice too. */
-    if (sorted == NULL || mtp_seentab_step(&mtp.seen, sorted, n, mtp_gc.cycle, delta) < 0) {
+    mtp.step_visited = w.len;
+    sorted = mtp_step_fold(&w, &n, &delta);
+    if (sorted == NULL) {
         mtp_release_buffers(&w);
         Py_XDECREF(objects);
         Py_XDECREF(old_bookmark);
@@ -199,61 +306,12 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
      * upkeep, records.  What follows grows with the written pages; the
      * scan is budgeted apart. */
     mtp.step_walked_ns = mtp_now_ns() - walk_start - scan_ns;
-    mtp_refresh_hints(sorted, n);
-    if (w.n_buffers > 0)
-        mtp_emit_buffers(&w, sorted, delta, n);
-    if (scan) {
-        uint64_t t0 = mtp_now_ns();
-        mtp_written_watch();
-        scan_ns += mtp_now_ns() - t0;
-    }
-    mtp_extents_step();
-    mtp_fire_settings();
+    scan_ns += mtp_step_after_records(&w, sorted, delta, n, scan);
 
     now = mtp_now_ns();
-    if (mtp_gc.cycle_started_ns == 0)
-        mtp_gc.cycle_started_ns = now; /* the first cycle runs from the first step */
-    memcpy(mtp_gc.last_by_list, w.by_list, sizeof(mtp_gc.last_by_list));
-    /* Entries no step of the last two cycles saw belong to dead or
-     * untracked objects: the tables treat them as gone and drop them as
-     * their sweeps pass. */
-    if (cycle_done)
-        mtp_gc_cycle_done(now);
+    mtp_step_note_cycle(&w, cycle_done, now);
     mtp_step_scratch_trim();
-    /* The last of our own writes to the objects (references taken by
-     * gc.get_objects(), the buffers and the bookmark); may free and run
-     * code.  Re-protecting afterwards keeps them out of the next report. */
-    wrote = objects != NULL || w.n_buffers > 0 || old_bookmark != NULL || mtp_gc.bookmark != NULL;
-    n_ours = 0;
-    ours[n_ours++] = (uint64_t)(uintptr_t)old_bookmark;
-    ours[n_ours++] = (uint64_t)(uintptr_t)mtp_gc.bookmark;
-    for (size_t i = 0; i < w.n_buffers && n_ours < MTP_BUFFERS_MAX + 2; i++)
-        ours[n_ours++] = (uint64_t)(uintptr_t)w.buffers[i];
-    mtp_release_buffers(&w);
-    Py_XDECREF(objects);
-    Py_XDECREF(old_bookmark);
-    if (scan) {
-        uint64_t t0 = mtp_now_ns();
-        if (wrote)
-            mtp_written_rearm();
-        mtp_written_resample(now);
-        mtp_written_move(mtp_now_ns());
-        scan_ns += mtp_now_ns() - t0;
-    } else if (wrote && mtp.wp_state == MTP_WP_ON) {
-        /* Between scans, re-protect only the pages this step wrote (the
-         * bookmarks' and buffers' headers): a whole re-protection would
-         * also take the program's writes away, which it would pay for with
-         * faults a second time.  gc.get_objects()'s list wrote every
-         * object's header: nothing to tell apart, the scan must start over. */
-        uint64_t t0 = mtp_now_ns();
-        if (objects != NULL)
-            mtp_written_rearm();
-        else
-            for (size_t i = 0; i < n_ours; i++)
-                if (ours[i] != 0)
-                    mtp_wpscan_forget(&mtp.wp, ours[i]);
-        scan_ns += mtp_now_ns() - t0;
-    }
+    scan_ns += mtp_step_let_go(&w, objects, old_bookmark, scan, now);
     mtp.step_scan_ns = scan_ns;
     mtp_written_fire();
     *observed_out = (uint64_t)n;

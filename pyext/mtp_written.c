@@ -144,18 +144,6 @@ static void mtp_written_back_off(uint64_t now)
     mtp.wp_backoffs++;
 }
 
-/*
- * After an observation: what the scan cost the program since the last
- * sample was protected, measured, and the next sample sized to keep that
- * within mtp.scan_share.  The cost is the write-protect faults the scan
- * found (each written page of a protected chunk took one) at the price a
- * fault was measured to cost here, re-measured every 30 s (doubled where
- * each fault also flushes the TLB: mtp_wp_fault_price), plus the time of
- * the scan's own system calls (PAGEMAP_SCAN, write-protect, /proc/self/maps).
- * A first touch of an empty page counts as a fault of the scan's too,
- * though the program would have taken it anyway, so the cost is never
- * under-stated.  When not even the widest sample fits, the scan backs off.
- */
 /* What one of the scan's faults costs the program: its measured price,
  * and where every kernel entry flushes the TLB, the refill after it. */
 double mtp_wp_fault_price(void)
@@ -163,13 +151,13 @@ double mtp_wp_fault_price(void)
     return (double)mtp.wp_fault_ns * (mtp.wp_fault_factor > 0 ? mtp.wp_fault_factor : 1.0);
 }
 
-void mtp_written_resample(uint64_t now)
+/* What the scan cost since the last resample (faults at their price, and
+ * its system calls), added to the totals; the price of a fault is measured
+ * again every 30 s. */
+static uint64_t mtp_written_cost(uint64_t now)
 {
-    uint64_t elapsed = mtp.written_since ? now - mtp.written_since : 0, cost;
-    unsigned next;
+    uint64_t cost;
 
-    if (mtp.wp_state != MTP_WP_ON)
-        return;
     if (mtp.wp_fault_ns == 0 || now - mtp.wp_fault_measured >= MTP_WP_MEASURE_EVERY) {
         uint64_t t0 = mtp_cpu_ns();
         long ns = mtp_wpscan_measure_fault(&mtp.wp);
@@ -186,24 +174,52 @@ void mtp_written_resample(uint64_t now)
     mtp.wp_cost_ns_total += cost + mtp.wp.reset_ns;
     mtp.pending_wp_cost_ns += cost + mtp.wp.reset_ns;
     mtp.wp.faults = mtp.wp.sys_ns = mtp.wp.reset_ns = 0;
+    return cost;
+}
+
+/* The first sample's stride, nothing measured yet: a sample the budget
+ * affords even if the program writes every page of it in the first period
+ * (on a large heap, stride 4 cost many times the budget before the first
+ * measurement could widen it); measured samples narrow it from there. */
+static unsigned mtp_written_first_stride(void)
+{
+    uint64_t watched = 0, affordable;
+    unsigned stride = 1;
+    double price = mtp_wp_fault_price();
+
+    affordable = price > 0 ? (uint64_t)(mtp.scan_share * (double)MTP_WP_PERIOD_NS / price) * 4096
+                           : MTP_WP_FIRST_SAMPLE;
+    if (affordable > MTP_WP_FIRST_SAMPLE)
+        affordable = MTP_WP_FIRST_SAMPLE;
+    for (size_t i = 0; i < mtp.wp.n_ranges; i++)
+        watched += mtp.wp.end[i] - mtp.wp.start[i];
+    while (stride < MTP_WPSCAN_MAX_STRIDE && watched / stride > affordable)
+        stride <<= 1;
+    return stride;
+}
+
+/*
+ * After a take: what the scan cost the program since the last sample was
+ * protected, measured, and the next sample sized to keep that within
+ * mtp.scan_share.  The cost is the write-protect faults the scan found (each
+ * written page of a protected chunk took one) at the price a fault was
+ * measured to cost here, re-measured every 30 s (doubled where each fault
+ * also flushes the TLB: mtp_wp_fault_price), plus the time of the scan's own
+ * system calls (PAGEMAP_SCAN, write-protect, /proc/self/maps).  A first
+ * touch of an empty page counts as a fault of the scan's too, though the
+ * program would have taken it anyway, so the cost is never under-stated.
+ * When not even the widest sample fits, the scan backs off.
+ */
+void mtp_written_resample(uint64_t now)
+{
+    uint64_t elapsed = mtp.written_since ? now - mtp.written_since : 0, cost;
+    unsigned next;
+
+    if (mtp.wp_state != MTP_WP_ON)
+        return;
+    cost = mtp_written_cost(now);
     if (elapsed == 0) { /* the first sample: nothing measured yet */
-        /* Start from a sample the budget affords even if the program
-         * writes every page of it in the first period (on a large heap,
-         * stride 4 cost many times the budget before the first measurement
-         * could widen it); measured samples narrow it from there. */
-        uint64_t watched = 0, affordable;
-        unsigned stride = 1;
-        double price = mtp_wp_fault_price();
-        affordable = price > 0
-                         ? (uint64_t)(mtp.scan_share * (double)MTP_WP_PERIOD_NS / price) * 4096
-                         : MTP_WP_FIRST_SAMPLE;
-        if (affordable > MTP_WP_FIRST_SAMPLE)
-            affordable = MTP_WP_FIRST_SAMPLE;
-        for (size_t i = 0; i < mtp.wp.n_ranges; i++)
-            watched += mtp.wp.end[i] - mtp.wp.start[i];
-        while (stride < MTP_WPSCAN_MAX_STRIDE && watched / stride > affordable)
-            stride <<= 1;
-        mtp.wp_sample_next = stride;
+        mtp.wp_sample_next = mtp_written_first_stride();
         return;
     }
     mtp.wp_period_ns = mtp.wp_period_ns ? (3 * mtp.wp_period_ns + elapsed) / 4 : elapsed;
