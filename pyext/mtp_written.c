@@ -4,9 +4,17 @@
  * calls) takes the pages the program wrote, what the scan may cost and what
  * it did cost, the sample it watches and how that sample moves, and firing
  * the pages through mtp:written.  A step calls in here (mtp_step.c: the
- * scan's own steps, mtp_scan_step, and a whole-heap mtp.observe()); the GC
- * callback releases the protection before a full collection.  The GIL owns
- * all of it.
+ * scan's own steps, mtp_scan_step, and a whole-heap mtp.observe()).  The GIL
+ * owns all of it.
+ *
+ * Only the program's own writes are to be reported, not those made on its
+ * behalf.  The scan's own steps walk no objects, so they write none; an
+ * object step's walk writes nothing either, and what the step itself writes
+ * (the bookmark's and the kept buffers' reference counts, or every count
+ * through gc.get_objects()'s list) is re-protected at its end.  A full
+ * collection writes every object's GC header: the GC callback drops the
+ * protection before it (mtp_written_release), and the window it cut short
+ * is watched again once.
  */
 #include "mtp_state.h"
 
@@ -29,14 +37,8 @@ void mtp_wp_stop(void)
 #define MTP_WP_BACKOFF_MIN_NS (5 * 1000000000ull)
 #define MTP_WP_BACKOFF_MAX_NS (320 * 1000000000ull)
 
-/*
- * The written-page scan runs around everything that writes to objects on
- * the program's behalf without being the program: mtp's own observation
- * (gc.get_objects() raises every reference count) and full collections (the
- * collector writes every object's GC header).  Writes are taken just before
- * such a pass and the pages re-protected just after it, so only the
- * program's own writes are reported.
- */
+/* Whether a take may run: the scan opened (once a tracer wants written
+ * pages, and no back-off forbids it) and the pending list mapped. */
 static int mtp_written_ready(void)
 {
     if (!mtp_written_semaphore || mtp.wp_state < 0)
@@ -69,7 +71,7 @@ static int mtp_written_ready(void)
 }
 
 /* Appends the pages written since the last take or re-arm to the pending
- * list, which the next observation reports. */
+ * list, which mtp_written_fire() reports. */
 void mtp_written_take(void)
 {
     long got;
@@ -298,12 +300,15 @@ void mtp_written_fire(void)
     mtp.written_len = 0;
 }
 
-/* Watches every anonymous mapping, not only those holding a step's objects:
- * a step walks a slice, but the scan reports the whole heap's writes, and
- * large storage (buffer data, item arrays) has mappings of its own. */
+/* Registers every mapping the scan accepts (mtp_wpscan_watch_all: the heap
+ * and the private, writable, anonymous mappings up to 64 GiB each, mtp's own
+ * left out), not only those holding a step's objects: a step walks a slice,
+ * but the scan reports the whole heap's writes, and large storage (buffer
+ * data, item arrays) has mappings of its own.  /proc/self/maps is read whole
+ * at every call, into mtp's own memory, and the read counts as the scan's
+ * cost. */
 void mtp_written_watch(void)
 {
-    /* One read of the whole (small) file per scan, into mtp's own memory. */
     static mtp_scratch maps_text; /* the GIL owns it */
     uint64_t t0 = mtp_cpu_ns();
     const char *maps;

@@ -1,16 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mtp: the in-process half of mtp.  At garbage-collection time it observes
- * GC-tracked objects, computes each one's reference-count change since it was
- * last observed, and hands batches of records to any attached tracer through
- * USDT probes.  With no tracer attached every probe semaphore is zero and the
- * GC callback returns before doing any work.
+ * mtp, the in-process half
+ * ========================
  *
- * Objects are only read while the GIL is held and while gc.get_objects()'s
- * list holds a strong reference to each of them, so none can be freed under
- * us.  The previous observation is kept in a hash table by address (the
- * side table, mtp_sidetable.h): 16 bytes per observed object, looked up for
- * each object of the next step's slice.
+ * Observes the program's objects and hands what it sees to an attached
+ * tracer (mtp-trace) through USDT probes: each object's reference-count
+ * change since it was last seen, the pages the program wrote, its hints and
+ * settings.  With no tracer attached every probe semaphore is zero and the
+ * extension does nothing but check them.
+ *
+ * Where to start reading: mtp_gc_callback (mtp_schedule.c), then
+ * mtp_run_step and mtp_observe (mtp_step.c).  mtp_state.h holds the state
+ * every room shares, and says who owns each field.
+ *
+ * The rooms:
+ *
+ *   mtpmodule.c      this file: the module, its methods, stats(), the
+ *                    budget's setters, registration with gc, os and atexit
+ *   mtp_schedule.c   when a step runs and how large: credits, step sizing,
+ *                    the GC callback, the timer step's decision
+ *   mtp_ticker.c     the ticker thread, which runs timer steps, and the
+ *                    fork hooks that keep it out of a fork
+ *   mtp_step.c       one step: an observation, or the written-page scan's own
+ *   mtp_walk.c       which objects: the collector's lists from a bookmark,
+ *                    or gc.get_objects() where they cannot be walked
+ *   mtp_footprint.h  what memory an object occupies, and its records
+ *   mtp_transport.c  the probes: records in batches, hints, settings, gc_done
+ *   mtp_written.c    the written-page scan's driver (mtp_wpscan.c: its
+ *                    system calls)
+ *   mtp_hints.c      mtp.hint(), and the hints' repetition at each step
+ *   mtp_settings.c   mtp.configure() and mtp.settings()
+ *   mtp_sidetable.c  the side table, and storage by owner
+ *   mtp_ownmem.c     mtp's own memory, kept out of the program's allocator
+ *   mtp_budget.c     MTP_BUDGET's parser
+ *
+ * A step, in order.  A collection's "stop" callback, or the ticker holding
+ * the GIL, finds a step due and sizes it from its credit; mtp_run_step runs
+ * either one of the scan's steps (take the written pages, watch the maps,
+ * resample, fire) or an observation: walk a slice of the collector's lists
+ * from the bookmark, each object with the untracked objects it refers to;
+ * sort the slice and fold it into the side table for each object's change;
+ * fire the records; then repeat the hints, read the buffers, credit the
+ * storage of written containers and fire the settings; and last let go of
+ * the step's own references.
+ *
+ * Why reading objects is safe: every step holds the GIL, and from the walk's
+ * start until its records and the hints found by address are fired, no
+ * Python code runs and no Python object is allocated or freed, so every
+ * object of the slice is alive while it is read.  What is read after that
+ * (a buffer's data, a weakly referenced hint's object) is held by a
+ * reference of the step's own.  On the fallback path (MTP_NO_GC_WALK=1, or a
+ * layout the import-time check rejects), gc.get_objects()'s list holds every
+ * object of the slice instead.
  */
 #include "mtp_state.h"
 
@@ -350,8 +391,9 @@ PyMODINIT_FUNC PyInit_mtp(void)
 {
     PyObject *module;
 
-    /* Our state is process-wide and gc.get_objects() sees only one
-     * interpreter, so refuse subinterpreters rather than mix their objects. */
+    /* Our state is process-wide and the collector's lists (like
+     * gc.get_objects()) are one interpreter's, so refuse subinterpreters
+     * rather than mix their objects. */
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
         PyErr_SetString(PyExc_ImportError,
                         "mtp can only be imported in the main interpreter, not a subinterpreter");
