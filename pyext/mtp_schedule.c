@@ -148,7 +148,8 @@ static uint64_t mtp_step(int64_t *credit, int64_t *wall, uint64_t *spent_total)
         PyErr_Clear(); /* never let tracing break the program */
     /* The scan's time is charged to the scan's own budget. */
     spent = spent > mtp.step_scan_ns ? spent - mtp.step_scan_ns : 0;
-    *credit -= (int64_t)spent;
+    /* Atomic: `credit` may be the timer credit, which the ticker reads. */
+    __atomic_store_n(credit, *credit - (int64_t)spent, __ATOMIC_RELAXED);
     if (wall)
         __atomic_store_n(wall, *wall - (int64_t)spent, __ATOMIC_RELAXED);
     *spent_total += spent;
@@ -206,7 +207,7 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         mtp.gc_start_ns = mtp_now_ns();
         if (mtp_is_full_collection(args[1]))
             mtp_written_release(); /* the collector will write every header */
-        if (mtp_gc_start_semaphore) {
+        if (MTP_ATTACHED(gc_start)) {
             /* For ad-hoc tools (bpftrace); mtp-trace does not attach it. */
             PyObject *gen = PyDict_GetItemString(args[1], "generation");
             long generation = gen != NULL && PyLong_Check(gen) ? PyLong_AsLong(gen) : -1;
@@ -224,7 +225,7 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         mtp_earn(&mtp.credit_ns, now - mtp.gc_start_ns, mtp.budget);
     }
     mtp_wall_earn(now);
-    if (!mtp.observing && mtp_objects_semaphore && now - mtp.last_observe_ns >= mtp.min_interval_ns)
+    if (!mtp.observing && MTP_ATTACHED(objects) && now - mtp.last_observe_ns >= mtp.min_interval_ns)
         observed = mtp_step(&mtp.credit_ns, mtp.timer_share > 0 ? &mtp.timer_credit_ns : NULL,
                             &mtp.gc_step_ns_total);
     if (observed || now - mtp.last_gc_done_ns >= MTP_GC_DONE_PERIOD_NS)
@@ -243,7 +244,7 @@ int mtp_timer_due(uint64_t now)
 
     if (earned != 0 && now > earned)
         mtp_earn(&credit, now - earned, share);
-    return share > 0 && mtp_objects_semaphore &&
+    return share > 0 && MTP_ATTACHED(objects) &&
            now - __atomic_load_n(&mtp.last_observe_ns, __ATOMIC_RELAXED) >=
                __atomic_load_n(&mtp.min_interval_ns, __ATOMIC_RELAXED) &&
            (mtp_step_entries(credit) > 0 || mtp_step_floor_due(now));

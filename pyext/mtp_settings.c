@@ -81,7 +81,7 @@ static int mtp_setting_put(const char *name, PyObject *value)
         if (PyDict_DelItem(mtp.settings, dashed_key) < 0)
             PyErr_Clear();
         Py_DECREF(dashed_key);
-        if (mtp_configure_semaphore) {
+        if (MTP_ATTACHED(configure)) {
             /* "name=" hands the knob back to the operator's setting. */
             char reset[40];
             snprintf(reset, sizeof(reset), "%s=", dashed);

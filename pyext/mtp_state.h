@@ -4,15 +4,16 @@
  * into one another.  Every room (pyext/mtp_*.c, mtpmodule.c) includes this
  * first; mtpmodule.c's header says which room does what.
  *
- * Who owns what.  The GIL owns nearly everything: a field below is read and
- * written only with the GIL held unless its comment says otherwise.  The
- * ticker thread (mtp_ticker.c) also runs without the GIL; the fields it
- * reads there are marked "atomic": written with the GIL held through atomic
- * stores (mtp_store_f64, __atomic_store_n), read off the GIL through atomic
+ * Who owns what.  The GIL owns nearly everything, and each struct below
+ * says which of its fields are the exceptions.  The ticker thread
+ * (mtp_ticker.c) also runs without the GIL; the fields it reads there are
+ * "atomic": written with the GIL held, through atomic stores only
+ * (mtp_store_f64, __atomic_store_n), and read off the GIL through atomic
  * loads (mtp_load_f64, __atomic_load_n); a GIL holder may read them plainly,
- * since every writer holds the GIL.  The ticker's own state is static in
- * mtp_ticker.c, under mtp_ticker_mu; the prefault queue is mtp_ownmem.c's,
- * under mtp_prefault_mu.
+ * since every writer holds the GIL.  The probes' semaphores are written by
+ * the kernel and read atomically everywhere (MTP_ATTACHED).  The ticker's
+ * own state is static in mtp_ticker.c, under mtp_ticker_mu; the prefault
+ * queue is mtp_ownmem.c's, under mtp_prefault_mu.
  *
  * The extension is built with -fvisibility=hidden, and everything declared
  * here is hidden too (the pragma below), so the rooms' names stay inside the
@@ -59,7 +60,13 @@ MTP_PROBES(MTP_SEMAPHORE_DECL)
 #define MTP__FIRE_N(n)  MTP__FIRE_N_(n)
 #define MTP__FIRE_N_(n) DTRACE_PROBE##n
 
-#define MTP_TRACING() (mtp_gc_start_semaphore | mtp_gc_done_semaphore | mtp_objects_semaphore)
+/* Whether a tracer listens to mtp:name.  The kernel writes the semaphores
+ * whenever a tracer attaches or leaves, and the ticker reads them off the
+ * GIL: every read is an atomic load (relaxed: on x86 and arm64, the same
+ * instruction as a plain load). */
+#define MTP_ATTACHED(name) __atomic_load_n(&mtp_##name##_semaphore, __ATOMIC_RELAXED)
+
+#define MTP_TRACING() (MTP_ATTACHED(gc_start) | MTP_ATTACHED(gc_done) | MTP_ATTACHED(objects))
 
 /* A live hint.  Objects that support weak references are followed through
  * one; other GC-tracked objects (list, dict, tuple) are found again by address
@@ -80,6 +87,23 @@ typedef struct {
 enum { MTP_WP_OFF = 0, MTP_WP_ON = 1, MTP_WP_BACKING_OFF = 2 };
 
 typedef struct {
+    /*
+     * Atomic: the ticker reads these off the GIL.  Written only with the GIL
+     * held and only through atomic stores (mtp_store_f64, __atomic_store_n);
+     * read off the GIL through atomic loads (mtp_load_f64, __atomic_load_n),
+     * with it plainly.
+     */
+    uint64_t last_observe_ns; /* when the last step ended */
+    uint64_t min_interval_ns; /* no step sooner than this after the last one */
+    double timer_share;       /* share of wall time all steps may take */
+    int64_t timer_credit_ns;  /* wall-time credit */
+    uint64_t timer_earned_ns; /* timer credit was earned up to here */
+    double ns_per_entry;      /* a step's cost per entry: walk, sort, tables, records */
+    double step_fixed_ns;     /* the rest but the scan: storage credited, hints */
+
+    /*
+     * The GIL's, everything below.
+     */
     mtp_seentab seen;         /* the side table: each observed object's last reading */
     mtp_extab extents;        /* out-of-line storage by owner (see mtp_extent) */
     mtp_extent *step_extents; /* this step's, in emission order (in step_extents_mem) */
@@ -104,21 +128,14 @@ typedef struct {
     uint64_t pending_observed;
     uint64_t pending_cycles; /* round-robin cycles completed */
     uint64_t last_gc_done_ns;
-    uint64_t last_observe_ns; /* atomic: the ticker reads it */
-    uint64_t min_interval_ns; /* atomic: the ticker reads it */
 
-    /* The step budget (see mtp_schedule.c). */
-    double budget;            /* share of the collector's time a step may take */
-    double timer_share;       /* share of wall time all steps may take (atomic) */
-    double scan_share;        /* share of the program's time the written-page scan may cost */
-    int64_t credit_ns;        /* collection steps' credit, negative after an overrun */
-    int64_t timer_credit_ns;  /* wall-time credit (atomic) */
-    double ns_per_entry;      /* walk, sort, tables and records, per entry (atomic) */
-    double step_fixed_ns;     /* the rest but the scan: storage credited, hints (atomic) */
-    uint64_t step_walked_ns;  /* the last step's per-entry part, for the two above */
-    uint64_t step_visited;    /* entries the last step's walk visited (what `limit` bounds) */
-    uint64_t step_scan_ns;    /* the last step's written-page scan, budgeted apart */
-    uint64_t timer_earned_ns; /* timer credit was earned up to here (atomic) */
+    /* The step budget (see mtp_schedule.c; timer_share above). */
+    double budget;           /* share of the collector's time a step may take */
+    double scan_share;       /* share of the program's time the written-page scan may cost */
+    int64_t credit_ns;       /* collection steps' credit, negative after an overrun */
+    uint64_t step_walked_ns; /* the last step's per-entry part (for ns_per_entry) */
+    uint64_t step_visited;   /* entries the last step's walk visited (what `limit` bounds) */
+    uint64_t step_scan_ns;   /* the last step's written-page scan, budgeted apart */
 
     /* The written-page scan: MTP_WP_ON, MTP_WP_OFF, MTP_WP_BACKING_OFF, or
      * -errno when the kernel refused it. */
@@ -187,7 +204,8 @@ typedef struct {
 
 /* The walk's place in the collector's lists, and its cycles. */
 typedef struct {
-    int usable; /* 1 once the layout checked out (atomic: the ticker reads it) */
+    int usable; /* 1 once the layout checked out; atomic: the ticker reads it */
+    /* The GIL's, the rest. */
     mtp_gc_link *heads[MTP_GC_LISTS];
     PyObject *bookmark;          /* strong: the object the next step starts at */
     int resume_list;             /* without a bookmark: the head the next step starts

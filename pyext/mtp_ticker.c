@@ -21,12 +21,20 @@
 static pthread_mutex_t mtp_ticker_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mtp_ticker_cv = PTHREAD_COND_INITIALIZER;
 static pthread_t mtp_ticker_thread;
-/* Guarded by mtp_ticker_mu. */
+/* The thread's state: mtp_ticker_mu's.  Written with the mutex held,
+ * through atomic stores, since mtp_ticker_ensure() peeks at it without the
+ * mutex (atomic load) before taking it. */
 enum { MTP_TICKER_NONE, MTP_TICKER_RUNNING, MTP_TICKER_STOPPING, MTP_TICKER_EXITED };
 static int mtp_ticker_state;
+/* Whether it may start: the GIL's (written and read with the GIL held). */
 static int mtp_ticker_final;   /* at exit: never start again */
 static int mtp_ticker_forking; /* between os.fork()'s before and after hooks */
 static uint64_t mtp_ticker_not_before_ns;
+
+static void mtp_ticker_set_state(int state)
+{
+    __atomic_store_n(&mtp_ticker_state, state, __ATOMIC_RELAXED);
+}
 
 /* What the ticker faults in of mtp's own fresh arrays per wake, off the
  * GIL (mtp_prefault_serve): ~25 ms of faults here, then it sleeps 5 ms. */
@@ -69,7 +77,7 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
     }
     mtp_prefault_serving(0); /* steps fault their arrays in themselves again */
     if (mtp_ticker_state == MTP_TICKER_RUNNING)
-        mtp_ticker_state = MTP_TICKER_EXITED; /* joined by the next start or stop */
+        mtp_ticker_set_state(MTP_TICKER_EXITED); /* joined by the next start or stop */
     pthread_mutex_unlock(&mtp_ticker_mu);
     return NULL;
 }
@@ -81,13 +89,13 @@ void mtp_ticker_ensure(void)
 {
     sigset_t all, old;
 
-    if (!mtp_objects_semaphore ||
+    if (!MTP_ATTACHED(objects) ||
         __atomic_load_n(&mtp_ticker_state, __ATOMIC_RELAXED) == MTP_TICKER_RUNNING)
         return;
     pthread_mutex_lock(&mtp_ticker_mu);
     if (mtp_ticker_state == MTP_TICKER_EXITED) {
         pthread_join(mtp_ticker_thread, NULL); /* it has returned already */
-        mtp_ticker_state = MTP_TICKER_NONE;
+        mtp_ticker_set_state(MTP_TICKER_NONE);
     }
     if (mtp_ticker_state == MTP_TICKER_NONE && !mtp_ticker_final && !mtp_ticker_forking &&
         mtp_now_ns() >= mtp_ticker_not_before_ns) {
@@ -95,7 +103,7 @@ void mtp_ticker_ensure(void)
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
         if (pthread_create(&mtp_ticker_thread, NULL, mtp_ticker_main, NULL) == 0)
-            mtp_ticker_state = MTP_TICKER_RUNNING;
+            mtp_ticker_set_state(MTP_TICKER_RUNNING);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     pthread_mutex_unlock(&mtp_ticker_mu);
@@ -111,14 +119,17 @@ static int mtp_ticker_halt(void)
     state = mtp_ticker_state;
     was_running = state == MTP_TICKER_RUNNING;
     if (was_running) {
-        mtp_ticker_state = MTP_TICKER_STOPPING;
+        mtp_ticker_set_state(MTP_TICKER_STOPPING);
         pthread_cond_signal(&mtp_ticker_cv);
     }
     pthread_mutex_unlock(&mtp_ticker_mu);
     if (state != MTP_TICKER_NONE) {
-        Py_BEGIN_ALLOW_THREADS pthread_join(mtp_ticker_thread, NULL);
-        Py_END_ALLOW_THREADS pthread_mutex_lock(&mtp_ticker_mu);
-        mtp_ticker_state = MTP_TICKER_NONE;
+        PyThreadState *ts = PyEval_SaveThread(); /* the ticker may wait for the GIL */
+
+        pthread_join(mtp_ticker_thread, NULL);
+        PyEval_RestoreThread(ts);
+        pthread_mutex_lock(&mtp_ticker_mu);
+        mtp_ticker_set_state(MTP_TICKER_NONE);
         pthread_mutex_unlock(&mtp_ticker_mu);
     }
     return was_running;
@@ -165,9 +176,12 @@ PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(
     mtp.written_len = 0;
     mtp.observing = 0;
     mtp.in_collection = 0;
-    mtp.last_observe_ns = 0;
-    mtp.credit_ns = mtp.timer_credit_ns = 0;
-    mtp.timer_earned_ns = 0;
+    /* Atomic stores, like every write of a field the ticker reads (none
+     * runs here yet). */
+    __atomic_store_n(&mtp.last_observe_ns, 0, __ATOMIC_RELAXED);
+    mtp.credit_ns = 0;
+    __atomic_store_n(&mtp.timer_credit_ns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mtp.timer_earned_ns, 0, __ATOMIC_RELAXED);
     Py_CLEAR(mtp_gc.bookmark);
     mtp_gc.resume_list = 0;
     mtp_gc.fallback_offset = 0;
@@ -176,7 +190,7 @@ PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(
      * a collection sees a tracer. */
     pthread_mutex_init(&mtp_ticker_mu, NULL);
     pthread_cond_init(&mtp_ticker_cv, NULL);
-    mtp_ticker_state = MTP_TICKER_NONE;
+    mtp_ticker_set_state(MTP_TICKER_NONE);
     mtp_ticker_forking = 0;
     Py_RETURN_NONE;
 }

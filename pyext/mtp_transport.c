@@ -27,7 +27,7 @@ void mtp_flush(void)
 {
     if (mtp.batch_len == 0)
         return;
-    if (mtp_objects_semaphore) {
+    if (MTP_ATTACHED(objects)) {
         struct mtp_record *recs = mtp.batch;
         uint32_t count = mtp.batch_len;
         uint32_t abi = MTP_ABI_VERSION;
@@ -46,7 +46,7 @@ void mtp_fire_hint(PyObject *op, uint32_t kind, int with_buffer)
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     int n;
 
-    if (!mtp_hint_semaphore)
+    if (!MTP_ATTACHED(hint))
         return;
     n = mtp_object_ranges(op, addr, size);
     for (int i = 0; i < n; i++) {
@@ -71,7 +71,7 @@ void mtp_fire_settings(void)
     PyObject *value;
     Py_ssize_t pos = 0;
 
-    if (!mtp_configure_semaphore || mtp.settings == NULL)
+    if (!MTP_ATTACHED(configure) || mtp.settings == NULL)
         return;
     while (PyDict_Next(mtp.settings, &pos, NULL, &value)) {
         const char *text = PyBytes_AS_STRING(value);
@@ -102,7 +102,7 @@ void mtp_fire_gc_done(uint64_t now)
     /* How long covering the heap takes: the loader widens it by this too. */
     uint64_t cycle_ns = mtp_cycle_ns(now), cycles = mtp.pending_cycles;
 
-    if (!mtp_gc_done_semaphore)
+    if (!MTP_ATTACHED(gc_done))
         return;
     MTP_FIRE(gc_done, collections, gc_ns, obs_ns, objs, wp_state, cycle_ns, cycles, wp_cost_ns,
              step_max_ns);

@@ -41,7 +41,7 @@ void mtp_wp_stop(void)
  * pages, and no back-off forbids it) and the pending list mapped. */
 static int mtp_written_ready(void)
 {
-    if (!mtp_written_semaphore || mtp.wp_state < 0)
+    if (!MTP_ATTACHED(written) || mtp.wp_state < 0)
         return 0;
     if (mtp.wp_state == MTP_WP_BACKING_OFF && mtp_now_ns() < mtp.wp_resume_ns)
         return 0;
@@ -118,7 +118,7 @@ void mtp_written_release(void)
 
 int mtp_written_due(uint64_t now)
 {
-    if (!mtp_written_semaphore || mtp.wp_state < 0)
+    if (!MTP_ATTACHED(written) || mtp.wp_state < 0)
         return 0;
     if (mtp.wp_state == MTP_WP_BACKING_OFF)
         return now >= mtp.wp_resume_ns;

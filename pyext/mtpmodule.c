@@ -73,7 +73,7 @@ static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
 {
     uint64_t observed = 0, spent;
 
-    if (!mtp_objects_semaphore || mtp.observing)
+    if (!MTP_ATTACHED(objects) || mtp.observing)
         return PyLong_FromLong(0);
     mtp_ticker_ensure();
     /* Counted like every other step, so mtp:gc_done reports its time too. */
@@ -403,12 +403,14 @@ PyMODINIT_FUNC PyInit_mtp(void)
         PyErr_SetString(PyExc_ImportError, "mtp was already initialised in this process");
         return NULL;
     }
-    mtp.min_interval_ns = MTP_MIN_INTERVAL_NS;
+    /* Atomic stores for the fields the ticker reads, though none runs yet:
+     * one rule for every write. */
+    __atomic_store_n(&mtp.min_interval_ns, MTP_MIN_INTERVAL_NS, __ATOMIC_RELAXED);
     mtp.budget = MTP_BUDGET_SHARE;
-    mtp.timer_share = MTP_BUDGET_TIMER_SHARE;
+    mtp_store_f64(&mtp.timer_share, MTP_BUDGET_TIMER_SHARE);
     mtp.scan_share = MTP_BUDGET_SCAN_SHARE;
-    mtp.ns_per_entry = 300;
-    mtp.step_fixed_ns = 2e5;
+    mtp_store_f64(&mtp.ns_per_entry, 300);
+    mtp_store_f64(&mtp.step_fixed_ns, 2e5);
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
         return NULL;
