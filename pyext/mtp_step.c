@@ -1,24 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The step: one observation, or one of the written-page scan's own steps
- * (mtp_run_step chooses, times and counts it).  An observation
- * (mtp_observe) runs in this order:
+ * (mtp_scan_step); mtp_run_step chooses, times and counts it.  An
+ * observation (mtp_observe) runs in this order:
  *
- *   1. take the written pages, if it is also the scan's turn (mtp_written.c);
+ *   1. a whole-heap mtp.observe() only: take the written pages (other
+ *      observations leave the scan to its own steps);
  *   2. walk a slice of the collector's lists into a snapshot (mtp_walk.c);
  *   3. sort it and fold it into the side table, which hands back each
  *      object's refcount change (mtp_sidetable.c);
  *   4. queue and fire every object's records (mtp_footprint.h, transport);
  *   5. repeat the live hints, read the buffers the walk kept, watch the
- *      mappings (the scan's turn), credit the storage of containers whose
- *      page was written, fire the settings, note a finished cycle;
+ *      mappings (mtp.observe() only), credit the storage of containers
+ *      whose page was written, fire the settings, note a finished cycle;
  *   6. let go of the step's own references, re-protect what the step wrote
- *      (the scan's turn: resample and move the sample), and fire the
+ *      (mtp.observe(): resample and move the sample too), and fire the
  *      written pages.
  *
- * Nothing between the end of the walk and the records runs Python code, so
- * every object of the snapshot is alive while its records are built; from
- * the hints on, code may run.  The GIL owns the step and its scratch.
+ * From the walk's start until the records and the hints found by address
+ * are fired, no Python code runs, so every object of the snapshot is alive
+ * while it is read; from the hints followed through weak references on,
+ * code may run.  The GIL owns the step and its scratch.
  */
 #include "mtp_state.h"
 
@@ -347,8 +349,10 @@ static void mtp_scan_step(uint64_t now)
  * the scan is in, the objects' steps are never starved. */
 #define MTP_SCAN_STEPS_IN_ROW 2
 
-/* One step of at most `limit` entries, timed and counted, whatever asked
- * for it.  Returns mtp_observe()'s status (-1 with an exception set). */
+/* One step, timed and counted whatever asked for it: one of the scan's
+ * when it is due (never with force_scan, never three in a row), else an
+ * observation of at most `limit` entries.  Returns mtp_observe()'s status
+ * (-1 with an exception set). */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent)
 {
     static unsigned scan_steps_in_row; /* the GIL owns it */
