@@ -296,9 +296,13 @@ void mtp_fire_gc_done(uint64_t now);
 /* At exit (Py_AtExit): the totals not yet reported; calls no Python. */
 void mtp_gc_done_at_exit(void);
 
+/*
+ * The GC walk (mtp_walk.c).
+ */
 #define MTP_BUFFERS_MAX 256
 
-/* One step's snapshot under construction. */
+/* One step's snapshot under construction: the walk fills it, the step
+ * reads it. */
 typedef struct {
     mtp_seen *v;
     size_t len;
@@ -312,9 +316,6 @@ typedef struct {
     uint64_t by_list[MTP_GC_LISTS + 1]; /* tracked objects walked per list */
 } mtp_walk;
 
-/*
- * The GC walk (mtp_walk.c).
- */
 /* Finds the collector's lists and sets mtp_gc.usable when their layout
  * checks out; leaves the walk off otherwise. */
 void mtp_gc_find_lists(void);
@@ -380,6 +381,7 @@ int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spe
 /*
  * Scheduling (mtp_schedule.c).
  */
+/* Steps inside collections: at most one per this (set_min_interval). */
 #define MTP_MIN_INTERVAL_NS (50 * 1000 * 1000ull)
 /* The step-pause histogram's bucket for `ns`. */
 unsigned mtp_step_bucket(uint64_t ns);
