@@ -78,6 +78,23 @@ static inline size_t mtp_seen_unique(mtp_seen *v, size_t n)
     return out;
 }
 
+/* The index of addr in a sorted, unique snapshot, or -1. */
+static inline ptrdiff_t mtp_seen_find(const mtp_seen *v, size_t len, uint64_t addr)
+{
+    size_t lo = 0, hi = len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].addr < addr)
+            lo = mid + 1;
+        else if (v[mid].addr > addr)
+            hi = mid;
+        else
+            return (ptrdiff_t)mid;
+    }
+    return -1;
+}
+
 /* Bits set among the last `n` observations of a history byte. */
 static inline unsigned mtp_history_count(uint8_t history, unsigned n)
 {

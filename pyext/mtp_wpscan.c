@@ -1,4 +1,11 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The written-page scan's system calls (userfaultfd, PAGEMAP_SCAN,
+ * /proc/self/maps) and the pure arithmetic of its stride: see mtp_wpscan.h.
+ * A little over the extension's ~500-line guide (~560 lines): it is the one
+ * file that knows the kernel's interface, and unit-tested whole against the
+ * real kernel (tests/unit/test_wpscan.c); its driver is mtp_written.c.
+ */
 #include "mtp_wpscan.h"
 
 #include <errno.h>

@@ -31,7 +31,7 @@ static const char *const CLI_ONLY[] = {"pid",     "json",       "keep-pins", "pi
 static const char *const OPERATOR[] = {"max-pages", "fast-nodes",      "slow-nodes", "no-migrate",
                                        "dry-run",   "interval",        "watermark",  "lazy-min",
                                        "lazy-max",  "no-written-scan", "no-sweep"};
-/* What the program's mtp.configure() knows (pyext/mtpmodule.c). */
+/* What the program's mtp.configure() knows (pyext/mtp_settings.c). */
 static const char *const APP_KNOBS[] = {"fast-budget", "max-rate", "lazy", "hot-threshold",
                                         "eager"};
 

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ticker thread, and the fork hooks that keep it out of a fork.
+ *
+ * Timer steps.  A thread wakes every 50 ms while a tracer is attached (every
+ * 5 ms while it faults in mtp's own fresh arrays, off the GIL); when the
+ * wall-time credit affords a step and no step ran for min_interval, it takes
+ * the GIL (PyGILState_Ensure) and steps itself.  This is also how a program
+ * with the collector off (gc.disable()) is observed.  (A pending call would
+ * be the obvious tool, but before 3.12 one added from a thread that is not
+ * Python's does not wake the main thread's eval loop.)  Holding the GIL, the
+ * step runs while every other thread is at a safe point, as any thread
+ * calling gc.get_objects() would; it never runs inside a collection, whose
+ * finalizers may let go of the GIL.
+ */
+#include "mtp_state.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+static pthread_mutex_t mtp_ticker_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mtp_ticker_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t mtp_ticker_thread;
+/* The thread's state: mtp_ticker_mu's.  Written with the mutex held,
+ * through atomic stores, since mtp_ticker_ensure() peeks at it without the
+ * mutex (atomic load) before taking it. */
+enum { MTP_TICKER_NONE, MTP_TICKER_RUNNING, MTP_TICKER_STOPPING, MTP_TICKER_EXITED };
+static int mtp_ticker_state;
+/* Whether it may start: the GIL's (written and read with the GIL held). */
+static int mtp_ticker_final;   /* at exit: never start again */
+static int mtp_ticker_forking; /* between os.fork()'s before and after hooks */
+static uint64_t mtp_ticker_not_before_ns;
+
+static void mtp_ticker_set_state(int state)
+{
+    __atomic_store_n(&mtp_ticker_state, state, __ATOMIC_RELAXED);
+}
+
+/* What the ticker faults in of mtp's own fresh arrays per wake, off the
+ * GIL (mtp_prefault_serve): ~25 ms of faults here, then it sleeps 5 ms. */
+#define MTP_PREFAULT_PER_WAKE ((size_t)4 << 20)
+
+static void *mtp_ticker_main(void *Py_UNUSED(arg))
+{
+    int prefaulting = 0;
+
+    mtp_prefault_serving(1);
+    pthread_mutex_lock(&mtp_ticker_mu);
+    while (mtp_ticker_state == MTP_TICKER_RUNNING) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        /* Often enough to spend the credit in short steps; sooner while
+         * an array is being faulted in. */
+        until.tv_nsec += (prefaulting ? 5 : 50) * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
+        if (mtp_ticker_state != MTP_TICKER_RUNNING || !MTP_TRACING())
+            break; /* stopped, or the tracer left: leave no thread behind */
+        pthread_mutex_unlock(&mtp_ticker_mu);
+        prefaulting = mtp_prefault_serve(MTP_PREFAULT_PER_WAKE);
+        pthread_mutex_lock(&mtp_ticker_mu);
+        if (mtp_ticker_state != MTP_TICKER_RUNNING)
+            break;
+        if (!mtp_timer_due(mtp_now_ns()))
+            continue;
+        pthread_mutex_unlock(&mtp_ticker_mu);
+        {
+            PyGILState_STATE gil = PyGILState_Ensure();
+            mtp_timer_step();
+            PyGILState_Release(gil);
+        }
+        pthread_mutex_lock(&mtp_ticker_mu);
+    }
+    mtp_prefault_serving(0); /* steps fault their arrays in themselves again */
+    if (mtp_ticker_state == MTP_TICKER_RUNNING)
+        mtp_ticker_set_state(MTP_TICKER_EXITED); /* joined by the next start or stop */
+    pthread_mutex_unlock(&mtp_ticker_mu);
+    return NULL;
+}
+
+/* Starts the ticker if a tracer is attached and none runs.  GIL held.  The
+ * thread exists only while traced: CPython 3.12+ warns at fork() when a
+ * process has threads. */
+void mtp_ticker_ensure(void)
+{
+    sigset_t all, old;
+
+    if (!MTP_ATTACHED(objects) ||
+        __atomic_load_n(&mtp_ticker_state, __ATOMIC_RELAXED) == MTP_TICKER_RUNNING)
+        return;
+    pthread_mutex_lock(&mtp_ticker_mu);
+    if (mtp_ticker_state == MTP_TICKER_EXITED) {
+        pthread_join(mtp_ticker_thread, NULL); /* it has returned already */
+        mtp_ticker_set_state(MTP_TICKER_NONE);
+    }
+    if (mtp_ticker_state == MTP_TICKER_NONE && !mtp_ticker_final && !mtp_ticker_forking &&
+        mtp_now_ns() >= mtp_ticker_not_before_ns) {
+        /* Signals are the program's: the ticker must never receive one. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        if (pthread_create(&mtp_ticker_thread, NULL, mtp_ticker_main, NULL) == 0)
+            mtp_ticker_set_state(MTP_TICKER_RUNNING);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_mutex_unlock(&mtp_ticker_mu);
+}
+
+/* Stops and joins the ticker.  GIL held: it is let go while joining, since
+ * the ticker may be waiting for it.  Returns whether one was running. */
+static int mtp_ticker_halt(void)
+{
+    int state, was_running;
+
+    pthread_mutex_lock(&mtp_ticker_mu);
+    state = mtp_ticker_state;
+    was_running = state == MTP_TICKER_RUNNING;
+    if (was_running) {
+        mtp_ticker_set_state(MTP_TICKER_STOPPING);
+        pthread_cond_signal(&mtp_ticker_cv);
+    }
+    pthread_mutex_unlock(&mtp_ticker_mu);
+    if (state != MTP_TICKER_NONE) {
+        PyThreadState *ts = PyEval_SaveThread(); /* the ticker may wait for the GIL */
+
+        pthread_join(mtp_ticker_thread, NULL);
+        PyEval_RestoreThread(ts);
+        pthread_mutex_lock(&mtp_ticker_mu);
+        mtp_ticker_set_state(MTP_TICKER_NONE);
+        pthread_mutex_unlock(&mtp_ticker_mu);
+    }
+    return was_running;
+}
+
+/* Registered with atexit: runs while the interpreter is still whole. */
+PyObject *mtp_ticker_stop(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    mtp_ticker_final = 1;
+    mtp_ticker_halt();
+    Py_RETURN_NONE;
+}
+
+/* os.register_at_fork(before=...): no thread at fork, so the child is not
+ * forked mid-step and 3.12+ has nothing to warn about. */
+PyObject *mtp_before_fork(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    /* Later before-fork hooks may collect; no collection may restart it. */
+    mtp_ticker_forking = 1;
+    mtp_ticker_halt();
+    Py_RETURN_NONE;
+}
+
+/* The next traced collection restarts the ticker, a little later: 3.13
+ * counts threads after the after-fork hooks. */
+PyObject *mtp_after_fork_parent(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    mtp_ticker_forking = 0;
+    mtp_ticker_not_before_ns = mtp_now_ns() + 100 * 1000 * 1000;
+    Py_RETURN_NONE;
+}
+
+/* A forked child has its own future; it must not inherit deltas computed
+ * against the parent's history. */
+PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    mtp_seentab_clear(&mtp.seen);
+    mtp_extab_clear(&mtp.extents);
+    mtp.step_extents_len = 0;
+    mtp.batch_len = 0;
+    mtp_wp_stop(); /* the descriptor is the parent's: the child starts clean */
+    mtp.wp_backoff_ns = mtp.wp_resume_ns = 0;
+    mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = mtp.pending_cycles = 0;
+    mtp.written_len = 0;
+    mtp.observing = 0;
+    mtp.in_collection = 0;
+    /* Atomic stores, like every write of a field the ticker reads (none
+     * runs here yet). */
+    __atomic_store_n(&mtp.last_observe_ns, 0, __ATOMIC_RELAXED);
+    mtp.credit_ns = 0;
+    __atomic_store_n(&mtp.timer_credit_ns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mtp.timer_earned_ns, 0, __ATOMIC_RELAXED);
+    Py_CLEAR(mtp_gc.bookmark);
+    mtp_gc.resume_list = 0;
+    mtp_gc.fallback_offset = 0;
+    mtp_gc.cycle_started_ns = mtp_gc.last_cycle_ns = 0;
+    /* No ticker ran at fork (mtp_before_fork); the child starts its own once
+     * a collection sees a tracer. */
+    pthread_mutex_init(&mtp_ticker_mu, NULL);
+    pthread_cond_init(&mtp_ticker_cv, NULL);
+    mtp_ticker_set_state(MTP_TICKER_NONE);
+    mtp_ticker_forking = 0;
+    Py_RETURN_NONE;
+}
