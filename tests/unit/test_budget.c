@@ -22,9 +22,8 @@ static void names_set_their_share_and_leave_the_others(void **state)
     assert_int_equal(mtp_budget_parse("timer_share=0.01", &b, err, sizeof(err)), 0);
     assert_true(b.timer_share == 0.01);
     assert_true(b.share == MTP_BUDGET_SHARE && b.scan_share == MTP_BUDGET_SCAN_SHARE);
-    assert_int_equal(mtp_budget_parse("scan_share=0.5%,share=0.1,timer_share=0", &b, err,
-                                      sizeof(err)),
-                     0);
+    assert_int_equal(
+        mtp_budget_parse("scan_share=0.5%,share=0.1,timer_share=0", &b, err, sizeof(err)), 0);
     assert_true(b.scan_share == 0.005 && b.share == 0.1 && b.timer_share == 0.0);
 }
 
