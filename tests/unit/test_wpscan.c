@@ -5,6 +5,7 @@
  * skipped, and say so.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -230,6 +231,32 @@ static void refuses_stacks_and_files(void **state)
     mtp_wpscan_close(&s);
 }
 
+/* The rule is the sweep's (user/lib/mapping.h): memory its allocator named
+ * is watched like unnamed memory.  The maps text is written here, so that
+ * kernels without CONFIG_ANON_VMA_NAME test it too. */
+static void named_anonymous_memory_is_watched(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(1), maps[256];
+    uint64_t lo = (uint64_t)(uintptr_t)region, pages[8];
+
+    (void)state;
+    open_or_skip(&s);
+    snprintf(maps, sizeof(maps),
+             "%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:1a 9 /tmp/f (deleted)\n"
+             "%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:00 0 [anon: glibc: malloc arena]\n",
+             lo - PAGE, lo, lo, lo + CHUNK);
+    assert_int_equal(mtp_wpscan_watch(&s, maps, lo - PAGE), -EINVAL);
+    assert_int_equal(mtp_wpscan_watch(&s, maps, lo + 5 * PAGE), 0);
+    assert_int_equal(s.n_ranges, 1);
+    assert_true(s.start[0] == lo && s.end[0] == lo + CHUNK);
+    region[5 * PAGE] = 1;
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 1);
+    assert_true(pages[0] == lo + 5 * PAGE);
+    mtp_wpscan_close(&s);
+    munmap(region, CHUNK);
+}
+
 static void stride_follows_the_measured_cost(void **state)
 {
     const uint64_t second = 1000000000ull;
@@ -434,6 +461,7 @@ int main(void)
         cmocka_unit_test(a_sample_moved_after_a_release_is_watched),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
         cmocka_unit_test(refuses_stacks_and_files),
+        cmocka_unit_test(named_anonymous_memory_is_watched),
         cmocka_unit_test(stride_follows_the_measured_cost),
         cmocka_unit_test(one_hot_chunk_does_not_back_the_scan_off),
         cmocka_unit_test(release_reports_then_stops_faults),
