@@ -120,7 +120,7 @@ static void refuses_what_is_not_a_mapping(void **state)
     (void)state;
     assert_int_equal(parse(&m, ""), -1);
     assert_int_equal(parse(&m, "this is not a maps line"), -1);
-    assert_int_equal(parse(&m, "1000-2000 rw-p 00000000 00:00"), -1);   /* no inode */
+    assert_int_equal(parse(&m, "1000-2000 rw-p 00000000 00:00"), -1);    /* no inode */
     assert_int_equal(parse(&m, "1000-2000 rw-p 00000000 00:00 0x"), -1); /* junk after it */
     assert_int_equal(parse(&m, "1000-2000 rw-pp 00000000 00:00 0"), -1); /* 5 perms */
     assert_int_equal(parse(&m, "1000-2000 rw- 00000000 00:00 0"), -1);   /* 3 perms */
