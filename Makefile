@@ -77,9 +77,10 @@ $(BUILD)/mtp-trace: $(TRACE_OBJS) $(PURE_OBJS)
 # The written-page scan is tested against the real kernel, with its sources
 # (the maps rule it shares with the loader among them).
 WPSCAN_SRCS := pyext/mtp_wpscan.c user/lib/mapping.c
-$(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c $(WPSCAN_SRCS) pyext/mtp_wpscan.h user/lib/mapping.h
+# Tests that sort use the loader's comparators (user/lib/cmp.c).
+$(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c $(WPSCAN_SRCS) pyext/mtp_wpscan.h user/lib/mapping.h user/lib/cmp.c user/lib/cmp.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_wpscan.c $(WPSCAN_SRCS) $(LDFLAGS_SAN) -lcmocka
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_wpscan.c $(WPSCAN_SRCS) user/lib/cmp.c $(LDFLAGS_SAN) -lcmocka
 
 # The budget's parser, pure.
 $(BUILD)/tests/test_budget: tests/unit/test_budget.c pyext/mtp_budget.c pyext/mtp_budget.h
@@ -87,9 +88,9 @@ $(BUILD)/tests/test_budget: tests/unit/test_budget.c pyext/mtp_budget.c pyext/mt
 	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_budget.c pyext/mtp_budget.c $(LDFLAGS_SAN) -lcmocka
 
 # The side table likewise, against a naive model.
-$(BUILD)/tests/test_sidetable: tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_snapshot.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h $(WPSCAN_SRCS)
+$(BUILD)/tests/test_sidetable: tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_snapshot.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h $(WPSCAN_SRCS) user/lib/cmp.c user/lib/cmp.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_ownmem.c $(WPSCAN_SRCS) $(LDFLAGS_SAN) -lcmocka -pthread
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_ownmem.c $(WPSCAN_SRCS) user/lib/cmp.c $(LDFLAGS_SAN) -lcmocka -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(HEADERS)
 	@mkdir -p $(@D)

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "cmp.h"
 #include "mtp_wpscan.h"
 
 #define PAGE  4096u
@@ -78,12 +79,6 @@ static char *watched_chunks(struct mtp_wpscan *s, size_t n)
     return region;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void reports_exactly_the_pages_written(void **state)
 {
     struct mtp_wpscan s;
@@ -102,7 +97,7 @@ static void reports_exactly_the_pages_written(void **state)
     (void)*(volatile char *)&region[9 * PAGE]; /* a read is not a write */
     n = mtp_wpscan_collect(&s, pages, 64);
     assert_int_equal(n, 2);
-    qsort(pages, (size_t)n, sizeof(pages[0]), cmp_u64);
+    qsort(pages, (size_t)n, sizeof(pages[0]), mtp_cmp_u64);
     assert_true(pages[0] == (uint64_t)(uintptr_t)(region + 5 * PAGE));
     assert_true(pages[1] == (uint64_t)(uintptr_t)(region + 600 * PAGE));
     /* Collecting re-protected them: nothing new, nothing reported. */
