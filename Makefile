@@ -74,10 +74,13 @@ $(BUILD)/user/%.o: user/%.c $(HEADERS) $(BPF_SKELS)
 $(BUILD)/mtp-trace: $(TRACE_OBJS) $(PURE_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_USER)
 
-# The written-page scan is tested against the real kernel, with its source.
-$(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c pyext/mtp_wpscan.c pyext/mtp_wpscan.h
+# The written-page scan is tested against the real kernel, with its sources
+# (the maps rule it shares with the loader among them).
+WPSCAN_SRCS := pyext/mtp_wpscan.c user/lib/mapping.c
+# Tests that sort use the loader's comparators (user/lib/cmp.c).
+$(BUILD)/tests/test_wpscan: tests/unit/test_wpscan.c $(WPSCAN_SRCS) pyext/mtp_wpscan.h user/lib/mapping.h user/lib/cmp.c user/lib/cmp.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_wpscan.c pyext/mtp_wpscan.c $(LDFLAGS_SAN) -lcmocka
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_wpscan.c $(WPSCAN_SRCS) user/lib/cmp.c $(LDFLAGS_SAN) -lcmocka
 
 # The budget's parser, pure.
 $(BUILD)/tests/test_budget: tests/unit/test_budget.c pyext/mtp_budget.c pyext/mtp_budget.h
@@ -85,9 +88,9 @@ $(BUILD)/tests/test_budget: tests/unit/test_budget.c pyext/mtp_budget.c pyext/mt
 	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_budget.c pyext/mtp_budget.c $(LDFLAGS_SAN) -lcmocka
 
 # The side table likewise, against a naive model.
-$(BUILD)/tests/test_sidetable: tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_snapshot.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h pyext/mtp_wpscan.c
+$(BUILD)/tests/test_sidetable: tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_sidetable.h pyext/mtp_snapshot.h pyext/mtp_ownmem.c pyext/mtp_ownmem.h $(WPSCAN_SRCS) user/lib/cmp.c user/lib/cmp.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_ownmem.c pyext/mtp_wpscan.c $(LDFLAGS_SAN) -lcmocka -pthread
+	$(CC) $(CFLAGS) -Ipyext -o $@ tests/unit/test_sidetable.c pyext/mtp_sidetable.c pyext/mtp_ownmem.c $(WPSCAN_SRCS) user/lib/cmp.c $(LDFLAGS_SAN) -lcmocka -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(HEADERS)
 	@mkdir -p $(@D)
@@ -109,9 +112,10 @@ pyext: $(PYEXT_SO)
 pyext-dir:
 	@echo $(PYEXT_DIR)
 
-# The extension's sources, listed once in pyext/SOURCES (mtp_build.py reads it too).
-PYEXT_SRCS := $(addprefix pyext/,$(filter %.c,$(file < pyext/SOURCES)))
-$(PYEXT_SO): $(PYEXT_SRCS) $(wildcard pyext/*.h) pyext/SOURCES include/mtp_abi.h include/mtp_probes.h
+# The extension's sources, listed once in pyext/SOURCES (mtp_build.py reads it
+# too), relative to pyext/: some are shared with the loader (../user/lib/).
+PYEXT_SRCS := $(addprefix pyext/,$(filter %.c,$(shell grep -v '^[[:space:]]*\#' pyext/SOURCES)))
+$(PYEXT_SO): $(PYEXT_SRCS) $(wildcard pyext/*.h $(PYEXT_SRCS:.c=.h)) pyext/SOURCES include/mtp_abi.h include/mtp_probes.h
 	@test -n "$(PY_TAG)" || { echo "error: cannot run '$(PYTHON)'; pass make PYTHON=/path/to/python3" >&2; exit 1; }
 	@test -r "$(PY_INC)/Python.h" || { echo "error: no Python.h in $(PY_INC); install the interpreter's headers (apt-get install python3-dev)" >&2; exit 1; }
 	@mkdir -p $(@D)

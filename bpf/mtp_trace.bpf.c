@@ -43,11 +43,13 @@ struct {
     __uint(max_entries, 64 * 1024);
 } settings SEC(".maps");
 
-/* Records are copied from the traced process a chunk at a time: one
- * bpf_probe_read_user per 256 records instead of one per record. */
-#define FOLD_CHUNK 256
+/* Both folds copy their array (records, written pages) from the traced
+ * process a chunk at a time: one bpf_probe_read_user per 4 KiB (256 records,
+ * 512 pages) instead of one per element.  Words, for the elements'
+ * alignment. */
+#define FOLD_CHUNK_BYTES 4096
 struct fold_chunk {
-    struct mtp_record recs[FOLD_CHUNK];
+    __u64 words[FOLD_CHUNK_BYTES / sizeof(__u64)];
 };
 
 struct {
@@ -70,6 +72,44 @@ struct fold_ctx {
     __u64 page0, page1;
     struct mtp_page *val0, *val1;
 };
+
+/*
+ * Element `index` of the `count` elements of `size` bytes at `src` in the
+ * traced process, for a bpf_loop callback: the chunk that begins at `index`
+ * is read into buf first.  NULL when the read fails (counted in bad_reads)
+ * or a bound does not hold: the loop stops.  Inlined, so that size is a
+ * constant and the verifier sees plain bounds on the read's length and on
+ * the element's offset in buf.
+ */
+static __always_inline const void *fold_element(struct fold_chunk *buf, const void *src,
+                                                __u32 index, __u32 count, __u32 size,
+                                                struct mtp_stats *st)
+{
+    const __u32 per_chunk = sizeof(*buf) / size;
+    __u32 slot = index % per_chunk;
+
+    if (slot == 0) {
+        __u32 n = count - index;
+        __u64 bytes; /* 64-bit: no zero-extension between the bound and the call */
+
+        if (n > per_chunk)
+            n = per_chunk;
+        bytes = (__u64)n * size;
+        /* One plain bound on the register passed to the helper: clang would
+         * fold a two-sided test into a form the verifier cannot follow.  n is
+         * at least 1, as bpf_loop only calls with index < count. */
+        barrier_var(bytes);
+        if (bytes > sizeof(*buf))
+            return NULL;
+        if (bpf_probe_read_user(buf, bytes, (const __u8 *)src + (__u64)index * size)) {
+            __sync_fetch_and_add(&st->bad_reads, 1);
+            return NULL;
+        }
+    }
+    if (slot >= per_chunk)
+        return NULL;
+    return (const __u8 *)buf + slot * size;
+}
 
 static struct mtp_stats *get_stats(void)
 {
@@ -130,31 +170,14 @@ static void warm_page(struct mtp_page *val, __u32 epoch, __u32 period, __u64 hea
 static long fold_record(__u32 index, void *data)
 {
     struct fold_ctx *ctx = data;
-    __u32 slot = index % FOLD_CHUNK;
+    const struct mtp_record *at =
+        fold_element(ctx->chunk, ctx->recs, index, ctx->count, sizeof(*ctx->recs), ctx->stats);
     struct mtp_record rec;
     __u64 page;
 
-    if (slot == 0) {
-        __u32 n = ctx->count - index;
-        __u64 bytes; /* 64-bit: no zero-extension between the bound and the call */
-
-        if (n > FOLD_CHUNK)
-            n = FOLD_CHUNK;
-        bytes = (__u64)n * sizeof(rec);
-        /* One plain bound on the register passed to the helper: clang would
-         * fold a two-sided test into a form the verifier cannot follow.  n is
-         * at least 1, as bpf_loop only calls with index < count. */
-        barrier_var(bytes);
-        if (bytes > sizeof(ctx->chunk->recs))
-            return 1;
-        if (bpf_probe_read_user(ctx->chunk->recs, bytes, &ctx->recs[index])) {
-            __sync_fetch_and_add(&ctx->stats->bad_reads, 1);
-            return 1;
-        }
-    }
-    if (slot >= FOLD_CHUNK)
+    if (!at)
         return 1;
-    rec = ctx->chunk->recs[slot];
+    rec = *at;
     page = rec.addr & MTP_PAGE_MASK;
     for (int i = 0; i < MTP_RECORD_MAX_PAGES; i++, page += MTP_PAGE_SIZE) {
         __u32 overlap = mtp_page_overlap(page, rec.addr, rec.size);
@@ -297,34 +320,20 @@ struct written_ctx {
     __u32 epoch;
     __u32 period; /* epochs until the scan watches these pages again */
     struct mtp_stats *stats;
-    __u64 *chunk; /* FOLD_CHUNK * 2 page addresses fit the fold's buffer */
+    struct fold_chunk *chunk;
 };
 
 static long fold_written(__u32 index, void *data)
 {
     struct written_ctx *ctx = data;
-    __u32 slot = index % (FOLD_CHUNK * 2);
+    const __u64 *at =
+        fold_element(ctx->chunk, ctx->pages, index, ctx->count, sizeof(*ctx->pages), ctx->stats);
     struct mtp_page *val;
     __u64 page;
 
-    if (slot == 0) {
-        __u32 n = ctx->count - index;
-        __u64 bytes;
-
-        if (n > FOLD_CHUNK * 2)
-            n = FOLD_CHUNK * 2;
-        bytes = (__u64)n * sizeof(__u64);
-        barrier_var(bytes);
-        if (bytes > sizeof(struct fold_chunk))
-            return 1;
-        if (bpf_probe_read_user(ctx->chunk, bytes, &ctx->pages[index])) {
-            __sync_fetch_and_add(&ctx->stats->bad_reads, 1);
-            return 1;
-        }
-    }
-    if (slot >= FOLD_CHUNK * 2)
+    if (!at)
         return 1;
-    page = ctx->chunk[slot] & MTP_PAGE_MASK;
+    page = *at & MTP_PAGE_MASK;
     val = page_slot(page, ctx->stats);
     if (!val) {
         __sync_fetch_and_add(&ctx->stats->dropped, 1);

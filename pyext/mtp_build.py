@@ -2,7 +2,8 @@
 
 It compiles the sources listed in SOURCES (the Makefile reads the same list)
 with the running interpreter's sysconfig (the same flags `make pyext` uses) and packs the result as a wheel.  Only wheels are
-supported: the extension needs ../include from a checkout.
+supported: the extension needs ../include and ../user/lib (the sources it
+shares with the loader) from a checkout.
 """
 import base64
 import hashlib
@@ -18,6 +19,7 @@ NAME = "mtp"
 VERSION = "0.1.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE = os.path.join(os.path.dirname(HERE), "include")
+SHARED = os.path.join(os.path.dirname(HERE), "user", "lib")
 
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -36,20 +38,24 @@ def _metadata():
 
 
 def _sources():
-    """The extension's C files, from SOURCES (comments and blank lines skipped)."""
+    """The extension's C files, from SOURCES (comments and blank lines skipped),
+    as paths: SOURCES names them relative to pyext/, some outside it."""
     with open(os.path.join(HERE, "SOURCES")) as f:
-        return [w for line in f if not line.lstrip().startswith("#") for w in line.split()]
+        names = [w for line in f if not line.lstrip().startswith("#") for w in line.split()]
+    return [os.path.normpath(os.path.join(HERE, name)) for name in names]
 
 
 def _compile(out_path):
-    if not os.path.exists(os.path.join(INCLUDE, "mtp_abi.h")):
-        raise RuntimeError("mtp: include/mtp_abi.h not found next to pyext/: build from a "
-                           "checkout of the whole repository")
+    sources = _sources()
+    missing = [p for p in [os.path.join(INCLUDE, "mtp_abi.h")] + sources if not os.path.exists(p)]
+    if missing:
+        raise RuntimeError("mtp: %s not found next to pyext/: build from a checkout of the "
+                           "whole repository" % os.path.relpath(missing[0], os.path.dirname(HERE)))
     cc = shlex.split(sysconfig.get_config_var("CC") or "cc")[:1] or ["cc"]
     cmd = cc + ["-std=gnu11", "-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden",
                 "-Wall", "-Wextra", "-D_GNU_SOURCE",
-                "-I" + INCLUDE, "-I" + HERE, "-I" + sysconfig.get_paths()["include"],
-                ] + [os.path.join(HERE, name) for name in _sources()] + ["-o", out_path]
+                "-I" + INCLUDE, "-I" + HERE, "-I" + SHARED, "-I" + sysconfig.get_paths()["include"],
+                ] + sources + ["-o", out_path]
     print(" ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)
 

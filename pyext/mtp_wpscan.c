@@ -7,12 +7,11 @@
  * real kernel (tests/unit/test_wpscan.c); its driver is mtp_written.c.
  */
 #include "mtp_wpscan.h"
+#include "mapping.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <linux/userfaultfd.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -137,49 +136,21 @@ void mtp_wpscan_close(struct mtp_wpscan *s)
     s->n_ranges = 0;
 }
 
-/* Parses one /proc/PID/maps line.  Returns 1 for a mapping the scan may
- * watch (private, writable, anonymous: the heap, pymalloc's arenas, large
- * allocations), 0 for another mapping, -1 for a line it cannot read. */
-static int parse_watchable(const char *line, uint64_t *lo, uint64_t *hi)
-{
-    uint64_t inode;
-    char perms[5];
-    int path_at = 0;
-    const char *path;
-
-    /* No whitespace directive after the inode: it would skip the newline
-     * of an anonymous mapping and land on the next line. */
-    if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*x %*x:%*x %" SCNu64 "%n", lo, hi, perms, &inode,
-               &path_at) < 4)
-        return -1;
-    path = line + path_at;
-    while (*path == ' ' || *path == '\t')
-        path++;
-    if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' || inode != 0)
-        return 0;
-    if (*path != '\n' && *path != '\0' && strncmp(path, "[heap]", 6) != 0)
-        return 0; /* [stack], [vvar] ... */
-    return 1;
-}
-
+/* The mapping that holds addr, when the one rule (mapping.h) calls it the
+ * program's data; -EINVAL when it is another, -ENOENT when none holds it. */
 static int find_mapping(const char *maps_text, uint64_t addr, uint64_t *start, uint64_t *end)
 {
-    const char *line = maps_text;
+    struct mtp_mapping m;
+    int got;
 
-    while (line && *line) {
-        uint64_t lo, hi;
-        int ok = parse_watchable(line, &lo, &hi);
-
-        if (ok >= 0 && addr >= lo && addr < hi) {
-            if (!ok)
-                return -EINVAL;
-            *start = lo;
-            *end = hi;
-            return 0;
-        }
-        line = strchr(line, '\n');
-        if (line)
-            line++;
+    while ((got = mtp_mapping_next(&maps_text, &m)) != 0) {
+        if (got < 0 || addr < m.start || addr >= m.end)
+            continue;
+        if (!mtp_mapping_is_data(&m))
+            return -EINVAL;
+        *start = m.start;
+        *end = m.end;
+        return 0;
     }
     return -ENOENT;
 }
@@ -269,25 +240,16 @@ static int is_own(uint64_t lo, uint64_t hi)
 
 int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text)
 {
-    const char *line = maps_text;
-    int watched = 0;
+    struct mtp_mapping m;
+    int watched = 0, got;
     uint64_t t0 = now_ns(), reset0 = s->reset_ns;
 
     /* One pass: each line is parsed once (find_mapping per line would be
      * quadratic in the number of mappings, at every step). */
-    while (line && *line) {
-        uint64_t lo, hi;
-
-        /* Not reservations of address space far larger than any heap (a
-         * sanitizer's shadow memory, a runtime's arena reservation):
-         * protecting terabytes costs page-table walks at every scan. */
-        if (parse_watchable(line, &lo, &hi) == 1 && hi - lo <= MTP_WPSCAN_MAX_MAPPING &&
-            !is_own(lo, hi) && watch_range(s, lo, hi) == 0)
+    while ((got = mtp_mapping_next(&maps_text, &m)) != 0)
+        if (got > 0 && mtp_mapping_is_data(&m) && !is_own(m.start, m.end) &&
+            watch_range(s, m.start, m.end) == 0)
             watched++;
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
     /* Registering new mappings went to reset_ns already. */
     s->sys_ns += now_ns() - t0 - (s->reset_ns - reset0);
     return watched;

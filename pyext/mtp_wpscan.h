@@ -20,8 +20,6 @@
 #include <stdint.h>
 
 #define MTP_WPSCAN_MAX_RANGES 1024
-/* mtp_wpscan_watch_all() leaves out mappings larger than this (64 GiB). */
-#define MTP_WPSCAN_MAX_MAPPING (64ull << 30)
 
 struct mtp_wpscan {
     int uffd;
@@ -63,15 +61,17 @@ int mtp_wpscan_open(struct mtp_wpscan *s);
 void mtp_wpscan_close(struct mtp_wpscan *s);
 
 /*
- * Starts watching the writable anonymous mapping that contains addr (whole
- * mappings, so no VMA is split).  Idempotent.  0 or -errno.
+ * Starts watching the mapping that contains addr (whole mappings, so no VMA
+ * is split), if it holds the program's data by the rule the loader's sweep
+ * shares (mtp_mapping_is_data() in user/lib/mapping.h: private, writable,
+ * anonymous, unnamed, [heap] or [anon:NAME], up to 64 GiB).  Idempotent.
+ * 0, -EINVAL for a mapping the rule refuses, -ENOENT for none, or -errno.
  */
 int mtp_wpscan_watch(struct mtp_wpscan *s, const char *maps_text, uint64_t addr);
 
 /*
- * Watches every mapping mtp_wpscan_watch() accepts, the heap and all
- * private, writable, anonymous mappings, up to MTP_WPSCAN_MAX_MAPPING each.
- * Returns how many are watched.
+ * Watches every mapping mtp_wpscan_watch() accepts, except mtp's own
+ * (mtp_wpscan_own_add).  Returns how many are watched.
  */
 int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sweep: each interval, one window of the process's private anonymous
- * memory is asked where its pages are, for pages on a fast node that the heat
+ * The sweep: each interval, one window of the process's data (the mappings
+ * mtp_mapping_is_data() accepts, as the extension's written-page scan does)
+ * is asked where its pages are, for pages on a fast node that the heat
  * map has nothing for.  Without them the process's fast bytes would count
  * only pages mtp has seen, and memory it never saw touched (first-touch
  * allocations that went cold) would hold the fast tier with nothing able to

@@ -146,6 +146,28 @@ static void sweeps_anonymous_memory_round_robin(void **state)
     mtp_maps_free(&maps);
 }
 
+/* The sweep takes the mappings the written-page scan watches: the one rule
+ * (test_mapping.c has it in full), named anonymous memory included. */
+static void sweeps_what_the_rule_calls_data(void **state)
+{
+    static const char *const text = "10000-11000 rw-p 00000000 00:00 0 [anon:mtp]\n"
+                                    "20000-21000 rw-p 00000000 00:1a 5 /tmp/x (deleted)\n"
+                                    "30000-31000 rw-p 00000000 00:00 0 [anon: glibc: malloc]\n"
+                                    "40000-41000 rw-p 00000000 00:00 0 [vvar]\n";
+    struct mtp_maps maps;
+    char err[128];
+    static const int want[] = {1, 0, 1, 0};
+    uint64_t out[8], cursor = 0;
+
+    (void)state;
+    assert_int_equal(mtp_maps_parse(&maps, text, err, sizeof(err)), 0);
+    assert_int_equal(mtp_maps_sweep(&maps, &cursor, 8, out), 2);
+    assert_true(out[0] == 0x10000 && out[1] == 0x30000);
+    for (size_t i = 0; i < maps.len; i++)
+        assert_int_equal(mtp_mapping_is_data(&maps.v[i]), want[i]);
+    mtp_maps_free(&maps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +178,7 @@ int main(void)
         cmocka_unit_test(reports_the_malformed_line),
         cmocka_unit_test(accepts_empty_input),
         cmocka_unit_test(sweeps_anonymous_memory_round_robin),
+        cmocka_unit_test(sweeps_what_the_rule_calls_data),
     };
     return cmocka_run_group_tests_name("procmaps", tests, NULL, NULL);
 }

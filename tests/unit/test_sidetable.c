@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "cmp.h"
 #include "mtp_ownmem.h"
 #include "mtp_sidetable.h"
 
@@ -480,13 +481,6 @@ static void collect_hit(void *ctx, uint64_t addr, uint32_t size)
     h->size[h->n++] = size;
 }
 
-static int u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static mtp_extent extent(uint64_t owner, uint64_t addr)
 {
     return (mtp_extent){.owner = owner, .addr = addr, .size = (uint32_t)(addr & 0xfff) + 64};
@@ -507,7 +501,7 @@ static void extents_upsert_and_touched(void **state)
     assert_int_equal(mtp_extab_upsert(&x, v, 5, 3), 0);
     assert_int_equal(mtp_extab_len(&x), 5);
     assert_int_equal(mtp_extab_touched(&x, pages, 5, collect_hit, h), 4);
-    qsort(h->addr, h->n, sizeof(h->addr[0]), u64_cmp);
+    qsort(h->addr, h->n, sizeof(h->addr[0]), mtp_cmp_u64);
     assert_int_equal(h->addr[0], 0xa000);
     assert_int_equal(h->addr[1], 0xb000);
     assert_int_equal(h->addr[2], 0xd000);
@@ -521,7 +515,7 @@ static void extents_upsert_and_touched(void **state)
     assert_int_equal(mtp_extab_len(&x), 6);
     h->n = 0;
     assert_int_equal(mtp_extab_touched(&x, pages + 4, 1, collect_hit, h), 3);
-    qsort(h->addr, h->n, sizeof(h->addr[0]), u64_cmp);
+    qsort(h->addr, h->n, sizeof(h->addr[0]), mtp_cmp_u64);
     assert_int_equal(h->addr[0], 0xb000);
     assert_int_equal(h->addr[1], 0xf000);
     assert_int_equal(h->addr[2], 0xf800);
@@ -623,8 +617,8 @@ static void random_extents_match_the_model(void **state)
         }
         h->n = 0;
         assert_int_equal(mtp_extab_touched(&x, pages, n_pages, collect_hit, h), n_want);
-        qsort(h->addr, h->n, sizeof(h->addr[0]), u64_cmp);
-        qsort(want, n_want, sizeof(want[0]), u64_cmp);
+        qsort(h->addr, h->n, sizeof(h->addr[0]), mtp_cmp_u64);
+        qsort(want, n_want, sizeof(want[0]), mtp_cmp_u64);
         for (size_t i = 0; i < n_want; i++)
             assert_int_equal(h->addr[i], want[i]);
         total_hits += n_want;

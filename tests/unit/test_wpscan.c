@@ -5,6 +5,7 @@
  * skipped, and say so.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "cmp.h"
 #include "mtp_wpscan.h"
 
 #define PAGE  4096u
@@ -77,12 +79,6 @@ static char *watched_chunks(struct mtp_wpscan *s, size_t n)
     return region;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void reports_exactly_the_pages_written(void **state)
 {
     struct mtp_wpscan s;
@@ -101,7 +97,7 @@ static void reports_exactly_the_pages_written(void **state)
     (void)*(volatile char *)&region[9 * PAGE]; /* a read is not a write */
     n = mtp_wpscan_collect(&s, pages, 64);
     assert_int_equal(n, 2);
-    qsort(pages, (size_t)n, sizeof(pages[0]), cmp_u64);
+    qsort(pages, (size_t)n, sizeof(pages[0]), mtp_cmp_u64);
     assert_true(pages[0] == (uint64_t)(uintptr_t)(region + 5 * PAGE));
     assert_true(pages[1] == (uint64_t)(uintptr_t)(region + 600 * PAGE));
     /* Collecting re-protected them: nothing new, nothing reported. */
@@ -228,6 +224,32 @@ static void refuses_stacks_and_files(void **state)
     assert_int_equal(mtp_wpscan_watch(&s, maps, 16), -ENOENT);
     free(maps);
     mtp_wpscan_close(&s);
+}
+
+/* The rule is the sweep's (user/lib/mapping.h): memory its allocator named
+ * is watched like unnamed memory.  The maps text is written here, so that
+ * kernels without CONFIG_ANON_VMA_NAME test it too. */
+static void named_anonymous_memory_is_watched(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = chunks(1), maps[256];
+    uint64_t lo = (uint64_t)(uintptr_t)region, pages[8];
+
+    (void)state;
+    open_or_skip(&s);
+    snprintf(maps, sizeof(maps),
+             "%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:1a 9 /tmp/f (deleted)\n"
+             "%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:00 0 [anon: glibc: malloc arena]\n",
+             lo - PAGE, lo, lo, lo + CHUNK);
+    assert_int_equal(mtp_wpscan_watch(&s, maps, lo - PAGE), -EINVAL);
+    assert_int_equal(mtp_wpscan_watch(&s, maps, lo + 5 * PAGE), 0);
+    assert_int_equal(s.n_ranges, 1);
+    assert_true(s.start[0] == lo && s.end[0] == lo + CHUNK);
+    region[5 * PAGE] = 1;
+    assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 1);
+    assert_true(pages[0] == lo + 5 * PAGE);
+    mtp_wpscan_close(&s);
+    munmap(region, CHUNK);
 }
 
 static void stride_follows_the_measured_cost(void **state)
@@ -434,6 +456,7 @@ int main(void)
         cmocka_unit_test(a_sample_moved_after_a_release_is_watched),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
         cmocka_unit_test(refuses_stacks_and_files),
+        cmocka_unit_test(named_anonymous_memory_is_watched),
         cmocka_unit_test(stride_follows_the_measured_cost),
         cmocka_unit_test(one_hot_chunk_does_not_back_the_scan_off),
         cmocka_unit_test(release_reports_then_stops_faults),

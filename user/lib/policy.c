@@ -188,9 +188,9 @@ static int cmp_hottest(const void *a, const void *b)
     bool xf = x->cls == MTP_TIER_FAST, yf = y->cls == MTP_TIER_FAST;
 
     if (x->heat != y->heat)
-        return x->heat > y->heat ? -1 : 1;
+        return MTP_CMP(y->heat, x->heat); /* descending */
     if (xf != yf)
-        return xf ? -1 : 1;
+        return MTP_CMP(yf, xf); /* fast first */
     return MTP_CMP(x->addr, y->addr);
 }
 

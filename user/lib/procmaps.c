@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "procmaps.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,32 +20,6 @@ static int maps_push(struct mtp_maps *maps, const struct mtp_mapping *m)
     return 0;
 }
 
-static int parse_line(const char *line, size_t linelen, struct mtp_mapping *m)
-{
-    char buf[512 + 64];
-    unsigned int dev_major, dev_minor;
-    int path_at = -1;
-
-    if (linelen >= sizeof(buf))
-        linelen = sizeof(buf) - 1;
-    memcpy(buf, line, linelen);
-    buf[linelen] = '\0';
-    memset(m, 0, sizeof(*m));
-    if (sscanf(buf, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &m->start,
-               &m->end, m->perms, &m->offset, &dev_major, &dev_minor, &m->inode, &path_at) < 7)
-        return -1;
-    if (m->end <= m->start)
-        return -1;
-    if (path_at > 0 && (size_t)path_at < linelen) {
-        const char *p = buf + path_at;
-
-        while (*p == ' ')
-            p++;
-        snprintf(m->path, sizeof(m->path), "%s", p);
-    }
-    return 0;
-}
-
 int mtp_maps_parse(struct mtp_maps *maps, const char *text, char *err, size_t errlen)
 {
     const char *line = text;
@@ -61,7 +33,7 @@ int mtp_maps_parse(struct mtp_maps *maps, const char *text, char *err, size_t er
 
         lineno++;
         if (len > 0) {
-            if (parse_line(line, len, &m) < 0) {
+            if (mtp_mapping_parse(&m, line, len) < 0) {
                 snprintf(err, errlen, "maps line %u is malformed: '%.*s'", lineno,
                          (int)(len > 80 ? 80 : len), line);
                 mtp_maps_free(maps);
@@ -161,16 +133,6 @@ const char *mtp_mapping_label(const struct mtp_mapping *m)
     return base_name(m->path);
 }
 
-static int sweepable(const struct mtp_mapping *m)
-{
-    if (m->perms[0] != 'r' || m->perms[1] != 'w' || m->perms[3] != 'p' || m->inode != 0)
-        return 0;
-    if (m->end - m->start > MTP_SWEEP_MAPPING_MAX)
-        return 0;
-    return m->path[0] == '\0' || strcmp(m->path, "[heap]") == 0 ||
-           strncmp(m->path, "[anon:", 6) == 0;
-}
-
 size_t mtp_maps_sweep(const struct mtp_maps *maps, uint64_t *cursor, size_t max_pages,
                       uint64_t *out)
 {
@@ -185,7 +147,7 @@ size_t mtp_maps_sweep(const struct mtp_maps *maps, uint64_t *cursor, size_t max_
             const struct mtp_mapping *m = &maps->v[i];
             uint64_t lo = m->start, hi = m->end;
 
-            if (!sweepable(m))
+            if (!mtp_mapping_is_data(m))
                 continue;
             if (pass == 0 && lo < start)
                 lo = start;

@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Parsing /proc/PID/maps text.  Pure: the caller reads the file. */
+/*
+ * A process's whole /proc/PID/maps, for the loader: its mappings by address,
+ * its extension, and the sweep's windows.  Pure: the caller reads the file.
+ * Lines are parsed, and mappings judged, by mapping.h, which the extension
+ * shares.
+ */
 #ifndef MTP_PROCMAPS_H
 #define MTP_PROCMAPS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct mtp_mapping {
-    uint64_t start;
-    uint64_t end;
-    uint64_t offset;
-    uint64_t inode;
-    char perms[5];
-    char path[256]; /* empty for anonymous memory; "[heap]" etc. kept as is */
-};
+#include "mapping.h"
 
 struct mtp_maps {
     struct mtp_mapping *v;
@@ -43,13 +41,11 @@ const char *mtp_maps_find_extension(const struct mtp_maps *maps);
 int mtp_maps_is_python(const struct mtp_maps *maps, const char *exe_path);
 
 /*
- * The sweep: page addresses of the process's private, writable, anonymous
- * memory (brk heap, malloc's and pymalloc's mmaps; not stacks, and not
- * mappings over MTP_SWEEP_MAPPING_MAX, which are address-space reservations),
- * from *cursor on, wrapping once around, at most max_pages of them.  Advances
- * *cursor past the last page written.  Returns the count.
+ * The sweep: page addresses of the process's data, the mappings
+ * mtp_mapping_is_data() accepts (the written-page scan's rule), from *cursor
+ * on, wrapping once around, at most max_pages of them.  Advances *cursor
+ * past the last page written.  Returns the count.
  */
-#define MTP_SWEEP_MAPPING_MAX (64ull << 30)
 size_t mtp_maps_sweep(const struct mtp_maps *maps, uint64_t *cursor, size_t max_pages,
                       uint64_t *out);
 
