@@ -115,7 +115,7 @@ pyext-dir:
 # The extension's sources, listed once in pyext/SOURCES (mtp_build.py reads it
 # too), relative to pyext/: some are shared with the loader (../user/lib/).
 PYEXT_SRCS := $(addprefix pyext/,$(filter %.c,$(shell grep -v '^[[:space:]]*\#' pyext/SOURCES)))
-$(PYEXT_SO): $(PYEXT_SRCS) $(wildcard pyext/*.h $(PYEXT_SRCS:.c=.h)) pyext/SOURCES include/mtp_abi.h include/mtp_probes.h
+$(PYEXT_SO): $(PYEXT_SRCS) $(wildcard pyext/*.h $(PYEXT_SRCS:.c=.h)) pyext/SOURCES include/mtp_abi.h include/mtp_probes.h include/mtp_settings.h
 	@test -n "$(PY_TAG)" || { echo "error: cannot run '$(PYTHON)'; pass make PYTHON=/path/to/python3" >&2; exit 1; }
 	@test -r "$(PY_INC)/Python.h" || { echo "error: no Python.h in $(PY_INC); install the interpreter's headers (apt-get install python3-dev)" >&2; exit 1; }
 	@mkdir -p $(@D)

@@ -10,18 +10,20 @@
 #include "mtp_state.h"
 
 #include <stdio.h>
+
+#include "mtp_settings.h"
 #include <string.h>
 
-const char mtp_configure_doc[] =
-    PyDoc_STR("configure(**settings)\n--\n\n"
-              "Ask the tracer for this program's tiering settings, e.g.\n"
-              "mtp.configure(fast_budget='2G', max_rate=50, lazy=4).  Known names:\n"
-              "fast_budget, max_rate, lazy, hot_threshold, eager.  mtp-trace honours\n"
-              "them only within the limits its own command line sets.  A value of\n"
-              "None removes a setting.");
+const char mtp_configure_doc[] = PyDoc_STR(
+    "configure(**settings)\n--\n\n"
+    "Ask the tracer for this program's tiering settings, e.g.\n"
+    "mtp.configure(fast_budget='2G', max_rate=50, lazy=4).  Known names:\n" MTP_APP_SETTING_KEYWORDS
+    ".\nmtp-trace honours them only within the limits its own command line\n"
+    "sets.  A value of None removes a setting.");
 
-static const char *const mtp_setting_names[] = {"fast-budget", "max-rate", "lazy", "hot-threshold",
-                                                "eager"};
+#define MTP_SETTING_OPTION(option, keyword) option,
+static const char *const mtp_setting_names[] = {MTP_APP_SETTINGS(MTP_SETTING_OPTION)};
+#undef MTP_SETTING_OPTION
 
 /* A setting's name as the tracer spells it: fast_budget -> fast-budget. */
 static void mtp_setting_dashed(const char *name, char dashed[32])
@@ -51,9 +53,7 @@ static int mtp_settings_check(PyObject *kwargs)
             known |= strcmp(dashed, mtp_setting_names[i]) == 0;
         if (!known) {
             PyErr_Format(PyExc_ValueError,
-                         "unknown mtp setting '%s' (known: fast_budget, max_rate, lazy, "
-                         "hot_threshold, eager)",
-                         name);
+                         "unknown mtp setting '%s' (known:" MTP_APP_SETTING_KEYWORDS ")", name);
             return -1;
         }
         if (value != Py_None && !PyUnicode_Check(value) && !PyLong_Check(value) &&

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mtp_settings.h"
 #include "options.h"
 
 #define MiB (1024ULL * 1024ULL)
@@ -31,9 +32,14 @@ static const char *const CLI_ONLY[] = {"pid",     "json",       "keep-pins", "pi
 static const char *const OPERATOR[] = {"max-pages", "fast-nodes",      "slow-nodes", "no-migrate",
                                        "dry-run",   "interval",        "watermark",  "lazy-min",
                                        "lazy-max",  "no-written-scan", "no-sweep"};
-/* What the program's mtp.configure() knows (pyext/mtp_settings.c). */
-static const char *const APP_KNOBS[] = {"fast-budget", "max-rate", "lazy", "hot-threshold",
-                                        "eager"};
+/* What the program's mtp.configure() knows: include/mtp_settings.h, which the
+ * extension's list is made from too. */
+#define APP_OPTION(option, keyword) option,
+static const char *const APP_KNOBS[] = {MTP_APP_SETTINGS(APP_OPTION)};
+#undef APP_OPTION
+#define APP_KEYWORD(option, keyword) keyword,
+static const char *const APP_KEYWORDS[] = {MTP_APP_SETTINGS(APP_KEYWORD)};
+#undef APP_KEYWORD
 
 static bool in_list(const char *name, const char *const *list, size_t n)
 {
@@ -372,6 +378,34 @@ static void test_booleans(void **state)
 }
 
 /* ---- who may set what ---- */
+
+/* The program-settable rows of the option table are exactly
+ * include/mtp_settings.h's, and each keyword is its option with '_' for '-'
+ * (the extension turns one into the other). */
+static void test_app_settings_declared_once(void **state)
+{
+    size_t app_rows = 0, n = sizeof(APP_KNOBS) / sizeof(APP_KNOBS[0]);
+
+    (void)state;
+    for (size_t i = 0; i < mtp_option_count; i++) {
+        if (!(mtp_option_table[i].from & MTP_OPT_APP))
+            continue;
+        app_rows++;
+        if (!in_list(mtp_option_table[i].name, APP_KNOBS, n))
+            fail_msg("option '%s' is program-settable but not in MTP_APP_SETTINGS",
+                     mtp_option_table[i].name);
+    }
+    assert_int_equal(app_rows, n);
+    for (size_t i = 0; i < n; i++) {
+        char dashed[32];
+
+        snprintf(dashed, sizeof(dashed), "%s", APP_KEYWORDS[i]);
+        for (char *c = dashed; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        assert_string_equal(dashed, APP_KNOBS[i]);
+    }
+}
 
 static void test_sources(void **state)
 {
@@ -937,6 +971,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_app_settings_declared_once),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_quantities),
         cmocka_unit_test(test_strings),
