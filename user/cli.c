@@ -15,18 +15,20 @@ const char *argp_program_version = "mtp-trace 0.2";
 static const char argp_doc[] =
     "mtp-trace: page temperature and memory tiering for a running Python program.\n"
     "\n"
-    "The program must have imported the mtp extension ('import mtp').  mtp-trace\n"
-    "attaches to its USDT probes, folds object records into a BPF page\n"
-    "temperature map pinned at PIN_ROOT/PID/pages, and prints one line per\n"
-    "interval until Ctrl-C, --duration, or the program's exit.  When the machine\n"
-    "has a fast and a slow memory tier, it also keeps the hottest pages on the\n"
-    "fast tier within --fast-budget and demotes cold pages lazily to the slow one.\n"
+    "The programs must have imported the mtp extension ('import mtp').  mtp-trace\n"
+    "attaches to their USDT probes, folds object records into a BPF page\n"
+    "temperature map per process pinned at PIN_ROOT/PID/pages, and prints one line\n"
+    "per process and interval until Ctrl-C, --duration, or the programs' exit.\n"
+    "When the machine has a fast and a slow memory tier, it also keeps each\n"
+    "process's hottest pages on the fast tier within its --fast-budget and demotes\n"
+    "cold pages lazily to the slow one.\n"
     "\n"
     "Sizes take K/M/G/T suffixes (binary) or a % of the process's resident memory;\n"
     "durations take ms/s/m suffixes (default seconds); rates are MiB/s.\n"
     "\n"
     "EXAMPLES:\n"
-    "    sudo mtp-trace --pid $(pgrep -f gunicorn)\n"
+    "    sudo mtp-trace --pid $(pgrep -d, -f gunicorn)    # master skipped: no mtp\n"
+    "    sudo mtp-trace --cgroup system.slice/myservice.service\n"
     "    sudo mtp-trace -p 1234 --fast-budget 2G --max-rate 50 --json\n"
     "    sudo mtp-trace -p 1234 --dry-run            # decide, print, move nothing\n"
     "    sudo mtp-trace --show-tiers\n"
@@ -83,8 +85,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
         argp_usage(state);
         break;
     case ARGP_KEY_END:
-        if (o->pid == 0 && !o->show_tiers) {
-            mtp_say("--pid is required, e.g. --pid $(pgrep -f myservice)");
+        if (o->pids.len == 0 && !o->cgroup[0] && !o->show_tiers) {
+            mtp_say("--pid or --cgroup is required, e.g. --pid $(pgrep -d, -f myservice)");
             argp_usage(state);
         }
         if (mtp_options_finish(o, err, sizeof(err)) < 0) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "fleet.h"
 #include "interval.h"
 #include "sysutil.h"
 
@@ -92,48 +93,91 @@ static int run_interval(struct mtp_session *s, enum mtp_stop *stop, double elaps
     return 0;
 }
 
-static void announce(const struct mtp_session *s, const char *config_path)
+/* Gathers the fds to wait on: the signals', then each session's exit
+ * handle and settings ring buffer.  Returns how many. */
+static nfds_t watch_fds(const struct mtp_fleet *f, int sigfd, struct pollfd *fds)
 {
-    const struct mtp_target *t = &s->target;
+    nfds_t n = 0;
 
-    mtp_say("tracing pid %d (%s) through %s%s%s", (int)t->pid, t->comm, t->extension,
-            config_path[0] ? ", settings from " : "", config_path);
-    mtp_say("page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop", s->pins.pages,
-            s->pins.pages);
-    mtp_output__header(&s->report, s->opts->json);
+    fds[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+    for (unsigned i = 0; i < f->len; i++) {
+        fds[n++] = (struct pollfd){.fd = f->s[i]->target.pidfd, .events = POLLIN};
+        fds[n++] =
+            (struct pollfd){.fd = ring_buffer__epoll_fd(f->s[i]->settings_rb), .events = POLLIN};
+    }
+    return n;
 }
 
-static int poll_loop(struct mtp_session *s, int sigfd)
+/* Takes the settings the programs sent, and ends the sessions whose
+ * process exited, each with its final report.  -1 on a fatal error. */
+static int serve_sessions(struct mtp_fleet *f, const struct pollfd *fds, unsigned watched,
+                          double now)
 {
+    /* Sessions are closed from the end, so the fds' indices stay valid. */
+    for (unsigned i = watched; i-- > 0;) {
+        struct mtp_session *s = f->s[i];
+        enum mtp_stop stop = MTP_STOP_EXITED;
+
+        if (fds[2 + 2 * i].revents & POLLIN)
+            ring_buffer__consume(s->settings_rb);
+        if (!(fds[1 + 2 * i].revents & POLLIN))
+            continue;
+        if (run_interval(s, &stop, now - s->started_s) < 0)
+            return -1;
+        mtp_fleet__close(f, i);
+    }
+    return 0;
+}
+
+/* One interval for every session; on a stop, their final reports. */
+static int run_intervals(struct mtp_fleet *f, enum mtp_stop stop, double now)
+{
+    for (unsigned i = 0; i < f->len; i++) {
+        enum mtp_stop s_stop = stop;
+
+        if (run_interval(f->s[i], &s_stop, now - f->s[i]->started_s) < 0)
+            return -1;
+    }
+    /* A session whose process tiering found gone made its final report. */
+    for (unsigned i = f->len; i-- > 0;)
+        if (f->s[i]->report.final && stop == MTP_STOP_NONE)
+            mtp_fleet__close(f, i);
+    return 0;
+}
+
+static int poll_loop(struct mtp_fleet *f, int sigfd)
+{
+    static struct pollfd fds[1 + 2 * MTP_PIDS_MAX];
     enum mtp_stop stop = MTP_STOP_NONE;
     struct mtp_clock clock;
 
-    mtp_clock_start(&clock, mtp_now_s(), s->opts->interval_ns, s->opts->duration_ns);
+    mtp_clock_start(&clock, mtp_now_s(), f->opts->interval_ns, f->opts->duration_ns);
     while (stop == MTP_STOP_NONE) {
-        struct pollfd fds[3] = {{.fd = sigfd, .events = POLLIN},
-                                {.fd = s->target.pidfd, .events = POLLIN},
-                                {.fd = ring_buffer__epoll_fd(s->settings_rb), .events = POLLIN}};
+        unsigned watched = f->len;
+        nfds_t n = watch_fds(f, sigfd, fds);
         double now;
-        bool due;
+        bool due, all_gone;
 
-        if (poll(fds, 3, mtp_clock_timeout_ms(&clock, mtp_now_s())) < 0 && errno != EINTR) {
+        if (poll(fds, n, mtp_clock_timeout_ms(&clock, mtp_now_s())) < 0 && errno != EINTR) {
             mtp_error("poll: %s", strerror(errno));
             return -1;
         }
-        if (fds[2].revents & POLLIN)
-            ring_buffer__consume(s->settings_rb);
         now = mtp_now_s();
-        stop = mtp_clock_wake(&clock, now, fds[0].revents & POLLIN, fds[1].revents & POLLIN, &due);
-        if (!due)
+        if (serve_sessions(f, fds, watched, now) < 0)
+            return -1;
+        all_gone = f->len == 0 && mtp_fleet__ends_empty(f);
+        stop = mtp_clock_wake(&clock, now, fds[0].revents & POLLIN, all_gone, &due);
+        if (!due || all_gone)
             continue;
-        if (run_interval(s, &stop, now - clock.start) < 0)
+        mtp_fleet__discover(f, now);
+        if (run_intervals(f, stop, now) < 0)
             return -1;
         mtp_clock_advance(&clock, now);
     }
     return 0;
 }
 
-int mtp_loop__run(struct mtp_session *s, const char *config_path)
+int mtp_loop__run(struct mtp_fleet *f)
 {
     int sigfd = mtp_signals_block(), rc;
 
@@ -141,8 +185,7 @@ int mtp_loop__run(struct mtp_session *s, const char *config_path)
         mtp_error("cannot set up signal handling: %s", strerror(-sigfd));
         return -1;
     }
-    announce(s, config_path);
-    rc = poll_loop(s, sigfd);
+    rc = poll_loop(f, sigfd);
     close(sigfd);
     return rc;
 }

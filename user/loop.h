@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The interval loop: sleeps until the next interval, a signal, the target's
- * exit or a setting from the program, and runs one interval when one is due
+ * The interval loop: sleeps until the next interval, a signal, a target's
+ * exit or a setting from a program, and runs one interval when one is due
  * (user/lib/interval.c decides when).  Owns the signal descriptor, which is
  * the process's, not a session's.
  */
 #ifndef MTP_LOOP_H
 #define MTP_LOOP_H
 
-#include "session.h"
+#include "fleet.h"
 
 /*
- * Traces an attached session until a signal, the target's exit or
- * --duration, ending with the final report.  config_path (or "") is named in
- * the startup line.  0, or -1 after reporting an error.
+ * Traces the fleet's sessions until a signal, --duration, or (unless it
+ * follows a cgroup) the exit of the last one; each session ends with its
+ * final report.  0, or -1 after reporting an error.
  */
-int mtp_loop__run(struct mtp_session *s, const char *config_path);
+int mtp_loop__run(struct mtp_fleet *f);
 
 #endif

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * mtp-trace: attach to a running Python program that imported mtp, fold its
- * object records into a BPF page temperature table, report it, and keep its
- * hottest pages on the fast memory tier.
+ * mtp-trace: attach to running Python programs that imported mtp, fold their
+ * object records into a BPF page temperature table per process, report
+ * them, and keep each one's hottest pages on the fast memory tier.
  *
  * Shaped like bcc's libbpf-tools: parse the options, then open, configure,
  * load, attach, loop, destroy.  docs/ARCHITECTURE.md says where each part
@@ -10,14 +10,14 @@
  */
 #include "cli.h"
 #include "diag.h"
+#include "fleet.h"
 #include "loop.h"
-#include "session.h"
 #include "sysutil.h"
 #include "tiering.h"
 
 int main(int argc, char **argv)
 {
-    struct mtp_session session;
+    struct mtp_fleet fleet;
     struct mtp_cli cli;
     int rc;
 
@@ -33,15 +33,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    rc = mtp_session__open(&session, &cli.opts);
+    if (cli.config_path[0])
+        mtp_say("settings from %s", cli.config_path);
+    /* Each session opens, configures, loads and attaches as its process is
+     * found (user/fleet.c); the loop runs them all; destroy ends them. */
+    rc = mtp_fleet__open(&fleet, &cli.opts, mtp_now_s());
     if (!rc)
-        rc = mtp_session__configure(&session);
-    if (!rc)
-        rc = mtp_session__load(&session);
-    if (!rc)
-        rc = mtp_session__attach(&session);
-    if (!rc)
-        rc = mtp_loop__run(&session, cli.config_path);
-    mtp_session__destroy(&session);
+        rc = mtp_loop__run(&fleet);
+    mtp_fleet__destroy(&fleet);
     return rc ? 1 : 0;
 }

@@ -27,9 +27,9 @@ static void print_final(const struct mtp_report *r)
     if (!buf)
         return;
     mtp_report_text_top(r, buf, len);
-    printf("\nstopped (%s) after %.1f s: %llu events, %llu records, %llu dropped, %llu "
+    printf("\npid %d stopped (%s) after %.1f s: %llu events, %llu records, %llu dropped, %llu "
            "pages tracked\n%s",
-           r->stop_reason, r->elapsed_s, (unsigned long long)r->totals.events,
+           r->pid, r->stop_reason, r->elapsed_s, (unsigned long long)r->totals.events,
            (unsigned long long)r->totals.records, (unsigned long long)r->totals.dropped,
            (unsigned long long)r->pages_tracked, buf);
     free(buf);
@@ -62,22 +62,24 @@ void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r)
     if (wp != n->wp_state) {
         n->wp_state = wp;
         if (wp > 0)
-            mtp_say("written-page scan: on (reads show as writes to "
-                    "reference counts)");
+            mtp_say("pid %d: written-page scan: on (reads show as writes to "
+                    "reference counts)",
+                    r->pid);
         else if (wp == MTP_WP_STATE_BACKOFF)
-            mtp_say("written-page scan: backing off: its measured cost exceeded "
+            mtp_say("pid %d: written-page scan: backing off: its measured cost exceeded "
                     "its budget (2%% of the program's time) even at its widest sample; it "
-                    "retries later (objects that are only read are invisible meanwhile)");
+                    "retries later (objects that are only read are invisible meanwhile)",
+                    r->pid);
         else if (wp < 0)
-            mtp_say("written-page scan: unavailable (%s; needs Linux 6.7+ "
+            mtp_say("pid %d: written-page scan: unavailable (%s; needs Linux 6.7+ "
                     "PAGEMAP_SCAN): objects that are only read stay invisible",
-                    strerror((int)-wp));
+                    r->pid, strerror((int)-wp));
     }
     if (!n->idle && mtp_idle_note_due(r->elapsed_s, &r->totals)) {
         n->idle = true;
-        mtp_say("note: no garbage collection in the target since "
-                "attaching; mtp starts observing at its first one (a program "
-                "whose container allocations never outnumber its frees does not "
-                "collect)");
+        mtp_say("pid %d: note: no garbage collection since attaching; mtp starts observing at "
+                "its first one (a program whose container allocations never outnumber its frees "
+                "does not collect)",
+                r->pid);
     }
 }

@@ -27,16 +27,17 @@ static int check_kernel(void)
     return 0;
 }
 
-int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts)
+int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts, pid_t pid, bool first)
 {
     memset(s, 0, sizeof(*s));
     s->opts = opts;
     s->target.pidfd = -1;
-    if (mtp_target__inspect(&s->target, opts->pid) < 0)
+    s->report.pid = (int)pid;
+    if (mtp_target__inspect(&s->target, pid) < 0)
         return -1;
     if (check_kernel() < 0)
         return -1;
-    if (mtp_tiering__setup(&s->tiering, opts) < 0)
+    if (mtp_tiering__setup(&s->tiering, opts, first) < 0)
         return -1;
     mtp_settings__init(&s->settings, opts, &s->tiering);
     s->skel = mtp_trace_bpf__open();

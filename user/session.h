@@ -46,11 +46,13 @@ struct mtp_session {
     struct mtp_report report;        /* the latest interval's; its prev is the one before */
     struct mtp_hot_page *top;        /* room for the final report's --top pages */
     struct mtp_notices notices;
+    double started_s; /* when tracing it began (mtp_now_s): its reports' time 0 */
 };
 
-/* Inspects the target, checks the kernel, decides on tiering and opens the
+/* Inspects the target pid, checks the kernel, decides on tiering (and says
+ * what it decided if first: every session decides the same) and opens the
  * BPF object. */
-int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts);
+int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts, pid_t pid, bool first);
 
 /* Sizes the BPF maps from the options. */
 int mtp_session__configure(struct mtp_session *s);

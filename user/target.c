@@ -108,6 +108,32 @@ int mtp_target__inspect(struct mtp_target *t, pid_t pid)
     return find_extension(t, ext);
 }
 
+enum mtp_peek mtp_target__peek(pid_t pid, char *comm, size_t comm_len)
+{
+    struct mtp_target t = {.pid = pid, .pidfd = -1};
+    enum mtp_peek peek = MTP_PEEK_GONE;
+    char path[64], *text = NULL;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    if (mtp_read_file(path, &text) < 0)
+        return MTP_PEEK_GONE;
+    snprintf(comm, comm_len, "%.*s", (int)strcspn(text, "\n"), text);
+    free(text);
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, t.exe, sizeof(t.exe) - 1);
+    t.exe[n > 0 ? n : 0] = '\0';
+    if (read_maps(pid, &t.maps) < 0)
+        return MTP_PEEK_GONE;
+    if (mtp_maps_find_extension(&t.maps))
+        peek = MTP_PEEK_READY;
+    else if (t.maps.len && mtp_maps_is_python(&t.maps, t.exe))
+        peek = MTP_PEEK_NO_MTP;
+    else
+        peek = MTP_PEEK_NOT_PYTHON;
+    mtp_maps_free(&t.maps);
+    return peek;
+}
+
 int mtp_target__watch(struct mtp_target *t)
 {
     t->pidfd = mtp_pidfd_open(t->pid);

@@ -33,6 +33,17 @@ struct mtp_target {
  */
 int mtp_target__inspect(struct mtp_target *t, pid_t pid);
 
+/* What a quick look at a process finds, without a word to the user: for
+ * skipping, quietly, the processes of a list or a cgroup that are not
+ * Python programs with mtp loaded. */
+enum mtp_peek {
+    MTP_PEEK_GONE,       /* no such process, or not readable */
+    MTP_PEEK_NOT_PYTHON, /* includes kernel threads and zombies */
+    MTP_PEEK_NO_MTP,     /* Python, without the extension */
+    MTP_PEEK_READY,      /* the extension is loaded: inspect will say the rest */
+};
+enum mtp_peek mtp_target__peek(pid_t pid, char *comm, size_t comm_len);
+
 /* Opens the handle that tells when the target exits.  0, or -1 after saying
  * that it already has. */
 int mtp_target__watch(struct mtp_target *t);

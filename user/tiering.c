@@ -131,7 +131,7 @@ static void resolve_watermark(struct mtp_tiering *t, const struct mtp_options *o
              t->fast_node);
 }
 
-int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o)
+int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool say)
 {
     struct mtp_policy_config cfg;
     char err[256], note[96];
@@ -141,14 +141,16 @@ int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o)
     if (o->no_migrate)
         return 0;
     if (!mtp_numa_available()) {
-        mtp_say("no NUMA support in this kernel: tracing only");
+        if (say)
+            mtp_say("no NUMA support in this kernel: tracing only");
         return 0;
     }
     if (discover_tiers(&t->tiers, o) < 0)
         return -1;
     if (mtp_tiers_pick(&t->tiers, &t->fast_node, &t->slow_node) < 0) {
-        mtp_say("one memory tier on this machine: tracing only (see "
-                "--show-tiers; --fast-nodes/--slow-nodes override)");
+        if (say)
+            mtp_say("one memory tier on this machine: tracing only (see "
+                    "--show-tiers; --fast-nodes/--slow-nodes override)");
         return 0;
     }
     resolve_watermark(t, o, note, sizeof(note));
@@ -161,13 +163,15 @@ int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o)
         return -1;
     }
     t->active = 1;
-    warn_kernel_movers();
+    if (say)
+        warn_kernel_movers();
     t->report.dry_run = o->dry_run;
     t->report.fast_node = t->fast_node;
     t->report.slow_node = t->slow_node;
     t->report.watermark_bytes = t->watermark_bytes;
-    mtp_say("tiering: hot pages to node %d, cold pages to node %d; %s%s", t->fast_node,
-            t->slow_node, note, o->dry_run ? " (dry run: nothing moves)" : "");
+    if (say)
+        mtp_say("tiering: hot pages to node %d, cold pages to node %d; %s%s", t->fast_node,
+                t->slow_node, note, o->dry_run ? " (dry run: nothing moves)" : "");
     return 0;
 }
 

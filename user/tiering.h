@@ -47,7 +47,7 @@ struct mtp_tiering {
  * it does not; when it does, finds the tiers, resolves the watermark and
  * creates the policy.  0, or -1 after reporting an error.
  */
-int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o);
+int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool say);
 
 /*
  * One interval for pid, whose BPF page map is pages_fd and whose pages are

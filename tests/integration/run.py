@@ -927,7 +927,10 @@ def expect_error(trace_bin, args, needle, **kw):
 
 
 def test_errors(trace_bin, pydir):
-    expect_error(trace_bin, [], "--pid is required")
+    expect_error(trace_bin, [], "--pid or --cgroup is required")
+    expect_error(trace_bin, ["--pid", "12,x"], "invalid pid 'x'")
+    expect_error(trace_bin, ["--pid", ","], "give at least one process id")
+    expect_error(trace_bin, ["--cgroup", "no/such/group"], "cannot read")
     expect_error(trace_bin, ["--pid", "abc"], "invalid pid")
     expect_error(trace_bin, ["--pid", "1", "--interval", "-1"], "invalid interval")
     expect_error(trace_bin, ["--pid", "1", "--interval", "0"], "invalid interval")
@@ -1156,6 +1159,11 @@ def test_help(trace_bin):
 
 
 def main():
+    # The tests in the files beside this one import its helpers as `run`.
+    sys.modules.setdefault("run", sys.modules[__name__])
+    global fleet_tests
+    import fleet_tests
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build", help="build directory (relative to the repo)")
     ap.add_argument("--only", help="run only interpreters whose label contains this")
@@ -1230,6 +1238,12 @@ def main():
                        test_freed_list_hint_not_inherited, trace_bin, python, pydir, tmp)
                 record("a hint on an untracked dict lasts while it lives on %s" % label,
                        test_untracked_dict_hint_lasts, trace_bin, python, pydir, tmp)
+                record("one mtp-trace traces a --pid list on %s" % label,
+                       fleet_tests.test_several_pids, trace_bin, python, pydir, tmp)
+                record("--cgroup follows processes as they come and go on %s" % label,
+                       fleet_tests.test_cgroup_follows, trace_bin, python, pydir, tmp)
+                record("gunicorn's workers, replaced under wrk, traced by --cgroup on %s" % label,
+                       fleet_tests.test_gunicorn_workers, trace_bin, python, pydir, tmp)
 
     print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
     if not ran:

@@ -116,7 +116,8 @@ static void test_defaults(void **state)
     (void)state;
     fresh(&o);
     mtp_policy_config_default(&pd);
-    assert_int_equal(o.pid, 0);
+    assert_int_equal(o.pids.len, 0);
+    assert_string_equal(o.cgroup, "");
     assert_int_equal(o.interval_ns, 1000000000ULL);
     assert_int_equal(o.duration_ns, 0);
     assert_false(o.json);
@@ -157,9 +158,9 @@ static void test_numbers(void **state)
     (void)state;
     fresh(&o);
     set_ok(&o, MTP_FROM_CLI, "pid", "1234");
-    assert_int_equal(o.pid, 1234);
+    assert_int_equal(o.pids.pid[0], 1234);
     set_ok(&o, MTP_FROM_CLI, "pid", "2147483647");
-    assert_int_equal(o.pid, 2147483647);
+    assert_int_equal(o.pids.pid[1], 2147483647);
     set_bad(&o, MTP_FROM_CLI, "pid", "0", "invalid pid '0'");
     set_bad(&o, MTP_FROM_CLI, "pid", "-5", "invalid pid");
     set_bad(&o, MTP_FROM_CLI, "pid", "2147483648", "invalid pid");
@@ -811,7 +812,8 @@ static void test_clamp_lazy_threshold_eager(void **state)
      * holds */
     limits_with(&l, "4G", "100", "10");
     wanted = l;
-    wanted.pid = 99;
+    wanted.pids.pid[0] = 99;
+    wanted.pids.len = 1;
     wanted.interval_ns = 5000000000ULL;
     wanted.max_pages = 1024;
     wanted.dry_run = true;
@@ -821,7 +823,7 @@ static void test_clamp_lazy_threshold_eager(void **state)
     wanted.policy.pingpong_window = 100;
     snprintf(wanted.pin_root, sizeof(wanted.pin_root), "/elsewhere");
     mtp_options_clamp_app(&l, &wanted, &out);
-    assert_int_equal(out.pid, l.pid);
+    assert_int_equal(out.pids.len, l.pids.len);
     assert_int_equal(out.interval_ns, 500000000ULL);
     assert_int_equal(out.max_pages, l.max_pages);
     assert_false(out.dry_run);

@@ -34,6 +34,7 @@ static void interval_json_has_documented_fields(void **state)
     char *text;
 
     (void)state;
+    r.pid = 4242;
     r.interval = 7;
     r.elapsed_s = 3.5;
     r.totals.events = 12;
@@ -48,6 +49,7 @@ static void interval_json_has_documented_fields(void **state)
     assert_non_null(text);
     assert_null(strchr(text, '\n')); /* one object per line */
     o = parse(text);
+    assert_int_equal(get_u64(o, "pid"), 4242); /* several processes share one stream */
     assert_int_equal(get_u64(o, "interval"), 7);
     assert_int_equal(get_u64(o, "events"), 12);
     assert_int_equal(get_u64(o, "records"), 40000);
@@ -197,6 +199,7 @@ static void text_row_prints_interval_deltas(void **state)
     char line[256];
 
     (void)state;
+    r.pid = 31337;
     r.elapsed_s = 2.0;
     r.prev.events = 10;
     r.totals.events = 25;
@@ -204,11 +207,13 @@ static void text_row_prints_interval_deltas(void **state)
     r.totals.records = 4196;
     r.pages_tracked = 77;
     mtp_report_text_row(&r, line, sizeof(line));
+    assert_int_equal(strncmp(line, "  31337 ", 8), 0); /* the pid leads every row */
     assert_non_null(strstr(line, " 15 "));
     assert_non_null(strstr(line, " 4096 "));
     assert_non_null(strstr(line, " 77 "));
     mtp_report_text_header(&r, line, sizeof(line));
     assert_non_null(strstr(line, "PAGES"));
+    assert_int_equal(strncmp(line, "    PID ", 8), 0);
 }
 
 static void text_top_truncates_safely(void **state)

@@ -109,6 +109,23 @@ static int parse_count(struct mtp_options *o, const struct mtp_option *opt, cons
     return 0;
 }
 
+/* --pid: adds a comma list to the pids named so far. */
+static int parse_pids(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                      char *err, size_t errlen)
+{
+    int named = mtp_pidlist_add(&o->pids, value, err, errlen);
+
+    (void)opt;
+    if (named == 0) {
+        mtp_set_err(err, errlen,
+                    "invalid pid '%s': give at least one process id (a pgrep that found "
+                    "nothing?)",
+                    value ? value : "");
+        return -EINVAL;
+    }
+    return named < 0 ? -EINVAL : 0;
+}
+
 /* A duration in nanoseconds, at least min when min is set. */
 static int parse_duration(struct mtp_options *o, const struct mtp_option *opt, const char *value,
                           char *err, size_t errlen)
@@ -278,8 +295,12 @@ static void clamp_on(const struct mtp_option *opt, const struct mtp_options *lim
  * numbers; a duration's least), the program's clamp, --help text.
  */
 const struct mtp_option mtp_option_table[] = {
-    {"pid", 'p', "PID", TRACING, 0, NULL, parse_count, FIELD(pid), 1, INT_MAX, NULL,
-     "Python process to trace (required unless --show-tiers)"},
+    {"pid", 'p', "PID[,PID...]", TRACING, 0, NULL, parse_pids, FIELD(pids), 0, 0, NULL,
+     "Python processes to trace (repeatable; e.g. $(pgrep -d, -f gunicorn)); processes that "
+     "did not import mtp are skipped with a note"},
+    {"cgroup", 0, "PATH", TRACING, 0, NULL, parse_text, FIELD(cgroup), 0, 0, NULL,
+     "Trace every Python process in this cgroup v2 group (a directory under /sys/fs/cgroup, or "
+     "a path relative to it), following processes as they come and go"},
     {"interval", 'i', "DURATION", TRACING, OPERATOR, "1s", parse_duration, FIELD(interval_ns),
      10 * MS, 0, NULL, "Time between reports, heat epochs and decisions (default 1s)"},
     {"duration", 'd', "DURATION", TRACING, 0, NULL, parse_duration, FIELD(duration_ns), 0, 0, NULL,

@@ -11,12 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pidlist.h"
 #include "policy.h"
 
 #define MTP_NODELIST_MAX 128
 
 struct mtp_options {
-    int pid;
+    struct mtp_pidlist pids; /* --pid, in the order named */
+    char cgroup[256];        /* --cgroup: a cgroup v2 directory, or "" */
     uint64_t interval_ns;
     uint64_t duration_ns; /* 0 = until stopped */
     bool json;

@@ -84,6 +84,7 @@ char *mtp_report_json(const struct mtp_report *r)
 
     if (!o)
         return NULL;
+    json_object_object_add(o, "pid", json_object_new_int(r->pid));
     add_u64(o, "interval", r->interval);
     json_object_object_add(o, "elapsed_s", json_object_new_double(r->elapsed_s));
     add_u64(o, "events", r->totals.events);
@@ -137,11 +138,12 @@ char *mtp_report_json(const struct mtp_report *r)
 int mtp_report_text_header(const struct mtp_report *r, char *buf, size_t len)
 {
     if (r->tiering)
-        return snprintf(buf, len, "%8s %10s %9s %8s %8s %8s %10s %10s %7s %6s %3s %17s", "TIME(s)",
-                        "+RECORDS", "PAGES", "HOT", "FAST", "SLOW", "+PROMO(MiB)", "+DEMO(MiB)",
-                        "FAILED", "PINGP%", "N", "BUDGET(MiB)");
-    return snprintf(buf, len, "%8s %8s %10s %8s %6s %10s %8s %10s %6s", "TIME(s)", "+EVENTS",
-                    "+RECORDS", "+DROPPED", "+GCS", "PAGES", "HOT", "OBSERVE(ms)", "SCAN%");
+        return snprintf(buf, len, "%7s %8s %10s %9s %8s %8s %8s %10s %10s %7s %6s %3s %17s", "PID",
+                        "TIME(s)", "+RECORDS", "PAGES", "HOT", "FAST", "SLOW", "+PROMO(MiB)",
+                        "+DEMO(MiB)", "FAILED", "PINGP%", "N", "BUDGET(MiB)");
+    return snprintf(buf, len, "%7s %8s %8s %10s %8s %6s %10s %8s %10s %6s", "PID", "TIME(s)",
+                    "+EVENTS", "+RECORDS", "+DROPPED", "+GCS", "PAGES", "HOT", "OBSERVE(ms)",
+                    "SCAN%");
 }
 
 static int text_row_tiering(const struct mtp_report *r, char *buf, size_t len)
@@ -155,8 +157,8 @@ static int text_row_tiering(const struct mtp_report *r, char *buf, size_t len)
     snprintf(budget, sizeof(budget), "%.0f/%.0f", t->plan.budget_used_bytes / mib,
              t->plan.budget_bytes / mib);
     return snprintf(
-        buf, len, "%8.1f %10llu %9llu %8zu %8zu %8zu %10.1f%s %10.1f%s %7zu %6.1f %3u %17s",
-        r->elapsed_s, (unsigned long long)(r->totals.records - r->prev.records),
+        buf, len, "%7d %8.1f %10llu %9llu %8zu %8zu %8zu %10.1f%s %10.1f%s %7zu %6.1f %3u %17s",
+        r->pid, r->elapsed_s, (unsigned long long)(r->totals.records - r->prev.records),
         (unsigned long long)r->pages_tracked, t->plan.hot, t->plan.on_fast, t->plan.on_slow,
         (t->dry_run ? t->plan.promote_bytes : m->promoted * MTP_PAGE_SIZE) / mib,
         t->dry_run ? "?" : " ",
@@ -177,12 +179,13 @@ int mtp_report_text_row(const struct mtp_report *r, char *buf, size_t len)
         snprintf(scan, sizeof(scan), "%.2f", mtp_report_scan_cost_pct(r));
     else
         snprintf(scan, sizeof(scan), "%s", t->wp_state == MTP_WP_STATE_BACKOFF ? "backoff" : "-");
-    return snprintf(
-        buf, len, "%8.1f %8llu %10llu %8llu %6llu %10llu %8llu %10.2f %6s", r->elapsed_s,
-        (unsigned long long)(t->events - p->events), (unsigned long long)(t->records - p->records),
-        (unsigned long long)(t->dropped - p->dropped),
-        (unsigned long long)(t->gc_dones - p->gc_dones), (unsigned long long)r->pages_tracked,
-        (unsigned long long)r->hot_pages, (t->observe_ns - p->observe_ns) / 1e6, scan);
+    return snprintf(buf, len, "%7d %8.1f %8llu %10llu %8llu %6llu %10llu %8llu %10.2f %6s", r->pid,
+                    r->elapsed_s, (unsigned long long)(t->events - p->events),
+                    (unsigned long long)(t->records - p->records),
+                    (unsigned long long)(t->dropped - p->dropped),
+                    (unsigned long long)(t->gc_dones - p->gc_dones),
+                    (unsigned long long)r->pages_tracked, (unsigned long long)r->hot_pages,
+                    (t->observe_ns - p->observe_ns) / 1e6, scan);
 }
 
 int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len)

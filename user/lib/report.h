@@ -34,6 +34,7 @@ struct mtp_tiering_report {
 };
 
 struct mtp_report {
+    int pid;               /* the traced process */
     uint64_t interval;     /* 1-based count of intervals printed */
     double elapsed_s;      /* since tracing started */
     double prev_elapsed_s; /* at the previous report */

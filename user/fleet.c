@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+#include "fleet.h"
+
+#include <errno.h>
+#include <mntent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "sysutil.h"
+
+/* Opens, configures, loads and attaches a session for pid, and says so.
+ * 0, or -1 after the session has said why not. */
+static int fleet__add(struct mtp_fleet *f, pid_t pid, double now_s)
+{
+    struct mtp_session *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (!s) {
+        mtp_error("out of memory");
+        return -1;
+    }
+    rc = mtp_session__open(s, f->opts, pid, !f->header_printed);
+    if (!rc)
+        rc = mtp_session__configure(s);
+    if (!rc)
+        rc = mtp_session__load(s);
+    if (!rc)
+        rc = mtp_session__attach(s);
+    if (rc) {
+        mtp_session__destroy(s);
+        free(s);
+        return -1;
+    }
+    s->started_s = now_s;
+    mtp_say("tracing pid %d (%s) through %s", (int)pid, s->target.comm, s->target.extension);
+    mtp_say("page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop", s->pins.pages,
+            s->pins.pages);
+    if (!f->header_printed) {
+        mtp_output__header(&s->report, f->opts->json);
+        f->header_printed = true;
+    }
+    f->s[f->len++] = s;
+    return 0;
+}
+
+/* Whether pid, one of several named or found, is worth a session; says why
+ * not unless quiet. */
+static bool fleet__worth_tracing(pid_t pid, const char *where, bool quiet)
+{
+    char comm[64] = "?";
+    enum mtp_peek peek = mtp_target__peek(pid, comm, sizeof(comm));
+
+    if (peek == MTP_PEEK_READY || quiet)
+        return peek == MTP_PEEK_READY;
+    if (peek == MTP_PEEK_NO_MTP)
+        mtp_say("pid %d (%s)%s skipped: it has not imported mtp", (int)pid, comm, where);
+    else if (peek == MTP_PEEK_NOT_PYTHON)
+        mtp_say("pid %d (%s)%s skipped: not a Python process", (int)pid, comm, where);
+    else
+        mtp_say("pid %d%s skipped: no such process (it exited?)", (int)pid, where);
+    return false;
+}
+
+/* Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup on a unified
+ * system, /sys/fs/cgroup/unified on a hybrid one. */
+static void cgroup2_mount(char *out, size_t len)
+{
+    FILE *mounts = setmntent("/proc/self/mounts", "r");
+    struct mntent *m;
+
+    snprintf(out, len, "/sys/fs/cgroup");
+    while (mounts && (m = getmntent(mounts))) {
+        if (!strcmp(m->mnt_type, "cgroup2")) {
+            snprintf(out, len, "%s", m->mnt_dir);
+            break;
+        }
+    }
+    if (mounts)
+        endmntent(mounts);
+}
+
+/* --cgroup's cgroup.procs: an absolute directory (v2, or a v1 hierarchy's),
+ * or a path in the v2 hierarchy (as /proc/PID/cgroup's "0::" line shows it). */
+static int fleet__resolve_cgroup(struct mtp_fleet *f, const char *cgroup)
+{
+    char dir[PATH_MAX];
+
+    if (cgroup[0] == '/' && !access(cgroup, F_OK)) {
+        snprintf(dir, sizeof(dir), "%s", cgroup);
+    } else {
+        char mount[PATH_MAX / 2];
+
+        cgroup2_mount(mount, sizeof(mount));
+        snprintf(dir, sizeof(dir), "%s/%s", mount, cgroup + (cgroup[0] == '/'));
+    }
+    if (snprintf(f->cgroup_procs, sizeof(f->cgroup_procs), "%.*s/cgroup.procs",
+                 (int)(sizeof(dir) - 16), dir) >= (int)sizeof(f->cgroup_procs) ||
+        access(f->cgroup_procs, R_OK) < 0) {
+        mtp_error("cannot read %s: %s (--cgroup takes a cgroup directory, e.g. "
+                  "system.slice/NAME.service, the path after '0::' in /proc/PID/cgroup)",
+                  f->cgroup_procs, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double now_s)
+{
+    const struct mtp_pidlist *pids = &opts->pids;
+    bool several = pids->len > 1 || opts->cgroup[0];
+
+    memset(f, 0, sizeof(*f));
+    f->opts = opts;
+    if (opts->cgroup[0] && fleet__resolve_cgroup(f, opts->cgroup) < 0)
+        return -1;
+    for (unsigned i = 0; i < pids->len; i++) {
+        pid_t pid = pids->pid[i];
+
+        if (pid == getpid())
+            continue; /* a pgrep pattern that matched this command line */
+        if (several && !fleet__worth_tracing(pid, "", false))
+            continue;
+        if (fleet__add(f, pid, now_s) == 0)
+            continue;
+        if (!several)
+            return -1;
+        mtp_say("pid %d skipped (above); tracing the others", (int)pid);
+    }
+    mtp_fleet__discover(f, now_s);
+    if (f->len == 0 && !opts->cgroup[0]) {
+        mtp_error("none of the %u processes named runs Python with mtp loaded: add 'import mtp' "
+                  "at the start of the program (see the notes above)",
+                  pids->len);
+        return -1;
+    }
+    if (f->len == 0)
+        mtp_say("no Python process with mtp in %s yet: waiting for one", f->cgroup_procs);
+    return 0;
+}
+
+void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
+{
+    struct mtp_pidlist members = {0};
+    char *text = NULL;
+
+    if (!f->cgroup_procs[0])
+        return;
+    if (mtp_read_file(f->cgroup_procs, &text) < 0)
+        return; /* the group went away for now; look again next interval */
+    if (mtp_pidlist_add(&members, text, NULL, 0) < 0)
+        members.len = 0; /* more than MTP_PIDS_MAX: take none rather than guess */
+    free(text);
+    for (unsigned i = 0; i < members.len; i++) {
+        pid_t pid = members.pid[i];
+        bool traced = false;
+
+        for (unsigned k = 0; k < f->len && !traced; k++)
+            traced = f->s[k]->target.pid == pid;
+        if (traced || pid == getpid() || mtp_pidlist_has(&f->failed, pid))
+            continue;
+        if (f->len == MTP_PIDS_MAX)
+            break;
+        /* Looked at again every interval: a worker imports mtp a moment
+         * after it forks, and an exec can turn a shell into Python. */
+        if (!fleet__worth_tracing(pid, " in the cgroup", mtp_pidlist_has(&f->noted, pid))) {
+            mtp_pidlist_add_one(&f->noted, pid);
+            continue;
+        }
+        if (fleet__add(f, pid, now_s) < 0)
+            mtp_pidlist_add_one(&f->failed, pid);
+    }
+    /* Forget the pids that left, so that a reused pid is looked at anew. */
+    for (unsigned i = f->noted.len; i-- > 0;)
+        if (!mtp_pidlist_has(&members, f->noted.pid[i]))
+            mtp_pidlist_remove(&f->noted, f->noted.pid[i]);
+    for (unsigned i = f->failed.len; i-- > 0;)
+        if (!mtp_pidlist_has(&members, f->failed.pid[i]))
+            mtp_pidlist_remove(&f->failed, f->failed.pid[i]);
+}
+
+void mtp_fleet__close(struct mtp_fleet *f, unsigned i)
+{
+    mtp_session__destroy(f->s[i]);
+    free(f->s[i]);
+    memmove(&f->s[i], &f->s[i + 1], (f->len - i - 1) * sizeof(f->s[0]));
+    f->len--;
+}
+
+bool mtp_fleet__ends_empty(const struct mtp_fleet *f)
+{
+    return !f->cgroup_procs[0];
+}
+
+void mtp_fleet__destroy(struct mtp_fleet *f)
+{
+    while (f->len)
+        mtp_fleet__close(f, f->len - 1);
+}

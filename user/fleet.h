@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The processes one mtp-trace traces: a session each (user/session.h),
+ * opened for every --pid and for every Python process that joins the
+ * --cgroup, closed when its process exits.  Each session keeps its own page
+ * map, pins and fast-tier budget.  main owns the fleet; mtp-trace is one
+ * thread, so nothing in it is shared.
+ */
+#ifndef MTP_FLEET_H
+#define MTP_FLEET_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "pidlist.h"
+#include "session.h"
+
+struct mtp_fleet {
+    const struct mtp_options *opts;      /* the operator's: main's, read-only */
+    struct mtp_session *s[MTP_PIDS_MAX]; /* the live sessions, in the order opened */
+    unsigned len;
+    char cgroup_procs[PATH_MAX]; /* the --cgroup's cgroup.procs, or "" */
+    struct mtp_pidlist noted;    /* cgroup members said to be skipped: said once */
+    struct mtp_pidlist failed;   /* cgroup members whose session failed: not retried */
+    bool header_printed;         /* the text table's, once for all sessions */
+};
+
+/*
+ * Opens a session for every --pid that runs Python with mtp loaded, and
+ * checks --cgroup's directory.  A process in a list of several that is not
+ * such a program is skipped with a note (a service's master, a shell); a
+ * single --pid must be one.  0, or -1 after saying why nothing can be
+ * traced.
+ */
+int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double now_s);
+
+/* Opens sessions for the Python processes that joined the cgroup since the
+ * last look (none without --cgroup).  Never fails: a process that cannot be
+ * traced is noted once and passed over. */
+void mtp_fleet__discover(struct mtp_fleet *f, double now_s);
+
+/* Destroys session i, after its final report; the others keep their order. */
+void mtp_fleet__close(struct mtp_fleet *f, unsigned i);
+
+/* Whether the fleet ends when its last session does: true unless it follows
+ * a cgroup, which may gain processes again. */
+bool mtp_fleet__ends_empty(const struct mtp_fleet *f);
+
+void mtp_fleet__destroy(struct mtp_fleet *f);
+
+#endif
