@@ -26,9 +26,14 @@ static const char argp_doc[] =
     "Sizes take K/M/G/T suffixes (binary) or a % of the process's resident memory;\n"
     "durations take ms/s/m suffixes (default seconds); rates are MiB/s.\n"
     "\n"
+    "With a program after '--' (launch mode), mtp-trace starts it with mtp\n"
+    "imported from its first line, traces it and its descendants, passes\n"
+    "signals on, and exits with its exit status.\n"
+    "\n"
     "EXAMPLES:\n"
     "    sudo mtp-trace --pid $(pgrep -d, -f gunicorn)    # master skipped: no mtp\n"
     "    sudo mtp-trace --cgroup system.slice/myservice.service\n"
+    "    sudo mtp-trace --json -- python3 app.py --port 8000\n"
     "    sudo mtp-trace -p 1234 --fast-budget 2G --max-rate 50 --json\n"
     "    sudo mtp-trace -p 1234 --dry-run            # decide, print, move nothing\n"
     "    sudo mtp-trace --show-tiers\n"
@@ -85,10 +90,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
         argp_usage(state);
         break;
     case ARGP_KEY_END:
-        if (o->pids.len == 0 && !o->cgroup[0] && !o->show_tiers) {
-            mtp_say("--pid or --cgroup is required, e.g. --pid $(pgrep -d, -f myservice)");
-            argp_usage(state);
-        }
         if (mtp_options_finish(o, err, sizeof(err)) < 0) {
             mtp_say("%s", err);
             argp_usage(state);
@@ -141,6 +142,29 @@ static int load_config_file(struct mtp_cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* What to trace: one of --pid, --cgroup, a program after "--". */
+static int check_target(const struct mtp_cli *cli)
+{
+    const struct mtp_options *o = &cli->opts;
+    const char *fix = NULL;
+
+    if (o->show_tiers)
+        return 0;
+    if (cli->launch && !cli->launch[0])
+        fix = "nothing to launch after '--': give the program, e.g. -- python3 app.py";
+    else if (cli->launch && (o->pids.len || o->cgroup[0]))
+        fix = "launch mode traces the program it starts: drop --pid and --cgroup, or the "
+              "program after '--'";
+    else if (!cli->launch && o->pids.len == 0 && !o->cgroup[0])
+        fix = "--pid, --cgroup or a program after '--' is required, e.g. --pid $(pgrep -d, -f "
+              "myservice) or -- python3 app.py";
+    if (!fix)
+        return 0;
+    mtp_say("%s", fix);
+    fprintf(stderr, "Try `mtp-trace --help' for more information.\n");
+    return 64;
+}
+
 int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
 {
     struct argp argp = {.parser = parse_arg, .doc = argp_doc};
@@ -148,6 +172,16 @@ int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
     int err;
 
     memset(cli, 0, sizeof(*cli));
+    /* Everything after "--" is the program's own command line, untouched
+     * by argp. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            cli->launch = &argv[i + 1];
+            argv[i] = NULL;
+            argc = i;
+            break;
+        }
+    }
     mtp_options_default(&cli->opts);
     if (load_config_file(cli, argc, argv) < 0)
         return 2;
@@ -159,5 +193,5 @@ int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
     argp.options = options;
     err = argp_parse(&argp, argc, argv, 0, NULL, &cli->opts);
     free(options);
-    return err ? 2 : 0;
+    return err ? 2 : check_target(cli);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "fleet.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <mntent.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ static bool fleet__worth_tracing(pid_t pid, const char *where, bool quiet)
     char comm[64] = "?";
     enum mtp_peek peek = mtp_target__peek(pid, comm, sizeof(comm));
 
-    if (peek == MTP_PEEK_READY || quiet)
+    /* A member that left between two looks needs no word. */
+    if (peek == MTP_PEEK_READY || quiet || (peek == MTP_PEEK_GONE && where[0]))
         return peek == MTP_PEEK_READY;
     if (peek == MTP_PEEK_NO_MTP)
         mtp_say("pid %d (%s)%s skipped: it has not imported mtp", (int)pid, comm, where);
@@ -141,18 +143,94 @@ int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double 
     return 0;
 }
 
+/* Adds pid's descendants to l: the children each of its threads made
+ * (/proc/PID/task/TID/children), and theirs. */
+static void fleet__add_descendants(struct mtp_pidlist *l, pid_t pid, int depth)
+{
+    char path[96], *text = NULL;
+    struct mtp_pidlist kids = {0};
+    DIR *tasks;
+    struct dirent *t;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    tasks = opendir(path);
+    if (!tasks || depth > 64)
+        goto out;
+    while ((t = readdir(tasks))) {
+        if (t->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, t->d_name);
+        if (mtp_read_file(path, &text) >= 0)
+            mtp_pidlist_add(&kids, text, NULL, 0);
+        free(text);
+        text = NULL;
+    }
+    for (unsigned i = 0; i < kids.len; i++) {
+        if (mtp_pidlist_add_one(l, kids.pid[i]) == 0)
+            fleet__add_descendants(l, kids.pid[i], depth + 1);
+    }
+out:
+    if (tasks)
+        closedir(tasks);
+}
+
+/* The processes to follow now: the cgroup's, or the launched program's
+ * tree.  False when there is nothing to follow. */
+static bool fleet__members(const struct mtp_fleet *f, struct mtp_pidlist *members)
+{
+    char *text = NULL;
+
+    if (f->launched) {
+        if (f->launched->reaped)
+            return false;
+        mtp_pidlist_add_one(members, f->launched->pid);
+        fleet__add_descendants(members, f->launched->pid, 0);
+        return true;
+    }
+    if (!f->cgroup_procs[0] || mtp_read_file(f->cgroup_procs, &text) < 0)
+        return false; /* a group gone for now is looked at again next interval */
+    if (mtp_pidlist_add(members, text, NULL, 0) < 0)
+        members->len = 0; /* more than MTP_PIDS_MAX: take none rather than guess */
+    free(text);
+    return true;
+}
+
+/* Whether any process of the launched program's tree has mtp loaded. */
+static bool fleet__tree_ready(const struct mtp_fleet *f)
+{
+    struct mtp_pidlist members = {0};
+    char comm[64];
+
+    if (!fleet__members(f, &members))
+        return false;
+    for (unsigned i = 0; i < members.len; i++)
+        if (mtp_target__peek(members.pid[i], comm, sizeof(comm)) == MTP_PEEK_READY)
+            return true;
+    return false;
+}
+
+void mtp_fleet__follow(struct mtp_fleet *f, const struct mtp_options *opts,
+                       const struct mtp_launch *launched, double now_s)
+{
+    double end = mtp_now_s() + 10;
+
+    memset(f, 0, sizeof(*f));
+    f->opts = opts;
+    f->launched = launched;
+    /* Its sitecustomize imports mtp before the program's first line: wait
+     * for it rather than note the program as without mtp. */
+    while (mtp_now_s() < end && !fleet__tree_ready(f) && !mtp_fd_readable(launched->pidfd))
+        usleep(20 * 1000);
+    mtp_fleet__discover(f, now_s);
+}
+
 void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
 {
     struct mtp_pidlist members = {0};
-    char *text = NULL;
+    const char *where = f->launched ? " (launched)" : " in the cgroup";
 
-    if (!f->cgroup_procs[0])
+    if (!fleet__members(f, &members))
         return;
-    if (mtp_read_file(f->cgroup_procs, &text) < 0)
-        return; /* the group went away for now; look again next interval */
-    if (mtp_pidlist_add(&members, text, NULL, 0) < 0)
-        members.len = 0; /* more than MTP_PIDS_MAX: take none rather than guess */
-    free(text);
     for (unsigned i = 0; i < members.len; i++) {
         pid_t pid = members.pid[i];
         bool traced = false;
@@ -165,7 +243,7 @@ void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
             break;
         /* Looked at again every interval: a worker imports mtp a moment
          * after it forks, and an exec can turn a shell into Python. */
-        if (!fleet__worth_tracing(pid, " in the cgroup", mtp_pidlist_has(&f->noted, pid))) {
+        if (!fleet__worth_tracing(pid, where, mtp_pidlist_has(&f->noted, pid))) {
             mtp_pidlist_add_one(&f->noted, pid);
             continue;
         }
@@ -191,7 +269,7 @@ void mtp_fleet__close(struct mtp_fleet *f, unsigned i)
 
 bool mtp_fleet__ends_empty(const struct mtp_fleet *f)
 {
-    return !f->cgroup_procs[0];
+    return !f->cgroup_procs[0] && !f->launched;
 }
 
 void mtp_fleet__destroy(struct mtp_fleet *f)

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "launch.h"
 #include "pidlist.h"
 #include "session.h"
 
@@ -19,10 +20,11 @@ struct mtp_fleet {
     const struct mtp_options *opts;      /* the operator's: main's, read-only */
     struct mtp_session *s[MTP_PIDS_MAX]; /* the live sessions, in the order opened */
     unsigned len;
-    char cgroup_procs[PATH_MAX]; /* the --cgroup's cgroup.procs, or "" */
-    struct mtp_pidlist noted;    /* cgroup members said to be skipped: said once */
-    struct mtp_pidlist failed;   /* cgroup members whose session failed: not retried */
-    bool header_printed;         /* the text table's, once for all sessions */
+    char cgroup_procs[PATH_MAX];       /* the --cgroup's cgroup.procs, or "" */
+    const struct mtp_launch *launched; /* main's, in launch mode: its tree is followed */
+    struct mtp_pidlist noted;          /* members said to be skipped: said once */
+    struct mtp_pidlist failed;         /* members whose session failed: not retried */
+    bool header_printed;               /* the text table's, once for all sessions */
 };
 
 /*
@@ -34,16 +36,23 @@ struct mtp_fleet {
  */
 int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double now_s);
 
-/* Opens sessions for the Python processes that joined the cgroup since the
- * last look (none without --cgroup).  Never fails: a process that cannot be
- * traced is noted once and passed over. */
+/* Launch mode: follows the launched program and its descendants instead of
+ * --pid and --cgroup, from the moment the program has imported mtp (up to
+ * 10 s; later, at an interval). */
+void mtp_fleet__follow(struct mtp_fleet *f, const struct mtp_options *opts,
+                       const struct mtp_launch *launched, double now_s);
+
+/* Opens sessions for the Python processes that joined the cgroup, or the
+ * launched program's tree, since the last look (none otherwise).  Never fails: a process that
+ * cannot be traced is noted once and passed over. */
 void mtp_fleet__discover(struct mtp_fleet *f, double now_s);
 
 /* Destroys session i, after its final report; the others keep their order. */
 void mtp_fleet__close(struct mtp_fleet *f, unsigned i);
 
 /* Whether the fleet ends when its last session does: true unless it follows
- * a cgroup, which may gain processes again. */
+ * a cgroup, which may gain processes again, or a launched program, which
+ * ends it by its own exit. */
 bool mtp_fleet__ends_empty(const struct mtp_fleet *f);
 
 void mtp_fleet__destroy(struct mtp_fleet *f);

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "diag.h"
@@ -145,9 +147,26 @@ static int run_intervals(struct mtp_fleet *f, enum mtp_stop stop, double now)
     return 0;
 }
 
-static int poll_loop(struct mtp_fleet *f, int sigfd)
+/* What the signals read from sigfd ask: a stop, or (launch mode) nothing,
+ * after passing on to the program those another process sent us; a
+ * terminal's Ctrl-C reached the program already, in our process group. */
+static bool signals_stop(int sigfd, const struct mtp_launch *launched)
 {
-    static struct pollfd fds[1 + 2 * MTP_PIDS_MAX];
+    struct signalfd_siginfo si;
+    bool stop = false;
+
+    while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (!launched)
+            stop = true;
+        else if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE)
+            mtp_launch__forward(launched, (int)si.ssi_signo);
+    }
+    return stop;
+}
+
+static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched)
+{
+    static struct pollfd fds[2 + 2 * MTP_PIDS_MAX];
     enum mtp_stop stop = MTP_STOP_NONE;
     struct mtp_clock clock;
 
@@ -156,8 +175,10 @@ static int poll_loop(struct mtp_fleet *f, int sigfd)
         unsigned watched = f->len;
         nfds_t n = watch_fds(f, sigfd, fds);
         double now;
-        bool due, all_gone;
+        bool due, gone;
 
+        /* Last, so that the sessions' indices in fds stay as watch_fds made them. */
+        fds[n++] = (struct pollfd){.fd = launched ? launched->pidfd : -1, .events = POLLIN};
         if (poll(fds, n, mtp_clock_timeout_ms(&clock, mtp_now_s())) < 0 && errno != EINTR) {
             mtp_error("poll: %s", strerror(errno));
             return -1;
@@ -165,11 +186,13 @@ static int poll_loop(struct mtp_fleet *f, int sigfd)
         now = mtp_now_s();
         if (serve_sessions(f, fds, watched, now) < 0)
             return -1;
-        all_gone = f->len == 0 && mtp_fleet__ends_empty(f);
-        stop = mtp_clock_wake(&clock, now, fds[0].revents & POLLIN, all_gone, &due);
-        if (!due || all_gone)
+        gone = launched ? mtp_launch__reap(launched) : f->len == 0 && mtp_fleet__ends_empty(f);
+        stop = mtp_clock_wake(
+            &clock, now, (fds[0].revents & POLLIN) && signals_stop(sigfd, launched), gone, &due);
+        if (!due || (gone && f->len == 0))
             continue;
-        mtp_fleet__discover(f, now);
+        if (stop == MTP_STOP_NONE)
+            mtp_fleet__discover(f, now);
         if (run_intervals(f, stop, now) < 0)
             return -1;
         mtp_clock_advance(&clock, now);
@@ -177,15 +200,7 @@ static int poll_loop(struct mtp_fleet *f, int sigfd)
     return 0;
 }
 
-int mtp_loop__run(struct mtp_fleet *f)
+int mtp_loop__run(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched)
 {
-    int sigfd = mtp_signals_block(), rc;
-
-    if (sigfd < 0) {
-        mtp_error("cannot set up signal handling: %s", strerror(-sigfd));
-        return -1;
-    }
-    rc = poll_loop(f, sigfd);
-    close(sigfd);
-    return rc;
+    return poll_loop(f, sigfd, launched);
 }

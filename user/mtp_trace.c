@@ -8,18 +8,23 @@
  * load, attach, loop, destroy.  docs/ARCHITECTURE.md says where each part
  * lives.
  */
+#include <string.h>
+#include <unistd.h>
+
 #include "cli.h"
 #include "diag.h"
 #include "fleet.h"
+#include "launch.h"
 #include "loop.h"
 #include "sysutil.h"
 #include "tiering.h"
 
 int main(int argc, char **argv)
 {
+    struct mtp_launch launched = {.pidfd = -1};
     struct mtp_fleet fleet;
     struct mtp_cli cli;
-    int rc;
+    int rc, sigfd;
 
     rc = mtp_cli__parse(&cli, argc, argv);
     if (rc)
@@ -35,11 +40,29 @@ int main(int argc, char **argv)
 
     if (cli.config_path[0])
         mtp_say("settings from %s", cli.config_path);
+    /* Signals wait on a descriptor from here on, so that a Ctrl-C between
+     * launching the program and tracing it cannot stop mtp-trace alone. */
+    sigfd = mtp_signals_block(cli.launch != NULL);
+    if (sigfd < 0) {
+        mtp_error("cannot set up signal handling: %s", strerror(-sigfd));
+        return 1;
+    }
     /* Each session opens, configures, loads and attaches as its process is
      * found (user/fleet.c); the loop runs them all; destroy ends them. */
-    rc = mtp_fleet__open(&fleet, &cli.opts, mtp_now_s());
+    if (cli.launch) {
+        rc = mtp_launch__start(&launched, cli.launch);
+        if (!rc)
+            mtp_fleet__follow(&fleet, &cli.opts, &launched, mtp_now_s());
+    } else {
+        rc = mtp_fleet__open(&fleet, &cli.opts, mtp_now_s());
+    }
     if (!rc)
-        rc = mtp_loop__run(&fleet);
+        rc = mtp_loop__run(&fleet, sigfd, cli.launch ? &launched : NULL);
     mtp_fleet__destroy(&fleet);
+    close(sigfd);
+    if (cli.launch) {
+        mtp_launch__destroy(&launched);
+        return launched.pid ? mtp_launch__exit_code(&launched) : 127;
+    }
     return rc ? 1 : 0;
 }

@@ -137,7 +137,7 @@ int mtp_fd_readable(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
-int mtp_signals_block(void)
+int mtp_signals_block(bool forwarding)
 {
     sigset_t set;
     int fd;
@@ -146,6 +146,11 @@ int mtp_signals_block(void)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    if (forwarding) {
+        sigaddset(&set, SIGQUIT);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+    }
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

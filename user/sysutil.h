@@ -4,6 +4,7 @@
 #define MTP_SYSUTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Reads a whole (proc/sys) file into a malloc'd NUL-terminated buffer.
@@ -26,9 +27,10 @@ int mtp_pidfd_open(pid_t pid);
 /* True when fd is readable now (a pidfd: its process has exited). */
 int mtp_fd_readable(int fd);
 
-/* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd that reads them,
- * so that a stop is one more descriptor to poll; or -errno. */
-int mtp_signals_block(void);
+/* Blocks SIGINT, SIGTERM and SIGHUP (and, to pass them on to a launched
+ * program, SIGQUIT, SIGUSR1 and SIGUSR2) and returns a signalfd that reads
+ * them, so that a stop is one more descriptor to poll; or -errno. */
+int mtp_signals_block(bool forwarding);
 
 /* Seconds on the monotonic clock. */
 double mtp_now_s(void);

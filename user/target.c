@@ -122,11 +122,13 @@ enum mtp_peek mtp_target__peek(pid_t pid, char *comm, size_t comm_len)
     snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
     ssize_t n = readlink(path, t.exe, sizeof(t.exe) - 1);
     t.exe[n > 0 ? n : 0] = '\0';
-    if (read_maps(pid, &t.maps) < 0)
-        return MTP_PEEK_GONE;
+    if (read_maps(pid, &t.maps) < 0 || t.maps.len == 0) {
+        mtp_maps_free(&t.maps);
+        return MTP_PEEK_GONE; /* a zombie's maps read empty */
+    }
     if (mtp_maps_find_extension(&t.maps))
         peek = MTP_PEEK_READY;
-    else if (t.maps.len && mtp_maps_is_python(&t.maps, t.exe))
+    else if (mtp_maps_is_python(&t.maps, t.exe))
         peek = MTP_PEEK_NO_MTP;
     else
         peek = MTP_PEEK_NOT_PYTHON;

@@ -37,8 +37,8 @@ int mtp_target__inspect(struct mtp_target *t, pid_t pid);
  * skipping, quietly, the processes of a list or a cgroup that are not
  * Python programs with mtp loaded. */
 enum mtp_peek {
-    MTP_PEEK_GONE,       /* no such process, or not readable */
-    MTP_PEEK_NOT_PYTHON, /* includes kernel threads and zombies */
+    MTP_PEEK_GONE,       /* no such process, a zombie, or not readable */
+    MTP_PEEK_NOT_PYTHON, /* includes kernel threads */
     MTP_PEEK_NO_MTP,     /* Python, without the extension */
     MTP_PEEK_READY,      /* the extension is loaded: inspect will say the rest */
 };

@@ -55,7 +55,7 @@ class Stream:
                 line = key.fileobj.readline()
                 if not line:
                     self.sel.unregister(key.fileobj)
-                elif key.data == "out" and line.startswith("{"):
+                elif key.data == "out" and line.startswith("{\"pid\""):
                     self.objs.append(json.loads(line))
                 elif key.data == "err":
                     self.err.append(line)

@@ -927,7 +927,9 @@ def expect_error(trace_bin, args, needle, **kw):
 
 
 def test_errors(trace_bin, pydir):
-    expect_error(trace_bin, [], "--pid or --cgroup is required")
+    expect_error(trace_bin, [], "--pid, --cgroup or a program after '--' is required")
+    expect_error(trace_bin, ["--"], "nothing to launch after '--'")
+    expect_error(trace_bin, ["--pid", "1", "--", "python3"], "launch mode traces the program")
     expect_error(trace_bin, ["--pid", "12,x"], "invalid pid 'x'")
     expect_error(trace_bin, ["--pid", ","], "give at least one process id")
     expect_error(trace_bin, ["--cgroup", "no/such/group"], "cannot read")
@@ -1161,8 +1163,9 @@ def test_help(trace_bin):
 def main():
     # The tests in the files beside this one import its helpers as `run`.
     sys.modules.setdefault("run", sys.modules[__name__])
-    global fleet_tests
+    global fleet_tests, launch_tests
     import fleet_tests
+    import launch_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build", help="build directory (relative to the repo)")
@@ -1213,6 +1216,8 @@ def main():
                    test_bad_footprint_warns, python, pydir)
             record("a bad MTP_BUDGET warns and still imports on %s" % label,
                    test_bad_budget_warns, python, pydir)
+            record("launch mode: traced from the start, output and status unchanged on %s"
+                   % label, launch_tests.test_launch_unchanged, trace_bin, python, tmp)
             if label.startswith("debian"):
                 # The path for interpreters whose collector lists mtp does
                 # not recognise: gc.get_objects() slices.
@@ -1244,6 +1249,11 @@ def main():
                        fleet_tests.test_cgroup_follows, trace_bin, python, pydir, tmp)
                 record("gunicorn's workers, replaced under wrk, traced by --cgroup on %s" % label,
                        fleet_tests.test_gunicorn_workers, trace_bin, python, pydir, tmp)
+                record("launch mode: forked children traced, own sitecustomize kept on %s"
+                       % label, launch_tests.test_launch_descendants_and_chain, trace_bin,
+                       python, tmp)
+                record("launch mode: signals reach the program, its status is ours on %s"
+                       % label, launch_tests.test_launch_signals, trace_bin, python, tmp)
 
     print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
     if not ran:
