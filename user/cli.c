@@ -15,10 +15,11 @@ const char *argp_program_version = "mtp-trace 0.2";
 static const char argp_doc[] =
     "mtp-trace: page temperature and memory tiering for a running Python program.\n"
     "\n"
-    "The programs must have imported the mtp extension ('import mtp').  mtp-trace\n"
-    "attaches to their USDT probes, folds object records into a BPF page\n"
-    "temperature map per process pinned at PIN_ROOT/PID/pages, and prints one line\n"
-    "per process and interval until Ctrl-C, --duration, or the programs' exit.\n"
+    "The programs must have imported the mtp extension ('import mtp'), or be\n"
+    "started by mtp-trace (launch mode, below).  mtp-trace attaches to their\n"
+    "USDT probes, folds object records into a BPF page temperature map per\n"
+    "process pinned at PIN_ROOT/PID/pages, and prints one line per process and\n"
+    "interval until Ctrl-C, --duration, or the programs' exit.\n"
     "When the machine has a fast and a slow memory tier, it also keeps each\n"
     "process's hottest pages on the fast tier within its --fast-budget and demotes\n"
     "cold pages lazily to the slow one.\n"
@@ -167,7 +168,7 @@ static int check_target(const struct mtp_cli *cli)
 
 int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
 {
-    struct argp argp = {.parser = parse_arg, .doc = argp_doc};
+    struct argp argp = {.parser = parse_arg, .doc = argp_doc, .args_doc = "[-- PROGRAM [ARG...]]"};
     struct argp_option *options;
     int err;
 

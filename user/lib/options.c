@@ -299,8 +299,9 @@ const struct mtp_option mtp_option_table[] = {
      "Python processes to trace (repeatable; e.g. $(pgrep -d, -f gunicorn)); processes that "
      "did not import mtp are skipped with a note"},
     {"cgroup", 0, "PATH", TRACING, 0, NULL, parse_text, FIELD(cgroup), 0, 0, NULL,
-     "Trace every Python process in this cgroup v2 group (a directory under /sys/fs/cgroup, or "
-     "a path relative to it), following processes as they come and go"},
+     "Trace every Python process with mtp in this cgroup (a path in the v2 hierarchy, as after "
+     "'0::' in /proc/PID/cgroup, or an absolute cgroup directory), following processes as they "
+     "come and go"},
     {"interval", 'i', "DURATION", TRACING, OPERATOR, "1s", parse_duration, FIELD(interval_ns),
      10 * MS, 0, NULL, "Time between reports, heat epochs and decisions (default 1s)"},
     {"duration", 'd', "DURATION", TRACING, 0, NULL, parse_duration, FIELD(duration_ns), 0, 0, NULL,
@@ -351,9 +352,9 @@ const struct mtp_option mtp_option_table[] = {
     {"show-tiers", 0, NULL, TIERING, 0, NULL, parse_flag, FIELD(show_tiers), 0, 0, NULL,
      "Print the memory tiers found and exit"},
     {"fast-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(fast_nodes), 0, 0, NULL,
-     "Override the fast tier, e.g. 0 or 0-1"},
+     "Override the fast tier, e.g. 0 or 0-1 (default: the kernel's memory tiers)"},
     {"slow-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(slow_nodes), 0, 0, NULL,
-     "Override the slow tier, e.g. 2"},
+     "Override the slow tier, e.g. 2 (default: the kernel's memory tiers)"},
     {"no-sweep", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_sweep), 0, 0, NULL,
      "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
      "them when the fast tier needs room)"},
