@@ -153,21 +153,27 @@ static mtp_seen *mtp_tab_claim(mtp_addrtab *t, uint64_t key, int *found)
     return slot;
 }
 
-/* Moves up to `budget` old slots into the current array, dropping what the
- * owner does not keep; frees the old array once all are moved. */
-static void mtp_tab_migrate(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, void *ctx)
+/*
+ * Moves up to `budget` old slots into the current array as they are, and
+ * frees the old array once all are moved.  The owner is not asked whether
+ * it keeps them: that is the sweep's job, which counts the owner's work.
+ * Asking here cost mtp_extab a walk of each page's chain (~60 records at
+ * 1M objects, cold) per slot moved, uncounted by the budget: 44-80k
+ * records, 1-5.6 ms, in a step (BENCHMARKS.md 3.4).  A move is now one
+ * slot read and one written near the last: an old slot i's entry has its
+ * new home at about 2i (Fibonacci hashing keeps the product's top bits;
+ * i/4 when shrinking).  Stale entries moved are dropped when the sweep
+ * passes; until then they count as absent, as before.
+ */
+static void mtp_tab_migrate(mtp_addrtab *t, size_t budget)
 {
-    size_t work = 0;
-
     while (t->old.cap && budget-- > 0) {
         mtp_seen *s = &t->old.slots[t->migrate_at];
 
         if (s->addr > MTP_ADDR_MOVED) {
-            if (keep(ctx, s, &work)) {
-                size_t i = mtp_arr_probe(&t->cur, s->addr, &t->step_slots);
-                t->cur.slots[i] = *s; /* an empty slot: no key is in both arrays */
-                t->cur.len++;
-            }
+            size_t i = mtp_arr_probe(&t->cur, s->addr, &t->step_slots);
+            t->cur.slots[i] = *s; /* an empty slot: no key is in both arrays */
+            t->cur.len++;
             s->addr = MTP_ADDR_MOVED;
             t->old.len--;
         }
@@ -178,7 +184,6 @@ static void mtp_tab_migrate(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, voi
             t->migrate_at = 0;
         }
     }
-    t->step_slots += work;
 }
 
 /*
@@ -320,7 +325,7 @@ static void mtp_tab_switch(mtp_addrtab *t)
  * to the step.  An empty table is sized for the step, all of it new.  0, or -1 when a
  * first array cannot be had.
  */
-static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, void *ctx)
+static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming)
 {
     size_t cap = t->cur.cap, want, added = t->inserted - t->inserted_mark, len;
 
@@ -336,7 +341,7 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
     t->inserted_mark = t->inserted;
     t->last_incoming = incoming;
     if (t->old.cap) {
-        mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming), keep, ctx);
+        mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming));
         return 0; /* one resize at a time */
     }
     if (cap == 0) {
@@ -374,7 +379,7 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
         return 0;
     }
     mtp_tab_switch(t);
-    mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming), keep, ctx);
+    mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming));
     return 0;
 }
 
@@ -484,7 +489,7 @@ int mtp_seentab_step(mtp_seentab *s, mtp_seen *cur, size_t n, uint8_t cycle, int
 
     mtp_cycle_roll(&s->started, &s->cycle, &s->this_cycle, &s->last_cycle, cycle);
     t->step_slots = 0;
-    if (mtp_tab_reserve(t, n, mtp_seen_keep, s) < 0)
+    if (mtp_tab_reserve(t, n) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         uint8_t history = 0;
@@ -642,7 +647,7 @@ int mtp_extab_upsert(mtp_extab *x, const mtp_extent *v, size_t n, uint8_t cycle)
      * so each page once (in any other order, an upper bound). */
     for (size_t i = 0; i < n; i++)
         pages += i == 0 || (v[i].owner ^ v[i - 1].owner) & MTP_EXT_PAGE_MASK;
-    if (mtp_tab_reserve(t, pages, mtp_page_keep, x) < 0)
+    if (mtp_tab_reserve(t, pages) < 0)
         return -1;
     for (size_t i = 0; i < n;) {
         uint64_t page = v[i].owner & MTP_EXT_PAGE_MASK;

@@ -47,9 +47,10 @@
  * fault per page, zeroing included), then switched to.  The old array
  * stays beside the new one and lookups consult both; each step moves a
  * bounded run of old slots (4 per slice entry, at least 1/512 of the old
- * array) and drops stale ones on the way.  An old slot whose entry moved
- * (looked up, or migrated) holds MTP_ADDR_MOVED, which the old array's
- * lookups probe past.  Either is done long before the new array fills; a
+ * array) as they are, without asking the owner (a storage page's chain is
+ * the sweep's to walk): stale ones go when the sweep passes.  An old slot
+ * whose entry moved (looked up, or migrated) holds MTP_ADDR_MOVED, which
+ * the old array's lookups probe past.  Either is done long before the new array fills; a
  * step that adds more than that foresaw (the first) does the rest at once.
  *
  * A sweep cursor walks the current array, a bounded number of slots per
