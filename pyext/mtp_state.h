@@ -12,8 +12,9 @@
  * loads (mtp_load_f64, __atomic_load_n); a GIL holder may read them plainly,
  * since every writer holds the GIL.  The probes' semaphores are written by
  * the kernel and read atomically everywhere (MTP_ATTACHED).  The ticker's
- * own state is static in mtp_ticker.c, under mtp_ticker_mu; the prefault
- * queue is mtp_ownmem.c's, under mtp_prefault_mu.
+ * own state is static in mtp_ticker.c, under mtp_ticker_mu, and so is a
+ * descriptor handed to it to close (mtp_ticker_close); the prefault queue
+ * is mtp_ownmem.c's, under mtp_prefault_mu.
  *
  * The extension is built with -fvisibility=hidden, and everything declared
  * here is hidden too (the pragma below), so the rooms' names stay inside the
@@ -404,6 +405,9 @@ PyObject *mtp_ticker_stop(PyObject *module, PyObject *ignored);
 PyObject *mtp_before_fork(PyObject *module, PyObject *ignored);
 PyObject *mtp_after_fork_parent(PyObject *module, PyObject *ignored);
 PyObject *mtp_after_fork_child(PyObject *module, PyObject *ignored);
+/* Closes a descriptor of ours off the GIL, on the ticker, if it runs (else
+ * at once): for closes that take long.  GIL held. */
+void mtp_ticker_close(int fd);
 
 #pragma GCC visibility pop
 
