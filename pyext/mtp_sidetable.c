@@ -457,12 +457,12 @@ static inline int mtp_stale(uint8_t now, uint8_t then)
 
 /* Cycle bookkeeping shared by both tables: entries per cycle are the
  * sweep's yardstick. */
-static void mtp_cycle_roll(int *started, uint8_t *cycle, size_t *this_cycle, size_t *last_cycle,
-                           uint8_t now)
+static void mtp_cycle_roll(int *started, uint8_t *cycle, uint8_t *first, size_t *this_cycle,
+                           size_t *last_cycle, uint8_t now)
 {
     if (!*started) {
         *started = 1;
-        *cycle = now;
+        *cycle = *first = now;
     } else if (*cycle != now) {
         *last_cycle = *this_cycle;
         *this_cycle = 0;
@@ -473,6 +473,21 @@ static void mtp_cycle_roll(int *started, uint8_t *cycle, size_t *this_cycle, siz
 static size_t mtp_per_cycle(size_t this_cycle, size_t last_cycle)
 {
     return last_cycle > this_cycle ? last_cycle : this_cycle;
+}
+
+/*
+ * Whether a sweep may find anything: not before the table is
+ * MTP_KEEP_CYCLES old, since every entry is stamped with a cycle since its
+ * first (then for good: a step advances the cycle by one at most, so the
+ * age cannot wrap past the mark unseen).  A large heap's first cycle is
+ * where the tables grow, and its sweeps were a third of the steps' upkeep
+ * there (BENCHMARKS.md 3.4).
+ */
+static int mtp_may_be_stale(int *aged, uint8_t first, uint8_t now)
+{
+    if (!*aged && (uint8_t)(now - first) >= MTP_KEEP_CYCLES)
+        *aged = 1;
+    return *aged;
 }
 
 /* ------------------------------------------------------------ seentab */
@@ -487,7 +502,7 @@ int mtp_seentab_step(mtp_seentab *s, mtp_seen *cur, size_t n, uint8_t cycle, int
 {
     mtp_addrtab *t = &s->t;
 
-    mtp_cycle_roll(&s->started, &s->cycle, &s->this_cycle, &s->last_cycle, cycle);
+    mtp_cycle_roll(&s->started, &s->cycle, &s->first, &s->this_cycle, &s->last_cycle, cycle);
     t->step_slots = 0;
     if (mtp_tab_reserve(t, n) < 0)
         return -1;
@@ -518,8 +533,9 @@ int mtp_seentab_step(mtp_seentab *s, mtp_seen *cur, size_t n, uint8_t cycle, int
         *e = cur[i];
     }
     s->this_cycle += n;
-    mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(s->this_cycle, s->last_cycle)),
-                  mtp_seen_keep, s);
+    if (mtp_may_be_stale(&s->aged, s->first, cycle))
+        mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(s->this_cycle, s->last_cycle)),
+                      mtp_seen_keep, s);
     return 0;
 }
 
@@ -641,7 +657,7 @@ int mtp_extab_upsert(mtp_extab *x, const mtp_extent *v, size_t n, uint8_t cycle)
 
     if (!x->started)
         x->free = MTP_EXT_NIL;
-    mtp_cycle_roll(&x->started, &x->cycle, &x->this_cycle, &x->last_cycle, cycle);
+    mtp_cycle_roll(&x->started, &x->cycle, &x->first, &x->this_cycle, &x->last_cycle, cycle);
     t->step_slots = 0;
     /* Room for the pages the extents are on: they come sorted by owner,
      * so each page once (in any other order, an upper bound). */
@@ -724,8 +740,9 @@ int mtp_extab_upsert(mtp_extab *x, const mtp_extent *v, size_t n, uint8_t cycle)
         i = j;
     }
     x->this_cycle += n;
-    mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(x->this_cycle, x->last_cycle)),
-                  mtp_page_keep, x);
+    if (mtp_may_be_stale(&x->aged, x->first, cycle))
+        mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(x->this_cycle, x->last_cycle)),
+                      mtp_page_keep, x);
     return rc;
 }
 
