@@ -252,8 +252,21 @@ static uint64_t mtp_step_let_go(mtp_walk *w, PyObject *objects, PyObject *old_bo
 }
 
 /*
+ * A budgeted step's walk stops after this long, whatever its limit.  The
+ * walk is a tenth to a quarter of a step as a rule (50-250 ns an entry at
+ * 1M objects here), but now and then the memory it reads is slow: 1-4.5 us
+ * an entry, on the CPU, no faults, walks of 1-7 ms that made most of the
+ * steps over 2 ms once the tables' moves were cheap (BENCHMARKS.md 3.4).
+ * What follows the walk grows with what it walked, so half of the pause a
+ * step is sized for (MTP_STEP_MAX_NS, at its 80% margin) leaves the rest
+ * its usual room.
+ */
+#define MTP_WALK_MAX_NS (MTP_STEP_MAX_NS * 2 / 5)
+
+/*
  * One observation step of at most `limit` entries, in the order the file's
- * header gives.  Returns 0, or -1 with a Python exception set.
+ * header gives; with `scan` (a whole-heap mtp.observe()) the walk is not
+ * timed.  Returns 0, or -1 with a Python exception set.
  */
 static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
 {
@@ -283,6 +296,7 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     if (scan)
         mtp_written_take();
     scan_ns = mtp_now_ns() - walk_start;
+    w.until_ns = scan ? 0 : walk_start + MTP_WALK_MAX_NS;
     if (mtp_step_walk(&w, &cycle_done, &objects, &old_bookmark) < 0)
         return -1;
     /* The walk's limit counts entries visited, duplicates included (a
