@@ -142,7 +142,7 @@ typedef struct {
      * -errno when the kernel refused it. */
     struct mtp_wpscan wp;
     int wp_state;
-    uint64_t *written; /* pages written, pending until the next observation */
+    uint64_t *written; /* pages taken, pending until the scan reports them (or a step fires them) */
     size_t written_len;
     uint64_t written_since; /* when the current sample was protected */
     uint64_t written_fired;
