@@ -378,7 +378,7 @@ static void mtp_scan_step(uint64_t now)
 #define MTP_SCAN_STEPS_IN_ROW 3
 
 /* One step, timed and counted whatever asked for it: one of the scan's
- * when it is due (never with force_scan, never three in a row), else an
+ * when it is due (never with force_scan, never four in a row), else an
  * observation of at most `limit` entries.  Returns mtp_observe()'s status
  * (-1 with an exception set). */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent)

@@ -179,9 +179,8 @@ static int mtp_walk_overdue(mtp_walk *w)
 /*
  * Walks the lists from the bookmark, each from its tail towards its head,
  * until the step's budget (entries, time) is spent or every list was walked
- * once.  Returns
- * the previous bookmark (to release), or sets *broken when a link does not
- * check out.
+ * once.  Returns the previous bookmark (to release), or sets *broken when a
+ * link does not check out.
  *
  * Backwards, because the collector appends: a new object goes to generation
  * 0's tail, and a collection's survivors to the older generation's tail.
