@@ -72,12 +72,18 @@ size_t mtp_own_mapped_bytes(void)
 #define MTP_PREFAULT_SLOTS 4
 #define MTP_PREFAULT_CHUNK ((size_t)256 << 10) /* the longest a drop waits for */
 
+/* The server faults a chunk in without holding the mutex: a step's
+ * mtp_prefault_allow() at every step of a table's preparation waited for
+ * the chunk in flight, up to 3.5 ms here (BENCHMARKS.md 3.4).  The slot in
+ * flight is marked instead, and only dropping it waits for the chunk. */
 static pthread_mutex_t mtp_prefault_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mtp_prefault_landed = PTHREAD_COND_INITIALIZER;
 static struct {
     char *base; /* NULL: a free slot; written under mu, by the GIL holder only */
     size_t bytes;
     size_t allowed; /* the owner's go-ahead so far (mtp_prefault_allow); under mu */
     size_t done;    /* written under mu by the server; read atomically */
+    int in_flight;  /* the server faults a chunk of it in, without mu; under mu */
 } mtp_prefault_req[MTP_PREFAULT_SLOTS];
 static int mtp_prefault_on; /* a server runs (atomic) */
 
@@ -93,7 +99,8 @@ void mtp_prefault_want(void *base, size_t bytes)
     pthread_mutex_lock(&mtp_prefault_mu);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++) {
-            /* the same range again, else a free or finished slot */
+            /* the same range again, else a free or finished slot (one in
+             * flight is neither: its done is below its allowed) */
             if (pass == 0 ? mtp_prefault_req[i].base == base
                           : mtp_prefault_req[i].base == NULL ||
                                 mtp_prefault_req[i].done >= mtp_prefault_req[i].bytes) {
@@ -145,7 +152,9 @@ void mtp_prefault_forget(const void *base)
         if (mtp_prefault_req[i].base != base)
             continue;
         if (!held++)
-            pthread_mutex_lock(&mtp_prefault_mu); /* waits out the chunk in flight */
+            pthread_mutex_lock(&mtp_prefault_mu);
+        while (mtp_prefault_req[i].in_flight) /* the range must outlive it */
+            pthread_cond_wait(&mtp_prefault_landed, &mtp_prefault_mu);
         mtp_prefault_req[i].base = NULL;
     }
     if (held)
@@ -161,7 +170,9 @@ int mtp_prefault_serve(size_t max_bytes)
     for (size_t i = 0; i < MTP_PREFAULT_SLOTS; i++) {
         while (mtp_prefault_req[i].base != NULL &&
                mtp_prefault_req[i].done < mtp_prefault_req[i].allowed) {
+            char *base = mtp_prefault_req[i].base;
             size_t done = mtp_prefault_req[i].done, run = mtp_prefault_req[i].allowed - done;
+            int failed;
 
             if (served >= max_bytes) {
                 left = 1;
@@ -169,7 +180,13 @@ int mtp_prefault_serve(size_t max_bytes)
             }
             if (run > MTP_PREFAULT_CHUNK)
                 run = MTP_PREFAULT_CHUNK;
-            if (madvise(mtp_prefault_req[i].base + done, run, MADV_POPULATE_WRITE) < 0) {
+            mtp_prefault_req[i].in_flight = 1; /* forget() waits; want() leaves it */
+            pthread_mutex_unlock(&mtp_prefault_mu);
+            failed = madvise(base + done, run, MADV_POPULATE_WRITE) < 0;
+            pthread_mutex_lock(&mtp_prefault_mu);
+            mtp_prefault_req[i].in_flight = 0;
+            pthread_cond_broadcast(&mtp_prefault_landed);
+            if (failed) {
                 /* No MADV_POPULATE_WRITE (Linux < 5.14), or no memory:
                  * stop serving, and the owners fault their arrays in
                  * themselves. */
@@ -179,9 +196,6 @@ int mtp_prefault_serve(size_t max_bytes)
             }
             __atomic_store_n(&mtp_prefault_req[i].done, done + run, __ATOMIC_RELEASE);
             served += run;
-            /* let a step that unmaps have the lock between chunks */
-            pthread_mutex_unlock(&mtp_prefault_mu);
-            pthread_mutex_lock(&mtp_prefault_mu);
         }
     }
     pthread_mutex_unlock(&mtp_prefault_mu);

@@ -53,9 +53,10 @@ size_t mtp_own_mapped_bytes(void);
  * tables fault in their arrays themselves, a bounded share per step.
  *
  * Requests are mtp_prefault_mu's; `done` is also read atomically by the GIL
- * holder.  Unmapping a requested range (mtp_own_unmap) drops its request
- * first, waiting for the chunk in flight (<= 256 KiB); so does a table that
- * switches to its array.
+ * holder.  The server faults a chunk in without the mutex, so asking for
+ * more never waits for it; unmapping a requested range (mtp_own_unmap)
+ * drops its request first, and that waits for the range's chunk in flight
+ * (<= 256 KiB); so does a table that switches to its array.
  */
 /* GIL held.  Announces [base, base + bytes) to be faulted in, as far as
  * mtp_prefault_allow() lets the server go (nothing at first: memory the

@@ -35,8 +35,7 @@
  * leave less for the slice after it. */
 #define MTP_CREDIT_MAX_NS         10000000ull
 #define MTP_CREDIT_MAX_GET_OBJ_NS 50000000ull
-#define MTP_STEP_MAX_NS           2000000ull /* 2 ms: the longest pause a step is sized for */
-#define MTP_STEP_MIN              512        /* entries: smaller steps wait for credit */
+#define MTP_STEP_MIN              512 /* entries: smaller steps wait for credit */
 /* However small the budgets, a minimal step at least this often while a
  * tracer is attached: observation slows down but never stops. */
 #define MTP_STEP_FLOOR_NS (2 * 1000000000ull)

@@ -153,21 +153,27 @@ static mtp_seen *mtp_tab_claim(mtp_addrtab *t, uint64_t key, int *found)
     return slot;
 }
 
-/* Moves up to `budget` old slots into the current array, dropping what the
- * owner does not keep; frees the old array once all are moved. */
-static void mtp_tab_migrate(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, void *ctx)
+/*
+ * Moves up to `budget` old slots into the current array as they are, and
+ * frees the old array once all are moved.  The owner is not asked whether
+ * it keeps them: that is the sweep's job, which counts the owner's work.
+ * Asking here cost mtp_extab a walk of each page's chain (~60 records at
+ * 1M objects, cold) per slot moved, uncounted by the budget: 44-80k
+ * records, 1-5.6 ms, in a step (BENCHMARKS.md 3.4).  A move is now one
+ * slot read and one written near the last: an old slot i's entry has its
+ * new home at about 2i (Fibonacci hashing keeps the product's top bits;
+ * i/4 when shrinking).  Stale entries moved are dropped when the sweep
+ * passes; until then they count as absent, as before.
+ */
+static void mtp_tab_migrate(mtp_addrtab *t, size_t budget)
 {
-    size_t work = 0;
-
     while (t->old.cap && budget-- > 0) {
         mtp_seen *s = &t->old.slots[t->migrate_at];
 
         if (s->addr > MTP_ADDR_MOVED) {
-            if (keep(ctx, s, &work)) {
-                size_t i = mtp_arr_probe(&t->cur, s->addr, &t->step_slots);
-                t->cur.slots[i] = *s; /* an empty slot: no key is in both arrays */
-                t->cur.len++;
-            }
+            size_t i = mtp_arr_probe(&t->cur, s->addr, &t->step_slots);
+            t->cur.slots[i] = *s; /* an empty slot: no key is in both arrays */
+            t->cur.len++;
             s->addr = MTP_ADDR_MOVED;
             t->old.len--;
         }
@@ -178,7 +184,6 @@ static void mtp_tab_migrate(mtp_addrtab *t, size_t budget, mtp_keep_fn keep, voi
             t->migrate_at = 0;
         }
     }
-    t->step_slots += work;
 }
 
 /*
@@ -320,7 +325,7 @@ static void mtp_tab_switch(mtp_addrtab *t)
  * to the step.  An empty table is sized for the step, all of it new.  0, or -1 when a
  * first array cannot be had.
  */
-static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, void *ctx)
+static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming)
 {
     size_t cap = t->cur.cap, want, added = t->inserted - t->inserted_mark, len;
 
@@ -336,7 +341,7 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
     t->inserted_mark = t->inserted;
     t->last_incoming = incoming;
     if (t->old.cap) {
-        mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming), keep, ctx);
+        mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming));
         return 0; /* one resize at a time */
     }
     if (cap == 0) {
@@ -374,7 +379,7 @@ static int mtp_tab_reserve(mtp_addrtab *t, size_t incoming, mtp_keep_fn keep, vo
         return 0;
     }
     mtp_tab_switch(t);
-    mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming), keep, ctx);
+    mtp_tab_migrate(t, mtp_tab_migrate_budget(t, incoming));
     return 0;
 }
 
@@ -452,12 +457,12 @@ static inline int mtp_stale(uint8_t now, uint8_t then)
 
 /* Cycle bookkeeping shared by both tables: entries per cycle are the
  * sweep's yardstick. */
-static void mtp_cycle_roll(int *started, uint8_t *cycle, size_t *this_cycle, size_t *last_cycle,
-                           uint8_t now)
+static void mtp_cycle_roll(int *started, uint8_t *cycle, uint8_t *first, size_t *this_cycle,
+                           size_t *last_cycle, uint8_t now)
 {
     if (!*started) {
         *started = 1;
-        *cycle = now;
+        *cycle = *first = now;
     } else if (*cycle != now) {
         *last_cycle = *this_cycle;
         *this_cycle = 0;
@@ -468,6 +473,21 @@ static void mtp_cycle_roll(int *started, uint8_t *cycle, size_t *this_cycle, siz
 static size_t mtp_per_cycle(size_t this_cycle, size_t last_cycle)
 {
     return last_cycle > this_cycle ? last_cycle : this_cycle;
+}
+
+/*
+ * Whether a sweep may find anything: not before the table is
+ * MTP_KEEP_CYCLES old, since every entry is stamped with a cycle since its
+ * first (then for good: a step advances the cycle by one at most, so the
+ * age cannot wrap past the mark unseen).  A large heap's first cycle is
+ * where the tables grow, and its sweeps were a third of the steps' upkeep
+ * there (BENCHMARKS.md 3.4).
+ */
+static int mtp_may_be_stale(int *aged, uint8_t first, uint8_t now)
+{
+    if (!*aged && (uint8_t)(now - first) >= MTP_KEEP_CYCLES)
+        *aged = 1;
+    return *aged;
 }
 
 /* ------------------------------------------------------------ seentab */
@@ -482,9 +502,9 @@ int mtp_seentab_step(mtp_seentab *s, mtp_seen *cur, size_t n, uint8_t cycle, int
 {
     mtp_addrtab *t = &s->t;
 
-    mtp_cycle_roll(&s->started, &s->cycle, &s->this_cycle, &s->last_cycle, cycle);
+    mtp_cycle_roll(&s->started, &s->cycle, &s->first, &s->this_cycle, &s->last_cycle, cycle);
     t->step_slots = 0;
-    if (mtp_tab_reserve(t, n, mtp_seen_keep, s) < 0)
+    if (mtp_tab_reserve(t, n) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         uint8_t history = 0;
@@ -513,8 +533,9 @@ int mtp_seentab_step(mtp_seentab *s, mtp_seen *cur, size_t n, uint8_t cycle, int
         *e = cur[i];
     }
     s->this_cycle += n;
-    mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(s->this_cycle, s->last_cycle)),
-                  mtp_seen_keep, s);
+    if (mtp_may_be_stale(&s->aged, s->first, cycle))
+        mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(s->this_cycle, s->last_cycle)),
+                      mtp_seen_keep, s);
     return 0;
 }
 
@@ -636,13 +657,13 @@ int mtp_extab_upsert(mtp_extab *x, const mtp_extent *v, size_t n, uint8_t cycle)
 
     if (!x->started)
         x->free = MTP_EXT_NIL;
-    mtp_cycle_roll(&x->started, &x->cycle, &x->this_cycle, &x->last_cycle, cycle);
+    mtp_cycle_roll(&x->started, &x->cycle, &x->first, &x->this_cycle, &x->last_cycle, cycle);
     t->step_slots = 0;
     /* Room for the pages the extents are on: they come sorted by owner,
      * so each page once (in any other order, an upper bound). */
     for (size_t i = 0; i < n; i++)
         pages += i == 0 || (v[i].owner ^ v[i - 1].owner) & MTP_EXT_PAGE_MASK;
-    if (mtp_tab_reserve(t, pages, mtp_page_keep, x) < 0)
+    if (mtp_tab_reserve(t, pages) < 0)
         return -1;
     for (size_t i = 0; i < n;) {
         uint64_t page = v[i].owner & MTP_EXT_PAGE_MASK;
@@ -719,8 +740,9 @@ int mtp_extab_upsert(mtp_extab *x, const mtp_extent *v, size_t n, uint8_t cycle)
         i = j;
     }
     x->this_cycle += n;
-    mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(x->this_cycle, x->last_cycle)),
-                  mtp_page_keep, x);
+    if (mtp_may_be_stale(&x->aged, x->first, cycle))
+        mtp_tab_sweep(t, mtp_tab_sweep_budget(t, n, mtp_per_cycle(x->this_cycle, x->last_cycle)),
+                      mtp_page_keep, x);
     return rc;
 }
 

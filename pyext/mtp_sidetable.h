@@ -47,17 +47,19 @@
  * fault per page, zeroing included), then switched to.  The old array
  * stays beside the new one and lookups consult both; each step moves a
  * bounded run of old slots (4 per slice entry, at least 1/512 of the old
- * array) and drops stale ones on the way.  An old slot whose entry moved
- * (looked up, or migrated) holds MTP_ADDR_MOVED, which the old array's
- * lookups probe past.  Either is done long before the new array fills; a
+ * array) as they are, without asking the owner (a storage page's chain is
+ * the sweep's to walk): stale ones go when the sweep passes.  An old slot
+ * whose entry moved (looked up, or migrated) holds MTP_ADDR_MOVED, which
+ * the old array's lookups probe past.  Either is done long before the new array fills; a
  * step that adds more than that foresaw (the first) does the rest at once.
  *
  * A sweep cursor walks the current array, a bounded number of slots per
  * step, and deletes what the owner says is stale: in proportion to the step
  * (about twice the table per cycle, at most 16 slots per slice entry), and
  * at least 1/192 of it per step, so every entry is checked within 192 steps
- * whatever a cycle's length.  (The cycle stamp is a byte: an entry left 256
- * cycles would look fresh again.)
+ * whatever a cycle's length.  It starts once the table is MTP_KEEP_CYCLES
+ * old: nothing is stale before.  (The cycle stamp is a byte: an entry left
+ * 256 cycles would look fresh again.)
  *
  * Both tables are this; mtp_extab's slots are pages (.addr the page,
  * .refcnt the first of its records, .cycle the newest record's).
@@ -94,6 +96,8 @@ typedef struct {
     mtp_addrtab t;
     int started;
     uint8_t cycle;     /* the last step's */
+    uint8_t first;     /* the first step's */
+    int aged;          /* MTP_KEEP_CYCLES past `first`: entries may be stale */
     size_t this_cycle; /* slice entries folded in since the cycle began */
     size_t last_cycle; /* in the whole previous cycle: the sweep's yardstick */
 } mtp_seentab;
@@ -159,8 +163,8 @@ typedef struct {
     uint32_t free; /* the free list's head */
     size_t len;    /* records in use */
     size_t this_cycle, last_cycle;
-    int started;
-    uint8_t cycle;
+    int started, aged;
+    uint8_t cycle, first;
     uint16_t stamp; /* mtp_extab_touched()'s: credits a page once per call */
 } mtp_extab;
 

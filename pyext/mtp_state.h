@@ -12,8 +12,9 @@
  * loads (mtp_load_f64, __atomic_load_n); a GIL holder may read them plainly,
  * since every writer holds the GIL.  The probes' semaphores are written by
  * the kernel and read atomically everywhere (MTP_ATTACHED).  The ticker's
- * own state is static in mtp_ticker.c, under mtp_ticker_mu; the prefault
- * queue is mtp_ownmem.c's, under mtp_prefault_mu.
+ * own state is static in mtp_ticker.c, under mtp_ticker_mu, and so is a
+ * descriptor handed to it to close (mtp_ticker_close); the prefault queue
+ * is mtp_ownmem.c's, under mtp_prefault_mu.
  *
  * The extension is built with -fvisibility=hidden, and everything declared
  * here is hidden too (the pragma below), so the rooms' names stay inside the
@@ -141,7 +142,7 @@ typedef struct {
      * -errno when the kernel refused it. */
     struct mtp_wpscan wp;
     int wp_state;
-    uint64_t *written; /* pages written, pending until the next observation */
+    uint64_t *written; /* pages taken, pending until the scan reports them (or a step fires them) */
     size_t written_len;
     uint64_t written_since; /* when the current sample was protected */
     uint64_t written_fired;
@@ -307,6 +308,8 @@ typedef struct {
     mtp_seen *v;
     size_t len;
     size_t limit;                       /* entries this step may take (its budget) */
+    uint64_t until_ns;                  /* ... and the time the walk may take (0: any) */
+    unsigned objects;                   /* tracked objects walked */
     PyObject *buffers[MTP_BUFFERS_MAX]; /* strong: read after the walk */
     size_t n_buffers;
     Py_ssize_t visited; /* referents visited in the current object */
@@ -319,8 +322,8 @@ typedef struct {
 /* Finds the collector's lists and sets mtp_gc.usable when their layout
  * checks out; leaves the walk off otherwise. */
 void mtp_gc_find_lists(void);
-/* Walks the lists from the bookmark into w until its limit; returns the old
- * bookmark to release (or sets *broken). */
+/* Walks the lists from the bookmark into w until its limit or its time;
+ * returns the old bookmark to release (or sets *broken). */
 PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken);
 /* The fallback: a slice of gc.get_objects(); returns the list (which keeps
  * the objects alive), or NULL with an exception. */
@@ -374,6 +377,9 @@ PyObject *mtp_settings(PyObject *module, PyObject *ignored);
 /* Entries an unbounded step may take: far more than any budget allows,
  * and a bound on the snapshot's memory. */
 #define MTP_STEP_MAX_ENTRIES (64u << 20)
+/* 2 ms: the longest pause a step is sized for (mtp_schedule.c), which its
+ * walk's time is also held to (mtp_step.c). */
+#define MTP_STEP_MAX_NS 2000000ull
 /* One step of at most `limit` entries (or one of the scan's), timed and
  * counted.  Returns 0, or -1 with an exception set. */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent);
@@ -404,6 +410,9 @@ PyObject *mtp_ticker_stop(PyObject *module, PyObject *ignored);
 PyObject *mtp_before_fork(PyObject *module, PyObject *ignored);
 PyObject *mtp_after_fork_parent(PyObject *module, PyObject *ignored);
 PyObject *mtp_after_fork_child(PyObject *module, PyObject *ignored);
+/* Closes a descriptor of ours off the GIL, on the ticker, if it runs (else
+ * at once): for closes that take long.  GIL held. */
+void mtp_ticker_close(int fd);
 
 #pragma GCC visibility pop
 

@@ -94,15 +94,22 @@ static void mtp_extent_credit(void *Py_UNUSED(ctx), uint64_t addr, uint32_t size
     mtp_emit(addr, size, 1);
 }
 
-/* Credits the storage of every container whose own page was written since
- * the last step: one lookup per written page. */
-static void mtp_extents_step(void)
+/* Credits the storage of every container whose own page is among the
+ * written pages taken: one lookup per written page. */
+static void mtp_extents_credit(void)
 {
-    if (mtp.wp_state != MTP_WP_ON || mtp.written_len == 0)
+    if (mtp.written_len == 0)
         return;
     mtp.extents_credited +=
         mtp_extab_touched(&mtp.extents, mtp.written, mtp.written_len, mtp_extent_credit, NULL);
     mtp_flush();
+}
+
+/* The same in an observation, while the scan is on. */
+static void mtp_extents_step(void)
+{
+    if (mtp.wp_state == MTP_WP_ON)
+        mtp_extents_credit();
 }
 
 /* A step's slice, its sorted copy and the deltas: mtp's own memory
@@ -252,8 +259,21 @@ static uint64_t mtp_step_let_go(mtp_walk *w, PyObject *objects, PyObject *old_bo
 }
 
 /*
+ * A budgeted step's walk stops after this long, whatever its limit.  The
+ * walk is a tenth to a quarter of a step as a rule (50-250 ns an entry at
+ * 1M objects here), but now and then the memory it reads is slow: 1-4.5 us
+ * an entry, on the CPU, no faults, walks of 1-7 ms that made most of the
+ * steps over 2 ms once the tables' moves were cheap (BENCHMARKS.md 3.4).
+ * What follows the walk grows with what it walked, so half of the pause a
+ * step is sized for (MTP_STEP_MAX_NS, at its 80% margin) leaves the rest
+ * its usual room.
+ */
+#define MTP_WALK_MAX_NS (MTP_STEP_MAX_NS * 2 / 5)
+
+/*
  * One observation step of at most `limit` entries, in the order the file's
- * header gives.  Returns 0, or -1 with a Python exception set.
+ * header gives; with `scan` (a whole-heap mtp.observe()) the walk is not
+ * timed.  Returns 0, or -1 with a Python exception set.
  */
 static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
 {
@@ -283,6 +303,7 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
     if (scan)
         mtp_written_take();
     scan_ns = mtp_now_ns() - walk_start;
+    w.until_ns = scan ? 0 : walk_start + MTP_WALK_MAX_NS;
     if (mtp_step_walk(&w, &cycle_done, &objects, &old_bookmark) < 0)
         return -1;
     /* The walk's limit counts entries visited, duplicates included (a
@@ -324,10 +345,14 @@ static int mtp_observe(size_t limit, int scan, uint64_t *observed_out)
  * The written-page scan's own steps, apart from the objects': budgeted by
  * scan_share, not by the objects' credit, and each a pause of its own, so
  * that no pause holds both (at 1M objects a step that did both took 3-8 ms
- * here, against ~2 ms for either).  The scan's work is itself split in two:
- * the take, the maps and the report (0.5-2 ms), then at the next step the
- * sample's move (1-2 ms).  The take needs no walk around it: a step that
- * walks nothing writes no header of the program's.
+ * here, against ~2 ms for either).  The scan's work is itself split in
+ * three, one per step: the take, the maps and the next sample's size
+ * (0.5-2.5 ms); the sample's move (0.7-2.9 ms), next so that the writes of
+ * the old chunks missed since the take are a step's worth; then the report:
+ * the storage of the containers on the written pages credited, and the
+ * pages fired (1-2 ms, which made the take's step 2-3 ms).  The take needs
+ * no walk around it: a step that walks nothing writes no header of the
+ * program's.
  */
 static void mtp_scan_step(uint64_t now)
 {
@@ -335,22 +360,25 @@ static void mtp_scan_step(uint64_t now)
         mtp_written_move(now);
         return;
     }
+    if (mtp.written_len > 0) {
+        /* The containers' item arrays and key tables lie elsewhere, and
+         * are written only when the container grows: credited through
+         * their owner's page.  Even if the take backed the scan off. */
+        mtp_extents_credit();
+        mtp_written_fire();
+        return;
+    }
     mtp_written_take();
-    /* Before the report: the storage of the containers on the pages just
-     * taken is credited from them (their item arrays and key tables lie
-     * elsewhere, and are written only when the container grows). */
-    mtp_extents_step();
     mtp_written_watch();
     mtp_written_resample(now);
-    mtp_written_fire();
 }
 
-/* At most two of the scan's steps in a row (its two halves): whatever state
- * the scan is in, the objects' steps are never starved. */
-#define MTP_SCAN_STEPS_IN_ROW 2
+/* At most three of the scan's steps in a row (its three parts): whatever
+ * state the scan is in, the objects' steps are never starved. */
+#define MTP_SCAN_STEPS_IN_ROW 3
 
 /* One step, timed and counted whatever asked for it: one of the scan's
- * when it is due (never with force_scan, never three in a row), else an
+ * when it is due (never with force_scan, never four in a row), else an
  * observation of at most `limit` entries.  Returns mtp_observe()'s status
  * (-1 with an exception set). */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent)
@@ -360,7 +388,7 @@ int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spe
     int rc = 0, scan_only;
 
     scan_only = !force_scan && scan_steps_in_row < MTP_SCAN_STEPS_IN_ROW &&
-                (mtp.wp_sample_next != 0 || mtp_written_due(start));
+                (mtp.wp_sample_next != 0 || mtp.written_len > 0 || mtp_written_due(start));
     scan_steps_in_row = scan_only ? scan_steps_in_row + 1 : 0;
     mtp.observing = 1;
     if (scan_only) {

@@ -168,11 +168,19 @@ static PyObject *mtp_gc_set_bookmark(PyObject *op, Py_ssize_t visited, int list)
     return old;
 }
 
+/* Whether the walk is out of time: asked between objects, the clock read
+ * every 16 of them (~1 us of walking at the usual speed, ~30 ns a read; in
+ * the slowest walks seen, 25 us an object, 0.4 ms). */
+static int mtp_walk_overdue(mtp_walk *w)
+{
+    return w->until_ns != 0 && (++w->objects & 15) == 0 && mtp_now_ns() >= w->until_ns;
+}
+
 /*
  * Walks the lists from the bookmark, each from its tail towards its head,
- * until the step's budget is spent or every list was walked once.  Returns
- * the previous bookmark (to release), or sets *broken when a link does not
- * check out.
+ * until the step's budget (entries, time) is spent or every list was walked
+ * once.  Returns the previous bookmark (to release), or sets *broken when a
+ * link does not check out.
  *
  * Backwards, because the collector appends: a new object goes to generation
  * 0's tail, and a collection's survivors to the older generation's tail.
@@ -225,7 +233,7 @@ PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
             return mtp_gc_set_bookmark(op, w->visited, 0); /* resume inside it */
         from = node;
         node = (mtp_gc_link *)(node->prev & MTP_GC_PREV_MASK);
-        if (w->len >= w->limit) {
+        if (w->len >= w->limit || mtp_walk_overdue(w)) {
             head = mtp_gc_head_index(node);
             if (head >= 0)
                 return mtp_gc_set_bookmark(NULL, 0, head);

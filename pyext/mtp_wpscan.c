@@ -128,12 +128,21 @@ void mtp_wpscan_close(struct mtp_wpscan *s)
 {
     /* Closing the userfaultfd unregisters every range and drops the
      * protection, so a detached tracer leaves no faults behind. */
-    if (s->uffd >= 0)
-        close(s->uffd);
+    int uffd = mtp_wpscan_detach(s);
+
+    if (uffd >= 0)
+        close(uffd);
+}
+
+int mtp_wpscan_detach(struct mtp_wpscan *s)
+{
+    int uffd = s->uffd;
+
     if (s->pagemap >= 0)
-        close(s->pagemap);
+        close(s->pagemap); /* cheap: a file, no ranges behind it */
     s->uffd = s->pagemap = -1;
     s->n_ranges = 0;
+    return uffd;
 }
 
 /* The mapping that holds addr, when the one rule (mapping.h) calls it the

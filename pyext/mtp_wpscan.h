@@ -61,6 +61,19 @@ int mtp_wpscan_open(struct mtp_wpscan *s);
 void mtp_wpscan_close(struct mtp_wpscan *s);
 
 /*
+ * Ends the scan as mtp_wpscan_close() does, but hands its userfaultfd back
+ * (or -1 when none was open) for the caller to close, which then owns it.
+ * The close is what drops every protection: the kernel walks the page
+ * tables of every registered range with the process's mmap lock held for
+ * writing (7-18 ms on a 1M-object heap here, BENCHMARKS.md 3.4), which a
+ * caller holding the GIL would add to its pause.  Until it is closed the
+ * protection stays, and costs nothing but the faults of asynchronous
+ * write-protect mode, which the kernel resolves itself: no thread waits
+ * for the descriptor's owner.
+ */
+int mtp_wpscan_detach(struct mtp_wpscan *s);
+
+/*
  * Starts watching the mapping that contains addr (whole mappings, so no VMA
  * is split), if it holds the program's data by the rule the loader's sweep
  * shares (mtp_mapping_is_data() in user/lib/mapping.h: private, writable,

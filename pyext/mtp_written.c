@@ -20,11 +20,24 @@
 
 #define MTP_WRITTEN_MAX (1u << 16) /* pages reported per scan: 256 MiB */
 
-void mtp_wp_stop(void)
+/* Ends the scan.  Closing its userfaultfd drops every protection: the
+ * kernel walks the page tables of every watched range holding the mmap
+ * lock for writing, 7-18 ms on a 1M-object heap here.  Where the ticker
+ * runs it closes it, off the GIL, so no step waits; writes meanwhile fault
+ * as before (asynchronous mode: the kernel resolves them, no thread of
+ * ours waits), though the program's page faults and mappings that need
+ * the mmap lock may wait for the close. */
+static void mtp_wp_close(void)
 {
     mtp.wp_sample_next = 0;
+    mtp_ticker_close(mtp_wpscan_detach(&mtp.wp));
+}
+
+void mtp_wp_stop(void)
+{
     if (mtp.wp_state == MTP_WP_ON)
-        mtp_wpscan_close(&mtp.wp);
+        mtp_wp_close();
+    mtp.wp_sample_next = 0;
     mtp.wp_state = MTP_WP_OFF;
 }
 
@@ -133,11 +146,11 @@ void mtp_written_rearm(void)
 }
 
 /* Turns the scan off for a while: its cost exceeded the budget even at the
- * widest sample.  Closing the userfaultfd drops every protection at once. */
+ * widest sample.  Closing the userfaultfd drops every protection at once,
+ * off the step (mtp_wp_close). */
 static void mtp_written_back_off(uint64_t now)
 {
-    mtp.wp_sample_next = 0;
-    mtp_wpscan_close(&mtp.wp);
+    mtp_wp_close();
     mtp.wp_state = MTP_WP_BACKING_OFF;
     mtp.wp_backoff_ns = mtp.wp_backoff_ns ? 2 * mtp.wp_backoff_ns : MTP_WP_BACKOFF_MIN_NS;
     if (mtp.wp_backoff_ns > MTP_WP_BACKOFF_MAX_NS)

@@ -19,8 +19,9 @@
  *                    budget's setters, registration with gc, os and atexit
  *   mtp_schedule.c   when a step runs and how large: credits, step sizing,
  *                    the GC callback, the timer step's decision
- *   mtp_ticker.c     the ticker thread, which runs timer steps, and the
- *                    fork hooks that keep it out of a fork
+ *   mtp_ticker.c     the ticker thread, which runs timer steps and closes
+ *                    what takes too long for a step, and the fork hooks
+ *                    that keep it out of a fork
  *   mtp_step.c       one step: an observation, or the written-page scan's own
  *   mtp_walk.c       which objects: the collector's lists from a bookmark,
  *                    or gc.get_objects() where they cannot be walked
@@ -36,13 +37,13 @@
  *
  * A step, in order.  A collection's "stop" callback, or the ticker holding
  * the GIL, finds a step due and sizes it from its credit; mtp_run_step runs
- * either one of the scan's steps (take the written pages, watch the maps,
- * resample, fire) or an observation: walk a slice of the collector's lists
- * from the bookmark, each object with the untracked objects it refers to;
- * sort the slice and fold it into the side table for each object's change;
- * fire the records; then repeat the hints, read the buffers, credit the
- * storage of written containers and fire the settings; and last let go of
- * the step's own references.
+ * either one of the scan's steps (take the written pages, watch the maps and
+ * resample; move the sample; credit and fire) or an observation: walk a
+ * slice of the collector's lists from the bookmark, each object with the
+ * untracked objects it refers to; sort the slice and fold it into the side
+ * table for each object's change; fire the records; then repeat the hints,
+ * read the buffers, credit the storage of written containers and fire the
+ * settings; and last let go of the step's own references.
  *
  * Why reading objects is safe: every step holds the GIL, and from the walk's
  * start until its records and the hints found by address are fired, no

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -123,6 +124,36 @@ static void rearm_forgets_writes(void **state)
     assert_int_equal(mtp_wpscan_collect(&s, NULL, 0), 0);
     assert_int_equal(mtp_wpscan_collect(&s, pages, 8), 0);
     mtp_wpscan_close(&s);
+    munmap(region, CHUNK);
+}
+
+/* Detaching hands the userfaultfd over, still holding its ranges: another
+ * scan cannot register them (the kernel says EBUSY) until the descriptor's
+ * new owner closes it, which is what drops the protection.  The extension
+ * has that close done off the GIL. */
+static void detach_hands_over_the_close(void **state)
+{
+    struct mtp_wpscan s, other;
+    char *region = chunks(1), *maps;
+    int fd;
+
+    (void)state;
+    open_or_skip(&s);
+    maps = read_maps();
+    assert_int_equal(mtp_wpscan_watch(&s, maps, (uint64_t)(uintptr_t)region), 0);
+    fd = mtp_wpscan_detach(&s);
+    assert_true(fd >= 0);
+    assert_int_equal(s.uffd, -1);
+    assert_int_equal(s.pagemap, -1);
+    assert_int_equal(s.n_ranges, 0);
+    assert_int_equal(mtp_wpscan_detach(&s), -1); /* nothing more to hand over */
+    region[PAGE] = 2; /* a write to a protected page: resolved by the kernel */
+    assert_int_equal(mtp_wpscan_open(&other), 0);
+    assert_int_equal(mtp_wpscan_watch(&other, maps, (uint64_t)(uintptr_t)region), -EBUSY);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(mtp_wpscan_watch(&other, maps, (uint64_t)(uintptr_t)region), 0);
+    mtp_wpscan_close(&other);
+    free(maps);
     munmap(region, CHUNK);
 }
 
@@ -452,6 +483,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reports_exactly_the_pages_written),
         cmocka_unit_test(rearm_forgets_writes),
+        cmocka_unit_test(detach_hands_over_the_close),
         cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
         cmocka_unit_test(a_sample_moved_after_a_release_is_watched),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
