@@ -12,7 +12,7 @@
  * touches a whole table; mtp_addrtab.step_slots counts what a step touched
  * (the unit tests bound it).
  *
- * Longer than the extension's ~500-line guide (~770 lines) on purpose: both
+ * Longer than the extension's ~500-line guide (~800 lines) on purpose: both
  * tables run on mtp_addrtab's static probe and upkeep code, which the
  * compiler can inline into their per-entry loops; split across files, each
  * lookup would become a call.  mtp_extab_upsert (~95 lines) is one merge
