@@ -32,7 +32,7 @@ FORKING = r"""
 import gc, os, sys, time
 pid = os.fork()
 d = [[i] * 3 for i in range(30000)]
-end = time.monotonic() + 4
+end = time.monotonic() + 10  # long enough to be found and attached in the guest
 while time.monotonic() < end:
     for i in range(0, len(d), 7):
         d[i][0] += 1
@@ -77,10 +77,10 @@ def test_launch_unchanged(trace_bin, python, tmp):
     are the same launched as run alone, and it is traced from the start."""
     prog = write(tmp, "launched.py", PROGRAM)
     before = launch_dirs()
-    alone = subprocess.run([python, prog, "2", "5", "--flag"], capture_output=True, text=True,
+    alone = subprocess.run([python, prog, "1", "5", "--flag"], capture_output=True, text=True,
                            env=plain_env(), timeout=60)
     check(alone.returncode == 5, "untraced run exited %d: %s" % (alone.returncode, alone.stderr))
-    s = Stream([trace_bin, "--interval", "0.5", "--json", "--", python, prog, "2", "5",
+    s = Stream([trace_bin, "--interval", "0.5", "--json", "--", python, prog, "6", "5",
                 "--flag"])
     rc = s.finish(60)
     out = [o for o in s.objs]
