@@ -306,7 +306,7 @@ def test_gunicorn_workers(trace_bin, python, pydir, tmp):
         # requests timed out at wrk's 5 s, most likely while both workers
         # rebuilt their catalogs (not measured untraced there).  The service
         # is tested on the host.
-        print("     skipped in the emulated guest (MTP_EMULATED): timing, not mtp")
+        print("     skipped in the emulated guest (MTP_EMULATED): tested on the host")
         return
     check(shutil.which("wrk"), "wrk is not installed (tools/install-deps.sh)")
     check(subprocess.run([python, "-c", "import gunicorn, flask"]).returncode == 0,
