@@ -196,6 +196,7 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
     /* Idle steps must not walk the lists while a collection reshapes them
      * (finalizers run inside a collection and may run pending calls). */
     mtp.in_collection = starting;
+    mtp_ticker_ensure(); /* after a fork, 3.13+: see mtp_ticker_fork_settled */
     if (!MTP_TRACING()) {
         if (mtp.wp_state == MTP_WP_ON)
             mtp_wp_stop(); /* the tracer left: no write faults without one */
@@ -215,7 +216,6 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         Py_RETURN_NONE;
     }
 
-    mtp_ticker_ensure();
     now = mtp_now_ns();
     mtp.pending_collections++;
     if (mtp.gc_start_ns && now > mtp.gc_start_ns) {

@@ -403,7 +403,7 @@ void mtp_timer_step(void);
 /*
  * The ticker and the fork hooks (mtp_ticker.c).
  */
-/* Starts the ticker if a tracer listens and none runs.  GIL held. */
+/* Starts the ticker if none runs and no fork is under way.  GIL held. */
 void mtp_ticker_ensure(void);
 /* Registered with atexit and os.register_at_fork. */
 PyObject *mtp_ticker_stop(PyObject *module, PyObject *ignored);

@@ -2,8 +2,12 @@
 /*
  * The ticker thread, and the fork hooks that keep it out of a fork.
  *
- * Timer steps.  A thread wakes every 50 ms while a tracer is attached (every
- * 5 ms while it faults in mtp's own fresh arrays, off the GIL); when the
+ * Timer steps.  A thread runs from import on.  Until a tracer attaches it
+ * only looks, twice a second, at the probes' semaphores (no GIL, no
+ * syscall but the wait), so that observation starts within half a second
+ * of an attach even in a program that never collects (an idle worker).
+ * While a tracer is attached it wakes every 50 ms (every 5 ms while it
+ * faults in mtp's own fresh arrays, off the GIL); when the
  * wall-time credit affords a step and no step ran for min_interval, it takes
  * the GIL (PyGILState_Ensure) and steps itself.  This is also how a program
  * with the collector off (gc.disable()) is observed.  (A pending call would
@@ -12,6 +16,10 @@
  * step runs while every other thread is at a safe point, as any thread
  * calling gc.get_objects() would; it never runs inside a collection, whose
  * finalizers may let go of the GIL.
+ *
+ * Forks.  The thread is stopped before every os.fork() and started again
+ * after it, in the parent and in the child: CPython 3.12+ warns when a
+ * process with threads forks (mtp_ticker_fork_settled).
  *
  * Closes.  The written-page scan's userfaultfd, when the scan backs off or
  * the tracer leaves, is closed here too, off the GIL (mtp_ticker_close):
@@ -35,7 +43,6 @@ static int mtp_ticker_state;
 /* Whether it may start: the GIL's (written and read with the GIL held). */
 static int mtp_ticker_final;   /* at exit: never start again */
 static int mtp_ticker_forking; /* between os.fork()'s before and after hooks */
-static uint64_t mtp_ticker_not_before_ns;
 /* A descriptor handed over to be closed, or -1: mtp_ticker_mu's.  Handed
  * over only while the state is RUNNING; the thread takes it out under the
  * mutex at its next wake, or as it leaves its loop (the state no longer
@@ -48,6 +55,9 @@ static void mtp_ticker_set_state(int state)
 {
     __atomic_store_n(&mtp_ticker_state, state, __ATOMIC_RELAXED);
 }
+
+/* Until a tracer attaches, the ticker looks twice a second. */
+#define MTP_TICKER_DORMANT_MS 500
 
 /* What the ticker faults in of mtp's own fresh arrays per wake, off the
  * GIL (mtp_prefault_serve): ~25 ms of faults here, then it sleeps 5 ms. */
@@ -69,34 +79,44 @@ static void mtp_ticker_close_taken(int fd)
         close(fd);
 }
 
+/* Sleeps on the ticker's condition until woken or ms have passed.  With
+ * mtp_ticker_mu held. */
+static void mtp_ticker_sleep(int ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)ms * 1000 * 1000;
+    while (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
+}
+
 static void *mtp_ticker_main(void *Py_UNUSED(arg))
 {
-    int prefaulting = 0, fd;
+    int prefaulting = 0, serving = 0, traced, fd;
 
-    mtp_prefault_serving(1);
     pthread_mutex_lock(&mtp_ticker_mu);
     while (mtp_ticker_state == MTP_TICKER_RUNNING) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_REALTIME, &until);
-        /* Often enough to spend the credit in short steps; sooner while
-         * an array is being faulted in. */
-        until.tv_nsec += (prefaulting ? 5 : 50) * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
-        if (mtp_ticker_state != MTP_TICKER_RUNNING || !MTP_TRACING())
-            break; /* stopped, or the tracer left: leave no thread behind */
+        /* Dormant until a tracer attaches; then often enough to spend the
+         * credit in short steps, and sooner while an array is being
+         * faulted in. */
+        mtp_ticker_sleep(!MTP_TRACING() ? MTP_TICKER_DORMANT_MS : prefaulting ? 5 : 50);
+        if (mtp_ticker_state != MTP_TICKER_RUNNING)
+            break;
         fd = mtp_ticker_take_closing();
+        traced = MTP_TRACING() != 0;
         pthread_mutex_unlock(&mtp_ticker_mu);
         mtp_ticker_close_taken(fd);
-        prefaulting = mtp_prefault_serve(MTP_PREFAULT_PER_WAKE);
+        if (traced != serving) /* mtp's arrays grow only while traced */
+            mtp_prefault_serving(serving = traced);
+        prefaulting = serving ? mtp_prefault_serve(MTP_PREFAULT_PER_WAKE) : 0;
         pthread_mutex_lock(&mtp_ticker_mu);
         if (mtp_ticker_state != MTP_TICKER_RUNNING)
             break;
-        if (!mtp_timer_due(mtp_now_ns()))
+        if (!traced || !mtp_timer_due(mtp_now_ns()))
             continue;
         pthread_mutex_unlock(&mtp_ticker_mu);
         {
@@ -106,7 +126,8 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
         }
         pthread_mutex_lock(&mtp_ticker_mu);
     }
-    mtp_prefault_serving(0); /* steps fault their arrays in themselves again */
+    if (serving)
+        mtp_prefault_serving(0); /* steps fault their arrays in themselves again */
     if (mtp_ticker_state == MTP_TICKER_RUNNING)
         mtp_ticker_set_state(MTP_TICKER_EXITED); /* joined by the next start or stop */
     /* Not RUNNING any more: nothing is handed over after this one. */
@@ -137,23 +158,108 @@ void mtp_ticker_close(int fd)
         close(fd);
 }
 
-/* Starts the ticker if a tracer is attached and none runs.  GIL held.  The
- * thread exists only while traced: CPython 3.12+ warns at fork() when a
- * process has threads. */
+/*
+ * Whether every thread is out of the last os.fork() (3.13+).  3.13 counts
+ * the process's threads after the parent's after-fork hooks have run, and
+ * warns when there is more than one (an error under -W error, raised in the
+ * parent of a child already born).  So the ticker restarts only once the
+ * frame that called os.fork() has moved on from that call, or has gone.
+ * The frame is compared by address only: holding it would keep its locals
+ * alive.  GIL held.
+ */
+#if PY_VERSION_HEX >= 0x030D0000
+static const void *mtp_ticker_fork_frame; /* the GIL's, like what follows */
+static const void *mtp_ticker_fork_thread;
+static int mtp_ticker_fork_lasti;
+static uint64_t mtp_ticker_fork_ns, mtp_ticker_fork_checked_ns;
+
+/* The forking thread, if it still exists: compared by address too. */
+static PyThreadState *mtp_ticker_forker(void)
+{
+    PyThreadState *ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+
+    while (ts != NULL && (const void *)ts != mtp_ticker_fork_thread)
+        ts = PyThreadState_Next(ts);
+    return ts;
+}
+
+static int mtp_ticker_fork_settled(void)
+{
+    PyThreadState *forker;
+    PyFrameObject *frame, *back;
+
+    if (mtp_ticker_fork_frame == NULL)
+        return 1;
+    forker = mtp_ticker_forker();
+    /* From the top: a later hook's frames lie above the caller's. */
+    for (frame = forker ? PyThreadState_GetFrame(forker) : NULL; frame != NULL; frame = back) {
+        if ((const void *)frame == mtp_ticker_fork_frame) {
+            int in_fork = PyFrame_GetLasti(frame) == mtp_ticker_fork_lasti;
+
+            Py_DECREF(frame);
+            if (in_fork)
+                return 0;
+            break;
+        }
+        back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+    }
+    mtp_ticker_fork_frame = NULL;
+    return 1;
+}
+
+/* The same, at most every 50 ms: collections ask too. */
+static int mtp_ticker_fork_settled_now(void)
+{
+    uint64_t now;
+
+    if (mtp_ticker_fork_frame == NULL)
+        return 1;
+    now = mtp_now_ns();
+    if (now - mtp_ticker_fork_checked_ns < 50 * 1000 * 1000)
+        return 0;
+    mtp_ticker_fork_checked_ns = now;
+    return mtp_ticker_fork_settled();
+}
+
+/* A pending call, run on the main thread after the fork: it restarts the
+ * ticker, or asks again at the next chance while the fork is not over (a
+ * later after-fork hook runs; a few checks, each a short walk from the top
+ * of the forking thread's stack to os.fork()'s caller).  For a second at
+ * most: after that, collections retry. */
+static int mtp_ticker_restart_pending(void *Py_UNUSED(arg))
+{
+    if (mtp_ticker_fork_settled())
+        mtp_ticker_ensure();
+    else if (mtp_now_ns() - mtp_ticker_fork_ns < 1000 * 1000 * 1000)
+        Py_AddPendingCall(mtp_ticker_restart_pending, NULL);
+    return 0;
+}
+#else
+/* Before 3.13 the count (3.12) comes before the after-fork hooks. */
+static int mtp_ticker_fork_settled_now(void)
+{
+    return 1;
+}
+#endif
+
+/* Starts the ticker if none runs: dormant until a tracer attaches, so that
+ * observation starts within half a second of an attach whether or not the
+ * program collects.  GIL held.  Not while a fork is under way: CPython
+ * 3.12+ warns at fork() when a process has threads. */
 void mtp_ticker_ensure(void)
 {
     sigset_t all, old;
 
-    if (!MTP_ATTACHED(objects) ||
-        __atomic_load_n(&mtp_ticker_state, __ATOMIC_RELAXED) == MTP_TICKER_RUNNING)
+    if (__atomic_load_n(&mtp_ticker_state, __ATOMIC_RELAXED) == MTP_TICKER_RUNNING ||
+        mtp_ticker_final || mtp_ticker_forking || !mtp_ticker_fork_settled_now())
         return;
     pthread_mutex_lock(&mtp_ticker_mu);
     if (mtp_ticker_state == MTP_TICKER_EXITED) {
         pthread_join(mtp_ticker_thread, NULL); /* it has returned already */
         mtp_ticker_set_state(MTP_TICKER_NONE);
     }
-    if (mtp_ticker_state == MTP_TICKER_NONE && !mtp_ticker_final && !mtp_ticker_forking &&
-        mtp_now_ns() >= mtp_ticker_not_before_ns) {
+    if (mtp_ticker_state == MTP_TICKER_NONE) {
         /* Signals are the program's: the ticker must never receive one. */
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -208,12 +314,26 @@ PyObject *mtp_before_fork(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignor
     Py_RETURN_NONE;
 }
 
-/* The next traced collection restarts the ticker, a little later: 3.13
- * counts threads after the after-fork hooks. */
+/* Restarts the ticker: here before 3.13; from 3.13 once the fork is over
+ * (mtp_ticker_fork_settled). */
 PyObject *mtp_after_fork_parent(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     mtp_ticker_forking = 0;
-    mtp_ticker_not_before_ns = mtp_now_ns() + 100 * 1000 * 1000;
+#if PY_VERSION_HEX >= 0x030D0000
+    {
+        PyFrameObject *caller = PyEval_GetFrame(); /* borrowed: os.fork()'s caller */
+
+        mtp_ticker_fork_frame = caller;
+        mtp_ticker_fork_thread = PyThreadState_Get();
+        mtp_ticker_fork_lasti = caller ? PyFrame_GetLasti(caller) : -1;
+        mtp_ticker_fork_ns = mtp_now_ns();
+        mtp_ticker_fork_checked_ns = 0;
+        if (caller == NULL || Py_AddPendingCall(mtp_ticker_restart_pending, NULL) < 0)
+            mtp_ticker_fork_frame = NULL; /* no way to tell: the next collection */
+    }
+#else
+    mtp_ticker_ensure();
+#endif
     Py_RETURN_NONE;
 }
 
@@ -251,5 +371,9 @@ PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(
     mtp_gc.resume_list = 0;
     mtp_gc.fallback_offset = 0;
     mtp_gc.cycle_started_ns = mtp_gc.last_cycle_ns = 0;
+#if PY_VERSION_HEX >= 0x030D0000
+    mtp_ticker_fork_frame = NULL; /* no count of threads in a child */
+#endif
+    mtp_ticker_ensure(); /* last: the child's state is clean */
     Py_RETURN_NONE;
 }

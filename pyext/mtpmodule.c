@@ -76,7 +76,6 @@ static PyObject *mtp_observe_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
 
     if (!MTP_ATTACHED(objects) || mtp.observing)
         return PyLong_FromLong(0);
-    mtp_ticker_ensure();
     /* Counted like every other step, so mtp:gc_done reports its time too. */
     if (mtp_run_step(MTP_STEP_MAX_ENTRIES, 1, &observed, &spent) < 0)
         return NULL;
@@ -378,6 +377,7 @@ static int mtp_register(PyObject *module)
         mtp_gc_find_lists();
     mtp_read_footprint();
     mtp_read_budget();
+    mtp_ticker_ensure(); /* dormant until a tracer attaches */
     rc = 0;
 out:
     Py_XDECREF(res);

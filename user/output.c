@@ -77,9 +77,9 @@ void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r)
     }
     if (!n->idle && mtp_idle_note_due(r->elapsed_s, &r->totals)) {
         n->idle = true;
-        mtp_say("pid %d: note: no garbage collection since attaching; mtp starts observing at "
-                "its first one (a program whose container allocations never outnumber its frees "
-                "does not collect)",
+        mtp_say("pid %d: note: nothing observed since attaching: the program has not collected "
+                "and mtp's ticker has not had the GIL (is it in C code that holds the GIL? is "
+                "MTP_BUDGET's timer_share 0?)",
                 r->pid);
     }
 }

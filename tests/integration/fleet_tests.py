@@ -159,6 +159,58 @@ def test_several_pids(trace_bin, python, pydir, tmp):
     check(pids == {a.pid, b.pid}, "reports carry pids %s, expected %s" % (pids, {a.pid, b.pid}))
 
 
+# A program that imports mtp, forks once, then idles: it never collects
+# again while traced (a gc callback counts), as an idle worker does not.
+IDLE = r"""
+import gc, os, sys, time
+import mtp
+data = [{"k": i, "v": [i, str(i)]} for i in range(30000)]
+pid = os.fork()  # the ticker stops for the fork and must start again
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "stop" and collections.append(1))
+open(sys.argv[1], "w").close()
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end and not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+print("idle", len(data), "collections", len(collections))
+"""
+
+
+def test_idle_observed_at_attach(trace_bin, python, pydir, tmp):
+    """A program that has forked and collects nothing while traced is still
+    observed within seconds of the attach: the ticker, dormant since import,
+    notices the tracer."""
+    path, ready, stop = (os.path.join(tmp, n) for n in ("idle.py", "idle-ready", "idle-stop"))
+    for p in (ready, stop):
+        if os.path.exists(p):
+            os.unlink(p)
+    with open(path, "w") as f:
+        f.write(IDLE)
+    prog = subprocess.Popen([python, path, ready, "120", stop], env=env_with(pydir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run.wait_for(ready, prog, timeout=60)
+    # Half a second to notice, a step, then the next report: a few seconds
+    # here; the emulated guest is ~10x slower.
+    limit = 60 if os.environ.get("MTP_EMULATED") else 6
+    start = time.monotonic()
+    s = Stream([trace_bin, "--pid", str(prog.pid), "--interval", "0.5", "--json"])
+    try:
+        s.until(lambda: fills(s, prog.pid), limit, "records from the idle program")
+        took = time.monotonic() - start
+    finally:
+        s.kill()
+        open(stop, "w").close()
+    out, err = prog.communicate(timeout=60)
+    print("     first records %.1f s after the attach" % took)
+    check(prog.returncode == 0 and err == "", "idle program: exit %s, err %r"
+          % (prog.returncode, err[-1500:]))
+    check(out == "idle 30000 collections 0\n",
+          "the program collected while traced, so this tested nothing: %r" % out)
+
+
 def make_cgroup(name):
     """A fresh cgroup v2 directory (the unified hierarchy wherever it is
     mounted), or None where there is none."""

@@ -1216,6 +1216,8 @@ def main():
                    test_bad_footprint_warns, python, pydir)
             record("a bad MTP_BUDGET warns and still imports on %s" % label,
                    test_bad_budget_warns, python, pydir)
+            record("an idle program is observed within seconds of the attach on %s" % label,
+                   fleet_tests.test_idle_observed_at_attach, trace_bin, python, pydir, tmp)
             record("launch mode: traced from the start, output and status unchanged on %s"
                    % label, launch_tests.test_launch_unchanged, trace_bin, python, tmp)
             if label.startswith("debian"):

@@ -100,9 +100,9 @@ bool mtp_epoch_advances(const struct mtp_stats *now, const struct mtp_stats *pre
  * -errno: refused).  A notice is due when this changes. */
 int64_t mtp_wp_notice(int64_t wp_state);
 
-/* The extension starts observing at the program's first collection after the
- * attach; this long without one, and without anything observed, the user is
- * told why nothing shows (once). */
+/* The extension observes within half a second of the attach (its ticker)
+ * or at the next collection; this long with neither, the user is told why
+ * nothing shows (once). */
 #define MTP_IDLE_NOTE_S 5.0
 bool mtp_idle_note_due(double elapsed_s, const struct mtp_stats *totals);
 
