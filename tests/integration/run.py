@@ -1163,8 +1163,9 @@ def test_help(trace_bin):
 def main():
     # The tests in the files beside this one import its helpers as `run`.
     sys.modules.setdefault("run", sys.modules[__name__])
-    global fleet_tests, launch_tests
+    global fleet_tests, launch_tests, inject_tests
     import fleet_tests
+    import inject_tests
     import launch_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1218,6 +1219,8 @@ def main():
                    test_bad_budget_warns, python, pydir)
             record("launch mode: traced from the start, output and status unchanged on %s"
                    % label, launch_tests.test_launch_unchanged, trace_bin, python, tmp)
+            record("inject: a plain program is traced, output and status unchanged on %s"
+                   % label, inject_tests.test_inject_traced, trace_bin, python, tmp)
             if label.startswith("debian"):
                 # The path for interpreters whose collector lists mtp does
                 # not recognise: gc.get_objects() slices.
@@ -1254,6 +1257,16 @@ def main():
                        python, tmp)
                 record("launch mode: signals reach the program, its status is ours on %s"
                        % label, launch_tests.test_launch_signals, trace_bin, python, tmp)
+                record("inject: refusals leave the target as it was on %s" % label,
+                       inject_tests.test_inject_refusals, trace_bin, python, tmp)
+                record("inject: gdb cut short never harms the target on %s" % label,
+                       inject_tests.test_inject_cut_short, trace_bin, python, tmp)
+                record("inject: --cgroup members injected once each on %s" % label,
+                       inject_tests.test_inject_cgroup, trace_bin, python, tmp)
+                py38 = inject_tests.find_python38()
+                if py38:
+                    record("inject: an unsupported interpreter (3.8) is refused",
+                           inject_tests.test_inject_unsupported, trace_bin, py38, tmp)
 
     print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
     if not ran:
