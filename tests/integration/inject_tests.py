@@ -274,3 +274,30 @@ def find_python38():
         if os.access(exe, os.X_OK):
             return exe
     return None
+
+
+def test_inject_retrace(trace_bin, python, tmp):
+    """Once injected, a program stays traceable: its copy of the extension
+    is removed (its mapping reads "(deleted)"), and a later mtp-trace, with
+    or without --inject, traces it through /proc/PID/map_files without
+    injecting again."""
+    expected = alone_output(python, tmp)
+    p = start_plain(python, tmp, 16 * SLOW)  # three BPF loads and traces
+    try:
+        for i, args in enumerate((["--inject"], [], ["--inject"])):
+            r = subprocess.run([trace_bin, "--pid", str(p.pid), "--duration", "1", "--interval",
+                                "0.5", "--json"] + args, capture_output=True, text=True,
+                               timeout=60 * SLOW)
+            check(r.returncode == 0, "mtp-trace %s exited %d: %s" % (args, r.returncode,
+                                                                     r.stderr[-1500:]))
+            check(any('"records"' in line and '"final":true' in line for line in
+                      r.stdout.splitlines()), "mtp-trace %s printed no final report" % args)
+            injected = r.stderr.count("injecting mtp")
+            check(injected == (1 if i == 0 else 0), "run %d (%s) injected %d times: %s"
+                  % (i, args, injected, r.stderr))
+            check(i == 0 or "through /proc/%d/map_files/" % p.pid in r.stderr,
+                  "run %d did not trace through map_files: %s" % (i, r.stderr))
+        check("(deleted)" in open("/proc/%d/maps" % p.pid).read(),
+              "the injected copy was not removed")
+    finally:
+        finish_unchanged(p, expected, "traced three times")

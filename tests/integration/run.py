@@ -1259,6 +1259,8 @@ def main():
                        % label, launch_tests.test_launch_signals, trace_bin, python, tmp)
                 record("inject: refusals leave the target as it was on %s" % label,
                        inject_tests.test_inject_refusals, trace_bin, python, tmp)
+                record("inject: an injected program can be traced again on %s" % label,
+                       inject_tests.test_inject_retrace, trace_bin, python, tmp)
                 record("inject: gdb cut short never harms the target on %s" % label,
                        inject_tests.test_inject_cut_short, trace_bin, python, tmp)
                 record("inject: --cgroup members injected once each on %s" % label,
