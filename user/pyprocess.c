@@ -91,6 +91,25 @@ out:
     return rc;
 }
 
+/* path (as the kernel prints it to this process) as pid sees it. */
+static int in_target_root(pid_t pid, char *path, size_t len)
+{
+    char link[64], root[PATH_MAX], seen[PATH_MAX];
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+    n = readlink(link, root, sizeof(root) - 1);
+    if (n <= 0) {
+        mtp_error("cannot read %s: %s (has pid %d exited?)", link, strerror(errno), (int)pid);
+        return -1;
+    }
+    root[n] = '\0';
+    if (mtp_path_in_root(root, path, seen, sizeof(seen)) < 0)
+        return -1;
+    snprintf(path, len, "%s", seen);
+    return 0;
+}
+
 /* The libpython mapped in pid, if any: its path and a path that opens it. */
 static bool find_libpython(pid_t pid, struct mtp_pyprocess *p, char *open_path, size_t len)
 {
@@ -107,6 +126,7 @@ static bool find_libpython(pid_t pid, struct mtp_pyprocess *p, char *open_path, 
         if (m->path[0] != '/' || strncmp(base_of(m->path), "libpython", 9))
             continue;
         snprintf(p->interp, sizeof(p->interp), "%s", m->path);
+        in_target_root(pid, p->interp, sizeof(p->interp));
         snprintf(open_path, len, "/proc/%d/map_files/%llx-%llx", (int)pid,
                  (unsigned long long)m->start, (unsigned long long)m->end);
         found = true;
@@ -149,6 +169,8 @@ int mtp_pyprocess__inspect(struct mtp_pyprocess *p, pid_t pid)
         return -1;
     }
     p->exe[n] = '\0';
+    if (in_target_root(pid, p->exe, sizeof(p->exe)) < 0)
+        return -1;
     from_lib = find_libpython(pid, p, open_path, sizeof(open_path));
     if (!from_lib) {
         snprintf(p->interp, sizeof(p->interp), "%s", p->exe);

@@ -301,3 +301,53 @@ def test_inject_retrace(trace_bin, python, tmp):
               "the injected copy was not removed")
     finally:
         finish_unchanged(p, expected, "traced three times")
+
+
+def test_inject_hostile_root(trace_bin, python, tmp):
+    """A target in a root of its own (unshare -m + chroot, /usr bound in)
+    whose /tmp is an absolute symlink, /var/tmp/VICTIM: the copy of the
+    extension must land in the target's /var/tmp/VICTIM (openat2 with
+    RESOLVE_IN_ROOT), never in mtp-trace's own /var/tmp/VICTIM, which exists
+    too.  The program is traced and unchanged."""
+    victim = "/var/tmp/mtp-it-victim-%d" % os.getpid()
+    root = os.path.join(tmp, "jail")
+    for d in ("usr", "work", victim.lstrip("/")):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    for link, to in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
+                     ("tmp", victim)):
+        os.symlink(to, os.path.join(root, link))
+    with open(os.path.join(root, "work", "plain.py"), "w") as f:
+        f.write(PLAIN)
+    os.makedirs(victim, exist_ok=True)
+
+    def jailed(seconds, ready):
+        return subprocess.Popen(
+            ["unshare", "-m", "--", "sh", "-c", 'mount --bind /usr "$0/usr" && exec chroot "$@"',
+             root, root, python, "/work/plain.py", str(seconds), "4", ready],
+            env=plain_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        alone = jailed(0.2, "/work/ready-alone")
+        expected, err = alone.communicate(timeout=60 * SLOW)
+        check(alone.returncode == 4 and not err, "the jailed program alone exited %s: %s"
+              % (alone.returncode, err))
+        p = jailed(8 * SLOW, "/work/ready")
+        run.wait_for(os.path.join(root, "work", "ready"), p, timeout=60 * SLOW)
+        # unshare execs sh, which execs chroot, which execs python: one pid.
+        deadline = time.monotonic() + 10 * SLOW
+        while os.readlink("/proc/%d/root" % p.pid) != root and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = subprocess.run([trace_bin, "--inject", "--pid", str(p.pid), "--duration", "1",
+                            "--json", "--inject-timeout", str(int(10 * SLOW))],
+                           capture_output=True, text=True, timeout=120 * SLOW)
+        check(r.returncode == 0, "mtp-trace exited %d: %s" % (r.returncode, r.stderr[-2000:]))
+        check(any('"records"' in line for line in r.stdout.splitlines()),
+              "no report for the jailed program: %s" % r.stderr[-1500:])
+        with open("/proc/%d/maps" % p.pid) as f:
+            ext = [line.split(None, 5)[5].strip() for line in f if "/mtp-inject-" in line]
+        check(ext and ext[0].startswith(os.path.join(root, victim.lstrip("/"), "mtp-inject-")),
+              "the copy was not made in the jail's %s: %s" % (victim, ext[:1]))
+        check(os.listdir(victim) == [], "something was written to mtp-trace's own %s: %s"
+              % (victim, os.listdir(victim)))
+        finish_unchanged(p, expected, "jailed")
+    finally:
+        os.rmdir(victim) if os.path.isdir(victim) and not os.listdir(victim) else None

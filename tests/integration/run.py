@@ -1261,6 +1261,8 @@ def main():
                        inject_tests.test_inject_refusals, trace_bin, python, tmp)
                 record("inject: an injected program can be traced again on %s" % label,
                        inject_tests.test_inject_retrace, trace_bin, python, tmp)
+                record("inject: a jailed target's /tmp symlink cannot redirect the copy on %s"
+                       % label, inject_tests.test_inject_hostile_root, trace_bin, python, tmp)
                 record("inject: gdb cut short never harms the target on %s" % label,
                        inject_tests.test_inject_cut_short, trace_bin, python, tmp)
                 record("inject: --cgroup members injected once each on %s" % label,

@@ -173,6 +173,24 @@ static void prefixes_from_paths(void **state)
     assert_string_equal(p, "/");
 }
 
+static void paths_as_a_chrooted_target_sees_them(void **state)
+{
+    char p[256];
+
+    (void)state;
+    assert_int_equal(mtp_path_in_root("/srv/jail", "/srv/jail/usr/bin/python3.11", p, sizeof(p)),
+                     0);
+    assert_string_equal(p, "/usr/bin/python3.11");
+    assert_int_equal(mtp_path_in_root("/", "/usr/bin/python3.11", p, sizeof(p)), 0);
+    assert_string_equal(p, "/usr/bin/python3.11");
+    /* a sibling that merely starts with the root's name */
+    assert_int_equal(mtp_path_in_root("/srv/jail", "/srv/jailbreak/python3", p, sizeof(p)), 0);
+    assert_string_equal(p, "/srv/jailbreak/python3");
+    assert_int_equal(mtp_path_in_root("/srv/jail/", "/srv/jail/bin/python3", p, sizeof(p)), 0);
+    assert_string_equal(p, "/bin/python3");
+    assert_int_equal(mtp_path_in_root("/", "/usr/bin/python3.11", p, 4), -1);
+}
+
 /* A small ELF: a PT_LOAD segment, .dynsym with two defined symbols and an
  * undefined one, .dynstr, and a 4-byte constant at vaddr 0x1000 + its
  * offset. */
@@ -324,6 +342,7 @@ int main(void)
         cmocka_unit_test(supported_versions),
         cmocka_unit_test(tags_match_the_makefile),
         cmocka_unit_test(prefixes_from_paths),
+        cmocka_unit_test(paths_as_a_chrooted_target_sees_them),
         cmocka_unit_test(elf_symbols_found),
         cmocka_unit_test(elf_bad_files_refused),
         cmocka_unit_test(code_loads_by_path_and_refuses_odd_paths),

@@ -136,6 +136,17 @@ int mtp_pyprefix_of(const char *path, bool is_exe, char *out, size_t len)
     return snprintf(out, len, "%s", dir) >= (int)len ? -1 : 0;
 }
 
+int mtp_path_in_root(const char *root, const char *path, char *out, size_t len)
+{
+    size_t n = strlen(root);
+
+    while (n > 0 && root[n - 1] == '/')
+        n--;
+    if (n > 0 && !strncmp(path, root, n) && path[n] == '/')
+        path += n;
+    return snprintf(out, len, "%s", path) >= (int)len ? -1 : 0;
+}
+
 int mtp_pytag_format(const struct mtp_pyversion *v, const char *prefix, char *out, size_t len)
 {
     int n = snprintf(out, len, "%d.%d-%08x", v->major, v->minor, mtp_crc32(prefix, strlen(prefix)));

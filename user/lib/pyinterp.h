@@ -44,6 +44,16 @@ uint32_t mtp_crc32(const void *buf, size_t len);
  */
 int mtp_pyprefix_of(const char *path, bool is_exe, char *out, size_t len);
 
+/*
+ * A path the kernel printed for another process (/proc/PID/exe, maps) as
+ * that process sees it: the kernel prints it from the reader's root, so a
+ * chroot'ed target's /usr/bin/python3 reads /srv/jail/usr/bin/python3 when
+ * its root (/proc/PID/root) is /srv/jail.  Paths outside that root, and
+ * every path when the root is "/", are left as they are.  0, or -1 when it
+ * does not fit.
+ */
+int mtp_path_in_root(const char *root, const char *path, char *out, size_t len);
+
 /* The build tag "3.11-3136f0ea" into out.  0, or -1 when it does not fit. */
 int mtp_pytag_format(const struct mtp_pyversion *v, const char *prefix, char *out, size_t len);
 
