@@ -162,9 +162,14 @@ int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double 
     }
     mtp_fleet__discover(f, now_s);
     if (f->len == 0 && !opts->cgroup[0]) {
-        mtp_error("none of the %u processes named runs Python with mtp loaded: add 'import mtp' "
-                  "at the start of the program (see the notes above)",
-                  pids->len);
+        if (opts->inject)
+            mtp_error("none of the %u processes named could be traced, with or without "
+                      "injecting mtp (see the notes above)",
+                      pids->len);
+        else
+            mtp_error("none of the %u processes named runs Python with mtp loaded: add 'import "
+                      "mtp' at the start of the program, or use --inject (see the notes above)",
+                      pids->len);
         return -1;
     }
     if (f->len == 0)

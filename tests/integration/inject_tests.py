@@ -124,9 +124,9 @@ def test_inject_traced(trace_bin, python, tmp):
           % sorted(inject_dirs() - before))
 
 
-def refuse(trace_bin, pid, needle, env=None, args=()):
-    r = subprocess.run([trace_bin, "--inject", "--pid", str(pid), "--duration", "1"]
-                       + list(args), capture_output=True, text=True, timeout=60 * SLOW,
+def refuse(trace_bin, pid, needle, env=None, prefix=()):
+    r = subprocess.run(list(prefix) + [trace_bin, "--inject", "--pid", str(pid), "--duration",
+                                       "1"], capture_output=True, text=True, timeout=60 * SLOW,
                        env=env)
     check(r.returncode != 0, "mtp-trace --inject succeeded where it must refuse (%s): %s"
           % (needle, r.stderr))
@@ -138,7 +138,8 @@ def refuse(trace_bin, pid, needle, env=None, args=()):
 def test_inject_refusals(trace_bin, python, tmp):
     """Each refusal exits non-zero, says why and what to do, and leaves the
     target as it was: not Python, stopped, already traced, no build for its
-    interpreter, no gdb on PATH."""
+    interpreter, no gdb on PATH, no CAP_SYS_PTRACE.  (Yama's scope 3 is
+    unit-tested only: setting it cannot be undone before a reboot.)"""
     expected = alone_output(python, tmp)
     before = inject_dirs()
     sleeper = subprocess.Popen(["sleep", "30"])
@@ -183,6 +184,11 @@ def test_inject_refusals(trace_bin, python, tmp):
 
         # No gdb: the apt command.
         refuse(trace_bin, p.pid, "apt-get install gdb", env=dict(os.environ, PATH="/nonexistent"))
+
+        # Root without CAP_SYS_PTRACE (dropped from the bounding set, so the
+        # exec'd mtp-trace lacks it in CapEff).
+        refuse(trace_bin, p.pid, "needs CAP_SYS_PTRACE",
+               prefix=["setpriv", "--inh-caps=-sys_ptrace", "--bounding-set=-sys_ptrace"])
         check(not has_mtp(p.pid), "a refusal loaded mtp anyway")
     finally:
         if p.poll() is None and state_of(p.pid) in "Tt":

@@ -1156,7 +1156,8 @@ def test_bad_footprint_warns(python, pydir):
 def test_help(trace_bin):
     r = run_trace(trace_bin, ["--help"])
     check(r.returncode == 0, "--help exited %d" % r.returncode)
-    for flag in ("--pid", "--interval", "--duration", "--json", "--keep-pins"):
+    for flag in ("--pid", "--interval", "--duration", "--json", "--keep-pins", "--inject",
+                 "--inject-timeout=DURATION", "(default 10s)"):
         check(flag in r.stdout, "--help does not mention %s" % flag)
 
 
