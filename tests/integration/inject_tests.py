@@ -11,6 +11,7 @@ must never harm the target either.
 Run by run.py (which registers these tests); the helpers are run.py's.
 """
 import glob
+import shutil
 import os
 import signal
 import subprocess
@@ -357,3 +358,39 @@ def test_inject_hostile_root(trace_bin, python, tmp):
         finish_unchanged(p, expected, "jailed")
     finally:
         os.rmdir(victim) if os.path.isdir(victim) and not os.listdir(victim) else None
+
+
+def test_inject_gdb_hangs(trace_bin, python, tmp):
+    """A gdb that hangs while it holds the target stopped (a wrapper first on
+    PATH runs the real gdb with 'shell sleep' before mtp-trace's script):
+    past --inject-timeout mtp-trace interrupts, terminates, then kills gdb,
+    never the target, says so, and the target runs on unchanged, not
+    stopped."""
+    expected = alone_output(python, tmp)
+    bindir = os.path.join(tmp, "hanging-gdb")
+    os.makedirs(bindir, exist_ok=True)
+    wrapper = os.path.join(bindir, "gdb")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nexec %s -ex "shell sleep %d" "$@"\n'
+                % (shutil.which("gdb"), int(20 * SLOW)))
+    os.chmod(wrapper, 0o755)
+    before = inject_dirs()
+    p = start_plain(python, tmp, 15 * SLOW)
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run([trace_bin, "--inject", "--inject-timeout", "%.0f" % (2 * SLOW),
+                            "--pid", str(p.pid)], capture_output=True, text=True,
+                           timeout=120 * SLOW,
+                           env=dict(os.environ, PATH=bindir + ":" + os.environ["PATH"]))
+        took = time.monotonic() - t0
+        check(r.returncode != 0, "mtp-trace succeeded with a hanging gdb: %s" % r.stderr)
+        check("was stopped (the target runs on, untouched)" in r.stderr,
+              "mtp-trace does not say it stopped gdb: %s" % r.stderr)
+        check(took < 20 * SLOW, "mtp-trace waited %.1f s for the hanging gdb" % took)
+        check(state_of(p.pid) not in "Tt", "the target was left stopped (%s)" % state_of(p.pid))
+        with open("/proc/%d/status" % p.pid) as f:
+            check("TracerPid:\t0\n" in f.read(), "the target is still traced")
+        print("     gdb stopped after %.1f s; %s" % (took, r.stderr.strip().splitlines()[-1][:160]))
+    finally:
+        finish_unchanged(p, expected, "held by a hanging gdb")
+    check(inject_dirs() <= before, "copies left: %s" % sorted(inject_dirs() - before))

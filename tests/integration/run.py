@@ -1266,6 +1266,8 @@ def main():
                        % label, inject_tests.test_inject_hostile_root, trace_bin, python, tmp)
                 record("inject: gdb cut short never harms the target on %s" % label,
                        inject_tests.test_inject_cut_short, trace_bin, python, tmp)
+                record("inject: a hanging gdb is stopped, never the target, on %s" % label,
+                       inject_tests.test_inject_gdb_hangs, trace_bin, python, tmp)
                 record("inject: --cgroup members injected once each on %s" % label,
                        inject_tests.test_inject_cgroup, trace_bin, python, tmp)
                 py38 = inject_tests.find_python38()
