@@ -15,11 +15,12 @@ const char *argp_program_version = "mtp-trace 0.2";
 static const char argp_doc[] =
     "mtp-trace: page temperature and memory tiering for a running Python program.\n"
     "\n"
-    "The programs must have imported the mtp extension ('import mtp'), or be\n"
-    "started by mtp-trace (launch mode, below).  mtp-trace attaches to their\n"
-    "USDT probes, folds object records into a BPF page temperature map per\n"
-    "process pinned at PIN_ROOT/PID/pages, and prints one line per process and\n"
-    "interval until Ctrl-C, --duration, or the programs' exit.\n"
+    "The programs must have imported the mtp extension ('import mtp'), be\n"
+    "started by mtp-trace (launch mode, below), or be given it (--inject).\n"
+    "mtp-trace attaches to their USDT probes, folds object records into a BPF\n"
+    "page temperature map per process pinned at PIN_ROOT/PID/pages, and prints\n"
+    "one line per process and interval until Ctrl-C, --duration, or the\n"
+    "programs' exit.\n"
     "When the machine has a fast and a slow memory tier, it also keeps each\n"
     "process's hottest pages on the fast tier within its --fast-budget and demotes\n"
     "cold pages lazily to the slow one.\n"
@@ -31,9 +32,13 @@ static const char argp_doc[] =
     "imported from its first line, traces it and its descendants, passes\n"
     "signals on, and exits with its exit status.\n"
     "\n"
+    "With --inject, mtp-trace loads mtp into --pid/--cgroup Python processes\n"
+    "that did not import it (through gdb, at the interpreter's next safe point).\n"
+    "\n"
     "EXAMPLES:\n"
     "    sudo mtp-trace --pid $(pgrep -d, -f gunicorn)    # master skipped: no mtp\n"
     "    sudo mtp-trace --cgroup system.slice/myservice.service\n"
+    "    sudo mtp-trace --inject --pid 1234        # a program without 'import mtp'\n"
     "    sudo mtp-trace --json -- python3 app.py --port 8000\n"
     "    sudo mtp-trace -p 1234 --fast-budget 2G --max-rate 50 --json\n"
     "    sudo mtp-trace -p 1234 --dry-run            # decide, print, move nothing\n"
@@ -156,6 +161,8 @@ static int check_target(const struct mtp_cli *cli)
     else if (cli->launch && (o->pids.len || o->cgroup[0]))
         fix = "launch mode traces the program it starts: drop --pid and --cgroup, or the "
               "program after '--'";
+    else if (cli->launch && o->inject)
+        fix = "launch mode imports mtp itself: drop --inject, or use it with --pid or --cgroup";
     else if (!cli->launch && o->pids.len == 0 && !o->cgroup[0])
         fix = "--pid, --cgroup or a program after '--' is required, e.g. --pid $(pgrep -d, -f "
               "myservice) or -- python3 app.py";

@@ -47,6 +47,29 @@ static int fleet__add(struct mtp_fleet *f, pid_t pid, double now_s)
     return 0;
 }
 
+/* --inject: loads mtp into pid when it runs Python without it, once per
+ * pid, so a failure is not retried every interval.  0 when there was
+ * nothing to do or mtp is loaded now; -1 after saying why not. */
+static int fleet__inject(struct mtp_fleet *f, pid_t pid)
+{
+    char comm[64];
+
+    if (!f->opts->inject || mtp_pidlist_has(&f->injected, pid) ||
+        mtp_target__peek(pid, comm, sizeof(comm)) != MTP_PEEK_NO_MTP)
+        return 0;
+    mtp_pidlist_add_one(&f->injected, pid);
+    return mtp_inject__run(&f->inject, pid, (double)f->opts->inject_timeout_ns / 1e9);
+}
+
+/* fleet__add, then the injected copy's removal: the session has read it. */
+static int fleet__add_injected(struct mtp_fleet *f, pid_t pid, double now_s)
+{
+    int rc = fleet__add(f, pid, now_s);
+
+    mtp_inject__cleanup(&f->inject);
+    return rc;
+}
+
 /* Whether pid, one of several named or found, is worth a session; says why
  * not unless quiet. */
 static bool fleet__worth_tracing(pid_t pid, const char *where, bool quiet)
@@ -123,9 +146,15 @@ int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double 
 
         if (pid == getpid())
             continue; /* a pgrep pattern that matched this command line */
+        if (fleet__inject(f, pid) < 0) {
+            if (!several)
+                return -1;
+            mtp_say("pid %d skipped (above); tracing the others", (int)pid);
+            continue;
+        }
         if (several && !fleet__worth_tracing(pid, "", false))
             continue;
-        if (fleet__add(f, pid, now_s) == 0)
+        if (fleet__add_injected(f, pid, now_s) == 0)
             continue;
         if (!several)
             return -1;
@@ -133,9 +162,14 @@ int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double 
     }
     mtp_fleet__discover(f, now_s);
     if (f->len == 0 && !opts->cgroup[0]) {
-        mtp_error("none of the %u processes named runs Python with mtp loaded: add 'import mtp' "
-                  "at the start of the program (see the notes above)",
-                  pids->len);
+        if (opts->inject)
+            mtp_error("none of the %u processes named could be traced, with or without "
+                      "injecting mtp (see the notes above)",
+                      pids->len);
+        else
+            mtp_error("none of the %u processes named runs Python with mtp loaded: add 'import "
+                      "mtp' at the start of the program, or use --inject (see the notes above)",
+                      pids->len);
         return -1;
     }
     if (f->len == 0)
@@ -241,13 +275,18 @@ void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
             continue;
         if (f->len == MTP_PIDS_MAX)
             break;
+        if (fleet__inject(f, pid) < 0) {
+            mtp_say("pid %d%s skipped (above): mtp-trace will not try it again", (int)pid, where);
+            mtp_pidlist_add_one(&f->failed, pid);
+            continue;
+        }
         /* Looked at again every interval: a worker imports mtp a moment
          * after it forks, and an exec can turn a shell into Python. */
         if (!fleet__worth_tracing(pid, where, mtp_pidlist_has(&f->noted, pid))) {
             mtp_pidlist_add_one(&f->noted, pid);
             continue;
         }
-        if (fleet__add(f, pid, now_s) < 0)
+        if (fleet__add_injected(f, pid, now_s) < 0)
             mtp_pidlist_add_one(&f->failed, pid);
     }
     /* Forget the pids that left, so that a reused pid is looked at anew. */
@@ -257,6 +296,9 @@ void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
     for (unsigned i = f->failed.len; i-- > 0;)
         if (!mtp_pidlist_has(&members, f->failed.pid[i]))
             mtp_pidlist_remove(&f->failed, f->failed.pid[i]);
+    for (unsigned i = f->injected.len; i-- > 0;)
+        if (!mtp_pidlist_has(&members, f->injected.pid[i]))
+            mtp_pidlist_remove(&f->injected, f->injected.pid[i]);
 }
 
 void mtp_fleet__close(struct mtp_fleet *f, unsigned i)

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "inject.h"
 #include "launch.h"
 #include "pidlist.h"
 #include "session.h"
@@ -24,6 +25,8 @@ struct mtp_fleet {
     const struct mtp_launch *launched; /* main's, in launch mode: its tree is followed */
     struct mtp_pidlist noted;          /* members said to be skipped: said once */
     struct mtp_pidlist failed;         /* members whose session failed: not retried */
+    struct mtp_pidlist injected;       /* --inject: tried once each, never again */
+    struct mtp_inject inject;          /* the copy staged for the session being opened */
     bool header_printed;               /* the text table's, once for all sessions */
 };
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "pybuild.h"
 #include "sysutil.h"
 
 /*
@@ -46,24 +47,6 @@ static const char sitecustomize[] =
     "        pass\n"
     "_mtp_launch()\n"
     "del _mtp_launch, _o, _s\n";
-
-/* build/ of this mtp-trace: where the extension builds are. */
-static int build_dir(char *out, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    char *slash;
-
-    if (n <= 0)
-        return -1;
-    exe[n] = '\0';
-    slash = strrchr(exe, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    snprintf(out, len, "%s", exe);
-    return 0;
-}
 
 static int write_sitecustomize(struct mtp_launch *l)
 {
@@ -113,7 +96,7 @@ int mtp_launch__start(struct mtp_launch *l, char *const argv[])
 
     memset(l, 0, sizeof(*l));
     l->pidfd = -1;
-    if (build_dir(build, sizeof(build)) < 0) {
+    if (mtp_pybuild__dir(build, sizeof(build)) < 0) {
         mtp_error("cannot find mtp-trace's own directory (/proc/self/exe)");
         return -1;
     }

@@ -48,27 +48,34 @@ static int read_identity(struct mtp_target *t)
     return 0;
 }
 
-/* The extension's file, as this process can open it. */
-static int find_extension(struct mtp_target *t, const char *ext)
+/* The extension's file, as this process can open it: its path; the same
+ * path in the target's root (a container); or, when it was removed (--inject
+ * removes its copy) or that root's symlinks lead elsewhere from here, the
+ * mapping itself through /proc/PID/map_files, which opens the file mapped. */
+static int find_extension(struct mtp_target *t, const struct mtp_mapping *m)
 {
-    snprintf(t->extension, sizeof(t->extension), "%s", ext);
-    if (access(t->extension, R_OK) < 0) {
-        /* The target lives in another mount namespace (a container). */
-        char rooted[PATH_MAX + 32];
-        snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)t->pid, ext);
-        if (access(rooted, R_OK) < 0) {
-            mtp_error("cannot open the extension %s of pid %d: %s", ext, (int)t->pid,
-                      strerror(errno));
-            return -1;
-        }
+    char rooted[PATH_MAX + 32];
+
+    snprintf(t->extension, sizeof(t->extension), "%s", m->path);
+    if (access(t->extension, R_OK) == 0)
+        return 0;
+    snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)t->pid, m->path);
+    if (access(rooted, R_OK) == 0) {
         snprintf(t->extension, sizeof(t->extension), "%s", rooted);
+        return 0;
     }
-    return 0;
+    snprintf(t->extension, sizeof(t->extension), "/proc/%d/map_files/%llx-%llx", (int)t->pid,
+             (unsigned long long)m->start, (unsigned long long)m->end);
+    if (access(t->extension, R_OK) == 0)
+        return 0;
+    mtp_error("cannot open the extension %s of pid %d: %s (run mtp-trace as root)", m->path,
+              (int)t->pid, strerror(errno));
+    return -1;
 }
 
 int mtp_target__inspect(struct mtp_target *t, pid_t pid)
 {
-    const char *ext;
+    const struct mtp_mapping *ext;
     int rc;
 
     memset(t, 0, sizeof(*t));
@@ -91,7 +98,7 @@ int mtp_target__inspect(struct mtp_target *t, pid_t pid)
                   t->comm);
         return -1;
     }
-    ext = mtp_maps_find_extension(&t->maps);
+    ext = mtp_maps_find_extension_mapping(&t->maps);
     if (!ext && !mtp_maps_is_python(&t->maps, t->exe)) {
         mtp_error("pid %d (%s) is not a Python process: point --pid at the python interpreter "
                   "running your program",

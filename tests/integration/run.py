@@ -1156,15 +1156,17 @@ def test_bad_footprint_warns(python, pydir):
 def test_help(trace_bin):
     r = run_trace(trace_bin, ["--help"])
     check(r.returncode == 0, "--help exited %d" % r.returncode)
-    for flag in ("--pid", "--interval", "--duration", "--json", "--keep-pins"):
+    for flag in ("--pid", "--interval", "--duration", "--json", "--keep-pins", "--inject",
+                 "--inject-timeout=DURATION", "(default 10s)"):
         check(flag in r.stdout, "--help does not mention %s" % flag)
 
 
 def main():
     # The tests in the files beside this one import its helpers as `run`.
     sys.modules.setdefault("run", sys.modules[__name__])
-    global fleet_tests, launch_tests
+    global fleet_tests, launch_tests, inject_tests
     import fleet_tests
+    import inject_tests
     import launch_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1220,6 +1222,8 @@ def main():
                    fleet_tests.test_idle_observed_at_attach, trace_bin, python, pydir, tmp)
             record("launch mode: traced from the start, output and status unchanged on %s"
                    % label, launch_tests.test_launch_unchanged, trace_bin, python, tmp)
+            record("inject: a plain program is traced, output and status unchanged on %s"
+                   % label, inject_tests.test_inject_traced, trace_bin, python, tmp)
             if label.startswith("debian"):
                 # The path for interpreters whose collector lists mtp does
                 # not recognise: gc.get_objects() slices.
@@ -1256,6 +1260,22 @@ def main():
                        python, tmp)
                 record("launch mode: signals reach the program, its status is ours on %s"
                        % label, launch_tests.test_launch_signals, trace_bin, python, tmp)
+                record("inject: refusals leave the target as it was on %s" % label,
+                       inject_tests.test_inject_refusals, trace_bin, python, tmp)
+                record("inject: an injected program can be traced again on %s" % label,
+                       inject_tests.test_inject_retrace, trace_bin, python, tmp)
+                record("inject: a jailed target's /tmp symlink cannot redirect the copy on %s"
+                       % label, inject_tests.test_inject_hostile_root, trace_bin, python, tmp)
+                record("inject: gdb cut short never harms the target on %s" % label,
+                       inject_tests.test_inject_cut_short, trace_bin, python, tmp)
+                record("inject: a hanging gdb is stopped, never the target, on %s" % label,
+                       inject_tests.test_inject_gdb_hangs, trace_bin, python, tmp)
+                record("inject: --cgroup members injected once each on %s" % label,
+                       inject_tests.test_inject_cgroup, trace_bin, python, tmp)
+                py38 = inject_tests.find_python38()
+                if py38:
+                    record("inject: an unsupported interpreter (3.8) is refused",
+                           inject_tests.test_inject_unsupported, trace_bin, py38, tmp)
 
     print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
     if not ran:

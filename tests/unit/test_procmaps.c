@@ -82,8 +82,31 @@ static void rejects_lookalike_extensions(void **state)
     (void)state;
     assert_int_equal(mtp_maps_parse(&maps, text, err, sizeof(err)), 0);
     assert_null(mtp_maps_find_extension(&maps));
+    assert_null(mtp_maps_find_extension_mapping(&maps));
     assert_false(mtp_maps_is_python(&maps, "/usr/bin/sleep"));
     assert_true(mtp_maps_is_python(&maps, "/root/.pyenv/versions/3.12.1/bin/python3.12"));
+    mtp_maps_free(&maps);
+}
+
+/* --inject removes its copy once the session has attached: the mapping
+ * stays, and a later mtp-trace must still find it. */
+static void finds_a_removed_extension(void **state)
+{
+    static const char *const text =
+        "1000-2000 r--p 00000000 fe:01 1 /usr/bin/python3.11\n"
+        "7f0000000000-7f0000001000 r--p 00000000 00:1f 9 "
+        "/tmp/mtp-inject-0a1b2c3d/mtp.cpython-311-x86_64-linux-gnu.so (deleted)\n"
+        "7f0000001000-7f0000002000 r--p 00000000 00:1f 10 /tmp/mtp.txt (deleted)\n";
+    const struct mtp_mapping *m;
+    struct mtp_maps maps;
+    char err[128];
+
+    (void)state;
+    assert_int_equal(mtp_maps_parse(&maps, text, err, sizeof(err)), 0);
+    m = mtp_maps_find_extension_mapping(&maps);
+    assert_non_null(m);
+    assert_true(m->start == 0x7f0000000000ull && m->end == 0x7f0000001000ull);
+    assert_non_null(strstr(mtp_maps_find_extension(&maps), "(deleted)"));
     mtp_maps_free(&maps);
 }
 
@@ -175,6 +198,7 @@ int main(void)
         cmocka_unit_test(finds_addresses_by_binary_search),
         cmocka_unit_test(finds_the_extension_and_python),
         cmocka_unit_test(rejects_lookalike_extensions),
+        cmocka_unit_test(finds_a_removed_extension),
         cmocka_unit_test(reports_the_malformed_line),
         cmocka_unit_test(accepts_empty_input),
         cmocka_unit_test(sweeps_anonymous_memory_round_robin),

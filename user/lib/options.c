@@ -302,6 +302,11 @@ const struct mtp_option mtp_option_table[] = {
      "Trace every Python process with mtp in this cgroup (a path in the v2 hierarchy, as after "
      "'0::' in /proc/PID/cgroup, or an absolute cgroup directory), following processes as they "
      "come and go"},
+    {"inject", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(inject), 0, 0, NULL,
+     "Load mtp into the --pid/--cgroup Python processes (CPython 3.9-3.13) that did not import "
+     "it, with gdb; needs root or CAP_SYS_PTRACE (see README, 'Three ways to attach')"},
+    {"inject-timeout", 0, "DURATION", TRACING, 0, "10s", parse_duration, FIELD(inject_timeout_ns),
+     100 * MS, 0, NULL, "How long --inject waits for a process to load mtp (default 10s)"},
     {"interval", 'i', "DURATION", TRACING, OPERATOR, "1s", parse_duration, FIELD(interval_ns),
      10 * MS, 0, NULL, "Time between reports, heat epochs and decisions (default 1s)"},
     {"duration", 'd', "DURATION", TRACING, 0, NULL, parse_duration, FIELD(duration_ns), 0, 0, NULL,

@@ -29,6 +29,8 @@ struct mtp_options {
     bool show_tiers;
     bool no_written_scan;
     bool no_sweep; /* leave fast pages the heat map never reported alone */
+    bool inject;   /* load mtp into Python processes that did not import it */
+    uint64_t inject_timeout_ns;
     /* --watermark auto (the default): the loader reads the fast node's kernel
      * high watermark once the node is known and keeps it in its own tiering
      * state; policy.watermark_bytes holds MTP_DEFAULT_WATERMARK_BYTES, the

@@ -83,25 +83,36 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* mtp.so, or mtp.<tag>.so with a tag free of '/'. */
+/* mtp.so, or mtp.<tag>.so with a tag free of '/'; " (deleted)" after it
+ * once the file was removed (--inject removes its copy once attached). */
 static int is_extension_name(const char *name)
 {
+    static const char deleted[] = " (deleted)";
     size_t len = strlen(name);
 
+    if (len > sizeof(deleted) - 1 && !strcmp(name + len - (sizeof(deleted) - 1), deleted))
+        len -= sizeof(deleted) - 1;
     if (strncmp(name, "mtp.", 4) != 0 || len < 6)
         return 0;
-    return strcmp(name + len - 3, ".so") == 0;
+    return strncmp(name + len - 3, ".so", 3) == 0;
 }
 
-const char *mtp_maps_find_extension(const struct mtp_maps *maps)
+const struct mtp_mapping *mtp_maps_find_extension_mapping(const struct mtp_maps *maps)
 {
     for (size_t i = 0; i < maps->len; i++) {
         const char *path = maps->v[i].path;
 
         if (path[0] == '/' && is_extension_name(base_name(path)))
-            return path;
+            return &maps->v[i];
     }
     return NULL;
+}
+
+const char *mtp_maps_find_extension(const struct mtp_maps *maps)
+{
+    const struct mtp_mapping *m = mtp_maps_find_extension_mapping(maps);
+
+    return m ? m->path : NULL;
 }
 
 static int is_python_name(const char *name)

@@ -32,9 +32,14 @@ const struct mtp_mapping *mtp_maps_find(const struct mtp_maps *maps, uint64_t ad
 
 /*
  * Path of the loaded mtp extension (mtp.so, mtp.cpython-311-x86_64-linux-gnu.so,
- * mtp.abi3.so ...), or NULL when it is not loaded.
+ * mtp.abi3.so ...; " (deleted)" after it once removed), or NULL when it is
+ * not loaded.
  */
 const char *mtp_maps_find_extension(const struct mtp_maps *maps);
+
+/* Its first mapping, or NULL: for /proc/PID/map_files/START-END, which
+ * opens the very file mapped, removed or in another root. */
+const struct mtp_mapping *mtp_maps_find_extension_mapping(const struct mtp_maps *maps);
 
 /* True when the mappings look like a CPython process: a libpython or a
  * python executable is mapped. */
