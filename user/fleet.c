@@ -6,6 +6,7 @@
 #include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,9 +54,18 @@ static int fleet__add(struct mtp_fleet *f, pid_t pid, double now_s)
 static int fleet__inject(struct mtp_fleet *f, pid_t pid)
 {
     char comm[64];
+    enum mtp_peek peek;
 
-    if (!f->opts->inject || mtp_pidlist_has(&f->injected, pid) ||
-        mtp_target__peek(pid, comm, sizeof(comm)) != MTP_PEEK_NO_MTP)
+    if (!f->opts->inject || mtp_pidlist_has(&f->injected, pid))
+        return 0;
+    peek = mtp_target__peek(pid, comm, sizeof(comm));
+    /* Without CAP_SYS_PTRACE a process's maps may be unreadable (it looks
+     * gone): say what --inject lacks, not what the peek could not read. */
+    if (peek == MTP_PEEK_GONE && kill(pid, 0) == 0) {
+        mtp_pidlist_add_one(&f->injected, pid);
+        return mtp_inject__check_privileges();
+    }
+    if (peek != MTP_PEEK_NO_MTP)
         return 0;
     mtp_pidlist_add_one(&f->injected, pid);
     return mtp_inject__run(&f->inject, pid, (double)f->opts->inject_timeout_ns / 1e9);

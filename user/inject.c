@@ -18,7 +18,7 @@
 #include "target.h"
 
 /* CAP_SYS_PTRACE and Yama: may this process attach a debugger at all? */
-static int check_privileges(void)
+int mtp_inject__check_privileges(void)
 {
     char *yama = NULL, *status = NULL, err[400];
     uint64_t caps = 0;
@@ -176,8 +176,8 @@ int mtp_inject__run(struct mtp_inject *in, pid_t pid, double timeout_s)
                   "gdb'");
         return -1;
     }
-    if (check_privileges() < 0 || check_target(pid) < 0 || mtp_pyprocess__inspect(&py, pid) < 0 ||
-        find_build(&py, pid, ext, sizeof(ext)) < 0)
+    if (mtp_inject__check_privileges() < 0 || check_target(pid) < 0 ||
+        mtp_pyprocess__inspect(&py, pid) < 0 || find_build(&py, pid, ext, sizeof(ext)) < 0)
         return -1;
     mtp_say("injecting mtp into pid %d (Python %d.%d, %s) with gdb", (int)pid, py.version.major,
             py.version.minor, py.interp);

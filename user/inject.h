@@ -35,6 +35,10 @@ struct mtp_inject {
  * maps, or -1 after saying why not and what to do. */
 int mtp_inject__run(struct mtp_inject *in, pid_t pid, double timeout_s);
 
+/* Whether this mtp-trace may ptrace at all (CAP_SYS_PTRACE, Yama); -1 after
+ * saying what to do. */
+int mtp_inject__check_privileges(void);
+
 /* Removes the staged copy: once the session has attached (libbpf reads the
  * probes' notes from the file), or after a failure. */
 void mtp_inject__cleanup(struct mtp_inject *in);
