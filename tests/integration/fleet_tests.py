@@ -19,12 +19,8 @@ import urllib.request
 import run
 from run import Failure, check, env_with
 
-# A program that imports mtp, changes a heap for a while, then says how many
-# entries it changed; its output and exit status must not depend on tracing.
-BUSY = r"""
-import gc, sys, time
-import mtp
-open(sys.argv[3], "w").close()  # imported: tracing can start
+# Changes a heap for argv[1] seconds, counting the entries changed in n.
+HEAP_LOOP = r"""
 d = [{"k": i, "v": [i, i]} for i in range(40000)]
 end = time.monotonic() + float(sys.argv[1])
 n = 0
@@ -34,6 +30,15 @@ while time.monotonic() < end:
         n += 1
     gc.collect(0)
     time.sleep(0.02)
+"""
+
+# A program that imports mtp, changes a heap for a while, then says how many
+# entries it changed; its output and exit status must not depend on tracing.
+BUSY = r"""
+import gc, sys, time
+import mtp
+open(sys.argv[3], "w").close()  # imported: tracing can start
+""" + HEAP_LOOP + r"""
 print("done", n > 0)
 sys.exit(int(sys.argv[2]))
 """

@@ -19,7 +19,7 @@ import time
 
 import run
 from run import Failure, check
-from fleet_tests import Stream, fills, make_cgroup, remove_cgroup
+from fleet_tests import HEAP_LOOP, Stream, fills, make_cgroup, remove_cgroup
 
 # Under the guest's emulation (MTP_EMULATED) gdb reads the interpreter's
 # symbols many times slower: every deadline scales.
@@ -31,15 +31,7 @@ SLOW = 8.0 if os.environ.get("MTP_EMULATED") else 1.0
 PLAIN = r"""
 import gc, json, os, sys, time
 open(sys.argv[3], "w").close()  # running: injection can start
-d = [{"k": i, "v": [i, i]} for i in range(40000)]
-end = time.monotonic() + float(sys.argv[1])
-n = 0
-while time.monotonic() < end:
-    for i in range(0, len(d), 5):
-        d[i]["k"] += 1
-        n += 1
-    gc.collect(0)
-    time.sleep(0.02)
+""" + HEAP_LOOP + r"""
 print(json.dumps({"path": sys.path, "main": sorted(k for k in globals() if k[:2] != "__"),
                   "changed": n > 0}))
 sys.exit(int(sys.argv[2]))
