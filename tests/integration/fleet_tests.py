@@ -341,6 +341,13 @@ class Service:
         check(n and rate, "cannot read wrk's output: %s %s" % (out, w.stderr.read()))
         return n[0], rate[0], out
 
+    def booted(self):
+        """The worker pids gunicorn's log says it booted, so that a failure
+        tells whether gunicorn replaced its workers at all."""
+        with open(self.log.name) as f:
+            return [int(l.rsplit(" ", 1)[1]) for l in f
+                    if "Booting worker with pid" in l]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -408,14 +415,15 @@ def test_gunicorn_workers(trace_bin, python, pydir, tmp):
     exited = {o["pid"] for o in s.objs if o.get("final") and o["stop_reason"] == "target exited"}
     print("     %d requests at --max-requests %d; workers traced %s, of which exited %s"
           % (requests, max_requests, pids, sorted(exited)))
-    check(len(pids) >= 3 and exited, "no replaced worker was picked up: traced %s" % pids)
+    booted = svc.booted()
+    check(len(pids) >= 3 and exited, "no replaced worker was picked up: traced %s; "
+          "gunicorn booted %s; mtp-trace said:\n%s" % (pids, booted, "".join(s.err)[-2000:]))
     # Every worker traced for 2 s of wrk's load (4 reports) must have filled
-    # its map.  One replaced near the end sees only the light load after it,
-    # and may not collect: observation starts at a collection (issue 12,
-    # item 4, not done yet).
+    # its map.  One replaced near the end sees only the light load after it.
     loaded = [p for p in pids if under_load[p] >= 4]
     empty = ["%d (%d reports under load)" % (p, under_load[p]) for p in loaded
              if not fills(s, p)]
     check(not empty, "the maps of workers %s never filled" % ", ".join(empty))
-    check(len(loaded) >= 3, "fewer than 3 workers traced for 2 s under load: %s"
-          % dict(under_load))
+    check(len(loaded) >= 3, "fewer than 3 workers traced for 2 s under load: %s; "
+          "gunicorn booted %s; mtp-trace said:\n%s"
+          % (dict(under_load), booted, "".join(s.err)[-2000:]))
