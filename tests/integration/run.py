@@ -1122,6 +1122,58 @@ def test_first_page_footprint(trace_bin, python, pydir, tmp):
           % (first_in, n))
 
 
+UNSENDABLE_PROGRAM = r"""
+import json, os, mtp
+
+
+def expect(fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+    return None
+
+
+out = {}
+out["surrogate"] = expect(mtp.configure, fast_budget="\ud800")
+out["environ"] = expect(mtp.configure, fast_budget=os.environ["MTP_TEST_NOT_UTF8"])
+out["nul"] = expect(mtp.configure, fast_budget="1G\x00junk")
+out["key"] = expect(mtp.configure, **{"\ud800": 1})
+out["none_changed"] = expect(mtp.configure, max_rate=5, lazy="\udcff")
+out["settings_after_refusal"] = mtp.settings()
+out["hint"] = expect(mtp.hint, [], "\ud800")
+mtp.configure(max_rate=5)
+out["settings"] = mtp.settings()
+print(json.dumps(out))
+"""
+
+
+def test_configure_refuses_unsendable_text(python, pydir):
+    """mtp.configure() with a value that has no UTF-8 form (a lone
+    surrogate; an environment value of bytes that are not UTF-8, as
+    os.environ decodes them) or holds a NUL raises a ValueError naming the
+    setting and changes nothing; the program never crashes.  It once passed
+    a failed conversion's NULL to a '%s' (SIGSEGV, no tracer needed)."""
+    env = dict(env_with(pydir), MTP_TEST_NOT_UTF8="2G\udcff")  # os.fsencode: b"2G\xff"
+    r = subprocess.run([python, "-c", UNSENDABLE_PROGRAM], env=env, capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0, "the program exited %d (-11: SIGSEGV): %s"
+          % (r.returncode, r.stderr[-2000:]))
+    out = json.loads(r.stdout)
+    for case, needle in (("surrogate", "'fast_budget'"), ("environ", "'fast_budget'"),
+                         ("nul", "'fast_budget'"), ("key", "'\\ud800'"),
+                         ("none_changed", "'lazy'"), ("hint", "'\\ud800'")):
+        got = out[case]
+        check(got is not None and got[0] == "ValueError" and needle in got[1],
+              "%s: expected a ValueError naming %s, got %r" % (case, needle, got))
+    check("UTF-8" in out["surrogate"][1] and "NUL" in out["nul"][1],
+          "the messages do not say what is wrong: %r, %r" % (out["surrogate"], out["nul"]))
+    check(out["settings_after_refusal"] == {}, "a refused configure() kept some of its "
+          "settings: %r" % (out["settings_after_refusal"],))
+    check(out["settings"] == {"max-rate": "5"}, "configure() no longer works after the "
+          "refusals: %r" % (out["settings"],))
+
+
 def test_bad_budget_warns(python, pydir):
     """A bad MTP_BUDGET warns, names the fault and keeps the defaults; the
     import never fails, not even when warnings are errors."""
@@ -1241,6 +1293,8 @@ def main():
                    test_bad_footprint_warns, python, pydir)
             record("a bad MTP_BUDGET warns and still imports on %s" % label,
                    test_bad_budget_warns, python, pydir)
+            record("configure() refuses text it cannot send, never crashes, on %s" % label,
+                   test_configure_refuses_unsendable_text, python, pydir)
             record("an idle program is observed within seconds of the attach on %s" % label,
                    fleet_tests.test_idle_observed_at_attach, trace_bin, python, pydir, tmp)
             record("launch mode: traced from the start, output and status unchanged on %s"
