@@ -927,6 +927,61 @@ def expect_error(trace_bin, args, needle, **kw):
     check(len(r.stderr.strip().splitlines()) <= 3, "error is not short: %s" % r.stderr)
 
 
+def config_file(text, mode=0o600, uid=0, gid=0):
+    """A config file, as mode, uid and gid say; the caller removes it."""
+    fd, path = tempfile.mkstemp(suffix=".ini")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+def check_config_errors(trace_bin):
+    """--config is read under any name argp takes for it, its long lines are
+    never cut or mis-numbered, and a file another user can write is refused."""
+    bad = config_file("[mtp]\nmax-rate = 50\nfast-budget = lots\n")
+    paths = [bad]
+    try:
+        # argp takes unambiguous prefixes; the file must never be skipped.
+        for args in (["--conf", bad], ["--confi=" + bad], ["--co", bad], ["--config=" + bad]):
+            r = run_trace(trace_bin, ["--pid", "1"] + args)
+            check(r.returncode == 2 and bad + ":3: invalid fast-budget" in r.stderr,
+                  "mtp-trace --pid 1 %s: exit %d, %r: the file was not read"
+                  % (" ".join(args), r.returncode, r.stderr))
+        expect_error(trace_bin, ["--pid", "1", "--config", bad, "--conf", bad],
+                     "--config given twice")
+        expect_error(trace_bin, ["--pid", "1", "--config="], "invalid config ''")
+        # A 250-character comment: the next line keeps its number, and its
+        # value is read, not the comment's tail.
+        comment = "# " + "x" * 240 + "lazy = 9"
+        long_comment = config_file("[mtp]\n%s\nfast-budget = lots\n" % comment)
+        fine = config_file("[mtp]\n%s\nlazy = 4\n" % comment)
+        long_value = config_file("[mtp]\nfast-nodes = 0%s\n" % (" " * 250))
+        paths += [long_comment, fine, long_value]
+        expect_error(trace_bin, ["--pid", "1", "--config", long_comment],
+                     long_comment + ":3: invalid fast-budget")
+        r = run_trace(trace_bin, ["--show-tiers", "--config", fine])
+        check(r.returncode == 0, "a config with a long comment: exit %d, %r"
+              % (r.returncode, r.stderr))
+        expect_error(trace_bin, ["--pid", "1", "--config", long_value],
+                     long_value + ":2: line of 264 characters")
+        # Whoever can write the file decides what root runs.
+        everyone = config_file("lazy = 3\n", mode=0o666)
+        nobodys = config_file("lazy = 3\n", mode=0o644, uid=65534)
+        paths += [everyone, nobodys]
+        for path, needle in ((everyone, "writable by every user (owner root (uid 0), mode 0666)"
+                              ": fix it with 'chmod o-w %s'" % everyone),
+                             (nobodys, "is owned by nobody (uid 65534), mode 0644")):
+            r = run_trace(trace_bin, ["--show-tiers", "--config", path])
+            check(r.returncode == 2 and path in r.stderr and needle in r.stderr,
+                  "config %s: exit %d, %r" % (path, r.returncode, r.stderr))
+        expect_error(trace_bin, ["--pid", "1", "--config", nobodys], "'chown root %s'" % nobodys)
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
 def test_errors(trace_bin, pydir):
     expect_error(trace_bin, [], "--pid, --cgroup or a program after '--' is required")
     expect_error(trace_bin, ["--"], "nothing to launch after '--'")
@@ -954,6 +1009,7 @@ def test_errors(trace_bin, pydir):
         expect_error(trace_bin, ["--pid", "1", "--config", cfg.name], cfg.name + ":3:")
     expect_error(trace_bin, ["--pid", "1", "--config", "/nonexistent.ini"],
                  "cannot read config file /nonexistent.ini")
+    check_config_errors(trace_bin)
     expect_error(trace_bin, ["--pid", "1", "--bogus"], "unrecognized option")
     # A pid that does not exist: pid_max is at most 2^22.
     expect_error(trace_bin, ["--pid", "2147483646"], "no process with pid")

@@ -2,7 +2,6 @@
 #include "options.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -414,85 +413,6 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
         return -EINVAL;
     }
     return opt->parse(o, opt, value, err, errlen);
-}
-
-struct ini_ctx {
-    struct mtp_options *o;
-    char *err;
-    size_t errlen;
-    int failed;
-    int failed_line; /* line of the first handler error */
-    /* the reader's cursor: inih asks for one line at a time */
-    const char *next;
-    int lineno;
-};
-
-/* Feeds inih from a string one line per call, counting lines, so a value's
- * error can name its own line even when inih reports an earlier one. */
-static char *read_ini_line(char *buf, int size, void *stream)
-{
-    struct ini_ctx *ctx = stream;
-    const char *nl;
-    size_t len;
-
-    if (!ctx->next || !*ctx->next || size < 2)
-        return NULL;
-    nl = strchr(ctx->next, '\n');
-    len = nl ? (size_t)(nl - ctx->next) + 1 : strlen(ctx->next);
-    if (len > (size_t)size - 1)
-        len = (size_t)size - 1;
-    memcpy(buf, ctx->next, len);
-    buf[len] = '\0';
-    ctx->next += len;
-    ctx->lineno++;
-    return buf;
-}
-
-static int apply_ini_line(void *user, const char *section, const char *name, const char *value)
-{
-    struct ini_ctx *ctx = user;
-
-    if (ctx->failed)
-        return 0;
-    if (section[0] && strcmp(section, "mtp") != 0) {
-        snprintf(ctx->err, ctx->errlen,
-                 "unknown section [%s]: settings go in [mtp] or before any "
-                 "section",
-                 section);
-        ctx->failed = 1;
-        ctx->failed_line = ctx->lineno;
-        return 0;
-    }
-    if (mtp_options_set(ctx->o, MTP_FROM_FILE, name, value, ctx->err, ctx->errlen) < 0) {
-        ctx->failed = 1;
-        ctx->failed_line = ctx->lineno;
-        return 0;
-    }
-    return 1;
-}
-
-int mtp_options_load_ini(struct mtp_options *o, const char *text, const char *filename, char *err,
-                         size_t errlen)
-{
-    struct ini_ctx ctx = {.o = o, .err = err, .errlen = errlen};
-    char inner[256] = "";
-    int line;
-
-    ctx.err = inner;
-    ctx.errlen = sizeof(inner);
-    ctx.next = text;
-    line = ini_parse_stream(read_ini_line, &ctx, apply_ini_line, &ctx);
-    if (line == 0)
-        return 0;
-    /* inih reports the first bad line, syntax or handler; a syntax error
-     * before the handler's is the one to name. */
-    if (line > 0 && (!ctx.failed || line < ctx.failed_line))
-        snprintf(err, errlen, "%s:%d: not a 'key = value' line", filename, line);
-    else if (line > 0)
-        snprintf(err, errlen, "%s:%d: %s", filename, ctx.failed_line, inner);
-    else
-        snprintf(err, errlen, "%s: cannot parse (%d)", filename, line);
-    return -EINVAL;
 }
 
 int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen)

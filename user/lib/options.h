@@ -121,13 +121,6 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
                     const char *value, char *err, size_t errlen);
 
 /*
- * Applies an INI text: keys are long-option names, in no section or in
- * [mtp].  Errors name the file and line: "FILE:LINE: ...".
- */
-int mtp_options_load_ini(struct mtp_options *o, const char *text, const char *filename, char *err,
-                         size_t errlen);
-
-/*
  * Checks the whole set once everything is applied (cross-field rules) and
  * derives the policy's per-interval byte cap from --max-rate.
  */
