@@ -982,6 +982,29 @@ def check_config_errors(trace_bin):
             os.unlink(path)
 
 
+def check_option_errors(trace_bin):
+    """Counts are digits; settings that contradict each other are refused
+    with both named; a node list is checked even when nothing migrates."""
+    for value in (" 5", "+5", "5 "):
+        expect_error(trace_bin, ["--pid", "1", "--top", value], "invalid top '%s'" % value)
+    expect_error(trace_bin, ["--pid", "1", "--lazy", "+3"], "invalid lazy '+3'")
+    for args, needle in ((["--eager", "--lazy", "3"], "--eager and --lazy conflict"),
+                         (["--dry-run", "--no-migrate"], "--dry-run and --no-migrate conflict"),
+                         (["--lazy", "100", "--lazy-max", "4"], "--lazy 100 is above --lazy-max 4"),
+                         (["--lazy", "100"], "--lazy 100 is above the default lazy-max 16"),
+                         (["--no-migrate", "--fast-nodes", "garbage"],
+                          "invalid fast-nodes 'garbage'")):
+        r = run_trace(trace_bin, ["--pid", "1"] + args)
+        check(r.returncode == 64 and needle in r.stderr, "mtp-trace --pid 1 %s: exit %d, %r"
+              % (" ".join(args), r.returncode, r.stderr))
+    cfg = config_file("[mtp]\nlazy = 4\n")
+    try:
+        expect_error(trace_bin, ["--pid", "1", "--config", cfg, "--eager"],
+                     "--eager and 'lazy' in the config file conflict")
+    finally:
+        os.unlink(cfg)
+
+
 def test_errors(trace_bin, pydir):
     expect_error(trace_bin, [], "--pid, --cgroup or a program after '--' is required")
     expect_error(trace_bin, ["--"], "nothing to launch after '--'")
@@ -1010,6 +1033,7 @@ def test_errors(trace_bin, pydir):
     expect_error(trace_bin, ["--pid", "1", "--config", "/nonexistent.ini"],
                  "cannot read config file /nonexistent.ini")
     check_config_errors(trace_bin)
+    check_option_errors(trace_bin)
     expect_error(trace_bin, ["--pid", "1", "--bogus"], "unrecognized option")
     # A pid that does not exist: pid_max is at most 2^22.
     expect_error(trace_bin, ["--pid", "2147483646"], "no process with pid")
@@ -1034,6 +1058,9 @@ def test_errors(trace_bin, pydir):
                               env=env_with(pydir))
     try:
         time.sleep(0.5)
+        # Nothing migrates, yet a list naming no node is said before tracing.
+        expect_error(trace_bin, ["--pid", str(traced.pid), "--no-migrate", "--fast-nodes", "7"],
+                     "--fast-nodes names node 7, which does not exist")
         for hidden, needle in (("/sys/kernel/btf", "has no BTF"),
                                ("/sys/bus/event_source/devices", "no uprobe support")):
             r = subprocess.run(["unshare", "-m", "sh", "-c",

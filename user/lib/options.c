@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "errmsg.h"
+#include "nodemask.h"
 #include "units.h"
 
 /* The option's field in o. */
@@ -39,17 +40,19 @@ static int parse_bool(const char *name, const char *value, bool *out, char *err,
     return -EINVAL;
 }
 
+/* Digits only: strtoull alone would also take leading blanks, a sign (and
+ * wrap "-1" around), none of which anyone means by a count. */
 static int parse_uint(const char *name, const char *value, unsigned long long min,
                       unsigned long long max, unsigned long long *out, char *err, size_t errlen)
 {
     char *end;
     unsigned long long v;
 
-    if (!value || !*value)
+    if (!value || !*value || strspn(value, "0123456789") != strlen(value))
         goto bad;
     errno = 0;
     v = strtoull(value, &end, 10);
-    if (errno || *end != '\0' || value[0] == '-' || v < min || v > max)
+    if (errno || *end != '\0' || v < min || v > max)
         goto bad;
     *out = v;
     return 0;
@@ -149,6 +152,25 @@ static int parse_text(struct mtp_options *o, const struct mtp_option *opt, const
 {
     int rc = check_text(opt, value, err, errlen);
 
+    if (rc == 0)
+        memcpy(field(o, opt), value, strlen(value) + 1);
+    return rc;
+}
+
+/* A node list, checked for its syntax now, whether or not tiering will use
+ * it (--no-migrate): a typo should not wait for the run that migrates.
+ * Whether its nodes exist is the machine's to say (user/lib/tiers.c). */
+static int parse_nodes(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                       char *err, size_t errlen)
+{
+    struct mtp_nodemask nodes;
+    char why[160];
+    int rc = check_text(opt, value, err, errlen);
+
+    if (rc == 0 && mtp_nodelist_parse(value, MTP_NODE_ID_LIMIT, &nodes, why, sizeof(why)) < 0) {
+        mtp_set_err(err, errlen, "invalid %s '%s': %s", opt->name, value, why);
+        rc = -EINVAL;
+    }
     if (rc == 0)
         memcpy(field(o, opt), value, strlen(value) + 1);
     return rc;
@@ -355,15 +377,17 @@ const struct mtp_option mtp_option_table[] = {
      "Only trace: no decisions, no moves"},
     {"show-tiers", 0, NULL, TIERING, 0, NULL, parse_flag, FIELD(show_tiers), 0, 0, NULL,
      "Print the memory tiers found and exit"},
-    {"fast-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(fast_nodes), 0, 0, NULL,
+    {"fast-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_nodes, FIELD(fast_nodes), 0, 0, NULL,
      "Override the fast tier, e.g. 0 or 0-1 (default: the kernel's memory tiers)"},
-    {"slow-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(slow_nodes), 0, 0, NULL,
+    {"slow-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_nodes, FIELD(slow_nodes), 0, 0, NULL,
      "Override the slow tier, e.g. 2 (default: the kernel's memory tiers)"},
     {"no-sweep", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_sweep), 0, 0, NULL,
      "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
      "them when the fast tier needs room)"},
 };
 const size_t mtp_option_count = sizeof(mtp_option_table) / sizeof(mtp_option_table[0]);
+_Static_assert(sizeof(mtp_option_table) / sizeof(mtp_option_table[0]) <= 64,
+               "given_cli and given_file hold one bit per row");
 
 #undef FIELD
 #undef TRACING
@@ -395,10 +419,16 @@ void mtp_options_default(struct mtp_options *o)
             mtp_option_table[i].parse(o, &mtp_option_table[i], mtp_option_table[i].def, NULL, 0);
 }
 
+uint64_t mtp_option_bit(const struct mtp_option *opt)
+{
+    return 1ull << (opt - mtp_option_table);
+}
+
 int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const char *name,
                     const char *value, char *err, size_t errlen)
 {
     const struct mtp_option *opt = mtp_option_find(name);
+    int rc;
 
     if (!opt || !opt->parse) {
         mtp_set_err(err, errlen, "unknown setting '%s' (see mtp-trace --help)", name);
@@ -412,23 +442,12 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
         mtp_set_err(err, errlen, "'%s' is the operator's to set, not the program's", name);
         return -EINVAL;
     }
-    return opt->parse(o, opt, value, err, errlen);
-}
-
-int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen)
-{
-    struct mtp_policy_config *p = &o->policy;
-
-    if (p->lazy_min > p->lazy_max) {
-        snprintf(err, errlen, "lazy-min (%u) is above lazy-max (%u)", p->lazy_min, p->lazy_max);
-        return -EINVAL;
-    }
-    if (p->lazy_initial < p->lazy_min)
-        p->lazy_initial = p->lazy_min;
-    if (p->lazy_initial > p->lazy_max)
-        p->lazy_initial = p->lazy_max;
-    p->max_bytes_per_interval = mtp_rate_bytes_per_interval(o->max_rate_mbps, o->interval_ns);
-    return mtp_policy_config_check(p, err, errlen);
+    rc = opt->parse(o, opt, value, err, errlen);
+    if (rc == 0 && from == MTP_FROM_CLI)
+        o->given_cli |= mtp_option_bit(opt);
+    else if (rc == 0 && from == MTP_FROM_FILE)
+        o->given_file |= mtp_option_bit(opt);
+    return rc;
 }
 
 void mtp_options_clamp_app(const struct mtp_options *limits, const struct mtp_options *wanted,
