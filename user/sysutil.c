@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "sysutil.h"
 
+#include "stopsig.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -158,20 +160,12 @@ int mtp_fd_readable(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
-int mtp_signals_block(bool forwarding)
+int mtp_signals_block(void)
 {
     sigset_t set;
     int fd;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    if (forwarding) {
-        sigaddset(&set, SIGQUIT);
-        sigaddset(&set, SIGUSR1);
-        sigaddset(&set, SIGUSR2);
-    }
+    mtp_stop_signals(&set);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -32,10 +32,11 @@ int mtp_pidfd_open(pid_t pid);
 /* True when fd is readable now (a pidfd: its process has exited). */
 int mtp_fd_readable(int fd);
 
-/* Blocks SIGINT, SIGTERM and SIGHUP (and, to pass them on to a launched
- * program, SIGQUIT, SIGUSR1 and SIGUSR2) and returns a signalfd that reads
- * them, so that a stop is one more descriptor to poll; or -errno. */
-int mtp_signals_block(bool forwarding);
+/* Blocks every signal that would end mtp-trace and can be caught
+ * (mtp_stop_signals) and returns a signalfd that reads them, so that a stop
+ * is one more descriptor to poll and never skips the unpinning; or -errno.
+ * Children reset their mask before exec. */
+int mtp_signals_block(void);
 
 /* The name of the user with this uid (getpwuid_r) into out.  0, or -1 when
  * there is none. */

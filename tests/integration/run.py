@@ -384,6 +384,97 @@ def test_sigint_stops_and_unpins(trace_bin, python, pydir, tmp):
         t.proc.communicate()
 
 
+SLEEPER = "import mtp, sys, time; open(sys.argv[1], 'w').close(); time.sleep(300)"
+
+
+class Sleeper:
+    """A Python process with mtp that does nothing: a target for many
+    mtp-trace runs in turn, cheap on a shared machine."""
+
+    def __init__(self, python, pydir, tmp):
+        ready = os.path.join(tmp, "sleeper.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.proc = subprocess.Popen([python, "-c", SLEEPER, ready], env=env_with(pydir),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_for(ready, self.proc)
+        self.pid = self.proc.pid
+        self.dir = "/sys/fs/bpf/mtp/%d" % self.pid
+
+    def close(self):
+        self.proc.kill()
+        self.proc.communicate()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def start_tracer(trace_bin, pid, extra=(), pin_dir=None):
+    """mtp-trace on pid, once its maps are pinned."""
+    tracer = subprocess.Popen([trace_bin, "--pid", str(pid), "--interval", "0.2"] + list(extra),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pin_dir = pin_dir or "/sys/fs/bpf/mtp/%d" % pid
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(pin_dir, "stats")):
+        if tracer.poll() is not None:
+            raise Failure("mtp-trace exited %s: %s" % (tracer.returncode, tracer.stderr.read()))
+        if time.monotonic() > deadline:
+            tracer.kill()
+            tracer.communicate()
+            raise Failure("mtp-trace did not pin its maps in 30 s")
+        time.sleep(0.02)
+    return tracer
+
+
+def test_signals_unpin(trace_bin, python, pydir, tmp):
+    """Every signal that would end mtp-trace and can be caught stops it
+    cleanly: final report, pins removed, exit 0 for SIGINT and SIGTERM and
+    128 + N for the others; the program runs on.  Before, SIGQUIT, SIGUSR1,
+    SIGUSR2, SIGALRM, SIGPIPE (and the rest) killed it with its pins left."""
+    sleeper = Sleeper(python, pydir, tmp)
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                    signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGPIPE,
+                    signal.SIGVTALRM, signal.SIGRTMIN + 1):
+            tracer = start_tracer(trace_bin, sleeper.pid, ["--json"])
+            tracer.send_signal(sig)
+            try:
+                out, err = tracer.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.communicate()
+                raise Failure("mtp-trace ignored signal %d" % sig)
+            want = 0 if sig in (signal.SIGINT, signal.SIGTERM) else 128 + sig
+            check(tracer.returncode == want, "mtp-trace exited %s on signal %d, not %d: %s"
+                  % (tracer.returncode, sig, want, err))
+            check(not os.path.exists(sleeper.dir), "pins left behind after signal %d" % sig)
+            final = json.loads(out.splitlines()[-1])
+            check(final.get("final") and final.get("stop_reason") == "signal",
+                  "signal %d: no final report: %s" % (sig, out.splitlines()[-1:]))
+            check("error" not in err, "signal %d: %s" % (sig, err))
+            check(sleeper.proc.poll() is None, "the program died with mtp-trace (signal %d)"
+                  % sig)
+    finally:
+        sleeper.close()
+
+
+def test_closed_pipe_unpins(trace_bin, python, pydir, tmp):
+    """`mtp-trace -p PID | head -3`: when head exits, mtp-trace stops
+    quietly, removes its pins and exits 141 (128 + SIGPIPE).  Before, the
+    SIGPIPE killed it with its pins left."""
+    sleeper = Sleeper(python, pydir, tmp)
+    try:
+        r = subprocess.run(["bash", "-c", '"$0" --pid "$1" --interval 0.1 | head -3; '
+                            'exit "${PIPESTATUS[0]}"', trace_bin, str(sleeper.pid)],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 141, "mtp-trace | head -3 exited %d: %s" % (r.returncode, r.stderr))
+        check(len(r.stdout.splitlines()) == 3, "head printed %r" % r.stdout)
+        check(not os.path.exists(sleeper.dir), "pins left behind after | head -3")
+        check("error" not in r.stderr and "Broken pipe" not in r.stderr,
+              "not quiet: %s" % r.stderr)
+        check(sleeper.proc.poll() is None, "the program died with mtp-trace")
+    finally:
+        sleeper.close()
+
+
 def test_pip_install(python, tmp):
     target = os.path.join(tmp, "pip-target")
     r = subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation",
@@ -1391,6 +1482,10 @@ def main():
                        test_traced_run, trace_bin, python, pydir, tmp, expected,
                        {"MTP_NO_GC_WALK": "1"})
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
+                       trace_bin, python, pydir, tmp)
+                record("every catchable fatal signal unpins on %s" % label, test_signals_unpin,
+                       trace_bin, python, pydir, tmp)
+                record("mtp-trace | head -3 unpins on %s" % label, test_closed_pipe_unpins,
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
                 record("observation never stops, at any budget, on %s" % label,
