@@ -407,13 +407,23 @@ class Sleeper:
         subprocess.run(["rm", "-rf", self.dir])
 
 
+def owner_of(pin_dir):
+    try:
+        return os.readlink(os.path.join(pin_dir, "owner"))
+    except OSError:
+        return None
+
+
 def start_tracer(trace_bin, pid, extra=(), pin_dir=None):
-    """mtp-trace on pid, once its maps are pinned."""
+    """mtp-trace on pid, once its maps and owner record are pinned (not
+    those a killed run left)."""
     tracer = subprocess.Popen([trace_bin, "--pid", str(pid), "--interval", "0.2"] + list(extra),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pin_dir = pin_dir or "/sys/fs/bpf/mtp/%d" % pid
+    mine = "mtp-trace pid=%d " % tracer.pid
     deadline = time.monotonic() + 30
-    while not os.path.exists(os.path.join(pin_dir, "stats")):
+    while not (os.path.exists(os.path.join(pin_dir, "stats"))
+               and (owner_of(pin_dir) or "").startswith(mine)):
         if tracer.poll() is not None:
             raise Failure("mtp-trace exited %s: %s" % (tracer.returncode, tracer.stderr.read()))
         if time.monotonic() > deadline:
@@ -435,6 +445,10 @@ def test_signals_unpin(trace_bin, python, pydir, tmp):
                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGPIPE,
                     signal.SIGVTALRM, signal.SIGRTMIN + 1):
             tracer = start_tracer(trace_bin, sleeper.pid, ["--json"])
+            mode = os.stat(sleeper.dir).st_mode & 0o7777
+            check(mode == 0o700, "the pin directory has mode %04o, not 0700" % mode)
+            check(owner_of(sleeper.dir).startswith("mtp-trace pid=%d start=" % tracer.pid),
+                  "the owner record is %r" % owner_of(sleeper.dir))
             tracer.send_signal(sig)
             try:
                 out, err = tracer.communicate(timeout=30)
@@ -472,6 +486,93 @@ def test_closed_pipe_unpins(trace_bin, python, pydir, tmp):
               "not quiet: %s" % r.stderr)
         check(sleeper.proc.poll() is None, "the program died with mtp-trace")
     finally:
+        sleeper.close()
+
+
+def test_pins_owner(trace_bin, python, pydir, tmp):
+    """A run killed with SIGKILL leaves its pins; the next one removes them,
+    says so once, and traces.  A live tracer's pins are refused, naming it;
+    pins kept on purpose (--keep-pins) or without an owner record are
+    refused with the fix; a symlink where a pin directory should be is
+    refused.  Before, the next run refused every leftover alike ("already
+    holds pinned maps"), dead runs included."""
+    sleeper = Sleeper(python, pydir, tmp)
+    root = "/sys/fs/bpf/mtp-it-%d" % os.getpid()
+    tracers = []
+    try:
+        killed = start_tracer(trace_bin, sleeper.pid)
+        tracers.append(killed)
+        killed.kill()
+        killed.communicate()
+        check(os.path.exists(os.path.join(sleeper.dir, "pages")), "SIGKILL left no pins?")
+        again = start_tracer(trace_bin, sleeper.pid)
+        tracers.append(again)
+        check(owner_of(sleeper.dir).startswith("mtp-trace pid=%d " % again.pid),
+              "the new run's owner record is %r" % owner_of(sleeper.dir))
+        # A live tracer is refused, and left alone.
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid)])
+        check(r.returncode == 1 and "by mtp-trace pid %d" % again.pid in r.stderr,
+              "a second tracer: exit %d, %r" % (r.returncode, r.stderr))
+        check(owner_of(sleeper.dir).startswith("mtp-trace pid=%d " % again.pid),
+              "the refused run touched the live one's pins")
+        again.send_signal(signal.SIGINT)
+        _, err = again.communicate(timeout=30)
+        check(again.returncode == 0, "mtp-trace exited %d on SIGINT: %s"
+              % (again.returncode, err))
+        stale = "removed stale pins from %s: the mtp-trace that made them (pid %d) is gone" % (
+            sleeper.dir, killed.pid)
+        check(err.count("removed stale pins") == 1 and stale in err,
+              "the run after a SIGKILL did not say once that it removed the stale pins: %s" % err)
+        check(not os.path.exists(sleeper.dir), "pins left behind after SIGINT")
+
+        # Kept on purpose: refused, with the fix.
+        kept = start_tracer(trace_bin, sleeper.pid, ["--keep-pins"])
+        tracers.append(kept)
+        kept.send_signal(signal.SIGINT)
+        kept.communicate(timeout=30)
+        check(owner_of(sleeper.dir).endswith(" kept"), "--keep-pins left %r"
+              % owner_of(sleeper.dir))
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid)])
+        check(r.returncode == 1 and "--keep-pins" in r.stderr and "rm -r " + sleeper.dir
+              in r.stderr, "kept pins: exit %d, %r" % (r.returncode, r.stderr))
+        subprocess.run(["rm", "-r", sleeper.dir], check=True)
+
+        # No owner record (an older mtp-trace's): refused, the dead run named.
+        os.mkdir(root, 0o755)
+        os.mkdir(os.path.join(root, str(sleeper.pid)))
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--pin-root", root])
+        check(r.returncode == 1 and "no owner record" in r.stderr and "dead" in r.stderr,
+              "pins without a record: exit %d, %r" % (r.returncode, r.stderr))
+        mode = os.stat(root).st_mode & 0o7777
+        check(mode == 0o700, "the pin root was left at mode %04o" % mode)
+        os.rmdir(os.path.join(root, str(sleeper.pid)))
+
+        # A symlink where the pin directory, or the pin root, should be.
+        os.symlink("/sys/fs/bpf/mtp", os.path.join(root, str(sleeper.pid)))
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--pin-root", root])
+        check(r.returncode == 1 and "is a symlink" in r.stderr,
+              "a symlinked pin directory: exit %d, %r" % (r.returncode, r.stderr))
+        os.unlink(os.path.join(root, str(sleeper.pid)))
+        os.symlink(root, root + "-link")
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--pin-root", root + "-link"])
+        check(r.returncode == 1 and "it is a symlink" in r.stderr,
+              "a symlinked pin root: exit %d, %r" % (r.returncode, r.stderr))
+        check(os.listdir(root) == [], "something was pinned through a symlink: %s"
+              % os.listdir(root))
+        # Through the real root, it works, and leaves nothing.
+        ok = start_tracer(trace_bin, sleeper.pid, ["--pin-root", root],
+                          pin_dir=os.path.join(root, str(sleeper.pid)))
+        tracers.append(ok)
+        ok.send_signal(signal.SIGTERM)
+        ok.communicate(timeout=30)
+        check(ok.returncode == 0 and os.listdir(root) == [], "--pin-root %s: exit %d, left %s"
+              % (root, ok.returncode, os.listdir(root)))
+    finally:
+        for t in tracers:
+            if t.poll() is None:
+                t.kill()
+                t.communicate()
+        subprocess.run(["rm", "-rf", root, root + "-link"])
         sleeper.close()
 
 
@@ -1487,6 +1588,8 @@ def main():
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace | head -3 unpins on %s" % label, test_closed_pipe_unpins,
                        trace_bin, python, pydir, tmp)
+                record("a dead run's pins are removed, a live one's refused on %s" % label,
+                       test_pins_owner, trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
