@@ -146,7 +146,7 @@ const char mtp_hint_doc[] =
 
 PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    const char *kind_name;
+    PyObject *kind_name;
     uint32_t kind;
     PyObject *op;
     uint64_t addr;
@@ -157,17 +157,17 @@ PyObject *mtp_hint(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_
         return NULL;
     }
     op = args[0];
-    kind_name = PyUnicode_AsUTF8(args[1]);
-    if (kind_name == NULL)
-        return NULL;
-    if (strcmp(kind_name, "hot") == 0)
+    /* Compared as code points, not through UTF-8: a kind with no UTF-8 form
+     * (a lone surrogate) or with a NUL ("hot\0") is simply not a kind. */
+    kind_name = args[1];
+    if (PyUnicode_CompareWithASCIIString(kind_name, "hot") == 0)
         kind = MTP_HINT_HOT;
-    else if (strcmp(kind_name, "cold") == 0)
+    else if (PyUnicode_CompareWithASCIIString(kind_name, "cold") == 0)
         kind = MTP_HINT_COLD;
-    else if (strcmp(kind_name, "none") == 0)
+    else if (PyUnicode_CompareWithASCIIString(kind_name, "none") == 0)
         kind = MTP_HINT_NONE;
     else {
-        PyErr_Format(PyExc_ValueError, "hint kind must be 'hot', 'cold' or 'none', not '%s'",
+        PyErr_Format(PyExc_ValueError, "hint kind must be 'hot', 'cold' or 'none', not %R",
                      kind_name);
         return NULL;
     }

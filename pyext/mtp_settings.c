@@ -34,90 +34,113 @@ static void mtp_setting_dashed(const char *name, char dashed[32])
             *c = '-';
 }
 
-/* Whether every setting has a known name and a usable value: 0, or -1
- * with an exception set. */
-static int mtp_settings_check(PyObject *kwargs)
+/* The UTF-8 text of a str, or NULL with an exception set.  A str that has
+ * no UTF-8 form (a lone surrogate, as os.environ and os.fsdecode() make of
+ * bytes that are not UTF-8) or that holds a NUL (which would cut what the
+ * tracer reads) is refused with a ValueError naming the setting: its text
+ * must reach the tracer whole or not at all. */
+static const char *mtp_setting_utf8(PyObject *str, const char *name)
 {
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(str, &len);
 
-    while (PyDict_Next(kwargs, &pos, &key, &value)) {
-        const char *name = PyUnicode_AsUTF8(key);
-        char dashed[32];
-        int known = 0;
+    if (s == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL; /* MemoryError and the like: as they are */
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "mtp setting '%s': its value is not valid UTF-8 text (a lone surrogate, such "
+                     "as os.environ holds for bytes that are not UTF-8); give plain text such as "
+                     "'2G'",
+                     name);
+        return NULL;
+    }
+    if (strlen(s) != (size_t)len) {
+        PyErr_Format(PyExc_ValueError, "mtp setting '%s': its value contains a NUL character",
+                     name);
+        return NULL;
+    }
+    return s;
+}
 
-        if (name == NULL)
-            return -1;
+/* A keyword's name as the tracer spells it, into dashed, when it is one of
+ * the known settings: 0, or -1 with a ValueError naming it. */
+static int mtp_setting_known(PyObject *key, char dashed[32])
+{
+    Py_ssize_t len;
+    const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &len) : NULL;
+
+    if (name != NULL && strlen(name) == (size_t)len && len < 32) {
         mtp_setting_dashed(name, dashed);
         for (size_t i = 0; i < sizeof(mtp_setting_names) / sizeof(*mtp_setting_names); i++)
-            known |= strcmp(dashed, mtp_setting_names[i]) == 0;
-        if (!known) {
-            PyErr_Format(PyExc_ValueError,
-                         "unknown mtp setting '%s' (known:" MTP_APP_SETTING_KEYWORDS ")", name);
-            return -1;
-        }
-        if (value != Py_None && !PyUnicode_Check(value) && !PyLong_Check(value) &&
-            !PyFloat_Check(value)) {
-            PyErr_Format(PyExc_TypeError, "mtp setting '%s' must be a str, int, float or bool",
-                         name);
-            return -1;
-        }
+            if (strcmp(dashed, mtp_setting_names[i]) == 0)
+                return 0;
+    } else if (name == NULL && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        return -1;
     }
-    return 0;
+    /* Named by repr: a name without a UTF-8 form has no '%s'. */
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError, "unknown mtp setting %R (known:" MTP_APP_SETTING_KEYWORDS ")",
+                 key);
+    return -1;
+}
+
+/* What configure() sends for one setting: b"name=value", or None for a
+ * value of None (the operator's setting again).  NULL with an exception
+ * set when the setting is unknown or its value unusable. */
+static PyObject *mtp_setting_text(PyObject *key, PyObject *value)
+{
+    PyObject *str, *text = NULL;
+    const char *name, *s;
+    char dashed[32];
+
+    if (mtp_setting_known(key, dashed) < 0)
+        return NULL;
+    name = PyUnicode_AsUTF8(key); /* known, so plain ASCII */
+    if (value == Py_None)
+        Py_RETURN_NONE;
+    if (PyBool_Check(value))
+        return PyBytes_FromFormat("%s=%s", dashed, value == Py_True ? "true" : "false");
+    if (!PyUnicode_Check(value) && !PyLong_Check(value) && !PyFloat_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "mtp setting '%s' must be a str, int, float or bool", name);
+        return NULL;
+    }
+    str = PyObject_Str(value);
+    s = str ? mtp_setting_utf8(str, name) : NULL;
+    if (s != NULL)
+        text = PyBytes_FromFormat("%s=%s", dashed, s);
+    Py_XDECREF(str);
+    if (text != NULL && PyBytes_GET_SIZE(text) >= MTP_SETTING_MAX) {
+        PyErr_Format(PyExc_ValueError, "mtp setting '%s' is too long", name);
+        Py_CLEAR(text);
+    }
+    return text;
 }
 
 /* Keeps one checked setting, or with None drops it and tells the tracer
  * so.  0, or -1 with an exception set. */
-static int mtp_setting_put(const char *name, PyObject *value)
+static int mtp_setting_put(PyObject *dashed_key, PyObject *text)
 {
-    PyObject *text, *dashed_key;
-    char dashed[32];
+    if (text != Py_None)
+        return PyDict_SetItem(mtp.settings, dashed_key, text);
+    if (PyDict_DelItem(mtp.settings, dashed_key) < 0)
+        PyErr_Clear();
+    if (MTP_ATTACHED(configure)) {
+        /* "name=" hands the knob back to the operator's setting. */
+        char reset[40];
+        const char *text = reset;
 
-    mtp_setting_dashed(name, dashed);
-    dashed_key = PyUnicode_FromString(dashed);
-    if (dashed_key == NULL)
-        return -1;
-    if (value == Py_None) {
-        if (PyDict_DelItem(mtp.settings, dashed_key) < 0)
-            PyErr_Clear();
-        Py_DECREF(dashed_key);
-        if (MTP_ATTACHED(configure)) {
-            /* "name=" hands the knob back to the operator's setting. */
-            char reset[40];
-            snprintf(reset, sizeof(reset), "%s=", dashed);
-            const char *text = reset;
-            MTP_FIRE(configure, text);
-        }
-        return 0;
+        snprintf(reset, sizeof(reset), "%s=", PyUnicode_AsUTF8(dashed_key));
+        MTP_FIRE(configure, text);
     }
-    if (PyBool_Check(value))
-        text = PyBytes_FromFormat("%s=%s", dashed, value == Py_True ? "true" : "false");
-    else {
-        PyObject *str = PyObject_Str(value);
-        text = str ? PyBytes_FromFormat("%s=%s", dashed, PyUnicode_AsUTF8(str)) : NULL;
-        Py_XDECREF(str);
-    }
-    if (text == NULL || PyBytes_GET_SIZE(text) >= MTP_SETTING_MAX) {
-        if (text != NULL)
-            PyErr_Format(PyExc_ValueError, "mtp setting '%s' is too long", name);
-        Py_XDECREF(text);
-        Py_DECREF(dashed_key);
-        return -1;
-    }
-    if (PyDict_SetItem(mtp.settings, dashed_key, text) < 0) {
-        Py_DECREF(text);
-        Py_DECREF(dashed_key);
-        return -1;
-    }
-    Py_DECREF(text);
-    Py_DECREF(dashed_key);
     return 0;
 }
 
 PyObject *mtp_configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
-    PyObject *key, *value;
+    PyObject *key, *value, *checked;
     Py_ssize_t pos = 0;
+    int rc = 0;
 
     if (PyTuple_GET_SIZE(args) != 0) {
         PyErr_SetString(PyExc_TypeError, "configure() takes keyword arguments only");
@@ -125,12 +148,27 @@ PyObject *mtp_configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject *k
     }
     if (kwargs == NULL)
         Py_RETURN_NONE;
-    /* Validate everything before changing anything. */
-    if (mtp_settings_check(kwargs) < 0)
+    /* Check and convert everything before changing anything: the dashed
+     * name -> its text, or None. */
+    checked = PyDict_New();
+    while (checked != NULL && rc == 0 && PyDict_Next(kwargs, &pos, &key, &value)) {
+        PyObject *text = mtp_setting_text(key, value), *dashed_key = NULL;
+        char dashed[32];
+
+        if (text != NULL) {
+            mtp_setting_dashed(PyUnicode_AsUTF8(key), dashed);
+            dashed_key = PyUnicode_FromString(dashed);
+        }
+        rc = dashed_key ? PyDict_SetItem(checked, dashed_key, text) : -1;
+        Py_XDECREF(dashed_key);
+        Py_XDECREF(text);
+    }
+    pos = 0;
+    while (checked != NULL && rc == 0 && PyDict_Next(checked, &pos, &key, &value))
+        rc = mtp_setting_put(key, value);
+    Py_XDECREF(checked);
+    if (checked == NULL || rc < 0)
         return NULL;
-    while (PyDict_Next(kwargs, &pos, &key, &value))
-        if (mtp_setting_put(PyUnicode_AsUTF8(key), value) < 0)
-            return NULL;
     mtp_fire_settings();
     Py_RETURN_NONE;
 }

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "diag.h"
 #include "sysutil.h"
 
@@ -84,11 +86,114 @@ static struct argp_option *argp_options_new(void)
     return v;
 }
 
+/* argp's input: the settings the command line gives, kept in its order
+ * until the end, when the config file has been applied under them. */
+struct cli_parse {
+    struct mtp_cli *cli;
+    struct {
+        const char *name, *value;
+    } * given;
+    size_t len, cap;
+    bool config_given;
+    int status; /* the exit status of an error found at the end */
+};
+
+/* --config's file, once: the file's settings first, so the command line
+ * wins.  0, or -1 after saying why (exit status 2). */
+static int load_config_file(struct mtp_cli *cli)
+{
+    const char *path = cli->config_path;
+    char err[512], *text = NULL, owner_name[64] = "";
+    struct mtp_config_stat cst;
+    struct stat st;
+    ssize_t n;
+    int rc;
+
+    n = mtp_read_file_stat(path, &text, &st);
+    if (n < 0) {
+        mtp_error("cannot read config file %s: %s", path, strerror((int)-n));
+        return -1;
+    }
+    cst = (struct mtp_config_stat){.uid = st.st_uid, .gid = st.st_gid, .mode = st.st_mode};
+    if (mtp_user_name(st.st_uid, owner_name, sizeof(owner_name)) == 0)
+        cst.owner = owner_name;
+    rc = mtp_config_check_owner(path, &cst, (unsigned)geteuid(), err, sizeof(err));
+    if (rc == 0)
+        rc = mtp_config_check_text(text, (size_t)n, path, err, sizeof(err));
+    if (rc == 0)
+        rc = mtp_options_load_ini(&cli->opts, text, path, err, sizeof(err));
+    free(text);
+    if (rc < 0) {
+        mtp_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Keeps a setting of the command line for the end.  0, or ENOMEM. */
+static int keep_given(struct cli_parse *ps, const char *name, const char *value)
+{
+    if (ps->len == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 16;
+        void *v = realloc(ps->given, cap * sizeof(*ps->given));
+
+        if (!v)
+            return ENOMEM;
+        ps->given = v;
+        ps->cap = cap;
+    }
+    ps->given[ps->len].name = name;
+    ps->given[ps->len++].value = value;
+    return 0;
+}
+
+/* --config FILE, or any prefix argp takes for it (--conf): never ignored,
+ * never one file silently in place of another. */
+static void take_config(struct cli_parse *ps, const char *arg, struct argp_state *state)
+{
+    struct mtp_cli *cli = ps->cli;
+
+    if (ps->config_given) {
+        mtp_say("--config given twice (%s, then %s): give one file", cli->config_path, arg);
+        argp_usage(state);
+    }
+    if (!*arg || strlen(arg) >= sizeof(cli->config_path)) {
+        mtp_say("invalid config '%s': give the path of an INI file", arg);
+        argp_usage(state);
+    }
+    ps->config_given = true;
+    snprintf(cli->config_path, sizeof(cli->config_path), "%s", arg);
+}
+
+/* The end of the command line: the config file, then the command line's
+ * settings in their order, then the checks of the whole. */
+static error_t parse_end(struct cli_parse *ps, struct argp_state *state)
+{
+    struct mtp_options *o = &ps->cli->opts;
+    char err[256];
+
+    if (ps->config_given && load_config_file(ps->cli) < 0) {
+        ps->status = 2;
+        return EINVAL;
+    }
+    for (size_t i = 0; i < ps->len; i++) {
+        if (mtp_options_set(o, MTP_FROM_CLI, ps->given[i].name, ps->given[i].value, err,
+                            sizeof(err)) < 0) {
+            mtp_say("%s", err);
+            argp_usage(state);
+        }
+    }
+    if (mtp_options_finish(o, err, sizeof(err)) < 0) {
+        mtp_say("%s", err);
+        argp_usage(state);
+    }
+    return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
-    struct mtp_options *o = state->input;
+    struct cli_parse *ps = state->input;
     const struct mtp_option *opt;
-    char err[256];
 
     switch (key) {
     case ARGP_KEY_ARG:
@@ -96,54 +201,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
         argp_usage(state);
         break;
     case ARGP_KEY_END:
-        if (mtp_options_finish(o, err, sizeof(err)) < 0) {
-            mtp_say("%s", err);
-            argp_usage(state);
-        }
-        break;
+        return parse_end(ps, state);
     default:
         opt = option_of_key(key);
         if (!opt)
             return ARGP_ERR_UNKNOWN;
-        if (!opt->parse)
-            break; /* not a setting: --config was read before argp ran */
-        if (mtp_options_set(o, MTP_FROM_CLI, opt->name, arg, err, sizeof(err)) < 0) {
-            mtp_say("%s", err);
-            argp_usage(state);
-        }
+        if (!opt->parse) /* not a setting: --config */
+            take_config(ps, arg, state);
+        else if (keep_given(ps, opt->name, arg))
+            return ENOMEM;
         break;
-    }
-    return 0;
-}
-
-/* --config must apply before the command line so the command line wins; find
- * it without argp, which would apply everything in order. */
-static int load_config_file(struct mtp_cli *cli, int argc, char **argv)
-{
-    char err[512], *text = NULL;
-    const char *path = NULL;
-    ssize_t n;
-    int rc;
-
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-    }
-    if (!path)
-        return 0;
-    snprintf(cli->config_path, sizeof(cli->config_path), "%s", path);
-    n = mtp_read_file(path, &text);
-    if (n < 0) {
-        mtp_error("cannot read config file %s: %s", path, strerror((int)-n));
-        return -1;
-    }
-    rc = mtp_options_load_ini(&cli->opts, text, path, err, sizeof(err));
-    free(text);
-    if (rc < 0) {
-        mtp_error("%s", err);
-        return -1;
     }
     return 0;
 }
@@ -176,6 +243,7 @@ static int check_target(const struct mtp_cli *cli)
 int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
 {
     struct argp argp = {.parser = parse_arg, .doc = argp_doc, .args_doc = "[-- PROGRAM [ARG...]]"};
+    struct cli_parse ps = {.cli = cli};
     struct argp_option *options;
     int err;
 
@@ -191,15 +259,16 @@ int mtp_cli__parse(struct mtp_cli *cli, int argc, char **argv)
         }
     }
     mtp_options_default(&cli->opts);
-    if (load_config_file(cli, argc, argv) < 0)
-        return 2;
     options = argp_options_new();
     if (!options) {
         mtp_error("out of memory");
         return 1;
     }
     argp.options = options;
-    err = argp_parse(&argp, argc, argv, 0, NULL, &cli->opts);
+    err = argp_parse(&argp, argc, argv, 0, NULL, &ps);
     free(options);
-    return err ? 2 : check_target(cli);
+    free(ps.given);
+    if (err == ENOMEM)
+        mtp_error("out of memory");
+    return err ? (ps.status ? ps.status : 1) : check_target(cli);
 }

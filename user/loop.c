@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "fleet.h"
 #include "interval.h"
+#include "stopsig.h"
 #include "sysutil.h"
 
 /* Reads what BPF gathered: the stats and the page map at the current epoch,
@@ -147,24 +148,33 @@ static int run_intervals(struct mtp_fleet *f, enum mtp_stop stop, double now)
     return 0;
 }
 
-/* What the signals read from sigfd ask: a stop, or (launch mode) nothing,
- * after passing on to the program those another process sent us; a
- * terminal's Ctrl-C reached the program already, in our process group. */
-static bool signals_stop(int sigfd, const struct mtp_launch *launched)
+/* What the signals read from sigfd ask (user/lib/stopsig.c): the first
+ * that stops tracing, or 0, after passing on to a launched program those
+ * another process sent us. */
+static int signals_stop(int sigfd, const struct mtp_launch *launched)
 {
     struct signalfd_siginfo si;
-    bool stop = false;
+    int stop = 0;
 
     while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (!launched)
-            stop = true;
-        else if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE)
+        bool sent =
+            (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) && si.ssi_pid != (uint32_t)getpid();
+
+        switch (mtp_signal_action(launched != NULL, sent)) {
+        case MTP_SIGNAL_STOP:
+            stop = stop ? stop : (int)si.ssi_signo;
+            break;
+        case MTP_SIGNAL_FORWARD:
             mtp_launch__forward(launched, (int)si.ssi_signo);
+            break;
+        case MTP_SIGNAL_IGNORE:
+            break;
+        }
     }
     return stop;
 }
 
-static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched)
+static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched, int *stop_signal)
 {
     static struct pollfd fds[2 + 2 * MTP_PIDS_MAX];
     enum mtp_stop stop = MTP_STOP_NONE;
@@ -187,8 +197,9 @@ static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched
         if (serve_sessions(f, fds, watched, now) < 0)
             return -1;
         gone = launched ? mtp_launch__reap(launched) : f->len == 0 && mtp_fleet__ends_empty(f);
-        stop = mtp_clock_wake(
-            &clock, now, (fds[0].revents & POLLIN) && signals_stop(sigfd, launched), gone, &due);
+        if (fds[0].revents & POLLIN)
+            *stop_signal = signals_stop(sigfd, launched);
+        stop = mtp_clock_wake(&clock, now, *stop_signal != 0, gone, &due);
         if (!due || (gone && f->len == 0))
             continue;
         if (stop == MTP_STOP_NONE)
@@ -200,7 +211,8 @@ static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched
     return 0;
 }
 
-int mtp_loop__run(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched)
+int mtp_loop__run(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched, int *stop_signal)
 {
-    return poll_loop(f, sigfd, launched);
+    *stop_signal = 0;
+    return poll_loop(f, sigfd, launched, stop_signal);
 }

@@ -16,6 +16,7 @@
 #include "fleet.h"
 #include "launch.h"
 #include "loop.h"
+#include "stopsig.h"
 #include "sysutil.h"
 #include "tiering.h"
 
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
     struct mtp_launch launched = {.pidfd = -1};
     struct mtp_fleet fleet;
     struct mtp_cli cli;
-    int rc, sigfd;
+    int rc, sigfd, stop_signal = 0;
 
     rc = mtp_cli__parse(&cli, argc, argv);
     if (rc)
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
         mtp_say("settings from %s", cli.config_path);
     /* Signals wait on a descriptor from here on, so that a Ctrl-C between
      * launching the program and tracing it cannot stop mtp-trace alone. */
-    sigfd = mtp_signals_block(cli.launch != NULL);
+    sigfd = mtp_signals_block();
     if (sigfd < 0) {
         mtp_error("cannot set up signal handling: %s", strerror(-sigfd));
         return 1;
@@ -57,12 +58,12 @@ int main(int argc, char **argv)
         rc = mtp_fleet__open(&fleet, &cli.opts, mtp_now_s());
     }
     if (!rc)
-        rc = mtp_loop__run(&fleet, sigfd, cli.launch ? &launched : NULL);
+        rc = mtp_loop__run(&fleet, sigfd, cli.launch ? &launched : NULL, &stop_signal);
     mtp_fleet__destroy(&fleet);
     close(sigfd);
     if (cli.launch) {
         mtp_launch__destroy(&launched);
         return launched.pid ? mtp_launch__exit_code(&launched) : 127;
     }
-    return rc ? 1 : 0;
+    return rc ? 1 : mtp_signal_exit_code(stop_signal);
 }

@@ -32,10 +32,14 @@ int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts, pid
     memset(s, 0, sizeof(*s));
     s->opts = opts;
     s->target.pidfd = -1;
+    mtp_pins__init(&s->pins);
     s->report.pid = (int)pid;
     if (mtp_target__inspect(&s->target, pid) < 0)
         return -1;
     if (check_kernel() < 0)
+        return -1;
+    /* Before anything touches the target: a second tracer is refused here. */
+    if (mtp_pins__claim(&s->pins, opts->pin_root, (int)pid) < 0)
         return -1;
     if (mtp_tiering__setup(&s->tiering, opts, first) < 0)
         return -1;
@@ -113,58 +117,10 @@ static int attach_probes(struct mtp_session *s)
     return 0;
 }
 
-static int pin_maps(struct mtp_session *s)
-{
-    const char *root = s->opts->pin_root;
-    struct mtp_pins *p = &s->pins;
-    int pid = (int)s->target.pid, err;
-
-    err = mtp_ensure_bpffs("/sys/fs/bpf");
-    if (err < 0 && strncmp(root, "/sys/fs/bpf", 11) == 0) {
-        mtp_error("cannot mount bpffs at /sys/fs/bpf: %s (mount it with 'mount -t bpf bpf "
-                  "/sys/fs/bpf')",
-                  strerror(-err));
-        return -1;
-    }
-    snprintf(p->dir, sizeof(p->dir), "%s/%d", root, pid);
-    snprintf(p->pages, sizeof(p->pages), "%s/pages", p->dir);
-    snprintf(p->stats, sizeof(p->stats), "%s/stats", p->dir);
-    if (access(p->pages, F_OK) == 0 || access(p->stats, F_OK) == 0) {
-        mtp_error("%s already holds pinned maps: another mtp-trace is tracing pid %d, or an "
-                  "earlier run used --keep-pins (remove them with 'rm -r %s')",
-                  p->dir, pid, p->dir);
-        return -1;
-    }
-    err = mtp_mkdir_p(p->dir);
-    if (err < 0) {
-        mtp_error("cannot create %s: %s (is %s on a bpffs?)", p->dir, strerror(-err), root);
-        return -1;
-    }
-    p->made = 1;
-    err = bpf_map__pin(s->skel->maps.pages, p->pages);
-    if (!err)
-        err = bpf_map__pin(s->skel->maps.stats, p->stats);
-    if (err) {
-        mtp_error("cannot pin maps under %s: %s", p->dir, strerror(-err));
-        return -1;
-    }
-    return 0;
-}
-
-static void unpin_maps(struct mtp_session *s)
-{
-    struct mtp_pins *p = &s->pins;
-
-    if (!p->made)
-        return;
-    bpf_map__unpin(s->skel->maps.pages, p->pages);
-    bpf_map__unpin(s->skel->maps.stats, p->stats);
-    rmdir(p->dir);
-}
-
 int mtp_session__attach(struct mtp_session *s)
 {
-    if (attach_probes(s) < 0 || pin_maps(s) < 0)
+    if (attach_probes(s) < 0 ||
+        mtp_pins__pin(&s->pins, s->skel->maps.pages, s->skel->maps.stats) < 0)
         return -1;
     s->settings_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.settings), mtp_settings__on_record,
                                       &s->settings, NULL);
@@ -195,13 +151,8 @@ int mtp_session__read_stats(struct mtp_session *s)
 void mtp_session__destroy(struct mtp_session *s)
 {
     ring_buffer__free(s->settings_rb);
-    if (s->skel) {
-        if (!s->opts->keep_pins)
-            unpin_maps(s);
-        else if (s->pins.made)
-            mtp_say("maps left pinned under %s (--keep-pins)", s->pins.dir);
-        mtp_trace_bpf__destroy(s->skel);
-    }
+    mtp_pins__release(&s->pins, s->opts->keep_pins);
+    mtp_trace_bpf__destroy(s->skel);
     mtp_target__free(&s->target);
     mtp_tiering__free(&s->tiering);
     mtp_page_dump__free(&s->dump);

@@ -21,24 +21,17 @@
 #include "options.h"
 #include "output.h"
 #include "page_dump.h"
+#include "pins.h"
 #include "report.h"
 #include "settings.h"
 #include "target.h"
 #include "tiering.h"
 
-/* Where the session's maps are pinned for bpftool and other readers. */
-struct mtp_pins {
-    char dir[PATH_MAX];
-    char pages[PATH_MAX + 16];
-    char stats[PATH_MAX + 16];
-    int made; /* dir was created: destroy removes what is in it */
-};
-
 struct mtp_session {
     const struct mtp_options *opts; /* the operator's: main's, read-only, outlives the session */
     struct mtp_target target;
     struct mtp_trace_bpf *skel;
-    struct mtp_pins pins;
+    struct mtp_pins pins; /* where its maps are pinned for bpftool and other readers */
     struct mtp_tiering tiering;
     struct mtp_settings settings;    /* the program's mtp.configure(), for tiering */
     struct ring_buffer *settings_rb; /* delivers them to settings */
@@ -49,9 +42,9 @@ struct mtp_session {
     double started_s; /* when tracing it began (mtp_now_s): its reports' time 0 */
 };
 
-/* Inspects the target pid, checks the kernel, decides on tiering (and says
- * what it decided if first: every session decides the same) and opens the
- * BPF object. */
+/* Inspects the target pid, checks the kernel, claims its pin directory
+ * (user/pins.h), decides on tiering (and says what it decided if first:
+ * every session decides the same) and opens the BPF object. */
 int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts, pid_t pid, bool first);
 
 /* Sizes the BPF maps from the options. */
@@ -60,8 +53,9 @@ int mtp_session__configure(struct mtp_session *s);
 /* Loads the BPF programs and sets their clock. */
 int mtp_session__load(struct mtp_session *s);
 
-/* Attaches to the target's USDT probes, pins the maps, opens the settings
- * ring buffer and starts watching for the target's exit. */
+/* Attaches to the target's USDT probes, pins the maps in the claimed
+ * directory, opens the settings ring buffer and starts watching for the
+ * target's exit. */
 int mtp_session__attach(struct mtp_session *s);
 
 /* Reads the stats map into s->report.totals; 0 or -errno. */

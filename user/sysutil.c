@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include "sysutil.h"
 
+#include "stopsig.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -24,20 +28,16 @@
 #define CAP_BPF 39
 #endif
 
-ssize_t mtp_read_file(const char *path, char **out)
+/* Reads fd to its end into a malloc'd NUL-terminated buffer and closes it. */
+static ssize_t read_all(int fd, char **out)
 {
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
-    int fd;
 
     *out = NULL;
-    if (!buf)
+    if (!buf) {
+        close(fd);
         return -ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int err = -errno;
-        free(buf);
-        return err;
     }
     for (;;) {
         ssize_t n;
@@ -69,6 +69,29 @@ ssize_t mtp_read_file(const char *path, char **out)
     buf[len] = '\0';
     *out = buf;
     return (ssize_t)len;
+}
+
+ssize_t mtp_read_file(const char *path, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    *out = NULL;
+    return fd < 0 ? -errno : read_all(fd, out);
+}
+
+ssize_t mtp_read_file_stat(const char *path, char **out, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    *out = NULL;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return read_all(fd, out);
 }
 
 int mtp_ensure_bpffs(const char *dir)
@@ -137,24 +160,27 @@ int mtp_fd_readable(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
-int mtp_signals_block(bool forwarding)
+int mtp_signals_block(void)
 {
     sigset_t set;
     int fd;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    if (forwarding) {
-        sigaddset(&set, SIGQUIT);
-        sigaddset(&set, SIGUSR1);
-        sigaddset(&set, SIGUSR2);
-    }
+    mtp_stop_signals(&set);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     return fd < 0 ? -errno : fd;
+}
+
+int mtp_user_name(uid_t uid, char *out, size_t len)
+{
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+
+    if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || !found)
+        return -1;
+    snprintf(out, len, "%s", pw.pw_name);
+    return 0;
 }
 
 double mtp_now_s(void)

@@ -5,11 +5,16 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Reads a whole (proc/sys) file into a malloc'd NUL-terminated buffer.
  * Returns the length, or -errno. */
 ssize_t mtp_read_file(const char *path, char **out);
+
+/* mtp_read_file, with the status of the file it opened (fstat): what is
+ * checked is what was read, even if the path changes meanwhile. */
+ssize_t mtp_read_file_stat(const char *path, char **out, struct stat *st);
 
 /* Mounts bpffs at /sys/fs/bpf when it is not mounted yet, as bpftool does.
  * Returns 0 or -errno. */
@@ -27,10 +32,15 @@ int mtp_pidfd_open(pid_t pid);
 /* True when fd is readable now (a pidfd: its process has exited). */
 int mtp_fd_readable(int fd);
 
-/* Blocks SIGINT, SIGTERM and SIGHUP (and, to pass them on to a launched
- * program, SIGQUIT, SIGUSR1 and SIGUSR2) and returns a signalfd that reads
- * them, so that a stop is one more descriptor to poll; or -errno. */
-int mtp_signals_block(bool forwarding);
+/* Blocks every signal that would end mtp-trace and can be caught
+ * (mtp_stop_signals) and returns a signalfd that reads them, so that a stop
+ * is one more descriptor to poll and never skips the unpinning; or -errno.
+ * Children reset their mask before exec. */
+int mtp_signals_block(void);
+
+/* The name of the user with this uid (getpwuid_r) into out.  0, or -1 when
+ * there is none. */
+int mtp_user_name(uid_t uid, char *out, size_t len);
 
 /* Seconds on the monotonic clock. */
 double mtp_now_s(void);

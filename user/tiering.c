@@ -138,8 +138,14 @@ int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool 
 
     memset(t, 0, sizeof(*t));
     t->watermark_bytes = o->policy.watermark_bytes;
-    if (o->no_migrate)
+    if (o->no_migrate) {
+        /* Nothing moves, yet node lists that name no node are a mistake to
+         * say now rather than on the run that migrates. */
+        if ((o->fast_nodes[0] || o->slow_nodes[0]) && mtp_numa_available() &&
+            discover_tiers(&t->tiers, o) < 0)
+            return -1;
         return 0;
+    }
     if (!mtp_numa_available()) {
         if (say)
             mtp_say("no NUMA support in this kernel: tracing only");

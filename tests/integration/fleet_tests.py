@@ -93,9 +93,15 @@ class Stream:
         return self.proc.wait(timeout=10)
 
     def kill(self):
+        """Stops mtp-trace as an operator would (SIGTERM: it unpins), and
+        with SIGKILL only when that fails: a killed one leaves its pins."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()
+            try:
+                self.proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
 
 
 def busy(python, pydir, tmp, seconds, code, preexec=None, wait=True):

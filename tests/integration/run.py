@@ -384,6 +384,198 @@ def test_sigint_stops_and_unpins(trace_bin, python, pydir, tmp):
         t.proc.communicate()
 
 
+SLEEPER = "import mtp, sys, time; open(sys.argv[1], 'w').close(); time.sleep(300)"
+
+
+class Sleeper:
+    """A Python process with mtp that does nothing: a target for many
+    mtp-trace runs in turn, cheap on a shared machine."""
+
+    def __init__(self, python, pydir, tmp):
+        ready = os.path.join(tmp, "sleeper.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.proc = subprocess.Popen([python, "-c", SLEEPER, ready], env=env_with(pydir),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_for(ready, self.proc)
+        self.pid = self.proc.pid
+        self.dir = "/sys/fs/bpf/mtp/%d" % self.pid
+
+    def close(self):
+        self.proc.kill()
+        self.proc.communicate()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def owner_of(pin_dir):
+    try:
+        return os.readlink(os.path.join(pin_dir, "owner"))
+    except OSError:
+        return None
+
+
+def start_tracer(trace_bin, pid, extra=(), pin_dir=None):
+    """mtp-trace on pid, once its maps and owner record are pinned (not
+    those a killed run left)."""
+    tracer = subprocess.Popen([trace_bin, "--pid", str(pid), "--interval", "0.2"] + list(extra),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pin_dir = pin_dir or "/sys/fs/bpf/mtp/%d" % pid
+    mine = "mtp-trace pid=%d " % tracer.pid
+    deadline = time.monotonic() + 30
+    while not (os.path.exists(os.path.join(pin_dir, "stats"))
+               and (owner_of(pin_dir) or "").startswith(mine)):
+        if tracer.poll() is not None:
+            raise Failure("mtp-trace exited %s: %s" % (tracer.returncode, tracer.stderr.read()))
+        if time.monotonic() > deadline:
+            tracer.kill()
+            tracer.communicate()
+            raise Failure("mtp-trace did not pin its maps in 30 s")
+        time.sleep(0.02)
+    return tracer
+
+
+def test_signals_unpin(trace_bin, python, pydir, tmp):
+    """Every signal that would end mtp-trace and can be caught stops it
+    cleanly: final report, pins removed, exit 0 for SIGINT and SIGTERM and
+    128 + N for the others; the program runs on.  Before, SIGQUIT, SIGUSR1,
+    SIGUSR2, SIGALRM, SIGPIPE (and the rest) killed it with its pins left."""
+    sleeper = Sleeper(python, pydir, tmp)
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                    signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGPIPE,
+                    signal.SIGVTALRM, signal.SIGRTMIN + 1):
+            tracer = start_tracer(trace_bin, sleeper.pid, ["--json"])
+            mode = os.stat(sleeper.dir).st_mode & 0o7777
+            check(mode == 0o700, "the pin directory has mode %04o, not 0700" % mode)
+            check(owner_of(sleeper.dir).startswith("mtp-trace pid=%d start=" % tracer.pid),
+                  "the owner record is %r" % owner_of(sleeper.dir))
+            tracer.send_signal(sig)
+            try:
+                out, err = tracer.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.communicate()
+                raise Failure("mtp-trace ignored signal %d" % sig)
+            want = 0 if sig in (signal.SIGINT, signal.SIGTERM) else 128 + sig
+            check(tracer.returncode == want, "mtp-trace exited %s on signal %d, not %d: %s"
+                  % (tracer.returncode, sig, want, err))
+            check(not os.path.exists(sleeper.dir), "pins left behind after signal %d" % sig)
+            final = json.loads(out.splitlines()[-1])
+            check(final.get("final") and final.get("stop_reason") == "signal",
+                  "signal %d: no final report: %s" % (sig, out.splitlines()[-1:]))
+            check("error" not in err, "signal %d: %s" % (sig, err))
+            check(sleeper.proc.poll() is None, "the program died with mtp-trace (signal %d)"
+                  % sig)
+    finally:
+        sleeper.close()
+
+
+def test_closed_pipe_unpins(trace_bin, python, pydir, tmp):
+    """`mtp-trace -p PID | head -3`: when head exits, mtp-trace stops
+    quietly, removes its pins and exits 141 (128 + SIGPIPE).  Before, the
+    SIGPIPE killed it with its pins left."""
+    sleeper = Sleeper(python, pydir, tmp)
+    try:
+        r = subprocess.run(["bash", "-c", '"$0" --pid "$1" --interval 0.1 | head -3; '
+                            'exit "${PIPESTATUS[0]}"', trace_bin, str(sleeper.pid)],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 141, "mtp-trace | head -3 exited %d: %s" % (r.returncode, r.stderr))
+        check(len(r.stdout.splitlines()) == 3, "head printed %r" % r.stdout)
+        check(not os.path.exists(sleeper.dir), "pins left behind after | head -3")
+        check("error" not in r.stderr and "Broken pipe" not in r.stderr,
+              "not quiet: %s" % r.stderr)
+        check(sleeper.proc.poll() is None, "the program died with mtp-trace")
+    finally:
+        sleeper.close()
+
+
+def test_pins_owner(trace_bin, python, pydir, tmp):
+    """A run killed with SIGKILL leaves its pins; the next one removes them,
+    says so once, and traces.  A live tracer's pins are refused, naming it;
+    pins kept on purpose (--keep-pins) or without an owner record are
+    refused with the fix; a symlink where a pin directory should be is
+    refused.  Before, the next run refused every leftover alike ("already
+    holds pinned maps"), dead runs included."""
+    sleeper = Sleeper(python, pydir, tmp)
+    root = "/sys/fs/bpf/mtp-it-%d" % os.getpid()
+    tracers = []
+    try:
+        killed = start_tracer(trace_bin, sleeper.pid)
+        tracers.append(killed)
+        killed.kill()
+        killed.communicate()
+        check(os.path.exists(os.path.join(sleeper.dir, "pages")), "SIGKILL left no pins?")
+        again = start_tracer(trace_bin, sleeper.pid)
+        tracers.append(again)
+        check(owner_of(sleeper.dir).startswith("mtp-trace pid=%d " % again.pid),
+              "the new run's owner record is %r" % owner_of(sleeper.dir))
+        # A live tracer is refused, and left alone.
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid)])
+        check(r.returncode == 1 and "by mtp-trace pid %d" % again.pid in r.stderr,
+              "a second tracer: exit %d, %r" % (r.returncode, r.stderr))
+        check(owner_of(sleeper.dir).startswith("mtp-trace pid=%d " % again.pid),
+              "the refused run touched the live one's pins")
+        again.send_signal(signal.SIGINT)
+        _, err = again.communicate(timeout=30)
+        check(again.returncode == 0, "mtp-trace exited %d on SIGINT: %s"
+              % (again.returncode, err))
+        stale = "removed stale pins from %s: the mtp-trace that made them (pid %d) is gone" % (
+            sleeper.dir, killed.pid)
+        check(err.count("removed stale pins") == 1 and stale in err,
+              "the run after a SIGKILL did not say once that it removed the stale pins: %s" % err)
+        check(not os.path.exists(sleeper.dir), "pins left behind after SIGINT")
+
+        # Kept on purpose: refused, with the fix.
+        kept = start_tracer(trace_bin, sleeper.pid, ["--keep-pins"])
+        tracers.append(kept)
+        kept.send_signal(signal.SIGINT)
+        kept.communicate(timeout=30)
+        check(owner_of(sleeper.dir).endswith(" kept"), "--keep-pins left %r"
+              % owner_of(sleeper.dir))
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid)])
+        check(r.returncode == 1 and "--keep-pins" in r.stderr and "rm -r " + sleeper.dir
+              in r.stderr, "kept pins: exit %d, %r" % (r.returncode, r.stderr))
+        subprocess.run(["rm", "-r", sleeper.dir], check=True)
+
+        # No owner record (an older mtp-trace's): refused, the dead run named.
+        os.mkdir(root, 0o755)
+        os.mkdir(os.path.join(root, str(sleeper.pid)))
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--pin-root", root])
+        check(r.returncode == 1 and "no owner record" in r.stderr and "dead" in r.stderr,
+              "pins without a record: exit %d, %r" % (r.returncode, r.stderr))
+        mode = os.stat(root).st_mode & 0o7777
+        check(mode == 0o700, "the pin root was left at mode %04o" % mode)
+        os.rmdir(os.path.join(root, str(sleeper.pid)))
+
+        # A symlink where the pin directory, or the pin root, should be.
+        os.symlink("/sys/fs/bpf/mtp", os.path.join(root, str(sleeper.pid)))
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--pin-root", root])
+        check(r.returncode == 1 and "is a symlink" in r.stderr,
+              "a symlinked pin directory: exit %d, %r" % (r.returncode, r.stderr))
+        os.unlink(os.path.join(root, str(sleeper.pid)))
+        os.symlink(root, root + "-link")
+        r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--pin-root", root + "-link"])
+        check(r.returncode == 1 and "it is a symlink" in r.stderr,
+              "a symlinked pin root: exit %d, %r" % (r.returncode, r.stderr))
+        check(os.listdir(root) == [], "something was pinned through a symlink: %s"
+              % os.listdir(root))
+        # Through the real root, it works, and leaves nothing.
+        ok = start_tracer(trace_bin, sleeper.pid, ["--pin-root", root],
+                          pin_dir=os.path.join(root, str(sleeper.pid)))
+        tracers.append(ok)
+        ok.send_signal(signal.SIGTERM)
+        ok.communicate(timeout=30)
+        check(ok.returncode == 0 and os.listdir(root) == [], "--pin-root %s: exit %d, left %s"
+              % (root, ok.returncode, os.listdir(root)))
+    finally:
+        for t in tracers:
+            if t.poll() is None:
+                t.kill()
+                t.communicate()
+        subprocess.run(["rm", "-rf", root, root + "-link"])
+        sleeper.close()
+
+
 def test_pip_install(python, tmp):
     target = os.path.join(tmp, "pip-target")
     r = subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation",
@@ -927,6 +1119,84 @@ def expect_error(trace_bin, args, needle, **kw):
     check(len(r.stderr.strip().splitlines()) <= 3, "error is not short: %s" % r.stderr)
 
 
+def config_file(text, mode=0o600, uid=0, gid=0):
+    """A config file, as mode, uid and gid say; the caller removes it."""
+    fd, path = tempfile.mkstemp(suffix=".ini")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+def check_config_errors(trace_bin):
+    """--config is read under any name argp takes for it, its long lines are
+    never cut or mis-numbered, and a file another user can write is refused."""
+    bad = config_file("[mtp]\nmax-rate = 50\nfast-budget = lots\n")
+    paths = [bad]
+    try:
+        # argp takes unambiguous prefixes; the file must never be skipped.
+        for args in (["--conf", bad], ["--confi=" + bad], ["--co", bad], ["--config=" + bad]):
+            r = run_trace(trace_bin, ["--pid", "1"] + args)
+            check(r.returncode == 2 and bad + ":3: invalid fast-budget" in r.stderr,
+                  "mtp-trace --pid 1 %s: exit %d, %r: the file was not read"
+                  % (" ".join(args), r.returncode, r.stderr))
+        expect_error(trace_bin, ["--pid", "1", "--config", bad, "--conf", bad],
+                     "--config given twice")
+        expect_error(trace_bin, ["--pid", "1", "--config="], "invalid config ''")
+        # A 250-character comment: the next line keeps its number, and its
+        # value is read, not the comment's tail.
+        comment = "# " + "x" * 240 + "lazy = 9"
+        long_comment = config_file("[mtp]\n%s\nfast-budget = lots\n" % comment)
+        fine = config_file("[mtp]\n%s\nlazy = 4\n" % comment)
+        long_value = config_file("[mtp]\nfast-nodes = 0%s\n" % (" " * 250))
+        paths += [long_comment, fine, long_value]
+        expect_error(trace_bin, ["--pid", "1", "--config", long_comment],
+                     long_comment + ":3: invalid fast-budget")
+        r = run_trace(trace_bin, ["--show-tiers", "--config", fine])
+        check(r.returncode == 0, "a config with a long comment: exit %d, %r"
+              % (r.returncode, r.stderr))
+        expect_error(trace_bin, ["--pid", "1", "--config", long_value],
+                     long_value + ":2: line of 264 characters")
+        # Whoever can write the file decides what root runs.
+        everyone = config_file("lazy = 3\n", mode=0o666)
+        nobodys = config_file("lazy = 3\n", mode=0o644, uid=65534)
+        paths += [everyone, nobodys]
+        for path, needle in ((everyone, "writable by every user (owner root (uid 0), mode 0666)"
+                              ": fix it with 'chmod o-w %s'" % everyone),
+                             (nobodys, "is owned by nobody (uid 65534), mode 0644")):
+            r = run_trace(trace_bin, ["--show-tiers", "--config", path])
+            check(r.returncode == 2 and path in r.stderr and needle in r.stderr,
+                  "config %s: exit %d, %r" % (path, r.returncode, r.stderr))
+        expect_error(trace_bin, ["--pid", "1", "--config", nobodys], "'chown root %s'" % nobodys)
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
+def check_option_errors(trace_bin):
+    """Counts are digits; settings that contradict each other are refused
+    with both named; a node list is checked even when nothing migrates."""
+    for value in (" 5", "+5", "5 "):
+        expect_error(trace_bin, ["--pid", "1", "--top", value], "invalid top '%s'" % value)
+    expect_error(trace_bin, ["--pid", "1", "--lazy", "+3"], "invalid lazy '+3'")
+    for args, needle in ((["--eager", "--lazy", "3"], "--eager and --lazy conflict"),
+                         (["--dry-run", "--no-migrate"], "--dry-run and --no-migrate conflict"),
+                         (["--lazy", "100", "--lazy-max", "4"], "--lazy 100 is above --lazy-max 4"),
+                         (["--lazy", "100"], "--lazy 100 is above the default lazy-max 16"),
+                         (["--no-migrate", "--fast-nodes", "garbage"],
+                          "invalid fast-nodes 'garbage'")):
+        r = run_trace(trace_bin, ["--pid", "1"] + args)
+        check(r.returncode == 64 and needle in r.stderr, "mtp-trace --pid 1 %s: exit %d, %r"
+              % (" ".join(args), r.returncode, r.stderr))
+    cfg = config_file("[mtp]\nlazy = 4\n")
+    try:
+        expect_error(trace_bin, ["--pid", "1", "--config", cfg, "--eager"],
+                     "--eager and 'lazy' in the config file conflict")
+    finally:
+        os.unlink(cfg)
+
+
 def test_errors(trace_bin, pydir):
     expect_error(trace_bin, [], "--pid, --cgroup or a program after '--' is required")
     expect_error(trace_bin, ["--"], "nothing to launch after '--'")
@@ -954,6 +1224,8 @@ def test_errors(trace_bin, pydir):
         expect_error(trace_bin, ["--pid", "1", "--config", cfg.name], cfg.name + ":3:")
     expect_error(trace_bin, ["--pid", "1", "--config", "/nonexistent.ini"],
                  "cannot read config file /nonexistent.ini")
+    check_config_errors(trace_bin)
+    check_option_errors(trace_bin)
     expect_error(trace_bin, ["--pid", "1", "--bogus"], "unrecognized option")
     # A pid that does not exist: pid_max is at most 2^22.
     expect_error(trace_bin, ["--pid", "2147483646"], "no process with pid")
@@ -978,6 +1250,9 @@ def test_errors(trace_bin, pydir):
                               env=env_with(pydir))
     try:
         time.sleep(0.5)
+        # Nothing migrates, yet a list naming no node is said before tracing.
+        expect_error(trace_bin, ["--pid", str(traced.pid), "--no-migrate", "--fast-nodes", "7"],
+                     "--fast-nodes names node 7, which does not exist")
         for hidden, needle in (("/sys/kernel/btf", "has no BTF"),
                                ("/sys/bus/event_source/devices", "no uprobe support")):
             r = subprocess.run(["unshare", "-m", "sh", "-c",
@@ -1122,6 +1397,58 @@ def test_first_page_footprint(trace_bin, python, pydir, tmp):
           % (first_in, n))
 
 
+UNSENDABLE_PROGRAM = r"""
+import json, os, mtp
+
+
+def expect(fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+    return None
+
+
+out = {}
+out["surrogate"] = expect(mtp.configure, fast_budget="\ud800")
+out["environ"] = expect(mtp.configure, fast_budget=os.environ["MTP_TEST_NOT_UTF8"])
+out["nul"] = expect(mtp.configure, fast_budget="1G\x00junk")
+out["key"] = expect(mtp.configure, **{"\ud800": 1})
+out["none_changed"] = expect(mtp.configure, max_rate=5, lazy="\udcff")
+out["settings_after_refusal"] = mtp.settings()
+out["hint"] = expect(mtp.hint, [], "\ud800")
+mtp.configure(max_rate=5)
+out["settings"] = mtp.settings()
+print(json.dumps(out))
+"""
+
+
+def test_configure_refuses_unsendable_text(python, pydir):
+    """mtp.configure() with a value that has no UTF-8 form (a lone
+    surrogate; an environment value of bytes that are not UTF-8, as
+    os.environ decodes them) or holds a NUL raises a ValueError naming the
+    setting and changes nothing; the program never crashes.  It once passed
+    a failed conversion's NULL to a '%s' (SIGSEGV, no tracer needed)."""
+    env = dict(env_with(pydir), MTP_TEST_NOT_UTF8="2G\udcff")  # os.fsencode: b"2G\xff"
+    r = subprocess.run([python, "-c", UNSENDABLE_PROGRAM], env=env, capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0, "the program exited %d (-11: SIGSEGV): %s"
+          % (r.returncode, r.stderr[-2000:]))
+    out = json.loads(r.stdout)
+    for case, needle in (("surrogate", "'fast_budget'"), ("environ", "'fast_budget'"),
+                         ("nul", "'fast_budget'"), ("key", "'\\ud800'"),
+                         ("none_changed", "'lazy'"), ("hint", "'\\ud800'")):
+        got = out[case]
+        check(got is not None and got[0] == "ValueError" and needle in got[1],
+              "%s: expected a ValueError naming %s, got %r" % (case, needle, got))
+    check("UTF-8" in out["surrogate"][1] and "NUL" in out["nul"][1],
+          "the messages do not say what is wrong: %r, %r" % (out["surrogate"], out["nul"]))
+    check(out["settings_after_refusal"] == {}, "a refused configure() kept some of its "
+          "settings: %r" % (out["settings_after_refusal"],))
+    check(out["settings"] == {"max-rate": "5"}, "configure() no longer works after the "
+          "refusals: %r" % (out["settings"],))
+
+
 def test_bad_budget_warns(python, pydir):
     """A bad MTP_BUDGET warns, names the fault and keeps the defaults; the
     import never fails, not even when warnings are errors."""
@@ -1241,6 +1568,8 @@ def main():
                    test_bad_footprint_warns, python, pydir)
             record("a bad MTP_BUDGET warns and still imports on %s" % label,
                    test_bad_budget_warns, python, pydir)
+            record("configure() refuses text it cannot send, never crashes, on %s" % label,
+                   test_configure_refuses_unsendable_text, python, pydir)
             record("an idle program is observed within seconds of the attach on %s" % label,
                    fleet_tests.test_idle_observed_at_attach, trace_bin, python, pydir, tmp)
             record("launch mode: traced from the start, output and status unchanged on %s"
@@ -1255,6 +1584,12 @@ def main():
                        {"MTP_NO_GC_WALK": "1"})
                 record("SIGINT stops cleanly on %s" % label, test_sigint_stops_and_unpins,
                        trace_bin, python, pydir, tmp)
+                record("every catchable fatal signal unpins on %s" % label, test_signals_unpin,
+                       trace_bin, python, pydir, tmp)
+                record("mtp-trace | head -3 unpins on %s" % label, test_closed_pipe_unpins,
+                       trace_bin, python, pydir, tmp)
+                record("a dead run's pins are removed, a live one's refused on %s" % label,
+                       test_pins_owner, trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "mtp_settings.h"
 #include "options.h"
 
@@ -209,6 +210,28 @@ static void test_numbers(void **state)
     set_bad(&o, MTP_FROM_CLI, "lazy-max", "lots", "invalid lazy-max");
 }
 
+/* A count is digits and nothing else: strtoull's blanks and signs, and
+ * "-0", are refused, not read as the number they surround. */
+static void test_numbers_are_digits_only(void **state)
+{
+    static const char *const bad[] = {" 5", "+5", "5 ", "\t5", "-0", " -1", "+0", "5\n", "0x5"};
+    struct mtp_options o;
+    char needle[64];
+
+    (void)state;
+    fresh(&o);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(needle, sizeof(needle), "invalid top '%s'", bad[i]);
+        set_bad(&o, MTP_FROM_CLI, "top", bad[i], needle);
+        set_bad(&o, MTP_FROM_CLI, "lazy", bad[i], "invalid lazy");
+        set_bad(&o, MTP_FROM_CLI, "max-pages", bad[i], "invalid max-pages");
+        set_bad(&o, MTP_FROM_FILE, "hot-threshold", bad[i], "invalid hot-threshold");
+        set_bad(&o, MTP_FROM_APP, "hot-threshold", bad[i], "invalid hot-threshold");
+    }
+    set_ok(&o, MTP_FROM_CLI, "top", "007");
+    assert_int_equal(o.top, 7);
+}
+
 static void test_quantities(void **state)
 {
     struct mtp_options o;
@@ -308,6 +331,13 @@ static void test_strings(void **state)
     assert_string_equal(o.slow_nodes, "2,3");
     set_bad(&o, MTP_FROM_CLI, "fast-nodes", "", "invalid fast-nodes");
     set_bad(&o, MTP_FROM_CLI, "slow-nodes", NULL, "invalid slow-nodes");
+    /* a list's syntax is checked when given, whatever --no-migrate says */
+    set_ok(&o, MTP_FROM_CLI, "no-migrate", NULL);
+    set_bad(&o, MTP_FROM_CLI, "fast-nodes", "garbage", "invalid fast-nodes 'garbage'");
+    set_bad(&o, MTP_FROM_FILE, "slow-nodes", "1-", "invalid slow-nodes '1-'");
+    set_bad(&o, MTP_FROM_CLI, "slow-nodes", "4096", "invalid slow-nodes");
+    assert_string_equal(o.fast_nodes, "0-1");
+    assert_string_equal(o.slow_nodes, "2,3");
     long_value[MTP_NODELIST_MAX] = '\0';
     set_bad(&o, MTP_FROM_CLI, "slow-nodes", long_value, "invalid slow-nodes");
 }
@@ -681,24 +711,33 @@ static void test_finish(void **state)
     assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "lazy-min (8) is above lazy-max (4)"));
 
-    /* lazy is clamped into [lazy-min, lazy-max] */
+    /* a lazy someone gave outside [lazy-min, lazy-max] is refused, not moved */
     fresh(&o);
     set_ok(&o, MTP_FROM_CLI, "lazy", "1");
     set_ok(&o, MTP_FROM_CLI, "lazy-min", "3");
     set_ok(&o, MTP_FROM_CLI, "lazy-max", "6");
-    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
-    assert_int_equal(o.policy.lazy_initial, 3);
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "--lazy 1 is below --lazy-min 3: give a lazy from 3 to 6"));
     set_ok(&o, MTP_FROM_CLI, "lazy", "20");
-    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
-    assert_int_equal(o.policy.lazy_initial, 6);
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "--lazy 20 is above --lazy-max 6"));
     set_ok(&o, MTP_FROM_CLI, "lazy", "5");
     assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
     assert_int_equal(o.policy.lazy_initial, 5);
-    /* the default lazy (2) follows a raised lazy-min */
+    /* against a default bound, which the message calls one */
+    fresh(&o);
+    set_ok(&o, MTP_FROM_CLI, "lazy", "100");
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "--lazy 100 is above the default lazy-max 16"));
+    /* the default lazy (2) follows a raised lazy-min, or a lowered lazy-max */
     fresh(&o);
     set_ok(&o, MTP_FROM_CLI, "lazy-min", "4");
     assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
     assert_int_equal(o.policy.lazy_initial, 4);
+    fresh(&o);
+    set_ok(&o, MTP_FROM_FILE, "lazy-max", "1");
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
+    assert_int_equal(o.policy.lazy_initial, 1);
     /* the finished set is one the policy accepts */
     assert_int_equal(mtp_policy_config_check(&o.policy, err, sizeof(err)), 0);
 
@@ -707,6 +746,79 @@ static void test_finish(void **state)
     set_ok(&o, MTP_FROM_CLI, "max-rate", "0.001");
     assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "less than one"));
+}
+
+/* Settings that contradict each other are refused with both named, and
+ * where each came from; a flag given as false, or a default, conflicts
+ * with nothing. */
+static void finish_refuses(const char *a, const char *av, enum mtp_option_source af, const char *b,
+                           const char *bv, enum mtp_option_source bf, const char *needle)
+{
+    struct mtp_options o;
+    char err[256] = "";
+
+    fresh(&o);
+    set_ok(&o, af, a, av);
+    set_ok(&o, bf, b, bv);
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), -EINVAL);
+    if (!strstr(err, needle))
+        fail_msg("%s=%s with %s=%s: error '%s' does not say '%s'", a, av ? av : "", b, bv ? bv : "",
+                 err, needle);
+}
+
+static void test_conflicts(void **state)
+{
+    struct mtp_options o;
+    char err[256];
+
+    (void)state;
+    finish_refuses("eager", NULL, MTP_FROM_CLI, "lazy", "3", MTP_FROM_CLI,
+                   "--eager and --lazy conflict: --eager demotes after one cold interval");
+    finish_refuses("lazy", "3", MTP_FROM_CLI, "eager", NULL, MTP_FROM_CLI,
+                   "--eager and --lazy conflict");
+    finish_refuses("eager", NULL, MTP_FROM_CLI, "lazy-min", "2", MTP_FROM_CLI,
+                   "--eager and --lazy-min conflict");
+    finish_refuses("eager", "yes", MTP_FROM_FILE, "lazy-max", "8", MTP_FROM_CLI,
+                   "'eager' in the config file and --lazy-max conflict");
+    finish_refuses("dry-run", NULL, MTP_FROM_CLI, "no-migrate", NULL, MTP_FROM_CLI,
+                   "--dry-run and --no-migrate conflict: --no-migrate only traces");
+    finish_refuses("dry-run", NULL, MTP_FROM_CLI, "no-migrate", "true", MTP_FROM_FILE,
+                   "--dry-run and 'no-migrate' in the config file conflict");
+
+    /* a flag turned off, or left at its default, is no conflict */
+    fresh(&o);
+    set_ok(&o, MTP_FROM_FILE, "eager", "false");
+    set_ok(&o, MTP_FROM_CLI, "lazy", "3");
+    set_ok(&o, MTP_FROM_CLI, "no-migrate", NULL);
+    set_ok(&o, MTP_FROM_FILE, "dry-run", "no");
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
+    fresh(&o);
+    set_ok(&o, MTP_FROM_CLI, "eager", NULL);
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
+    assert_true(o.policy.eager);
+}
+
+/* Who gave a setting is remembered for those checks: the command line or
+ * the file, on success only, never the program. */
+static void test_given(void **state)
+{
+    struct mtp_options o;
+    char err[256];
+
+    (void)state;
+    fresh(&o);
+    assert_int_equal(o.given_cli | o.given_file, 0);
+    set_ok(&o, MTP_FROM_CLI, "lazy", "3");
+    set_ok(&o, MTP_FROM_FILE, "max-rate", "5");
+    set_ok(&o, MTP_FROM_APP, "eager", "true");
+    assert_int_equal(o.given_cli, mtp_option_bit(mtp_option_find("lazy")));
+    assert_int_equal(o.given_file, mtp_option_bit(mtp_option_find("max-rate")));
+    set_bad(&o, MTP_FROM_CLI, "top", "x", "invalid top");
+    assert_int_equal(mtp_options_set(&o, MTP_FROM_FILE, "lazy-min", "0", err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(o.given_file, mtp_option_bit(mtp_option_find("max-rate")));
+    for (size_t i = 0; i < mtp_option_count; i++)
+        assert_int_equal(mtp_option_bit(&mtp_option_table[i]), 1ull << i);
 }
 
 /* ---- the program's wishes within the operator's limits ---- */
@@ -916,6 +1028,8 @@ static void test_defaults_are_the_tables(void **state)
         again = o;
         if (mtp_options_set(&again, MTP_FROM_CLI, r->name, r->def, err, sizeof(err)) != 0)
             fail_msg("--%s: default '%s' does not parse: %s", r->name, r->def, err);
+        assert_int_equal(again.given_cli, mtp_option_bit(r)); /* given, with its default */
+        again.given_cli = 0;
         if (memcmp(&again, &o, sizeof(o)) != 0)
             fail_msg("--%s: default '%s' is not what mtp_options_default set", r->name, r->def);
     }
@@ -985,6 +1099,9 @@ int main(void)
         cmocka_unit_test(test_ini_error_line_matches_message),
         cmocka_unit_test(test_later_set_overrides_ini),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_given),
+        cmocka_unit_test(test_numbers_are_digits_only),
         cmocka_unit_test(test_clamp_budget_and_rate),
         cmocka_unit_test(test_clamp_lazy_threshold_eager),
         cmocka_unit_test(test_reset_app),

@@ -2,7 +2,6 @@
 #include "options.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <strings.h>
 
 #include "errmsg.h"
+#include "nodemask.h"
 #include "units.h"
 
 /* The option's field in o. */
@@ -40,17 +40,19 @@ static int parse_bool(const char *name, const char *value, bool *out, char *err,
     return -EINVAL;
 }
 
+/* Digits only: strtoull alone would also take leading blanks, a sign (and
+ * wrap "-1" around), none of which anyone means by a count. */
 static int parse_uint(const char *name, const char *value, unsigned long long min,
                       unsigned long long max, unsigned long long *out, char *err, size_t errlen)
 {
     char *end;
     unsigned long long v;
 
-    if (!value || !*value)
+    if (!value || !*value || strspn(value, "0123456789") != strlen(value))
         goto bad;
     errno = 0;
     v = strtoull(value, &end, 10);
-    if (errno || *end != '\0' || value[0] == '-' || v < min || v > max)
+    if (errno || *end != '\0' || v < min || v > max)
         goto bad;
     *out = v;
     return 0;
@@ -150,6 +152,25 @@ static int parse_text(struct mtp_options *o, const struct mtp_option *opt, const
 {
     int rc = check_text(opt, value, err, errlen);
 
+    if (rc == 0)
+        memcpy(field(o, opt), value, strlen(value) + 1);
+    return rc;
+}
+
+/* A node list, checked for its syntax now, whether or not tiering will use
+ * it (--no-migrate): a typo should not wait for the run that migrates.
+ * Whether its nodes exist is the machine's to say (user/lib/tiers.c). */
+static int parse_nodes(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                       char *err, size_t errlen)
+{
+    struct mtp_nodemask nodes;
+    char why[160];
+    int rc = check_text(opt, value, err, errlen);
+
+    if (rc == 0 && mtp_nodelist_parse(value, MTP_NODE_ID_LIMIT, &nodes, why, sizeof(why)) < 0) {
+        mtp_set_err(err, errlen, "invalid %s '%s': %s", opt->name, value, why);
+        rc = -EINVAL;
+    }
     if (rc == 0)
         memcpy(field(o, opt), value, strlen(value) + 1);
     return rc;
@@ -356,15 +377,17 @@ const struct mtp_option mtp_option_table[] = {
      "Only trace: no decisions, no moves"},
     {"show-tiers", 0, NULL, TIERING, 0, NULL, parse_flag, FIELD(show_tiers), 0, 0, NULL,
      "Print the memory tiers found and exit"},
-    {"fast-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(fast_nodes), 0, 0, NULL,
+    {"fast-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_nodes, FIELD(fast_nodes), 0, 0, NULL,
      "Override the fast tier, e.g. 0 or 0-1 (default: the kernel's memory tiers)"},
-    {"slow-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_text, FIELD(slow_nodes), 0, 0, NULL,
+    {"slow-nodes", 0, "LIST", TIERING, OPERATOR, NULL, parse_nodes, FIELD(slow_nodes), 0, 0, NULL,
      "Override the slow tier, e.g. 2 (default: the kernel's memory tiers)"},
     {"no-sweep", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_sweep), 0, 0, NULL,
      "Leave the process's fast-tier pages that mtp has not seen touched alone (default: demote "
      "them when the fast tier needs room)"},
 };
 const size_t mtp_option_count = sizeof(mtp_option_table) / sizeof(mtp_option_table[0]);
+_Static_assert(sizeof(mtp_option_table) / sizeof(mtp_option_table[0]) <= 64,
+               "given_cli and given_file hold one bit per row");
 
 #undef FIELD
 #undef TRACING
@@ -396,10 +419,16 @@ void mtp_options_default(struct mtp_options *o)
             mtp_option_table[i].parse(o, &mtp_option_table[i], mtp_option_table[i].def, NULL, 0);
 }
 
+uint64_t mtp_option_bit(const struct mtp_option *opt)
+{
+    return 1ull << (opt - mtp_option_table);
+}
+
 int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const char *name,
                     const char *value, char *err, size_t errlen)
 {
     const struct mtp_option *opt = mtp_option_find(name);
+    int rc;
 
     if (!opt || !opt->parse) {
         mtp_set_err(err, errlen, "unknown setting '%s' (see mtp-trace --help)", name);
@@ -413,102 +442,12 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
         mtp_set_err(err, errlen, "'%s' is the operator's to set, not the program's", name);
         return -EINVAL;
     }
-    return opt->parse(o, opt, value, err, errlen);
-}
-
-struct ini_ctx {
-    struct mtp_options *o;
-    char *err;
-    size_t errlen;
-    int failed;
-    int failed_line; /* line of the first handler error */
-    /* the reader's cursor: inih asks for one line at a time */
-    const char *next;
-    int lineno;
-};
-
-/* Feeds inih from a string one line per call, counting lines, so a value's
- * error can name its own line even when inih reports an earlier one. */
-static char *read_ini_line(char *buf, int size, void *stream)
-{
-    struct ini_ctx *ctx = stream;
-    const char *nl;
-    size_t len;
-
-    if (!ctx->next || !*ctx->next || size < 2)
-        return NULL;
-    nl = strchr(ctx->next, '\n');
-    len = nl ? (size_t)(nl - ctx->next) + 1 : strlen(ctx->next);
-    if (len > (size_t)size - 1)
-        len = (size_t)size - 1;
-    memcpy(buf, ctx->next, len);
-    buf[len] = '\0';
-    ctx->next += len;
-    ctx->lineno++;
-    return buf;
-}
-
-static int apply_ini_line(void *user, const char *section, const char *name, const char *value)
-{
-    struct ini_ctx *ctx = user;
-
-    if (ctx->failed)
-        return 0;
-    if (section[0] && strcmp(section, "mtp") != 0) {
-        snprintf(ctx->err, ctx->errlen,
-                 "unknown section [%s]: settings go in [mtp] or before any "
-                 "section",
-                 section);
-        ctx->failed = 1;
-        ctx->failed_line = ctx->lineno;
-        return 0;
-    }
-    if (mtp_options_set(ctx->o, MTP_FROM_FILE, name, value, ctx->err, ctx->errlen) < 0) {
-        ctx->failed = 1;
-        ctx->failed_line = ctx->lineno;
-        return 0;
-    }
-    return 1;
-}
-
-int mtp_options_load_ini(struct mtp_options *o, const char *text, const char *filename, char *err,
-                         size_t errlen)
-{
-    struct ini_ctx ctx = {.o = o, .err = err, .errlen = errlen};
-    char inner[256] = "";
-    int line;
-
-    ctx.err = inner;
-    ctx.errlen = sizeof(inner);
-    ctx.next = text;
-    line = ini_parse_stream(read_ini_line, &ctx, apply_ini_line, &ctx);
-    if (line == 0)
-        return 0;
-    /* inih reports the first bad line, syntax or handler; a syntax error
-     * before the handler's is the one to name. */
-    if (line > 0 && (!ctx.failed || line < ctx.failed_line))
-        snprintf(err, errlen, "%s:%d: not a 'key = value' line", filename, line);
-    else if (line > 0)
-        snprintf(err, errlen, "%s:%d: %s", filename, ctx.failed_line, inner);
-    else
-        snprintf(err, errlen, "%s: cannot parse (%d)", filename, line);
-    return -EINVAL;
-}
-
-int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen)
-{
-    struct mtp_policy_config *p = &o->policy;
-
-    if (p->lazy_min > p->lazy_max) {
-        snprintf(err, errlen, "lazy-min (%u) is above lazy-max (%u)", p->lazy_min, p->lazy_max);
-        return -EINVAL;
-    }
-    if (p->lazy_initial < p->lazy_min)
-        p->lazy_initial = p->lazy_min;
-    if (p->lazy_initial > p->lazy_max)
-        p->lazy_initial = p->lazy_max;
-    p->max_bytes_per_interval = mtp_rate_bytes_per_interval(o->max_rate_mbps, o->interval_ns);
-    return mtp_policy_config_check(p, err, errlen);
+    rc = opt->parse(o, opt, value, err, errlen);
+    if (rc == 0 && from == MTP_FROM_CLI)
+        o->given_cli |= mtp_option_bit(opt);
+    else if (rc == 0 && from == MTP_FROM_FILE)
+        o->given_file |= mtp_option_bit(opt);
+    return rc;
 }
 
 void mtp_options_clamp_app(const struct mtp_options *limits, const struct mtp_options *wanted,

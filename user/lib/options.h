@@ -43,6 +43,10 @@ struct mtp_options {
     char pin_root[256];
     char fast_nodes[MTP_NODELIST_MAX];
     char slow_nodes[MTP_NODELIST_MAX];
+    /* The rows of mtp_option_table (bit i: row i) the command line, and the
+     * config file, set: mtp_options_finish() refuses a conflict between two
+     * settings someone gave, never one with a default. */
+    uint64_t given_cli, given_file;
 };
 
 /* Where each setting may come from; some make no sense in a file or from
@@ -104,6 +108,9 @@ extern const size_t mtp_option_count;
 /* The row named name, or NULL. */
 const struct mtp_option *mtp_option_find(const char *name);
 
+/* The row's bit in given_cli and given_file. */
+uint64_t mtp_option_bit(const struct mtp_option *opt);
+
 /* A group's heading in --help ("Tracing:"). */
 const char *mtp_option_group_title(enum mtp_option_group group);
 
@@ -121,15 +128,12 @@ int mtp_options_set(struct mtp_options *o, enum mtp_option_source from, const ch
                     const char *value, char *err, size_t errlen);
 
 /*
- * Applies an INI text: keys are long-option names, in no section or in
- * [mtp].  Errors name the file and line: "FILE:LINE: ...".
- */
-int mtp_options_load_ini(struct mtp_options *o, const char *text, const char *filename, char *err,
-                         size_t errlen);
-
-/*
- * Checks the whole set once everything is applied (cross-field rules) and
- * derives the policy's per-interval byte cap from --max-rate.
+ * Checks the whole set once everything is applied and derives the policy's
+ * per-interval byte cap from --max-rate.  Refuses, naming both settings and
+ * where each was given, the pairs that contradict each other: --eager with
+ * --lazy, --lazy-min or --lazy-max; --dry-run with --no-migrate; a --lazy
+ * outside [lazy-min, lazy-max]; lazy-min above lazy-max.  A default lazy
+ * follows the range instead.
  */
 int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen);
 
