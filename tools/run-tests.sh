@@ -32,6 +32,7 @@ suite "integration tests" make -s integration
 suite "cost tripwire (traced/untraced CPU <= 1.5x)" /usr/bin/python3 tests/integration/cost_tripwire.py --build build
 if [ "${MTP_SKIP_VM:-0}" != 1 ] && make -s -n vm-test >/dev/null 2>&1; then
     suite "two-tier VM tests" make -s vm-test
+    suite "the guest's access-count plugin against known writes" make -s vm-access-check
 fi
 
 # Each suite ends with "N passed, N failed"; add up the last one of each.

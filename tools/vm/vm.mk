@@ -3,7 +3,21 @@
 VM_ARGS ?=
 VM_OUT  ?= $(BUILD)/vm-out
 
-.PHONY: vm-fetch vm-shell vm-check vm-test vm-eval-softdirty vm-eval
+.PHONY: vm-fetch vm-shell vm-check vm-test vm-eval-softdirty vm-eval vm-plugin vm-access-check
+
+# The QEMU TCG plugin that counts the guest's loads and stores per
+# guest-physical page (tools/vm/access_plugin.c; no QEMU header needed).
+# Never sanitized, whatever SAN says: QEMU, which loads it, is not.
+VM_PLUGIN := $(BUILD)/vm/mtp_access.so
+vm-plugin: $(VM_PLUGIN)
+$(VM_PLUGIN): tools/vm/access_plugin.c include/mtp_access.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -shared -fPIC -fvisibility=hidden -o $@ $<
+
+# The plugin counted against a probe's known writes on both nodes, and its
+# slowdown (two guest boots, ~40 s).
+vm-access-check: $(VM_PLUGIN)
+	/usr/bin/python3 tools/vm/access_check.py --plugin $(VM_PLUGIN)
 
 # Download the Debian cloud kernel (not installed) and build the initramfs; cached.
 vm-fetch:
