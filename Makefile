@@ -6,6 +6,7 @@
 #   make SAN=1 ...  the same with ASan+UBSan
 #   make bench      benchmarks (not tests), ~25 min; BENCH_ARGS=--quick for a smoke run
 #   make vm-test    the tests and the migration proof inside the two-tier guest
+#   make vm-access-check  the guest's per-page access counter against known writes
 
 PYTHON   ?= python3
 CC       ?= cc
