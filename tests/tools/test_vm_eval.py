@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tests for make vm-eval's pure parts: /proc/zoneinfo parsing, the
-sampler's move accounting, the per-run summary, and the report's tables and
-goal check.  The kernel-facing parts (soft-dirty, hugetlb, DAMON sysfs,
+sampler's move accounting, the per-run summary, the report's tables and
+goal check, and the access-weighted metrics (access_metrics.py).  The kernel-facing parts (soft-dirty, hugetlb, DAMON sysfs,
 mtp-trace) run for real only in the guest, in make vm-eval itself.
 Ends with "N passed, N failed"."""
 import os
@@ -14,6 +14,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "vm"))
+import access_metrics  # noqa: E402
 import vm_eval  # noqa: E402
 import vm_eval_report  # noqa: E402
 
@@ -71,6 +72,43 @@ Node 1, zone   Normal
         managed  259000
   start_pfn:           1048576
 """
+
+
+class AccessMetricsTest(unittest.TestCase):
+    # Four pages: 60, 30, 10 and 0 accesses; the first and third on node 0.
+    counts = np.array([60, 30, 10, 0])
+    on_fast = np.array([True, False, True, False])
+
+    def test_fast_share_weighs_pages_by_their_accesses(self):
+        self.assertAlmostEqual(access_metrics.fast_share(self.counts, self.on_fast), 0.7)
+        self.assertEqual(access_metrics.fast_share([0, 0], [True, False]), 0.0)
+
+    def test_oracle_fills_the_fast_node_with_the_most_accessed(self):
+        self.assertAlmostEqual(access_metrics.oracle_share(self.counts, 2), 0.9)
+        self.assertAlmostEqual(access_metrics.oracle_share(self.counts, 10), 1.0)
+        self.assertEqual(access_metrics.oracle_share(self.counts, 0), 0.0)
+        # No placement of that size beats it.
+        self.assertLessEqual(access_metrics.fast_share(self.counts, self.on_fast),
+                             access_metrics.oracle_share(self.counts, self.on_fast.sum()))
+
+    def test_modelled_time_prices_each_tier(self):
+        t, slowdown = access_metrics.modelled_time(self.counts, self.on_fast, 100, 250)
+        self.assertAlmostEqual(t, (70 * 100 + 30 * 250) * 1e-9)
+        self.assertAlmostEqual(slowdown, (70 * 100 + 30 * 250) / (100 * 100))
+        self.assertEqual(access_metrics.modelled_time([5], [True])[1], 1.0)
+
+    def test_rank_agreement(self):
+        self.assertAlmostEqual(access_metrics.spearman([4, 3, 2, 1], self.counts), 1.0)
+        self.assertAlmostEqual(access_metrics.spearman([1, 2, 3, 4], self.counts), -1.0)
+        self.assertEqual(access_metrics.spearman([7, 7, 7, 7], self.counts), 0.0)
+        # Ties share their mean rank: identical tied values still agree fully.
+        self.assertAlmostEqual(access_metrics.spearman([2, 2, 1, 0], [5, 5, 3, 1]), 1.0)
+        # Two tied groups: mean ranks 1.5, 1.5, 3.5, 3.5, 5 against 1..5
+        # (numpy's Pearson on those ranks).
+        self.assertAlmostEqual(access_metrics.spearman([1, 1, 2, 2, 3], [10, 20, 30, 40, 50]),
+                               0.9486832980505138)
+        self.assertEqual(access_metrics.top_k_agreement([0, 9, 8, 1], self.counts, 2), 0.5)
+        self.assertEqual(access_metrics.top_k_agreement([9, 8, 0, 1], self.counts, 2), 1.0)
 
 
 class ZoneinfoTest(unittest.TestCase):

@@ -1,0 +1,87 @@
+"""What a placement is worth by the accesses the program really made (issue 13).
+
+Pure: numpy arrays in, numbers out; no I/O.  Given, for one window, the
+access counts of each of the workload's pages (from the TCG plugin,
+tools/vm/access_plugin.c, joined to the workload's frames) and which node
+holds each page:
+
+- fast_share: the workload's accesses that went to the fast node, over all
+  of its accesses;
+- oracle_share: the same had the fast node's usable pages held the window's
+  most accessed pages (sort by count, fill the fast node): the best any
+  placement of that size could do; share / oracle says how close one came;
+- modelled_time: accesses times each tier's latency (stated, e.g. 100 and
+  250 ns), and its slowdown against everything on the fast tier;
+- rank agreement between mtp's page heat and the counts: Spearman's rho,
+  and the share of the top K pages by accesses that mtp ranks in its top K.
+"""
+import numpy as np
+
+# The tier latencies the modelled time uses unless told otherwise: DRAM
+# against CXL-attached memory, roughly, as the paper's setting.
+FAST_NS = 100.0
+SLOW_NS = 250.0
+
+
+def fast_share(counts, on_fast):
+    """Accesses to pages on the fast node over all accesses (0 when none)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return float(counts[np.asarray(on_fast, dtype=bool)].sum() / total) if total else 0.0
+
+
+def oracle_share(counts, fast_pages):
+    """The fast share had the `fast_pages` most accessed pages been on the
+    fast node: the limit of any placement with that many fast pages."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if not total or fast_pages <= 0:
+        return 0.0
+    top = np.sort(counts)[::-1][:int(fast_pages)]
+    return float(top.sum() / total)
+
+
+def modelled_time(counts, on_fast, fast_ns=FAST_NS, slow_ns=SLOW_NS):
+    """(seconds the window's accesses take at the tiers' latencies, the
+    slowdown against all of them on the fast tier)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    fast = np.asarray(on_fast, dtype=bool)
+    t = (counts[fast].sum() * fast_ns + counts[~fast].sum() * slow_ns) * 1e-9
+    ideal = counts.sum() * fast_ns * 1e-9
+    return t, (t / ideal if ideal else 1.0)
+
+
+def _ranks(x):
+    """Average ranks (ties share the mean of their positions), 1-based."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    sx = x[order]
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and sx[j + 1] == sx[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(heat, counts):
+    """Spearman's rank correlation of mtp's heat and the access counts over
+    the same pages; 0 when either is constant."""
+    a, b = _ranks(heat), _ranks(counts)
+    a, b = a - a.mean(), b - b.mean()
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den else 0.0
+
+
+def top_k_agreement(heat, counts, k):
+    """The share of the k most accessed pages that mtp also ranks among its
+    k hottest (ties at the edge broken by page order, the same for both)."""
+    k = min(int(k), len(counts))
+    if k <= 0:
+        return 0.0
+    by_counts = set(np.argsort(-np.asarray(counts, dtype=np.float64), kind="mergesort")[:k])
+    by_heat = set(np.argsort(-np.asarray(heat, dtype=np.float64), kind="mergesort")[:k])
+    return len(by_counts & by_heat) / k
