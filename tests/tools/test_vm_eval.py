@@ -111,6 +111,21 @@ class AccessMetricsTest(unittest.TestCase):
         self.assertEqual(access_metrics.top_k_agreement([9, 8, 0, 1], self.counts, 2), 1.0)
 
 
+class AccessJoinTest(unittest.TestCase):
+    def test_frames_are_counted_where_the_plugin_counts_their_node(self):
+        present = access_metrics.PM_PRESENT
+        # Node 0 holds frames [0, 100), node 1 [100, 200), counted 50 higher.
+        spans, offsets = {0: (0, 100), 1: (100, 200)}, {0: 0, 1: 50}
+        loads, stores = np.zeros(300, dtype=np.uint32), np.zeros(300, dtype=np.uint32)
+        loads[7], stores[7] = 3, 4          # node 0's frame 7
+        loads[150 + 50], stores[150] = 9, 1000  # node 1's frame 150: only at +50
+        entries = [present | 7, 0, present | 150, access_metrics.PM_SWAP | 5, present | 250]
+        acc, node = access_metrics.join(entries, spans, offsets, loads, stores)
+        # The absent and swapped entries are left out; frame 250 is in no span.
+        self.assertEqual(acc.tolist(), [7, 9, 0])
+        self.assertEqual(node.tolist(), [0, 1, -1])
+
+
 class ZoneinfoTest(unittest.TestCase):
     def test_sums_watermarks_and_spans_present_zones(self):
         z = vm_eval.parse_zoneinfo(ZONEINFO)

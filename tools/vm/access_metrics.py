@@ -1,9 +1,8 @@
 """What a placement is worth by the accesses the program really made (issue 13).
 
-Pure: numpy arrays in, numbers out; no I/O.  Given, for one window, the
-access counts of each of the workload's pages (from the TCG plugin,
-tools/vm/access_plugin.c, joined to the workload's frames) and which node
-holds each page:
+Pure: numpy arrays in, numbers out; no I/O.  join() turns one window's
+counts into the counts of the workload's own pages.  Given those, and
+which node holds each page (from the TCG plugin, tools/vm/access_plugin.c):
 
 - fast_share: the workload's accesses that went to the fast node, over all
   of its accesses;
@@ -85,3 +84,36 @@ def top_k_agreement(heat, counts, k):
     by_counts = set(np.argsort(-np.asarray(counts, dtype=np.float64), kind="mergesort")[:k])
     by_heat = set(np.argsort(-np.asarray(heat, dtype=np.float64), kind="mergesort")[:k])
     return len(by_counts & by_heat) / k
+
+
+PM_PRESENT = 1 << 63
+PM_SWAP = 1 << 62
+PM_PFN_MASK = (1 << 55) - 1
+
+
+def join(entries, node_spans, offsets, loads, stores):
+    """One window's accesses to the workload's pages.
+
+    entries: the workload's /proc/PID/pagemap entries (uint64, read in the
+    guest at the window's end, as root so that PFNs show); node_spans:
+    {node: (first pfn, end pfn)} from the guest's zoneinfo; offsets: {node:
+    pages} where the plugin counts that node's frames (tools/vm/
+    access_check.py finds them); loads, stores: the window's counts.
+    Returns (accesses per present page, its node; -1 where no span holds
+    the frame), in the entries' order, absent pages left out.  A page that
+    moved within the window is credited to where it ended."""
+    entries = np.asarray(entries, dtype=np.uint64)
+    present = (entries & np.uint64(PM_PRESENT)) != 0
+    present &= (entries & np.uint64(PM_SWAP)) == 0
+    pfns = (entries[present] & np.uint64(PM_PFN_MASK)).astype(np.int64)
+    node = np.full(len(pfns), -1, dtype=np.int64)
+    for n, (first, end) in node_spans.items():
+        node[(pfns >= first) & (pfns < end)] = n
+    idx = pfns.copy()
+    for n, off in offsets.items():
+        idx[node == n] += off
+    total = np.asarray(loads, dtype=np.int64) + np.asarray(stores, dtype=np.int64)
+    counted = (node >= 0) & (idx >= 0) & (idx < len(total))
+    acc = np.zeros(len(pfns), dtype=np.int64)
+    acc[counted] = total[idx[counted]]
+    return acc, node
