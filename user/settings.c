@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "strbuf.h"
 
 void mtp_settings__init(struct mtp_settings *s, const struct mtp_options *limits,
                         struct mtp_tiering *tiering)
@@ -75,6 +76,16 @@ int mtp_settings__on_record(void *ctx, void *data, size_t size)
     text[sizeof(text) - 1] = '\0';
     if (!setting_changed(s, text))
         return 0;
+    /* The program's text reaches root's terminal: no setting needs more
+     * than printable ASCII, and anything else is shown escaped. */
+    if (!mtp_printable_ascii(text)) {
+        char shown[4 * MTP_SETTING_MAX + 1];
+        struct mtp_strbuf b = {shown, sizeof(shown), 0};
+
+        mtp_strbuf_untrusted(&b, text);
+        mtp_say("ignoring a setting from the program that is not printable ASCII: '%s'", shown);
+        return 0;
+    }
     eq = strchr(text, '=');
     if (!eq) {
         mtp_say("ignoring malformed setting from the program: '%s'", text);

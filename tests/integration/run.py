@@ -643,6 +643,9 @@ def expect(exc, fn, *args, **kw):
 step("attached")
 OUT["tracing"] = mtp.tracing()
 mtp.configure(max_rate=5, lazy=3)
+# Accepted here; mtp-trace refuses it, shown escaped: the program's text
+# must not drive root's terminal (a newline, a clear-screen sequence).
+mtp.configure(hot_threshold="1\x1b[2J\n")
 mtp.configure(hot_threshold=0)  # accepted here; mtp-trace refuses it
 OUT["configure_error"] = expect(ValueError, mtp.configure, bogus_is_rejected_in_process=1)
 OUT["settings"] = mtp.settings()
@@ -840,6 +843,9 @@ def test_configure_and_hint(trace_bin, python, pydir, tmp):
                    "mtp-trace: ignoring the program's setting hot-threshold=0: invalid "
                    "hot-threshold"):
         check(needle in terr, "mtp-trace's stderr lacks %r:\n%s" % (needle, terr))
+    check("ignoring a setting from the program that is not printable ASCII: "
+          "'hot-threshold=1\\x1b[2J\\x0a'" in terr and "\x1b" not in terr,
+          "mtp-trace did not refuse, escaped, a setting with control characters:\n%r" % terr)
     check("ignoring the program's setting max-rate" not in terr
           and "ignoring the program's setting lazy" not in terr,
           "mtp-trace refused a good setting:\n%s" % terr)

@@ -40,11 +40,26 @@ static void cuts_but_keeps_counting(void **state)
     assert_int_equal(mtp_strbuf_result(&none), 5);
 }
 
+static void untrusted_text_is_shown_escaped(void **state)
+{
+    char out[64];
+    struct mtp_strbuf b = {out, sizeof(out), 0};
+
+    (void)state;
+    mtp_strbuf_untrusted(&b, "a=1\n\x1b[2J\\\xc3\xa9");
+    assert_string_equal(out, "a=1\\x0a\\x1b[2J\\x5c\\xc3\\xa9");
+    assert_true(mtp_printable_ascii("lazy=3 ~"));
+    assert_false(mtp_printable_ascii("lazy=3\n"));
+    assert_false(mtp_printable_ascii("x\x7f"));
+    assert_false(mtp_printable_ascii("\x9b"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_and_counts),
         cmocka_unit_test(cuts_but_keeps_counting),
+        cmocka_unit_test(untrusted_text_is_shown_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
