@@ -62,10 +62,12 @@ static int tier(struct mtp_session *s, enum mtp_stop *stop)
     return 0;
 }
 
-/* Fills in the interval's report and prints it with its notes. */
-static void report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, double elapsed_s)
+/* Fills in the interval's report and prints it with its notes.  0, or -1
+ * after saying that the report could not be written. */
+static int report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, double elapsed_s)
 {
     struct mtp_report *r = &s->report;
+    int err;
 
     r->interval++;
     r->elapsed_s = elapsed_s;
@@ -79,7 +81,15 @@ static void report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, do
     }
     mtp_output__notices(&s->notices, r);
     r->epoch = epoch;
-    mtp_output__report(r, s->opts->json);
+    err = mtp_output__report(r, s->opts->json);
+    if (err < 0) {
+        /* Numbers no one reads are no use: stop, unpinned, exit 1. */
+        mtp_error("cannot write the report to standard output: %s (a full disk? stdout "
+                  "redirected to /dev/full?); stopping",
+                  strerror(-err));
+        return -1;
+    }
+    return 0;
 }
 
 /* One interval: gather, tier, report, and let heat's time pass if anything
@@ -90,7 +100,8 @@ static int run_interval(struct mtp_session *s, enum mtp_stop *stop, double elaps
 
     if (gather(s, *stop, epoch) < 0 || tier(s, stop) < 0)
         return -1;
-    report(s, *stop, epoch, elapsed_s);
+    if (report(s, *stop, epoch, elapsed_s) < 0)
+        return -1;
     if (mtp_epoch_advances(&s->report.totals, &s->report.prev))
         s->skel->bss->mtp_epoch = epoch + 1;
     return 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "output.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static void print_final(const struct mtp_report *r)
     free(buf);
 }
 
-void mtp_output__report(const struct mtp_report *r, bool json)
+int mtp_output__report(const struct mtp_report *r, bool json)
 {
     char line[512];
 
@@ -51,7 +52,10 @@ void mtp_output__report(const struct mtp_report *r, bool json)
     } else {
         print_final(r);
     }
-    fflush(stdout);
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    return errno == EPIPE ? 0 : errno ? -errno : -EIO;
 }
 
 void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r)

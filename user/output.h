@@ -22,8 +22,10 @@ struct mtp_notices {
 /* The text table's header; nothing in JSON mode. */
 void mtp_output__header(const struct mtp_report *r, bool json);
 
-/* One interval's report, and the final one with the hottest pages. */
-void mtp_output__report(const struct mtp_report *r, bool json);
+/* One interval's report, and the final one with the hottest pages.  0, or
+ * -errno when stdout failed (a full disk, /dev/full); a closed pipe is left
+ * to SIGPIPE's stop (exit 141). */
+int mtp_output__report(const struct mtp_report *r, bool json);
 
 /* The notes the report calls for, each once: the written-page scan started,
  * backed off or was refused; no collection yet in the target. */

@@ -494,6 +494,27 @@ def test_closed_pipe_unpins(trace_bin, python, pydir, tmp):
         sleeper.close()
 
 
+def test_full_stdout_fails(trace_bin, python, pydir, tmp):
+    """Reports that cannot be written stop mtp-trace with exit 1, a message
+    that names the cause, and no pins left, text and JSON alike.  Before,
+    with stdout on /dev/full, it ran on and exited 0."""
+    sleeper = Sleeper(python, pydir, tmp)
+    try:
+        for extra in ([], ["--json"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([trace_bin, "--pid", str(sleeper.pid), "--interval", "0.1",
+                                    "--duration", "20"] + extra, stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=60)
+            check(r.returncode == 1, "mtp-trace %s on /dev/full exited %d: %s"
+                  % (" ".join(extra), r.returncode, r.stderr[-800:]))
+            check("cannot write the report to standard output: No space left on device"
+                  in r.stderr, "no message naming the cause: %s" % r.stderr[-800:])
+            check(not os.path.exists(sleeper.dir), "pins left behind")
+        check(sleeper.proc.poll() is None, "the program died with mtp-trace")
+    finally:
+        sleeper.close()
+
+
 def test_pins_owner(trace_bin, python, pydir, tmp):
     """A run killed with SIGKILL leaves its pins; the next one removes them,
     says so once, and traces.  A live tracer's pins are refused, naming it;
@@ -1605,6 +1626,8 @@ def main():
                        trace_bin, python, pydir, tmp)
                 record("mtp-trace | head -3 unpins on %s" % label, test_closed_pipe_unpins,
                        trace_bin, python, pydir, tmp)
+                record("a report that cannot be written stops mtp-trace, exit 1, on %s"
+                       % label, test_full_stdout_fails, trace_bin, python, pydir, tmp)
                 record("a dead run's pins are removed, a live one's refused on %s" % label,
                        test_pins_owner, trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
