@@ -86,4 +86,12 @@ void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r)
                 "MTP_BUDGET's timer_share 0?)",
                 r->pid);
     }
+    /* A full map loses pages silently otherwise: its counter alone said so. */
+    if (!n->full && r->totals.dropped > 0) {
+        n->full = true;
+        mtp_say("pid %d: the page map is full (%llu pages tracked): %llu records dropped so "
+                "far, and the pages they fall on are not tracked; raise --max-pages",
+                r->pid, (unsigned long long)r->pages_tracked,
+                (unsigned long long)r->totals.dropped);
+    }
 }

@@ -17,6 +17,7 @@
 struct mtp_notices {
     int64_t wp_state; /* the scan's state as last told (mtp_wp_notice) */
     bool idle;        /* the idle-target note was given */
+    bool full;        /* the full-map note was given */
 };
 
 /* The text table's header; nothing in JSON mode. */
@@ -28,7 +29,8 @@ void mtp_output__header(const struct mtp_report *r, bool json);
 int mtp_output__report(const struct mtp_report *r, bool json);
 
 /* The notes the report calls for, each once: the written-page scan started,
- * backed off or was refused; no collection yet in the target. */
+ * backed off or was refused; nothing observed yet in the target; the page
+ * map full. */
 void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r);
 
 #endif

@@ -515,6 +515,30 @@ def test_full_stdout_fails(trace_bin, python, pydir, tmp):
         sleeper.close()
 
 
+def test_full_map_said(trace_bin, python, pydir, tmp):
+    """A page map too small for the heap says so on stderr, once, naming
+    the option to raise.  Before, only the final report's `dropped` count
+    showed it."""
+    ready = os.path.join(tmp, "bigheap.ready")
+    prog = ("import mtp, sys, time\n"
+            "heap = [{'k': i, 'v': [i]} for i in range(300000)]\n"
+            "open(sys.argv[1], 'w').close()\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([python, "-c", prog, ready], env=env_with(pydir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(ready, proc)
+        r = subprocess.run([trace_bin, "--pid", str(proc.pid), "--max-pages", "1024",
+                            "--interval", "0.5", "--duration", "6"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        proc.kill()
+        proc.communicate()
+    check(r.returncode == 0, "mtp-trace exited %d: %s" % (r.returncode, r.stderr[-800:]))
+    check(r.stderr.count("the page map is full") == 1 and "raise --max-pages" in r.stderr,
+          "the full map was not said once: %s" % r.stderr[-1500:])
+
+
 def test_pins_owner(trace_bin, python, pydir, tmp):
     """A run killed with SIGKILL leaves its pins; the next one removes them,
     says so once, and traces.  A live tracer's pins are refused, naming it;
@@ -1628,6 +1652,8 @@ def main():
                        trace_bin, python, pydir, tmp)
                 record("a report that cannot be written stops mtp-trace, exit 1, on %s"
                        % label, test_full_stdout_fails, trace_bin, python, pydir, tmp)
+                record("a full page map is said on %s" % label, test_full_map_said,
+                       trace_bin, python, pydir, tmp)
                 record("a dead run's pins are removed, a live one's refused on %s" % label,
                        test_pins_owner, trace_bin, python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
