@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "ptrace_checks.h"
 #include "sysutil.h"
 
 static int read_maps(pid_t pid, struct mtp_maps *maps)
@@ -32,6 +33,7 @@ static int read_identity(struct mtp_target *t)
 {
     char path[64], *text = NULL;
     ssize_t n;
+    int tgid;
 
     snprintf(path, sizeof(path), "/proc/%d/comm", (int)t->pid);
     n = mtp_read_file(path, &text);
@@ -41,6 +43,18 @@ static int read_identity(struct mtp_target *t)
         return -1;
     }
     snprintf(t->comm, sizeof(t->comm), "%.*s", (int)strcspn(text, "\n"), text);
+    free(text);
+    text = NULL;
+    /* /proc/TID/ of a thread reads like its process's, but a thread cannot
+     * be traced apart (and pidfd_open refuses it): name the process. */
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)t->pid);
+    if (mtp_read_file(path, &text) >= 0 && mtp_status_tgid(text, &tgid) == 0 &&
+        tgid != (int)t->pid) {
+        mtp_error("%d is a thread of process %d (%s), not a process: use --pid %d", (int)t->pid,
+                  tgid, t->comm, tgid);
+        free(text);
+        return -1;
+    }
     free(text);
     snprintf(path, sizeof(path), "/proc/%d/exe", (int)t->pid);
     n = readlink(path, t->exe, sizeof(t->exe) - 1);

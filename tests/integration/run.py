@@ -1291,6 +1291,21 @@ def test_errors(trace_bin, pydir):
         expect_error(trace_bin, ["--pid", str(sleeper.pid)], "is not a Python process")
         time.sleep(0.3)
         expect_error(trace_bin, ["--pid", str(plain.pid)], "add 'import mtp'")
+        # A thread's id, not its process's: named, with the pid to use.
+        threaded = subprocess.Popen(
+            ["/usr/bin/python3", "-c", "import threading, time, sys\n"
+             "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+             "print(flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+        try:
+            threaded.stdout.readline()
+            tids = [int(t) for t in os.listdir("/proc/%d/task" % threaded.pid)
+                    if int(t) != threaded.pid]
+            check(tids, "the threaded program has no second thread")
+            expect_error(trace_bin, ["--pid", str(tids[0])],
+                         "is a thread of process %d" % threaded.pid)
+        finally:
+            threaded.kill()
+            threaded.wait()
         # Without privileges: drop to nobody with no capabilities.
         expect_error(trace_bin, ["--pid", str(plain.pid)], "run it with sudo",
                      preexec_fn=lambda: (os.setgroups([]), os.setgid(65534), os.setuid(65534)))

@@ -46,6 +46,9 @@ static void status_fields_parse(void **state)
     assert_int_equal(mtp_status_capeff("Name:\tx\n", &caps), -1);
     /* a prefix of another field's name is not the field */
     assert_int_equal(mtp_status_tracer("TracerPidX:\t5\n", &tracer), -1);
+    assert_int_equal(mtp_status_tgid("Name:\tx\nTgid:\t17\nPid:\t18\n", &tracer), 0);
+    assert_int_equal(tracer, 17);
+    assert_int_equal(mtp_status_tgid("Name:\tx\nPid:\t18\n", &tracer), -1);
 }
 
 static void stat_state_after_last_paren(void **state)

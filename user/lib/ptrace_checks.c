@@ -2,6 +2,7 @@
 #include "ptrace_checks.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,9 +45,10 @@ int mtp_status_capeff(const char *status, uint64_t *caps)
     return errno || end == v ? -1 : 0;
 }
 
-int mtp_status_tracer(const char *status, int *tracer)
+/* A "Name:\tN" field of a status text as a non-negative int. */
+static int status_int(const char *status, const char *name, int *out)
 {
-    const char *v = status_field(status, "TracerPid");
+    const char *v = status_field(status, name);
     char *end;
     long t;
 
@@ -54,10 +56,20 @@ int mtp_status_tracer(const char *status, int *tracer)
         return -1;
     errno = 0;
     t = strtol(v, &end, 10);
-    if (errno || end == v || t < 0)
+    if (errno || end == v || t < 0 || t > INT_MAX)
         return -1;
-    *tracer = (int)t;
+    *out = (int)t;
     return 0;
+}
+
+int mtp_status_tracer(const char *status, int *tracer)
+{
+    return status_int(status, "TracerPid", tracer);
+}
+
+int mtp_status_tgid(const char *status, int *tgid)
+{
+    return status_int(status, "Tgid", tgid);
 }
 
 int mtp_stat_state(const char *stat, char *state)

@@ -21,6 +21,10 @@ int mtp_yama_scope_parse(const char *text);
 /* The "CapEff:" line of a /proc/PID/status text.  0, or -1 without one. */
 int mtp_status_capeff(const char *status, uint64_t *caps);
 
+/* The "Tgid:" line of a /proc/PID/status text: the process a thread id
+ * belongs to.  0, or -1 without one. */
+int mtp_status_tgid(const char *status, int *tgid);
+
 /* The "TracerPid:" line of a /proc/PID/status text.  0, or -1 without one. */
 int mtp_status_tracer(const char *status, int *tracer);
 
