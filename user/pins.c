@@ -28,6 +28,7 @@ void mtp_pins__init(struct mtp_pins *p)
 static int lock_root(const char *root)
 {
     struct stat st;
+    long magic = 0;
     int fd, err;
 
     err = mtp_ensure_bpffs("/sys/fs/bpf");
@@ -37,9 +38,17 @@ static int lock_root(const char *root)
                   strerror(-err));
         return -1;
     }
+    /* Checked before anything is made or changed there: pins need a bpffs,
+     * and a wrong path must be left as it was. */
+    if (!mtp_on_bpffs(root, &magic)) {
+        mtp_error("--pin-root %s is not on a bpffs (filesystem magic %#lx): pins need one; "
+                  "use a directory under /sys/fs/bpf, or mount one with 'mount -t bpf bpf DIR'",
+                  root, (unsigned long)magic);
+        return -1;
+    }
     err = mtp_mkdir_p(root);
     if (err < 0) {
-        mtp_error("cannot create %s: %s (is it on a bpffs?)", root, strerror(-err));
+        mtp_error("cannot create %s: %s", root, strerror(-err));
         return -1;
     }
     fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

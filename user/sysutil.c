@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <pwd.h>
@@ -105,6 +106,33 @@ int mtp_ensure_bpffs(const char *dir)
     if (mount("bpf", dir, "bpf", 0, "mode=0700") < 0)
         return -errno;
     return 0;
+}
+
+bool mtp_on_bpffs(const char *path, long *magic)
+{
+    char at[PATH_MAX];
+    struct statfs st;
+
+    snprintf(at, sizeof(at), "%s", path);
+    for (;;) {
+        char *slash;
+
+        if (statfs(at, &st) == 0) {
+            *magic = (long)st.f_type;
+            return st.f_type == BPF_FS_MAGIC;
+        }
+        slash = strrchr(at, '/');
+        if (errno != ENOENT || !slash)
+            return false;
+        if (slash == at) {
+            at[1] = '\0'; /* the root itself */
+            if (statfs(at, &st) < 0)
+                return false;
+            *magic = (long)st.f_type;
+            return st.f_type == BPF_FS_MAGIC;
+        }
+        *slash = '\0';
+    }
 }
 
 int mtp_mkdir_p(const char *path)

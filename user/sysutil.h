@@ -20,6 +20,10 @@ ssize_t mtp_read_file_stat(const char *path, char **out, struct stat *st);
  * Returns 0 or -errno. */
 int mtp_ensure_bpffs(const char *dir);
 
+/* Whether path, or the nearest of its ancestors that exists, is on a bpffs;
+ * the filesystem's magic found goes to *magic.  false when none can be read. */
+bool mtp_on_bpffs(const char *path, long *magic);
+
 /* mkdir -p with mode 0700.  Returns 0 or -errno. */
 int mtp_mkdir_p(const char *path);
 

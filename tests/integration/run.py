@@ -1291,6 +1291,19 @@ def test_errors(trace_bin, pydir):
         expect_error(trace_bin, ["--pid", str(sleeper.pid)], "is not a Python process")
         time.sleep(0.3)
         expect_error(trace_bin, ["--pid", str(plain.pid)], "add 'import mtp'")
+        # A --pin-root off any bpffs: refused before anything is made there.
+        with_mtp = subprocess.Popen(["/usr/bin/python3", "-c",
+                                     "import mtp, time; print(flush=True); time.sleep(60)"],
+                                    env=env_with(pydir), stdout=subprocess.PIPE)
+        try:
+            with_mtp.stdout.readline()
+            with tempfile.TemporaryDirectory() as d:
+                expect_error(trace_bin, ["--pid", str(with_mtp.pid), "--pin-root", d + "/pins"],
+                             "--pin-root %s/pins is not on a bpffs" % d)
+                check(not os.path.exists(d + "/pins"), "a refused --pin-root was created")
+        finally:
+            with_mtp.kill()
+            with_mtp.wait()
         # A thread's id, not its process's: named, with the pid to use.
         threaded = subprocess.Popen(
             ["/usr/bin/python3", "-c", "import threading, time, sys\n"
