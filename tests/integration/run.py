@@ -1253,6 +1253,23 @@ def check_option_errors(trace_bin):
         os.unlink(cfg)
 
 
+def check_thread_id_refused(trace_bin):
+    """A thread's id, not its process's: named, with the pid to use."""
+    threaded = subprocess.Popen(
+        ["/usr/bin/python3", "-c", "import threading, time, sys\n"
+         "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+         "print(flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    try:
+        threaded.stdout.readline()
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % threaded.pid)
+                if int(t) != threaded.pid]
+        check(tids, "the threaded program has no second thread")
+        expect_error(trace_bin, ["--pid", str(tids[0])], "is a thread of process %d" % threaded.pid)
+    finally:
+        threaded.kill()
+        threaded.wait()
+
+
 def test_errors(trace_bin, pydir):
     expect_error(trace_bin, [], "--pid, --cgroup or a program after '--' is required")
     expect_error(trace_bin, ["--"], "nothing to launch after '--'")
@@ -1291,34 +1308,7 @@ def test_errors(trace_bin, pydir):
         expect_error(trace_bin, ["--pid", str(sleeper.pid)], "is not a Python process")
         time.sleep(0.3)
         expect_error(trace_bin, ["--pid", str(plain.pid)], "add 'import mtp'")
-        # A --pin-root off any bpffs: refused before anything is made there.
-        with_mtp = subprocess.Popen(["/usr/bin/python3", "-c",
-                                     "import mtp, time; print(flush=True); time.sleep(60)"],
-                                    env=env_with(pydir), stdout=subprocess.PIPE)
-        try:
-            with_mtp.stdout.readline()
-            with tempfile.TemporaryDirectory() as d:
-                expect_error(trace_bin, ["--pid", str(with_mtp.pid), "--pin-root", d + "/pins"],
-                             "--pin-root %s/pins is not on a bpffs" % d)
-                check(not os.path.exists(d + "/pins"), "a refused --pin-root was created")
-        finally:
-            with_mtp.kill()
-            with_mtp.wait()
-        # A thread's id, not its process's: named, with the pid to use.
-        threaded = subprocess.Popen(
-            ["/usr/bin/python3", "-c", "import threading, time, sys\n"
-             "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
-             "print(flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
-        try:
-            threaded.stdout.readline()
-            tids = [int(t) for t in os.listdir("/proc/%d/task" % threaded.pid)
-                    if int(t) != threaded.pid]
-            check(tids, "the threaded program has no second thread")
-            expect_error(trace_bin, ["--pid", str(tids[0])],
-                         "is a thread of process %d" % threaded.pid)
-        finally:
-            threaded.kill()
-            threaded.wait()
+        check_thread_id_refused(trace_bin)
         # Without privileges: drop to nobody with no capabilities.
         expect_error(trace_bin, ["--pid", str(plain.pid)], "run it with sudo",
                      preexec_fn=lambda: (os.setgroups([]), os.setgid(65534), os.setuid(65534)))
@@ -1334,6 +1324,11 @@ def test_errors(trace_bin, pydir):
                               env=env_with(pydir))
     try:
         time.sleep(0.5)
+        # A --pin-root off any bpffs: refused before anything is made there.
+        with tempfile.TemporaryDirectory() as d:
+            expect_error(trace_bin, ["--pid", str(traced.pid), "--pin-root", d + "/pins"],
+                         "--pin-root %s/pins is not on a bpffs" % d)
+            check(not os.path.exists(d + "/pins"), "a refused --pin-root was created")
         # Nothing migrates, yet a list naming no node is said before tracing.
         expect_error(trace_bin, ["--pid", str(traced.pid), "--no-migrate", "--fast-nodes", "7"],
                      "--fast-nodes names node 7, which does not exist")
