@@ -71,10 +71,12 @@ static int find_extension(struct mtp_target *t, const struct mtp_mapping *m)
     char rooted[PATH_MAX + 32];
 
     snprintf(t->extension, sizeof(t->extension), "%s", m->path);
-    if (access(t->extension, R_OK) == 0)
+    /* A cut path is only the end of the real one: the mapping itself opens
+     * the file (below). */
+    if (!m->path_cut && access(t->extension, R_OK) == 0)
         return 0;
     snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)t->pid, m->path);
-    if (access(rooted, R_OK) == 0) {
+    if (!m->path_cut && access(rooted, R_OK) == 0) {
         snprintf(t->extension, sizeof(t->extension), "%s", rooted);
         return 0;
     }

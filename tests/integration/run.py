@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -537,6 +538,30 @@ def test_full_map_said(trace_bin, python, pydir, tmp):
     check(r.returncode == 0, "mtp-trace exited %d: %s" % (r.returncode, r.stderr[-800:]))
     check(r.stderr.count("the page map is full") == 1 and "raise --max-pages" in r.stderr,
           "the full map was not said once: %s" % r.stderr[-1500:])
+
+
+def test_long_extension_path(trace_bin, python, pydir, tmp):
+    """An extension whose path is longer than a maps line's 255 bytes that
+    mtp-trace keeps: it is found by its name and opened through the mapping.
+    Before, mtp-trace said the extension was not loaded ('add import mtp')."""
+    deep = os.path.join(tmp, *(["a-rather-long-directory-name"] * 12))
+    shutil.copytree(pydir, deep)
+    check(len(os.path.join(deep, "mtp.so")) > 300, "the path is not long enough")
+    ready = os.path.join(tmp, "deep.ready")
+    proc = subprocess.Popen([python, "-c", "import mtp, sys, time; open(sys.argv[1], 'w')"
+                             ".close(); time.sleep(30)", ready], env=env_with(deep),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(ready, proc)
+        r = subprocess.run([trace_bin, "--pid", str(proc.pid), "--interval", "0.5", "--duration",
+                            "2", "--json"], capture_output=True, text=True, timeout=60)
+    finally:
+        proc.kill()
+        proc.communicate()
+        shutil.rmtree(os.path.join(tmp, "a-rather-long-directory-name"), ignore_errors=True)
+    check(r.returncode == 0, "mtp-trace exited %d: %s" % (r.returncode, r.stderr[-800:]))
+    check("/map_files/" in r.stderr and '"records"' in r.stdout,
+          "not traced through the mapping: %s" % r.stderr[-800:])
 
 
 def test_pins_owner(trace_bin, python, pydir, tmp):
@@ -1675,6 +1700,8 @@ def main():
                        trace_bin, python, pydir, tmp)
                 record("a report that cannot be written stops mtp-trace, exit 1, on %s"
                        % label, test_full_stdout_fails, trace_bin, python, pydir, tmp)
+                record("an extension at a path longer than 255 bytes is traced on %s" % label,
+                       test_long_extension_path, trace_bin, python, pydir, tmp)
                 record("a full page map is said on %s" % label, test_full_map_said,
                        trace_bin, python, pydir, tmp)
                 record("a dead run's pins are removed, a live one's refused on %s" % label,

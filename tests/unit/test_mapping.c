@@ -109,8 +109,19 @@ static void a_long_path_is_cut_to_fit(void **state)
     memset(line + strlen(line), 'x', 400);
     line[33 + 400] = '\0';
     assert_int_equal(parse(&m, line), 0);
-    assert_int_equal(strlen(m.path), sizeof(m.path) - 1);
-    assert_true(m.path[0] == '/' && m.path[1] == 'x');
+    /* No '/' in the last 255 bytes: nothing of a name survives. */
+    assert_true(m.path_cut);
+    assert_string_equal(m.path, "");
+    /* A deep directory: the end is kept from a '/', the file's name whole. */
+    strcpy(line, "1000-2000 r--p 00000000 fe:01 9 /");
+    for (int i = 0; i < 40; i++)
+        strcat(line, "deep-dir/");
+    strcat(line, "mtp.cpython-311-x86_64-linux-gnu.so");
+    assert_int_equal(parse(&m, line), 0);
+    assert_true(m.path_cut && m.path[0] == '/' && strlen(m.path) < sizeof(m.path));
+    assert_non_null(strstr(m.path, "/deep-dir/mtp.cpython-311-x86_64-linux-gnu.so"));
+    assert_int_equal(parse(&m, "1000-2000 r--p 0 fe:01 9 /usr/lib/libm.so.6"), 0);
+    assert_false(m.path_cut);
 }
 
 static void refuses_what_is_not_a_mapping(void **state)

@@ -96,8 +96,17 @@ int mtp_mapping_parse(struct mtp_mapping *m, const char *line, size_t len)
     while (p < end && is_blank(*p))
         p++;
     n = (size_t)(end - p);
-    if (n >= sizeof(m->path))
-        n = sizeof(m->path) - 1;
+    m->path_cut = n >= sizeof(m->path);
+    if (m->path_cut) {
+        /* The end, from the first '/' that leaves it room: the file's name
+         * is what finds the extension and libpython. */
+        const char *from = end - (sizeof(m->path) - 1);
+
+        while (from < end && *from != '/')
+            from++;
+        p = from;
+        n = (size_t)(end - p);
+    }
     memcpy(m->path, p, n);
     m->path[n] = '\0';
     return m->end > m->start ? 0 : -1;

@@ -13,6 +13,7 @@
 #ifndef MTP_MAPPING_H
 #define MTP_MAPPING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,10 +23,12 @@ struct mtp_mapping {
     uint64_t offset;
     uint64_t inode; /* 0 for anonymous memory */
     char perms[5];  /* "rw-p": read, write, execute, p(rivate) or s(hared) */
-    /* What the kernel prints after the inode, leading blanks skipped and cut
-     * to fit: "" for unnamed anonymous memory, "[heap]", "[stack]",
-     * "[anon:NAME]", a file's path (" (deleted)" appended once unlinked). */
+    /* What the kernel prints after the inode, leading blanks skipped: ""
+     * for unnamed anonymous memory, "[heap]", "[stack]", "[anon:NAME]", a
+     * file's path (" (deleted)" appended once unlinked).  A longer one keeps
+     * its end, from a '/', so that the file's name survives (path_cut). */
     char path[256];
+    bool path_cut; /* path is the end of a longer one: not a path to open */
 };
 
 /*
