@@ -524,14 +524,16 @@ def test_full_map_said(trace_bin, python, pydir, tmp):
     prog = ("import mtp, sys, time\n"
             "heap = [{'k': i, 'v': [i]} for i in range(300000)]\n"
             "open(sys.argv[1], 'w').close()\n"
-            "time.sleep(60)\n")
+            "time.sleep(120)\n")
     proc = subprocess.Popen([python, "-c", prog, ready], env=env_with(pydir),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(ready, proc)
+        wait_for(ready, proc, 120)  # the heap takes ~0.4 s here, 10-30x that emulated
+        # Steps fill 1024 pages in ~1 s here; the emulated guest is ~10-30x slower.
+        seconds = "40" if os.environ.get("MTP_EMULATED") else "6"
         r = subprocess.run([trace_bin, "--pid", str(proc.pid), "--max-pages", "1024",
-                            "--interval", "0.5", "--duration", "6"],
-                           capture_output=True, text=True, timeout=60)
+                            "--interval", "0.5", "--duration", seconds],
+                           capture_output=True, text=True, timeout=120)
     finally:
         proc.kill()
         proc.communicate()
