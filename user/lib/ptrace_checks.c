@@ -109,18 +109,21 @@ int mtp_ptrace_allowed(int yama_scope, uint64_t capeff, char *err, size_t errlen
 
 int mtp_target_state_allowed(int pid, char state, int tracer, char *err, size_t errlen)
 {
-    if (state == 'T' || state == 't') {
-        mtp_set_err(err, errlen,
-                    "pid %d is stopped (state %c): --inject leaves a stopped process alone; "
-                    "resume it with 'kill -CONT %d' (or let its debugger go), then try again",
-                    pid, state, pid);
-        return -1;
-    }
+    /* The tracer first: a traced process sits in tracing stop ('t') at each
+     * syscall its tracer watches, and "stopped, kill -CONT" would send the
+     * user after the wrong fix. */
     if (tracer != 0) {
         mtp_set_err(err, errlen,
                     "pid %d is already traced by pid %d (a debugger or strace): a process has "
                     "one tracer at a time; detach it (see 'ps -p %d'), then try again",
                     pid, tracer, tracer);
+        return -1;
+    }
+    if (state == 'T' || state == 't') {
+        mtp_set_err(err, errlen,
+                    "pid %d is stopped (state %c): --inject leaves a stopped process alone; "
+                    "resume it with 'kill -CONT %d' (or let its debugger go), then try again",
+                    pid, state, pid);
         return -1;
     }
     if (state == 'Z' || state == 'X') {
