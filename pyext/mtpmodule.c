@@ -273,8 +273,20 @@ PyDoc_STRVAR(mtp_doc, "Memory tiering for Python: exposes object temperature to 
                       "Importing this module is all a program needs to do; run\n"
                       "'sudo mtp-trace --pid PID' to trace it.");
 
+static int mtp_exec(PyObject *module);
+
+/* Multi-phase initialisation, so that every import runs mtp_exec, which
+ * decides.  A single-phase module (m_size -1) is initialised once and then
+ * copied into each subinterpreter that imports it, with no chance to refuse:
+ * one imported by the main interpreter first was silently accepted there,
+ * with gc.callbacks left empty. */
+static PyModuleDef_Slot mtp_slots[] = {
+    {Py_mod_exec, (void *)mtp_exec},
+    {0, NULL},
+};
+
 static struct PyModuleDef mtp_module = {
-    PyModuleDef_HEAD_INIT, "mtp", mtp_doc, -1, mtp_methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "mtp", mtp_doc, 0, mtp_methods, mtp_slots, NULL, NULL, NULL,
 };
 
 /* MTP_FOOTPRINT picks what a record covers.  A bad value must not fail the
@@ -388,22 +400,24 @@ out:
     return rc;
 }
 
-PyMODINIT_FUNC PyInit_mtp(void)
+static int mtp_exec(PyObject *module)
 {
-    PyObject *module;
-
     /* Our state is process-wide and the collector's lists (like
      * gc.get_objects()) are one interpreter's, so refuse subinterpreters
      * rather than mix their objects. */
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
         PyErr_SetString(PyExc_ImportError,
                         "mtp can only be imported in the main interpreter, not a subinterpreter");
-        return NULL;
+        return -1;
     }
-    if (mtp.get_objects != NULL) {
-        PyErr_SetString(PyExc_ImportError, "mtp was already initialised in this process");
-        return NULL;
-    }
+    if (PyModule_AddIntConstant(module, "ABI_VERSION", MTP_ABI_VERSION) < 0 ||
+        PyModule_AddIntConstant(module, "BATCH_MAX", MTP_BATCH_MAX) < 0)
+        return -1;
+    /* A second module object in the main interpreter (del sys.modules['mtp'],
+     * importlib.reload): the process-wide state and its one registration
+     * serve it as they serve the first. */
+    if (mtp.get_objects != NULL)
+        return 0;
     /* Atomic stores for the fields the ticker reads, though none runs yet:
      * one rule for every write. */
     __atomic_store_n(&mtp.min_interval_ns, MTP_MIN_INTERVAL_NS, __ATOMIC_RELAXED);
@@ -414,25 +428,20 @@ PyMODINIT_FUNC PyInit_mtp(void)
     mtp_store_f64(&mtp.step_fixed_ns, 2e5);
     mtp.settings = PyDict_New();
     if (mtp.settings == NULL)
-        return NULL;
-    Py_AtExit(mtp_gc_done_at_exit);
+        return -1;
     mtp.generation_key = PyUnicode_InternFromString("generation");
-    if (mtp.generation_key == NULL) {
-        Py_CLEAR(mtp.settings);
-        return NULL;
-    }
-    module = PyModule_Create(&mtp_module);
-    if (module == NULL) {
-        Py_CLEAR(mtp.settings);
-        return NULL;
-    }
-    if (PyModule_AddIntConstant(module, "ABI_VERSION", MTP_ABI_VERSION) < 0 ||
-        PyModule_AddIntConstant(module, "BATCH_MAX", MTP_BATCH_MAX) < 0 ||
-        mtp_register(module) < 0) {
+    if (mtp.generation_key == NULL || mtp_register(module) < 0) {
         Py_CLEAR(mtp.get_objects);
+        Py_CLEAR(mtp.generation_key);
         Py_CLEAR(mtp.settings);
-        Py_DECREF(module);
-        return NULL;
+        return -1;
     }
-    return module;
+    Py_AtExit(mtp_gc_done_at_exit);
+    return 0;
+}
+
+/* Where the import starts: the module is made, then mtp_exec runs. */
+PyMODINIT_FUNC PyInit_mtp(void)
+{
+    return PyModuleDef_Init(&mtp_module);
 }
