@@ -52,6 +52,14 @@
 /* Every probe: X(name) for each. */
 #define MTP_PROBES(X) X(gc_start) X(objects) X(gc_done) X(written) X(hint) X(configure)
 
+/* The probes whose semaphores tell the extension to work (MTP_TRACING and
+ * the written-page scan).  Each is fired from one site only: a forked child
+ * inherits its parent's semaphores but not its tracers, and the kernel
+ * lowers a semaphore by one for each site the child fires with no tracer
+ * wanting it, so one firing of each of these settles the child at fork.
+ * tests/unit/test_contract.c counts their sites in the built extension. */
+#define MTP_PROBES_ONE_SITE(X) X(gc_start) X(objects) X(gc_done) X(written)
+
 /* A probe's parameter list, without its parentheses. */
 #define MTP_PROBE_PARAMS(name) MTP__EXPAND_PARAMS(MTP_PROBE_##name)
 /* A probe's argument count, a constant expression (1..12, sys/sdt.h's and

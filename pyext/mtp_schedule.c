@@ -210,8 +210,7 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         if (MTP_ATTACHED(gc_start)) {
             /* For ad-hoc tools (bpftrace); mtp-trace does not attach it. */
             PyObject *gen = PyDict_GetItemString(args[1], "generation");
-            long generation = gen != NULL && PyLong_Check(gen) ? PyLong_AsLong(gen) : -1;
-            MTP_FIRE(gc_start, generation);
+            mtp_fire_gc_start(gen != NULL && PyLong_Check(gen) ? (int)PyLong_AsLong(gen) : -1);
         }
         Py_RETURN_NONE;
     }

@@ -69,6 +69,14 @@ MTP_PROBES(MTP_SEMAPHORE_DECL)
 
 #define MTP_TRACING() (MTP_ATTACHED(gc_start) | MTP_ATTACHED(gc_done) | MTP_ATTACHED(objects))
 
+/* A function holding a probe's one site (MTP_PROBES_ONE_SITE): inlining or
+ * cloning it would copy the site. */
+#if defined(__clang__)
+#define MTP_ONE_SITE __attribute__((noinline))
+#else
+#define MTP_ONE_SITE __attribute__((noinline, noclone))
+#endif
+
 /* A live hint.  Objects that support weak references are followed through
  * one; other GC-tracked objects (list, dict, tuple) are found again by address
  * and type in each snapshot, so a new object of the same type at a freed
@@ -294,6 +302,11 @@ void mtp_fire_settings(void);
  * young collections take. */
 #define MTP_GC_DONE_PERIOD_NS 1000000000ull
 void mtp_fire_gc_done(uint64_t now);
+/* In a forked child, before anything else: see mtp_transport.c. */
+void mtp_fire_after_fork(void);
+/* The one sites of mtp:gc_start and mtp:written (MTP_PROBES_ONE_SITE). */
+void mtp_fire_gc_start(int generation);
+void mtp_fire_written(const uint64_t *pages, uint32_t count, uint64_t period_ns);
 /* At exit (Py_AtExit): the totals not yet reported; calls no Python. */
 void mtp_gc_done_at_exit(void);
 

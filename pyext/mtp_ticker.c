@@ -374,6 +374,7 @@ PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(
 #if PY_VERSION_HEX >= 0x030D0000
     mtp_ticker_fork_frame = NULL; /* no count of threads in a child */
 #endif
-    mtp_ticker_ensure(); /* last: the child's state is clean */
+    mtp_fire_after_fork(); /* the parent's tracers are not the child's */
+    mtp_ticker_ensure();   /* last: the child's state is clean */
     Py_RETURN_NONE;
 }

@@ -23,17 +23,32 @@
 #define MTP_SEMAPHORE_OF(name) MTP_SEMAPHORE(name);
 MTP_PROBES(MTP_SEMAPHORE_OF)
 
+/* The one site of each probe of MTP_PROBES_ONE_SITE (include/mtp_probes.h):
+ * never inlined nor cloned, which would copy the site. */
+MTP_ONE_SITE void mtp_fire_gc_start(int generation)
+{
+    MTP_FIRE(gc_start, generation);
+}
+
+MTP_ONE_SITE static void fire_objects(const struct mtp_record *recs, uint32_t count)
+{
+    uint32_t abi = MTP_ABI_VERSION;
+
+    MTP_FIRE(objects, recs, count, abi);
+}
+
+MTP_ONE_SITE void mtp_fire_written(const uint64_t *pages, uint32_t count, uint64_t period_ns)
+{
+    MTP_FIRE(written, pages, count, period_ns);
+}
+
 void mtp_flush(void)
 {
     if (mtp.batch_len == 0)
         return;
     if (MTP_ATTACHED(objects)) {
-        struct mtp_record *recs = mtp.batch;
-        uint32_t count = mtp.batch_len;
-        uint32_t abi = MTP_ABI_VERSION;
-
-        MTP_FIRE(objects, recs, count, abi);
-        mtp.records_fired += count;
+        fire_objects(mtp.batch, mtp.batch_len);
+        mtp.records_fired += mtp.batch_len;
         mtp.batches_fired++;
     }
     mtp.batch_len = 0;
@@ -90,7 +105,7 @@ static uint64_t mtp_cycle_ns(uint64_t now)
     return running > mtp_gc.last_cycle_ns ? running : mtp_gc.last_cycle_ns;
 }
 
-void mtp_fire_gc_done(uint64_t now)
+MTP_ONE_SITE void mtp_fire_gc_done(uint64_t now)
 {
     uint64_t collections = mtp.pending_collections, gc_ns = mtp.pending_gc_ns;
     uint64_t obs_ns = mtp.pending_observe_ns, objs = mtp.pending_observed;
@@ -110,6 +125,26 @@ void mtp_fire_gc_done(uint64_t now)
     mtp.pending_observe_ns = mtp.pending_observed = 0;
     mtp.pending_wp_cost_ns = mtp.pending_step_max_ns = 0;
     mtp.last_gc_done_ns = now;
+}
+
+/* A forked child gets copies of its parent's probe semaphores (they are
+ * plain memory) but none of its parent's tracers, which follow a pid.  The
+ * kernel lowers a copied semaphore only when the child fires that probe and
+ * no tracer wants it; until then the child took itself for traced and ran
+ * an observation step, and a scan, for no one.  Firing each raised probe
+ * once, empty, before anything else settles it.  A tracer of the child
+ * itself (launch mode), should it attach first, keeps its probes and sees
+ * an empty batch, no pages and a gc_done of a fresh start.  mtp:hint and
+ * mtp:configure decide nothing: they settle the first time they fire. */
+void mtp_fire_after_fork(void)
+{
+    if (MTP_ATTACHED(gc_start))
+        mtp_fire_gc_start(-1); /* no collection */
+    if (MTP_ATTACHED(objects))
+        fire_objects(NULL, 0);
+    if (MTP_ATTACHED(written))
+        mtp_fire_written(NULL, 0, 0);
+    mtp_fire_gc_done(mtp_now_ns());
 }
 
 /* The totals since the last mtp:gc_done would otherwise be lost when the

@@ -307,7 +307,7 @@ void mtp_written_fire(void)
         const uint64_t *pages = mtp.written + done;
         uint32_t count = (uint32_t)(mtp.written_len - done < MTP_BATCH_MAX ? mtp.written_len - done
                                                                            : MTP_BATCH_MAX);
-        MTP_FIRE(written, pages, count, period_ns);
+        mtp_fire_written(pages, count, period_ns);
         mtp.written_fired += count;
     }
     mtp.written_len = 0;

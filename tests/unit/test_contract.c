@@ -11,6 +11,7 @@
 #include <libelf.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,17 @@ struct declared {
 #define MTP_DECLARED(name) {#name, MTP_PROBE_ARITY(name), 0},
 static struct declared declared[] = {MTP_PROBES(MTP_DECLARED)};
 #define N_DECLARED (sizeof(declared) / sizeof(declared[0]))
+
+#define MTP_ONE_SITE_NAME(name) #name,
+static const char *const one_site_names[] = {MTP_PROBES_ONE_SITE(MTP_ONE_SITE_NAME)};
+
+static bool one_site(const char *name)
+{
+    for (size_t i = 0; i < sizeof(one_site_names) / sizeof(one_site_names[0]); i++)
+        if (strcmp(one_site_names[i], name) == 0)
+            return true;
+    return false;
+}
 
 /* Arguments in a note's argument string: "8@%rax -4@%edx", space-separated;
  * "" for none. */
@@ -138,6 +150,11 @@ static void the_extension_fires_what_is_declared(void **state)
     for (size_t i = 0; i < N_DECLARED; i++)
         if (declared[i].sites == 0)
             fail_msg("mtp:%s is declared but the extension never fires it", declared[i].name);
+    for (size_t i = 0; i < N_DECLARED; i++)
+        if (one_site(declared[i].name) && declared[i].sites != 1)
+            fail_msg("mtp:%s has %d sites, not one: a forked child would keep taking itself "
+                     "for traced (MTP_PROBES_ONE_SITE)",
+                     declared[i].name, declared[i].sites);
 }
 
 /* Every declared probe but gc_start (left to ad-hoc tools) has a handler,
