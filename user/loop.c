@@ -47,8 +47,8 @@ static int tier(struct mtp_session *s, enum mtp_stop *stop)
 
     if (!s->tiering.active || *stop == MTP_STOP_EXITED)
         return 0;
-    err = mtp_tiering__step(&s->tiering, s->opts, s->target.pid, bpf_map__fd(s->skel->maps.pages),
-                            &s->dump, &s->target.maps);
+    err = mtp_tiering__step(&s->tiering, s->opts, &s->target, bpf_map__fd(s->skel->maps.pages),
+                            &s->dump);
     if (err < 0 && mtp_target__exited(&s->target)) {
         /* move_pages says EINVAL, not ESRCH, for a zombie. */
         *stop = MTP_STOP_EXITED;

@@ -128,7 +128,9 @@ int mtp_session__attach(struct mtp_session *s)
         mtp_error("cannot open the settings ring buffer: %s", strerror(errno));
         return -1;
     }
-    if (mtp_target__watch(&s->target) < 0)
+    /* The uprobes were bound to the process at pid when they were attached:
+     * still ours, if it has not exited since. */
+    if (mtp_target__check_alive(&s->target, "while mtp-trace attached to it") < 0)
         return -1;
     s->top = calloc(s->opts->top ? s->opts->top : 1, sizeof(*s->top));
     if (!s->top) {

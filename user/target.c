@@ -89,14 +89,40 @@ static int find_extension(struct mtp_target *t, const struct mtp_mapping *m)
     return -1;
 }
 
-int mtp_target__inspect(struct mtp_target *t, pid_t pid)
+/* A test seam, and only that: MTP_TEST_INSPECT_DELAY_MS widens the window
+ * between the pidfd and the reads of /proc/PID/, so that a test can hand the
+ * pid to another process inside it (tests/integration/fault_tests.py). */
+static void test_delay(void)
+{
+    const char *ms = getenv("MTP_TEST_INSPECT_DELAY_MS");
+
+    if (ms && *ms)
+        usleep((useconds_t)(strtoul(ms, NULL, 10) % 60000) * 1000u);
+}
+
+/* The handle comes first: every later look at /proc/PID/ is then checked
+ * against it (a pid is only reused after its process exits), so a process
+ * that takes over the pid is never inspected, attached or moved in its
+ * place. */
+static int open_handle(struct mtp_target *t)
+{
+    t->pidfd = mtp_pidfd_open(t->pid);
+    if (t->pidfd >= 0)
+        return 0;
+    /* No process, or a thread (which pidfd_open refuses): read_identity
+     * says which, and how to fix it. */
+    if (read_identity(t) < 0)
+        return -1;
+    mtp_error("cannot open a process handle (pidfd) for pid %d: %s", (int)t->pid,
+              strerror(-t->pidfd));
+    return -1;
+}
+
+static int inspect(struct mtp_target *t, pid_t pid)
 {
     const struct mtp_mapping *ext;
     int rc;
 
-    memset(t, 0, sizeof(*t));
-    t->pid = pid;
-    t->pidfd = -1;
     if (read_identity(t) < 0)
         return -1;
     rc = read_maps(pid, &t->maps);
@@ -131,6 +157,29 @@ int mtp_target__inspect(struct mtp_target *t, pid_t pid)
     return find_extension(t, ext);
 }
 
+int mtp_target__inspect(struct mtp_target *t, pid_t pid)
+{
+    memset(t, 0, sizeof(*t));
+    t->pid = pid;
+    t->pidfd = -1;
+    if (open_handle(t) < 0)
+        return -1;
+    test_delay();
+    if (inspect(t, pid) < 0)
+        return -1;
+    return mtp_target__check_alive(t, "while mtp-trace inspected it");
+}
+
+int mtp_target__check_alive(const struct mtp_target *t, const char *when)
+{
+    if (!mtp_target__exited(t))
+        return 0;
+    mtp_error("pid %d (%s) exited %s: nothing more is done to that pid, which may already "
+              "belong to another process",
+              (int)t->pid, t->comm, when);
+    return -1;
+}
+
 enum mtp_peek mtp_target__peek(pid_t pid, char *comm, size_t comm_len)
 {
     struct mtp_target t = {.pid = pid, .pidfd = -1};
@@ -159,16 +208,6 @@ enum mtp_peek mtp_target__peek(pid_t pid, char *comm, size_t comm_len)
     return peek;
 }
 
-int mtp_target__watch(struct mtp_target *t)
-{
-    t->pidfd = mtp_pidfd_open(t->pid);
-    if (t->pidfd < 0) {
-        mtp_error("pid %d exited before tracing started", (int)t->pid);
-        return -1;
-    }
-    return 0;
-}
-
 bool mtp_target__exited(const struct mtp_target *t)
 {
     return t->pidfd >= 0 && mtp_fd_readable(t->pidfd);
@@ -178,10 +217,12 @@ void mtp_target__refresh_maps(struct mtp_target *t)
 {
     struct mtp_maps fresh = {0};
 
-    if (read_maps(t->pid, &fresh) == 0 && fresh.len > 0) {
+    /* Read, then checked: a map read after the target exited may be
+     * another process's. */
+    if (read_maps(t->pid, &fresh) == 0 && fresh.len > 0 && !mtp_target__exited(t)) {
         mtp_maps_free(&t->maps);
         t->maps = fresh;
-    } else if (fresh.len == 0) {
+    } else {
         mtp_maps_free(&fresh); /* an exited process reads as empty */
     }
 }

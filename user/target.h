@@ -22,16 +22,21 @@ struct mtp_target {
     /* the last good copy: the hottest pages keep their labels even after the
      * target has gone */
     struct mtp_maps maps;
-    int pidfd; /* readable once the target exits; -1 until watched */
+    int pidfd; /* opened first, by inspect; readable once the target exits */
 };
 
 /*
- * Learns who pid is and checks, in the order a user would fix them, that it
- * can be traced: it exists, its memory can be read, it is Python, it loaded
- * the mtp extension and that file can be opened.  0, or -1 after saying why
- * not and how to fix it.
+ * Opens the handle to pid, learns who it is and checks, in the order a user
+ * would fix them, that it can be traced: it exists, its memory can be read,
+ * it is Python, it loaded the mtp extension and that file can be opened.
+ * 0, or -1 after saying why not and how to fix it.
  */
 int mtp_target__inspect(struct mtp_target *t, pid_t pid);
+
+/* 0 while the process the handle was opened on lives, so that what was just
+ * read from or done to pid was read from or done to it; -1 after saying it
+ * exited (when: "while ..."). */
+int mtp_target__check_alive(const struct mtp_target *t, const char *when);
 
 /* What a quick look at a process finds, without a word to the user: for
  * skipping, quietly, the processes of a list or a cgroup that are not
@@ -43,10 +48,6 @@ enum mtp_peek {
     MTP_PEEK_READY,      /* the extension is loaded: inspect will say the rest */
 };
 enum mtp_peek mtp_target__peek(pid_t pid, char *comm, size_t comm_len);
-
-/* Opens the handle that tells when the target exits.  0, or -1 after saying
- * that it already has. */
-int mtp_target__watch(struct mtp_target *t);
 
 /* True once the target has exited (it may still be a zombie). */
 bool mtp_target__exited(const struct mtp_target *t);

@@ -254,14 +254,23 @@ static long add_untracked(struct mtp_tiering *t, pid_t pid, const struct mtp_map
 }
 
 /* Moves the plan's n_moves pages and accounts for what really moved. */
-static int move(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid, size_t n_moves)
+static int move(struct mtp_tiering *t, const struct mtp_options *o, const struct mtp_target *target,
+                size_t n_moves)
 {
+    pid_t pid = target->pid;
     int err;
 
     for (size_t i = 0; i < n_moves; i++) {
         t->move_addrs[i] = t->moves[i].addr;
         t->targets[i] = t->moves[i].to_node;
     }
+    /* move_pages(2) takes a pid, not a pidfd: the handle is checked just
+     * before, so pages move only in the process that was traced.  What is
+     * left is the microseconds between the check and the call, in which the
+     * target would have to exit, be reaped and have its pid handed out
+     * again. */
+    if (mtp_target__exited(target))
+        return -ESRCH;
     err = mtp_pages_move(pid, n_moves, t->move_addrs, t->targets, t->status);
     if (err < 0) {
         if (o->verbose)
@@ -286,9 +295,11 @@ static void log_interval(const struct mtp_tiering_report *r, size_t n)
             r->moved.nomem, r->moved.gone, r->moved.other);
 }
 
-int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid, int pages_fd,
-                      const struct mtp_page_dump *d, const struct mtp_maps *maps)
+int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
+                      const struct mtp_target *target, int pages_fd, const struct mtp_page_dump *d)
 {
+    const struct mtp_maps *maps = &target->maps;
+    pid_t pid = target->pid;
     struct mtp_tiering_report *r = &t->report;
     struct mtp_policy_input in = {0};
     size_t n = d->len, n_moves = 0;
@@ -318,7 +329,7 @@ int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o, pid_t 
         return err;
     memset(&r->moved, 0, sizeof(r->moved));
     if (!o->dry_run && n_moves > 0) {
-        err = move(t, o, pid, n_moves);
+        err = move(t, o, target, n_moves);
         if (err < 0)
             return err;
     }

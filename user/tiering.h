@@ -17,6 +17,7 @@
 #include "procmaps.h"
 #include "report.h"
 #include "sweep.h"
+#include "target.h"
 #include "tiers.h"
 
 struct mtp_tiering {
@@ -50,12 +51,13 @@ struct mtp_tiering {
 int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool say);
 
 /*
- * One interval for pid, whose BPF page map is pages_fd and whose pages are
- * in d: locate, plan, move, count.  0, or -errno (-ENOMEM is fatal; other
- * errors cost only this interval).
+ * One interval for the target, whose BPF page map is pages_fd and whose
+ * pages are in d: locate, plan, move, count.  0, or -errno (-ENOMEM is
+ * fatal; -ESRCH: the target exited and nothing moved; other errors cost only
+ * this interval).
  */
-int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid, int pages_fd,
-                      const struct mtp_page_dump *d, const struct mtp_maps *maps);
+int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
+                      const struct mtp_target *target, int pages_fd, const struct mtp_page_dump *d);
 
 void mtp_tiering__free(struct mtp_tiering *t);
 

@@ -1620,6 +1620,7 @@ def main():
     # The tests in the files beside this one import its helpers as `run`.
     sys.modules.setdefault("run", sys.modules[__name__])
     global fleet_tests, launch_tests, inject_tests
+    import fault_tests
     import fleet_tests
     import inject_tests
     import launch_tests
@@ -1676,6 +1677,8 @@ def main():
                    test_bad_budget_warns, python, pydir)
             record("configure() refuses text it cannot send, never crashes, on %s" % label,
                    test_configure_refuses_unsendable_text, python, pydir)
+            record("import mtp is refused in a subinterpreter on %s" % label,
+                   fault_tests.test_subinterpreter_refused, python, pydir, tmp)
             record("an idle program is observed within seconds of the attach on %s" % label,
                    fleet_tests.test_idle_observed_at_attach, trace_bin, python, pydir, tmp)
             record("launch mode: traced from the start, output and status unchanged on %s"
@@ -1710,6 +1713,12 @@ def main():
                        trace_bin, python, pydir, tmp)
                 record("a dead run's pins are removed, a live one's refused on %s" % label,
                        test_pins_owner, trace_bin, python, pydir, tmp)
+                record("a forked child of a traced program is untraced at once on %s"
+                       % label, fault_tests.test_forked_child_untraced, trace_bin, python,
+                       pydir, tmp)
+                record("a pid reused while mtp-trace inspects it is never traced on %s"
+                       % label, fault_tests.test_pid_reused_during_inspection, trace_bin,
+                       python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
