@@ -29,7 +29,7 @@ static int lock_root(const char *root)
 {
     struct stat st;
     long magic = 0;
-    int fd, err;
+    int fd, err, on_bpffs;
 
     err = mtp_ensure_bpffs("/sys/fs/bpf");
     if (err < 0 && strncmp(root, "/sys/fs/bpf", 11) == 0) {
@@ -40,7 +40,20 @@ static int lock_root(const char *root)
     }
     /* Checked before anything is made or changed there: pins need a bpffs,
      * and a wrong path must be left as it was. */
-    if (!mtp_on_bpffs(root, &magic)) {
+    on_bpffs = mtp_on_bpffs(root, &magic);
+    if (on_bpffs == -EACCES || on_bpffs == -EPERM) {
+        mtp_error("cannot reach --pin-root %s: %s: mtp-trace runs as uid %d and a directory "
+                  "on the way is closed to it (/sys/fs/bpf is root's, mode 0700): run "
+                  "mtp-trace as root, or give it a --pin-root on a bpffs it owns "
+                  "('mount -t bpf bpf DIR')",
+                  root, strerror(-on_bpffs), (int)geteuid());
+        return -1;
+    }
+    if (on_bpffs < 0) {
+        mtp_error("cannot tell whether --pin-root %s is on a bpffs: %s", root, strerror(-on_bpffs));
+        return -1;
+    }
+    if (!on_bpffs) {
         mtp_error("--pin-root %s is not on a bpffs (filesystem magic %#lx): pins need one; "
                   "use a directory under /sys/fs/bpf, or mount one with 'mount -t bpf bpf DIR'",
                   root, (unsigned long)magic);

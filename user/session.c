@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <linux/capability.h>
 
 #include "diag.h"
 #include "sysutil.h"
@@ -84,6 +85,20 @@ int mtp_session__load(struct mtp_session *s)
  * collection a uprobe firing (~1 us) for nothing mtp-trace needs. */
 static const char *const probe_names[] = {"objects", "gc_done", "hint", "configure", "written"};
 
+/* What to do about an attach that failed with err. */
+static const char *attach_hint(int err)
+{
+    if (err == -ENOENT)
+        return " (the extension is older than this mtp-trace: rebuild it)";
+    if ((err == -EACCES || err == -EPERM) && !mtp_have_cap(CAP_SYS_ADMIN))
+        return " (a uprobe's perf event needs CAP_SYS_ADMIN on this kernel, which this "
+               "mtp-trace lacks; CAP_BPF + CAP_PERFMON are not enough: run it as root, or grant "
+               "CAP_SYS_ADMIN)";
+    if (err == -EACCES || err == -EPERM)
+        return " (the target is another user's, or not dumpable: grant CAP_SYS_PTRACE too)";
+    return "";
+}
+
 static int attach_probes(struct mtp_session *s)
 {
     struct mtp_trace_bpf *skel = s->skel;
@@ -107,9 +122,7 @@ static int attach_probes(struct mtp_session *s)
         if (!link) {
             int err = -errno;
             mtp_error("cannot attach to USDT probe mtp:%s in %s: %s%s", probe_names[i],
-                      t->extension, strerror(-err),
-                      err == -ENOENT ? " (the extension is older than this mtp-trace: rebuild it)"
-                                     : "");
+                      t->extension, strerror(-err), attach_hint(err));
             return -1;
         }
         *links[i] = link;

@@ -108,12 +108,13 @@ int mtp_ensure_bpffs(const char *dir)
     return 0;
 }
 
-bool mtp_on_bpffs(const char *path, long *magic)
+int mtp_on_bpffs(const char *path, long *magic)
 {
     char at[PATH_MAX];
     struct statfs st;
 
     snprintf(at, sizeof(at), "%s", path);
+    *magic = 0;
     for (;;) {
         char *slash;
 
@@ -123,11 +124,11 @@ bool mtp_on_bpffs(const char *path, long *magic)
         }
         slash = strrchr(at, '/');
         if (errno != ENOENT || !slash)
-            return false;
+            return -errno;
         if (slash == at) {
             at[1] = '\0'; /* the root itself */
             if (statfs(at, &st) < 0)
-                return false;
+                return -errno;
             *magic = (long)st.f_type;
             return st.f_type == BPF_FS_MAGIC;
         }
@@ -161,7 +162,7 @@ static int has_cap(const struct __user_cap_data_struct *data, int cap)
     return (data[cap / 32].effective >> (cap % 32)) & 1;
 }
 
-int mtp_have_bpf_caps(void)
+int mtp_have_cap(int cap)
 {
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
@@ -169,9 +170,12 @@ int mtp_have_bpf_caps(void)
     memset(data, 0, sizeof(data));
     if (syscall(SYS_capget, &hdr, data) < 0)
         return geteuid() == 0;
-    if (has_cap(data, CAP_SYS_ADMIN))
-        return 1;
-    return has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON);
+    return has_cap(data, cap);
+}
+
+int mtp_have_bpf_caps(void)
+{
+    return mtp_have_cap(CAP_SYS_ADMIN) || (mtp_have_cap(CAP_BPF) && mtp_have_cap(CAP_PERFMON));
 }
 
 int mtp_pidfd_open(pid_t pid)

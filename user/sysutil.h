@@ -20,15 +20,20 @@ ssize_t mtp_read_file_stat(const char *path, char **out, struct stat *st);
  * Returns 0 or -errno. */
 int mtp_ensure_bpffs(const char *dir);
 
-/* Whether path, or the nearest of its ancestors that exists, is on a bpffs;
- * the filesystem's magic found goes to *magic.  false when none can be read. */
-bool mtp_on_bpffs(const char *path, long *magic);
+/* Whether path, or the nearest of its ancestors that exists, is on a bpffs:
+ * 1 or 0, with the filesystem's magic in *magic; -errno when that cannot be
+ * told (-EACCES: a directory on the way is closed to this user). */
+int mtp_on_bpffs(const char *path, long *magic);
 
 /* mkdir -p with mode 0700.  Returns 0 or -errno. */
 int mtp_mkdir_p(const char *path);
 
-/* True when the caller can load BPF tracing programs and attach uprobes. */
+/* True when the caller can load BPF tracing programs: CAP_SYS_ADMIN, or
+ * CAP_BPF with CAP_PERFMON (uprobes may still want CAP_SYS_ADMIN). */
 int mtp_have_bpf_caps(void);
+
+/* True when capability cap (CAP_*) is in this process's effective set. */
+int mtp_have_cap(int cap);
 
 /* A pollable handle that becomes readable when pid exits, or -errno. */
 int mtp_pidfd_open(pid_t pid);

@@ -1623,6 +1623,7 @@ def main():
     import fault_tests
     import fleet_tests
     import inject_tests
+    import privilege_tests
     import launch_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1715,6 +1716,9 @@ def main():
                        test_pins_owner, trace_bin, python, pydir, tmp)
                 record("a forked child of a traced program is untraced at once on %s"
                        % label, fault_tests.test_forked_child_untraced, trace_bin, python,
+                       pydir, tmp)
+                record("exactly CAP_SYS_ADMIN traces, CAP_BPF+CAP_PERFMON is refused, on %s"
+                       % label, privilege_tests.test_least_privileges, trace_bin, python,
                        pydir, tmp)
                 record("a pid reused while mtp-trace inspects it is never traced on %s"
                        % label, fault_tests.test_pid_reused_during_inspection, trace_bin,
