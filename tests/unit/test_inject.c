@@ -49,6 +49,9 @@ static void status_fields_parse(void **state)
     assert_int_equal(mtp_status_tgid("Name:\tx\nTgid:\t17\nPid:\t18\n", &tracer), 0);
     assert_int_equal(tracer, 17);
     assert_int_equal(mtp_status_tgid("Name:\tx\nPid:\t18\n", &tracer), -1);
+    /* No field, no final newline: ends without arithmetic on a NULL (UBSan
+     * under make SAN=1; found by tests/fuzz/fuzz_proc.c). */
+    assert_int_equal(mtp_status_tgid("Name:\tx", &tracer), -1);
 }
 
 static void stat_state_after_last_paren(void **state)

@@ -293,6 +293,30 @@ static void test_host_tree(void **state)
     assert_non_null(strstr(out, "targets: none -- no slow node"));
 }
 
+/* Every entry of every listing twice: a node named twice is one node (the
+ * parser once made two of it; found by tests/fuzz/fuzz_tiers.c). */
+static int tree_list_twice(void *ctx, const char *path, mtp_dir_entry_fn fn, void *arg)
+{
+    int rc = tree_list(ctx, path, fn, arg);
+
+    return rc < 0 ? rc : tree_list(ctx, path, fn, arg);
+}
+
+static void test_listed_twice(void **state)
+{
+    struct tree tr = {.reads = 0};
+    struct mtp_sysfs sys = {tree_read, tree_list_twice, &tr};
+    struct mtp_tiers t;
+    char err[256] = "";
+
+    (void)state;
+    snprintf(tr.root, sizeof(tr.root), "%s/%s", data_dir, "sysfs-guest");
+    assert_int_equal(mtp_tiers_discover(&t, &sys, err, sizeof(err)), 0);
+    assert_int_equal(t.n_nodes, 2);
+    assert_int_equal(t.nodes[0].id, 0);
+    assert_int_equal(t.nodes[1].id, 1);
+}
+
 static void test_guest_tree(void **state)
 {
     struct mtp_tiers t;
@@ -594,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_nodelist_valid),
         cmocka_unit_test(test_nodelist_errors),
         cmocka_unit_test(test_host_tree),
+        cmocka_unit_test(test_listed_twice),
         cmocka_unit_test(test_guest_tree),
         cmocka_unit_test(test_single_tier_tree_falls_back),
         cmocka_unit_test(test_format_guest),

@@ -109,7 +109,11 @@ int mtp_mapping_parse(struct mtp_mapping *m, const char *line, size_t len)
     }
     memcpy(m->path, p, n);
     m->path[n] = '\0';
-    return m->end > m->start ? 0 : -1;
+    /* The kernel's mappings are whole pages: an unaligned bound would make
+     * the sweep round a page down below the mapping (found by
+     * tests/fuzz/fuzz_proc.c), so it is refused as malformed. */
+    return m->end > m->start && !(m->start % MTP_MAPPING_PAGE) && !(m->end % MTP_MAPPING_PAGE) ? 0
+                                                                                               : -1;
 }
 
 int mtp_mapping_next(const char **text, struct mtp_mapping *m)

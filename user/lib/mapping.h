@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What every mapping's bounds are a multiple of: the smallest page size
+ * (4 KiB; a larger base page is a multiple of it). */
+#define MTP_MAPPING_PAGE 4096ull
+
 struct mtp_mapping {
     uint64_t start; /* first byte */
     uint64_t end;   /* past the last byte; above start */

@@ -27,9 +27,17 @@ static const char *status_field(const char *status, const char *name)
 {
     size_t n = strlen(name);
 
-    for (const char *line = status; line && *line; line = strchr(line, '\n'), line += !!line)
+    for (const char *line = status; *line;) {
+        const char *nl;
+
         if (!strncmp(line, name, n) && line[n] == ':')
             return line + n + 1;
+        /* No arithmetic on strchr's NULL (UB, found by fuzz_proc). */
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
     return NULL;
 }
 

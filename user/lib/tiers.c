@@ -55,6 +55,11 @@ static int collect_numbered(void *arg, const char *name)
         if (v > INT_MAX)
             return 0;
     }
+    /* Each id once: a listing that names one twice (found by fuzz_tiers;
+     * sysfs does not) must not make two nodes of one. */
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] == (unsigned)v)
+            return 0;
     if (c->n == c->cap) {
         c->overflow = true;
         return 1;
