@@ -7,6 +7,7 @@
 #   make bench      benchmarks (not tests), ~25 min; BENCH_ARGS=--quick for a smoke run
 #   make vm-test    the tests and the migration proof inside the two-tier guest
 #   make vm-access-check  the guest's per-page access counter against known writes
+#   make fuzz       libFuzzer over the parsers of untrusted input, FUZZ_SECONDS each
 
 PYTHON   ?= python3
 CC       ?= cc
@@ -44,7 +45,16 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 HEADERS := $(wildcard include/*.h user/*.h user/lib/*.h)
 
-.PHONY: all deps demo test unit integration pyext pyext-dir clean format format-check bench
+# libFuzzer harnesses over the parsers of untrusted input (tests/fuzz/), with
+# ASan+UBSan; built with clang, whatever CC is.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Iuser/lib \
+	-I/usr/include/json-c
+
+.PHONY: all deps demo test unit integration pyext pyext-dir clean format format-check bench fuzz
 .SECONDARY:
 all: $(BUILD)/mtp-trace pyext
 
@@ -145,6 +155,14 @@ demo: deps
 	tools/demo.sh $(BUILD)
 
 # Quiet, so that stdout is the benchmark's markdown alone (progress goes to stderr).
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_input.h $(PURE_SRCS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -ljson-c -linih -lm
+
+# Each harness for FUZZ_SECONDS from its seed corpus; prints runs and coverage.
+fuzz: $(FUZZ_BINS)
+	@tools/fuzz/run.sh $(BUILD)/fuzz-runs $(FUZZ_SECONDS) $(FUZZ_BINS)
+
 bench: deps
 	@$(MAKE) -s --no-print-directory all PYTHON=/usr/bin/python3 >&2
 	@/usr/bin/python3 tools/bench/run.py --build $(BUILD) $(BENCH_ARGS)

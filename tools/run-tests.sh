@@ -23,6 +23,8 @@ suite() {
 suite "format (one .clang-format for every C file)" make -s format-check
 suite "unit tests" make -s unit
 suite "unit tests under ASan+UBSan" make -s SAN=1 unit
+# libFuzzer over the parsers of what the target and the machine hand root.
+suite "fuzzing (libFuzzer, ASan+UBSan, FUZZ_SECONDS each)" make -s fuzz
 # Pagemap and maps parsing; the live part checks whatever this kernel offers.
 suite "soft-dirty module self-test" /usr/bin/python3 tools/vm/softdirty.py
 # The pure parts of make vm-eval's harness and report.

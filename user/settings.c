@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "diag.h"
-#include "strbuf.h"
+#include "setting_decode.h"
 
 void mtp_settings__init(struct mtp_settings *s, const struct mtp_options *limits,
                         struct mtp_tiering *tiering)
@@ -36,37 +36,15 @@ static int setting_changed(struct mtp_settings *s, const char *text)
     return 1;
 }
 
-/* The program's request name=value on top of its earlier ones, into wanted;
- * "name=" hands the knob back to the command line's value.  0, or -1 after
- * saying why it is ignored. */
-static int request(const struct mtp_settings *s, const char *name, const char *value,
-                   struct mtp_options *wanted)
-{
-    char err[256];
-
-    *wanted = s->wanted;
-    if (!*value) {
-        if (mtp_options_reset_app(wanted, s->limits, name) < 0) {
-            mtp_say("ignoring the program's reset of '%s': not a setting it "
-                    "can make",
-                    name);
-            return -1;
-        }
-    } else if (mtp_options_set(wanted, MTP_FROM_APP, name, value, err, sizeof(err)) < 0) {
-        mtp_say("ignoring the program's setting %s=%s: %s", name, value, err);
-        return -1;
-    }
-    return 0;
-}
-
 /* One "name=value" from the program's mtp.configure(), vetted by the same
- * parser as the command line, then clamped to the command line's limits. */
+ * parser as the command line, then clamped to the command line's limits
+ * (mtp_setting_decode). */
 int mtp_settings__on_record(void *ctx, void *data, size_t size)
 {
     struct mtp_settings *s = ctx;
     struct mtp_policy *policy = s->tiering->policy;
     const struct mtp_setting *setting = data;
-    char text[MTP_SETTING_MAX], err[256], *eq;
+    char text[MTP_SETTING_MAX], copy[MTP_SETTING_MAX], msg[4 * MTP_SETTING_MAX + 1];
     struct mtp_options wanted, effective;
     const char *name, *value;
 
@@ -76,32 +54,28 @@ int mtp_settings__on_record(void *ctx, void *data, size_t size)
     text[sizeof(text) - 1] = '\0';
     if (!setting_changed(s, text))
         return 0;
-    /* The program's text reaches root's terminal: no setting needs more
-     * than printable ASCII, and anything else is shown escaped. */
-    if (!mtp_printable_ascii(text)) {
-        char shown[4 * MTP_SETTING_MAX + 1];
-        struct mtp_strbuf b = {shown, sizeof(shown), 0};
-
-        mtp_strbuf_untrusted(&b, text);
-        mtp_say("ignoring a setting from the program that is not printable ASCII: '%s'", shown);
+    switch (mtp_setting_decode(text, s->limits, &s->wanted, copy, &name, &value, &wanted,
+                               &effective, msg, sizeof(msg))) {
+    case MTP_SETTING_UNPRINTABLE:
+        mtp_say("ignoring a setting from the program that is not printable ASCII: '%s'", msg);
         return 0;
+    case MTP_SETTING_MALFORMED:
+        mtp_say("ignoring malformed setting from the program: '%s'", msg);
+        return 0;
+    case MTP_SETTING_NO_RESET:
+        mtp_say("ignoring the program's reset of '%s': not a setting it can make", name);
+        return 0;
+    case MTP_SETTING_REFUSED:
+        mtp_say("ignoring the program's setting %s=%s: %s", name, value, msg);
+        return 0;
+    case MTP_SETTING_OK:
+        break;
     }
-    eq = strchr(text, '=');
-    if (!eq) {
-        mtp_say("ignoring malformed setting from the program: '%s'", text);
-        return 0;
-    }
-    *eq = '\0';
-    name = text;
-    value = eq + 1;
-    if (request(s, name, value, &wanted) < 0)
-        return 0;
-    mtp_options_clamp_app(s->limits, &wanted, &effective);
     /* The watermark the policy runs with is the resolved one, not auto's
      * placeholder in the operator's options. */
     effective.policy.watermark_bytes = s->tiering->watermark_bytes;
-    if (policy && mtp_policy_reconfigure(policy, &effective.policy, err, sizeof(err)) < 0) {
-        mtp_say("ignoring the program's setting %s=%s: %s", name, value, err);
+    if (policy && mtp_policy_reconfigure(policy, &effective.policy, msg, sizeof(msg)) < 0) {
+        mtp_say("ignoring the program's setting %s=%s: %s", name, value, msg);
         return 0;
     }
     /* Only a setting that took effect becomes the base for the next. */

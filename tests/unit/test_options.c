@@ -13,6 +13,7 @@
 #include "config.h"
 #include "mtp_settings.h"
 #include "options.h"
+#include "setting_decode.h"
 
 #define MiB (1024ULL * 1024ULL)
 #define GiB (1024ULL * MiB)
@@ -1083,6 +1084,37 @@ static void test_reset_app(void **state)
     assert_int_equal(mtp_options_reset_app(&wanted, &limits, "bogus"), -ENOENT);
 }
 
+/* One record from the program, decoded as mtp-trace decodes it. */
+static void test_setting_decode(void **state)
+{
+    struct mtp_options l, wanted, out;
+    char copy[MTP_SETTING_MAX], msg[4 * MTP_SETTING_MAX + 1];
+    const char *name, *value;
+
+    (void)state;
+    limits_with(&l, "4G", "100", "10");
+    assert_int_equal(mtp_setting_decode("max-rate=500", &l, &l, copy, &name, &value, &wanted, &out,
+                                        msg, sizeof(msg)),
+                     MTP_SETTING_OK);
+    assert_string_equal(name, "max-rate");
+    assert_true(wanted.max_rate_mbps == 500.0); /* what it asked */
+    assert_true(out.max_rate_mbps == 100.0);    /* what it gets */
+    assert_int_equal(mtp_setting_decode("lazy=1\x1b[2J", &l, &l, copy, &name, &value, &wanted, &out,
+                                        msg, sizeof(msg)),
+                     MTP_SETTING_UNPRINTABLE);
+    assert_null(strchr(msg, '\x1b'));
+    assert_int_equal(
+        mtp_setting_decode("lazy", &l, &l, copy, &name, &value, &wanted, &out, msg, sizeof(msg)),
+        MTP_SETTING_MALFORMED);
+    assert_int_equal(mtp_setting_decode("interval=1ms", &l, &l, copy, &name, &value, &wanted, &out,
+                                        msg, sizeof(msg)),
+                     MTP_SETTING_REFUSED);
+    assert_non_null(strstr(msg, "operator"));
+    assert_int_equal(mtp_setting_decode("interval=", &l, &l, copy, &name, &value, &wanted, &out,
+                                        msg, sizeof(msg)),
+                     MTP_SETTING_NO_RESET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1108,6 +1140,7 @@ int main(void)
         cmocka_unit_test(test_table_rows),
         cmocka_unit_test(test_defaults_are_the_tables),
         cmocka_unit_test(test_reset_every_app_knob),
+        cmocka_unit_test(test_setting_decode),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
