@@ -40,11 +40,11 @@ static const char sitecustomize[] =
     "    else:\n"
     "        _s.stderr.write('mtp: no extension built for this Python (%s): run make '\n"
     "                        'PYTHON=%s, then launch again\\n' % (ext, _s.executable))\n"
-    "    del _s.modules['sitecustomize']\n"
+    "    me = _s.modules.pop('sitecustomize')\n"
     "    try:\n"
     "        importlib.import_module('sitecustomize')  # the one this shadowed\n"
     "    except ImportError:\n"
-    "        pass\n"
+    "        _s.modules['sitecustomize'] = me  # none: site's import expects one\n"
     "_mtp_launch()\n"
     "del _mtp_launch, _o, _s\n";
 
