@@ -3,14 +3,47 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <bpf/libbpf.h>
 
+/* Where diagnostics go while held (mtp_diag_hold), else NULL: stderr.  The
+ * loader's one thread owns it. */
+static FILE *held;
+static char *held_text;
+static size_t held_len;
+
+static FILE *out(void)
+{
+    return held ? held : stderr;
+}
+
+void mtp_diag_hold(void)
+{
+    if (!held)
+        held = open_memstream(&held_text, &held_len);
+}
+
+void mtp_diag_release(bool show)
+{
+    if (!held)
+        return;
+    fclose(held);
+    held = NULL;
+    if (show && held_len)
+        fwrite(held_text, 1, held_len, stderr);
+    free(held_text);
+    held_text = NULL;
+    held_len = 0;
+}
+
 static void say(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "mtp-trace: %s", kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    FILE *f = out();
+
+    fprintf(f, "mtp-trace: %s", kind);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
 }
 
 void mtp_error(const char *fmt, ...)
@@ -43,14 +76,14 @@ void mtp_say(const char *fmt, ...)
 static int libbpf_print_all(enum libbpf_print_level level, const char *fmt, va_list args)
 {
     (void)level;
-    return vfprintf(stderr, fmt, args);
+    return vfprintf(out(), fmt, args);
 }
 
 static int libbpf_print_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
     if (level == LIBBPF_DEBUG)
         return 0;
-    return vfprintf(stderr, fmt, args);
+    return vfprintf(out(), fmt, args);
 }
 
 /* Two printers rather than one reading a flag: libbpf's callback has no

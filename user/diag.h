@@ -19,6 +19,13 @@ void mtp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "mtp-trace: ...": what the run is doing. */
 void mtp_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Holds everything said from here on (libbpf's messages too) until
+ * mtp_diag_release, which prints it when show, and drops it otherwise: for
+ * an attempt whose failure may need no word (a process that exited while
+ * it was being attached to). */
+void mtp_diag_hold(void);
+void mtp_diag_release(bool show);
+
 /* Routes libbpf's messages to stderr, its debug ones only when verbose.
  * libbpf's printer is process-wide. */
 void mtp_diag_libbpf(bool verbose);

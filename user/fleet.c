@@ -296,8 +296,17 @@ void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
             mtp_pidlist_add_one(&f->noted, pid);
             continue;
         }
-        if (fleet__add_injected(f, pid, now_s) < 0)
+        /* A member may exit while it is being attached to (a launched
+         * program's short-lived child): that needs no word, as when it
+         * leaves between two looks. */
+        mtp_diag_hold();
+        if (fleet__add_injected(f, pid, now_s) < 0) {
+            mtp_diag_release(kill(pid, 0) == 0 &&
+                             mtp_target__peek(pid, (char[64]){0}, 64) != MTP_PEEK_GONE);
             mtp_pidlist_add_one(&f->failed, pid);
+        } else {
+            mtp_diag_release(true);
+        }
     }
     /* Forget the pids that left, so that a reused pid is looked at anew. */
     for (unsigned i = f->noted.len; i-- > 0;)
