@@ -54,7 +54,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fno-omit-fra
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Iuser/lib \
 	-I/usr/include/json-c
 
-.PHONY: all deps demo test unit integration pyext pyext-dir clean format format-check bench fuzz
+.PHONY: all deps demo test unit integration integration-san pyext pyext-dir clean format format-check bench fuzz
 .SECONDARY:
 all: $(BUILD)/mtp-trace pyext
 
@@ -143,6 +143,12 @@ unit: $(UNIT_BINS)
 
 integration: $(BUILD)/mtp-trace
 	$(PYTHON_TEST) tests/integration/run.py --build $(BUILD)
+
+# The integration tests that drive mtp's own code, against the ASan+UBSan
+# build of the loader and the extension (run.py's SAN_TESTS).
+integration-san:
+	@$(MAKE) -s --no-print-directory SAN=1 all PYTHON=/usr/bin/python3
+	$(PYTHON_TEST) tests/integration/run.py --build build-san --san --only debian
 
 PYTHON_TEST ?= /usr/bin/python3
 

@@ -7,7 +7,7 @@ packages=(
     make gcc clang llvm libclang-rt-dev clang-format pkg-config git gdb strace
     libbpf-dev bpftool libelf-dev zlib1g-dev
     libnuma-dev numactl libcmocka-dev systemtap-sdt-dev libinih-dev libjson-c-dev
-    python3 python3-dev python3-numpy python3-networkx python3-sqlalchemy python3-matplotlib
+    python3 python3-dev libpython3.11-testsuite python3-numpy python3-networkx python3-sqlalchemy python3-matplotlib
     python3-flask gunicorn wrk
     qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod
 )

@@ -30,6 +30,9 @@ suite "soft-dirty module self-test" /usr/bin/python3 tools/vm/softdirty.py
 # The pure parts of make vm-eval's harness and report.
 suite "vm-eval harness tests" /usr/bin/python3 tests/tools/test_vm_eval.py
 suite "integration tests" make -s integration
+suite "integration tests under ASan+UBSan (loader and extension)" make -s integration-san
+# CPython's own tests, alone and under mtp-trace, case by case.
+suite "CPython's regression tests under mtp" /usr/bin/python3 tests/integration/cpython_suite.py --build build
 # A tripwire against gross regressions in what tracing costs, not a benchmark.
 suite "cost tripwire (traced/untraced CPU <= 1.5x)" /usr/bin/python3 tests/integration/cost_tripwire.py --build build
 if [ "${MTP_SKIP_VM:-0}" != 1 ] && make -s -n vm-test >/dev/null 2>&1; then

@@ -227,3 +227,199 @@ def test_subinterpreter_refused(python, pydir, tmp):
     check(out["callbacks"] == 1, "%d GC callbacks registered" % out["callbacks"])
     check(out["reimported"] == [True, False], "a second import in the main interpreter: %r"
           % (out["reimported"],))
+
+
+def test_stress_flat(trace_bin, python, pydir, tmp):
+    """The extension under stress stays flat in memory: a program with four
+    threads replacing a pool of containers (objects freed mid-step), deep
+    nesting, a fork a second, run with -X dev, is traced and left six times
+    (2 s attached, 1 s not).  Its RSS, mtp's own mappings and side tables
+    after the last cycles stay within a margin of the first ones (the
+    program's own memory is steady by construction), the program's output is
+    whole and it exits 0; nothing is left pinned."""
+    ready = os.path.join(tmp, "stress-ready-%d" % time.monotonic_ns())
+    prog = subprocess.Popen([python, "-X", "dev", os.path.join(run.ROOT, "tests", "integration",
+                                                              "stress_program.py"),
+                             str(24 * SLOW), ready], env=run.env_with(pydir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run.wait_for(ready, prog, timeout=60 * SLOW)
+        for cycle in range(6):
+            r = subprocess.run([trace_bin, "--pid", str(prog.pid), "--interval", "0.5",
+                                "--duration", str(int(2 * SLOW)), "--json"],
+                               capture_output=True, text=True, timeout=120 * SLOW)
+            check(r.returncode == 0, "cycle %d: mtp-trace exited %d: %s"
+                  % (cycle, r.returncode, r.stderr[-1500:]))
+            time.sleep(1 * SLOW)
+        out, err = prog.communicate(timeout=120 * SLOW)
+    finally:
+        if prog.poll() is None:
+            prog.kill()
+            prog.communicate()
+    check(prog.returncode == 0, "the program exited %s: %s" % (prog.returncode, err[-2000:]))
+    check(err == "", "the program wrote to stderr (-X dev warnings count): %s" % err[-2000:])
+    samples = [json.loads(line) for line in out.splitlines()]
+    check(samples and samples[-1].get("done"), "the program's output is cut: %s" % out[-500:])
+    traced = [s for s in samples[:-1] if s["traced"]]
+    check(len(traced) >= 8, "only %d samples while traced" % len(traced))
+    third = max(1, len(traced) // 3)
+    early, late = traced[:third], traced[-third:]
+
+    def peak(samples, key):
+        return max(s[key] for s in samples)
+
+    grew = {k: peak(late, k) - peak(early, k) for k in ("rss", "own", "side")}
+    print("     peaks early -> late: rss %.1f -> %.1f MiB, own %.2f -> %.2f MiB, side tables "
+          "%.2f -> %.2f MiB" % tuple(v / 2**20 for k in ("rss", "own", "side")
+                                     for v in (peak(early, k), peak(late, k))))
+    check(grew["rss"] <= max(8 << 20, peak(early, "rss") // 10),
+          "RSS grew by %.1f MiB over the cycles" % (grew["rss"] / 2**20))
+    check(grew["own"] <= 1 << 20, "mtp's own mappings grew by %.2f MiB" % (grew["own"] / 2**20))
+    check(grew["side"] <= max(1 << 20, peak(early, "side") // 4),
+          "the side tables grew by %.2f MiB" % (grew["side"] / 2**20))
+    check(not os.path.exists("/sys/fs/bpf/mtp/%d" % prog.pid), "pins left")
+
+
+# Works for argv[1] seconds with `threads` threads allocating beside the main
+# one, prints what it computed, and ends as argv[3] says: "exit" (status 5
+# through interpreter finalization), "os_exit_thread" (os._exit(6) from a
+# thread, no finalization).
+TARGET = r"""
+import os, sys, threading, time
+import mtp
+seconds, ready, how, threads = float(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+stop = threading.Event()
+def churn(seed):
+    keep = []
+    while not stop.is_set():
+        keep = [[seed, i, str(i)] for i in range(2000)]
+        time.sleep(0.001)
+workers = [threading.Thread(target=churn, args=(s,), daemon=True) for s in range(threads)]
+for w in workers:
+    w.start()
+open(ready, "w").close()
+total, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    total = (total + sum(len(str(i)) for i in range(5000))) % 1000003
+    time.sleep(0.005)
+print("done", flush=True)
+if how == "os_exit_thread":
+    threading.Thread(target=lambda: os._exit(6)).start()
+    time.sleep(60)
+stop.set()
+sys.exit(5)
+"""
+
+# (name, seconds, how, threads, what the test does to the program while
+# traced, the program's exit status, mtp-trace's stop reason)
+TARGET_CASES = [
+    ("exits through finalization mid-interval", 3, "exit", 0, None, 5, "target exited"),
+    ("calls os._exit from a thread", 3, "os_exit_thread", 2, None, 6, "target exited"),
+    ("is SIGKILLed mid-interval", 30, "exit", 2, "kill", -9, "target exited"),
+    ("is SIGSTOPped for 3 s, then continued", 6, "exit", 2, "stop", 5, "target exited"),
+    ("runs 16 threads", 4, "exit", 16, None, 5, "target exited"),
+]
+
+
+def run_target_case(trace_bin, python, pydir, tmp, seconds, how, threads, act, status,
+                    reason):
+    path = os.path.join(tmp, "target.py")
+    with open(path, "w") as f:
+        f.write(TARGET)
+    ready = os.path.join(tmp, "target-ready-%d" % time.monotonic_ns())
+    prog = subprocess.Popen([python, path, str(seconds * SLOW), ready, how, str(threads)],
+                            env=run.env_with(pydir), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    tracer = None
+    try:
+        run.wait_for(ready, prog, timeout=60 * SLOW)
+        tracer = run.start_tracer(trace_bin, prog.pid, ["--json", "--interval", "0.7"])
+        if act == "kill":
+            time.sleep(1.3 * SLOW)  # mid-interval
+            prog.kill()
+        elif act == "stop":
+            time.sleep(1.0 * SLOW)
+            os.kill(prog.pid, signal.SIGSTOP)
+            time.sleep(3.0 * SLOW)
+            os.kill(prog.pid, signal.SIGCONT)
+        out, err = prog.communicate(timeout=120 * SLOW)
+        tout, terr = tracer.communicate(timeout=60 * SLOW)
+    finally:
+        for p in (prog, tracer):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    check(prog.returncode == status, "the program exited %s, expected %s: %s"
+          % (prog.returncode, status, err[-1500:]))
+    check(err == "", "the program wrote to stderr: %s" % err[-1500:])
+    if act != "kill":
+        check(out == "done\n", "the program's output changed: %r" % out)
+    check(tracer.returncode == 0, "mtp-trace exited %s: %s" % (tracer.returncode, terr[-1500:]))
+    reports = [json.loads(line) for line in tout.splitlines() if line.startswith("{")]
+    final = [o for o in reports if o.get("final")]
+    check(len(final) == 1 and final[0].get("stop_reason") == reason,
+          "expected one final report, stopped by %r: %s" % (reason, final or reports[-1:]))
+    check(sum(o.get("records", 0) for o in reports) > 0, "nothing was observed")
+    check(not os.path.exists("/sys/fs/bpf/mtp/%d" % prog.pid), "pins left")
+
+
+def test_target_faults(trace_bin, python, pydir, tmp):
+    """The target side of the fault matrix.  For each case: the program's
+    exit status and output are what they are alone (it exits 5, or 6 from
+    os._exit, or dies by the SIGKILL the test sends), it writes nothing to
+    stderr, mtp-trace exits 0 with exactly one final report that says the
+    target exited, it observed something, and nothing is left pinned."""
+    failures = []
+    for name, seconds, how, threads, act, status, reason in TARGET_CASES:
+        try:
+            run_target_case(trace_bin, python, pydir, tmp, seconds, how, threads, act, status,
+                            reason)
+            print("     ok: the target %s" % name)
+        except Failure as e:
+            failures.append("the target %s: %s" % (name, e))
+    check(not failures, "; ".join(failures))
+
+
+def test_extension_replaced(trace_bin, python, pydir, tmp):
+    """The extension's .so is replaced on disk (a rebuild, a pip upgrade: a
+    new file renamed over the old) after the program imported it.  The
+    program's mapping is of the old file, now "(deleted)"; mtp-trace must
+    attach to that one, through /proc/PID/map_files, not to the new file at
+    the same path (whose probes the program never runs): the program is
+    traced, its output and status unchanged, nothing left pinned."""
+    import shutil
+    ext_dir = os.path.join(tmp, "replaced-ext-%d" % time.monotonic_ns())
+    shutil.copytree(pydir, ext_dir)
+    so = [n for n in os.listdir(ext_dir) if n.startswith("mtp") and n.endswith(".so")][0]
+    path = os.path.join(tmp, "target.py")
+    with open(path, "w") as f:
+        f.write(TARGET)
+    ready = os.path.join(tmp, "replaced-ready-%d" % time.monotonic_ns())
+    prog = subprocess.Popen([python, path, str(6 * SLOW), ready, "exit", "1"],
+                            env=run.env_with(ext_dir), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    tracer = None
+    try:
+        run.wait_for(ready, prog, timeout=60 * SLOW)
+        new = os.path.join(ext_dir, so + ".new")
+        shutil.copy(os.path.join(ext_dir, so), new)
+        with open(new, "ab") as f:
+            f.write(b"\0" * 4096)  # another file, not a hard link
+        os.rename(new, os.path.join(ext_dir, so))
+        check(so + " (deleted)" in open("/proc/%d/maps" % prog.pid).read(),
+              "the program's mapping of the old extension is not '(deleted)'")
+        tracer = run.start_tracer(trace_bin, prog.pid, ["--json"])
+        out, err = prog.communicate(timeout=120 * SLOW)
+        tout, terr = tracer.communicate(timeout=60 * SLOW)
+    finally:
+        for p in (prog, tracer):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    check(prog.returncode == 5 and out == "done\n" and err == "",
+          "the program: exit %s, output %r, stderr %s" % (prog.returncode, out, err[-1500:]))
+    check(tracer.returncode == 0, "mtp-trace exited %s: %s" % (tracer.returncode, terr[-1500:]))
+    check("map_files" in terr, "mtp-trace did not attach through the mapping: %s" % terr[-1500:])
+    reports = [json.loads(line) for line in tout.splitlines() if line.startswith("{")]
+    check(sum(o.get("records", 0) for o in reports) > 0, "nothing observed through the old file")
+    check(not os.path.exists("/sys/fs/bpf/mtp/%d" % prog.pid), "pins left")

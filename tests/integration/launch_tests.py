@@ -100,6 +100,12 @@ def test_launch_unchanged(trace_bin, python, tmp):
                            env=plain_env(), timeout=60)
     check(r.returncode == 0 and lines == again.stdout.splitlines(),
           "launched output differs:\n%s\nalone:\n%s" % (lines, again.stdout))
+    # The program's stderr is the rest of the stream mtp-trace writes to: an
+    # interpreter without a sitecustomize of its own (pyenv's) once said
+    # "Error in sitecustomize ... KeyError" there.
+    theirs = [l for l in r.stderr.splitlines() if not l.startswith("mtp-trace:")]
+    check(theirs == again.stderr.splitlines(), "launched, the program's stderr differs: %s\n"
+          "alone: %s" % (theirs, again.stderr))
     left = launch_dirs() - before
     check(not left, "launch directories left behind: %s" % sorted(left))
 
@@ -153,3 +159,25 @@ def test_launch_signals(trace_bin, python, tmp):
     check("term ['usr1']" in out, "the program did not see SIGUSR1 then SIGTERM: %r; %s"
           % (out[-500:], err[-1000:]))
     check(p.returncode == 7, "mtp-trace exited %d, the program's status was 7" % p.returncode)
+
+
+def test_launch_short_children(trace_bin, python, tmp):
+    """A launched program that runs short-lived Python children (which exit
+    while mtp-trace is attaching to them, or before) is traced, and the
+    children's exits need no word: no error, no libbpf message; the
+    program's output and status are its own."""
+    prog = write(tmp, "spawner.py", "import subprocess, sys, time\n"
+                 "time.sleep(1)\n"
+                 "for i in range(8):\n"
+                 "    code = 'import time; time.sleep(%.2f); print(%d)' % (0.04 * i, i)\n"
+                 "    subprocess.run([sys.executable, '-c', code], check=True)\n"
+                 "sys.exit(3)\n")
+    r = subprocess.run([trace_bin, "--interval", "0.5", "--", python, prog], capture_output=True,
+                       text=True, env=plain_env(), timeout=120)
+    check(r.returncode == 3, "mtp-trace exited %d, the program's status was 3: %s"
+          % (r.returncode, r.stderr[-1500:]))
+    printed = [l for l in r.stdout.splitlines() if l.strip().isdigit() and len(l.strip()) == 1]
+    check(printed == [str(i) for i in range(8)], "the children's output: %r" % printed)
+    noise = [l for l in r.stderr.splitlines() if "error" in l or l.startswith("libbpf:")]
+    check(not noise, "short-lived children made noise: %s" % noise[:5])
+    check("tracing pid" in r.stderr, "the program was not traced: %s" % r.stderr[-1500:])

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 import run
-from run import Failure, check
+from run import check
 
 SLOW = 8.0 if os.environ.get("MTP_EMULATED") else 1.0
 NOBODY = 65534

@@ -80,11 +80,41 @@ def find_interpreters():
     return found
 
 
+# make's variables for the build under test: SAN=1 adds ASan+UBSan (--san).
+MAKE_VARS = []
+
+# --san: the tests that drive the extension's and the loader's own code
+# (steps, the scan, fork, threads, settings, signals, the fault cases), run
+# against the ASan+UBSan build.  Timing-bound and service tests stay out.
+SAN_TESTS = ["traced workload on", "threads, fork, freeze and disable", "in-process configure",
+             "configure() refuses", "SIGINT stops", "every catchable fatal signal",
+             "a full page map", "a forked child", "a pid reused", "observation never stops",
+             "mtp-trace errors name the fix", "one mtp-trace traces a --pid list",
+             "a freed hinted object", "import mtp is refused in a subinterpreter",
+             "stays flat over attach/detach cycles", "fault matrix, the target"]
+
+
+def use_sanitizers():
+    """The extension is built with ASan+UBSan but CPython is not: ASan's
+    runtime must be loaded first into every Python, so it is preloaded into
+    everything the tests start.  CPython's own allocations at exit are not
+    leaks of ours: leak checking is off; any other report fails the process
+    (exit 86) and the test that sees it."""
+    lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    check(os.path.isabs(lib) and os.path.exists(lib), "libasan.so not found: %r" % lib)
+    os.environ["LD_PRELOAD"] = lib
+    os.environ["ASAN_OPTIONS"] = "detect_leaks=0:halt_on_error=1:exitcode=86"
+    os.environ["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=86"
+    MAKE_VARS.append("SAN=1")
+
+
 def build_extension(python, build):
-    subprocess.run(["make", "-s", "-C", ROOT, "pyext", "PYTHON=" + python, "BUILD=" + build],
-                   check=True)
+    subprocess.run(["make", "-s", "-C", ROOT, "pyext", "PYTHON=" + python, "BUILD=" + build]
+                   + MAKE_VARS, check=True)
     out = subprocess.run(["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + python,
-                          "BUILD=" + build], check=True, capture_output=True, text=True)
+                          "BUILD=" + build] + MAKE_VARS, check=True, capture_output=True,
+                         text=True)
     return os.path.join(ROOT, out.stdout.strip())
 
 
@@ -1631,8 +1661,15 @@ def main():
     ap.add_argument("--only", help="run only interpreters whose label contains this")
     ap.add_argument("--test", action="append", default=[], metavar="SUBSTR",
                     help="run only tests whose name contains SUBSTR (repeatable)")
+    ap.add_argument("--san", action="store_true",
+                    help="the ASan+UBSan build (make SAN=1), on the tests of SAN_TESTS "
+                    "unless --test names others")
     args = ap.parse_args()
     SELECTED.extend(args.test)
+    if args.san:
+        use_sanitizers()
+        if not SELECTED:
+            SELECTED.extend(SAN_TESTS)
     if os.geteuid() != 0:
         print("error: the integration tests need root (BPF, uprobes): run 'sudo make test'",
               file=sys.stderr)
@@ -1717,6 +1754,19 @@ def main():
                 record("a forked child of a traced program is untraced at once on %s"
                        % label, fault_tests.test_forked_child_untraced, trace_bin, python,
                        pydir, tmp)
+                # The loader's and the extension's own behaviour, the same on any
+                # kernel: on the host only (in the emulated guest they would
+                # add a quarter of an hour to CI for nothing new).
+                if not os.environ.get("MTP_EMULATED"):
+                    record("fault matrix, the target: exits, os._exit, SIGKILL, SIGSTOP, "
+                           "16 threads on %s" % label, fault_tests.test_target_faults,
+                           trace_bin, python, pydir, tmp)
+                    record("the extension's .so replaced on disk: the old one is traced on %s"
+                           % label, fault_tests.test_extension_replaced, trace_bin, python,
+                           pydir, tmp)
+                    record("the extension stays flat over attach/detach cycles under stress "
+                           "on %s" % label, fault_tests.test_stress_flat, trace_bin, python,
+                           pydir, tmp)
                 record("exactly CAP_SYS_ADMIN traces, CAP_BPF+CAP_PERFMON is refused, on %s"
                        % label, privilege_tests.test_least_privileges, trace_bin, python,
                        pydir, tmp)
@@ -1749,6 +1799,8 @@ def main():
                 record("launch mode: forked children traced, own sitecustomize kept on %s"
                        % label, launch_tests.test_launch_descendants_and_chain, trace_bin,
                        python, tmp)
+                record("launch mode: short-lived children need no word on %s" % label,
+                       launch_tests.test_launch_short_children, trace_bin, python, tmp)
                 record("launch mode: signals reach the program, its status is ours on %s"
                        % label, launch_tests.test_launch_signals, trace_bin, python, tmp)
                 record("inject: refusals leave the target as it was on %s" % label,
