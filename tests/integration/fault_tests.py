@@ -28,6 +28,14 @@ print("traced:", traced)
 """
 
 
+def reap(*procs):
+    """Kills and waits for what a test left running (None: never started)."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
 def has_pidfd(pid):
     """True once process pid holds a pidfd (mtp-trace opens its handle on
     the target first)."""
@@ -109,10 +117,7 @@ def test_pid_reused_during_inspection(trace_bin, python, pydir, tmp):
         check(sout == "traced: False\n", "the newcomer at pid %d was traced: %r" % (pid, sout))
         check(not os.path.exists("/sys/fs/bpf/mtp/%d" % pid), "pins left for pid %d" % pid)
     finally:
-        for p in (first, second, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        reap(first, second, tracer)
 
 
 # Waits for its tracer, then forks; the child says whether it took itself for
@@ -345,10 +350,7 @@ def run_target_case(trace_bin, python, pydir, tmp, seconds, how, threads, act, s
         out, err = prog.communicate(timeout=120 * SLOW)
         tout, terr = tracer.communicate(timeout=60 * SLOW)
     finally:
-        for p in (prog, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        reap(prog, tracer)
     check(prog.returncode == status, "the program exited %s, expected %s: %s"
           % (prog.returncode, status, err[-1500:]))
     check(err == "", "the program wrote to stderr: %s" % err[-1500:])
@@ -412,10 +414,7 @@ def test_extension_replaced(trace_bin, python, pydir, tmp):
         out, err = prog.communicate(timeout=120 * SLOW)
         tout, terr = tracer.communicate(timeout=60 * SLOW)
     finally:
-        for p in (prog, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        reap(prog, tracer)
     check(prog.returncode == 5 and out == "done\n" and err == "",
           "the program: exit %s, output %r, stderr %s" % (prog.returncode, out, err[-1500:]))
     check(tracer.returncode == 0, "mtp-trace exited %s: %s" % (tracer.returncode, terr[-1500:]))
