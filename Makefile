@@ -8,6 +8,7 @@
 #   make vm-test    the tests and the migration proof inside the two-tier guest
 #   make vm-access-check  the guest's per-page access counter against known writes
 #   make fuzz       libFuzzer over the parsers of untrusted input, FUZZ_SECONDS each
+#   make install    mtp-trace, its man page, the extension, the systemd unit (PREFIX, DESTDIR)
 
 PYTHON   ?= python3
 CC       ?= cc
@@ -54,7 +55,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fno-omit-fra
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Iuser/lib \
 	-I/usr/include/json-c
 
-.PHONY: all deps demo test unit integration integration-san pyext pyext-dir clean format format-check bench fuzz
+.PHONY: all deps demo test unit integration integration-san man install pyext pyext-dir clean format format-check bench fuzz
 .SECONDARY:
 all: $(BUILD)/mtp-trace pyext
 
@@ -168,6 +169,29 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_input.h $(PURE_SRCS) $(HEADERS)
 # Each harness for FUZZ_SECONDS from its seed corpus; prints runs and coverage.
 fuzz: $(FUZZ_BINS)
 	@tools/fuzz/run.sh $(BUILD)/fuzz-runs $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# The man page: its OPTIONS from the option table, as --help's are.
+$(BUILD)/tools/options_roff: tools/man/options_roff.c $(PURE_OBJS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(PURE_OBJS) $(LDFLAGS_SAN) -ljson-c -linih -lm
+$(BUILD)/mtp-trace.8: man/mtp-trace.8.in $(BUILD)/tools/options_roff
+	$(BUILD)/tools/options_roff > $@.options
+	awk -v f=$@.options '/^@OPTIONS@$$/ { while ((getline l < f) > 0) print l; next } { print }' $< > $@.tmp
+	rm -f $@.options && mv $@.tmp $@
+man: $(BUILD)/mtp-trace.8
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: mtp-trace (its BPF object
+# is built in), the man page, the extension for the system Python ($(PYTHON))
+# and the systemd unit template.
+PREFIX ?= /usr/local
+PY_LIBDIR = $(shell $(PYTHON) -c "import sys, sysconfig; v = '%d.%d' % sys.version_info[:2]; deb = any(p.endswith('dist-packages') for p in sys.path); print('$(PREFIX)/lib/python%s/dist-packages' % v if deb else sysconfig.get_path('platlib', 'posix_prefix', vars={'base': '$(PREFIX)', 'platbase': '$(PREFIX)'}))")
+install: all $(BUILD)/mtp-trace.8
+	install -D -m 0755 $(BUILD)/mtp-trace $(DESTDIR)$(PREFIX)/sbin/mtp-trace
+	install -D -m 0644 $(BUILD)/mtp-trace.8 $(DESTDIR)$(PREFIX)/share/man/man8/mtp-trace.8
+	install -D -m 0644 $(PYEXT_SO) $(DESTDIR)$(PY_LIBDIR)/$(notdir $(PYEXT_SO))
+	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' tools/systemd/mtp-trace@.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/mtp-trace@.service
+	install -D -m 0644 tools/systemd/example.ini $(DESTDIR)$(PREFIX)/share/doc/mtp/example.ini
 
 bench: deps
 	@$(MAKE) -s --no-print-directory all PYTHON=/usr/bin/python3 >&2

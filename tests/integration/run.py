@@ -1653,6 +1653,7 @@ def main():
     import fault_tests
     import fleet_tests
     import inject_tests
+    import install_tests
     import privilege_tests
     import launch_tests
 
@@ -1681,6 +1682,8 @@ def main():
 
     record("mtp-trace --help", test_help, trace_bin)
     record("the BPF programs verify with 10x headroom", test_verifier_headroom, args.build)
+    record("make install, the man page and the systemd unit", install_tests.test_install,
+           trace_bin)
     interpreters = find_interpreters()
     if args.only:
         interpreters = [(l, p) for l, p in interpreters if args.only in l]

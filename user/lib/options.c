@@ -325,7 +325,8 @@ const struct mtp_option mtp_option_table[] = {
      "come and go"},
     {"inject", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(inject), 0, 0, NULL,
      "Load mtp into the --pid/--cgroup Python processes (CPython 3.9-3.13) that did not import "
-     "it, with gdb; needs root or CAP_SYS_PTRACE (see README, 'Three ways to attach')"},
+     "it, with gdb; needs root, or CAP_SYS_ADMIN and CAP_SYS_PTRACE (see README, 'Three ways to "
+     "attach')"},
     {"inject-timeout", 0, "DURATION", TRACING, 0, "10s", parse_duration, FIELD(inject_timeout_ns),
      100 * MS, 0, NULL, "How long --inject waits for a process to load mtp (default 10s)"},
     {"interval", 'i', "DURATION", TRACING, OPERATOR, "1s", parse_duration, FIELD(interval_ns),
