@@ -34,9 +34,11 @@ int main(int argc, char **argv)
     if (cli.opts.show_tiers)
         return mtp_tiering__show(&cli.opts);
     if (!mtp_have_bpf_caps()) {
-        mtp_error("mtp-trace needs root, or CAP_SYS_ADMIN (CAP_BPF + CAP_PERFMON load its BPF "
-                  "programs, but the uprobes it attaches need CAP_SYS_ADMIN on kernels up to at "
-                  "least 6.18): run it with sudo, or see 'Privileges' in the README");
+        mtp_error("mtp-trace needs root, or CAP_SYS_ADMIN and CAP_SYS_PTRACE (CAP_BPF + "
+                  "CAP_PERFMON load its BPF programs, but the uprobes it attaches need "
+                  "CAP_SYS_ADMIN on kernels up to at least 6.18; CAP_SYS_PTRACE reads and moves "
+                  "the memory of root's programs): run it with sudo, or see 'Privileges' in the "
+                  "README");
         return 1;
     }
 
