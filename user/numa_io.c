@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmp.h"
+#include "policy.h"
 #include "sysutil.h"
 #include "zoneinfo.h"
 
@@ -66,18 +67,27 @@ static int move_chunked(pid_t pid, size_t n, const uint64_t *addrs, const int *t
     for (size_t done = 0; done < n;) {
         size_t count = n - done < MTP_MOVE_CHUNK ? n - done : MTP_MOVE_CHUNK;
 
-        for (size_t i = 0; i < count; i++)
+        /* A move the kernel gives up on leaves the status of the pages it
+         * had queued, and of every one after them, unwritten: it fails as a
+         * whole (-ENOMEM at the first page a full node cannot take), or
+         * returns how many pages it did not migrate (pinned, locked). */
+        for (size_t i = 0; i < count; i++) {
             pages[i] = (void *)(uintptr_t)addrs[done + i];
+            status[done + i] = MTP_MOVE_NOT_MIGRATED;
+        }
         if (numa_move_pages(pid, (unsigned long)count, pages,
                             targets ? (int *)targets + done : NULL, status + done,
                             MPOL_MF_MOVE) < 0) {
             int err = -errno;
             /* A whole-call failure (the process exited, no permission)
-             * leaves status unwritten; say so for every page. */
+             * leaves status unwritten; say so for every page.  Others
+             * (-ENOMEM) are this chunk's pages' outcome. */
             if (err == -ESRCH || err == -EPERM || err == -EACCES || err == -EINVAL) {
                 free(pages);
                 return err;
             }
+            for (size_t i = 0; i < count; i++)
+                status[done + i] = err;
         }
         done += count;
     }

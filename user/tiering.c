@@ -10,6 +10,7 @@
 
 #include "diag.h"
 #include "interval.h"
+#include "move_backoff.h"
 #include "numa_io.h"
 #include "sysutil.h"
 #include "thp.h"
@@ -288,11 +289,11 @@ static int move(struct mtp_tiering *t, const struct mtp_options *o, const struct
 static void log_interval(const struct mtp_tiering_report *r, size_t n)
 {
     mtp_say("interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu "
-            "deferred %zu; moved %zu (promoted %zu demoted %zu) busy %zu nomem %zu gone %zu "
-            "other %zu",
+            "deferred %zu; moved %zu (promoted %zu demoted %zu) busy %zu nomem %zu refused %zu "
+            "gone %zu other %zu",
             r->plan.interval, n, r->plan.promote, r->plan.demote, r->plan.over_budget,
             r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted, r->moved.busy,
-            r->moved.nomem, r->moved.gone, r->moved.other);
+            r->moved.nomem, r->moved.refused, r->moved.gone, r->moved.other);
 }
 
 int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
@@ -303,6 +304,7 @@ int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
     struct mtp_tiering_report *r = &t->report;
     struct mtp_policy_input in = {0};
     size_t n = d->len, n_moves = 0;
+    uint64_t backoffs;
     int err;
 
     err = locate(t, o, pid, pages_fd, d);
@@ -335,7 +337,14 @@ int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
     }
     if (o->verbose)
         log_interval(r, n);
+    backoffs = r->totals.backoffs;
     mtp_policy_totals(t->policy, &r->totals);
+    if (r->totals.backoffs > backoffs)
+        mtp_say("pid %d: a node refused %zu pages (%zu ENOMEM: full; %zu EBUSY; %zu not "
+                "migrated, no reason given): moves to it are held for 1, 2, 4 ... (at most %d) "
+                "intervals, until a batch goes through",
+                (int)pid, r->moved.nomem + r->moved.busy + r->moved.refused, r->moved.nomem,
+                r->moved.busy, r->moved.refused, MTP_MOVE_BACKOFF_MAX);
     r->pingpong_rate = mtp_policy_pingpong_rate(t->policy);
     return 0;
 }

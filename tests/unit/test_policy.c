@@ -751,16 +751,16 @@ static void test_commit_counts_by_outcome(void **state)
     struct sim *s = sim_new(NULL);
     /* what move_pages reported, then where a query found each page */
     static const int status[] = {FAST,    -EBUSY, -EBUSY, -ENOMEM, -EFAULT,
-                                 -EACCES, -EIO,   FAST,   -ENOENT};
-    static const int after[] = {FAST, FAST, SLOW, SLOW, -EFAULT, SLOW, SLOW, SLOW, -ENOENT};
+                                 -EACCES, -EIO,   FAST,   -ENOENT, MTP_MOVE_NOT_MIGRATED};
+    static const int after[] = {FAST, FAST, SLOW, SLOW, -EFAULT, SLOW, SLOW, SLOW, -ENOENT, SLOW};
     struct mtp_commit_result r;
     struct mtp_policy_totals t;
 
     (void)state;
-    sim_add(s, 9, 100, SLOW);
+    sim_add(s, 10, 100, SLOW);
     sim_plan(s);
-    assert_int_equal(s->n_moves, 9);
-    mtp_policy_commit(s->p, s->moves, 9, status, after, &r);
+    assert_int_equal(s->n_moves, 10);
+    mtp_policy_commit(s->p, s->moves, 10, status, after, &r);
     assert_int_equal(r.moved, 2);
     assert_int_equal(r.promoted, 2);
     assert_int_equal(r.moved_bytes, 2 * PG);
@@ -769,11 +769,12 @@ static void test_commit_counts_by_outcome(void **state)
     assert_int_equal(r.nomem, 1);
     assert_int_equal(r.gone, 2);
     assert_int_equal(r.access, 1);
+    assert_int_equal(r.refused, 1);
     /* -EIO, and a success the query contradicts */
     assert_int_equal(r.other, 2);
     mtp_policy_totals(s->p, &t);
     assert_int_equal(t.moved, 2);
-    assert_int_equal(t.failed, 7);
+    assert_int_equal(t.failed, 8);
 
     /* without a re-query only a status naming the target counts */
     mtp_policy_commit(s->p, s->moves, 3, status, NULL, &r);
@@ -785,6 +786,79 @@ static void test_commit_counts_by_outcome(void **state)
 static void lazy_1(struct mtp_policy_config *c)
 {
     c->lazy_initial = 1;
+}
+
+/* Commits the plan with the moves to node `to` refused (err as
+ * move_pages's status, each page still where it was) and the rest done. */
+static void sim_refuse(struct sim *s, int to, int err)
+{
+    static int status[MAX_PAGES], after[MAX_PAGES];
+
+    for (size_t i = 0; i < s->n_moves; i++) {
+        struct mtp_policy_page *pg = sim_page(s, s->moves[i].addr);
+
+        if (s->moves[i].to_node == to) {
+            status[i] = err;
+        } else {
+            pg->node = s->moves[i].to_node;
+            status[i] = pg->node;
+        }
+        after[i] = pg->node;
+    }
+    mtp_policy_commit(s->p, s->moves, s->n_moves, status, after, NULL);
+}
+
+/* A full fast node (move_pages: -ENOMEM) holds promotions back for 1, then
+ * 2 intervals, while lazy demotions go on; a batch that goes through ends
+ * the hold.  Without it, every interval would retry the same pages. */
+static void test_full_fast_node_holds_promotions(void **state)
+{
+    struct sim *s = sim_new(lazy_1);
+    struct mtp_policy_totals t;
+
+    (void)state;
+    sim_add(s, 20, 100, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->st.promote, 20);
+    assert_int_equal(s->st.promote_held, 0);
+    sim_refuse(s, FAST, -ENOMEM);
+    sim_add(s, 5, 0, FAST); /* cold at once with N = 1 */
+
+    sim_plan(s); /* held one interval; the cold fast pages still go */
+    assert_int_equal(s->st.promote, 0);
+    assert_int_equal(s->st.promote_held, 1);
+    assert_int_equal(s->st.deferred, 20);
+    assert_int_equal(s->st.demote, 5);
+    sim_refuse(s, SLOW, -ENOMEM); /* the slow node is full too: demotions back off */
+
+    sim_plan(s); /* promotions retried, demotions held */
+    assert_int_equal(s->st.promote, 20);
+    assert_int_equal(s->st.demote, 0);
+    assert_int_equal(s->st.demote_held, 1);
+    sim_refuse(s, FAST, -ENOMEM);
+    for (int k = 2; k >= 1; k--) {
+        sim_plan(s);
+        assert_int_equal(s->st.promote, 0);
+        assert_int_equal(s->st.promote_held, k);
+    }
+    sim_step(s); /* room again: everything moves, and the hold is over */
+    assert_int_equal(s->st.promote, 20);
+    sim_add(s, 3, 100, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->st.promote_held, 0);
+    assert_int_equal(s->st.promote, 3);
+    sim_apply(s);
+    /* the kernel's own report of a full node: the batch not migrated, no
+     * status written */
+    sim_add(s, 4, 100, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->st.promote, 4);
+    sim_refuse(s, FAST, MTP_MOVE_NOT_MIGRATED);
+    sim_plan(s);
+    assert_int_equal(s->st.promote_held, 1);
+    mtp_policy_totals(s->p, &t);
+    assert_int_equal(t.backoffs, 4);
+    sim_free(s);
 }
 
 /* A failed demotion leaves no trace: the page coming back hot is not a
@@ -1267,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_rate_cap_limits_bytes_per_interval),
         cmocka_unit_test(test_moves_array_capacity_is_a_limit),
         cmocka_unit_test(test_commit_counts_by_outcome),
+        cmocka_unit_test(test_full_fast_node_holds_promotions),
         cmocka_unit_test(test_state_follows_the_requery),
         cmocka_unit_test(test_forgets_unreported_pages),
         cmocka_unit_test(test_duplicates_and_absent_pages),

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs inside the two-tier guest (make vm-test): the integration tests on
-# Debian's python3, then the migration proof.  Ends with one total line.
+# Debian's python3, then the migration proof and the full-node proof.
+# Ends with one total line.
 set -u
 build=${1:-build}
 out=${2:-build/vm-out}
@@ -28,6 +29,9 @@ MTP_EMULATED=1 /usr/bin/python3 tests/integration/run.py --build "$build" --only
 echo 0 >/proc/sys/kernel/numa_balancing
 echo "=== kernel.numa_balancing=0, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
 /usr/bin/python3 tools/vm/migration_proof.py --build "$build" --out "$out" 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The fast node full: refused moves are counted and backed off (issue 14).
+/usr/bin/python3 tools/vm/full_node_proof.py --build "$build" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 read -r passed failed < <(awk '/passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed,/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$log")
 rm -f "$log"

@@ -10,6 +10,7 @@
 
 #include "cmp.h"
 #include "errmsg.h"
+#include "move_backoff.h"
 #include "page_states.h"
 
 #include <errno.h>
@@ -56,6 +57,8 @@ struct mtp_policy {
     uint32_t *ring_bounced;
     size_t ring_len;
     struct mtp_policy_totals totals;
+    /* moves held back from a node that refused them: promotions, demotions */
+    struct mtp_move_backoff backoff[2];
 };
 
 void mtp_policy_config_default(struct mtp_policy_config *cfg)
@@ -228,7 +231,8 @@ struct planner {
     uint64_t fast;           /* projected fast bytes */
     size_t victim;           /* coldest-first cursor: index into c from the end */
     size_t untracked_victim; /* the same, over untracked pages */
-    bool promotions_held;    /* the cap or the array stopped promoting */
+    bool promotions_held;    /* the cap, the array or a backoff stopped promoting */
+    bool demotions_held;     /* the slow node refused the last ones */
 };
 
 static bool can_spend(struct planner *pl, size_t pages)
@@ -258,6 +262,8 @@ static bool lazy_eligible(const struct planner *pl, const struct cand *c)
  * went cold was at least seen in use. */
 static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool need_room)
 {
+    if (pl->demotions_held)
+        return NULL;
     if (need_room) {
         for (; pl->untracked_victim < pl->n; pl->untracked_victim++) {
             struct cand *c = &pl->c[pl->n - 1 - pl->untracked_victim];
@@ -321,8 +327,9 @@ static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
         demote(pl, v);
 
     /* 2: promotions, hottest first, each after the demotions that make its
-     * room */
-    promote_within_budget(pl, budget);
+     * room; none while the fast node backs off (move_backoff.h) */
+    if (!pl->promotions_held)
+        promote_within_budget(pl, budget);
 
     /* 3: the rest of the lazy demotions */
     pl->victim = 0;
@@ -552,7 +559,11 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
         .cap = moves ? cap : 0,
         .byte_cap = p->cfg.max_bytes_per_interval ? p->cfg.max_bytes_per_interval : UINT64_MAX,
         .fast = fast_used,
+        .promotions_held = mtp_move_backoff_left(&p->backoff[0], p->interval) > 0,
+        .demotions_held = mtp_move_backoff_left(&p->backoff[1], p->interval) > 0,
     };
+    st.promote_held = mtp_move_backoff_left(&p->backoff[0], p->interval);
+    st.demote_held = mtp_move_backoff_left(&p->backoff[1], p->interval);
     plan_moves(&pl, budget, st.severe);
     *n_moves = pl.n_moves;
     count_plan(&pl, &st);
@@ -577,22 +588,28 @@ void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_
                        const int *status, const int *node_after, struct mtp_commit_result *res)
 {
     struct mtp_commit_result r;
+    /* per direction (0 promotions, 1 demotions): tried, -ENOMEM, -EBUSY */
+    size_t tried[2] = {0}, nomem[2] = {0}, busy[2] = {0}, refused[2] = {0};
 
     memset(&r, 0, sizeof(r));
     for (size_t i = 0; i < n; i++) {
         const struct mtp_move *m = &moves[i];
         int where = node_after ? node_after[i] : status[i];
+        int dir = m->reason != MTP_MOVE_PROMOTE;
         struct mtp_page_state *s;
 
+        tried[dir]++;
         if (where != m->to_node) {
             int why = status[i];
 
             if (where == -ENOENT || where == -EFAULT || why == -ENOENT || why == -EFAULT)
                 r.gone++;
             else if (why == -EBUSY)
-                r.busy++;
+                busy[dir]++;
             else if (why == -ENOMEM)
-                r.nomem++;
+                nomem[dir]++;
+            else if (why == MTP_MOVE_NOT_MIGRATED)
+                refused[dir]++;
             else if (why == -EACCES)
                 r.access++;
             else
@@ -623,6 +640,16 @@ void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_
     p->totals.promoted += r.promoted;
     p->totals.demoted += r.demoted;
     p->totals.failed += n - r.moved;
+    r.busy = busy[0] + busy[1];
+    r.nomem = nomem[0] + nomem[1];
+    r.refused = refused[0] + refused[1];
+    for (int dir = 0; dir < 2; dir++) {
+        uint64_t before = p->backoff[dir].holds;
+
+        mtp_move_backoff_note(&p->backoff[dir], p->interval, tried[dir], nomem[dir],
+                              busy[dir] + refused[dir]);
+        p->totals.backoffs += p->backoff[dir].holds - before;
+    }
     if (res)
         *res = r;
 }

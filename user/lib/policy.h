@@ -52,6 +52,7 @@
 #ifndef MTP_POLICY_H
 #define MTP_POLICY_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -136,9 +137,17 @@ struct mtp_policy_stats {
     uint64_t budget_bytes;
     uint64_t budget_used_bytes;  /* our bytes on fast nodes before the moves */
     uint64_t fast_bytes_planned; /* and after them, if all succeed */
+    uint32_t promote_held;       /* intervals promotions are still held: the fast */
+    uint32_t demote_held;        /* or slow node refused them (move_backoff.h) */
     bool pressure;               /* over budget or below the watermark */
     bool severe;
 };
+
+/* The status of a page that move_pages(2) left where it was without a
+ * reason of its own: the call returned how many pages it did not migrate
+ * (the target node full, pages pinned or locked) and wrote no status for
+ * them. */
+#define MTP_MOVE_NOT_MIGRATED (-EAGAIN)
 
 /* Outcome of one batch of moves; the re-query decides what moved. */
 struct mtp_commit_result {
@@ -149,6 +158,7 @@ struct mtp_commit_result {
     size_t moved_despite_error; /* status said error, re-query says moved (THP) */
     size_t busy;                /* -EBUSY and still in place */
     size_t nomem;               /* -ENOMEM: target node full */
+    size_t refused;             /* MTP_MOVE_NOT_MIGRATED: not moved, no reason given */
     size_t gone;                /* -EFAULT / -ENOENT: unmapped or never faulted */
     size_t access;              /* -EACCES: shared with another process */
     size_t other;               /* anything else, including a reported success
@@ -163,6 +173,7 @@ struct mtp_policy_totals {
     uint64_t failed;
     uint64_t pingpongs;
     uint64_t judged;
+    uint64_t backoffs; /* holds begun or lengthened after a node refused moves */
 };
 
 struct mtp_policy;

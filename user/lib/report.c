@@ -36,6 +36,7 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     add_u64(o, "moved_despite_error", m->moved_despite_error);
     add_u64(failed, "busy", m->busy);
     add_u64(failed, "nomem", m->nomem);
+    add_u64(failed, "refused", m->refused);
     add_u64(failed, "gone", m->gone);
     add_u64(failed, "access", m->access);
     add_u64(failed, "other", m->other);
@@ -48,6 +49,8 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     add_u64(o, "budget_used_bytes", p->budget_used_bytes);
     add_u64(o, "fast_bytes_planned", p->fast_bytes_planned);
     json_object_object_add(o, "pressure", json_object_new_boolean(p->pressure));
+    add_u64(o, "promote_held", p->promote_held);
+    add_u64(o, "demote_held", p->demote_held);
     add_u64(o, "hinted_hot", t->hinted_hot);
     add_u64(o, "hinted_cold", t->hinted_cold);
     add_u64(o, "huge_pages", t->huge_pages);
@@ -55,6 +58,7 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     add_u64(totals, "demoted_pages", t->totals.demoted);
     add_u64(totals, "failed_pages", t->totals.failed);
     add_u64(totals, "pingpongs", t->totals.pingpongs);
+    add_u64(totals, "backoffs", t->totals.backoffs);
     json_object_object_add(o, "totals", totals);
     return o;
 }
@@ -151,7 +155,7 @@ static int text_row_tiering(const struct mtp_report *r, char *buf, size_t len)
     const struct mtp_tiering_report *t = r->tiering;
     const struct mtp_commit_result *m = &t->moved;
     const double mib = 1024.0 * 1024.0;
-    size_t failed = m->busy + m->nomem + m->gone + m->access + m->other;
+    size_t failed = m->busy + m->nomem + m->refused + m->gone + m->access + m->other;
     char budget[40];
 
     snprintf(budget, sizeof(budget), "%.0f/%.0f", t->plan.budget_used_bytes / mib,
