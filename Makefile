@@ -187,6 +187,7 @@ PREFIX ?= /usr/local
 PY_LIBDIR = $(shell $(PYTHON) -c "import sys, sysconfig; v = '%d.%d' % sys.version_info[:2]; deb = any(p.endswith('dist-packages') for p in sys.path); print('$(PREFIX)/lib/python%s/dist-packages' % v if deb else sysconfig.get_path('platlib', 'posix_prefix', vars={'base': '$(PREFIX)', 'platbase': '$(PREFIX)'}))")
 install: all $(BUILD)/mtp-trace.8
 	install -D -m 0755 $(BUILD)/mtp-trace $(DESTDIR)$(PREFIX)/sbin/mtp-trace
+	install -D -m 0755 tools/report/mtp-report $(DESTDIR)$(PREFIX)/bin/mtp-report
 	install -D -m 0644 $(BUILD)/mtp-trace.8 $(DESTDIR)$(PREFIX)/share/man/man8/mtp-trace.8
 	install -D -m 0644 $(PYEXT_SO) $(DESTDIR)$(PY_LIBDIR)/$(notdir $(PYEXT_SO))
 	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "inject.h"
 #include "launch.h"
@@ -28,6 +29,8 @@ struct mtp_fleet {
     struct mtp_pidlist injected;       /* --inject: tried once each, never again */
     struct mtp_inject inject;          /* the copy staged for the session being opened */
     bool header_printed;               /* the text table's, once for all sessions */
+    bool prom_failing;                 /* --prom-file could not be written: said once */
+    FILE *record;                      /* --record's stream, main's; or NULL */
 };
 
 /*

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "diag.h"
 #include "fleet.h"
+#include "heatmap.h"
 #include "interval.h"
 #include "stopsig.h"
 #include "sysutil.h"
@@ -144,6 +146,49 @@ static int serve_sessions(struct mtp_fleet *f, const struct pollfd *fds, unsigne
 }
 
 /* One interval for every session; on a stop, their final reports. */
+/* The interval's reports, all processes in one file: a failure to write it
+ * is said once (and its end), and tracing goes on without it. */
+static void write_prom(struct mtp_fleet *f)
+{
+    const struct mtp_report *reports[MTP_PIDS_MAX];
+    int err;
+
+    for (unsigned i = 0; i < f->len; i++)
+        reports[i] = &f->s[i]->report;
+    err = mtp_output__prom(f->opts->prom_file, reports, f->len);
+    if (err < 0 && !f->prom_failing)
+        mtp_warn("cannot write --prom-file %s: %s; tracing goes on, and it is retried each "
+                 "interval",
+                 f->opts->prom_file, strerror(-err));
+    else if (err == 0 && f->prom_failing)
+        mtp_say("--prom-file %s written again", f->opts->prom_file);
+    f->prom_failing = err < 0;
+}
+
+/* The session's interval, with its pages folded into a heatmap column, as
+ * one line of --record.  0, or -1 after saying it cannot be written: a
+ * recording with holes would mislead. */
+static int record_interval(struct mtp_fleet *f, struct mtp_session *s)
+{
+    struct mtp_heat_block *blocks = malloc(sizeof(*blocks) * (s->dump.len ? s->dump.len : 1));
+    size_t n;
+    char *line;
+    int ok;
+
+    /* short of memory, the line still goes, its heatmap column empty */
+    n = blocks ? mtp_heatmap_fold(s->dump.v, s->dump.len, blocks) : 0;
+    line = mtp_report_json_record(&s->report, blocks, n);
+    free(blocks);
+    ok = line && fputs(line, f->record) >= 0 && fputc('\n', f->record) != EOF &&
+         fflush(f->record) == 0;
+    free(line);
+    if (!ok) {
+        mtp_error("cannot write --record %s: %s; stopping", f->opts->record, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int run_intervals(struct mtp_fleet *f, enum mtp_stop stop, double now)
 {
     for (unsigned i = 0; i < f->len; i++) {
@@ -151,7 +196,11 @@ static int run_intervals(struct mtp_fleet *f, enum mtp_stop stop, double now)
 
         if (run_interval(f->s[i], &s_stop, now - f->s[i]->started_s) < 0)
             return -1;
+        if (f->record && record_interval(f, f->s[i]) < 0)
+            return -1;
     }
+    if (f->opts->prom_file[0])
+        write_prom(f);
     /* A session whose process tiering found gone made its final report. */
     for (unsigned i = f->len; i-- > 0;)
         if (f->s[i]->report.final && stop == MTP_STOP_NONE)

@@ -16,15 +16,48 @@
 #include "fleet.h"
 #include "launch.h"
 #include "loop.h"
+#include "output.h"
 #include "stopsig.h"
 #include "sysutil.h"
 #include "tiering.h"
+
+/* --prom-file and --record, found writable now rather than after the
+ * attach.  0, or -1 after saying why not. */
+static int open_outputs(const struct mtp_options *o, FILE **record)
+{
+    int rc;
+
+    *record = NULL;
+    /* an empty file is a valid one */
+    if (o->prom_file[0] && (rc = mtp_output__prom(o->prom_file, NULL, 0)) < 0) {
+        mtp_error("cannot write --prom-file %s: %s (its directory must exist and be writable "
+                  "by mtp-trace; node_exporter's textfile directory is given by its "
+                  "--collector.textfile.directory)",
+                  o->prom_file, strerror(-rc));
+        return -1;
+    }
+    if (o->prom_file[0])
+        mtp_say("Prometheus metrics in %s, rewritten each interval", o->prom_file);
+    if (!o->record[0])
+        return 0;
+    *record = fopen(o->record, "we");
+    if (!*record) {
+        mtp_error("cannot write --record %s: %s (its directory must exist and be writable by "
+                  "mtp-trace)",
+                  o->record, strerror(errno));
+        return -1;
+    }
+    mtp_say("recording every interval to %s (draw it with: mtp-report %s -o mtp.png)", o->record,
+            o->record);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     struct mtp_launch launched = {.pidfd = -1};
     struct mtp_fleet fleet;
     struct mtp_cli cli;
+    FILE *record;
     int rc, sigfd, stop_signal = 0;
 
     rc = mtp_cli__parse(&cli, argc, argv);
@@ -42,6 +75,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (open_outputs(&cli.opts, &record) < 0)
+        return 1;
     if (cli.config_path[0])
         mtp_say("settings from %s", cli.config_path);
     /* Signals wait on a descriptor from here on, so that a Ctrl-C between
@@ -49,6 +84,8 @@ int main(int argc, char **argv)
     sigfd = mtp_signals_block();
     if (sigfd < 0) {
         mtp_error("cannot set up signal handling: %s", strerror(-sigfd));
+        if (record)
+            fclose(record);
         return 1;
     }
     /* Each session opens, configures, loads and attaches as its process is
@@ -60,9 +97,14 @@ int main(int argc, char **argv)
     } else {
         rc = mtp_fleet__open(&fleet, &cli.opts, mtp_now_s());
     }
+    fleet.record = record;
     if (!rc)
         rc = mtp_loop__run(&fleet, sigfd, cli.launch ? &launched : NULL, &stop_signal);
     mtp_fleet__destroy(&fleet);
+    if (record && fclose(record) != 0 && !rc) {
+        mtp_error("cannot write --record %s: %s", cli.opts.record, strerror(errno));
+        rc = -1;
+    }
     close(sigfd);
     if (cli.launch) {
         mtp_launch__destroy(&launched);

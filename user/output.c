@@ -2,12 +2,16 @@
 #include "output.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "interval.h"
+#include "prom.h"
 
 void mtp_output__header(const struct mtp_report *r, bool json)
 {
@@ -56,6 +60,50 @@ int mtp_output__report(const struct mtp_report *r, bool json)
     if (fflush(stdout) == 0 && !ferror(stdout))
         return 0;
     return errno == EPIPE ? 0 : errno ? -errno : -EIO;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int mtp_output__prom(const char *path, const struct mtp_report *const *reports, size_t n)
+{
+    int need = mtp_prom_format(NULL, 0, reports, n), fd, err;
+    char tmp[PATH_MAX];
+    char *text;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    text = malloc((size_t)need + 1);
+    if (!text)
+        return -ENOMEM;
+    mtp_prom_format(text, (size_t)need + 1, reports, n);
+    /* 0644: node_exporter runs as its own user */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        err = -errno;
+    } else {
+        err = write_all(fd, text, (size_t)need);
+        if (close(fd) < 0 && !err)
+            err = -errno;
+        if (!err && rename(tmp, path) < 0)
+            err = -errno;
+        if (err)
+            unlink(tmp);
+    }
+    free(text);
+    return err;
 }
 
 void mtp_output__notices(struct mtp_notices *n, const struct mtp_report *r)

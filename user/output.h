@@ -28,6 +28,12 @@ void mtp_output__header(const struct mtp_report *r, bool json);
  * to SIGPIPE's stop (exit 141). */
 int mtp_output__report(const struct mtp_report *r, bool json);
 
+/* Rewrites path with the reports as Prometheus text (user/lib/prom.c):
+ * written to path.tmp beside it, then renamed over it, so that a reader
+ * (node_exporter) sees the old file or the new one, never half of one.
+ * 0, or -errno. */
+int mtp_output__prom(const char *path, const struct mtp_report *const *reports, size_t n);
+
 /* The notes the report calls for, each once: the written-page scan started,
  * backed off or was refused; nothing observed yet in the target; the page
  * map full. */

@@ -25,7 +25,8 @@ def test_install(trace_bin):
         check(r.returncode == 0, "make install failed: %s" % r.stderr[-2000:])
         got = sorted(os.path.relpath(os.path.join(d, f), dest)
                      for d, _, files in os.walk(dest) for f in files)
-        want = ["usr/local/lib/python3.11/dist-packages/mtp.cpython-311-x86_64-linux-gnu.so",
+        want = ["usr/local/bin/mtp-report",
+                "usr/local/lib/python3.11/dist-packages/mtp.cpython-311-x86_64-linux-gnu.so",
                 "usr/local/lib/systemd/system/mtp-trace@.service",
                 "usr/local/sbin/mtp-trace",
                 "usr/local/share/doc/mtp/example.ini",

@@ -1365,6 +1365,11 @@ def test_errors(trace_bin, pydir):
     check_config_errors(trace_bin)
     check_option_errors(trace_bin)
     expect_error(trace_bin, ["--pid", "1", "--bogus"], "unrecognized option")
+    expect_error(trace_bin, ["--pid", "1", "--prom-file", "/nonexistent/mtp.prom"],
+                 "cannot write --prom-file /nonexistent/mtp.prom: No such file or directory "
+                 "(its directory must exist")
+    expect_error(trace_bin, ["--pid", "1", "--record", "/nonexistent/run.jsonl"],
+                 "cannot write --record /nonexistent/run.jsonl: No such file or directory")
     # A pid that does not exist: pid_max is at most 2^22.
     expect_error(trace_bin, ["--pid", "2147483646"], "no process with pid")
     sleeper = subprocess.Popen(["sleep", "60"])
@@ -1664,6 +1669,8 @@ def main():
     import install_tests
     import privilege_tests
     import launch_tests
+    import prom_tests
+    import report_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build", help="build directory (relative to the repo)")
@@ -1779,12 +1786,17 @@ def main():
                            "on %s" % label, fault_tests.test_stress_flat, trace_bin, python,
                            pydir, tmp)
                 record("the least capabilities trace (and move pages), CAP_BPF+CAP_PERFMON "
-                       "is refused, on %s" % label, privilege_tests.test_least_privileges, trace_bin, python,
-                       pydir, tmp)
+                       "is refused, on %s" % label, privilege_tests.test_least_privileges,
+                       trace_bin, python, pydir, tmp)
                 record("a pid reused while mtp-trace inspects it is never traced on %s"
                        % label, fault_tests.test_pid_reused_during_inspection, trace_bin,
                        python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
+                record("--prom-file parses, is never half-written, agrees with the report, "
+                       "on %s" % label, prom_tests.test_prom_file, trace_bin, python, pydir, tmp)
+                record("--record and mtp-report: every interval, drawn to PNG and SVG, on %s"
+                       % label, report_tests.test_record_and_report, trace_bin, python, pydir,
+                       tmp)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
                 record("steps spend their 2%% budget on %s" % label, test_steps_spend_budget,

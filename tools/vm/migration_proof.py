@@ -97,6 +97,7 @@ def main():
     ap.add_argument("--fast-node", type=int, default=0)
     ap.add_argument("--slow-node", type=int, default=1)
     ap.add_argument("--out", help="write results.json here")
+    ap.add_argument("--record", help="mtp-trace --record this file (for mtp-report)")
     args = ap.parse_args()
 
     budget_bytes = int(args.budget[:-1]) * MIB if args.budget.endswith("M") else int(args.budget)
@@ -175,6 +176,8 @@ def main():
 
         cmd = [trace_bin, "--pid", str(pid), "--fast-budget", args.budget, "--interval", "1",
                "--duration", str(args.seconds), "--json", "--keep-pins"]
+        if args.record:
+            cmd += ["--record", args.record]
         print("running: " + " ".join(cmd), flush=True)
         t0 = time.monotonic()
         trace = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 120)

@@ -176,6 +176,17 @@ static int parse_nodes(struct mtp_options *o, const struct mtp_option *opt, cons
     return rc;
 }
 
+/* A file path, as given: checked by writing it once before tracing. */
+static int parse_file(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                      char *err, size_t errlen)
+{
+    int rc = check_text(opt, value, err, errlen);
+
+    if (rc == 0)
+        memcpy(field(o, opt), value, strlen(value) + 1);
+    return rc;
+}
+
 /* An absolute path: the pins live where the operator says, not where we run. */
 static int parse_path(struct mtp_options *o, const struct mtp_option *opt, const char *value,
                       char *err, size_t errlen)
@@ -344,6 +355,12 @@ const struct mtp_option mtp_option_table[] = {
      "Hottest pages to list when tracing stops (default 10)"},
     {"pin-root", 0, "DIR", TRACING, 0, "/sys/fs/bpf/mtp", parse_path, FIELD(pin_root), 0, 0, NULL,
      "Where to pin maps (default /sys/fs/bpf/mtp)"},
+    {"prom-file", 0, "PATH", TRACING, OPERATOR, NULL, parse_file, FIELD(prom_file), 0, 0, NULL,
+     "Rewrite this Prometheus text file (node_exporter's textfile collector; name it *.prom) "
+     "each interval, atomically (default: none)"},
+    {"record", 0, "FILE", TRACING, OPERATOR, NULL, parse_file, FIELD(record), 0, 0, NULL,
+     "Write every interval's report, with its page-temperature heatmap, to FILE as JSON lines, "
+     "for mtp-report (default: none)"},
     /* Not a setting (no parser, no field): the loader reads the file before the
      * command line, so that the command line wins. */
     {"config", 0, "FILE", TRACING, 0, NULL, NULL, 0, 0, 0, 0, NULL,

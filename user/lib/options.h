@@ -41,6 +41,8 @@ struct mtp_options {
     double max_rate_mbps;
     struct mtp_policy_config policy; /* max_bytes_per_interval is derived */
     char pin_root[256];
+    char prom_file[256]; /* --prom-file: node_exporter's textfile, or "" */
+    char record[256];    /* --record: every interval as JSON lines, or "" */
     char fast_nodes[MTP_NODELIST_MAX];
     char slow_nodes[MTP_NODELIST_MAX];
     /* The rows of mtp_option_table (bit i: row i) the command line, and the

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "report.h"
 
+#include "heatmap.h"
+
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,10 +83,9 @@ double mtp_report_scan_cost_pct(const struct mtp_report *r)
     return 100.0 * (double)(r->totals.wp_cost_ns - r->prev.wp_cost_ns) / (span * 1e9);
 }
 
-char *mtp_report_json(const struct mtp_report *r)
+static struct json_object *report_object(const struct mtp_report *r)
 {
     struct json_object *o = json_object_new_object();
-    char *out = NULL;
 
     if (!o)
         return NULL;
@@ -134,9 +135,47 @@ char *mtp_report_json(const struct mtp_report *r)
         }
         json_object_object_add(o, "top_pages", top);
     }
+    return o;
+}
+
+static char *to_line(struct json_object *o)
+{
+    char *out;
+
+    if (!o)
+        return NULL;
     out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     return out;
+}
+
+char *mtp_report_json(const struct mtp_report *r)
+{
+    return to_line(report_object(r));
+}
+
+char *mtp_report_json_record(const struct mtp_report *r, const struct mtp_heat_block *blocks,
+                             size_t n)
+{
+    struct json_object *o = report_object(r), *map, *rows;
+
+    if (!o)
+        return NULL;
+    map = json_object_new_object();
+    rows = json_object_new_array_ext((int)n);
+    json_object_object_add(map, "block_shift", json_object_new_int(MTP_HEATMAP_SHIFT));
+    for (size_t i = 0; rows && i < n; i++) {
+        struct json_object *row = json_object_new_array_ext(4);
+
+        json_object_array_add(row, json_object_new_uint64(blocks[i].block));
+        json_object_array_add(row, json_object_new_uint64(blocks[i].pages));
+        json_object_array_add(row, json_object_new_uint64(blocks[i].hot));
+        json_object_array_add(row, json_object_new_uint64(blocks[i].heat));
+        json_object_array_add(rows, row);
+    }
+    json_object_object_add(map, "blocks", rows);
+    json_object_object_add(o, "heatmap", map);
+    return to_line(o);
 }
 
 int mtp_report_text_header(const struct mtp_report *r, char *buf, size_t len)

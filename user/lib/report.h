@@ -62,6 +62,14 @@ double mtp_report_scan_cost_pct(const struct mtp_report *r);
 /* One JSON object, no trailing newline.  Returns a malloc'd string or NULL. */
 char *mtp_report_json(const struct mtp_report *r);
 
+struct mtp_heat_block;
+
+/* The same object with a "heatmap" member: {"block_shift": 21, "blocks":
+ * [[address >> 21, pages, hot pages, heat], ...]} -- one line of a
+ * --record file (user/lib/heatmap.h). */
+char *mtp_report_json_record(const struct mtp_report *r, const struct mtp_heat_block *blocks,
+                             size_t n);
+
 /* The text table's header and one row, into buf.  The columns depend on
  * whether the report carries tiering. */
 int mtp_report_text_header(const struct mtp_report *r, char *buf, size_t len);
