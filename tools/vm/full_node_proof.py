@@ -88,15 +88,9 @@ def main():
     args = ap.parse_args()
 
     trace_bin = os.path.join(ROOT, args.build, "mtp-trace")
-    pydir = subprocess.run(["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + args.python,
-                            "BUILD=" + args.build], capture_output=True, text=True,
-                           check=True).stdout.strip()
     tmp = "/tmp/mtp-full-node"
-    os.makedirs(tmp, exist_ok=True)
-    layout_path, ready = os.path.join(tmp, "layout.json"), os.path.join(tmp, "ready")
-    for p in (layout_path, ready):
-        if os.path.exists(p):
-            os.unlink(p)
+    workload, layout_path, ready = migration_proof.start_workload(
+        args.build, args.python, tmp, 120000, 10000, args.seconds * 3 + 120)
     passed = failed = 0
 
     def check(name, ok, detail):
@@ -104,21 +98,10 @@ def main():
         print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
         passed, failed = passed + bool(ok), failed + (not ok)
 
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, pydir))
-    workload = subprocess.Popen(
-        [args.python, os.path.join(ROOT, "tools", "workload.py"), "--hot", "120000", "--cold",
-         "10000", "--seconds", str(args.seconds * 3 + 120), "--layout", layout_path, "--ready",
-         ready], env=env, stdout=subprocess.DEVNULL)
     limit = vm_eval.FastLimit()
     filler = (None, 0)
     try:
-        deadline = time.monotonic() + 300
-        while not os.path.exists(ready):
-            if workload.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the workload did not start")
-            time.sleep(0.2)
-        with open(layout_path) as f:
-            layout = json.load(f)
+        layout = migration_proof.wait_layout(workload, layout_path, ready)
         pid = layout["pid"]
         hot = migration_proof.pages_of(layout["hot"]) - migration_proof.pages_of(layout["cold"])
         subprocess.run(["migratepages", str(pid), str(FAST), str(SLOW)], check=True)

@@ -58,6 +58,38 @@ class Numa:
         return counts
 
 
+def start_workload(build, python, tmp, hot, cold, seconds):
+    """tools/workload.py with mtp imported (this tree's build for python), its
+    hot and cold sets of hot and cold objects, running for seconds; its
+    layout file and ready marker in tmp.  Returns (process, layout path,
+    ready path)."""
+    pydir = subprocess.run(["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + python,
+                            "BUILD=" + build], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    os.makedirs(tmp, exist_ok=True)
+    layout_path, ready = os.path.join(tmp, "layout.json"), os.path.join(tmp, "ready")
+    for p in (layout_path, ready):
+        if os.path.exists(p):
+            os.unlink(p)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, pydir))
+    proc = subprocess.Popen(
+        [python, os.path.join(ROOT, "tools", "workload.py"), "--hot", str(hot), "--cold",
+         str(cold), "--seconds", str(seconds), "--layout", layout_path, "--ready", ready],
+        env=env, stdout=subprocess.DEVNULL)
+    return proc, layout_path, ready
+
+
+def wait_layout(proc, layout_path, ready, limit_s=300):
+    """The workload's layout once its sets are built; exits if it never is."""
+    deadline = time.monotonic() + limit_s
+    while not os.path.exists(ready):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the workload did not start")
+        time.sleep(0.2)
+    with open(layout_path) as f:
+        return json.load(f)
+
+
 def numa_maps_totals(pid):
     """Pages per node of the process's anonymous memory (heap and anon)."""
     totals = collections.Counter()
@@ -102,22 +134,9 @@ def main():
 
     budget_bytes = int(args.budget[:-1]) * MIB if args.budget.endswith("M") else int(args.budget)
     trace_bin = os.path.join(ROOT, args.build, "mtp-trace")
-    pydir = subprocess.run(["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + args.python,
-                            "BUILD=" + args.build], capture_output=True, text=True,
-                           check=True).stdout.strip()
-    tmp = "/tmp/mtp-proof"
-    os.makedirs(tmp, exist_ok=True)
-    layout_path, ready = os.path.join(tmp, "layout.json"), os.path.join(tmp, "ready")
-    for p in (layout_path, ready):
-        if os.path.exists(p):
-            os.unlink(p)
-
     numa = Numa()
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, pydir))
-    workload = subprocess.Popen(
-        [args.python, os.path.join(ROOT, "tools", "workload.py"), "--hot", str(args.hot),
-         "--cold", str(args.cold), "--seconds", str(args.seconds * 3 + 60), "--layout",
-         layout_path, "--ready", ready], env=env, stdout=subprocess.DEVNULL)
+    workload, layout_path, ready = start_workload(args.build, args.python, "/tmp/mtp-proof",
+                                                  args.hot, args.cold, args.seconds * 3 + 60)
     results = {"checks": []}
     passed = failed = 0
 
@@ -131,13 +150,7 @@ def main():
             failed += 1
 
     try:
-        deadline = time.monotonic() + 300
-        while not os.path.exists(ready):
-            if workload.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the workload did not start")
-            time.sleep(0.2)
-        with open(layout_path) as f:
-            layout = json.load(f)
+        layout = wait_layout(workload, layout_path, ready)
         pid = layout["pid"]
         hot, cold = pages_of(layout["hot"]), pages_of(layout["cold"])
         hot, cold = hot - cold, cold - hot
