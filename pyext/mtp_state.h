@@ -164,6 +164,13 @@ typedef struct {
     uint64_t wp_sys_ns_total;
     uint64_t wp_cost_ns_total;
     uint64_t wp_backoffs;
+    /* The scan's budget as a bucket (mtp_wpscan_credit): when a take leaves
+     * it in debt, the sample's protection is dropped until wp_hold_until (0:
+     * not holding), when the budget has paid the debt back. */
+    double wp_credit_ns;
+    uint64_t wp_hold_until;
+    unsigned wp_next_after_hold; /* the stride the sample moves to when the hold ends */
+    uint64_t wp_holds, wp_held_ns_total;
     unsigned wp_quiet;   /* samples in a row whose average cost was under a quarter of the budget */
     double wp_share_avg; /* the scan's cost as a share of time, smoothed; < 0: none yet */
     uint64_t wp_period_ns; /* time between two takes, smoothed: how often the sample moves */

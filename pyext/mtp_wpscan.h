@@ -146,7 +146,12 @@ int mtp_wpscan_entry_flushes_tlb(void);
  * the fault on large heaps, once on small ones (BENCHMARKS.md 3.2.1). */
 #define MTP_WPSCAN_TLB_REFILL_FACTOR 1.0
 
-#define MTP_WPSCAN_MAX_STRIDE 64
+/* The widest sample: 1 chunk in 1024, 2 MiB of every 2 GiB.  Wide enough
+ * that a heap of some GiB starts with a sample its budget affords: at 64, a
+ * 500 MiB heap's widest sample (8 MiB) cost 3x the budget in its first
+ * period alone, before the scan could back off (BENCHMARKS.md 1, heap_5m).
+ * The cost of width is coverage: a chunk is seen every stride takes. */
+#define MTP_WPSCAN_MAX_STRIDE 1024
 
 /*
  * The stride for the next sample, from the measured cost of the last one:
@@ -170,5 +175,19 @@ unsigned mtp_wpscan_next_stride(unsigned stride, uint64_t cost_ns, uint64_t elap
  * unit-tested.
  */
 double mtp_wpscan_average_share(double avg, double share, double budget);
+
+/*
+ * The scan's budget as a bucket, so that it holds over every second, not
+ * only on average: `credit_ns` earns `budget` x `elapsed_ns`, up to a
+ * second's worth (a quiet spell banks no burst), and pays `cost_ns`, what
+ * the scan just cost.  Returns the new credit.  Negative: the scan is in
+ * debt and must hold, its protection dropped, for mtp_wpscan_hold_ns() of
+ * it, the time the budget takes to pay the debt back.  The stride follows
+ * the average (mtp_wpscan_next_stride); this cuts the peaks the average
+ * lets through (a growing heap's new arenas, a burst of writes).  Pure
+ * arithmetic, unit-tested.
+ */
+double mtp_wpscan_credit(double credit_ns, uint64_t cost_ns, uint64_t elapsed_ns, double budget);
+uint64_t mtp_wpscan_hold_ns(double credit_ns, double budget);
 
 #endif

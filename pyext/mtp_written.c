@@ -58,6 +58,8 @@ static int mtp_written_ready(void)
         return 0;
     if (mtp.wp_state == MTP_WP_BACKING_OFF && mtp_now_ns() < mtp.wp_resume_ns)
         return 0;
+    if (mtp.wp_state == MTP_WP_ON && mtp_now_ns() < mtp.wp_hold_until)
+        return 0;
     if (mtp.wp_state != MTP_WP_ON) {
         int err = mtp_wpscan_open(&mtp.wp);
         if (err < 0) {
@@ -71,6 +73,8 @@ static int mtp_written_ready(void)
         mtp.written_since = 0;
         mtp.wp_share_avg = -1.0;
         mtp.wp_quiet = 0;
+        mtp.wp_credit_ns = 0;
+        mtp.wp_hold_until = 0;
         if (mtp.wp_fault_factor == 0) /* once: the kernel and CPU do not change */
             mtp.wp_fault_factor =
                 1.0 + (mtp_wpscan_entry_flushes_tlb() ? MTP_WPSCAN_TLB_REFILL_FACTOR : 0.0);
@@ -135,13 +139,17 @@ int mtp_written_due(uint64_t now)
         return 0;
     if (mtp.wp_state == MTP_WP_BACKING_OFF)
         return now >= mtp.wp_resume_ns;
+    if (mtp.wp_state == MTP_WP_ON && mtp.wp_hold_until != 0)
+        return now >= mtp.wp_hold_until;
     return mtp.wp_state != MTP_WP_ON || mtp.written_since == 0 ||
            now - mtp.written_since >= MTP_WP_PERIOD_NS;
 }
 
 void mtp_written_rearm(void)
 {
-    if (mtp.wp_state == MTP_WP_ON)
+    /* Not while holding: the protection stays dropped until the hold ends
+     * (the take after it protects again). */
+    if (mtp.wp_state == MTP_WP_ON && mtp.wp_hold_until == 0)
         mtp_wpscan_collect(&mtp.wp, NULL, 0);
 }
 
@@ -169,7 +177,7 @@ double mtp_wp_fault_price(void)
 /* What the scan cost since the last resample (faults at their price, and
  * its system calls), added to the totals; the price of a fault is measured
  * again every 30 s. */
-static uint64_t mtp_written_cost(uint64_t now)
+static uint64_t mtp_written_cost(uint64_t now, uint64_t *charged)
 {
     uint64_t cost;
 
@@ -188,6 +196,7 @@ static uint64_t mtp_written_cost(uint64_t now)
     mtp.wp_sys_ns_total += mtp.wp.sys_ns + mtp.wp.reset_ns;
     mtp.wp_cost_ns_total += cost + mtp.wp.reset_ns;
     mtp.pending_wp_cost_ns += cost + mtp.wp.reset_ns;
+    *charged = cost + mtp.wp.reset_ns;
     mtp.wp.faults = mtp.wp.sys_ns = mtp.wp.reset_ns = 0;
     return cost;
 }
@@ -213,6 +222,35 @@ static unsigned mtp_written_first_stride(void)
     return stride;
 }
 
+/* The scan is in debt (mtp_wpscan_credit): the sample's protection is
+ * dropped, so that no write faults, until the budget has paid the debt
+ * back; the pages written since the take are reported first.  The take
+ * after the hold protects the sample again (as after a full collection's
+ * release) and the sample moves on to `next`. */
+static void mtp_written_hold(uint64_t now, unsigned next)
+{
+    uint64_t hold = mtp_wpscan_hold_ns(mtp.wp_credit_ns, mtp.scan_share);
+
+    mtp_written_release();
+    mtp.wp_hold_until = now + hold;
+    mtp.written_since = mtp.wp_hold_until; /* nothing is earned while held: the hold pays */
+    mtp.wp_next_after_hold = next;
+    mtp.wp_credit_ns = 0; /* the hold pays it */
+    mtp.wp_holds++;
+    mtp.wp_held_ns_total += hold;
+    mtp.wp_sample_next = 0;
+}
+
+/* The hold is over and its take protected the sample again: the budget
+ * is earned from now, and the sample moves on. */
+static void mtp_written_resume(uint64_t now)
+{
+    mtp.written_since = now;
+    mtp.wp_hold_until = 0;
+    mtp.wp_window_lost = mtp.wp_retried = 0;
+    mtp.wp_sample_next = mtp.wp_next_after_hold;
+}
+
 /*
  * After a take: what the scan cost the program since the last sample was
  * protected, measured, and the next sample sized to keep that within
@@ -227,12 +265,18 @@ static unsigned mtp_written_first_stride(void)
  */
 void mtp_written_resample(uint64_t now)
 {
-    uint64_t elapsed = mtp.written_since ? now - mtp.written_since : 0, cost;
+    uint64_t elapsed, cost, charged;
     unsigned next;
 
-    if (mtp.wp_state != MTP_WP_ON)
+    if (mtp.wp_state != MTP_WP_ON || now < mtp.wp_hold_until)
         return;
-    cost = mtp_written_cost(now);
+    elapsed = mtp.written_since && now > mtp.written_since ? now - mtp.written_since : 0;
+    cost = mtp_written_cost(now, &charged);
+    mtp.wp_credit_ns = mtp_wpscan_credit(mtp.wp_credit_ns, charged, elapsed, mtp.scan_share);
+    if (mtp.wp_hold_until != 0) {
+        mtp_written_resume(now);
+        return;
+    }
     if (elapsed == 0) { /* the first sample: nothing measured yet */
         mtp.wp_sample_next = mtp_written_first_stride();
         return;
@@ -262,6 +306,11 @@ void mtp_written_resample(uint64_t now)
     }
     if (next <= MTP_WPSCAN_MAX_STRIDE / 2)
         mtp.wp_backoff_ns = 0; /* affordable again: the next back-off starts short */
+    if (mtp.wp_credit_ns < 0) {
+        mtp_written_hold(now, next);
+        mtp.wp_window_lost = 0;
+        return;
+    }
     /* A window a full collection cut short is watched again (the take
      * re-protected it), once: the sample returns to a chunk only every
      * `stride` takes, and a chunk cut at every visit would go unseen for

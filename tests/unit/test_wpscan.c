@@ -5,6 +5,7 @@
  * skipped, and say so.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,6 +216,45 @@ static void a_sample_watches_one_chunk_in_stride(void **state)
     munmap(region, 4 * CHUNK);
 }
 
+/* Whether the page at addr is write-protected for the scan: pagemap's
+ * uffd-wp bit (57). */
+static int page_is_protected(const char *addr)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    uint64_t entry = 0;
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)addr / PAGE * 8)),
+                     (ssize_t)sizeof(entry));
+    close(fd);
+    return (int)((entry >> 57) & 1);
+}
+
+/* A change of stride unprotects the old sample's chunks and protects the
+ * new one's, and nothing else is left protected: a chunk left over would
+ * fault for nothing, and unprotecting the whole heap instead cost a walk
+ * of its page tables inside a step. */
+static void a_new_stride_protects_only_its_sample(void **state)
+{
+    struct mtp_wpscan s;
+    char *region = watched_chunks(&s, 8);
+    const unsigned strides[] = {2, 8, 4, 1, 4};
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(strides) / sizeof(strides[0]); k++) {
+        mtp_wpscan_sample(&s, strides[k]);
+        for (size_t c = 0; c < 8; c++) {
+            uint64_t chunk = ((uintptr_t)region >> 21) + c;
+            int sampled = strides[k] == 1 || chunk % strides[k] == s.phase % strides[k];
+
+            assert_int_equal(page_is_protected(region + c * CHUNK), sampled);
+            assert_int_equal(page_is_protected(region + c * CHUNK + CHUNK - PAGE), sampled);
+        }
+    }
+    mtp_wpscan_close(&s);
+    munmap(region, 8 * CHUNK);
+}
+
 /* The sample moves a step after the take, and a full collection's release
  * may come in between: the moved sample is protected again and its writes
  * are reported and counted. */
@@ -306,15 +346,58 @@ static void stride_follows_the_measured_cost(void **state)
     /* 3x over at stride 16: 64. */
     assert_int_equal(mtp_wpscan_next_stride(16, 60000000, second, 0.02, 1), 64);
     /* The widest sample overran: back off. */
-    assert_int_equal(mtp_wpscan_next_stride(64, 25000000, second, 0.02, 1), 0);
+    assert_int_equal(mtp_wpscan_next_stride(MTP_WPSCAN_MAX_STRIDE, 25000000, second, 0.02, 1), 0);
     /* A narrower one overran past what the widest would fix in proportion:
      * the widest is tried first (a narrowed sample that hit hot chunks
      * used to back the scan off outright). */
-    assert_int_equal(mtp_wpscan_next_stride(4, 800000000, second, 0.02, 1), 64);
-    /* 40 is taken as 64, the widest: back off. */
-    assert_int_equal(mtp_wpscan_next_stride(40, 60000000, second, 0.02, 1), 0);
+    assert_int_equal(mtp_wpscan_next_stride(64, 800000000, second, 0.02, 1), MTP_WPSCAN_MAX_STRIDE);
+    /* 40x over at 4: wider in proportion, 160, taken as 256. */
+    assert_int_equal(mtp_wpscan_next_stride(4, 800000000, second, 0.02, 1), 256);
+    /* 600 is taken as 1024, the widest: back off. */
+    assert_int_equal(mtp_wpscan_next_stride(600, 60000000, second, 0.02, 1), 0);
     /* Strides are powers of two; nothing measured yet keeps it. */
     assert_int_equal(mtp_wpscan_next_stride(3, 10, 0, 0.02, 1), 4);
+}
+
+/* The bucket: a sample that cost more than its time earned leaves the
+ * scan in debt, held until the budget pays it back; a quiet spell banks a
+ * second's budget at most. */
+static void the_budget_holds_over_every_second(void **state)
+{
+    const uint64_t half_second = 500000000ull;
+    const double budget = 0.02;
+    double credit = 0;
+
+    (void)state;
+    /* 16 ms in 0.5 s (one hot chunk) against 10 ms earned: 6 ms of debt,
+     * paid back in 300 ms. */
+    credit = mtp_wpscan_credit(credit, 16000000, half_second, budget);
+    assert_true(credit < -5999999.0 && credit > -6000001.0);
+    assert_int_equal(mtp_wpscan_hold_ns(credit, budget) / 1000000, 300);
+    /* Within budget: no hold. */
+    assert_true(mtp_wpscan_credit(0, 9000000, half_second, budget) > 0);
+    assert_int_equal(mtp_wpscan_hold_ns(1000.0, budget), 0);
+    /* Ten quiet seconds bank one second's budget, 20 ms, not 200. */
+    credit = mtp_wpscan_credit(0, 0, 10 * 2 * half_second, budget);
+    assert_true(credit > 19999999.0 && credit < 20000001.0);
+    /* So a 50 ms burst after them is still 30 ms of debt: a 1.5 s hold. */
+    credit = mtp_wpscan_credit(credit, 50000000, 0, budget);
+    assert_int_equal(mtp_wpscan_hold_ns(credit, budget) / 1000000, 1500);
+    /* Over any run of samples, cost = earned - credit, and the credit is
+     * never below -(one sample's overrun): held, the scan costs nothing. */
+    credit = 0;
+    double cost = 0, earned = 0;
+    for (int i = 0; i < 100; i++) {
+        uint64_t c = (i % 3 == 0 ? 25 : 4) * 1000000ull;
+        credit = mtp_wpscan_credit(credit, c, half_second, budget);
+        cost += (double)c;
+        earned += budget * (double)half_second;
+        if (credit < 0) { /* held: time passes, nothing is spent */
+            earned += (double)mtp_wpscan_hold_ns(credit, budget) * budget;
+            credit = 0;
+        }
+    }
+    assert_true(cost <= earned + 1.0);
 }
 
 /* The sample that holds a chunk the program rewrites whole costs the same
@@ -341,7 +424,8 @@ static void one_hot_chunk_does_not_back_the_scan_off(void **state)
     assert_true(avg > 0.4 * budget && avg < budget);
     /* Judged alone, that sample widened the stride (and at the widest,
      * backed the scan off): what the average is for. */
-    assert_int_equal(mtp_wpscan_next_stride(64, (uint64_t)(1.6 * budget * (double)half_second),
+    assert_int_equal(mtp_wpscan_next_stride(MTP_WPSCAN_MAX_STRIDE,
+                                            (uint64_t)(1.6 * budget * (double)half_second),
                                             half_second, budget, 0),
                      0);
     /* A sample past 4x the budget is acted on at once. */
@@ -485,12 +569,14 @@ int main(void)
         cmocka_unit_test(rearm_forgets_writes),
         cmocka_unit_test(detach_hands_over_the_close),
         cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
+        cmocka_unit_test(a_new_stride_protects_only_its_sample),
         cmocka_unit_test(a_sample_moved_after_a_release_is_watched),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
         cmocka_unit_test(refuses_stacks_and_files),
         cmocka_unit_test(named_anonymous_memory_is_watched),
         cmocka_unit_test(stride_follows_the_measured_cost),
         cmocka_unit_test(one_hot_chunk_does_not_back_the_scan_off),
+        cmocka_unit_test(the_budget_holds_over_every_second),
         cmocka_unit_test(release_reports_then_stops_faults),
         cmocka_unit_test(a_new_range_is_protected_only_where_sampled),
         cmocka_unit_test(own_mappings_are_not_watched),
