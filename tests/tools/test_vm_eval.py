@@ -14,6 +14,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "vm"))
+import access_counts  # noqa: E402
+import access_host  # noqa: E402
 import access_metrics  # noqa: E402
 import vm_eval  # noqa: E402
 import vm_eval_report  # noqa: E402
@@ -109,6 +111,99 @@ class AccessMetricsTest(unittest.TestCase):
                                0.9486832980505138)
         self.assertEqual(access_metrics.top_k_agreement([0, 9, 8, 1], self.counts, 2), 0.5)
         self.assertEqual(access_metrics.top_k_agreement([9, 8, 0, 1], self.counts, 2), 1.0)
+
+
+class AccessRunTest(unittest.TestCase):
+    def test_windows_add_up_by_their_accesses(self):
+        # A busy window (100 accesses, 70 fast) and a quiet one (10, all
+        # slow): the run's share is 70/110, not the mean of 0.7 and 0.
+        busy = access_metrics.window_metrics([60, 30, 10, 0], [True, False, True, False], 2,
+                                             heat=[4, 3, 2, 1])
+        quiet = access_metrics.window_metrics([10, 0], [False, False], 1)
+        run = access_metrics.run_metrics([busy, quiet])
+        self.assertAlmostEqual(run["access_share"], 70 / 110)
+        self.assertAlmostEqual(run["oracle_share"], (90 + 10) / 110)
+        self.assertAlmostEqual(run["share_of_oracle"], 70 / 100)
+        self.assertAlmostEqual(run["slowdown"],
+                               (70 * 100 + 40 * 250) / (110 * 100))
+        # Only the window with mtp's heat ranks.
+        self.assertAlmostEqual(run["rho"], 1.0)
+        self.assertAlmostEqual(run["top_k"], 1.0)
+        self.assertEqual(busy["accessed_pages"], 3)
+        self.assertIsNone(access_metrics.run_metrics([quiet] * 0))
+        self.assertIsNone(access_metrics.run_metrics(
+            [access_metrics.window_metrics([0, 0], [True, False], 1)]))
+
+
+class AccessHostTest(unittest.TestCase):
+    """access_host.py's window serving against a count file laid out as the
+    plugin writes it (include/mtp_access.h), which this test increments
+    itself: QEMU cannot run here."""
+
+    def test_each_boundary_saves_the_window_since_the_last(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path, pages, vcpus = os.path.join(tmp, "counts"), 16, 2
+            arr = np.zeros((vcpus, 2, pages), dtype=np.uint32)
+            head = access_counts.HEADER.pack(access_counts.MAGIC, access_counts.VERSION, 12,
+                                             pages, vcpus, 1, 0, 0)
+
+            def write():
+                with open(path, "wb") as f:
+                    f.write(head + arr.tobytes())
+
+            write()
+            hs = os.path.join(tmp, "hs")
+            os.makedirs(hs)
+            win = access_host.Windows(path, hs)
+            for k, (page, loads, stores) in enumerate([(3, 5, 0), (3, 2, 7), (9, 0, 1)]):
+                arr[k % vcpus, 0, page] += loads
+                arr[k % vcpus, 1, page] += stores
+                write()
+                win.counts = None  # the test rewrote the file: map it again
+                open(os.path.join(hs, "r1.%d.req" % k), "w").close()
+                win.serve()
+                self.assertTrue(os.path.exists(os.path.join(hs, "r1.%d.ok" % k)))
+                self.assertFalse(os.path.exists(os.path.join(hs, "r1.%d.req" % k)))
+            w0, w1, w2 = (np.load(os.path.join(hs, "r1.%d.npz" % k)) for k in range(3))
+            self.assertEqual(len(w0["idx"]), 0)  # the first boundary only starts the run
+            self.assertEqual((w1["idx"].tolist(), w1["loads"].tolist(), w1["stores"].tolist()),
+                             ([3], [2], [7]))
+            self.assertEqual((w2["idx"].tolist(), w2["stores"].tolist()), ([9], [1]))
+
+
+class AccessReportTest(unittest.TestCase):
+    def test_a_run_is_scored_from_its_window_files(self):
+        present = access_metrics.PM_PRESENT
+        with tempfile.TemporaryDirectory() as d:
+            # Node 0 = frames [1, 262144), node 1 from 262144, counted
+            # 262144 higher.  Three pages: frame 10 (node 0), frames
+            # 262150 and 262160 (node 1); mtp's heat knows two of them.
+            spans = {"0": [1, 262144], "1": [262144, 524288]}
+            pages = np.array([0x1000, 0x2000, 0x3000], np.uint64)
+            entries = np.array([present | 10, present | 262150, present | 262160], np.uint64)
+            np.savez(os.path.join(d, "bfs_50_c_1.2.pages.npz"), entries=entries, pages=pages,
+                     nodes=np.array([0, 1, 1]), keys=np.array([0x2000, 0x1000], np.uint64),
+                     heat=np.array([900, 50], np.uint64), last_epoch=np.array([5, 5]),
+                     epoch=np.int64(5))
+            np.savez(os.path.join(d, "bfs_50_c_1.2.npz"),
+                     idx=np.array([10, 262150 + 262144, 262160 + 262144], np.uint32),
+                     loads=np.array([20, 70, 0], np.uint32),
+                     stores=np.array([0, 0, 10], np.uint32))
+            res = {"calibration": {"bfs": {"footprint": 2 * 4096}}, "runs": [{
+                "workload": "bfs", "share": 0.5, "config": "c", "access_run": "bfs_50_c_1",
+                "access_spans": spans,
+                # window 1 overlaps the build and is skipped; 3 is missing
+                "samples": [{"k": 1, "phase": "run"}, {"k": 2, "phase": "run"},
+                            {"k": 3, "phase": "run"}]}]}
+            vm_eval_report.add_access(res, d, 100.0, 250.0)
+            x = res["runs"][0]["access"]
+            self.assertAlmostEqual(x["access_share"], 20 / 100)  # frame 10 on node 0
+            self.assertAlmostEqual(x["oracle_share"], 70 / 100)  # 1 fast page: the busiest
+            self.assertEqual((x["windows"], x["missed_windows"]), (1, 1))
+            # mtp ranks 0x2000 (70 accesses) first: the top-1 agrees.
+            self.assertEqual(x["top_k"], 1.0)
+        self.assertEqual(vm_eval_report.plugin_offsets({0: (1, 9), 1: (262144, 9)}),
+                         {0: 0, 1: 262144})
 
 
 class AccessJoinTest(unittest.TestCase):

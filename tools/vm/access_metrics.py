@@ -117,3 +117,45 @@ def join(entries, node_spans, offsets, loads, stores):
     acc = np.zeros(len(pfns), dtype=np.int64)
     acc[counted] = total[idx[counted]]
     return acc, node
+
+
+def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns=SLOW_NS):
+    """One window's numbers, as sums that add up over windows: the
+    workload's accesses, those to the fast node, those the oracle would
+    have served there (`fast_pages` most accessed pages), the modelled time
+    and its all-fast ideal; with mtp's `heat` for the same pages, the rank
+    agreement (Spearman's rho, and the top-K share with K = `fast_pages`)."""
+    acc = np.asarray(acc, dtype=np.float64)
+    total = float(acc.sum())
+    t, _ = modelled_time(acc, on_fast, fast_ns, slow_ns)
+    out = {"accesses": total, "fast": fast_share(acc, on_fast) * total,
+           "oracle": oracle_share(acc, fast_pages) * total, "time_s": t,
+           "ideal_s": total * fast_ns * 1e-9, "pages": int(len(acc)),
+           "accessed_pages": int((acc > 0).sum())}
+    if heat is not None and len(acc):
+        out["rho"] = spearman(heat, acc)
+        out["top_k"] = top_k_agreement(heat, acc, min(int(fast_pages), len(acc)))
+    return out
+
+
+def run_metrics(windows):
+    """The run phase's numbers from its windows' (window_metrics): the
+    access-weighted fast share and the oracle's over all of the run's
+    accesses, share / oracle, the modelled slowdown against all-fast, and
+    the rank agreement averaged over the windows that have it.  None when
+    no window counted an access."""
+    total = sum(w["accesses"] for w in windows)
+    if not total:
+        return None
+    fast = sum(w["fast"] for w in windows) / total
+    oracle = sum(w["oracle"] for w in windows) / total
+    ideal = sum(w["ideal_s"] for w in windows)
+    out = {"access_share": fast, "oracle_share": oracle,
+           "share_of_oracle": fast / oracle if oracle else None,
+           "slowdown": sum(w["time_s"] for w in windows) / ideal if ideal else None,
+           "windows": len(windows), "accesses_per_window": total / len(windows)}
+    ranked = [w for w in windows if "rho" in w]
+    if ranked:
+        out["rho"] = sum(w["rho"] for w in ranked) / len(ranked)
+        out["top_k"] = sum(w["top_k"] for w in ranked) / len(ranked)
+    return out

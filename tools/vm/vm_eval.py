@@ -13,6 +13,8 @@ independently of mtp: both guest nodes are equally fast, so time says nothing.
   d   mtp-trace --eager (demote after one cold interval, never adapt)
   e   mtp-trace with each object counted on its first page only
       (MTP_FOOTPRINT=first-page, the paper prototype's footprint)
+  cn  c without the written-page scan (--no-written-scan)
+  en  e without the written-page scan
 
 How the fast node is limited: like the paper's memory eater, the rest of node 0
 is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
@@ -68,8 +70,11 @@ CONFIGS = {
     "c": "mtp defaults",
     "d": "mtp --eager",
     "e": "mtp first-page footprint",
+    # Ablations: the written-page scan off, with footprints (cn) and without (en).
+    "cn": "mtp --no-written-scan",
+    "en": "mtp first-page footprint, --no-written-scan",
 }
-MTP_CONFIGS = ("c", "d", "e")
+MTP_CONFIGS = ("c", "d", "e", "cn", "en")
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
 DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -425,11 +430,82 @@ def account_moves(old_pages, old_nodes, pages, nodes, last_dir):
     return up, down, bounced
 
 
+class AccessWindows:
+    """The guest's half of the access counts (tools/vm/access_host.py, which
+    runs QEMU with the TCG plugin): at each window boundary it asks the host
+    for a snapshot of the counts and waits for it, then saves the workload's
+    pages as they are at that moment: their pagemap entries (the frames:
+    the harness runs as root), their nodes and, under mtp, its page heat.
+    vm_eval_report.py joins the two.  A boundary the host does not answer
+    within `timeout` s marks its window as uncounted; the workload never
+    waits, only the harness does."""
+
+    def __init__(self, directory, run, timeout=10.0):
+        self.dir, self.run, self.timeout = directory, run, timeout
+        self.answered = self.missed = 0
+
+    def boundary(self, k):
+        base = os.path.join(self.dir, "%s.%d" % (self.run, k))
+        with open(base + ".req.tmp", "w"):
+            pass
+        os.rename(base + ".req.tmp", base + ".req")
+        end = time.monotonic() + self.timeout
+        while not os.path.exists(base + ".ok"):
+            if time.monotonic() > end:
+                self.missed += 1
+                return False
+            time.sleep(0.01)
+        self.answered += 1
+        return True
+
+    def save(self, k, entries, pages, nodes, heat):
+        np.savez(os.path.join(self.dir, "%s.%d.pages.npz" % (self.run, k)),
+                 entries=entries, pages=pages, nodes=nodes, **(heat or {}))
+
+
+class MtpHeat:
+    """mtp's page map as it is at a window's end, for the rank agreement:
+    keys, heat and what decaying it to the current epoch needs
+    (tools/eval/run.py's decayed()).  The map is opened once (its BTF read
+    through bpftool) and read with the bpf(2) syscall; None when it cannot
+    be read."""
+
+    def __init__(self, tracer, pid):
+        sys.path.insert(0, os.path.join(ROOT, "tools", "eval"))
+        import bpfmap  # noqa: E402
+        self.bpfmap, self.tracer, self.pmap = bpfmap, tracer, None
+        self.pin = "/sys/fs/bpf/mtp/%d/pages" % pid  # pinned per traced process
+        self.error = None
+
+    def __call__(self):
+        try:
+            if self.pmap is None:
+                self.pmap = self.bpfmap.PinnedMap(self.pin)
+            keys, vals = self.pmap.read()
+        except (OSError, self.bpfmap.MapError, subprocess.SubprocessError) as e:
+            self.error = repr(e)  # said in the run's results
+            return None
+        epochs = [l["epoch"] for l in self.tracer.lines if "epoch" in l]
+        out = {"keys": keys, "heat": vals["heat"].astype(np.uint64),
+               "last_epoch": vals["last_epoch"].astype(np.int64),
+               "epoch": np.int64(epochs[-1] if epochs else 0)}
+        if "period" in vals.dtype.names:
+            out["period"] = vals["period"].astype(np.int64)
+        return out
+
+    def close(self):
+        if self.pmap is not None:
+            self.pmap.close()
+            self.pmap = None
+
+
 class Sampler:
     """Per window: the workload's written pages and where its pages are."""
 
-    def __init__(self, pid, numa):
+    def __init__(self, pid, numa, access=None, heat=None):
         self.pid, self.numa = pid, numa
+        self.access, self.heat = access, heat
+        self.k = 0
         self.last_pages = np.zeros(0, np.uint64)
         self.last_nodes = np.zeros(0, np.int32)
         self.last_dir = {}  # page -> +1 (promoted) / -1 (demoted), its last move
@@ -437,16 +513,21 @@ class Sampler:
 
     def start(self):
         softdirty.clear(self.pid)
+        if self.access:
+            self.access.boundary(0)
 
     def sample(self):
+        self.k += 1
+        counted = self.access.boundary(self.k) if self.access else False
         ranges = softdirty.heap_ranges(softdirty.maps(self.pid))
-        present, written = [], []
+        present, written, entries = [], [], []
         with open("/proc/%d/pagemap" % self.pid, "rb", buffering=0) as f:
             for start, end in ranges:
                 e = softdirty.read_pagemap(self.pid, start, end, f)
                 addrs = np.uint64(start) + np.arange(len(e), dtype=np.uint64) * np.uint64(PAGE)
                 is_present = (e >> np.uint64(63)) & np.uint64(1) == 1
                 present.append(addrs[is_present])
+                entries.append(e[is_present])
                 written.append(addrs[is_present & ((e >> np.uint64(55)) & np.uint64(1) == 1)])
         softdirty.clear(self.pid)
         pages = np.concatenate(present) if present else np.zeros(0, np.uint64)
@@ -459,7 +540,10 @@ class Sampler:
         self.demoted += len(down)
         self.last_pages, self.last_nodes = pages, nodes
         t_nodes = nodes[np.searchsorted(pages, touched)] if len(touched) else nodes[:0]
-        return {"touched": int(len(touched)), "touched_fast": int((t_nodes == FAST).sum()),
+        if counted:
+            self.access.save(self.k, np.concatenate(entries) if entries else np.zeros(0, np.uint64),
+                             pages, nodes, self.heat() if self.heat else None)
+        return {"k": self.k, "counted": counted, "touched": int(len(touched)), "touched_fast": int((t_nodes == FAST).sum()),
                 "touched_slow": int((t_nodes == SLOW).sum()), "present": int(len(pages)),
                 "present_fast": int((nodes == FAST).sum()),
                 "present_slow": int((nodes == SLOW).sum()), "up": int(len(up)),
@@ -571,12 +655,13 @@ def run_one(args, numa, name, config, share, footprint):
     knobs.set(THP, args.thp)
     knobs.set(NUMA_BAL, 2 if config == "b" else 0)
     knobs.set(DEMOTION, 1 if config == "b" else 0)
-    env = {"MTP_FOOTPRINT": "first-page"} if config == "e" else {}
+    env = {"MTP_FOOTPRINT": "first-page"} if config in ("e", "en") else {}
     wl = Workload(args, name, env)
     try:
         wl.wait_ready(args.ready_timeout)
         if config in MTP_CONFIGS:
-            extra = ["--eager"] if config == "d" else []
+            extra = {"d": ["--eager"], "cn": ["--no-written-scan"],
+                     "en": ["--no-written-scan"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:
@@ -587,7 +672,16 @@ def run_one(args, numa, name, config, share, footprint):
         agent_threads = damon.threads() if damon else kthreads("kswapd") if config == "b" else []
         agent_cpu0 = {t: cpu_seconds(t) or 0 for t in agent_threads}
         vm0 = vmstat()
-        sampler = Sampler(wl.pid, numa)
+        access = None
+        if args.access:
+            args.access_runs += 1
+            res["access_run"] = "%s_%d_%s_%d" % (name, round((share or 0) * 100), config,
+                                                 args.access_runs)
+            res["access_spans"] = {n: [z["start"] // PAGE, z["end"] // PAGE]
+                                   for n, z in zoneinfo().items() if z["start"] is not None}
+            access = AccessWindows(args.access, res["access_run"])
+        heat = MtpHeat(tracer, wl.pid) if access and tracer else None
+        sampler = Sampler(wl.pid, numa, access, heat)
         sampler.start()
         t0 = time.monotonic()
         wl.go()
@@ -616,6 +710,12 @@ def run_one(args, numa, name, config, share, footprint):
         if damon:
             res["damon"] = damon.stats()
             res["damon"]["regions"] = {str(k): len(v) for k, v in damon.regions.items()}
+        if heat:
+            heat.close()
+            if heat.error:
+                res["mtp_heat_error"] = heat.error
+        if access:
+            res["access_windows"] = {"answered": access.answered, "missed": access.missed}
         if tracer:
             res["agent_cpu_s"] = tracer.stop()
             ti = [l["tiering"] for l in tracer.lines if "tiering" in l]
@@ -727,6 +827,8 @@ def main():
     ap.add_argument("--duration", type=float, default=24, help="run phase, seconds")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sample", type=float, default=2.0, help="window, seconds")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of every cell, interleaved (the report takes the median)")
     ap.add_argument("--thp", default="madvise", choices=["always", "madvise", "never"])
     ap.add_argument("--max-rate", type=int, default=100, help="DAMON quota, MiB/s")
     ap.add_argument("--lat-fast", type=float, default=100.0, help="modelled, ns")
@@ -736,7 +838,11 @@ def main():
     ap.add_argument("--ready-timeout", type=float, default=300)
     ap.add_argument("--build-timeout", type=float, default=600)
     ap.add_argument("--out", required=True, help="results.json path")
+    ap.add_argument("--access", metavar="DIR",
+                    help="count every access through the host's TCG plugin: the directory "
+                    "tools/vm/access_host.py serves (make vm-eval sets it)")
     args = ap.parse_args()
+    args.access_runs = 0
 
     if os.geteuid() != 0:
         sys.exit("vm-eval: needs root (run it in the guest: make vm-eval)")
@@ -765,7 +871,7 @@ def main():
             json.dump(out, f, indent=1)
         os.replace(tmp, args.out)
 
-    total = len(args.workloads) * (1 + len(args.shares) * len(args.configs))
+    total = len(args.workloads) * (1 + args.repeats * len(args.shares) * len(args.configs))
     done = 0
     t_start = time.monotonic()
     for name in args.workloads:
@@ -782,28 +888,30 @@ def main():
         save()
         if cal.get("exit") != 0:
             continue
-        for share in args.shares:
-            for config in args.configs:
-                try:
-                    r = run_one(args, numa, name, config, share, fp)
-                except Exception as e:  # one broken run must not end hours of them
-                    log("%s %s %s: %r" % (name, share, config, e))
-                    r = {"workload": name, "config": config, "share": share, "samples": [],
-                         "error": repr(e), "moves": {"promoted_bytes": 0, "demoted_bytes": 0,
-                                                     "pingpongs": 0}}
-                    summarize(r, args)
-                r["footprint"] = fp
-                out["runs"].append(r)
-                done += 1
-                el = time.monotonic() - t_start
-                log("[%d/%d] %s %3d%% %-2s fast share %s, moved %.1f MiB up %.1f MiB down, "
-                    "%d ping-pongs%s; %.0f min left" % (
-                        done, total, name, share * 100, config,
-                        "%.3f" % r["fast_share"] if r["fast_share"] is not None else "-",
-                        r["moves"]["promoted_bytes"] / MIB, r["moves"]["demoted_bytes"] / MIB,
-                        r["moves"]["pingpongs"], "; " + r["error"] if r.get("error") else "",
-                        el / done * (total - done) / 60))
-                save()
+        cells = [(rep, share, config) for rep in range(args.repeats) for share in args.shares
+                 for config in args.configs]  # each cell once, then again: interleaved
+        for rep, share, config in cells:
+            try:
+                r = run_one(args, numa, name, config, share, fp)
+            except Exception as e:  # one broken run must not end hours of them
+                log("%s %s %s: %r" % (name, share, config, e))
+                r = {"workload": name, "config": config, "share": share, "samples": [],
+                     "error": repr(e), "moves": {"promoted_bytes": 0, "demoted_bytes": 0,
+                                                 "pingpongs": 0}}
+                summarize(r, args)
+            r["footprint"] = fp
+            r["repeat"] = rep
+            out["runs"].append(r)
+            done += 1
+            el = time.monotonic() - t_start
+            log("[%d/%d] %s %3d%% %-2s fast share %s, moved %.1f MiB up %.1f MiB down, "
+                "%d ping-pongs%s; %.0f min left" % (
+                    done, total, name, share * 100, config,
+                    "%.3f" % r["fast_share"] if r["fast_share"] is not None else "-",
+                    r["moves"]["promoted_bytes"] / MIB, r["moves"]["demoted_bytes"] / MIB,
+                    r["moves"]["pingpongs"], "; " + r["error"] if r.get("error") else "",
+                    el / done * (total - done) / 60))
+            save()
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     save()
     bad = [r for r in out["runs"] if r.get("error")]

@@ -1,32 +1,78 @@
 #!/usr/bin/python3
 """Tables and plot from make vm-eval's results.json (tools/vm/vm_eval.py).
 
-  vm_eval_report.py RESULTS [--benchmarks BENCHMARKS.md] [--plot PREFIX]
+  vm_eval_report.py RESULTS [--access DIR] [--benchmarks BENCHMARKS.md] [--plot PREFIX]
 
-Prints one table per workload.  With --benchmarks, replaces the section between
+Prints one table per workload.  With --access (the directory the guest and
+tools/vm/access_host.py shared; by default RESULTS' directory's access/ when
+it exists), joins each run-phase window's access counts to the workload's
+pages and adds the access-weighted fast share, the oracle's, their ratio,
+the modelled slowdown and mtp's rank agreement (tools/vm/access_metrics.py).  With --benchmarks, replaces the section between
 the vm-eval markers in that file (appends it the first time).  With --plot,
 writes PREFIX.svg and PREFIX.png: fast-tier access share by configuration and
 fast-node size, one panel per workload.
 """
 import argparse
 import json
+import os
 import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import access_metrics  # noqa: E402
 
 MIB = 1 << 20
 BEGIN = "<!-- vm-eval:begin (written by tools/vm/vm_eval_report.py) -->"
 END = "<!-- vm-eval:end -->"
-ORDER = ["a", "b", "b2", "c", "d", "e"]
+ORDER = ["a", "b", "b2", "c", "d", "e", "cn", "en"]
 
 
 def fmt(v, spec="%.2f", none="-"):
     return none if v is None else spec % v
 
 
+def median_run(runs):
+    """The run of a cell that stands for it (vm_eval.py --repeats): the one
+    with the median soft-dirty share (of an even count, the lower middle),
+    carrying the cell's spread: `spread` (min, max) of the soft-dirty share,
+    `access_spread` of the access share, `repeats`."""
+    def val(r, path):
+        for k in path:
+            r = (r or {}).get(k)
+        return r
+
+    ranked = sorted(runs, key=lambda r: (r.get("fast_share") is None, r.get("fast_share") or 0))
+    m = dict(ranked[(len([r for r in ranked if r.get("fast_share") is not None]) - 1) // 2]
+             if any(r.get("fast_share") is not None for r in ranked) else ranked[0])
+    m["repeats"] = len(runs)
+    for key, path in (("spread", ("fast_share",)), ("access_spread", ("access", "access_share"))):
+        vals = [v for v in (val(r, path) for r in runs) if v is not None]
+        m[key] = (min(vals), max(vals)) if len(vals) > 1 else None
+    if m.get("access") is not None:
+        # The access numbers are the median of the repeats', not the median
+        # soft-dirty run's.
+        acc = sorted((r for r in runs if r.get("access")), key=lambda r: r["access"]["access_share"])
+        m["access"] = acc[(len(acc) - 1) // 2]["access"]
+    return m
+
+
 def index(res):
-    runs = {}
+    """{(workload, share, config): the cell's median run (median_run)}."""
+    cells = {}
     for r in res["runs"]:
-        runs[(r["workload"], r["share"], r["config"])] = r
-    return runs
+        cells.setdefault((r["workload"], r["share"], r["config"]), []).append(r)
+    return {k: median_run(v) for k, v in cells.items()}
+
+
+def spread(v, lohi, n, spec="%.3f"):
+    """A median with its range over the repeats, when there were several."""
+    if v is None:
+        return "-"
+    if not lohi:
+        return spec % v
+    return (spec + " [" + spec + "..." + spec + "] ×%d") % (v, lohi[0], lohi[1], n)
 
 
 def merge(res, more):
@@ -38,6 +84,73 @@ def merge(res, more):
     res.setdefault("merged", []).append({
         "started": more["started"], "finished": more.get("finished"),
         "configs": sorted({r["config"] for r in more["runs"]}), "runs": len(more["runs"])})
+
+
+def run_windows(r):
+    """The run phase's windows, less the first (it overlaps the build), as
+    summarize() in vm_eval.py takes them."""
+    return [s for s in r["samples"] if s["phase"] == "run"][1:]
+
+
+def mtp_heat_of(pages, saved):
+    """mtp's heat, as it ranks pages (decayed to the epoch, zero when no
+    longer hot: tools/eval/run.py's decayed()), for each of `pages`."""
+    sys.path.insert(0, os.path.join(HERE, "..", "eval"))
+    from run import decayed  # noqa: E402
+    sample = {k: saved[k] for k in ("heat", "last_epoch") if k in saved}
+    sample["epoch"] = int(saved["epoch"])
+    sample["period"] = saved["period"] if "period" in saved else None
+    heat = decayed(sample).astype(np.float64)
+    keys = saved["keys"].astype(np.uint64)
+    order = np.argsort(keys)
+    keys, heat = keys[order], heat[order]
+    at = np.minimum(np.searchsorted(keys, pages), max(len(keys) - 1, 0))
+    found = (keys[at] == pages) if len(keys) else np.zeros(len(pages), bool)
+    return np.where(found, heat[at] if len(keys) else 0.0, 0.0)
+
+
+def plugin_offsets(spans):
+    """Where the plugin counts each node's frames: QEMU 7.2 adds a RAM
+    block's guest-physical base to its frames twice, so a node whose
+    memory starts at frame F is counted F higher (make vm-access-check
+    measures it: node 1 at +262,144 pages with node 0 at 1 GiB)."""
+    # The span's first frame rounded down to where QEMU places RAM blocks
+    # (64-page multiples): node 0's block starts at frame 0 though its first
+    # usable frame is 1.
+    return {n: first // 64 * 64 for n, (first, _) in spans.items()}
+
+
+def add_access(res, directory, lat_fast, lat_slow):
+    """Each run's access metrics from its windows' files (see the module's
+    docstring); a window either side of which is missing is left out."""
+    for r in res["runs"]:
+        tag, fp = r.get("access_run"), (res["calibration"].get(r["workload"]) or {})
+        if not tag or not fp.get("footprint"):
+            continue
+        fast_pages = int(r["share"] * fp["footprint"] / 4096)
+        spans = {int(n): tuple(v) for n, v in r["access_spans"].items()}
+        offsets = plugin_offsets(spans)
+        windows, missed = [], 0
+        for s in run_windows(r):
+            base = os.path.join(directory, "%s.%d" % (tag, s.get("k", -1)))
+            try:
+                counts, saved = np.load(base + ".npz"), np.load(base + ".pages.npz")
+            except OSError:
+                missed += 1
+                continue
+            n = 6 << 18  # the plugin's default space, 6 GiB of pages
+            loads = np.zeros(max(n, int(counts["idx"].max()) + 1 if len(counts["idx"]) else n),
+                             np.uint32)
+            stores = loads.copy()
+            loads[counts["idx"]], stores[counts["idx"]] = counts["loads"], counts["stores"]
+            acc, node = access_metrics.join(saved["entries"], spans, offsets, loads, stores)
+            pages = saved["pages"].astype(np.uint64)
+            heat = mtp_heat_of(pages, saved) if "keys" in saved else None
+            windows.append(access_metrics.window_metrics(acc, node == 0, fast_pages, heat,
+                                                         lat_fast, lat_slow))
+        r["access"] = access_metrics.run_metrics(windows)
+        if r["access"] is not None:
+            r["access"]["missed_windows"] = missed
 
 
 def limit_missed(res, r):
@@ -112,7 +225,8 @@ def tables(res):
                 if limit_missed(res, r):
                     size += " ⚠ limit missed"
                 lines.append("| %s | %s %s | %s | %s | %.0f | %.1f | %.1f | %d | %s | %s | %s | %s |" % (
-                    size, c, res["configs"][c], fmt(r.get("fast_share"), "%.3f"),
+                    size, c, res["configs"][c],
+                    spread(r.get("fast_share"), r.get("spread"), r.get("repeats")),
                     fmt(bound(r), "%.2f"),
                     r.get("touched_per_sample", 0),
                     (r.get("agent_moves") or {}).get("promoted_bytes", 0) / MIB,
@@ -123,6 +237,7 @@ def tables(res):
                     fmt(r.get("modelled_penalty_us"), "%.0f")
                     + (" ⚠ " + r["error"][:60] if r.get("error") else "")))
         lines.append("")
+        lines.extend(access_table(res, runs, w))
     g = goals(res, runs)
     if g:
         lines.append("Goal check (c beats a, b and b2 on share; c moves fewer bytes than d "
@@ -142,6 +257,38 @@ def tables(res):
                 "-" if x["fewer_than_d"] is None else "yes" if x["fewer_than_d"] else "**no**"))
         lines.append("")
     return "\n".join(lines)
+
+
+def access_table(res, runs, w):
+    """The access-weighted table of one workload, when its runs have one."""
+    a = res["args"]
+    rows = [(s, c, runs[(w, s, c)]) for s in a["shares"] for c in a["configs"]
+            if (w, s, c) in runs and runs[(w, s, c)].get("access")]
+    if not rows:
+        return []
+    out = ["By every access (TCG plugin; %s/%s ns modelled; windows of the run phase after the "
+           "first):" % (fmt(a.get("lat_fast"), "%.0f"), fmt(a.get("lat_slow"), "%.0f")), "",
+           "| fast node | config | access share | oracle | share / oracle | modelled slowdown "
+           "| rank rho | top-K | accesses/window | windows (missed) | goal (c: >= 0.95 of the "
+           "oracle, beats a, b, b2) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s, c, r in rows:
+        x = r["access"]
+        goal = "-"
+        if c == "c":
+            rivals = [runs[(w, s, k)]["access"]["access_share"] for k in ("a", "b", "b2")
+                      if (w, s, k) in runs and runs[(w, s, k)].get("access")]
+            met = (x.get("share_of_oracle") or 0) >= 0.95 and all(
+                x["access_share"] > v for v in rivals)
+            goal = "yes" if met else "**no**"
+        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %.3g | %d (%d) |" % (
+            s * 100, c, spread(x["access_share"], r.get("access_spread"), r.get("repeats")),
+            x["oracle_share"],
+            fmt(x.get("share_of_oracle"), "%.3f"), fmt(x.get("slowdown"), "%.3f"),
+            fmt(x.get("rho"), "%.2f"), fmt(x.get("top_k"), "%.2f"),
+            x["accesses_per_window"], x["windows"], x.get("missed_windows", 0)) + " %s |" % goal)
+    out.append("")
+    return out
 
 
 def header(res, cmd):
@@ -187,16 +334,24 @@ def plot(res, prefix):
                              sharey=True)
     width = 0.8 / len(a["configs"])
     colors = {"a": "#9e9e9e", "b": "#1f77b4", "b2": "#17becf", "c": "#d62728",
-              "d": "#ff9896", "e": "#ff7f0e"}
+              "d": "#ff9896", "e": "#ff7f0e", "cn": "#8c564b", "en": "#c49c94"}
+    by_access = any(r.get("access") for r in runs.values())
+
+    def share(r):
+        """The access share where the accesses were counted, else soft-dirty's."""
+        if by_access:
+            return (r.get("access") or {}).get("access_share")
+        return r.get("fast_share")
+
     for i, w in enumerate(ws):
         ax = axes[i // cols][i % cols]
         for j, c in enumerate(a["configs"]):
             xs, ys, missed = [], [], []
             for k, s in enumerate(a["shares"]):
                 r = runs.get((w, s, c))
-                if r and r.get("fast_share") is not None:
+                if r and share(r) is not None:
                     xs.append(k + (j - (len(a["configs"]) - 1) / 2) * width)
-                    ys.append(r["fast_share"])
+                    ys.append(share(r))
                     missed.append(limit_missed(res, r))
             bars = ax.bar(xs, ys, width, label="%s %s" % (c, res["configs"][c]),
                           color=colors.get(c))
@@ -204,13 +359,21 @@ def plot(res, prefix):
                 if m:  # measured at another size than its column says
                     bar.set_hatch("xx")
                     bar.set_alpha(0.35)
+        if by_access:  # the oracle's share at each size: the limit of any placement
+            for k, s in enumerate(a["shares"]):
+                o = [r["access"]["oracle_share"] for c in a["configs"]
+                     for r in [runs.get((w, s, c))] if r and r.get("access")]
+                if o:
+                    ax.hlines(max(o), k - 0.45, k + 0.45, colors="black", linestyles="dashed",
+                              label="oracle" if k == 0 else None)
         ax.set_title(w)
         ax.set_xticks(range(len(a["shares"])))
         ax.set_xticklabels(["%d%%" % (s * 100) for s in a["shares"]])
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
         if i % cols == 0:
-            ax.set_ylabel("fast-tier access share")
+            ax.set_ylabel("fast-tier access share" + (" (every access)" if by_access
+                                                      else " (soft-dirty)"))
         ax.set_xlabel("fast node, % of footprint")
     for i in range(len(ws), rows * cols):
         axes[i // cols][i % cols].axis("off")
@@ -232,6 +395,8 @@ def main():
     ap.add_argument("--benchmarks", help="BENCHMARKS.md to update")
     ap.add_argument("--plot", help="write PREFIX.svg and PREFIX.png")
     ap.add_argument("--command", default="make vm-eval", help="the command, for the record")
+    ap.add_argument("--access", metavar="DIR",
+                    help="the access counts' directory (default: RESULTS' directory's access/)")
     args = ap.parse_args()
     try:
         with open(args.results) as f:
@@ -248,6 +413,12 @@ def main():
         merge(res, more)
     if not res.get("runs"):
         sys.exit("vm_eval_report: %s has no runs" % args.results)
+    access = args.access or os.path.join(os.path.dirname(os.path.abspath(args.results)), "access")
+    if os.path.isdir(access):
+        add_access(res, access, res["args"].get("lat_fast", 100.0),
+                   res["args"].get("lat_slow", 250.0))
+    elif args.access:
+        sys.exit("vm_eval_report: no directory %s" % args.access)
     body = header(res, args.command) + tables(res)
     print(body)
     if args.plot:
@@ -265,7 +436,6 @@ def main():
                 "workloads (`make vm-eval`)\n\n" + section + "\n"
         with open(args.benchmarks + ".tmp", "w") as f:
             f.write(text)
-        import os
         os.replace(args.benchmarks + ".tmp", args.benchmarks)
         print("updated %s" % args.benchmarks)
     return 0
