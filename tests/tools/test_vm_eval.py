@@ -130,6 +130,11 @@ class AccessRunTest(unittest.TestCase):
         self.assertAlmostEqual(run["rho"], 1.0)
         self.assertAlmostEqual(run["top_k"], 1.0)
         self.assertEqual(busy["accessed_pages"], 3)
+        # K is capped by the pages accessed at all: with 4 fast pages and 3
+        # accessed, a heat that ranks the unaccessed page among its top 3
+        # does not agree fully.
+        capped = access_metrics.window_metrics([60, 30, 10, 0], [True] * 4, 4, heat=[4, 3, 0, 9])
+        self.assertAlmostEqual(capped["top_k"], 2 / 3)
         self.assertIsNone(access_metrics.run_metrics([quiet] * 0))
         self.assertIsNone(access_metrics.run_metrics(
             [access_metrics.window_metrics([0, 0], [True, False], 1)]))
@@ -202,6 +207,11 @@ class AccessReportTest(unittest.TestCase):
             self.assertEqual((x["windows"], x["missed_windows"]), (1, 1))
             # mtp ranks 0x2000 (70 accesses) first: the top-1 agrees.
             self.assertEqual(x["top_k"], 1.0)
+            # 0x3000 (10 accesses) is in no entry of mtp's map: held cold,
+            # never seen.
+            self.assertEqual(x["hot_pages"], 2)
+            self.assertAlmostEqual(x["cold_share"], 0.1)
+            self.assertAlmostEqual(x["unseen_share"], 0.1)
         self.assertEqual(vm_eval_report.plugin_offsets({0: (1, 9), 1: (262144, 9)}),
                          {0: 0, 1: 262144})
 

@@ -119,12 +119,16 @@ def join(entries, node_spans, offsets, loads, stores):
     return acc, node
 
 
-def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns=SLOW_NS):
+def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns=SLOW_NS,
+                   known=None):
     """One window's numbers, as sums that add up over windows: the
     workload's accesses, those to the fast node, those the oracle would
     have served there (`fast_pages` most accessed pages), the modelled time
     and its all-fast ideal; with mtp's `heat` for the same pages, the rank
-    agreement (Spearman's rho, and the top-K share with K = `fast_pages`)."""
+    agreement (Spearman's rho, and the top-K share with K = `fast_pages`,
+    or the pages accessed at all if fewer), the pages it holds hot, and the
+    accesses to pages it holds cold; with `known` (the pages mtp's map has
+    at all), the accesses to pages it never saw: why a ranking misses."""
     acc = np.asarray(acc, dtype=np.float64)
     total = float(acc.sum())
     t, _ = modelled_time(acc, on_fast, fast_ns, slow_ns)
@@ -134,7 +138,17 @@ def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns
            "accessed_pages": int((acc > 0).sum())}
     if heat is not None and len(acc):
         out["rho"] = spearman(heat, acc)
-        out["top_k"] = top_k_agreement(heat, acc, min(int(fast_pages), len(acc)))
+        # K no larger than the pages accessed at all: past them the top K by
+        # accesses is pages of none, ordered by address, and so would be
+        # mtp's past its hot pages: a tie that agreed by the order alone.
+        k = min(int(fast_pages), out["accessed_pages"])
+        if k > 0:
+            out["top_k"] = top_k_agreement(heat, acc, k)
+        hot = np.asarray(heat, dtype=np.float64) > 0
+        out["hot_pages"] = int(hot.sum())
+        out["cold_accesses"] = float(acc[~hot].sum())
+        if known is not None:
+            out["unseen_accesses"] = float(acc[~np.asarray(known, dtype=bool)].sum())
     return out
 
 
@@ -157,5 +171,13 @@ def run_metrics(windows):
     ranked = [w for w in windows if "rho" in w]
     if ranked:
         out["rho"] = sum(w["rho"] for w in ranked) / len(ranked)
-        out["top_k"] = sum(w["top_k"] for w in ranked) / len(ranked)
+    topk = [w for w in windows if "top_k" in w]
+    if topk:
+        out["top_k"] = sum(w["top_k"] for w in topk) / len(topk)
+    if ranked:
+        out["hot_pages"] = sum(w["hot_pages"] for w in ranked) / len(ranked)
+        out["cold_share"] = sum(w["cold_accesses"] for w in ranked) / total
+    seen = [w for w in windows if "unseen_accesses" in w]
+    if seen:
+        out["unseen_share"] = sum(w["unseen_accesses"] for w in seen) / total
     return out

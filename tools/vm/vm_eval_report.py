@@ -145,9 +145,12 @@ def add_access(res, directory, lat_fast, lat_slow):
             loads[counts["idx"]], stores[counts["idx"]] = counts["loads"], counts["stores"]
             acc, node = access_metrics.join(saved["entries"], spans, offsets, loads, stores)
             pages = saved["pages"].astype(np.uint64)
-            heat = mtp_heat_of(pages, saved) if "keys" in saved else None
+            heat = known = None
+            if "keys" in saved:
+                heat = mtp_heat_of(pages, saved)
+                known = np.isin(pages, saved["keys"].astype(np.uint64))
             windows.append(access_metrics.window_metrics(acc, node == 0, fast_pages, heat,
-                                                         lat_fast, lat_slow))
+                                                         lat_fast, lat_slow, known))
         r["access"] = access_metrics.run_metrics(windows)
         if r["access"] is not None:
             r["access"]["missed_windows"] = missed
@@ -269,9 +272,9 @@ def access_table(res, runs, w):
     out = ["By every access (TCG plugin; %s/%s ns modelled; windows of the run phase after the "
            "first):" % (fmt(a.get("lat_fast"), "%.0f"), fmt(a.get("lat_slow"), "%.0f")), "",
            "| fast node | config | access share | oracle | share / oracle | modelled slowdown "
-           "| rank rho | top-K | accesses/window | windows (missed) | goal (c: >= 0.95 of the "
-           "oracle, beats a, b, b2) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| rank rho | top-K | mtp hot pages | accesses mtp holds cold | accesses mtp never saw "
+           "| accesses/window | windows (missed) | goal (c: >= 0.95 of the oracle, beats a, b, b2) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, c, r in rows:
         x = r["access"]
         goal = "-"
@@ -281,11 +284,13 @@ def access_table(res, runs, w):
             met = (x.get("share_of_oracle") or 0) >= 0.95 and all(
                 x["access_share"] > v for v in rivals)
             goal = "yes" if met else "**no**"
-        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %.3g | %d (%d) |" % (
+        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
             s * 100, c, spread(x["access_share"], r.get("access_spread"), r.get("repeats")),
             x["oracle_share"],
             fmt(x.get("share_of_oracle"), "%.3f"), fmt(x.get("slowdown"), "%.3f"),
             fmt(x.get("rho"), "%.2f"), fmt(x.get("top_k"), "%.2f"),
+            fmt(x.get("hot_pages"), "%.0f"), fmt(x.get("cold_share"), "%.2f"),
+            fmt(x.get("unseen_share"), "%.2f"),
             x["accesses_per_window"], x["windows"], x.get("missed_windows", 0)) + " %s |" % goal)
     out.append("")
     return out
@@ -379,8 +384,11 @@ def plot(res, prefix):
         axes[i // cols][i % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
-    fig.suptitle("Share of recently touched pages on the fast node (soft-dirty, guest %s); "
-                 "hatched: fast-node limit missed" % res["kernel"], fontsize=10)
+    what = ("Share of the workload's accesses served by the fast node (every access, TCG plugin; "
+            "dashed: the oracle's" if by_access else
+            "Share of recently touched pages on the fast node (soft-dirty")
+    fig.suptitle("%s; guest %s); hatched: fast-node limit missed" % (what, res["kernel"]),
+                 fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 0.96))
     for ext in ("svg", "png"):
         fig.savefig("%s.%s" % (prefix, ext), dpi=110)
