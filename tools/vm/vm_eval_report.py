@@ -72,7 +72,7 @@ def spread(v, lohi, n, spec="%.3f"):
         return "-"
     if not lohi:
         return spec % v
-    return (spec + " [" + spec + "..." + spec + "] ×%d") % (v, lohi[0], lohi[1], n)
+    return (spec + " [" + spec + ".." + spec + "] ×%d") % (v, lohi[0], lohi[1], n)
 
 
 def merge(res, more):
