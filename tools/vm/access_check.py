@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import access_counts  # noqa: E402
+import access_host  # noqa: E402
 
 
 def boot(args, qemu_wrapper, out, counts=None):
@@ -122,11 +123,7 @@ def main():
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="mtp-access-") as tmp:
         counts = "/dev/shm/mtp-access-check-%d" % os.getpid()
-        wrapper = os.path.join(tmp, "qemu")
-        with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec qemu-system-x86_64 -plugin %s,out=%s,gib=%d \"$@\"\n"
-                    % (args.plugin, counts, args.gib))
-        os.chmod(wrapper, 0o755)
+        wrapper = access_host.qemu_wrapper(tmp, args.plugin, counts, args.gib)
         try:
             plain, plain_wall, _ = boot(args, None, os.path.join(tmp, "plain"))
             traced, traced_wall, windows = boot(args, wrapper, os.path.join(tmp, "plugin"), counts)
