@@ -164,9 +164,10 @@ typedef struct {
     uint64_t wp_sys_ns_total;
     uint64_t wp_cost_ns_total;
     uint64_t wp_backoffs;
-    /* The scan's budget as a bucket (mtp_wpscan_credit): when a take leaves
-     * it in debt, the sample's protection is dropped until wp_hold_until (0:
-     * not holding), when the budget has paid the debt back. */
+    /* The scan's budget as a bucket (mtp_wpscan_credit): when the next
+     * sample is expected to leave it in debt (mtp_wpscan_projected), the
+     * sample's protection is dropped until wp_hold_until (0: not holding),
+     * when the budget has earned the sample's expected cost. */
     double wp_credit_ns;
     uint64_t wp_hold_until;
     unsigned wp_next_after_hold; /* the stride the sample moves to when the hold ends */

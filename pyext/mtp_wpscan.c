@@ -539,11 +539,17 @@ double mtp_wpscan_average_share(double avg, double share, double budget)
 double mtp_wpscan_credit(double credit_ns, uint64_t cost_ns, uint64_t elapsed_ns, double budget)
 {
     double cap = budget * MTP_WPSCAN_CREDIT_SPAN_NS;
+    double limit = credit_ns > cap ? credit_ns : cap; /* a hold's advance is kept */
+    double next = credit_ns + budget * (double)elapsed_ns - (double)cost_ns;
 
-    credit_ns += budget * (double)elapsed_ns;
-    if (credit_ns > cap)
-        credit_ns = cap;
-    return credit_ns - (double)cost_ns;
+    return next > limit ? limit : next;
+}
+
+double mtp_wpscan_projected(double credit_ns, double share_avg, uint64_t period_ns, double budget)
+{
+    if (share_avg < 0)
+        share_avg = 0;
+    return credit_ns + (budget - share_avg) * (double)period_ns;
 }
 
 uint64_t mtp_wpscan_hold_ns(double credit_ns, double budget)

@@ -222,20 +222,23 @@ static unsigned mtp_written_first_stride(void)
     return stride;
 }
 
-/* The scan is in debt (mtp_wpscan_credit): the sample's protection is
- * dropped, so that no write faults, until the budget has paid the debt
- * back; the pages written since the take are reported first.  The take
- * after the hold protects the sample again (as after a full collection's
- * release) and the sample moves on to `next`. */
-static void mtp_written_hold(uint64_t now, unsigned next)
+/* The next sample would leave the scan in debt (mtp_wpscan_projected,
+ * `projected` < 0): the sample's protection is dropped, so that no write
+ * faults, until the budget has earned what the sample is expected to cost;
+ * the pages written since the take are reported first.  The take after the
+ * hold protects the sample again (as after a full collection's release)
+ * and the sample moves on to `next`. */
+static void mtp_written_hold(uint64_t now, unsigned next, double projected)
 {
-    uint64_t hold = mtp_wpscan_hold_ns(mtp.wp_credit_ns, mtp.scan_share);
+    uint64_t hold = mtp_wpscan_hold_ns(projected, mtp.scan_share);
 
     mtp_written_release();
     mtp.wp_hold_until = now + hold;
-    mtp.written_since = mtp.wp_hold_until; /* nothing is earned while held: the hold pays */
+    /* What the hold earns is credited now, in advance, and the budget is
+     * earned again from its end: the sample after it is paid for. */
+    mtp.written_since = mtp.wp_hold_until;
+    mtp.wp_credit_ns -= projected;
     mtp.wp_next_after_hold = next;
-    mtp.wp_credit_ns = 0; /* the hold pays it */
     mtp.wp_holds++;
     mtp.wp_held_ns_total += hold;
     mtp.wp_sample_next = 0;
@@ -266,6 +269,7 @@ static void mtp_written_resume(uint64_t now)
 void mtp_written_resample(uint64_t now)
 {
     uint64_t elapsed, cost, charged;
+    double projected;
     unsigned next;
 
     if (mtp.wp_state != MTP_WP_ON || now < mtp.wp_hold_until)
@@ -306,8 +310,10 @@ void mtp_written_resample(uint64_t now)
     }
     if (next <= MTP_WPSCAN_MAX_STRIDE / 2)
         mtp.wp_backoff_ns = 0; /* affordable again: the next back-off starts short */
-    if (mtp.wp_credit_ns < 0) {
-        mtp_written_hold(now, next);
+    projected =
+        mtp_wpscan_projected(mtp.wp_credit_ns, mtp.wp_share_avg, mtp.wp_period_ns, mtp.scan_share);
+    if (projected < 0) {
+        mtp_written_hold(now, next, projected);
         mtp.wp_window_lost = 0;
         return;
     }

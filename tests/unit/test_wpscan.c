@@ -400,6 +400,52 @@ static void the_budget_holds_over_every_second(void **state)
     assert_true(cost <= earned + 1.0);
 }
 
+/* Held before a sample it cannot pay for, not after: a sample expected to
+ * cost 30 ms in a 0.5-s window (10 ms earned) with 5 ms banked holds for
+ * the 15 ms it lacks, 750 ms; credit the hold earned in advance is kept
+ * past the one-second cap, so the sample after it is not charged twice.
+ * Over a run of samples whose cost the average predicts, the scan never
+ * spends more than it has earned. */
+static void the_scan_holds_before_a_sample_it_cannot_pay(void **state)
+{
+    const uint64_t half_second = 500000000ull;
+    const double budget = 0.02;
+    double projected, credit;
+
+    (void)state;
+    projected = mtp_wpscan_projected(5000000.0, 0.06, half_second, budget);
+    assert_true(projected < -14999999.0 && projected > -15000001.0);
+    assert_true(mtp_wpscan_hold_ns(projected, budget) / 100000 - 7499 <= 1); /* 750 ms */
+    /* Within budget, or nothing measured yet: no hold. */
+    assert_true(mtp_wpscan_projected(0, 0.01, half_second, budget) > 0);
+    assert_true(mtp_wpscan_projected(0, -1.0, half_second, budget) > 0);
+    /* After the hold: 20 ms prepaid, beyond the 20-ms cap once the window
+     * earns; the sample's 30 ms leaves nothing owed. */
+    credit = 5000000.0 - projected;
+    credit = mtp_wpscan_credit(credit, 30000000, half_second, budget);
+    assert_true(credit > -1.0 && credit < 1.0);
+    /* A larger advance, 40 ms, outlives the take that ends the hold. */
+    credit = mtp_wpscan_credit(40000000.0, 0, 1000, budget);
+    assert_true(credit > 39999999.0 && credit <= 40000000.0);
+    assert_true(mtp_wpscan_credit(credit, 50000000, half_second, budget) > -1.0);
+    /* Steady costs of 3x the budget: held before each sample, the scan
+     * spends what it earned, sample by sample, never more. */
+    credit = 0;
+    double cost = 0, earned = 0;
+    for (int i = 0; i < 100; i++) {
+        projected = mtp_wpscan_projected(credit, 0.06, half_second, budget);
+        if (projected < 0) {
+            uint64_t hold = mtp_wpscan_hold_ns(projected, budget);
+            earned += budget * (double)hold;
+            credit -= projected;
+        }
+        credit = mtp_wpscan_credit(credit, 30000000, half_second, budget);
+        cost += 30000000.0;
+        earned += budget * (double)half_second;
+        assert_true(cost <= earned + 1000.0);
+    }
+}
+
 /* The sample that holds a chunk the program rewrites whole costs the same
  * at every stride (as the CI's read-only workload's allocator churn did:
  * 504 faults, ~16 ms a visit against a 10 ms budget): the average, over the
@@ -577,6 +623,7 @@ int main(void)
         cmocka_unit_test(stride_follows_the_measured_cost),
         cmocka_unit_test(one_hot_chunk_does_not_back_the_scan_off),
         cmocka_unit_test(the_budget_holds_over_every_second),
+        cmocka_unit_test(the_scan_holds_before_a_sample_it_cannot_pay),
         cmocka_unit_test(release_reports_then_stops_faults),
         cmocka_unit_test(a_new_range_is_protected_only_where_sampled),
         cmocka_unit_test(own_mappings_are_not_watched),
