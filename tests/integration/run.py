@@ -1792,11 +1792,15 @@ def main():
                        % label, fault_tests.test_pid_reused_during_inspection, trace_bin,
                        python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
-                record("--prom-file parses, is never half-written, agrees with the report, "
-                       "on %s" % label, prom_tests.test_prom_file, trace_bin, python, pydir, tmp)
-                record("--record and mtp-report: every interval, drawn to PNG and SVG, on %s"
-                       % label, report_tests.test_record_and_report, trace_bin, python, pydir,
-                       tmp)
+                # What mtp-trace writes, the same on any kernel: on the host
+                # only (3.9 minutes of the emulated guest's 30-minute limit).
+                if not os.environ.get("MTP_EMULATED"):
+                    record("--prom-file parses, is never half-written, agrees with the report, "
+                           "on %s" % label, prom_tests.test_prom_file, trace_bin, python, pydir,
+                           tmp)
+                    record("--record and mtp-report: every interval, drawn to PNG and SVG, on %s"
+                           % label, report_tests.test_record_and_report, trace_bin, python,
+                           pydir, tmp)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
                 record("steps spend their 2%% budget on %s" % label, test_steps_spend_budget,
@@ -1828,20 +1832,27 @@ def main():
                        % label, launch_tests.test_launch_signals, trace_bin, python, tmp)
                 record("inject: refusals leave the target as it was on %s" % label,
                        inject_tests.test_inject_refusals, trace_bin, python, tmp)
-                record("inject: an injected program can be traced again on %s" % label,
-                       inject_tests.test_inject_retrace, trace_bin, python, tmp)
-                record("inject: a jailed target's /tmp symlink cannot redirect the copy on %s"
-                       % label, inject_tests.test_inject_hostile_root, trace_bin, python, tmp)
-                record("inject: gdb cut short never harms the target on %s" % label,
-                       inject_tests.test_inject_cut_short, trace_bin, python, tmp)
-                record("inject: a hanging gdb is stopped, never the target, on %s" % label,
-                       inject_tests.test_inject_gdb_hangs, trace_bin, python, tmp)
-                record("inject: --cgroup members injected once each on %s" % label,
-                       inject_tests.test_inject_cgroup, trace_bin, python, tmp)
-                py38 = inject_tests.find_python38()
-                if py38:
-                    record("inject: an unsupported interpreter (3.8) is refused",
-                           inject_tests.test_inject_unsupported, trace_bin, py38, tmp)
+                # How mtp-trace drives gdb, the same on any kernel: on the host
+                # only.  The guest keeps the plain injection and the refusals
+                # above, which check ptrace on its kernel; these took 11
+                # minutes of its 30-minute limit and pushed it past it (CI,
+                # stop 22: timed out in the last proof).
+                if not os.environ.get("MTP_EMULATED"):
+                    record("inject: an injected program can be traced again on %s" % label,
+                           inject_tests.test_inject_retrace, trace_bin, python, tmp)
+                    record("inject: a jailed target's /tmp symlink cannot redirect the copy "
+                           "on %s" % label, inject_tests.test_inject_hostile_root, trace_bin,
+                           python, tmp)
+                    record("inject: gdb cut short never harms the target on %s" % label,
+                           inject_tests.test_inject_cut_short, trace_bin, python, tmp)
+                    record("inject: a hanging gdb is stopped, never the target, on %s" % label,
+                           inject_tests.test_inject_gdb_hangs, trace_bin, python, tmp)
+                    record("inject: --cgroup members injected once each on %s" % label,
+                           inject_tests.test_inject_cgroup, trace_bin, python, tmp)
+                    py38 = inject_tests.find_python38()
+                    if py38:
+                        record("inject: an unsupported interpreter (3.8) is refused",
+                               inject_tests.test_inject_unsupported, trace_bin, py38, tmp)
 
     print("interpreters tested: %s" % (", ".join(ran) if ran else "NONE"))
     if not ran:
