@@ -47,34 +47,56 @@ def trace(trace_bin, pid, seconds, extra):
     return r, ivs
 
 
+# Anonymous memory bound to the fast node, touched a MiB at a time until
+# the node's free memory above its low watermark is down to `leave` bytes,
+# then held until killed.  It stops by what the node has, not by a size
+# computed before it started: memory taken meanwhile (once, after the
+# integration suite) made a fixed-size filler overshoot, and the kernel's
+# OOM killer, whose candidates under --membind include every task of the
+# default policy, killed the workload.  oom_score_adj 1000 makes the filler
+# the one killed should it still overshoot.
 FILL = r"""
 import mmap, sys, time
-n = int(sys.argv[1])
-m = mmap.mmap(-1, n)
-for i in range(0, n, 4096):
-    m[i] = 1
-open(sys.argv[2], "w").close()
+sys.path.insert(0, sys.argv[4])
+import vm_eval
+open("/proc/self/oom_score_adj", "w").write("1000")
+most, leave, node = int(sys.argv[1]), int(sys.argv[3]), 0
+m = mmap.mmap(-1, most)
+done = 0
+while done < most:
+    free = vm_eval.node_meminfo(node)["MemFree"] - vm_eval.zoneinfo()[node]["low"]
+    if free <= leave:
+        break
+    end = min(most, done + min(free - leave, 1 << 20))
+    for i in range(done, end, 4096):
+        m[i] = 1
+    done = end
+with open(sys.argv[2], "w") as f:
+    f.write(str(done))
 time.sleep(1e6)
 """
 
 
-def fill(nbytes, tmp):
-    """(process, bytes): anonymous memory bound to the fast node, touched,
+def fill(most, tmp):
+    """(process, bytes): anonymous memory bound to the fast node, touched up
+    to `most` bytes or until 1 MiB is left above the node's low watermark,
     held until killed; (None, 0) when there is nothing to take."""
-    if nbytes < MIB:
+    if most < MIB:
         return None, 0
     ready = os.path.join(tmp, "filled")
     if os.path.exists(ready):
         os.unlink(ready)
     proc = subprocess.Popen(["numactl", "--membind=%d" % FAST, sys.executable, "-c", FILL,
-                             str(nbytes), ready])
+                             str(most), ready, str(MIB), HERE])
     deadline = time.monotonic() + 120
-    while not os.path.exists(ready):
+    while not os.path.exists(ready) or not open(ready).read():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise SystemExit("the filler of node %d did not start" % FAST)
+            raise SystemExit("the filler of node %d did not start (exit %s)"
+                             % (FAST, proc.poll()))
         time.sleep(0.2)
-    return proc, nbytes
+    with open(ready) as f:
+        return proc, int(f.read())
 
 
 def main():
@@ -110,9 +132,17 @@ def main():
         # After a long run node 0's free memory is fragmented, and 2 MiB
         # pages could not take the last ~50 MiB (CI, once): anonymous memory
         # bound to the node takes what they left, down to 1 MiB.
-        filler = fill(held["usable"] - MIB, tmp)
+        # At most what was free plus 64 MiB the kernel's reclaim may free
+        # meanwhile; the filler stops when the node is full.
+        filler = fill(held["usable"] + 64 * MIB, tmp)
         held["usable"] = max(0, vm_eval.node_meminfo(FAST)["MemFree"] -
                              vm_eval.zoneinfo()[FAST]["low"])
+        if workload.poll() is not None:
+            check("the workload outlives the node's filling", False,
+                  "exit status %s (-9: killed, likely by the OOM killer; see dmesg)"
+                  % workload.poll())
+            print("full node: %d passed, %d failed" % (passed, failed))
+            return 1
         where = migration_proof.Numa().where(pid, hot)
         check("the fast node is full and the hot set on the slow one",
               held["usable"] <= 4 * MIB and where[SLOW] >= 0.95 * len(hot),
