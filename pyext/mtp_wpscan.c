@@ -534,12 +534,9 @@ double mtp_wpscan_average_share(double avg, double share, double budget)
     return avg + (share - avg) * MTP_WPSCAN_AVERAGE_WEIGHT;
 }
 
-#define MTP_WPSCAN_CREDIT_SPAN_NS 1e9 /* the credit banks at most a second's budget */
-
 double mtp_wpscan_credit(double credit_ns, uint64_t cost_ns, uint64_t elapsed_ns, double budget)
 {
-    double cap = budget * MTP_WPSCAN_CREDIT_SPAN_NS;
-    double limit = credit_ns > cap ? credit_ns : cap; /* a hold's advance is kept */
+    double limit = credit_ns > 0 ? credit_ns : 0; /* only a hold's advance is carried */
     double next = credit_ns + budget * (double)elapsed_ns - (double)cost_ns;
 
     return next > limit ? limit : next;

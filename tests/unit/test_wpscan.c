@@ -360,9 +360,9 @@ static void stride_follows_the_measured_cost(void **state)
 }
 
 /* The bucket: a sample that cost more than its time earned leaves the
- * scan in debt, held until the budget pays it back; a quiet spell banks a
- * second's budget at most. */
-static void the_budget_holds_over_every_second(void **state)
+ * scan in debt, held until the budget pays it back; a quiet spell banks
+ * nothing. */
+static void the_budget_holds_over_every_window(void **state)
 {
     const uint64_t half_second = 500000000ull;
     const double budget = 0.02;
@@ -374,15 +374,17 @@ static void the_budget_holds_over_every_second(void **state)
     credit = mtp_wpscan_credit(credit, 16000000, half_second, budget);
     assert_true(credit < -5999999.0 && credit > -6000001.0);
     assert_int_equal(mtp_wpscan_hold_ns(credit, budget) / 1000000, 300);
-    /* Within budget: no hold. */
-    assert_true(mtp_wpscan_credit(0, 9000000, half_second, budget) > 0);
-    assert_int_equal(mtp_wpscan_hold_ns(1000.0, budget), 0);
-    /* Ten quiet seconds bank one second's budget, 20 ms, not 200. */
+    /* Within budget: no hold, and the 1 ms unspent is not carried. */
+    assert_true(mtp_wpscan_credit(0, 9000000, half_second, budget) == 0.0);
+    assert_int_equal(mtp_wpscan_hold_ns(0.0, budget), 0);
+    /* Ten quiet seconds bank nothing, not 200 ms... */
     credit = mtp_wpscan_credit(0, 0, 10 * 2 * half_second, budget);
-    assert_true(credit > 19999999.0 && credit < 20000001.0);
-    /* So a 50 ms burst after them is still 30 ms of debt: a 1.5 s hold. */
+    assert_true(credit == 0.0);
+    /* ...so a 50 ms burst after them is 50 ms of debt: a 2.5 s hold. */
     credit = mtp_wpscan_credit(credit, 50000000, 0, budget);
-    assert_int_equal(mtp_wpscan_hold_ns(credit, budget) / 1000000, 1500);
+    assert_int_equal(mtp_wpscan_hold_ns(credit, budget) / 1000000, 2500);
+    /* Debt is paid back by the windows after it. */
+    assert_true(mtp_wpscan_credit(-6000000.0, 4000000, half_second, budget) == 0.0);
     /* Over any run of samples, cost = earned - credit, and the credit is
      * never below -(one sample's overrun): held, the scan costs nothing. */
     credit = 0;
@@ -419,12 +421,12 @@ static void the_scan_holds_before_a_sample_it_cannot_pay(void **state)
     /* Within budget, or nothing measured yet: no hold. */
     assert_true(mtp_wpscan_projected(0, 0.01, half_second, budget) > 0);
     assert_true(mtp_wpscan_projected(0, -1.0, half_second, budget) > 0);
-    /* After the hold: 20 ms prepaid, beyond the 20-ms cap once the window
-     * earns; the sample's 30 ms leaves nothing owed. */
+    /* After the hold: 20 ms prepaid; with the window's 10 ms the sample's
+     * 30 ms leaves nothing owed. */
     credit = 5000000.0 - projected;
     credit = mtp_wpscan_credit(credit, 30000000, half_second, budget);
     assert_true(credit > -1.0 && credit < 1.0);
-    /* A larger advance, 40 ms, outlives the take that ends the hold. */
+    /* An advance, 40 ms, outlives the take that ends the hold. */
     credit = mtp_wpscan_credit(40000000.0, 0, 1000, budget);
     assert_true(credit > 39999999.0 && credit <= 40000000.0);
     assert_true(mtp_wpscan_credit(credit, 50000000, half_second, budget) > -1.0);
@@ -622,7 +624,7 @@ int main(void)
         cmocka_unit_test(named_anonymous_memory_is_watched),
         cmocka_unit_test(stride_follows_the_measured_cost),
         cmocka_unit_test(one_hot_chunk_does_not_back_the_scan_off),
-        cmocka_unit_test(the_budget_holds_over_every_second),
+        cmocka_unit_test(the_budget_holds_over_every_window),
         cmocka_unit_test(the_scan_holds_before_a_sample_it_cannot_pay),
         cmocka_unit_test(release_reports_then_stops_faults),
         cmocka_unit_test(a_new_range_is_protected_only_where_sampled),
