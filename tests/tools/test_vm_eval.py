@@ -135,6 +135,11 @@ class AccessRunTest(unittest.TestCase):
         # does not agree fully.
         capped = access_metrics.window_metrics([60, 30, 10, 0], [True] * 4, 4, heat=[4, 3, 0, 9])
         self.assertAlmostEqual(capped["top_k"], 2 / 3)
+        # A page mtp saw once but whose heat expired, on the slow node, is
+        # told apart from one it never saw.
+        w = access_metrics.window_metrics([50, 30, 20], [True, False, False], 3,
+                                          heat=[5, 0, 0], known=[True, True, False])
+        self.assertEqual((w["slow_hot"], w["slow_expired"], w["slow_unseen"]), (0, 30, 20))
         self.assertIsNone(access_metrics.run_metrics([quiet] * 0))
         self.assertIsNone(access_metrics.run_metrics(
             [access_metrics.window_metrics([0, 0], [True, False], 1)]))
@@ -212,6 +217,18 @@ class AccessReportTest(unittest.TestCase):
             self.assertEqual(x["hot_pages"], 2)
             self.assertAlmostEqual(x["cold_share"], 0.1)
             self.assertAlmostEqual(x["unseen_share"], 0.1)
+            # What the slow node served (80 of 100): 0x2000, hot, 70;
+            # 0x3000, never seen, 10; nothing expired.  With the fast
+            # share it adds up to 1.
+            self.assertAlmostEqual(x["slow_hot"], 0.7)
+            self.assertAlmostEqual(x["slow_expired"], 0.0)
+            self.assertAlmostEqual(x["slow_unseen"], 0.1)
+            self.assertAlmostEqual(x["access_share"] + x["slow_hot"] + x["slow_expired"] +
+                                   x["slow_unseen"], 1.0)
+            table = "\n".join(vm_eval_report.access_table(
+                {"args": {"shares": [0.5], "configs": ["c"]}},
+                {("bfs", 0.5, "c"): res["runs"][0]}, "bfs"))
+            self.assertIn("| 0.70 / 0.00 / 0.10 |", table)
         self.assertEqual(vm_eval_report.plugin_offsets({0: (1, 9), 1: (262144, 9)}),
                          {0: 0, 1: 262144})
 

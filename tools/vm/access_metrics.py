@@ -128,7 +128,9 @@ def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns
     agreement (Spearman's rho, and the top-K share with K = `fast_pages`,
     or the pages accessed at all if fewer), the pages it holds hot, and the
     accesses to pages it holds cold; with `known` (the pages mtp's map has
-    at all), the accesses to pages it never saw: why a ranking misses."""
+    at all), the accesses to pages it never saw, and those the slow node
+    served split by what mtp knew of their page (hot, seen but expired,
+    never seen): why a placement misses."""
     acc = np.asarray(acc, dtype=np.float64)
     total = float(acc.sum())
     t, _ = modelled_time(acc, on_fast, fast_ns, slow_ns)
@@ -148,7 +150,12 @@ def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns
         out["hot_pages"] = int(hot.sum())
         out["cold_accesses"] = float(acc[~hot].sum())
         if known is not None:
-            out["unseen_accesses"] = float(acc[~np.asarray(known, dtype=bool)].sum())
+            known = np.asarray(known, dtype=bool)
+            slow = ~np.asarray(on_fast, dtype=bool)
+            out["unseen_accesses"] = float(acc[~known].sum())
+            out["slow_hot"] = float(acc[slow & hot].sum())
+            out["slow_expired"] = float(acc[slow & known & ~hot].sum())
+            out["slow_unseen"] = float(acc[slow & ~known].sum())
     return out
 
 
@@ -180,4 +187,10 @@ def run_metrics(windows):
     seen = [w for w in windows if "unseen_accesses" in w]
     if seen:
         out["unseen_share"] = sum(w["unseen_accesses"] for w in seen) / total
+        # What the slow node served, by what mtp knew of the page: hot (the
+        # mover lagged or the budget was full), seen once but expired (its
+        # signals did not come back in time), never seen (no signal reached
+        # it).  With the share on the fast node they add up to 1.
+        for k in ("slow_hot", "slow_expired", "slow_unseen"):
+            out[k] = sum(w[k] for w in seen) / total
     return out

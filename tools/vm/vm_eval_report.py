@@ -273,8 +273,9 @@ def access_table(res, runs, w):
            "first):" % (fmt(a.get("lat_fast"), "%.0f"), fmt(a.get("lat_slow"), "%.0f")), "",
            "| fast node | config | access share | oracle | share / oracle | modelled slowdown "
            "| rank rho | top-K | mtp hot pages | accesses mtp holds cold | accesses mtp never saw "
+           "| on the slow node: mtp hot / expired / never seen "
            "| accesses/window | windows (missed) | goal (c: >= 0.95 of the oracle, beats a, b, b2) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, c, r in rows:
         x = r["access"]
         goal = "-"
@@ -284,13 +285,15 @@ def access_table(res, runs, w):
             met = (x.get("share_of_oracle") or 0) >= 0.95 and all(
                 x["access_share"] > v for v in rivals)
             goal = "yes" if met else "**no**"
-        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
+        lost = "-" if x.get("slow_hot") is None else "%.2f / %.2f / %.2f" % (
+            x["slow_hot"], x["slow_expired"], x["slow_unseen"])
+        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
             s * 100, c, spread(x["access_share"], r.get("access_spread"), r.get("repeats")),
             x["oracle_share"],
             fmt(x.get("share_of_oracle"), "%.3f"), fmt(x.get("slowdown"), "%.3f"),
             fmt(x.get("rho"), "%.2f"), fmt(x.get("top_k"), "%.2f"),
             fmt(x.get("hot_pages"), "%.0f"), fmt(x.get("cold_share"), "%.2f"),
-            fmt(x.get("unseen_share"), "%.2f"),
+            fmt(x.get("unseen_share"), "%.2f"), lost,
             x["accesses_per_window"], x["windows"], x.get("missed_windows", 0)) + " %s |" % goal)
     out.append("")
     return out
