@@ -14,6 +14,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "vm"))
+import access_check  # noqa: E402
 import access_counts  # noqa: E402
 import access_host  # noqa: E402
 import access_metrics  # noqa: E402
@@ -414,6 +415,37 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(text.count(vm_eval_report.BEGIN), 1)
             self.assertIn("kept", text)
             self.assertIn("#### bfs", text)
+
+
+class AccessCheckRetryTest(unittest.TestCase):
+    """access_check boots again after QEMU's stale-int3 oops, once, and only
+    after it.  The guest cannot boot here: boot() is replaced."""
+
+    def run_boots(self, failures):
+        calls = []
+
+        def fake_boot(args, wrapper, out, counts=None):
+            calls.append(out)
+            if len(calls) <= len(failures):
+                raise access_check.GuestFailed(failures[len(calls) - 1])
+            return "probes", 1.0, {}
+
+        real, access_check.boot = access_check.boot, fake_boot
+        try:
+            return access_check.boot_retried(None, None, "/tmp/x"), calls
+        finally:
+            access_check.boot = real
+
+    def test_a_stale_int3_boots_again(self):
+        got, calls = self.run_boots(["[1.47] Oops: int3: 0000 [#2]"])
+        self.assertEqual(got[0], "probes")
+        self.assertEqual(calls, ["/tmp/x", "/tmp/x-again"])
+
+    def test_other_failures_and_a_second_oops_fail(self):
+        with self.assertRaises(SystemExit):
+            self.run_boots(["exit 1: no probes"])
+        with self.assertRaises(SystemExit):
+            self.run_boots(["Oops: int3", "Oops: int3"])
 
 
 if __name__ == "__main__":

@@ -34,6 +34,33 @@ import access_counts  # noqa: E402
 import access_host  # noqa: E402
 
 
+class GuestFailed(Exception):
+    pass
+
+
+# The guest's kernel oopsing on an int3 of its own live text patching
+# (static keys): under QEMU 7.2's multi-threaded TCG another vCPU can run
+# the stale breakpoint after the patch is done.  Seen at boot with the
+# plugin (CI, stop 23's check: sched_clock_cpu at 1.47 s) and once after
+# boot without it (perf_key_holder.py).  It is QEMU's, not the plugin's
+# nor mtp's: such a boot is retried once, and said.
+STALE_INT3 = "Oops: int3"
+
+
+def boot_retried(args, qemu_wrapper, out, counts=None):
+    try:
+        return boot(args, qemu_wrapper, out, counts)
+    except GuestFailed as e:
+        if STALE_INT3 not in str(e):
+            raise SystemExit(str(e))
+        print("     the guest's kernel hit a stale int3 of its own text patching under TCG "
+              "(QEMU's, not the plugin's): booting again", flush=True)
+    try:
+        return boot(args, qemu_wrapper, out + "-again", counts)
+    except GuestFailed as e:
+        raise SystemExit(str(e))
+
+
 def boot(args, qemu_wrapper, out, counts=None):
     """Runs the two probes in a fresh guest.  With `counts` (the plugin's
     file), snapshots it when each probe is ready and lets it go: returns the
@@ -73,8 +100,8 @@ def boot(args, qemu_wrapper, out, counts=None):
         if m:
             probes[int(m.group(1))] = (float(m.group(3)), [int(p, 16) for p in m.group(4).split()])
     if proc.returncode != 0 or len(probes) != 2:
-        raise SystemExit("access_check: the guest run failed (exit %d):\n%s\n%s"
-                         % (proc.returncode, stdout[-2000:], stderr[-2000:]))
+        raise GuestFailed("access_check: the guest run failed (exit %d):\n%s\n%s"
+                          % (proc.returncode, stdout[-2000:], stderr[-2000:]))
     for n in (0, 1):
         if counts:
             windows[n] = access_counts.window(snaps["done", n], snaps["ready", n])
@@ -125,8 +152,9 @@ def main():
         counts = "/dev/shm/mtp-access-check-%d" % os.getpid()
         wrapper = access_host.qemu_wrapper(tmp, args.plugin, counts, args.gib)
         try:
-            plain, plain_wall, _ = boot(args, None, os.path.join(tmp, "plain"))
-            traced, traced_wall, windows = boot(args, wrapper, os.path.join(tmp, "plugin"), counts)
+            plain, plain_wall, _ = boot_retried(args, None, os.path.join(tmp, "plain"))
+            traced, traced_wall, windows = boot_retried(args, wrapper, os.path.join(tmp, "plugin"),
+                                                        counts)
             if args.keep:
                 np.save(args.keep, np.stack(windows[0] + windows[1]))
                 with open(args.keep + ".probes", "w") as f:
