@@ -56,7 +56,7 @@ def trace(trace_bin, pid, seconds, extra):
 # default policy, killed the workload.  oom_score_adj 1000 makes the filler
 # the one killed should it still overshoot.
 FILL = r"""
-import mmap, sys, time
+import mmap, os, sys, time
 sys.path.insert(0, sys.argv[4])
 import vm_eval
 open("/proc/self/oom_score_adj", "w").write("1000")
@@ -71,8 +71,9 @@ while done < most:
     for i in range(done, end, 4096):
         m[i] = 1
     done = end
-with open(sys.argv[2], "w") as f:
+with open(sys.argv[2] + ".tmp", "w") as f:
     f.write(str(done))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])  # whole when it appears
 time.sleep(1e6)
 """
 
@@ -89,7 +90,7 @@ def fill(most, tmp):
     proc = subprocess.Popen(["numactl", "--membind=%d" % FAST, sys.executable, "-c", FILL,
                              str(most), ready, str(MIB), HERE])
     deadline = time.monotonic() + 120
-    while not os.path.exists(ready) or not open(ready).read():
+    while not os.path.exists(ready):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise SystemExit("the filler of node %d did not start (exit %s)"
