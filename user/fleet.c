@@ -298,11 +298,15 @@ void mtp_fleet__discover(struct mtp_fleet *f, double now_s)
         }
         /* A member may exit while it is being attached to (a launched
          * program's short-lived child): that needs no word, as when it
-         * leaves between two looks. */
+         * leaves between two looks.  Exiting, it may still be there with its
+         * mappings half torn down (the extension's gone, the interpreter's
+         * not yet), which a live process never shows, since Python never
+         * unloads an extension: only one that still has mtp loaded is worth
+         * the failure's word. */
         mtp_diag_hold();
         if (fleet__add_injected(f, pid, now_s) < 0) {
             mtp_diag_release(kill(pid, 0) == 0 &&
-                             mtp_target__peek(pid, (char[64]){0}, 64) != MTP_PEEK_GONE);
+                             mtp_target__peek(pid, (char[64]){0}, 64) == MTP_PEEK_READY);
             mtp_pidlist_add_one(&f->failed, pid);
         } else {
             mtp_diag_release(true);
