@@ -60,6 +60,10 @@ def main():
                     help="store: keep and drop references to hot objects and update them; "
                          "read: only read them, so their reference counts end where they "
                          "began (invisible to refcount snapshots)")
+    ap.add_argument("--churn", type=float, default=0, metavar="MIB",
+                    help="store mode: also write one byte of every page of a buffer this "
+                         "large, an eighth of it each round: churn that is written often but "
+                         "is neither set")
     args = ap.parse_args()
 
     if not args.no_mtp:
@@ -100,8 +104,14 @@ def main():
         print("per-round work consistent=%s" % (reads == rounds * len(hot)))
         sys.stdout.flush()
         return args.exit_code
+    churn = bytearray(int(args.churn * (1 << 20)))
+    churn_pages = len(churn) // 4096
+    churn_at = 0
     while time.monotonic() < deadline:
         holder.clear()
+        for _ in range(churn_pages // 8):
+            churn[churn_at * 4096] = rounds & 0xFF
+            churn_at = churn_at + 1 if churn_at + 1 < churn_pages else 0
         for obj in rng.sample(hot, len(hot) // 4):
             holder.append(obj)
             obj.score += 1

@@ -11,6 +11,13 @@ workload's own addresses) and /proc/PID/numa_maps for the whole process.
 Passes when at least 95% of the hot pages are on the fast node, at least 95%
 of the cold pages are on the slow node, and the tracked pages on the fast node
 fit the budget.  Ends with "N passed, N failed".
+
+--case held-out (issue 13) is the case a user first tried by hand: a hot set
+far smaller than the budget inside a large cold heap, while the program also
+writes more pages every second than the budget holds (--churn: a buffer that
+belongs to neither set).  The ranking must keep the hot set apart from the
+churn; the check that the program wrote more pages than the budget makes the
+case what it claims to be.
 """
 import argparse
 import collections
@@ -21,6 +28,9 @@ import re
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import softdirty  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE = 4096
@@ -58,7 +68,7 @@ class Numa:
         return counts
 
 
-def start_workload(build, python, tmp, hot, cold, seconds):
+def start_workload(build, python, tmp, hot, cold, seconds, churn=0):
     """tools/workload.py with mtp imported (this tree's build for python), its
     hot and cold sets of hot and cold objects, running for seconds; its
     layout file and ready marker in tmp.  Returns (process, layout path,
@@ -74,7 +84,8 @@ def start_workload(build, python, tmp, hot, cold, seconds):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, pydir))
     proc = subprocess.Popen(
         [python, os.path.join(ROOT, "tools", "workload.py"), "--hot", str(hot), "--cold",
-         str(cold), "--seconds", str(seconds), "--layout", layout_path, "--ready", ready],
+         str(cold), "--seconds", str(seconds), "--layout", layout_path, "--ready", ready,
+         "--churn", str(churn)],
         env=env, stdout=subprocess.DEVNULL)
     return proc, layout_path, ready
 
@@ -130,22 +141,39 @@ def main():
     ap.add_argument("--slow-node", type=int, default=1)
     ap.add_argument("--out", help="write results.json here")
     ap.add_argument("--record", help="mtp-trace --record this file (for mtp-report)")
+    ap.add_argument("--churn", type=float, default=0, metavar="MIB",
+                    help="the workload also writes a buffer this large, an eighth a round")
+    ap.add_argument("--case", default="", help="names the run in its output and results file")
+    ap.add_argument("--known-gap", metavar="WHY",
+                    help="the hot set's check fails for this documented reason: reported, "
+                         "not counted as a failure")
     args = ap.parse_args()
 
     budget_bytes = int(args.budget[:-1]) * MIB if args.budget.endswith("M") else int(args.budget)
     trace_bin = os.path.join(ROOT, args.build, "mtp-trace")
     numa = Numa()
     workload, layout_path, ready = start_workload(args.build, args.python, "/tmp/mtp-proof",
-                                                  args.hot, args.cold, args.seconds * 3 + 60)
+                                                  args.hot, args.cold, args.seconds * 3 + 60,
+                                                  args.churn)
+    label = "migration%s" % (" (%s)" % args.case if args.case else "")
     results = {"checks": []}
-    passed = failed = 0
+    passed = failed = gaps = 0
 
-    def check(name, ok, detail):
-        nonlocal passed, failed
-        results["checks"].append({"name": name, "ok": bool(ok), "detail": detail})
-        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+    def check(name, ok, detail, known_gap=None):
+        """known_gap: why a failure is a known, documented shortfall (reported as
+        "gap", not counted as a failure); a pass then says the gap closed."""
+        nonlocal passed, failed, gaps
+        results["checks"].append({"name": name, "ok": bool(ok), "detail": detail,
+                                  "known_gap": known_gap})
+        tag = "ok  " if ok else "gap " if known_gap else "FAIL"
+        print("%s %s: %s%s" % (tag, name, detail, "" if ok or not known_gap else
+                               " (known gap: %s)" % known_gap), flush=True)
+        if ok and known_gap:
+            print("     the known gap closed: make this a plain check", flush=True)
         if ok:
             passed += 1
+        elif known_gap:
+            gaps += 1
         else:
             failed += 1
 
@@ -169,6 +197,19 @@ def main():
         check("budget is smaller than the footprint", budget_bytes < footprint,
               "budget %.1f MiB, hot %.1f MiB, cold %.1f MiB"
               % (budget_bytes / MIB, len(hot) * PAGE / MIB, len(cold) * PAGE / MIB))
+
+        if args.churn:
+            # The kernel's count, before mtp-trace runs: soft-dirty pages over one second.
+            softdirty.clear(pid)
+            time.sleep(1)
+            snap = softdirty.snapshot(pid, confirm=False)
+            # a mapping made or grown in that second reads written as a whole: left out
+            written = sum(1 for flagged in softdirty.pages_in(snap.flagged, list(snap.written))
+                          if not flagged)
+            check("the program writes more pages a second than the budget holds",
+                  written > budget_bytes // PAGE,
+                  "%d pages written in 1 s (soft-dirty, %d in new mappings left out), budget "
+                  "%d pages" % (written, len(snap.written) - written, budget_bytes // PAGE))
 
         # A dry run decides but must move nothing.
         dry = subprocess.run([trace_bin, "--pid", str(pid), "--fast-budget", args.budget,
@@ -221,7 +262,8 @@ def main():
         fast_bytes = end_tracked[args.fast_node] * PAGE
         check("hot pages reach the fast node", hot_fast >= 0.95,
               "%d of %d (%.1f%%) on node %d" % (end_hot[args.fast_node], len(hot),
-                                                100 * hot_fast, args.fast_node))
+                                                100 * hot_fast, args.fast_node),
+              known_gap=args.known_gap)
         check("cold pages stay on the slow node", cold_slow >= 0.95,
               "%d of %d (%.1f%%) on node %d" % (end_cold[args.slow_node], len(cold),
                                                 100 * cold_slow, args.slow_node))
@@ -253,8 +295,8 @@ def main():
             "pingpongs": tiering["totals"]["pingpongs"],
         }
         s = results["summary"]
-        print("\nmigration proof (guest %s, %d s of mtp-trace):" % (os.uname().release,
-                                                                   args.seconds))
+        print("\n%s proof (guest %s, %d s of mtp-trace):" % (label, os.uname().release,
+                                                            args.seconds))
         print("  hot set : %5d pages, %.1f%% on fast node %d" % (s["hot_pages"],
                                                                100 * s["hot_on_fast"],
                                                                args.fast_node))
@@ -272,9 +314,11 @@ def main():
         subprocess.run(["rm", "-rf", "/sys/fs/bpf/mtp/%d" % workload.pid])
         if args.out:
             os.makedirs(args.out, exist_ok=True)
-            with open(os.path.join(args.out, "migration-proof.json"), "w") as f:
+            name = "migration-proof%s.json" % ("-" + args.case if args.case else "")
+            with open(os.path.join(args.out, name), "w") as f:
                 json.dump(results, f, indent=1)
-    print("migration: %d passed, %d failed" % (passed, failed))
+    print("%s: %d passed, %d failed%s" % (label, passed, failed,
+                                          ", %d known gap" % gaps if gaps else ""))
     return 1 if failed else 0
 
 
