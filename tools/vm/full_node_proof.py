@@ -122,7 +122,7 @@ def main():
         passed, failed = passed + bool(ok), failed + (not ok)
 
     limit = vm_eval.FastLimit()
-    filler = (None, 0)
+    fillers = []
     try:
         layout = migration_proof.wait_layout(workload, layout_path, ready)
         pid = layout["pid"]
@@ -134,10 +134,15 @@ def main():
         # pages could not take the last ~50 MiB (CI, once): anonymous memory
         # bound to the node takes what they left, down to 1 MiB.
         # At most what was free plus 64 MiB the kernel's reclaim may free
-        # meanwhile; the filler stops when the node is full.
-        filler = fill(held["usable"] + 64 * MIB, tmp)
-        held["usable"] = max(0, vm_eval.node_meminfo(FAST)["MemFree"] -
-                             vm_eval.zoneinfo()[FAST]["low"])
+        # meanwhile; the filler stops when the node is full.  The reclaim can
+        # also free memory after a filler stopped (18 MiB once, in CI's
+        # guest): another one takes that, up to three in all.
+        for _ in range(3):
+            fillers.append(fill(held["usable"] + 64 * MIB, tmp))
+            held["usable"] = max(0, vm_eval.node_meminfo(FAST)["MemFree"] -
+                                 vm_eval.zoneinfo()[FAST]["low"])
+            if held["usable"] <= 4 * MIB:
+                break
         if workload.poll() is not None:
             check("the workload outlives the node's filling", False,
                   "exit status %s (-9: killed, likely by the OOM killer; see dmesg)"
@@ -149,7 +154,8 @@ def main():
               held["usable"] <= 4 * MIB and where[SLOW] >= 0.95 * len(hot),
               "%d hugetlb pages and %.1f MiB of anonymous memory hold node %d, %.1f MiB free "
               "above its low watermark; "
-              "%d of %d hot pages on node %d" % (held["hugetlb_pages"], filler[1] / MIB, FAST,
+              "%d of %d hot pages on node %d" % (held["hugetlb_pages"],
+                                                 sum(f[1] for f in fillers) / MIB, FAST,
                                                  held["usable"] / MIB, where[SLOW], len(hot),
                                                  SLOW))
 
@@ -194,9 +200,10 @@ def main():
               "exit status %s" % workload.poll())
     finally:
         limit.clear()
-        if filler[0]:
-            filler[0].kill()
-            filler[0].wait()
+        for proc, _ in fillers:
+            if proc:
+                proc.kill()
+                proc.wait()
         workload.kill()
         workload.wait()
     print("full node: %d passed, %d failed" % (passed, failed))
