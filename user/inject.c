@@ -2,10 +2,12 @@
 #include "inject.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "diag.h"
@@ -106,6 +108,56 @@ static void resume_if_left_stopped(pid_t pid)
     }
 }
 
+/* Whether gdb's calls leave a process as they found it on this machine
+ * (inject_script.h): one call into a sleep(1) of mtp-trace's own, stopped
+ * in nanosleep.  0 when they do; -1 after saying why not, or why the probe
+ * could not run. */
+static int probe_gdb_calls(const char *gdb, double timeout_s)
+{
+    struct mtp_gdb_result r;
+    const char *why;
+    bool slept_on;
+    int status = 0;
+    pid_t child = fork();
+
+    if (child < 0) {
+        mtp_error("cannot start the probe of gdb's calls: fork: %s", strerror(errno));
+        return -1;
+    }
+    if (child == 0) {
+        int null = open("/dev/null", O_WRONLY);
+
+        if (null >= 0) { /* a lost restart makes it complain */
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        execlp("sleep", "sleep", "1", (char *)NULL);
+        _exit(127);
+    }
+    usleep(100 * 1000); /* into its nanosleep */
+    if (mtp_gdb__run(gdb, child, MTP_INJECT_PROBE_SCRIPT, timeout_s, &r) < 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return -1;
+    }
+    usleep(100 * 1000); /* a lost restart ends it at once */
+    slept_on =
+        waitpid(child, &status, WNOHANG) == 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    if (!r.timed_out && mtp_inject_probe_ok(r.output, slept_on, &why))
+        return 0;
+    if (r.timed_out)
+        mtp_error("gdb did not finish its probe call within %.1f s: raise --inject-timeout on a "
+                  "slow or busy machine",
+                  timeout_s);
+    else
+        mtp_error("--inject is refused here: %s. The target was not touched; start it with "
+                  "'import mtp' (or launch it with 'mtp-trace -- python3 ...') instead",
+                  why);
+    return -1;
+}
+
 /* gdb queues the import.  0 when Py_AddPendingCall took it. */
 static int queue_import(const char *gdb, pid_t pid, const char *path, double timeout_s)
 {
@@ -177,7 +229,8 @@ int mtp_inject__run(struct mtp_inject *in, pid_t pid, double timeout_s)
         return -1;
     }
     if (mtp_inject__check_privileges() < 0 || check_target(pid) < 0 ||
-        mtp_pyprocess__inspect(&py, pid) < 0 || find_build(&py, pid, ext, sizeof(ext)) < 0)
+        mtp_pyprocess__inspect(&py, pid) < 0 || find_build(&py, pid, ext, sizeof(ext)) < 0 ||
+        probe_gdb_calls(gdb, deadline - mtp_now_s()) < 0)
         return -1;
     mtp_say("injecting mtp into pid %d (Python %d.%d, %s) with gdb", (int)pid, py.version.major,
             py.version.minor, py.interp);

@@ -10,6 +10,7 @@ must never harm the target either.
 
 Run by run.py (which registers these tests); the helpers are run.py's.
 """
+import functools
 import glob
 import shutil
 import os
@@ -85,6 +86,41 @@ def finish_unchanged(proc, expected, what):
     check(out == expected, "%s: the program's output changed:\n%s\nvs alone:\n%s"
           % (what, out, expected))
     check(err == "", "%s: the program wrote to stderr: %s" % (what, err[-1500:]))
+
+
+@functools.lru_cache(maxsize=None)
+def gdb_calls_safe():
+    """Whether gdb's calls leave a process as they found it on this machine:
+    the probe mtp-trace makes before --inject (user/lib/inject_script.h),
+    made apart.  Where gdb cannot write a stopped thread's registers back
+    (some CPUs and kernels), a call breaks the interrupted system call's
+    restart and the process's sleep fails with ERESTART* errno values."""
+    sleeper = subprocess.Popen(["sleep", "2"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.1)
+        out = subprocess.run(["gdb", "-p", str(sleeper.pid), "-batch", "-nx", "-ex",
+                              "call (int)getpid()"], capture_output=True, text=True,
+                             timeout=60)
+        time.sleep(0.1)
+        return "Couldn't write" not in out.stdout + out.stderr and sleeper.poll() in (None, 0)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_inject_refused_where_unsafe(trace_bin, python, tmp):
+    """Where gdb's calls would break the target's interrupted system call
+    (gdb_calls_safe() is false), --inject refuses, says why and what to do,
+    and the program runs on as it would alone."""
+    expected = alone_output(python, tmp)
+    p = start_plain(python, tmp, 3 * SLOW)
+    r = subprocess.run([trace_bin, "--inject", "--pid", str(p.pid), "--duration", "2"],
+                       capture_output=True, text=True, timeout=120 * SLOW)
+    check(r.returncode != 0, "mtp-trace --inject exited 0 where gdb's calls are unsafe")
+    check("--inject is refused here" in r.stderr and "import mtp" in r.stderr,
+          "no refusal naming the fix: %s" % r.stderr[-1500:])
+    check(not has_mtp(p.pid), "the extension is in the refused program's maps")
+    finish_unchanged(p, expected, "refused")
 
 
 def test_inject_traced(trace_bin, python, tmp):

@@ -309,6 +309,27 @@ static void code_loads_by_path_and_refuses_odd_paths(void **state)
     assert_int_equal(mtp_inject_code(ext, code, 40), -1);
 }
 
+/* The probe's verdict: gdb's word of a failed register write, or a sleeper
+ * that stopped sleeping, refuses --inject; a clean call allows it.  (The
+ * probe itself runs for real in the integration tests, on this machine's
+ * gdb and kernel.) */
+static void probe_refuses_lost_registers_and_woken_sleepers(void **state)
+{
+    const char *why = "unset";
+
+    (void)state;
+    assert_true(
+        mtp_inject_probe_ok("$1 = 4242\n[Inferior 1 (process 4242) detached]\n", true, &why));
+    assert_null(why);
+    assert_false(
+        mtp_inject_probe_ok("Couldn't write extended state status: Bad address.\n", true, &why));
+    assert_non_null(strstr(why, "registers back"));
+    assert_false(mtp_inject_probe_ok("$1 = 4242\n", false, &why));
+    assert_non_null(strstr(why, "stopped sleeping"));
+    assert_false(mtp_inject_probe_ok(NULL, false, &why));
+    assert_non_null(strstr(MTP_INJECT_PROBE_SCRIPT, "call (int)getpid()\ndetach\nquit\n"));
+}
+
 /* The words the script writes spell the code back, NUL included. */
 static void gdb_script_writes_the_code_word_by_word(void **state)
 {
@@ -357,6 +378,7 @@ int main(void)
         cmocka_unit_test(elf_bad_files_refused),
         cmocka_unit_test(code_loads_by_path_and_refuses_odd_paths),
         cmocka_unit_test(gdb_script_writes_the_code_word_by_word),
+        cmocka_unit_test(probe_refuses_lost_registers_and_woken_sleepers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

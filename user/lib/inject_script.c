@@ -77,3 +77,20 @@ void mtp_inject_gdb_script(const char *code, struct mtp_strbuf *out)
                            "detach\n"
                            "quit\n");
 }
+
+bool mtp_inject_probe_ok(const char *gdb_output, bool sleeper_slept_on, const char **why)
+{
+    if (gdb_output && strstr(gdb_output, "Couldn't write")) {
+        *why = "gdb could not write a stopped thread's registers back after a call (it said "
+               "\"Couldn't write ...\"): on this machine a call would leave the target's "
+               "interrupted system call failing with an ERESTART* error";
+        return false;
+    }
+    if (!sleeper_slept_on) {
+        *why = "a process gdb called into stopped sleeping at once: on this machine a call "
+               "would leave the target's interrupted system call failing";
+        return false;
+    }
+    *why = NULL;
+    return true;
+}

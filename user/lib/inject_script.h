@@ -14,6 +14,7 @@
 #ifndef MTP_INJECT_SCRIPT_H
 #define MTP_INJECT_SCRIPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "strbuf.h"
@@ -39,5 +40,24 @@ int mtp_inject_code(const char *ext_path, char *out, size_t len);
 /* The gdb script that queues code (at most MTP_INJECT_PAGE - 1 bytes), then
  * detaches. */
 void mtp_inject_gdb_script(const char *code, struct mtp_strbuf *out);
+
+/*
+ * Before it calls into a target, --inject has gdb make one call into a
+ * sleeper of its own (sleep(1), stopped inside nanosleep, as a Python
+ * program often is inside a system call).  Around a call gdb saves the
+ * thread's registers and writes them back; where it cannot write them all
+ * back (on some CPUs and kernels, "Couldn't write extended state status:
+ * Bad address"), the interrupted system call's restart is lost and the
+ * call fails with ERESTART* errno values: Python raises OSError 514 from
+ * time.sleep.  The probe's script:
+ */
+#define MTP_INJECT_PROBE_SCRIPT                                                                    \
+    "set confirm off\nset pagination off\ncall (int)getpid()\ndetach\nquit\n"
+
+/* Whether gdb's calls leave a process as they found it, from the probe:
+ * what gdb printed, and whether the sleeper was still sleeping afterwards
+ * (a lost restart ends it at once, with an error).  On false, why (a
+ * sentence for the refusal) in *why. */
+bool mtp_inject_probe_ok(const char *gdb_output, bool sleeper_slept_on, const char **why);
 
 #endif
