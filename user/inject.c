@@ -125,7 +125,7 @@ static int probe_gdb_calls(const char *gdb, double timeout_s)
         return -1;
     }
     if (child == 0) {
-        int null = open("/dev/null", O_WRONLY);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
         if (null >= 0) { /* a lost restart makes it complain */
             dup2(null, STDOUT_FILENO);
