@@ -43,6 +43,10 @@ static void exec_gdb(const char *gdb, pid_t pid, int script_fd, int out_fd)
     /* No debuginfod downloads: they would stall the target while gdb
      * holds it. */
     unsetenv("DEBUGINFOD_URLS");
+    /* A runtime preloaded for the programs (a sanitizer's, an allocator)
+     * is not gdb's: ASan's makes gdb hang at its exit, holding the
+     * target stopped until the timeout. */
+    unsetenv("LD_PRELOAD");
     snprintf(pidarg, sizeof(pidarg), "%d", (int)pid);
     execl(gdb, gdb, "-p", pidarg, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-x",
           "/proc/self/fd/3", (char *)NULL);
