@@ -193,7 +193,7 @@ uint64_t mtp_node_free_bytes(int node)
     return (uint64_t)free_bytes;
 }
 
-int mtp_node_high_watermark(int node, uint64_t *bytes, char *err, size_t errlen)
+int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen)
 {
     char *text = NULL;
     ssize_t n = mtp_read_file("/proc/zoneinfo", &text);
@@ -204,7 +204,8 @@ int mtp_node_high_watermark(int node, uint64_t *bytes, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read /proc/zoneinfo: %s", strerror((int)-n));
         return (int)n;
     }
-    rc = mtp_zoneinfo_high_bytes(text, node, page > 0 ? (uint64_t)page : 4096, bytes, err, errlen);
+    rc = mtp_zoneinfo_watermark_bytes(text, node, MTP_ZONE_LOW, page > 0 ? (uint64_t)page : 4096,
+                                      bytes, err, errlen);
     free(text);
     return rc;
 }

@@ -33,9 +33,9 @@ int mtp_numa_available(void);
 /* Free bytes on a node, or UINT64_MAX when unknown. */
 uint64_t mtp_node_free_bytes(int node);
 
-/* The kernel's high watermark of a node, summed over its zones, from
+/* The kernel's low watermark of a node, summed over its zones, from
  * /proc/zoneinfo.  Returns 0, or -errno with a sentence in err. */
-int mtp_node_high_watermark(int node, uint64_t *bytes, char *err, size_t errlen);
+int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen);
 
 /* Resident bytes of a process, or 0 when unknown. */
 uint64_t mtp_rss_bytes(pid_t pid);

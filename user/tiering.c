@@ -106,9 +106,14 @@ static void warn_kernel_movers(void)
     free(text);
 }
 
-/* --watermark auto: the free memory the kernel itself keeps on the fast
- * node, read once (it changes only with vm.min_free_kbytes and memory
- * hotplug).  Writes to note what the startup line says about it. */
+/* --watermark auto: the free memory below which the kernel places no new
+ * page on the fast node (the sum of its zones' low watermarks: zoneinfo.h).
+ * Keeping the high ones free instead, as mtp did until issue 13's runs,
+ * reserves room first touch fills anyway: every interval a program
+ * allocates finds the node short, and mtp demoted 2-5 MiB to make up for
+ * it, pages it had often never seen (BENCHMARKS.md §6).  Read once (it
+ * changes only with vm.min_free_kbytes and memory hotplug).  Writes to note what the startup line
+ * says about it. */
 static void resolve_watermark(struct mtp_tiering *t, const struct mtp_options *o, char *note,
                               size_t len)
 {
@@ -120,7 +125,7 @@ static void resolve_watermark(struct mtp_tiering *t, const struct mtp_options *o
         snprintf(note, len, "watermark %.1f MiB (--watermark)", t->watermark_bytes / 1048576.0);
         return;
     }
-    if (mtp_node_high_watermark(t->fast_node, &bytes, err, sizeof(err)) < 0) {
+    if (mtp_node_low_watermark(t->fast_node, &bytes, err, sizeof(err)) < 0) {
         mtp_warn("%s; using a %.0f MiB watermark (set --watermark)", err,
                  MTP_DEFAULT_WATERMARK_BYTES / 1048576.0);
         t->watermark_bytes = MTP_DEFAULT_WATERMARK_BYTES;
@@ -128,7 +133,7 @@ static void resolve_watermark(struct mtp_tiering *t, const struct mtp_options *o
         return;
     }
     t->watermark_bytes = bytes;
-    snprintf(note, len, "watermark %.1f MiB (kernel high watermark of node %d)", bytes / 1048576.0,
+    snprintf(note, len, "watermark %.1f MiB (kernel low watermark of node %d)", bytes / 1048576.0,
              t->fast_node);
 }
 

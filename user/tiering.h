@@ -24,7 +24,7 @@ struct mtp_tiering {
     int active; /* 0: tracing only (--no-migrate, no NUMA, or one tier) */
     struct mtp_tiers tiers;
     int fast_node, slow_node;
-    /* --watermark as resolved for fast_node: the kernel's high watermark for
+    /* --watermark as resolved for fast_node: the kernel's low watermarks for
      * auto.  The operator's options keep what was asked for; this is what
      * the policy is configured with, also after the program's settings. */
     uint64_t watermark_bytes;

@@ -50,8 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int tgid, tracer;
 
     maps(fuzz_next(&in));
-    (void)mtp_zoneinfo_high_bytes(fuzz_next(&in), 0, 4096, &bytes, err, sizeof(err));
-    (void)mtp_zoneinfo_high_bytes(in.owned[in.n_owned - 1], 1, 4096, &bytes, err, sizeof(err));
+    (void)mtp_zoneinfo_watermark_bytes(fuzz_next(&in), 0, MTP_ZONE_LOW, 4096, &bytes, err,
+                                       sizeof(err));
+    (void)mtp_zoneinfo_watermark_bytes(in.owned[in.n_owned - 1], 1, MTP_ZONE_HIGH, 4096, &bytes,
+                                       err, sizeof(err));
     {
         const char *status = fuzz_next(&in);
 

@@ -93,7 +93,7 @@ static const char ZONEINFO[] = "Node 0, zone      DMA\n"
 
 static int high(const char *text, int node, uint64_t *bytes, char *err, size_t errlen)
 {
-    return mtp_zoneinfo_high_bytes(text, node, 4096, bytes, err, errlen);
+    return mtp_zoneinfo_watermark_bytes(text, node, MTP_ZONE_HIGH, 4096, bytes, err, errlen);
 }
 
 static void test_sums_every_zone_of_the_node(void **state)
@@ -109,8 +109,30 @@ static void test_sums_every_zone_of_the_node(void **state)
     assert_int_equal(high(ZONEINFO, 2, &bytes, err, sizeof(err)), 0);
     assert_int_equal(bytes, 1500ULL * 4096);
     /* the page size is the caller's */
-    assert_int_equal(mtp_zoneinfo_high_bytes(ZONEINFO, 2, 65536, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(
+        mtp_zoneinfo_watermark_bytes(ZONEINFO, 2, MTP_ZONE_HIGH, 65536, &bytes, err, sizeof(err)),
+        0);
     assert_int_equal(bytes, 1500ULL * 65536);
+}
+
+/* --watermark auto's: each zone's "low" line, not "high" nor the pagesets' */
+static void test_low_and_min_marks(void **state)
+{
+    uint64_t bytes = 0;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(
+        mtp_zoneinfo_watermark_bytes(ZONEINFO, 0, MTP_ZONE_LOW, 4096, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, (13ULL + 2888 + 20163 + 32 + 0) * 4096);
+    assert_int_equal(
+        mtp_zoneinfo_watermark_bytes(ZONEINFO, 2, MTP_ZONE_MIN, 4096, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, 900ULL * 4096);
+    /* node 1's Movable zone has a high line only */
+    assert_int_equal(
+        mtp_zoneinfo_watermark_bytes(ZONEINFO, 1, MTP_ZONE_LOW, 4096, &bytes, err, sizeof(err)),
+        -EINVAL);
+    assert_non_null(strstr(err, "zone Movable has no low watermark"));
 }
 
 static void test_this_hosts_shape(void **state)
@@ -190,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sums_every_zone_of_the_node),
+        cmocka_unit_test(test_low_and_min_marks),
         cmocka_unit_test(test_this_hosts_shape),
         cmocka_unit_test(test_missing_node),
         cmocka_unit_test(test_malformed),

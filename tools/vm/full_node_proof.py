@@ -5,8 +5,9 @@ A workload's hot set starts on the slow node while the fast node is held
 full: its caches dropped, then hugetlb pages take all of it above its
 low watermark (tools/vm/vm_eval.py's FastLimit).  Two runs of mtp-trace:
 
-1. at the default --watermark (auto: the kernel's high watermarks) it plans
-   promotions only into what is free above them, and no move is refused;
+1. at the default --watermark (auto: the kernel's low watermarks, below which
+   it places no new page on the node) it plans promotions only into what is
+   free above them, and no move is refused;
 2. with --watermark 0, an operator's override that lets it push, the node
    refuses the moves (move_pages: -ENOMEM).  mtp-trace must count them,
    hold promotions back for 1, 2, 4 ... intervals (promote_held, backoffs,
@@ -167,7 +168,7 @@ def main():
         check("at the kernel's watermark no move is refused",
               r.returncode == 0 and ivs and refused == 0,
               "exit %d, %d intervals, planned %.1f MiB of promotions (what the kernel's "
-              "reclaim had freed above its high watermark), promoted %.1f MiB, %d refused, "
+              "reclaim had freed above its low watermarks), promoted %.1f MiB, %d refused, "
               "pressure in %d intervals%s"
               % (r.returncode, len(ivs), planned / MIB, moved / MIB, refused,
                  sum(t["pressure"] for t in ivs), "" if r.returncode == 0 else

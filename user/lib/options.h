@@ -32,7 +32,7 @@ struct mtp_options {
     bool inject;   /* load mtp into Python processes that did not import it */
     uint64_t inject_timeout_ns;
     /* --watermark auto (the default): the loader reads the fast node's kernel
-     * high watermark once the node is known and keeps it in its own tiering
+     * low watermarks once the node is known and keeps it in its own tiering
      * state; policy.watermark_bytes holds MTP_DEFAULT_WATERMARK_BYTES, the
      * fallback should that fail. */
     bool watermark_auto;

@@ -39,22 +39,29 @@ static int parse_header(const char *line, size_t len, long *node, char *zone, si
     return 1;
 }
 
+static const char *const mark_names[] = {
+    [MTP_ZONE_MIN] = "min",
+    [MTP_ZONE_LOW] = "low",
+    [MTP_ZONE_HIGH] = "high",
+};
+
 /*
- * The zone's "high" watermark: "        high     NNN".  The per-CPU pagesets
+ * The zone's watermark line: "        low      NNN".  The per-CPU pagesets
  * further down have "high:  NNN" lines of their own (a different limit),
  * which the colon tells apart.  1 and *pages, 0 when not that line, -1 when
  * it is but the number is bad.
  */
-static int parse_high(const char *line, size_t len, unsigned long long *pages)
+static int parse_mark(const char *line, size_t len, const char *name, unsigned long long *pages)
 {
     const char *p = line, *end = line + len;
+    size_t n = strlen(name);
     char *after;
 
     while (p < end && *p == ' ')
         p++;
-    if (end - p < 5 || strncmp(p, "high", 4) != 0 || (p[4] != ' ' && p[4] != '\t'))
+    if ((size_t)(end - p) < n + 1 || strncmp(p, name, n) != 0 || (p[n] != ' ' && p[n] != '\t'))
         return 0;
-    p += 4;
+    p += n;
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     if (p == end || *p < '0' || *p > '9')
@@ -66,12 +73,12 @@ static int parse_high(const char *line, size_t len, unsigned long long *pages)
     return 1;
 }
 
-int mtp_zoneinfo_high_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
-                            char *err, size_t errlen)
+int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_watermark mark,
+                                 uint64_t page_size, uint64_t *bytes, char *err, size_t errlen)
 {
-    const char *p = text;
+    const char *p = text, *name = mark_names[mark];
     char zone[32] = "", next_zone[32];
-    int in_node = 0, zone_has_high = 0, zones = 0;
+    int in_node = 0, zone_has_mark = 0, zones = 0;
     unsigned long long total = 0;
     int lineno = 0;
 
@@ -90,38 +97,38 @@ int mtp_zoneinfo_high_bytes(const char *text, int node, uint64_t page_size, uint
             return -EINVAL;
         }
         if (rc > 0) {
-            if (in_node && !zone_has_high)
-                goto no_high;
+            if (in_node && !zone_has_mark)
+                goto no_mark;
             memcpy(zone, next_zone, sizeof(zone));
             in_node = n == node;
-            zone_has_high = 0;
+            zone_has_mark = 0;
             zones += in_node;
             continue;
         }
         if (!in_node)
             continue;
-        rc = parse_high(line, len, &pages);
+        rc = parse_mark(line, len, name, &pages);
         if (rc < 0) {
             mtp_set_err(err, errlen,
-                        "zoneinfo line %d: the high watermark of node %d's zone %s "
+                        "zoneinfo line %d: the %s watermark of node %d's zone %s "
                         "is not a number",
-                        lineno, node, zone);
+                        lineno, name, node, zone);
             return -EINVAL;
         }
-        if (rc > 0 && !zone_has_high) {
-            zone_has_high = 1;
+        if (rc > 0 && !zone_has_mark) {
+            zone_has_mark = 1;
             total += pages;
         }
     }
-    if (in_node && !zone_has_high)
-        goto no_high;
+    if (in_node && !zone_has_mark)
+        goto no_mark;
     if (zones == 0) {
         mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
         return -ENOENT;
     }
     *bytes = (uint64_t)total * page_size;
     return 0;
-no_high:
-    mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no high watermark", node, zone);
+no_mark:
+    mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s watermark", node, zone, name);
     return -EINVAL;
 }
