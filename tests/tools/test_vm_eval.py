@@ -5,6 +5,7 @@ goal check, and the access-weighted metrics (access_metrics.py).  The kernel-fac
 mtp-trace) run for real only in the guest, in make vm-eval itself.
 Ends with "N passed, N failed"."""
 import os
+import subprocess
 import sys
 import tempfile
 import types
@@ -264,6 +265,20 @@ class ZoneinfoTest(unittest.TestCase):
     def test_per_cpu_high_lines_are_not_watermarks(self):
         z = vm_eval.parse_zoneinfo(ZONEINFO)
         self.assertNotEqual(z[0]["high"], (49 + 12384 + 154) * 4096)
+
+
+class NodeHoldersTest(unittest.TestCase):
+    """Real: this host's node 0 and this process; a pid that is gone reads None."""
+
+    def test_kinds_of_the_node_and_resident_bytes_of_each_pid(self):
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        h = vm_eval.node_holders(0, {"self": os.getpid(), "gone": gone.pid})
+        self.assertGreater(h["MemFree"], 0)
+        self.assertGreater(h["AnonPages"], 0)
+        self.assertTrue(set(vm_eval.NODE_HOLDERS) <= set(h))
+        self.assertGreater(h["rss_self"], 1 << 20)
+        self.assertIsNone(h["rss_gone"])
 
 
 class SubtractTest(unittest.TestCase):

@@ -105,6 +105,30 @@ def node_meminfo(node):
     return out
 
 
+# Who holds node 0, logged each sample: in bad runs the room mtp computes
+# fell by 25-40 MiB mid-run, taken by something other than the pages it
+# counts as the program's (BENCHMARKS.md §6, "The low watermark").
+NODE_HOLDERS = ("MemFree", "AnonPages", "FilePages", "Shmem", "Slab", "KernelStack",
+                "PageTables")
+
+
+def rss_bytes(pid):
+    """Resident bytes of pid, or None once it has gone."""
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def node_holders(node, pids):
+    """Node `node`'s memory by kind, and the resident bytes of each named pid."""
+    m = node_meminfo(node)
+    out = {k: m[k] for k in NODE_HOLDERS if k in m}
+    out.update({"rss_" + name: rss_bytes(pid) for name, pid in pids.items()})
+    return out
+
+
 def parse_zoneinfo(text):
     """{node: {"min"|"low"|"high": bytes, "start": byte, "end": byte}} summed over zones."""
     nodes, cur = {}, None
@@ -700,6 +724,9 @@ def run_one(args, numa, name, config, share, footprint):
                 break
             s["t"] = round(time.monotonic() - t0, 2)
             s["phase"] = phase
+            s["node0"] = node_holders(FAST, dict(
+                {"workload": wl.pid, "harness": os.getpid()},
+                **({"mtp_trace": tracer.proc.pid} if tracer else {})))
             res["samples"].append(s)
             if time.monotonic() - t0 > args.duration + args.build_timeout:
                 log("%s/%s: no end after %d s, stopping" % (name, config, time.monotonic() - t0))
