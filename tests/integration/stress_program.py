@@ -4,8 +4,8 @@ deep nesting, fork, under whatever -X options it is run with.  Its own
 memory is steady by construction (a fixed pool, replaced round-robin), so
 growth across a tracer's attach/detach cycles is mtp's.
 
-Prints one JSON line per sample: seconds, RSS bytes, mtp's own mapped bytes
-and side-table bytes, whether traced; exits 0 after `seconds`."""
+Prints one JSON line per sample: seconds, RSS bytes, mtp's own mapped bytes,
+side-table bytes and entries, whether traced; exits 0 after `seconds`."""
 
 import gc
 import json
@@ -70,6 +70,7 @@ def main():
         st = mtp.stats()
         print(json.dumps({"t": seconds - (end - time.monotonic()), "rss": rss(),
                           "own": st["own_mapped_bytes"], "side": st["side_table_bytes"],
+                          "entries": st["side_table_entries"],
                           "traced": st["tracing"]}), flush=True)
     stop.set()
     for t in threads:
