@@ -266,6 +266,12 @@ class ZoneinfoTest(unittest.TestCase):
         z = vm_eval.parse_zoneinfo(ZONEINFO)
         self.assertNotEqual(z[0]["high"], (49 + 12384 + 154) * 4096)
 
+    def test_sums_the_cpus_free_lists(self):
+        z = vm_eval.parse_zoneinfo(ZONEINFO)
+        self.assertEqual(z[0]["pcp"], 10 * 4096)
+        self.assertEqual(z[0]["pcp_high"], 154 * 4096)
+        self.assertEqual(z[1]["pcp"], 0)
+
 
 class NodeHoldersTest(unittest.TestCase):
     """Real: this host's node 0 and this process; a pid that is gone reads None."""
@@ -277,6 +283,8 @@ class NodeHoldersTest(unittest.TestCase):
         self.assertGreater(h["MemFree"], 0)
         self.assertGreater(h["AnonPages"], 0)
         self.assertTrue(set(vm_eval.NODE_HOLDERS) <= set(h))
+        self.assertGreaterEqual(h["pcp"], 0)
+        self.assertGreater(h["pcp_high"], 0)
         self.assertGreater(h["rss_self"], 1 << 20)
         self.assertIsNone(h["rss_gone"])
 

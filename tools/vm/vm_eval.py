@@ -108,7 +108,7 @@ def node_meminfo(node):
 # Who holds node 0, logged each sample: in bad runs the room mtp computes
 # fell by 25-40 MiB mid-run, taken by something other than the pages it
 # counts as the program's (BENCHMARKS.md §6, "The low watermark").
-NODE_HOLDERS = ("MemFree", "AnonPages", "FilePages", "Shmem", "Slab", "KernelStack",
+NODE_HOLDERS = ("MemFree", "MemUsed", "AnonPages", "FilePages", "Shmem", "Slab", "KernelStack",
                 "PageTables")
 
 
@@ -122,21 +122,26 @@ def rss_bytes(pid):
 
 
 def node_holders(node, pids):
-    """Node `node`'s memory by kind, and the resident bytes of each named pid."""
+    """Node `node`'s memory by kind, the free pages on its CPUs' lists (pcp,
+    which MemFree leaves out), and the resident bytes of each named pid."""
     m = node_meminfo(node)
     out = {k: m[k] for k in NODE_HOLDERS if k in m}
+    z = zoneinfo().get(node, {})
+    out["pcp"], out["pcp_high"] = z.get("pcp", 0), z.get("pcp_high", 0)
     out.update({"rss_" + name: rss_bytes(pid) for name, pid in pids.items()})
     return out
 
 
 def parse_zoneinfo(text):
-    """{node: {"min"|"low"|"high": bytes, "start": byte, "end": byte}} summed over zones."""
+    """{node: {"min"|"low"|"high": bytes, "start": byte, "end": byte, "pcp": bytes on the
+    CPUs' free lists, "pcp_high": their limits}} summed over zones."""
     nodes, cur = {}, None
     for line in text.splitlines():
         m = re.match(r"Node (\d+), zone\s+(\w+)", line)
         if m:
             cur = nodes.setdefault(int(m.group(1)), {"min": 0, "low": 0, "high": 0,
-                                                     "start": None, "end": 0})
+                                                     "start": None, "end": 0, "pcp": 0,
+                                                     "pcp_high": 0})
             zone = {}
             continue
         if cur is None:
@@ -146,6 +151,10 @@ def parse_zoneinfo(text):
             zone[f[0]] = int(f[1])
             if f[0] in ("min", "low", "high"):
                 cur[f[0]] += int(f[1]) * PAGE
+        elif len(f) == 2 and f[0] in ("count:", "high:"):
+            # A CPU's list of free pages (pagesets): "high" the watermark,
+            # "high:" the list's limit.
+            cur["pcp" if f[0] == "count:" else "pcp_high"] += int(f[1]) * PAGE
         elif len(f) == 2 and f[0] == "start_pfn:":
             start = int(f[1])
             if zone.get("present", 0) > 0:
