@@ -132,3 +132,49 @@ no_mark:
     mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s watermark", node, zone, name);
     return -EINVAL;
 }
+
+int mtp_zoneinfo_pcp_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
+                           char *err, size_t errlen)
+{
+    const char *p = text;
+    char zone[32];
+    int in_node = 0, zones = 0, lineno = 0;
+    unsigned long long total = 0;
+
+    while (*p) {
+        size_t len;
+        const char *line = p;
+        unsigned long long pages;
+        long n;
+        int rc;
+
+        p = next_line(p, &len);
+        lineno++;
+        rc = parse_header(line, len, &n, zone, sizeof(zone));
+        if (rc < 0) {
+            mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line", lineno);
+            return -EINVAL;
+        }
+        if (rc > 0) {
+            in_node = n == node;
+            zones += in_node;
+            continue;
+        }
+        if (!in_node)
+            continue;
+        rc = parse_mark(line, len, "count:", &pages);
+        if (rc < 0) {
+            mtp_set_err(err, errlen, "zoneinfo line %d: a per-CPU count of node %d is not a number",
+                        lineno, node);
+            return -EINVAL;
+        }
+        if (rc > 0)
+            total += pages;
+    }
+    if (zones == 0) {
+        mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
+        return -ENOENT;
+    }
+    *bytes = (uint64_t)total * page_size;
+    return 0;
+}
