@@ -187,22 +187,10 @@ int mtp_numa_available(void)
 uint64_t mtp_node_free_bytes(int node)
 {
     long long free_bytes = 0;
-    char *text = NULL;
-    uint64_t pcp = 0;
-    long page = sysconf(_SC_PAGESIZE);
 
     if (numa_available() < 0 || numa_node_size64(node, &free_bytes) < 0)
         return UINT64_MAX;
-    /* MemFree leaves out the CPUs' lists, where our own demotions put the
-     * pages they free (zoneinfo.h): without them every demotion would look
-     * like room lost, and the next interval would demote more.  A zoneinfo
-     * that cannot be read leaves MemFree alone (what we had before). */
-    if (mtp_read_file("/proc/zoneinfo", &text) >= 0) {
-        if (mtp_zoneinfo_pcp_bytes(text, node, page > 0 ? (uint64_t)page : 4096, &pcp, NULL, 0) < 0)
-            pcp = 0;
-        free(text);
-    }
-    return (uint64_t)free_bytes + pcp;
+    return (uint64_t)free_bytes;
 }
 
 int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen)

@@ -30,8 +30,7 @@ int mtp_pages_thp(pid_t pid, size_t n, const uint64_t *addrs, uint8_t *is_thp);
 /* True when the kernel and libnuma support NUMA calls. */
 int mtp_numa_available(void);
 
-/* Free bytes on a node, or UINT64_MAX when unknown: its MemFree plus the
- * free pages on its CPUs' lists, which MemFree leaves out (zoneinfo.h). */
+/* Free bytes on a node, or UINT64_MAX when unknown. */
 uint64_t mtp_node_free_bytes(int node);
 
 /* The kernel's low watermark of a node, summed over its zones, from

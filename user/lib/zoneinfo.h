@@ -31,8 +31,11 @@ int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_water
  * them out, yet they are free: a CPU that frees many pages in a row (as
  * move_pages(2) does for every page it demotes) keeps them there, and since
  * Linux 6.7 a list may grow to about the zone's low watermark over the CPUs.
- * Counted as free by mtp_node_free_bytes().  Returns 0, -ENOENT (no zone of
- * the node), or -EINVAL (a count is not a number).
+ * Not yet counted by mtp-trace: counted as free room, it planned promotions
+ * the kernel refused on a full node (its allocator checks MemFree alone), so
+ * they must count against demotions only (BENCHMARKS.md §6, "The fast node's
+ * free pages on its CPUs' lists").  Returns 0, -ENOENT (no zone of the node),
+ * or -EINVAL (a count is not a number).
  */
 int mtp_zoneinfo_pcp_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
                            char *err, size_t errlen);
