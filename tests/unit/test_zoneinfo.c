@@ -81,10 +81,6 @@ static const char ZONEINFO[] = "Node 0, zone      DMA\n"
                                "        high     28000\n"
                                "  pagesets\n"
                                "    cpu: 8\n"
-                               "              count:    500\n"
-                               "              high:     99999\n"
-                               "    cpu: 9\n"
-                               "              count:    7\n"
                                "              high:     99999\n"
                                "Node 1, zone  Movable\n"
                                "  pages free     0\n"
@@ -212,29 +208,6 @@ static void test_other_nodes_malformed_zone_is_not_ours(void **state)
     assert_int_equal(bytes, 9 * 4096);
 }
 
-/* The CPUs' free lists: every "count:" of the node's zones, no other line */
-static void test_pcp_counts(void **state)
-{
-    uint64_t bytes = 1;
-    char err[256] = "";
-
-    (void)state;
-    assert_int_equal(mtp_zoneinfo_pcp_bytes(ZONEINFO, 0, 4096, &bytes, err, sizeof(err)), 0);
-    assert_int_equal(bytes, (0ULL + 12) * 4096);
-    assert_int_equal(mtp_zoneinfo_pcp_bytes(ZONEINFO, 1, 4096, &bytes, err, sizeof(err)), 0);
-    assert_int_equal(bytes, (500ULL + 7) * 4096);
-    /* a node whose zones have no pagesets holds none */
-    assert_int_equal(mtp_zoneinfo_pcp_bytes(ZONEINFO, 2, 4096, &bytes, err, sizeof(err)), 0);
-    assert_int_equal(bytes, 0);
-    assert_int_equal(mtp_zoneinfo_pcp_bytes(ZONEINFO, 3, 4096, &bytes, err, sizeof(err)), -ENOENT);
-    assert_non_null(strstr(err, "no zone of node 3"));
-    assert_int_equal(mtp_zoneinfo_pcp_bytes("Node 0, zone Normal\n  pagesets\n    cpu: 0\n"
-                                            "              count:    many\n",
-                                            0, 4096, &bytes, err, sizeof(err)),
-                     -EINVAL);
-    assert_non_null(strstr(err, "line 4"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,7 +217,6 @@ int main(void)
         cmocka_unit_test(test_missing_node),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_other_nodes_malformed_zone_is_not_ours),
-        cmocka_unit_test(test_pcp_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

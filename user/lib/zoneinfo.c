@@ -2,8 +2,6 @@
 #include "zoneinfo.h"
 
 #include <errno.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,20 +73,15 @@ static int parse_mark(const char *line, size_t len, const char *name, unsigned l
     return 1;
 }
 
-/*
- * Sums the number on each `key` line of `node`'s zones into *total.  With
- * every_zone, each zone must have one and its first counts (a watermark);
- * else every such line counts (the per-CPU lists).  `what` names the number
- * for errors.  Returns the node's zone count, or -EINVAL with err set.
- */
-static int sum_node_lines(const char *text, int node, const char *key, bool every_zone,
-                          const char *what, unsigned long long *total, char *err, size_t errlen)
+int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_watermark mark,
+                                 uint64_t page_size, uint64_t *bytes, char *err, size_t errlen)
 {
-    const char *p = text;
+    const char *p = text, *name = mark_names[mark];
     char zone[32] = "", next_zone[32];
-    int in_node = 0, zone_has_key = 0, zones = 0, lineno = 0;
+    int in_node = 0, zone_has_mark = 0, zones = 0;
+    unsigned long long total = 0;
+    int lineno = 0;
 
-    *total = 0;
     while (*p) {
         size_t len;
         const char *line = p;
@@ -104,64 +97,38 @@ static int sum_node_lines(const char *text, int node, const char *key, bool ever
             return -EINVAL;
         }
         if (rc > 0) {
-            if (every_zone && in_node && !zone_has_key)
-                goto missing;
+            if (in_node && !zone_has_mark)
+                goto no_mark;
             memcpy(zone, next_zone, sizeof(zone));
             in_node = n == node;
-            zone_has_key = 0;
+            zone_has_mark = 0;
             zones += in_node;
             continue;
         }
         if (!in_node)
             continue;
-        rc = parse_mark(line, len, key, &pages);
+        rc = parse_mark(line, len, name, &pages);
         if (rc < 0) {
-            mtp_set_err(err, errlen, "zoneinfo line %d: %s of node %d's zone %s is not a number",
-                        lineno, what, node, zone);
+            mtp_set_err(err, errlen,
+                        "zoneinfo line %d: the %s watermark of node %d's zone %s "
+                        "is not a number",
+                        lineno, name, node, zone);
             return -EINVAL;
         }
-        if (rc > 0 && !(every_zone && zone_has_key))
-            *total += pages;
-        zone_has_key |= rc > 0;
+        if (rc > 0 && !zone_has_mark) {
+            zone_has_mark = 1;
+            total += pages;
+        }
     }
-    if (every_zone && in_node && !zone_has_key)
-        goto missing;
-    return zones;
-missing:
-    mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s", node, zone, what);
-    return -EINVAL;
-}
-
-static int node_bytes(int zones, int node, unsigned long long pages, uint64_t page_size,
-                      uint64_t *bytes, char *err, size_t errlen)
-{
-    if (zones < 0)
-        return zones;
+    if (in_node && !zone_has_mark)
+        goto no_mark;
     if (zones == 0) {
         mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
         return -ENOENT;
     }
-    *bytes = (uint64_t)pages * page_size;
+    *bytes = (uint64_t)total * page_size;
     return 0;
-}
-
-int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_watermark mark,
-                                 uint64_t page_size, uint64_t *bytes, char *err, size_t errlen)
-{
-    char what[32];
-    unsigned long long pages;
-    int zones;
-
-    snprintf(what, sizeof(what), "%s watermark", mark_names[mark]);
-    zones = sum_node_lines(text, node, mark_names[mark], true, what, &pages, err, errlen);
-    return node_bytes(zones, node, pages, page_size, bytes, err, errlen);
-}
-
-int mtp_zoneinfo_pcp_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
-                           char *err, size_t errlen)
-{
-    unsigned long long pages;
-    int zones = sum_node_lines(text, node, "count:", false, "per-CPU count", &pages, err, errlen);
-
-    return node_bytes(zones, node, pages, page_size, bytes, err, errlen);
+no_mark:
+    mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s watermark", node, zone, name);
+    return -EINVAL;
 }

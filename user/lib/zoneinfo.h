@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The kernel's free-memory watermarks of a node, and the free pages its CPUs
- * hold, from /proc/zoneinfo.  The
+ * The kernel's free-memory watermarks of a node, from /proc/zoneinfo.  The
  * page allocator places a new page in a zone only while the zone stays above
  * its "low" watermark; below it, allocations fall back to the next node and
  * kswapd is woken to reclaim up to "high".  So the sum of the lows is where
@@ -24,20 +23,5 @@ enum mtp_zone_watermark { MTP_ZONE_MIN, MTP_ZONE_LOW, MTP_ZONE_HIGH };
  */
 int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_watermark mark,
                                  uint64_t page_size, uint64_t *bytes, char *err, size_t errlen);
-
-/*
- * The free pages held on the CPUs' lists (the "count:" of each zone's
- * pagesets) of `node`, times page_size, in *bytes.  The node's MemFree leaves
- * them out, yet they are free: a CPU that frees many pages in a row (as
- * move_pages(2) does for every page it demotes) keeps them there, and since
- * Linux 6.7 a list may grow to about the zone's low watermark over the CPUs.
- * Not yet counted by mtp-trace: counted as free room, it planned promotions
- * the kernel refused on a full node (its allocator checks MemFree alone), so
- * they must count against demotions only (BENCHMARKS.md §6, "The fast node's
- * free pages on its CPUs' lists").  Returns 0, -ENOENT (no zone of the node),
- * or -EINVAL (a count is not a number).
- */
-int mtp_zoneinfo_pcp_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
-                           char *err, size_t errlen);
 
 #endif
