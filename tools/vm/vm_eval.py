@@ -106,8 +106,9 @@ def node_meminfo(node):
 
 
 # Who holds node 0, logged each sample: in bad runs the room mtp computes
-# fell by 25-40 MiB mid-run, taken by something other than the pages it
-# counts as the program's (BENCHMARKS.md §6, "The low watermark").
+# fell by 25-40 MiB mid-run.  These logs found where it went: free pages on
+# the CPUs' lists, which MemFree leaves out (BENCHMARKS.md §6, "The fast
+# node's free pages on its CPUs' lists").
 NODE_HOLDERS = ("MemFree", "MemUsed", "AnonPages", "FilePages", "Shmem", "Slab", "KernelStack",
                 "PageTables")
 
