@@ -37,6 +37,32 @@ struct {
     __type(value, struct mtp_stats);
 } stats SEC(".maps");
 
+/* Per Python type: the fold's sums ("types"), the names the extension gave
+ * the ids ("type_names", copied the first time an id is met), and the
+ * loader's count of the pages each type holds most of, by tier
+ * ("type_tiers": the loader owns it and rewrites it every interval; nothing
+ * here touches it).  See "Types" in mtp_abi.h. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MTP_TYPES_MAX);
+    __type(key, __u32);
+    __type(value, struct mtp_type_stats);
+} types SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MTP_TYPES_MAX);
+    __type(key, __u32);
+    __type(value, struct mtp_type_name);
+} type_names SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MTP_TYPES_MAX);
+    __type(key, __u32);
+    __type(value, struct mtp_type_tiers);
+} type_tiers SEC(".maps");
+
 /* Settings from the program's mtp.configure(), for the loader to vet. */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -61,6 +87,7 @@ struct {
 
 struct fold_ctx {
     const struct mtp_record *recs;
+    const struct mtp_type_name *type_names; /* the extension's, in the traced process */
     __u32 count;
     __u32 epoch;
     __u32 period; /* epochs until the round-robin cycle comes back to these objects */
@@ -148,9 +175,11 @@ static void warm_page(struct mtp_page *val, __u32 epoch, __u32 period, __u64 hea
  * it once on its own rather than once per path through fold_record's page
  * loop: inlined into that loop, the fold took 970k of the verifier's 1M
  * instructions on kernel 6.18.44 (and ~1.2 s of the loader's start).
- * Returns 1 when the map is full and the slice was dropped.
+ * `type_bytes` is the slice's type id << 32 | its bytes on the page, for
+ * the page's type vote (mtp_type_vote).  Returns 1 when the map is full and
+ * the slice was dropped.
  */
-__noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat)
+__noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat, __u64 type_bytes)
 {
     struct mtp_stats *st = get_stats();
     struct mtp_page *val;
@@ -163,6 +192,7 @@ __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat)
     if (val->samples == 0)
         val->first_epoch = epoch;
     val->samples++;
+    mtp_type_vote(&val->type_id, &val->type_weight, (__u16)(type_bytes >> 32), (__u32)type_bytes);
     /* Only warmth moves last_epoch: it says when the page was last used,
      * not last seen. */
     if (heat) {
@@ -170,6 +200,33 @@ __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat)
         val->active++;
     }
     return 0;
+}
+
+/*
+ * Adds a record to its type's sums; copies the type's name from the traced
+ * process the first time the id is met.  Plain adds: one process's firings
+ * come one at a time, each from the thread holding its GIL, and every
+ * process has a BPF object of its own.
+ */
+static void fold_type(const struct fold_ctx *ctx, const struct mtp_record *rec)
+{
+    __u32 id = rec->type_id;
+    struct mtp_type_stats *t = bpf_map_lookup_elem(&types, &id);
+
+    if (!t)
+        return;
+    if (t->records == 0 && id != 0) {
+        struct mtp_type_name *name = bpf_map_lookup_elem(&type_names, &id);
+
+        if (name)
+            bpf_probe_read_user_str(name->name, sizeof(name->name), &ctx->type_names[id]);
+    }
+    t->records++;
+    t->bytes += rec->size;
+    if (rec->refcnt_delta) {
+        t->heat += mtp_heat_contribution(rec->size, rec->refcnt_delta);
+        t->active++;
+    }
 }
 
 static long fold_record(__u32 index, void *data)
@@ -183,6 +240,7 @@ static long fold_record(__u32 index, void *data)
     if (!at)
         return 1;
     rec = *at;
+    fold_type(ctx, &rec);
     page = rec.addr & MTP_PAGE_MASK;
     for (int i = 0; i < MTP_RECORD_MAX_PAGES; i++, page += MTP_PAGE_SIZE) {
         __u32 overlap = mtp_page_overlap(page, rec.addr, rec.size);
@@ -190,7 +248,8 @@ static long fold_record(__u32 index, void *data)
         if (overlap == 0)
             break;
         if (mtp_fold_page(page, ctx->epoch, ctx->period,
-                          rec.refcnt_delta ? mtp_heat_contribution(overlap, rec.refcnt_delta) : 0))
+                          rec.refcnt_delta ? mtp_heat_contribution(overlap, rec.refcnt_delta) : 0,
+                          (__u64)rec.type_id << 32 | overlap))
             __sync_fetch_and_add(&ctx->stats->dropped, 1);
     }
     return 0;
@@ -216,6 +275,7 @@ int BPF_USDT(handle_objects, MTP_PROBE_PARAMS(objects))
     if (!fold.chunk)
         return 0;
     fold.recs = recs;
+    fold.type_names = type_names;
     fold.count = count;
     fold.stats = st;
     fold.epoch = *(volatile __u32 *)&mtp_epoch;

@@ -17,7 +17,7 @@
 
 /* Bump when any layout below changes; the loader refuses a mismatched
  * extension instead of misreading its records. */
-#define MTP_ABI_VERSION 8
+#define MTP_ABI_VERSION 9
 
 #define MTP_PAGE_SHIFT 12
 #define MTP_PAGE_SIZE  (1ULL << MTP_PAGE_SHIFT)
@@ -41,7 +41,83 @@
 struct mtp_record {
     __u64 addr;         /* first byte of the footprint */
     __u32 size;         /* bytes, <= MTP_RECORD_MAX_BYTES */
-    __s32 refcnt_delta; /* change since this object was last observed */
+    __s16 refcnt_delta; /* change since this object was last observed, saturated at
+                           +-32767 (heat counts at most MTP_DELTA_CAP of it) */
+    __u16 type_id;      /* the object's Python type (see "Types" below); 0: not known */
+};
+
+/*
+ * Types.  The extension numbers the Python types it observes, 1 up to
+ * MTP_TYPES_MAX - 1, in the order it meets them; 0 is "not attributed" (the
+ * table was full, or storage credited without its owner).  It keeps each
+ * type's name, "module.QualName" as Python writes it, NUL-terminated and cut
+ * to MTP_TYPE_NAME_MAX - 1 bytes, at type_names[id] in its own memory, and
+ * passes that array's address with every mtp:objects firing.  An id's name is
+ * written before any record carries the id and never changes, so the BPF
+ * fold copies it once, the first time it meets the id, into the "type_names"
+ * map, where `bpftool map dump` shows it beside the "types" map.
+ */
+#define MTP_TYPES_MAX     4096
+#define MTP_TYPE_NAME_MAX 64
+
+struct mtp_type_name {
+    char name[MTP_TYPE_NAME_MAX];
+};
+
+/* What the BPF fold keeps per type ("types", an array indexed by type id):
+ * running sums over the records of the type's objects. */
+struct mtp_type_stats {
+    __u64 records; /* record slices folded */
+    __u64 bytes;   /* their bytes: a heap cycle observes each live object once */
+    __u64 heat;    /* heat they added to their pages */
+    __u64 active;  /* slices whose object's reference count had changed */
+};
+
+/*
+ * Which type a page holds most of.  Each page keeps a candidate type and a
+ * weight (struct mtp_page's type_id, type_weight): a slice of the candidate's
+ * adds its bytes to the weight, another type's takes them off, and a type
+ * whose slice outweighs what is left takes the page.  Over a cycle this
+ * leaves the type with most of the page's observed bytes in place whenever
+ * one has more than half of them (a weighted majority vote).  The weight is
+ * capped, so a page the allocator gives to another type changes hands within
+ * a few observations.  Type 0 does not vote.
+ */
+#define MTP_TYPE_WEIGHT_MAX (4 * MTP_PAGE_SIZE)
+
+static inline void mtp_type_vote(__u16 *type_id, __u16 *weight, __u16 type, __u32 bytes)
+{
+    __u32 w = *weight;
+
+    if (type == 0)
+        return;
+    if (type == *type_id) {
+        w += bytes;
+        *weight = (__u16)(w > MTP_TYPE_WEIGHT_MAX ? MTP_TYPE_WEIGHT_MAX : w);
+    } else if (w >= bytes) {
+        *weight = (__u16)(w - bytes);
+    } else {
+        *type_id = type;
+        w = bytes - w;
+        *weight = (__u16)(w > MTP_TYPE_WEIGHT_MAX ? MTP_TYPE_WEIGHT_MAX : w);
+    }
+}
+
+/*
+ * What the loader keeps per type and tier ("type_tiers", an array indexed by
+ * type id), rewritten every interval from the page map and the pages' nodes:
+ * the tracked pages each type holds most of (mtp_type_vote), by tier.  Index
+ * [MTP_AT_FAST] is the fast node, [MTP_AT_SLOW] any other; without
+ * tiering (one node, or tracing only) every page counts as fast.
+ */
+enum { MTP_AT_FAST = 0, MTP_AT_SLOW = 1, MTP_TIERS = 2 };
+
+struct mtp_type_tiers {
+    __u64 pages[MTP_TIERS];     /* tracked pages */
+    __u64 hot_pages[MTP_TIERS]; /* of those, hot */
+    __u64 heat;                 /* their decayed heat */
+    __u64 promoted;             /* pages moved to the fast tier since tracing began */
+    __u64 demoted;              /* pages moved off it */
 };
 
 /*
@@ -66,7 +142,9 @@ struct mtp_page {
     __u32 period;      /* epochs between two looks of the signal that last warmed the page
                           (>= 1): heat halves once per period, and the page is hot until
                           MTP_HOT_SLACK epochs past one period (user/lib/interval.h) */
-    __u32 reserved;    /* zero; keeps the value a multiple of 8 bytes */
+    __u16 type_id;     /* the type holding most of the page's observed bytes, as far as
+                          mtp_type_vote() can tell; 0: none yet */
+    __u16 type_weight; /* that type's lead in bytes (mtp_type_vote) */
 };
 
 /* A period longer than this many epochs counts as this many: a page looked

@@ -25,8 +25,12 @@
 #define MTP_PROBE_gc_start (int generation)
 
 /* mtp:objects -- a batch of observed objects' records (struct mtp_record),
- * at most MTP_BATCH_MAX, from an extension built for `abi_version`. */
-#define MTP_PROBE_objects (const struct mtp_record *recs, __u32 count, __u32 abi_version)
+ * at most MTP_BATCH_MAX, from an extension built for `abi_version`;
+ * type_names is the extension's table of type names, MTP_TYPES_MAX of them
+ * (see "Types" in mtp_abi.h). */
+#define MTP_PROBE_objects                                                                          \
+    (const struct mtp_record *recs, __u32 count, __u32 abi_version,                                \
+     const struct mtp_type_name *type_names)
 
 /* mtp:gc_done -- totals since its previous firing; fired after each
  * observation and otherwise at most once a second, not once per collection.

@@ -189,18 +189,19 @@ static inline void mtp_note_extent(uint64_t owner, uint64_t addr, uint64_t size)
 static inline void mtp_emit_object(PyObject *op, int32_t delta)
 {
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
+    uint16_t type_id = mtp_type_id(Py_TYPE(op));
     int n;
 
     if (mtp.first_page_only) {
         /* One byte is enough for BPF to credit the start's page and no
          * other; no extent either, so no storage is credited through the
          * owner's written page. */
-        mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, delta);
+        mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, delta, type_id);
         return;
     }
     n = mtp_object_ranges(op, addr, size);
     for (int i = 0; i < n; i++)
-        mtp_emit(addr[i], size[i], delta);
+        mtp_emit(addr[i], size[i], delta, type_id);
     /* Only modest storage: a page holds several owners, so a written owner
      * page also credits its neighbours', and a large buffer credited that
      * way would bring many cold pages (buffers' own writes are seen

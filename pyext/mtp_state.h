@@ -40,6 +40,7 @@
 #include "mtp_probes.h"
 #include "mtp_sidetable.h"
 #include "mtp_snapshot.h"
+#include "mtp_types.h"
 #include "mtp_wpscan.h"
 
 #pragma GCC visibility push(hidden)
@@ -277,10 +278,13 @@ static inline uint64_t mtp_now_ns(void)
  * empties the queue. */
 void mtp_flush(void);
 
-/* Queue [addr, addr + size) with the object's delta, split so that no record
- * spans more than MTP_RECORD_MAX_BYTES. */
-static inline void mtp_emit(uint64_t addr, uint64_t size, int32_t delta)
+/* Queue [addr, addr + size) with the object's delta and type id, split so
+ * that no record spans more than MTP_RECORD_MAX_BYTES. */
+static inline void mtp_emit(uint64_t addr, uint64_t size, int32_t delta, uint16_t type_id)
 {
+    /* The record's delta is 16 bits; heat counts at most MTP_DELTA_CAP. */
+    int16_t d = (int16_t)(delta > INT16_MAX ? INT16_MAX : delta < -INT16_MAX ? -INT16_MAX : delta);
+
     /* No Python object is this large; a size like this means a layout we
      * misread, and emitting it would flood the page table. */
     if (size > (1ull << 32))
@@ -294,7 +298,8 @@ static inline void mtp_emit(uint64_t addr, uint64_t size, int32_t delta)
         rec = &mtp.batch[mtp.batch_len++];
         rec->addr = addr;
         rec->size = (uint32_t)chunk;
-        rec->refcnt_delta = delta;
+        rec->refcnt_delta = d;
+        rec->type_id = type_id;
         addr += chunk;
         size -= chunk;
     }

@@ -60,8 +60,8 @@ static void mtp_emit_buffers(mtp_walk *w, const mtp_seen *cur, const int32_t *de
 
         if (PyObject_GetBuffer(op, &view, PyBUF_SIMPLE) == 0) {
             if (view.len > 0) {
-                mtp_emit((uint64_t)(uintptr_t)view.buf, (uint64_t)view.len,
-                         at >= 0 ? delta[at] : 0);
+                mtp_emit((uint64_t)(uintptr_t)view.buf, (uint64_t)view.len, at >= 0 ? delta[at] : 0,
+                         mtp_type_id(Py_TYPE(op)));
             }
             PyBuffer_Release(&view);
         } else {
@@ -91,7 +91,9 @@ static void mtp_extents_note_step(void)
 
 static void mtp_extent_credit(void *Py_UNUSED(ctx), uint64_t addr, uint32_t size)
 {
-    mtp_emit(addr, size, 1);
+    /* The owner is not at hand: storage credited this way is not
+     * attributed to a type (it is when its owner is observed). */
+    mtp_emit(addr, size, 1, 0);
 }
 
 /* Credits the storage of every container whose own page is among the

@@ -33,8 +33,9 @@ MTP_ONE_SITE void mtp_fire_gc_start(int generation)
 MTP_ONE_SITE static void fire_objects(const struct mtp_record *recs, uint32_t count)
 {
     uint32_t abi = MTP_ABI_VERSION;
+    const struct mtp_type_name *names = mtp_type_names;
 
-    MTP_FIRE(objects, recs, count, abi);
+    MTP_FIRE(objects, recs, count, abi, names);
 }
 
 MTP_ONE_SITE void mtp_fire_written(const uint64_t *pages, uint32_t count, uint64_t period_ns)

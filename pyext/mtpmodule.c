@@ -143,6 +143,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
     if (d == NULL || mtp_put_u64(d, "observations", mtp.observations) < 0 ||
         mtp_put_u64(d, "objects_seen", mtp.objects_seen) < 0 ||
         mtp_put_u64(d, "records_fired", mtp.records_fired) < 0 ||
+        mtp_put_u64(d, "types", (uint64_t)mtp_types_count()) < 0 ||
         mtp_put_u64(d, "batches_fired", mtp.batches_fired) < 0 ||
         mtp_put_u64(d, "observe_ns_total", mtp.observe_ns_total) < 0 ||
         mtp_put_u64(d, "observe_ns_last", mtp.observe_ns_last) < 0 ||

@@ -29,7 +29,7 @@ for _ in $(seq 100); do [ -e "$tmp/ready" ] && break; sleep 0.1; done
 [ -e "$tmp/ready" ] || { echo "error: the workload did not start" >&2; exit 1; }
 
 echo "== sudo $build/mtp-trace --pid $workload_pid --duration 8 --keep-pins"
-"$build/mtp-trace" --pid "$workload_pid" --duration 8 --keep-pins --top 10
+"$build/mtp-trace" --pid "$workload_pid" --duration 8 --keep-pins --top-pages 10
 
 pin=/sys/fs/bpf/mtp/$workload_pid/pages
 echo

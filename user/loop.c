@@ -31,6 +31,11 @@ static int gather(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch)
         mtp_error("cannot read the stats map: %s", strerror(-err));
         return -1;
     }
+    err = mtp_session__read_types(s);
+    if (err < 0) {
+        mtp_error("cannot read the types map: %s", strerror(-err));
+        return -1;
+    }
     err = mtp_page_dump__read(&s->dump, pages_fd, epoch, &s->target.maps);
     if (err < 0) {
         mtp_error("cannot read the page map: %s", strerror(-err));
@@ -75,10 +80,15 @@ static int report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, dou
     r->elapsed_s = elapsed_s;
     r->pages_tracked = s->dump.len;
     r->hot_pages = mtp_count_hot(s->dump.v, s->dump.len);
+    err = mtp_session__count_types(s);
+    if (err < 0) {
+        mtp_error("out of memory counting %zu pages by type", s->dump.len);
+        return -1;
+    }
     if (stop != MTP_STOP_NONE) {
         r->final = 1;
         r->stop_reason = mtp_stop_reason(stop);
-        r->top_len = mtp_select_hottest(s->dump.v, s->dump.len, s->top, s->opts->top);
+        r->top_len = mtp_select_hottest(s->dump.v, s->dump.len, s->top, s->opts->top_pages);
         r->top = s->top;
     }
     mtp_output__notices(&s->notices, r);

@@ -26,18 +26,25 @@ void mtp_output__header(const struct mtp_report *r, bool json)
 
 static void print_final(const struct mtp_report *r)
 {
-    size_t len = 256 + (size_t)r->top_len * 128;
-    char *buf = malloc(len);
+    size_t len = 256 + (size_t)r->top_len * 128, types_len = 512 + r->types_len * 128;
+    char *buf = malloc(len), *types = malloc(types_len);
 
-    if (!buf)
+    if (!buf || !types) {
+        free(buf);
+        free(types);
         return;
+    }
     mtp_report_text_top(r, buf, len);
+    mtp_report_text_types(r, types, types_len);
     printf("\npid %d stopped (%s) after %.1f s: %llu events, %llu records, %llu dropped, %llu "
            "pages tracked\n%s",
            r->pid, r->stop_reason, r->elapsed_s, (unsigned long long)r->totals.events,
            (unsigned long long)r->totals.records, (unsigned long long)r->totals.dropped,
            (unsigned long long)r->pages_tracked, buf);
+    if (r->types)
+        printf("%s", types);
     free(buf);
+    free(types);
 }
 
 int mtp_output__report(const struct mtp_report *r, bool json)

@@ -144,7 +144,15 @@ static int read_owner(int rootfd, const char *dir, const char *name, const struc
     return 0;
 }
 
-/* Removes a dead run's pins: its two maps, its record, the directory.  0,
+static const char *const pinned_maps[] = {MTP_PINNED_MAPS};
+
+static void unlink_maps(int dirfd)
+{
+    for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++)
+        unlinkat(dirfd, pinned_maps[i], 0);
+}
+
+/* Removes a dead run's pins: its maps, its record, the directory.  0,
  * or -1 after saying why (it holds something else). */
 static int remove_stale(int rootfd, const struct mtp_pins *p, const char *name,
                         const struct mtp_pin_owner *o)
@@ -152,8 +160,7 @@ static int remove_stale(int rootfd, const struct mtp_pins *p, const char *name,
     int fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd >= 0) {
-        unlinkat(fd, "pages", 0);
-        unlinkat(fd, "stats", 0);
+        unlink_maps(fd);
         unlinkat(fd, MTP_PIN_OWNER, 0);
         close(fd);
     }
@@ -252,18 +259,18 @@ int mtp_pins__claim(struct mtp_pins *p, const char *root, int pid)
     return 0;
 }
 
-int mtp_pins__pin(struct mtp_pins *p, struct bpf_map *pages, struct bpf_map *stats)
+int mtp_pins__pin(struct mtp_pins *p, struct bpf_object *obj)
 {
     char path[64];
-    int err;
+    int err = 0;
 
-    /* Through the directory's fd, not its path: what is pinned is where
-     * the record is. */
-    snprintf(path, sizeof(path), "/proc/self/fd/%d/pages", p->dirfd);
-    err = bpf_map__pin(pages, path);
-    if (!err) {
-        snprintf(path, sizeof(path), "/proc/self/fd/%d/stats", p->dirfd);
-        err = bpf_map__pin(stats, path);
+    for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]) && !err; i++) {
+        struct bpf_map *map = bpf_object__find_map_by_name(obj, pinned_maps[i]);
+
+        /* Through the directory's fd, not its path: what is pinned is where
+         * the record is. */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", p->dirfd, pinned_maps[i]);
+        err = map ? bpf_map__pin(map, path) : -ENOENT;
     }
     if (err) {
         mtp_error("cannot pin maps under %s: %s", p->dir, strerror(-err));
@@ -290,8 +297,7 @@ void mtp_pins__release(struct mtp_pins *p, bool keep)
         rootfd = open(p->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rootfd >= 0)
             flock(rootfd, LOCK_EX);
-        unlinkat(p->dirfd, "pages", 0);
-        unlinkat(p->dirfd, "stats", 0);
+        unlink_maps(p->dirfd);
         unlinkat(p->dirfd, MTP_PIN_OWNER, 0);
         if (rootfd >= 0) {
             unlinkat(rootfd, name, AT_REMOVEDIR);

@@ -21,7 +21,7 @@ struct mtp_pins {
     char stats[PATH_MAX + 32];
     int pid;
     int dirfd;   /* the directory, open while claimed (pins go through it), or -1 */
-    bool pinned; /* both maps are in it: there is something to keep */
+    bool pinned; /* the maps are in it: there is something to keep */
 };
 
 /* An unclaimed set: release does nothing. */
@@ -31,10 +31,15 @@ void mtp_pins__init(struct mtp_pins *p);
  * there.  0, or -1 after saying why not and the fix. */
 int mtp_pins__claim(struct mtp_pins *p, const char *root, int pid);
 
-/* Pins the two maps in the claimed directory.  0, or -1 after saying why. */
-int mtp_pins__pin(struct mtp_pins *p, struct bpf_map *pages, struct bpf_map *stats);
+/* The maps pinned, under their own names: the page temperature table, the
+ * counters, and the per-type sums, names and tiers. */
+#define MTP_PINNED_MAPS "pages", "stats", "types", "type_names", "type_tiers"
 
-/* Unpins and removes the directory, or with keep (once both maps are
+/* Pins obj's MTP_PINNED_MAPS in the claimed directory.  0, or -1 after
+ * saying why. */
+int mtp_pins__pin(struct mtp_pins *p, struct bpf_object *obj);
+
+/* Unpins and removes the directory, or with keep (once the maps are
  * pinned) leaves the maps, marked as kept on purpose: the next run refuses
  * them rather than remove them. */
 void mtp_pins__release(struct mtp_pins *p, bool keep);

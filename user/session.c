@@ -132,8 +132,7 @@ static int attach_probes(struct mtp_session *s)
 
 int mtp_session__attach(struct mtp_session *s)
 {
-    if (attach_probes(s) < 0 ||
-        mtp_pins__pin(&s->pins, s->skel->maps.pages, s->skel->maps.stats) < 0)
+    if (attach_probes(s) < 0 || mtp_pins__pin(&s->pins, s->skel->obj) < 0)
         return -1;
     s->settings_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.settings), mtp_settings__on_record,
                                       &s->settings, NULL);
@@ -145,8 +144,9 @@ int mtp_session__attach(struct mtp_session *s)
      * still ours, if it has not exited since. */
     if (mtp_target__check_alive(&s->target, "while mtp-trace attached to it") < 0)
         return -1;
-    s->top = calloc(s->opts->top ? s->opts->top : 1, sizeof(*s->top));
-    if (!s->top) {
+    s->top = calloc(s->opts->top_pages ? s->opts->top_pages : 1, sizeof(*s->top));
+    s->type_rows = calloc(MTP_TYPES_MAX, sizeof(*s->type_rows));
+    if (!s->top || !s->type_rows) {
         mtp_error("out of memory");
         return -1;
     }
@@ -163,6 +163,54 @@ int mtp_session__read_stats(struct mtp_session *s)
                : 0;
 }
 
+int mtp_session__read_types(struct mtp_session *s)
+{
+    int fd = bpf_map__fd(s->skel->maps.types), names_fd = bpf_map__fd(s->skel->maps.type_names);
+    __u32 count = MTP_TYPES_MAX, out = 0;
+    static __u32 keys[MTP_TYPES_MAX]; /* required by the call, not read */
+
+    /* One call for the whole array: an array map hands over every slot. */
+    if (bpf_map_lookup_batch(fd, NULL, &out, keys, s->types.seen, &count, NULL) < 0 &&
+        errno != ENOENT)
+        return -errno;
+    for (__u32 id = 1; id < MTP_TYPES_MAX; id++) {
+        if (s->types.seen[id].records == 0 || s->types.names[id].name[0])
+            continue;
+        if (bpf_map_lookup_elem(names_fd, &id, &s->types.names[id]) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int mtp_session__count_types(struct mtp_session *s)
+{
+    const struct mtp_tiering *t = &s->tiering;
+    /* Where the pages are, if tiering read it for these very pages. */
+    bool located = t->active && t->located_len == s->dump.len && s->dump.len > 0;
+    int fast = t->active ? t->fast_node : 0;
+    int err =
+        mtp_types__count_pages(&s->types, s->dump.v, s->dump.len, located ? t->nodes : NULL, fast);
+    __u32 count = MTP_TYPES_MAX;
+    static __u32 keys[MTP_TYPES_MAX];
+
+    if (err < 0)
+        return err;
+    if (located)
+        mtp_types__count_moves(&s->types, t->moves, t->moved_len, t->after, fast);
+    for (__u32 id = 0; id < MTP_TYPES_MAX; id++)
+        keys[id] = id;
+    /* For bpftool and other readers; the report does not need it. */
+    (void)bpf_map_update_batch(bpf_map__fd(s->skel->maps.type_tiers), keys, s->types.tiers, &count,
+                               NULL);
+    s->report.types_total = mtp_types__rows(&s->types, s->type_rows, MTP_TYPES_MAX);
+    s->report.types = s->type_rows;
+    if (s->report.types_total > MTP_TYPES_MAX)
+        s->report.types_total = MTP_TYPES_MAX;
+    s->report.types_len =
+        s->report.types_total < s->opts->types ? s->report.types_total : s->opts->types;
+    return 0;
+}
+
 void mtp_session__destroy(struct mtp_session *s)
 {
     ring_buffer__free(s->settings_rb);
@@ -171,5 +219,7 @@ void mtp_session__destroy(struct mtp_session *s)
     mtp_target__free(&s->target);
     mtp_tiering__free(&s->tiering);
     mtp_page_dump__free(&s->dump);
+    mtp_types__free(&s->types);
     free(s->top);
+    free(s->type_rows);
 }

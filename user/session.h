@@ -22,6 +22,7 @@
 #include "output.h"
 #include "page_dump.h"
 #include "pins.h"
+#include "pytypes.h"
 #include "report.h"
 #include "settings.h"
 #include "target.h"
@@ -37,7 +38,9 @@ struct mtp_session {
     struct ring_buffer *settings_rb; /* delivers them to settings */
     struct mtp_page_dump dump;       /* the page map, read each interval */
     struct mtp_report report;        /* the latest interval's; its prev is the one before */
-    struct mtp_hot_page *top;        /* room for the final report's --top pages */
+    struct mtp_hot_page *top;        /* room for the final report's --top-pages pages */
+    struct mtp_types types;          /* per Python type: what BPF summed, where pages are */
+    struct mtp_type_row *type_rows;  /* room for every type's row, the report's */
     struct mtp_notices notices;
     double started_s; /* when tracing it began (mtp_now_s): its reports' time 0 */
 };
@@ -60,6 +63,15 @@ int mtp_session__attach(struct mtp_session *s);
 
 /* Reads the stats map into s->report.totals; 0 or -errno. */
 int mtp_session__read_stats(struct mtp_session *s);
+
+/* Reads the per-type sums, and the names of types met since the last read,
+ * into s->types; 0 or -errno. */
+int mtp_session__read_types(struct mtp_session *s);
+
+/* Counts the interval's pages and moves by type (s->types), publishes the
+ * counts in the "type_tiers" map and fills the report's rows.  0 or -errno;
+ * -ENOMEM is the only error. */
+int mtp_session__count_types(struct mtp_session *s);
 
 void mtp_session__destroy(struct mtp_session *s);
 

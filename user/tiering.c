@@ -206,6 +206,7 @@ static int locate(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid,
             mtp_say("querying %zu pages failed: %s", n, strerror(-err));
         return err;
     }
+    t->located_len = n;
     r->hinted_hot = r->hinted_cold = 0;
     for (size_t i = 0; i < n; i++) {
         t->pages[i] = (struct mtp_policy_page){
@@ -288,6 +289,7 @@ static int move(struct mtp_tiering *t, const struct mtp_options *o, const struct
     if (err < 0)
         return err;
     mtp_policy_commit(t->policy, t->moves, n_moves, t->status, t->after, &t->report.moved);
+    t->moved_len = n_moves;
     return 0;
 }
 
@@ -312,6 +314,7 @@ int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
     uint64_t backoffs;
     int err;
 
+    t->located_len = t->moved_len = 0;
     err = locate(t, o, pid, pages_fd, d);
     if (!err)
         err = unify_huge_pages(t, pid, n);

@@ -40,6 +40,8 @@ struct mtp_tiering {
     struct mtp_move *moves;
     uint64_t *move_addrs;
     int *targets, *status, *after;
+    size_t located_len; /* this interval's pages whose nodes[] were read (0: none) */
+    size_t moved_len;   /* this interval's moves carried out: moves[] and after[] hold them */
     uint8_t *is_thp;
 };
 

@@ -1299,7 +1299,8 @@ def check_option_errors(trace_bin):
     """Counts are digits; settings that contradict each other are refused
     with both named; a node list is checked even when nothing migrates."""
     for value in (" 5", "+5", "5 "):
-        expect_error(trace_bin, ["--pid", "1", "--top", value], "invalid top '%s'" % value)
+        expect_error(trace_bin, ["--pid", "1", "--top-pages", value],
+                     "invalid top-pages '%s'" % value)
     expect_error(trace_bin, ["--pid", "1", "--lazy", "+3"], "invalid lazy '+3'")
     for args, needle in ((["--eager", "--lazy", "3"], "--eager and --lazy conflict"),
                          (["--dry-run", "--no-migrate"], "--dry-run and --no-migrate conflict"),

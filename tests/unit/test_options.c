@@ -19,17 +19,17 @@
 #define GiB (1024ULL * MiB)
 
 static const char *const ALL_KNOBS[] = {
-    "pid",         "interval",  "duration",        "json",          "keep-pins",
-    "verbose",     "dry-run",   "no-migrate",      "show-tiers",    "eager",
-    "top",         "max-pages", "pin-root",        "fast-nodes",    "slow-nodes",
-    "fast-budget", "watermark", "max-rate",        "hot-threshold", "lazy",
-    "lazy-min",    "lazy-max",  "no-written-scan", "no-sweep",
+    "pid",           "interval",   "duration",   "json",        "keep-pins",       "verbose",
+    "dry-run",       "no-migrate", "show-tiers", "eager",       "top-pages",       "max-pages",
+    "pin-root",      "fast-nodes", "slow-nodes", "fast-budget", "watermark",       "max-rate",
+    "hot-threshold", "lazy",       "lazy-min",   "lazy-max",    "no-written-scan", "no-sweep",
 };
 #define N_KNOBS (sizeof(ALL_KNOBS) / sizeof(ALL_KNOBS[0]))
 
 /* Where, what and who: the operator's command line only. */
 static const char *const CLI_ONLY[] = {"pid",     "json",       "keep-pins", "pin-root",
-                                       "verbose", "show-tiers", "top",       "duration"};
+                                       "verbose", "show-tiers", "top-pages", "duration",
+                                       "top",     "types"};
 /* The operator's, from the command line or the config file. */
 static const char *const OPERATOR[] = {"max-pages", "fast-nodes",      "slow-nodes", "no-migrate",
                                        "dry-run",   "interval",        "watermark",  "lazy-min",
@@ -58,7 +58,7 @@ static const char *good_value(const char *name)
         const char *name, *value;
     } v[] = {
         {"pid", "42"},        {"interval", "2s"},    {"duration", "10"},
-        {"top", "5"},         {"max-pages", "2048"}, {"pin-root", "/sys/fs/bpf/x"},
+        {"top-pages", "5"},   {"max-pages", "2048"}, {"pin-root", "/sys/fs/bpf/x"},
         {"fast-nodes", "0"},  {"slow-nodes", "1"},   {"fast-budget", "1G"},
         {"watermark", "32M"}, {"max-rate", "20"},    {"hot-threshold", "7"},
         {"lazy", "4"},        {"lazy-min", "2"},     {"lazy-max", "9"},
@@ -128,7 +128,7 @@ static void test_defaults(void **state)
     assert_false(o.dry_run);
     assert_false(o.no_migrate);
     assert_false(o.show_tiers);
-    assert_int_equal(o.top, 10);
+    assert_int_equal(o.top_pages, 10);
     assert_int_equal(o.max_pages, 4u << 20);
     assert_true(o.max_rate_mbps == 100.0);
     assert_string_equal(o.pin_root, "/sys/fs/bpf/mtp");
@@ -172,12 +172,13 @@ static void test_numbers(void **state)
     set_bad(&o, MTP_FROM_CLI, "pid", NULL, "invalid pid");
     set_bad(&o, MTP_FROM_CLI, "pid", "99999999999999999999999", "invalid pid");
 
-    set_ok(&o, MTP_FROM_CLI, "top", "0");
-    assert_int_equal(o.top, 0);
-    set_ok(&o, MTP_FROM_CLI, "top", "10000");
-    assert_int_equal(o.top, 10000);
-    set_bad(&o, MTP_FROM_CLI, "top", "10001", "invalid top '10001': give a whole number from 0");
-    set_bad(&o, MTP_FROM_CLI, "top", "many", "invalid top");
+    set_ok(&o, MTP_FROM_CLI, "top-pages", "0");
+    assert_int_equal(o.top_pages, 0);
+    set_ok(&o, MTP_FROM_CLI, "top-pages", "10000");
+    assert_int_equal(o.top_pages, 10000);
+    set_bad(&o, MTP_FROM_CLI, "top-pages", "10001",
+            "invalid top-pages '10001': give a whole number from 0");
+    set_bad(&o, MTP_FROM_CLI, "top-pages", "many", "invalid top-pages");
 
     set_ok(&o, MTP_FROM_CLI, "max-pages", "1024");
     assert_int_equal(o.max_pages, 1024);
@@ -222,15 +223,15 @@ static void test_numbers_are_digits_only(void **state)
     (void)state;
     fresh(&o);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(needle, sizeof(needle), "invalid top '%s'", bad[i]);
-        set_bad(&o, MTP_FROM_CLI, "top", bad[i], needle);
+        snprintf(needle, sizeof(needle), "invalid top-pages '%s'", bad[i]);
+        set_bad(&o, MTP_FROM_CLI, "top-pages", bad[i], needle);
         set_bad(&o, MTP_FROM_CLI, "lazy", bad[i], "invalid lazy");
         set_bad(&o, MTP_FROM_CLI, "max-pages", bad[i], "invalid max-pages");
         set_bad(&o, MTP_FROM_FILE, "hot-threshold", bad[i], "invalid hot-threshold");
         set_bad(&o, MTP_FROM_APP, "hot-threshold", bad[i], "invalid hot-threshold");
     }
-    set_ok(&o, MTP_FROM_CLI, "top", "007");
-    assert_int_equal(o.top, 7);
+    set_ok(&o, MTP_FROM_CLI, "top-pages", "007");
+    assert_int_equal(o.top_pages, 7);
 }
 
 static void test_quantities(void **state)
@@ -814,7 +815,7 @@ static void test_given(void **state)
     set_ok(&o, MTP_FROM_APP, "eager", "true");
     assert_int_equal(o.given_cli, mtp_option_bit(mtp_option_find("lazy")));
     assert_int_equal(o.given_file, mtp_option_bit(mtp_option_find("max-rate")));
-    set_bad(&o, MTP_FROM_CLI, "top", "x", "invalid top");
+    set_bad(&o, MTP_FROM_CLI, "top-pages", "x", "invalid top-pages");
     assert_int_equal(mtp_options_set(&o, MTP_FROM_FILE, "lazy-min", "0", err, sizeof(err)),
                      -EINVAL);
     assert_int_equal(o.given_file, mtp_option_bit(mtp_option_find("max-rate")));

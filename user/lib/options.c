@@ -351,8 +351,14 @@ const struct mtp_option mtp_option_table[] = {
     /* 16 GiB of 4 KiB pages */
     {"max-pages", 0, "N", TRACING, OPERATOR, "4194304", parse_count, FIELD(max_pages), 1024,
      1u << 28, NULL, "Capacity of the page map (default 4194304)"},
-    {"top", 0, "N", TRACING, 0, "10", parse_count, FIELD(top), 0, 10000, NULL,
+    {"top-pages", 0, "N", TRACING, 0, "10", parse_count, FIELD(top_pages), 0, 10000, NULL,
      "Hottest pages to list when tracing stops (default 10)"},
+    {"types", 0, "N", TRACING, 0, "10", parse_count, FIELD(types), 0, 1000, NULL,
+     "Python types to list in each report, the live view and the Prometheus file, hottest "
+     "first (default 10)"},
+    {"top", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(top), 0, 0, NULL,
+     "A live view, like top(1): tiers, moves, the scan's cost and the hottest and coldest "
+     "Python types; plain lines when stdout is not a terminal (default: off)"},
     {"pin-root", 0, "DIR", TRACING, 0, "/sys/fs/bpf/mtp", parse_path, FIELD(pin_root), 0, 0, NULL,
      "Where to pin maps (default /sys/fs/bpf/mtp)"},
     {"prom-file", 0, "PATH", TRACING, OPERATOR, NULL, parse_file, FIELD(prom_file), 0, 0, NULL,

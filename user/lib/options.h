@@ -36,7 +36,9 @@ struct mtp_options {
      * state; policy.watermark_bytes holds MTP_DEFAULT_WATERMARK_BYTES, the
      * fallback should that fail. */
     bool watermark_auto;
-    unsigned top;
+    unsigned top_pages; /* hottest pages listed at the end */
+    unsigned types;     /* Python types listed in reports, the live view, the Prometheus file */
+    bool top;           /* the live view (user/top.c) when stdout is a terminal */
     uint32_t max_pages;
     double max_rate_mbps;
     struct mtp_policy_config policy; /* max_bytes_per_interval is derived */

@@ -4,6 +4,7 @@
 #include "heatmap.h"
 
 #include <json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,33 @@ double mtp_report_scan_cost_pct(const struct mtp_report *r)
     return 100.0 * (double)(r->totals.wp_cost_ns - r->prev.wp_cost_ns) / (span * 1e9);
 }
 
+/* One type's row; the tiers and moves only when pages move between tiers. */
+static struct json_object *type_json(const struct mtp_type_row *t, bool tiering)
+{
+    struct json_object *o = json_object_new_object();
+    const struct mtp_type_tiers *x = &t->tiers;
+
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "type", json_object_new_string(t->name));
+    add_u64(o, "id", t->id);
+    add_u64(o, "observed_bytes", t->observed_bytes);
+    add_u64(o, "observed_bytes_total", t->seen.bytes);
+    add_u64(o, "heat", x->heat);
+    add_u64(o, "bytes", (x->pages[MTP_AT_FAST] + x->pages[MTP_AT_SLOW]) * MTP_PAGE_SIZE);
+    add_u64(o, "hot_bytes",
+            (x->hot_pages[MTP_AT_FAST] + x->hot_pages[MTP_AT_SLOW]) * MTP_PAGE_SIZE);
+    if (tiering) {
+        add_u64(o, "fast_bytes", x->pages[MTP_AT_FAST] * MTP_PAGE_SIZE);
+        add_u64(o, "slow_bytes", x->pages[MTP_AT_SLOW] * MTP_PAGE_SIZE);
+        add_u64(o, "fast_hot_bytes", x->hot_pages[MTP_AT_FAST] * MTP_PAGE_SIZE);
+        add_u64(o, "slow_hot_bytes", x->hot_pages[MTP_AT_SLOW] * MTP_PAGE_SIZE);
+        add_u64(o, "promoted_bytes", x->promoted * MTP_PAGE_SIZE);
+        add_u64(o, "demoted_bytes", x->demoted * MTP_PAGE_SIZE);
+    }
+    return o;
+}
+
 static struct json_object *report_object(const struct mtp_report *r)
 {
     struct json_object *o = json_object_new_object();
@@ -114,6 +142,14 @@ static struct json_object *report_object(const struct mtp_report *r)
     json_object_object_add(o, "step_max_ms", json_object_new_double(r->totals.step_max_ns / 1e6));
     if (r->tiering)
         json_object_object_add(o, "tiering", tiering_json(r->tiering));
+    if (r->types) {
+        struct json_object *types = json_object_new_array();
+
+        for (size_t i = 0; types && i < r->types_len; i++)
+            json_object_array_add(types, type_json(&r->types[i], r->tiering != NULL));
+        json_object_object_add(o, "types", types);
+        add_u64(o, "types_total", r->types_total);
+    }
     json_object_object_add(o, "final", json_object_new_boolean(r->final));
     if (r->final) {
         struct json_object *top = json_object_new_array();
@@ -256,6 +292,64 @@ int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len)
     }
     if (r->top_len == 0)
         used += (size_t)snprintf(buf + used, len - used, "  (no page has any heat yet)\n");
+    return (int)used;
+}
+
+/* Bytes as a human reads them, into a 16-byte buffer. */
+static const char *human_bytes(uint64_t b, char out[16])
+{
+    static const char unit[] = "BKMGTP";
+    double v = (double)b;
+    int u = 0;
+
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, 16, u ? "%.1f%c" : "%.0f%c", v, unit[u]);
+    return out;
+}
+
+int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
+{
+    bool tiering = r->tiering != NULL;
+    size_t used;
+    int n = snprintf(buf, len,
+                     "Python types, hottest first (pages counted for the type holding most of "
+                     "each; %zu of %zu types):\n%-36s %8s %8s %8s%s\n",
+                     r->types_len, r->types_total, "TYPE", "OBSERVED", "BYTES", "HOT",
+                     tiering ? "     FAST     SLOW PROMOTED  DEMOTED" : "");
+
+    if (n < 0 || (size_t)n >= len)
+        return n;
+    used = (size_t)n;
+    for (size_t i = 0; i < r->types_len; i++) {
+        const struct mtp_type_row *t = &r->types[i];
+        const struct mtp_type_tiers *x = &t->tiers;
+        char a[16], b[16], c[16], d[16], e[16], f[16], g[16];
+
+        n = snprintf(buf + used, len - used, "%-36.36s %8s %8s %8s", t->name,
+                     human_bytes(t->seen.bytes, a),
+                     human_bytes((x->pages[0] + x->pages[1]) * MTP_PAGE_SIZE, b),
+                     human_bytes((x->hot_pages[0] + x->hot_pages[1]) * MTP_PAGE_SIZE, c));
+        if (n >= 0 && (size_t)n < len - used && tiering) {
+            used += (size_t)n;
+            n = snprintf(buf + used, len - used, " %8s %8s %8s %8s",
+                         human_bytes(x->pages[MTP_AT_FAST] * MTP_PAGE_SIZE, d),
+                         human_bytes(x->pages[MTP_AT_SLOW] * MTP_PAGE_SIZE, e),
+                         human_bytes(x->promoted * MTP_PAGE_SIZE, f),
+                         human_bytes(x->demoted * MTP_PAGE_SIZE, g));
+        }
+        if (n < 0 || (size_t)n >= len - used)
+            return (int)used;
+        used += (size_t)n;
+        if (used + 1 < len) {
+            buf[used++] = '\n';
+            buf[used] = '\0';
+        }
+    }
+    if (r->types_len == 0)
+        used += (size_t)snprintf(buf + used, len - used, "  (no type observed yet)\n");
     return (int)used;
 }
 

@@ -15,7 +15,18 @@ struct mtp_hot_page {
     uint64_t samples; /* record slices seen on the page */
     uint64_t active;  /* of those, with a refcount change */
     uint32_t hint;    /* enum mtp_hint, while fresh; else MTP_HINT_NONE */
+    uint16_t type_id; /* the Python type holding most of it (mtp_type_vote); 0: none */
     const char *mapping;
+};
+
+/* One Python type's line: what it holds, how hot, on which tier
+ * (user/lib/types.c builds them). */
+struct mtp_type_row {
+    uint16_t id;
+    char name[MTP_TYPE_NAME_MAX]; /* "module.QualName"; "(unattributed)" for id 0 */
+    struct mtp_type_stats seen;   /* the BPF fold's sums since tracing began */
+    uint64_t observed_bytes;      /* seen.bytes since the previous report */
+    struct mtp_type_tiers tiers;  /* its pages by tier, and its moves */
 };
 
 /* What the policy decided and what really moved, for one interval. */
@@ -49,6 +60,12 @@ struct mtp_report {
     const struct mtp_hot_page *top;
     size_t top_len;
     const struct mtp_tiering_report *tiering; /* NULL when only tracing */
+    /* Every type holding tracked pages or observed, hottest first
+     * (mtp_types__rows): types_total rows; the text, JSON and Prometheus
+     * outputs show the first types_len (--types) of them. */
+    const struct mtp_type_row *types;
+    size_t types_len;
+    size_t types_total;
 };
 
 /* "on", "off", "backoff" (the scan turned itself off: too costly) or
@@ -77,6 +94,9 @@ int mtp_report_text_row(const struct mtp_report *r, char *buf, size_t len);
 
 /* The final "hottest pages" table. */
 int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len);
+
+/* The final table of Python types (the first types_len rows). */
+int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len);
 
 /*
  * Selects the `want` hottest of `n` pages into `out` (sorted, hottest first)

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What each Python type holds, and where: the pure half of the per-type
+ * table ("Types" in include/mtp_abi.h says where ids and names come from).
+ * The session reads the BPF "types" and "type_names" maps into a struct
+ * mtp_types; this folds each interval's pages -- each counted for the type
+ * that holds most of it -- and its moves into per-type, per-tier counts, and
+ * turns them into report rows.  Owned by the session, one per process.
+ */
+#ifndef MTP_PYTYPES_H
+#define MTP_PYTYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mtp_abi.h"
+#include "policy.h"
+#include "report.h"
+
+struct mtp_types {
+    struct mtp_type_tiers tiers[MTP_TYPES_MAX]; /* this interval's pages; moves since start */
+    struct mtp_type_stats seen[MTP_TYPES_MAX];  /* the BPF fold's sums, as last read */
+    uint64_t reported_bytes[MTP_TYPES_MAX];     /* seen[].bytes at the previous report */
+    struct mtp_type_name names[MTP_TYPES_MAX];  /* as last read; "" until the fold met it */
+    /* this interval's pages sorted by address, to find a moved page's type */
+    struct mtp_type_at {
+        uint64_t addr;
+        uint16_t type_id;
+    } * by_addr;
+    size_t by_addr_len, by_addr_cap;
+};
+
+/* Counts the interval's pages into t->tiers by type and tier: on the fast
+ * node, on any other, or (node < 0: not resident) in neither.  nodes may be
+ * NULL when nothing tiers: every page is then on the fast tier.  Moves
+ * counted before are kept.  0, or -ENOMEM (the address index). */
+int mtp_types__count_pages(struct mtp_types *t, const struct mtp_hot_page *pages, size_t n,
+                           const int *nodes, int fast_node);
+
+/* Adds the interval's moves that went through (node_after: where each page
+ * is now) to the promoted and demoted counts of the moved pages' types. */
+void mtp_types__count_moves(struct mtp_types *t, const struct mtp_move *moves, size_t n,
+                            const int *node_after, int fast_node);
+
+/* Fills rows with every type that holds a tracked page or was observed
+ * (cap MTP_TYPES_MAX holds them all; past cap, types by id are left out),
+ * hottest first, then by pages, then by id; returns how many there are in
+ * all.  Marks the observed bytes as reported. */
+size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t cap);
+
+/* The name shown for a type: its own, "(unattributed)" for id 0, or
+ * "type#ID" for one whose name the fold could not read. */
+void mtp_types__name(const struct mtp_types *t, uint16_t id, char *out, size_t len);
+
+void mtp_types__free(struct mtp_types *t);
+
+#endif
