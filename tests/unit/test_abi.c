@@ -36,7 +36,14 @@ static void layout_is_stable(void **state)
     assert_int_equal(sizeof(struct mtp_record), 16);
     assert_int_equal(offsetof(struct mtp_record, size), 8);
     assert_int_equal(offsetof(struct mtp_record, refcnt_delta), 12);
+    assert_int_equal(offsetof(struct mtp_record, type_id), 14);
     assert_int_equal(sizeof(struct mtp_page), 56);
+    assert_int_equal(offsetof(struct mtp_page, type_id), 52);
+    assert_int_equal(offsetof(struct mtp_page, type_weight), 54);
+    assert_int_equal(sizeof(struct mtp_type_name), MTP_TYPE_NAME_MAX);
+    /* Ids are 16 bits in records and pages. */
+    assert_true(MTP_TYPES_MAX <= 65536);
+    assert_true(MTP_TYPE_WEIGHT_MAX <= 65535);
     assert_int_equal(offsetof(struct mtp_page, period), 48);
     assert_int_equal(sizeof(struct mtp_setting), MTP_SETTING_MAX);
     assert_int_equal(MTP_BATCH_MAX * sizeof(struct mtp_record), 65536);
@@ -154,10 +161,75 @@ static void periods_from_nanoseconds(void **state)
     assert_int_equal(mtp_period_epochs(1000, 0), 1); /* no interval set yet */
 }
 
+/* Pages vote for the type holding most of their bytes. */
+static void a_majority_type_keeps_the_page(void **state)
+{
+    __u16 id = 0, w = 0;
+
+    (void)state;
+    mtp_type_vote(&id, &w, 7, 600);
+    assert_int_equal(id, 7);
+    assert_int_equal(w, 600);
+    /* A smaller type's slices wear the lead down but do not take it. */
+    mtp_type_vote(&id, &w, 9, 200);
+    mtp_type_vote(&id, &w, 9, 200);
+    assert_int_equal(id, 7);
+    assert_int_equal(w, 200);
+    mtp_type_vote(&id, &w, 7, 600);
+    assert_int_equal(w, 800);
+    /* Type 0 (not attributed) never votes. */
+    mtp_type_vote(&id, &w, 0, 4096);
+    assert_int_equal(id, 7);
+    assert_int_equal(w, 800);
+}
+
+static void a_page_given_to_another_type_changes_hands(void **state)
+{
+    __u16 id = 0, w = 0;
+    int i;
+
+    (void)state;
+    /* Years of one type: the lead is capped ... */
+    for (i = 0; i < 1000; i++)
+        mtp_type_vote(&id, &w, 3, 4096);
+    assert_int_equal(id, 3);
+    assert_int_equal(w, MTP_TYPE_WEIGHT_MAX);
+    /* ... so the allocator's next owner takes the page within a few
+     * observations of it whole. */
+    for (i = 0; i < 5 && id == 3; i++)
+        mtp_type_vote(&id, &w, 5, 4096);
+    assert_int_equal(id, 5);
+    assert_true(i <= 5);
+}
+
+/* Over one pass, in any order, a type with more than half of the page's
+ * bytes ends up holding it. */
+static void the_vote_finds_a_majority_in_any_order(void **state)
+{
+    static const struct {
+        __u16 type;
+        __u32 bytes;
+    } slices[] = {{2, 100}, {4, 300}, {4, 300}, {6, 250}, {4, 400}, {2, 150}, {6, 100}};
+    const int n = sizeof(slices) / sizeof(slices[0]);
+
+    (void)state;
+    /* type 4 holds 1000 of 1600 bytes */
+    for (int rot = 0; rot < n; rot++) {
+        __u16 id = 0, w = 0;
+
+        for (int i = 0; i < n; i++)
+            mtp_type_vote(&id, &w, slices[(i + rot) % n].type, slices[(i + rot) % n].bytes);
+        assert_int_equal(id, 4);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_is_stable),
+        cmocka_unit_test(a_majority_type_keeps_the_page),
+        cmocka_unit_test(a_page_given_to_another_type_changes_hands),
+        cmocka_unit_test(the_vote_finds_a_majority_in_any_order),
         cmocka_unit_test(object_inside_one_page),
         cmocka_unit_test(object_straddling_pages_splits_by_bytes),
         cmocka_unit_test(large_record_covers_whole_pages),

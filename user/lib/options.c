@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "options.h"
 
+#include "mtp_abi.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -353,7 +355,7 @@ const struct mtp_option mtp_option_table[] = {
      1u << 28, NULL, "Capacity of the page map (default 4194304)"},
     {"top-pages", 0, "N", TRACING, 0, "10", parse_count, FIELD(top_pages), 0, 10000, NULL,
      "Hottest pages to list when tracing stops (default 10)"},
-    {"types", 0, "N", TRACING, 0, "10", parse_count, FIELD(types), 0, 1000, NULL,
+    {"types", 0, "N", TRACING, 0, "10", parse_count, FIELD(types), 0, MTP_TYPES_MAX, NULL,
      "Python types to list in each report, the live view and the Prometheus file, hottest "
      "first (default 10)"},
     {"top", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(top), 0, 0, NULL,

@@ -1,0 +1,114 @@
+"""Type attribution (issue 15): a real program whose hot and cold classes are
+known, traced for real; the types' names and sums read back from the pinned
+BPF maps with bpftool and from mtp-trace's JSON.  Run by run.py."""
+
+import json
+import os
+import subprocess
+import time
+
+import run
+from run import check
+
+PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "types_program.py")
+SLOW = 8.0 if os.environ.get("MTP_EMULATED") else 1.0
+
+
+def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0):
+    """Runs types_program.py under mtp-trace --json; returns (the tracer's
+    JSON lines, the pinned maps as dumped half-way, the program's output)."""
+    ready, go = os.path.join(tmp, "types.ready"), os.path.join(tmp, "types.go")
+    for p in (ready, go):
+        if os.path.exists(p):
+            os.unlink(p)
+    cmd = [python, PROGRAM, ready, go, str(seconds)] + (["--many", str(many)] if many else [])
+    proc = subprocess.Popen(cmd, env=run.env_with(pydir), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    tracer = None
+    dumps = {}
+    try:
+        run.wait_for(ready, proc, timeout=120 * SLOW)
+        pin_dir = "/sys/fs/bpf/mtp/%d" % proc.pid
+        tracer = subprocess.Popen([trace_bin, "--pid", str(proc.pid), "--json", "--interval",
+                                   "0.5"] + list(extra_args),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30 * SLOW
+        while not os.path.exists(os.path.join(pin_dir, "type_tiers")):
+            check(time.monotonic() < deadline and tracer.poll() is None,
+                  "mtp-trace did not attach: %s" % (tracer.poll() is not None
+                                                     and tracer.stderr.read()))
+            time.sleep(0.05)
+        time.sleep(0.3)
+        open(go, "w").close()
+        time.sleep(seconds * 0.7)
+        for name in ("types", "type_names", "type_tiers"):
+            dumps[name] = run.bpftool_dump(os.path.join(pin_dir, name))
+        out, err = proc.communicate(timeout=120 * SLOW)
+        check(proc.returncode == 0, "the program failed (%d): %s" % (proc.returncode, err[-800:]))
+        rest, terr = tracer.communicate(timeout=30 * SLOW)
+        check(tracer.returncode == 0, "mtp-trace failed (%d): %s" % (tracer.returncode, terr))
+    finally:
+        for p in (proc, tracer):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    lines = [json.loads(line) for line in rest.splitlines() if line.strip()]
+    return lines, dumps, json.loads(out)
+
+
+def rows_by_name(report):
+    return {t["type"]: t for t in report.get("types", [])}
+
+
+def test_types_attributed(trace_bin, python, pydir, tmp):
+    """The hot class ranks above the cold one, with most of its pages hot;
+    the cold class holds megabytes, almost none hot; names are module.QualName
+    (nested, __module__ set, builtins); bpftool reads the three maps."""
+    lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 8 * SLOW,
+                                      ["--types", "40"])
+    names = {e["key"]: e["value"]["name"] for e in dumps["type_names"] if e["value"]["name"]}
+    ids = {v: k for k, v in names.items()}
+    for want in ("__main__.Hot", "__main__.Outer.Inner", "pkg.mod.Dyn", "__main__.ColdRecord",
+                 "builtins.int", "builtins.list"):
+        check(want in ids, "type_names has no %s: %s" % (want, sorted(ids)))
+    sums = {e["key"]: e["value"] for e in dumps["types"]}
+    tiers = {e["key"]: e["value"] for e in dumps["type_tiers"]}
+    hot_id, cold_id = ids["__main__.Hot"], ids["__main__.ColdRecord"]
+    check(sums[hot_id]["records"] > 0 and sums[hot_id]["bytes"] > 0,
+          "no records for Hot in the types map: %s" % sums[hot_id])
+    check(sum(tiers[hot_id]["pages"]) > 0 and tiers[hot_id]["heat"] > 0,
+          "type_tiers counts no page or no heat for Hot: %s" % tiers[hot_id])
+    check(out["types"] >= 6, "mtp.stats() numbered only %d types" % out["types"])
+
+    last = [r for r in lines if not r.get("final") and r.get("types")][-1]
+    rows = rows_by_name(last)
+    order = [t["type"] for t in last["types"]]
+    print("     types by heat: %s" % ", ".join(order[:6]))
+    hot, cold = rows.get("__main__.Hot"), rows.get("__main__.ColdRecord")
+    check(hot is not None and cold is not None, "JSON types lack Hot or ColdRecord: %s" % order)
+    print("     Hot: %d KiB, %d hot; ColdRecord: %d KiB, %d hot"
+          % (hot["bytes"] >> 10, hot["hot_bytes"] >> 10, cold["bytes"] >> 10,
+             cold["hot_bytes"] >> 10))
+    check(order.index("__main__.Hot") < order.index("__main__.ColdRecord"),
+          "ColdRecord ranks above Hot: %s" % order)
+    check(hot["hot_bytes"] >= 0.5 * hot["bytes"] > 0,
+          "only %d of Hot's %d bytes are hot" % (hot["hot_bytes"], hot["bytes"]))
+    check(cold["bytes"] >= 2 << 20, "ColdRecord holds only %d bytes" % cold["bytes"])
+    check(cold["hot_bytes"] <= 0.2 * cold["bytes"],
+          "%d of ColdRecord's %d bytes are hot" % (cold["hot_bytes"], cold["bytes"]))
+    check(last["types_total"] >= len(last["types"]), "types_total below the rows shown")
+    check(len(lines[-1].get("types", [])) <= 40, "more rows than --types 40")
+
+
+def test_type_table_full(trace_bin, python, pydir, tmp):
+    """More classes than ids: mtp numbers MTP_TYPES_MAX - 1 of them, the
+    rest are "(unattributed)", and the program runs on unharmed."""
+    lines, _, out = trace_program(trace_bin, python, pydir, tmp, 4 * SLOW, ["--types", "4096"],
+                                  many=5000)
+    check(out["types"] == 4095, "mtp.stats() numbered %d types, not 4095" % out["types"])
+    check(out["kept"] == 150000 + 4000 + 5000, "the program's data changed: %s" % out)
+    rows = rows_by_name(lines[-1])
+    check("(unattributed)" in rows and rows["(unattributed)"]["observed_bytes_total"] > 0,
+          "no unattributed row with bytes: %s" % sorted(rows)[:5])
+    print("     %d types reported; unattributed %d KiB observed"
+          % (lines[-1]["types_total"], rows["(unattributed)"]["observed_bytes_total"] >> 10))

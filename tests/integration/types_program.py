@@ -1,0 +1,63 @@
+"""A program whose hot and cold Python types are known, for type_tests.py:
+`Hot` objects are rewritten all the time, `ColdRecord`s never after they are
+made; a nested class, a class whose __module__ is set, and (with --many) more
+classes than mtp numbers.  Prints mtp.stats()'s "types" as JSON at the end.
+
+    types_program.py READY GO SECONDS [--many N]
+"""
+import gc
+import json
+import sys
+import time
+
+import mtp
+from handshake import ready_then_wait
+
+
+class Hot:
+    __slots__ = ("n", "link")
+
+    def __init__(self, i):
+        self.n = i
+        self.link = None
+
+
+class Outer:
+    class Inner:
+        def __init__(self, i):
+            self.v = i
+
+
+class ColdRecord:
+    def __init__(self, i):
+        self.a = i
+        self.b = -i
+        self.c = None
+
+
+Dyn = type("Dyn", (), {"__module__": "pkg.mod"})
+
+
+def main():
+    ready, go, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    many = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--many" else 0
+    cold = [ColdRecord(i) for i in range(150000)]
+    inner = [Outer.Inner(i) for i in range(2000)]
+    dyn = [Dyn() for _ in range(2000)]
+    # Classes beyond the table's ids, each with instances that live.
+    crowd = [type("C%d" % i, (), {})() for i in range(many)]
+    hot = [Hot(i) for i in range(20000)]
+    ready_then_wait("types_program", ready, go)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for h in hot:
+            h.n += 1
+            h.link = h
+        for h in hot:
+            h.link = None
+        gc.collect(0)
+    print(json.dumps({"types": mtp.stats()["types"], "kept": len(cold) + len(inner) + len(dyn)
+                      + len(crowd)}))
+
+
+main()

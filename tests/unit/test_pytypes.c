@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-type table (user/lib/pytypes.c): pages counted for their type by
+ * tier, moves by type, the rows a report shows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pytypes.h"
+
+static struct mtp_types *fresh(void)
+{
+    struct mtp_types *t = calloc(1, sizeof(*t));
+
+    assert_non_null(t);
+    snprintf(t->names[1].name, MTP_TYPE_NAME_MAX, "__main__.Hot");
+    snprintf(t->names[2].name, MTP_TYPE_NAME_MAX, "__main__.Cold");
+    return t;
+}
+
+static void done(struct mtp_types *t)
+{
+    mtp_types__free(t);
+    free(t);
+}
+
+static struct mtp_hot_page page(uint64_t addr, uint64_t heat, uint16_t type)
+{
+    return (struct mtp_hot_page){.addr = addr, .heat = heat, .type_id = type};
+}
+
+static void pages_count_by_type_and_tier(void **state)
+{
+    struct mtp_types *t = fresh();
+    const struct mtp_hot_page pages[] = {page(0x1000, 50, 1), page(0x2000, 0, 2),
+                                         page(0x3000, 40, 1), page(0x4000, 0, 2),
+                                         page(0x5000, 0, 2),  page(0x6000, 9, 0)};
+    /* node 0 fast, 1 slow, -2 (-ENOENT) not resident */
+    const int nodes[] = {0, 1, 1, 1, -2, 0};
+
+    (void)state;
+    assert_int_equal(mtp_types__count_pages(t, pages, 6, nodes, 0), 0);
+    assert_int_equal(t->tiers[1].pages[MTP_AT_FAST], 1);
+    assert_int_equal(t->tiers[1].pages[MTP_AT_SLOW], 1);
+    assert_int_equal(t->tiers[1].hot_pages[MTP_AT_FAST], 1);
+    assert_int_equal(t->tiers[1].hot_pages[MTP_AT_SLOW], 1);
+    assert_int_equal(t->tiers[1].heat, 90);
+    /* The page not resident is on neither tier. */
+    assert_int_equal(t->tiers[2].pages[MTP_AT_FAST] + t->tiers[2].pages[MTP_AT_SLOW], 2);
+    assert_int_equal(t->tiers[2].hot_pages[MTP_AT_SLOW], 0);
+    assert_int_equal(t->tiers[0].pages[MTP_AT_FAST], 1);
+
+    /* The next interval counts afresh. */
+    assert_int_equal(mtp_types__count_pages(t, pages, 1, NULL, 0), 0);
+    assert_int_equal(t->tiers[1].pages[MTP_AT_FAST], 1);
+    assert_int_equal(t->tiers[1].pages[MTP_AT_SLOW], 0);
+    assert_int_equal(t->tiers[2].pages[MTP_AT_SLOW], 0);
+    done(t);
+}
+
+static void without_nodes_everything_is_fast(void **state)
+{
+    struct mtp_types *t = fresh();
+    const struct mtp_hot_page pages[] = {page(0x1000, 5, 1), page(0x2000, 0, 1)};
+
+    (void)state;
+    assert_int_equal(mtp_types__count_pages(t, pages, 2, NULL, 0), 0);
+    assert_int_equal(t->tiers[1].pages[MTP_AT_FAST], 2);
+    assert_int_equal(t->tiers[1].hot_pages[MTP_AT_FAST], 1);
+    assert_int_equal(t->tiers[1].pages[MTP_AT_SLOW], 0);
+    done(t);
+}
+
+static void moves_that_went_through_count_for_the_pages_type(void **state)
+{
+    struct mtp_types *t = fresh();
+    const struct mtp_hot_page pages[] = {page(0x9000, 50, 1), page(0x2000, 0, 2),
+                                         page(0x5000, 0, 2)};
+    const struct mtp_move moves[] = {
+        {.addr = 0x9000, .from_node = 1, .to_node = 0}, /* up, went */
+        {.addr = 0x2000, .from_node = 0, .to_node = 1}, /* down, went */
+        {.addr = 0x5000, .from_node = 0, .to_node = 1}, /* down, refused */
+        {.addr = 0x7000, .from_node = 0, .to_node = 1}, /* not tracked: type 0 */
+    };
+    const int after[] = {0, 1, 0, 1};
+
+    (void)state;
+    assert_int_equal(mtp_types__count_pages(t, pages, 3, NULL, 0), 0);
+    mtp_types__count_moves(t, moves, 4, after, 0);
+    assert_int_equal(t->tiers[1].promoted, 1);
+    assert_int_equal(t->tiers[1].demoted, 0);
+    assert_int_equal(t->tiers[2].demoted, 1);
+    assert_int_equal(t->tiers[0].demoted, 1);
+    /* Moves are kept across intervals; pages are not. */
+    assert_int_equal(mtp_types__count_pages(t, pages, 3, NULL, 0), 0);
+    mtp_types__count_moves(t, moves, 1, after, 0);
+    assert_int_equal(t->tiers[1].promoted, 2);
+    done(t);
+}
+
+static void rows_are_hottest_first_and_named(void **state)
+{
+    struct mtp_types *t = fresh();
+    const struct mtp_hot_page pages[] = {page(0x1000, 0, 2), page(0x2000, 0, 2),
+                                         page(0x3000, 70, 1), page(0x4000, 3, 7)};
+    struct mtp_type_row rows[8];
+    size_t n;
+
+    (void)state;
+    t->seen[1].bytes = 1000;
+    t->seen[1].records = 10;
+    t->seen[9].records = 1; /* observed, no page of its own */
+    t->seen[9].bytes = 64;
+    assert_int_equal(mtp_types__count_pages(t, pages, 4, NULL, 0), 0);
+    n = mtp_types__rows(t, rows, 8);
+    assert_int_equal(n, 4);
+    assert_string_equal(rows[0].name, "__main__.Hot");
+    assert_int_equal(rows[0].observed_bytes, 1000);
+    /* A type whose name the fold could not read is shown by its id. */
+    assert_string_equal(rows[1].name, "type#7");
+    /* No heat: by pages. */
+    assert_string_equal(rows[2].name, "__main__.Cold");
+    assert_string_equal(rows[3].name, "type#9");
+    /* Observed bytes are per report. */
+    t->seen[1].bytes = 1500;
+    n = mtp_types__rows(t, rows, 8);
+    assert_int_equal(rows[0].observed_bytes, 500);
+    /* A short room keeps what fits, sorted; the count is of all. */
+    n = mtp_types__rows(t, rows, 2);
+    assert_int_equal(n, 4);
+    done(t);
+}
+
+static void unattributed_has_a_name(void **state)
+{
+    struct mtp_types *t = fresh();
+    char name[MTP_TYPE_NAME_MAX];
+
+    (void)state;
+    mtp_types__name(t, 0, name, sizeof(name));
+    assert_string_equal(name, "(unattributed)");
+    mtp_types__name(t, MTP_TYPES_MAX - 1, name, sizeof(name));
+    assert_string_equal(name, "type#4095");
+    done(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pages_count_by_type_and_tier),
+        cmocka_unit_test(without_nodes_everything_is_fast),
+        cmocka_unit_test(moves_that_went_through_count_for_the_pages_type),
+        cmocka_unit_test(rows_are_hottest_first_and_named),
+        cmocka_unit_test(unattributed_has_a_name),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
