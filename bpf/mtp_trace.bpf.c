@@ -88,6 +88,7 @@ struct {
 struct fold_ctx {
     const struct mtp_record *recs;
     const struct mtp_type_name *type_names; /* the extension's, in the traced process */
+    __u64 cycle;                            /* heap cycles completed: picks the types' bank */
     __u32 count;
     __u32 epoch;
     __u32 period; /* epochs until the round-robin cycle comes back to these objects */
@@ -176,19 +177,26 @@ static void warm_page(struct mtp_page *val, __u32 epoch, __u32 period, __u64 hea
  * loop: inlined into that loop, the fold took 970k of the verifier's 1M
  * instructions on kernel 6.18.44 (and ~1.2 s of the loader's start).
  * `type_bytes` is the slice's type id << 32 | its bytes on the page, for
- * the page's type vote (mtp_type_vote).  Returns 1 when the map is full and
- * the slice was dropped.
+ * the page's type vote (mtp_type_vote).  Returns FOLD_DROPPED when the map
+ * is full and the slice was dropped, else whether the page is on the slow
+ * tier (FOLD_SLOW) and hot (FOLD_HOT: its heat, decayed to now, is not 0,
+ * the loader's rule for a hot page), for the type's per-tier bytes.
  */
+#define FOLD_DROPPED 1
+#define FOLD_SLOW    2
+#define FOLD_HOT     4
+
 __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat, __u64 type_bytes)
 {
     struct mtp_stats *st = get_stats();
     struct mtp_page *val;
+    int flags;
 
     if (!st)
         return 0;
     val = page_slot(page, st);
     if (!val)
-        return 1;
+        return FOLD_DROPPED;
     if (val->samples == 0)
         val->first_epoch = epoch;
     val->samples++;
@@ -199,22 +207,27 @@ __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat, 
         warm_page(val, epoch, period, heat);
         val->active++;
     }
-    return 0;
+    flags = val->tier == MTP_AT_SLOW ? FOLD_SLOW : 0;
+    if (mtp_heat_decay(val->heat, val->last_epoch, epoch, val->period) > 0)
+        flags |= FOLD_HOT;
+    return flags;
 }
 
 /*
  * Adds a record to its type's sums; copies the type's name from the traced
- * process the first time the id is met.  Plain adds: one process's firings
- * come one at a time, each from the thread holding its GIL, and every
- * process has a BPF object of its own.
+ * process the first time the id is met, and starts the cycle's bank afresh
+ * at its first record.  Plain adds: one process's firings come one at a
+ * time, each from the thread holding its GIL, and every process has a BPF
+ * object of its own.  Returns the bank the record's slices count in.
  */
-static void fold_type(const struct fold_ctx *ctx, const struct mtp_record *rec)
+static struct mtp_type_bank *fold_type(const struct fold_ctx *ctx, const struct mtp_record *rec)
 {
     __u32 id = rec->type_id;
     struct mtp_type_stats *t = bpf_map_lookup_elem(&types, &id);
+    struct mtp_type_bank *bank;
 
     if (!t)
-        return;
+        return NULL;
     if (t->records == 0 && id != 0) {
         struct mtp_type_name *name = bpf_map_lookup_elem(&type_names, &id);
 
@@ -227,6 +240,13 @@ static void fold_type(const struct fold_ctx *ctx, const struct mtp_record *rec)
         t->heat += mtp_heat_contribution(rec->size, rec->refcnt_delta);
         t->active++;
     }
+    bank = &t->bank[ctx->cycle & 1];
+    if (bank->cycle != ctx->cycle) {
+        bank->cycle = ctx->cycle;
+        bank->bytes[MTP_AT_FAST] = bank->bytes[MTP_AT_SLOW] = 0;
+        bank->hot_bytes[MTP_AT_FAST] = bank->hot_bytes[MTP_AT_SLOW] = 0;
+    }
+    return bank;
 }
 
 static long fold_record(__u32 index, void *data)
@@ -234,23 +254,40 @@ static long fold_record(__u32 index, void *data)
     struct fold_ctx *ctx = data;
     const struct mtp_record *at =
         fold_element(ctx->chunk, ctx->recs, index, ctx->count, sizeof(*ctx->recs), ctx->stats);
+    struct mtp_type_bank *bank;
     struct mtp_record rec;
     __u64 page;
 
     if (!at)
         return 1;
     rec = *at;
-    fold_type(ctx, &rec);
+    bank = fold_type(ctx, &rec);
     page = rec.addr & MTP_PAGE_MASK;
     for (int i = 0; i < MTP_RECORD_MAX_PAGES; i++, page += MTP_PAGE_SIZE) {
         __u32 overlap = mtp_page_overlap(page, rec.addr, rec.size);
+        int flags;
 
         if (overlap == 0)
             break;
-        if (mtp_fold_page(page, ctx->epoch, ctx->period,
+        flags =
+            mtp_fold_page(page, ctx->epoch, ctx->period,
                           rec.refcnt_delta ? mtp_heat_contribution(overlap, rec.refcnt_delta) : 0,
-                          (__u64)rec.type_id << 32 | overlap))
+                          (__u64)rec.type_id << 32 | overlap);
+        if (flags & FOLD_DROPPED) {
             __sync_fetch_and_add(&ctx->stats->dropped, 1);
+            continue;
+        }
+        if (!bank)
+            continue;
+        if (flags & FOLD_SLOW) {
+            bank->bytes[MTP_AT_SLOW] += overlap;
+            if (flags & FOLD_HOT)
+                bank->hot_bytes[MTP_AT_SLOW] += overlap;
+        } else {
+            bank->bytes[MTP_AT_FAST] += overlap;
+            if (flags & FOLD_HOT)
+                bank->hot_bytes[MTP_AT_FAST] += overlap;
+        }
     }
     return 0;
 }
@@ -276,6 +313,7 @@ int BPF_USDT(handle_objects, MTP_PROBE_PARAMS(objects))
         return 0;
     fold.recs = recs;
     fold.type_names = type_names;
+    fold.cycle = st->cycles;
     fold.count = count;
     fold.stats = st;
     fold.epoch = *(volatile __u32 *)&mtp_epoch;

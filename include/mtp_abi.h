@@ -64,60 +64,80 @@ struct mtp_type_name {
     char name[MTP_TYPE_NAME_MAX];
 };
 
-/* What the BPF fold keeps per type ("types", an array indexed by type id):
- * running sums over the records of the type's objects. */
+/* The tiers the loader tells BPF a page is on (struct mtp_page's tier), and
+ * the index of the per-tier counts below. */
+enum { MTP_AT_FAST = 0, MTP_AT_SLOW = 1, MTP_TIERS = 2 };
+
+/*
+ * What the BPF fold keeps per type ("types", an array indexed by type id).
+ * Running sums over the records of the type's objects, and the bytes of
+ * the objects observed in one heap cycle by the tier of their pages and by
+ * whether the page was hot when they were observed: a cycle observes every
+ * live object once, so those are the type's live bytes where they are.
+ * Two banks take turns, by the parity of the heap cycles completed
+ * (struct mtp_stats' cycles): bank[c & 1] counts cycle c, and is zeroed by
+ * the first record of cycle c + 2; the loader reads the last complete one.
+ */
+struct mtp_type_bank {
+    __u64 cycle;                /* the heap cycle these count */
+    __u64 bytes[MTP_TIERS];     /* by the tier of the page */
+    __u64 hot_bytes[MTP_TIERS]; /* of those, on pages hot when observed */
+};
+
 struct mtp_type_stats {
     __u64 records; /* record slices folded */
-    __u64 bytes;   /* their bytes: a heap cycle observes each live object once */
+    __u64 bytes;   /* their bytes */
     __u64 heat;    /* heat they added to their pages */
     __u64 active;  /* slices whose object's reference count had changed */
+    struct mtp_type_bank bank[2];
 };
 
 /*
- * Which type a page holds most of.  Each page keeps a candidate type and a
- * weight (struct mtp_page's type_id, type_weight): a slice of the candidate's
- * adds its bytes to the weight, another type's takes them off, and a type
- * whose slice outweighs what is left takes the page.  Over a cycle this
- * leaves the type with most of the page's observed bytes in place whenever
- * one has more than half of them (a weighted majority vote).  The weight is
- * capped, so a page the allocator gives to another type changes hands within
- * a few observations.  Type 0 does not vote.
+ * Which type a page holds most of, for counting moves by type.  Each page
+ * keeps a candidate type and a weight in units of MTP_TYPE_WEIGHT_UNIT bytes
+ * (struct mtp_page's type_id, type_weight): a slice of the candidate's adds
+ * its bytes to the weight, another type's takes them off, and a type whose
+ * slice outweighs what is left takes the page.  Over a cycle this leaves
+ * the type with most of the page's observed bytes in place whenever one has
+ * more than half of them (a weighted majority vote); with two types of one
+ * size class side by side, either may hold the page.  The weight is capped,
+ * so a page the allocator gives to another type changes hands within a few
+ * observations.  Type 0 does not vote.
  */
-#define MTP_TYPE_WEIGHT_MAX (4 * MTP_PAGE_SIZE)
+#define MTP_TYPE_WEIGHT_UNIT 64
+#define MTP_TYPE_WEIGHT_MAX  255 /* x 64 bytes: about four pages */
 
-static inline void mtp_type_vote(__u16 *type_id, __u16 *weight, __u16 type, __u32 bytes)
+static inline void mtp_type_vote(__u16 *type_id, __u8 *weight, __u16 type, __u32 bytes)
 {
-    __u32 w = *weight;
+    __u32 w = *weight, units = (bytes + MTP_TYPE_WEIGHT_UNIT - 1) / MTP_TYPE_WEIGHT_UNIT;
 
     if (type == 0)
         return;
     if (type == *type_id) {
-        w += bytes;
-        *weight = (__u16)(w > MTP_TYPE_WEIGHT_MAX ? MTP_TYPE_WEIGHT_MAX : w);
-    } else if (w >= bytes) {
-        *weight = (__u16)(w - bytes);
+        w += units;
+    } else if (w >= units) {
+        w -= units;
     } else {
         *type_id = type;
-        w = bytes - w;
-        *weight = (__u16)(w > MTP_TYPE_WEIGHT_MAX ? MTP_TYPE_WEIGHT_MAX : w);
+        w = units - w;
     }
+    *weight = (__u8)(w > MTP_TYPE_WEIGHT_MAX ? MTP_TYPE_WEIGHT_MAX : w);
 }
 
 /*
- * What the loader keeps per type and tier ("type_tiers", an array indexed by
- * type id), rewritten every interval from the page map and the pages' nodes:
- * the tracked pages each type holds most of (mtp_type_vote), by tier.  Index
- * [MTP_AT_FAST] is the fast node, [MTP_AT_SLOW] any other; without
- * tiering (one node, or tracing only) every page counts as fast.
+ * What the loader keeps per type ("type_tiers", an array indexed by type
+ * id), rewritten every interval: the bytes of the last complete heap cycle
+ * (struct mtp_type_stats' banks) by tier, and the pages the type holds most
+ * of (mtp_type_vote), their heat and moves.  Without tiering (one node, or
+ * tracing only) every page counts as fast.
  */
-enum { MTP_AT_FAST = 0, MTP_AT_SLOW = 1, MTP_TIERS = 2 };
-
 struct mtp_type_tiers {
-    __u64 pages[MTP_TIERS];     /* tracked pages */
-    __u64 hot_pages[MTP_TIERS]; /* of those, hot */
+    __u64 bytes[MTP_TIERS];     /* live bytes by tier (one heap cycle's observations) */
+    __u64 hot_bytes[MTP_TIERS]; /* of those, on pages hot when observed */
+    __u64 pages;                /* tracked pages it holds most of */
     __u64 heat;                 /* their decayed heat */
-    __u64 promoted;             /* pages moved to the fast tier since tracing began */
-    __u64 demoted;              /* pages moved off it */
+    __u64 promoted;             /* of its pages, moved to the fast tier since tracing began */
+    __u64 demoted;              /* moved off it */
 };
 
 /*
@@ -144,7 +164,9 @@ struct mtp_page {
                           MTP_HOT_SLACK epochs past one period (user/lib/interval.h) */
     __u16 type_id;     /* the type holding most of the page's observed bytes, as far as
                           mtp_type_vote() can tell; 0: none yet */
-    __u16 type_weight; /* that type's lead in bytes (mtp_type_vote) */
+    __u8 type_weight;  /* that type's lead, in MTP_TYPE_WEIGHT_UNIT bytes */
+    __u8 tier;         /* MTP_AT_FAST or MTP_AT_SLOW, as the loader last found the page
+                          (written by the loader only; new pages start fast) */
 };
 
 /* A period longer than this many epochs counts as this many: a page looked

@@ -185,18 +185,17 @@ int mtp_session__read_types(struct mtp_session *s)
 int mtp_session__count_types(struct mtp_session *s)
 {
     const struct mtp_tiering *t = &s->tiering;
-    /* Where the pages are, if tiering read it for these very pages. */
+    /* Moves are counted against this interval's pages, if tiering moved
+     * these very pages. */
     bool located = t->active && t->located_len == s->dump.len && s->dump.len > 0;
-    int fast = t->active ? t->fast_node : 0;
-    int err =
-        mtp_types__count_pages(&s->types, s->dump.v, s->dump.len, located ? t->nodes : NULL, fast);
+    int err = mtp_types__count_pages(&s->types, s->dump.v, s->dump.len, s->report.totals.cycles);
     __u32 count = MTP_TYPES_MAX;
     static __u32 keys[MTP_TYPES_MAX];
 
     if (err < 0)
         return err;
     if (located)
-        mtp_types__count_moves(&s->types, t->moves, t->moved_len, t->after, fast);
+        mtp_types__count_moves(&s->types, t->moves, t->moved_len, t->after, t->fast_node);
     for (__u32 id = 0; id < MTP_TYPES_MAX; id++)
         keys[id] = id;
     /* For bpftool and other readers; the report does not need it. */

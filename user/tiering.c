@@ -187,6 +187,28 @@ int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool 
     return 0;
 }
 
+/* Tells BPF which tier each tracked page is on now (struct mtp_page's
+ * tier), where that changed, so that the fold counts each type's bytes by
+ * tier (struct mtp_type_stats).  Only the pages that moved or are new to
+ * the slow tier are written: a few per interval.  A fold between this
+ * read and write loses that one update of the page (its heat for one look);
+ * a failed write only leaves the page's bytes counted on its old tier. */
+static void tell_tiers(const struct mtp_tiering *t, int pages_fd, const struct mtp_page_dump *d)
+{
+    for (size_t i = 0; i < d->len; i++) {
+        int node = t->nodes[i];
+        uint8_t tier = node == t->fast_node ? MTP_AT_FAST : MTP_AT_SLOW;
+        struct mtp_page val;
+
+        if (node < 0 || tier == d->v[i].tier)
+            continue;
+        if (bpf_map_lookup_elem(pages_fd, &d->v[i].addr, &val) < 0)
+            continue;
+        val.tier = tier;
+        (void)bpf_map_update_elem(pages_fd, &d->v[i].addr, &val, BPF_EXIST);
+    }
+}
+
 /* Where the tracked pages are now, and the heat the policy ranks them by.
  * Fills t->pages[0..d->len). */
 static int locate(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid, int pages_fd,
@@ -207,6 +229,7 @@ static int locate(struct mtp_tiering *t, const struct mtp_options *o, pid_t pid,
         return err;
     }
     t->located_len = n;
+    tell_tiers(t, pages_fd, d);
     r->hinted_hot = r->hinted_cold = 0;
     for (size_t i = 0; i < n; i++) {
         t->pages[i] = (struct mtp_policy_page){

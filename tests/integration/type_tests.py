@@ -14,11 +14,11 @@ PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "types_progra
 SLOW = 8.0 if os.environ.get("MTP_EMULATED") else 1.0
 
 
-def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0):
+def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0, cycles=0):
     """Runs types_program.py under mtp-trace --json; returns (the tracer's
     JSON lines, the pinned maps as dumped half-way, the program's output)."""
     ready, go = os.path.join(tmp, "types.ready"), os.path.join(tmp, "types.go")
-    for p in (ready, go):
+    for p in (ready, go, go + ".stop"):
         if os.path.exists(p):
             os.unlink(p)
     cmd = [python, PROGRAM, ready, go, str(seconds)] + (["--many", str(many)] if many else [])
@@ -40,9 +40,20 @@ def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0)
             time.sleep(0.05)
         time.sleep(0.3)
         open(go, "w").close()
-        time.sleep(seconds * 0.7)
+        # The per-type bytes are those of the last complete heap cycle: wait
+        # for two, so that the written-page scan has warmed the hot pages
+        # before the objects on them are observed again.
+        lines, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            line = tracer.stdout.readline()
+            if not line:
+                break
+            lines.append(json.loads(line))
+            if lines[-1].get("cycles", 0) >= cycles:
+                break
         for name in ("types", "type_names", "type_tiers"):
             dumps[name] = run.bpftool_dump(os.path.join(pin_dir, name))
+        open(go + ".stop", "w").close()
         out, err = proc.communicate(timeout=120 * SLOW)
         check(proc.returncode == 0, "the program failed (%d): %s" % (proc.returncode, err[-800:]))
         rest, terr = tracer.communicate(timeout=30 * SLOW)
@@ -52,7 +63,7 @@ def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0)
             if p is not None and p.poll() is None:
                 p.kill()
                 p.communicate()
-    lines = [json.loads(line) for line in rest.splitlines() if line.strip()]
+    lines += [json.loads(line) for line in rest.splitlines() if line.strip()]
     return lines, dumps, json.loads(out)
 
 
@@ -64,8 +75,8 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
     """The hot class ranks above the cold one, with most of its pages hot;
     the cold class holds megabytes, almost none hot; names are module.QualName
     (nested, __module__ set, builtins); bpftool reads the three maps."""
-    lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 8 * SLOW,
-                                      ["--types", "40"])
+    lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 30 * SLOW,
+                                      ["--types", "40"], cycles=3)
     names = {e["key"]: e["value"]["name"] for e in dumps["type_names"] if e["value"]["name"]}
     ids = {v: k for k, v in names.items()}
     for want in ("__main__.Hot", "__main__.Outer.Inner", "pkg.mod.Dyn", "__main__.ColdRecord",
@@ -76,11 +87,14 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
     hot_id, cold_id = ids["__main__.Hot"], ids["__main__.ColdRecord"]
     check(sums[hot_id]["records"] > 0 and sums[hot_id]["bytes"] > 0,
           "no records for Hot in the types map: %s" % sums[hot_id])
-    check(sum(tiers[hot_id]["pages"]) > 0 and tiers[hot_id]["heat"] > 0,
-          "type_tiers counts no page or no heat for Hot: %s" % tiers[hot_id])
+    check(sum(tiers[hot_id]["bytes"]) > 0 and sum(tiers[hot_id]["hot_bytes"]) > 0,
+          "type_tiers counts no bytes or no hot bytes for Hot: %s" % tiers[hot_id])
+    check(sum(sums[cold_id]["bank"][b]["bytes"][t] for b in (0, 1) for t in (0, 1)) > 0,
+          "the types map's banks hold no bytes for ColdRecord: %s" % sums[cold_id])
     check(out["types"] >= 6, "mtp.stats() numbered only %d types" % out["types"])
 
     last = [r for r in lines if not r.get("final") and r.get("types")][-1]
+    check(last["cycles"] >= 3, "the heap was observed only %d times in 30 s" % last["cycles"])
     rows = rows_by_name(last)
     order = [t["type"] for t in last["types"]]
     print("     types by heat: %s" % ", ".join(order[:6]))

@@ -1,12 +1,14 @@
 """A program whose hot and cold Python types are known, for type_tests.py:
 `Hot` objects are rewritten all the time, `ColdRecord`s never after they are
 made; a nested class, a class whose __module__ is set, and (with --many) more
-classes than mtp numbers.  Prints mtp.stats()'s "types" as JSON at the end.
+classes than mtp numbers.  Runs SECONDS, or until GO.stop exists.  Prints
+mtp.stats()'s "types" as JSON at the end.
 
     types_program.py READY GO SECONDS [--many N]
 """
 import gc
 import json
+import os
 import sys
 import time
 
@@ -49,7 +51,8 @@ def main():
     hot = [Hot(i) for i in range(20000)]
     ready_then_wait("types_program", ready, go)
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    stop = go + ".stop"  # the test may end the run early
+    while time.monotonic() < end and not os.path.exists(stop):
         for h in hot:
             h.n += 1
             h.link = h

@@ -40,10 +40,11 @@ static void layout_is_stable(void **state)
     assert_int_equal(sizeof(struct mtp_page), 56);
     assert_int_equal(offsetof(struct mtp_page, type_id), 52);
     assert_int_equal(offsetof(struct mtp_page, type_weight), 54);
+    assert_int_equal(offsetof(struct mtp_page, tier), 55);
     assert_int_equal(sizeof(struct mtp_type_name), MTP_TYPE_NAME_MAX);
     /* Ids are 16 bits in records and pages. */
     assert_true(MTP_TYPES_MAX <= 65536);
-    assert_true(MTP_TYPE_WEIGHT_MAX <= 65535);
+    assert_true(MTP_TYPE_WEIGHT_MAX <= 255);
     assert_int_equal(offsetof(struct mtp_page, period), 48);
     assert_int_equal(sizeof(struct mtp_setting), MTP_SETTING_MAX);
     assert_int_equal(MTP_BATCH_MAX * sizeof(struct mtp_record), 65536);
@@ -164,28 +165,30 @@ static void periods_from_nanoseconds(void **state)
 /* Pages vote for the type holding most of their bytes. */
 static void a_majority_type_keeps_the_page(void **state)
 {
-    __u16 id = 0, w = 0;
+    __u16 id = 0;
+    __u8 w = 0;
 
     (void)state;
-    mtp_type_vote(&id, &w, 7, 600);
+    mtp_type_vote(&id, &w, 7, 640);
     assert_int_equal(id, 7);
-    assert_int_equal(w, 600);
+    assert_int_equal(w, 10); /* in 64-byte units */
     /* A smaller type's slices wear the lead down but do not take it. */
     mtp_type_vote(&id, &w, 9, 200);
     mtp_type_vote(&id, &w, 9, 200);
     assert_int_equal(id, 7);
-    assert_int_equal(w, 200);
-    mtp_type_vote(&id, &w, 7, 600);
-    assert_int_equal(w, 800);
+    assert_int_equal(w, 2);
+    mtp_type_vote(&id, &w, 7, 640);
+    assert_int_equal(w, 12);
     /* Type 0 (not attributed) never votes. */
     mtp_type_vote(&id, &w, 0, 4096);
     assert_int_equal(id, 7);
-    assert_int_equal(w, 800);
+    assert_int_equal(w, 12);
 }
 
 static void a_page_given_to_another_type_changes_hands(void **state)
 {
-    __u16 id = 0, w = 0;
+    __u16 id = 0;
+    __u8 w = 0;
     int i;
 
     (void)state;
@@ -215,7 +218,8 @@ static void the_vote_finds_a_majority_in_any_order(void **state)
     (void)state;
     /* type 4 holds 1000 of 1600 bytes */
     for (int rot = 0; rot < n; rot++) {
-        __u16 id = 0, w = 0;
+        __u16 id = 0;
+        __u8 w = 0;
 
         for (int i = 0; i < n; i++)
             mtp_type_vote(&id, &w, slices[(i + rot) % n].type, slices[(i + rot) % n].bytes);

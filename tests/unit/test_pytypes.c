@@ -36,45 +36,35 @@ static struct mtp_hot_page page(uint64_t addr, uint64_t heat, uint16_t type)
     return (struct mtp_hot_page){.addr = addr, .heat = heat, .type_id = type};
 }
 
-static void pages_count_by_type_and_tier(void **state)
+static void bytes_by_tier_come_from_the_last_complete_cycle(void **state)
 {
     struct mtp_types *t = fresh();
     const struct mtp_hot_page pages[] = {page(0x1000, 50, 1), page(0x2000, 0, 2),
-                                         page(0x3000, 40, 1), page(0x4000, 0, 2),
-                                         page(0x5000, 0, 2),  page(0x6000, 9, 0)};
-    /* node 0 fast, 1 slow, -2 (-ENOENT) not resident */
-    const int nodes[] = {0, 1, 1, 1, -2, 0};
+                                         page(0x3000, 40, 1), page(0x6000, 9, 0)};
+    struct mtp_type_stats *hot = &t->seen[1];
 
     (void)state;
-    assert_int_equal(mtp_types__count_pages(t, pages, 6, nodes, 0), 0);
-    assert_int_equal(t->tiers[1].pages[MTP_AT_FAST], 1);
-    assert_int_equal(t->tiers[1].pages[MTP_AT_SLOW], 1);
-    assert_int_equal(t->tiers[1].hot_pages[MTP_AT_FAST], 1);
-    assert_int_equal(t->tiers[1].hot_pages[MTP_AT_SLOW], 1);
+    hot->records = 10;
+    /* cycle 4 complete in bank 0, cycle 5 under way in bank 1 */
+    hot->bank[0] =
+        (struct mtp_type_bank){.cycle = 4, .bytes = {3000, 1000}, .hot_bytes = {2500, 10}};
+    hot->bank[1] = (struct mtp_type_bank){.cycle = 5, .bytes = {7, 7}, .hot_bytes = {7, 7}};
+    assert_int_equal(mtp_types__count_pages(t, pages, 4, 5), 0);
+    assert_int_equal(t->tiers[1].bytes[MTP_AT_FAST], 3000);
+    assert_int_equal(t->tiers[1].bytes[MTP_AT_SLOW], 1000);
+    assert_int_equal(t->tiers[1].hot_bytes[MTP_AT_FAST], 2500);
+    /* Pages and heat go to the type holding most of each page. */
+    assert_int_equal(t->tiers[1].pages, 2);
     assert_int_equal(t->tiers[1].heat, 90);
-    /* The page not resident is on neither tier. */
-    assert_int_equal(t->tiers[2].pages[MTP_AT_FAST] + t->tiers[2].pages[MTP_AT_SLOW], 2);
-    assert_int_equal(t->tiers[2].hot_pages[MTP_AT_SLOW], 0);
-    assert_int_equal(t->tiers[0].pages[MTP_AT_FAST], 1);
-
-    /* The next interval counts afresh. */
-    assert_int_equal(mtp_types__count_pages(t, pages, 1, NULL, 0), 0);
-    assert_int_equal(t->tiers[1].pages[MTP_AT_FAST], 1);
-    assert_int_equal(t->tiers[1].pages[MTP_AT_SLOW], 0);
-    assert_int_equal(t->tiers[2].pages[MTP_AT_SLOW], 0);
-    done(t);
-}
-
-static void without_nodes_everything_is_fast(void **state)
-{
-    struct mtp_types *t = fresh();
-    const struct mtp_hot_page pages[] = {page(0x1000, 5, 1), page(0x2000, 0, 1)};
-
-    (void)state;
-    assert_int_equal(mtp_types__count_pages(t, pages, 2, NULL, 0), 0);
-    assert_int_equal(t->tiers[1].pages[MTP_AT_FAST], 2);
-    assert_int_equal(t->tiers[1].hot_pages[MTP_AT_FAST], 1);
-    assert_int_equal(t->tiers[1].pages[MTP_AT_SLOW], 0);
+    assert_int_equal(t->tiers[2].pages, 1);
+    assert_int_equal(t->tiers[0].pages, 1);
+    /* A type not seen in the last complete cycle holds nothing now. */
+    assert_int_equal(mtp_types__count_pages(t, pages, 4, 7), 0);
+    assert_int_equal(t->tiers[1].bytes[MTP_AT_FAST], 0);
+    /* The first cycle, under way, is all there is. */
+    hot->bank[0].cycle = 0;
+    assert_int_equal(mtp_types__count_pages(t, pages, 4, 0), 0);
+    assert_int_equal(t->tiers[1].bytes[MTP_AT_SLOW], 1000);
     done(t);
 }
 
@@ -92,14 +82,14 @@ static void moves_that_went_through_count_for_the_pages_type(void **state)
     const int after[] = {0, 1, 0, 1};
 
     (void)state;
-    assert_int_equal(mtp_types__count_pages(t, pages, 3, NULL, 0), 0);
+    assert_int_equal(mtp_types__count_pages(t, pages, 3, 0), 0);
     mtp_types__count_moves(t, moves, 4, after, 0);
     assert_int_equal(t->tiers[1].promoted, 1);
     assert_int_equal(t->tiers[1].demoted, 0);
     assert_int_equal(t->tiers[2].demoted, 1);
     assert_int_equal(t->tiers[0].demoted, 1);
     /* Moves are kept across intervals; pages are not. */
-    assert_int_equal(mtp_types__count_pages(t, pages, 3, NULL, 0), 0);
+    assert_int_equal(mtp_types__count_pages(t, pages, 3, 0), 0);
     mtp_types__count_moves(t, moves, 1, after, 0);
     assert_int_equal(t->tiers[1].promoted, 2);
     done(t);
@@ -114,18 +104,24 @@ static void rows_are_hottest_first_and_named(void **state)
     size_t n;
 
     (void)state;
-    t->seen[1].bytes = 1000;
-    t->seen[1].records = 10;
-    t->seen[9].records = 1; /* observed, no page of its own */
+    t->seen[1] =
+        (struct mtp_type_stats){.records = 10,
+                                .bytes = 1000,
+                                .bank = {{.cycle = 0, .bytes = {900, 0}, .hot_bytes = {900, 0}}}};
+    t->seen[2] = (struct mtp_type_stats){
+        .records = 10, .bytes = 5000, .bank = {{.cycle = 0, .bytes = {0, 5000}}}};
+    t->seen[7] = (struct mtp_type_stats){
+        .records = 1, .bytes = 64, .bank = {{.cycle = 0, .bytes = {64, 0}, .hot_bytes = {64, 0}}}};
+    t->seen[9].records = 1; /* observed, nothing left */
     t->seen[9].bytes = 64;
-    assert_int_equal(mtp_types__count_pages(t, pages, 4, NULL, 0), 0);
+    assert_int_equal(mtp_types__count_pages(t, pages, 4, 1), 0);
     n = mtp_types__rows(t, rows, 8);
     assert_int_equal(n, 4);
     assert_string_equal(rows[0].name, "__main__.Hot");
     assert_int_equal(rows[0].observed_bytes, 1000);
     /* A type whose name the fold could not read is shown by its id. */
     assert_string_equal(rows[1].name, "type#7");
-    /* No heat: by pages. */
+    /* Nothing hot: by bytes. */
     assert_string_equal(rows[2].name, "__main__.Cold");
     assert_string_equal(rows[3].name, "type#9");
     /* Observed bytes are per report. */
@@ -154,8 +150,7 @@ static void unattributed_has_a_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pages_count_by_type_and_tier),
-        cmocka_unit_test(without_nodes_everything_is_fast),
+        cmocka_unit_test(bytes_by_tier_come_from_the_last_complete_cycle),
         cmocka_unit_test(moves_that_went_through_count_for_the_pages_type),
         cmocka_unit_test(rows_are_hottest_first_and_named),
         cmocka_unit_test(unattributed_has_a_name),

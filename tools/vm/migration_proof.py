@@ -229,7 +229,7 @@ def main():
                                        start_hot[args.slow_node], after_dry[args.slow_node]))
 
         cmd = [trace_bin, "--pid", str(pid), "--fast-budget", args.budget, "--interval", "1",
-               "--duration", str(args.seconds), "--json", "--keep-pins"]
+               "--duration", str(args.seconds), "--json", "--keep-pins", "--types", "30"]
         if args.record:
             cmd += ["--record", args.record]
         print("running: " + " ".join(cmd), flush=True)
@@ -285,6 +285,23 @@ def main():
               not over,
               "%d of %d intervals over; before its moves, first-touch allocations peaked at "
               "%.2f MiB" % (len(over), len(results["intervals"]), peak / MIB))
+        # The per-type report against the same truth: the workload's hot and
+        # cold sets are its HotRecord and ColdRecord objects (tools/workload.py).
+        # Their bytes by tier are the last complete heap cycle's observations.
+        types = {t["type"]: t for t in lines[-1].get("types", [])}
+        hot_t, cold_t = types.get("__main__.HotRecord"), types.get("__main__.ColdRecord")
+        results["types"] = {"hot": hot_t, "cold": cold_t, "cycles": lines[-1].get("cycles")}
+        check("the per-type report shows HotRecord on the fast tier and ColdRecord on the slow",
+              hot_t is not None and cold_t is not None and
+              hot_t["fast_bytes"] >= 0.8 * hot_t["bytes"] > 0 and
+              cold_t["slow_bytes"] >= 0.95 * cold_t["bytes"] > 0 and hot_t["promoted_bytes"] > 0,
+              "HotRecord %s; ColdRecord %s (after %s heap cycles)" % (
+                  hot_t and "%d of %d KiB fast, %d KiB promoted" % (
+                      hot_t["fast_bytes"] >> 10, hot_t["bytes"] >> 10,
+                      hot_t["promoted_bytes"] >> 10),
+                  cold_t and "%d of %d KiB slow" % (cold_t["slow_bytes"] >> 10,
+                                                    cold_t["bytes"] >> 10),
+                  lines[-1].get("cycles")))
         results["summary"] = {
             "hot_pages": len(hot), "cold_pages": len(cold), "hot_on_fast": hot_fast,
             "cold_on_slow": cold_slow, "fast_tracked_bytes": fast_bytes,

@@ -76,6 +76,7 @@ struct mtp_hot_page mtp_hot_page_at(uint64_t addr, const struct mtp_page *v, uin
         .active = v->active,
         .hint = v->hint_epoch + MTP_HINT_TTL_EPOCHS >= epoch ? v->hint : MTP_HINT_NONE,
         .type_id = v->type_id,
+        .tier = v->tier,
     };
 }
 

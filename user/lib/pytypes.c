@@ -13,15 +13,29 @@ static int by_addr_cmp(const void *a, const void *b)
     return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
+/* The bank holding the last complete cycle, or the first one under way. */
+static const struct mtp_type_bank *cycle_bank(const struct mtp_type_stats *seen, uint64_t cycles)
+{
+    uint64_t want = cycles ? cycles - 1 : 0;
+    const struct mtp_type_bank *b = &seen->bank[want & 1];
+
+    return seen->records && b->cycle == want ? b : NULL;
+}
+
 int mtp_types__count_pages(struct mtp_types *t, const struct mtp_hot_page *pages, size_t n,
-                           const int *nodes, int fast_node)
+                           uint64_t cycles)
 {
     for (size_t id = 0; id < MTP_TYPES_MAX; id++) {
         struct mtp_type_tiers *x = &t->tiers[id];
+        const struct mtp_type_bank *b = cycle_bank(&t->seen[id], cycles);
 
-        memset(x->pages, 0, sizeof(x->pages));
-        memset(x->hot_pages, 0, sizeof(x->hot_pages));
-        x->heat = 0;
+        memset(x->bytes, 0, sizeof(x->bytes));
+        memset(x->hot_bytes, 0, sizeof(x->hot_bytes));
+        if (b) {
+            memcpy(x->bytes, b->bytes, sizeof(x->bytes));
+            memcpy(x->hot_bytes, b->hot_bytes, sizeof(x->hot_bytes));
+        }
+        x->pages = x->heat = 0;
     }
     if (n > t->by_addr_cap) {
         struct mtp_type_at *v = realloc(t->by_addr, n * 2 * sizeof(*v));
@@ -32,16 +46,11 @@ int mtp_types__count_pages(struct mtp_types *t, const struct mtp_hot_page *pages
         t->by_addr_cap = n * 2;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct mtp_hot_page *p = &pages[i];
-        struct mtp_type_tiers *x = &t->tiers[p->type_id % MTP_TYPES_MAX];
-        int tier = !nodes || nodes[i] == fast_node ? MTP_AT_FAST : MTP_AT_SLOW;
+        struct mtp_type_tiers *x = &t->tiers[pages[i].type_id % MTP_TYPES_MAX];
 
-        t->by_addr[i] = (struct mtp_type_at){p->addr, p->type_id};
-        x->heat += p->heat;
-        if (nodes && nodes[i] < 0)
-            continue; /* not resident: on no tier */
-        x->pages[tier]++;
-        x->hot_pages[tier] += p->heat > 0;
+        t->by_addr[i] = (struct mtp_type_at){pages[i].addr, pages[i].type_id};
+        x->pages++;
+        x->heat += pages[i].heat;
     }
     t->by_addr_len = n;
     qsort(t->by_addr, n, sizeof(*t->by_addr), by_addr_cmp);
@@ -90,16 +99,20 @@ void mtp_types__name(const struct mtp_types *t, uint16_t id, char *out, size_t l
         snprintf(out, len, "type#%u", (unsigned)id);
 }
 
+/* Hottest first: by hot bytes, then bytes, then id. */
 static int row_cmp(const void *a, const void *b)
 {
-    const struct mtp_type_row *x = a, *y = b;
-    uint64_t px = x->tiers.pages[0] + x->tiers.pages[1], py = y->tiers.pages[0] + y->tiers.pages[1];
+    const struct mtp_type_tiers *x = &((const struct mtp_type_row *)a)->tiers;
+    const struct mtp_type_tiers *y = &((const struct mtp_type_row *)b)->tiers;
+    uint64_t hx = x->hot_bytes[0] + x->hot_bytes[1], hy = y->hot_bytes[0] + y->hot_bytes[1];
+    uint64_t bx = x->bytes[0] + x->bytes[1], by = y->bytes[0] + y->bytes[1];
+    uint16_t ix = ((const struct mtp_type_row *)a)->id, iy = ((const struct mtp_type_row *)b)->id;
 
-    if (x->tiers.heat != y->tiers.heat)
-        return x->tiers.heat > y->tiers.heat ? -1 : 1;
-    if (px != py)
-        return px > py ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+    if (hx != hy)
+        return hx > hy ? -1 : 1;
+    if (bx != by)
+        return bx > by ? -1 : 1;
+    return (ix > iy) - (ix < iy);
 }
 
 size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t cap)
@@ -110,8 +123,7 @@ size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t ca
         const struct mtp_type_tiers *x = &t->tiers[id];
         struct mtp_type_row *row;
 
-        if (x->pages[0] + x->pages[1] + x->heat + x->promoted + x->demoted == 0 &&
-            t->seen[id].records == 0)
+        if (x->pages + x->heat + x->promoted + x->demoted == 0 && t->seen[id].records == 0)
             continue;
         total++;
         if (n == cap)

@@ -3,9 +3,9 @@
  * What each Python type holds, and where: the pure half of the per-type
  * table ("Types" in include/mtp_abi.h says where ids and names come from).
  * The session reads the BPF "types" and "type_names" maps into a struct
- * mtp_types; this folds each interval's pages -- each counted for the type
- * that holds most of it -- and its moves into per-type, per-tier counts, and
- * turns them into report rows.  Owned by the session, one per process.
+ * mtp_types; this takes each type's live bytes by tier from the BPF fold's
+ * cycle banks, counts pages and moves for the type holding most of each
+ * page, and turns them into report rows.  Owned by the session, one per process.
  */
 #ifndef MTP_PYTYPES_H
 #define MTP_PYTYPES_H
@@ -30,12 +30,13 @@ struct mtp_types {
     size_t by_addr_len, by_addr_cap;
 };
 
-/* Counts the interval's pages into t->tiers by type and tier: on the fast
- * node, on any other, or (node < 0: not resident) in neither.  nodes may be
- * NULL when nothing tiers: every page is then on the fast tier.  Moves
- * counted before are kept.  0, or -ENOMEM (the address index). */
+/* Fills t->tiers for the interval: each type's live bytes by tier from the
+ * last complete heap cycle's bank of t->seen (`cycles`: heap cycles
+ * completed; during the first, the bank under way), and the pages it holds
+ * most of with their heat.  Moves counted before are kept.  0, or -ENOMEM
+ * (the address index). */
 int mtp_types__count_pages(struct mtp_types *t, const struct mtp_hot_page *pages, size_t n,
-                           const int *nodes, int fast_node);
+                           uint64_t cycles);
 
 /* Adds the interval's moves that went through (node_after: where each page
  * is now) to the promoted and demoted counts of the moved pages' types. */
@@ -43,9 +44,10 @@ void mtp_types__count_moves(struct mtp_types *t, const struct mtp_move *moves, s
                             const int *node_after, int fast_node);
 
 /* Fills rows with every type that holds a tracked page or was observed
- * (cap MTP_TYPES_MAX holds them all; past cap, types by id are left out),
- * hottest first, then by pages, then by id; returns how many there are in
- * all.  Marks the observed bytes as reported. */
+ * (cap MTP_TYPES_MAX holds them all; past cap, types by id are left out);
+ * returns how many there are in
+ * all.  Hottest first: by hot bytes, then bytes, then id.  Marks the
+ * observed bytes as reported. */
 size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t cap);
 
 /* The name shown for a type: its own, "(unattributed)" for id 0, or

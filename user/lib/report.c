@@ -96,15 +96,15 @@ static struct json_object *type_json(const struct mtp_type_row *t, bool tiering)
     add_u64(o, "id", t->id);
     add_u64(o, "observed_bytes", t->observed_bytes);
     add_u64(o, "observed_bytes_total", t->seen.bytes);
+    add_u64(o, "bytes", x->bytes[MTP_AT_FAST] + x->bytes[MTP_AT_SLOW]);
+    add_u64(o, "hot_bytes", x->hot_bytes[MTP_AT_FAST] + x->hot_bytes[MTP_AT_SLOW]);
+    add_u64(o, "pages", x->pages);
     add_u64(o, "heat", x->heat);
-    add_u64(o, "bytes", (x->pages[MTP_AT_FAST] + x->pages[MTP_AT_SLOW]) * MTP_PAGE_SIZE);
-    add_u64(o, "hot_bytes",
-            (x->hot_pages[MTP_AT_FAST] + x->hot_pages[MTP_AT_SLOW]) * MTP_PAGE_SIZE);
     if (tiering) {
-        add_u64(o, "fast_bytes", x->pages[MTP_AT_FAST] * MTP_PAGE_SIZE);
-        add_u64(o, "slow_bytes", x->pages[MTP_AT_SLOW] * MTP_PAGE_SIZE);
-        add_u64(o, "fast_hot_bytes", x->hot_pages[MTP_AT_FAST] * MTP_PAGE_SIZE);
-        add_u64(o, "slow_hot_bytes", x->hot_pages[MTP_AT_SLOW] * MTP_PAGE_SIZE);
+        add_u64(o, "fast_bytes", x->bytes[MTP_AT_FAST]);
+        add_u64(o, "slow_bytes", x->bytes[MTP_AT_SLOW]);
+        add_u64(o, "fast_hot_bytes", x->hot_bytes[MTP_AT_FAST]);
+        add_u64(o, "slow_hot_bytes", x->hot_bytes[MTP_AT_SLOW]);
         add_u64(o, "promoted_bytes", x->promoted * MTP_PAGE_SIZE);
         add_u64(o, "demoted_bytes", x->demoted * MTP_PAGE_SIZE);
     }
@@ -315,8 +315,9 @@ int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
     bool tiering = r->tiering != NULL;
     size_t used;
     int n = snprintf(buf, len,
-                     "Python types, hottest first (pages counted for the type holding most of "
-                     "each; %zu of %zu types):\n%-36s %8s %8s %8s%s\n",
+                     "Python types, hottest first (live bytes as the last heap cycle observed "
+                     "them; moves counted for the type holding most of each page; %zu of %zu "
+                     "types):\n%-36s %8s %8s %8s%s\n",
                      r->types_len, r->types_total, "TYPE", "OBSERVED", "BYTES", "HOT",
                      tiering ? "     FAST     SLOW PROMOTED  DEMOTED" : "");
 
@@ -329,16 +330,14 @@ int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
         char a[16], b[16], c[16], d[16], e[16], f[16], g[16];
 
         n = snprintf(buf + used, len - used, "%-36.36s %8s %8s %8s", t->name,
-                     human_bytes(t->seen.bytes, a),
-                     human_bytes((x->pages[0] + x->pages[1]) * MTP_PAGE_SIZE, b),
-                     human_bytes((x->hot_pages[0] + x->hot_pages[1]) * MTP_PAGE_SIZE, c));
+                     human_bytes(t->seen.bytes, a), human_bytes(x->bytes[0] + x->bytes[1], b),
+                     human_bytes(x->hot_bytes[0] + x->hot_bytes[1], c));
         if (n >= 0 && (size_t)n < len - used && tiering) {
             used += (size_t)n;
-            n = snprintf(buf + used, len - used, " %8s %8s %8s %8s",
-                         human_bytes(x->pages[MTP_AT_FAST] * MTP_PAGE_SIZE, d),
-                         human_bytes(x->pages[MTP_AT_SLOW] * MTP_PAGE_SIZE, e),
-                         human_bytes(x->promoted * MTP_PAGE_SIZE, f),
-                         human_bytes(x->demoted * MTP_PAGE_SIZE, g));
+            n = snprintf(
+                buf + used, len - used, " %8s %8s %8s %8s", human_bytes(x->bytes[MTP_AT_FAST], d),
+                human_bytes(x->bytes[MTP_AT_SLOW], e), human_bytes(x->promoted * MTP_PAGE_SIZE, f),
+                human_bytes(x->demoted * MTP_PAGE_SIZE, g));
         }
         if (n < 0 || (size_t)n >= len - used)
             return (int)used;

@@ -16,6 +16,7 @@ struct mtp_hot_page {
     uint64_t active;  /* of those, with a refcount change */
     uint32_t hint;    /* enum mtp_hint, while fresh; else MTP_HINT_NONE */
     uint16_t type_id; /* the Python type holding most of it (mtp_type_vote); 0: none */
+    uint8_t tier;     /* MTP_AT_FAST or MTP_AT_SLOW, as the loader last told BPF */
     const char *mapping;
 };
 
