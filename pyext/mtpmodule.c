@@ -34,6 +34,8 @@
  *   mtp_sidetable.c  the side table, and storage by owner
  *   mtp_ownmem.c     mtp's own memory, kept out of the program's allocator
  *   mtp_budget.c     MTP_BUDGET's parser
+ *   mtp_types.c      the Python types, numbered for the records, and their
+ *                    names (include/mtp_abi.h, "Types")
  *
  * A step, in order.  A collection's "stop" callback, or the ticker holding
  * the GIL, finds a step due and sizes it from its credit; mtp_run_step runs
