@@ -4,8 +4,11 @@
  * (exposition format 0.0.4), for node_exporter's textfile collector
  * (--prom-file).  Metric names start with mtp_, every sample has a pid
  * label, counters end in _total, and each family is written once with its
- * HELP and TYPE, its samples together.  Pure formatting: the loader writes
- * the file (user/output.c).
+ * HELP and TYPE, its samples together.  The mtp_type_ families have a
+ * sample per Python type shown (the report's first types_len rows),
+ * labelled type (its name, escaped and made valid UTF-8) and type_id, and
+ * for bytes tier: fast and slow, or all when nothing tiers.  Pure
+ * formatting: the loader writes the file (user/output.c).
  */
 #ifndef MTP_PROM_H
 #define MTP_PROM_H
