@@ -207,7 +207,7 @@ __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat, 
         warm_page(val, epoch, period, heat);
         val->active++;
     }
-    flags = val->tier == MTP_AT_SLOW ? FOLD_SLOW : 0;
+    flags = (int)mtp_tier_index(val->tier) << 1;
     if (mtp_heat_decay(val->heat, val->last_epoch, epoch, val->period) > 0)
         flags |= FOLD_HOT;
     return flags;
@@ -243,8 +243,8 @@ static struct mtp_type_bank *fold_type(const struct fold_ctx *ctx, const struct 
     bank = &t->bank[ctx->cycle & 1];
     if (bank->cycle != ctx->cycle) {
         bank->cycle = ctx->cycle;
-        bank->bytes[MTP_AT_FAST] = bank->bytes[MTP_AT_SLOW] = 0;
-        bank->hot_bytes[MTP_AT_FAST] = bank->hot_bytes[MTP_AT_SLOW] = 0;
+        for (int i = 0; i < MTP_TIERS; i++)
+            bank->bytes[i] = bank->hot_bytes[i] = 0;
     }
     return bank;
 }
@@ -265,6 +265,7 @@ static long fold_record(__u32 index, void *data)
     page = rec.addr & MTP_PAGE_MASK;
     for (int i = 0; i < MTP_RECORD_MAX_PAGES; i++, page += MTP_PAGE_SIZE) {
         __u32 overlap = mtp_page_overlap(page, rec.addr, rec.size);
+        unsigned tier;
         int flags;
 
         if (overlap == 0)
@@ -277,17 +278,12 @@ static long fold_record(__u32 index, void *data)
             __sync_fetch_and_add(&ctx->stats->dropped, 1);
             continue;
         }
-        if (!bank)
+        tier = (flags >> 1) & 3;
+        if (!bank || tier >= MTP_TIERS)
             continue;
-        if (flags & FOLD_SLOW) {
-            bank->bytes[MTP_AT_SLOW] += overlap;
-            if (flags & FOLD_HOT)
-                bank->hot_bytes[MTP_AT_SLOW] += overlap;
-        } else {
-            bank->bytes[MTP_AT_FAST] += overlap;
-            if (flags & FOLD_HOT)
-                bank->hot_bytes[MTP_AT_FAST] += overlap;
-        }
+        bank->bytes[tier] += overlap;
+        if (flags & FOLD_HOT)
+            bank->hot_bytes[tier] += overlap;
     }
     return 0;
 }

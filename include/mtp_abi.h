@@ -64,9 +64,21 @@ struct mtp_type_name {
     char name[MTP_TYPE_NAME_MAX];
 };
 
-/* The tiers the loader tells BPF a page is on (struct mtp_page's tier), and
- * the index of the per-tier counts below. */
-enum { MTP_AT_FAST = 0, MTP_AT_SLOW = 1, MTP_TIERS = 2 };
+/* Where a page is, as the loader last found it (struct mtp_page's tier):
+ * not looked at yet (a page new to the map: the fold cannot ask the kernel),
+ * the fast node, another node. */
+enum { MTP_PAGE_TIER_UNKNOWN = 0, MTP_PAGE_TIER_FAST = 1, MTP_PAGE_TIER_SLOW = 2 };
+
+/* The index of the per-tier counts below: bytes on fast pages, slow pages,
+ * and pages whose tier was not known yet when the bytes were observed. */
+enum { MTP_AT_FAST = 0, MTP_AT_SLOW = 1, MTP_AT_UNLOCATED = 2, MTP_TIERS = 3 };
+
+static inline unsigned mtp_tier_index(__u8 page_tier)
+{
+    return page_tier == MTP_PAGE_TIER_FAST   ? MTP_AT_FAST
+           : page_tier == MTP_PAGE_TIER_SLOW ? MTP_AT_SLOW
+                                             : MTP_AT_UNLOCATED;
+}
 
 /*
  * What the BPF fold keeps per type ("types", an array indexed by type id).
@@ -129,7 +141,7 @@ static inline void mtp_type_vote(__u16 *type_id, __u8 *weight, __u16 type, __u32
  * id), rewritten every interval: the bytes of the last complete heap cycle
  * (struct mtp_type_stats' banks) by tier, and the pages the type holds most
  * of (mtp_type_vote), their heat and moves.  Without tiering (one node, or
- * tracing only) every page counts as fast.
+ * tracing only) the loader does not locate pages: every byte is unlocated.
  */
 struct mtp_type_tiers {
     __u64 bytes[MTP_TIERS];     /* live bytes by tier (one heap cycle's observations) */

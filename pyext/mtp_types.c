@@ -62,6 +62,24 @@ void mtp_type_format_name(PyTypeObject *tp, char *out, size_t len)
     snprintf(out, len, "%s.%s", module ? module : "?", qualname);
 }
 
+/* A name cut to fit ends on a whole UTF-8 character: drop a trailing
+ * sequence the cut left incomplete, so that every reader (JSON, the
+ * Prometheus file) gets valid UTF-8. */
+static void cut_at_character(char *s)
+{
+    size_t n = strlen(s), start = n, need;
+    unsigned char lead;
+
+    while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+        start--;
+    if (start == 0)
+        return;
+    lead = (unsigned char)s[start - 1];
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (start - 1) < need)
+        s[start - 1] = '\0';
+}
+
 uint16_t mtp_type_id_slow(PyTypeObject *tp)
 {
     uintptr_t p = (uintptr_t)tp;
@@ -85,6 +103,7 @@ uint16_t mtp_type_id_slow(PyTypeObject *tp)
         s->tp_name = tp->tp_name;
         s->id = next_id++;
         mtp_type_format_name(tp, mtp_type_names[s->id].name, MTP_TYPE_NAME_MAX);
+        cut_at_character(mtp_type_names[s->id].name);
     }
     mtp_type_cache[((p >> 4) ^ (p >> 12)) & (MTP_TYPE_CACHE - 1)] = *s;
     return s->id;

@@ -207,6 +207,7 @@ int mtp_session__count_types(struct mtp_session *s)
         s->report.types_total = MTP_TYPES_MAX;
     s->report.types_len =
         s->report.types_total < s->opts->types ? s->report.types_total : s->opts->types;
+    mtp_types__pick(s->type_rows, s->report.types_total, s->report.types_len);
     return 0;
 }
 

@@ -189,15 +189,15 @@ int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool 
 
 /* Tells BPF which tier each tracked page is on now (struct mtp_page's
  * tier), where that changed, so that the fold counts each type's bytes by
- * tier (struct mtp_type_stats).  Only the pages that moved or are new to
- * the slow tier are written: a few per interval.  A fold between this
+ * tier (struct mtp_type_stats).  Only the pages new to the map or moved are
+ * written: each once, then a few per interval.  A fold between this
  * read and write loses that one update of the page (its heat for one look);
  * a failed write only leaves the page's bytes counted on its old tier. */
 static void tell_tiers(const struct mtp_tiering *t, int pages_fd, const struct mtp_page_dump *d)
 {
     for (size_t i = 0; i < d->len; i++) {
         int node = t->nodes[i];
-        uint8_t tier = node == t->fast_node ? MTP_AT_FAST : MTP_AT_SLOW;
+        uint8_t tier = node == t->fast_node ? MTP_PAGE_TIER_FAST : MTP_PAGE_TIER_SLOW;
         struct mtp_page val;
 
         if (node < 0 || tier == d->v[i].tier)

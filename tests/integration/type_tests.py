@@ -15,13 +15,16 @@ SLOW = 8.0 if os.environ.get("MTP_EMULATED") else 1.0
 
 
 def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0, cycles=0):
-    """Runs types_program.py under mtp-trace --json; returns (the tracer's
-    JSON lines, the pinned maps as dumped half-way, the program's output)."""
+    """Runs types_program.py under mtp-trace --json until the extension has
+    completed `cycles` heap cycles (or `seconds` passed), dumps the pinned
+    maps, then ends the program; returns (the tracer's JSON lines, the
+    dumps, the program's output)."""
     ready, go = os.path.join(tmp, "types.ready"), os.path.join(tmp, "types.go")
     for p in (ready, go, go + ".stop"):
         if os.path.exists(p):
             os.unlink(p)
-    cmd = [python, PROGRAM, ready, go, str(seconds)] + (["--many", str(many)] if many else [])
+    # The program runs until told to stop (or long past the wait below).
+    cmd = [python, PROGRAM, ready, go, str(seconds + 120)] + (["--many", str(many)] if many else [])
     proc = subprocess.Popen(cmd, env=run.env_with(pydir), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     tracer = None
@@ -67,6 +70,15 @@ def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0,
     return lines, dumps, json.loads(out)
 
 
+def name_of(value):
+    """A char array as bpftool prints it: a string, or (when it holds bytes
+    that are not printable ASCII) a list of the bytes."""
+    if isinstance(value, str):
+        return value
+    raw = bytes((int(b, 0) if isinstance(b, str) else b) & 0xFF for b in value)  # char: signed
+    return raw.split(b"\0")[0].decode("utf-8")
+
+
 def rows_by_name(report):
     return {t["type"]: t for t in report.get("types", [])}
 
@@ -77,7 +89,8 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
     (nested, __module__ set, builtins); bpftool reads the three maps."""
     lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 30 * SLOW,
                                       ["--types", "40"], cycles=3)
-    names = {e["key"]: e["value"]["name"] for e in dumps["type_names"] if e["value"]["name"]}
+    names = {e["key"]: name_of(e["value"]["name"]) for e in dumps["type_names"]}
+    names = {k: v for k, v in names.items() if v}
     ids = {v: k for k, v in names.items()}
     for want in ("__main__.Hot", "__main__.Outer.Inner", "pkg.mod.Dyn", "__main__.ColdRecord",
                  "builtins.int", "builtins.list"):
@@ -92,6 +105,12 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
     check(sum(sums[cold_id]["bank"][b]["bytes"][t] for b in (0, 1) for t in (0, 1)) > 0,
           "the types map's banks hold no bytes for ColdRecord: %s" % sums[cold_id])
     check(out["types"] >= 6, "mtp.stats() numbered only %d types" % out["types"])
+    # The long name is cut to 63 bytes on a whole character (the JSON and
+    # bpftool output above decoded as UTF-8).
+    long_names = [n for n in names.values() if n.startswith("__main__._\u00dc")]
+    check(long_names and len(long_names[0].encode()) == 62
+          and long_names[0] == "__main__._" + "\u00dc" * 26,
+          "the long class name was not cut on a character: %r" % long_names)
 
     last = [r for r in lines if not r.get("final") and r.get("types")][-1]
     check(last["cycles"] >= 3, "the heap was observed only %d times in 30 s" % last["cycles"])
@@ -117,10 +136,11 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
 def test_type_table_full(trace_bin, python, pydir, tmp):
     """More classes than ids: mtp numbers MTP_TYPES_MAX - 1 of them, the
     rest are "(unattributed)", and the program runs on unharmed."""
-    lines, _, out = trace_program(trace_bin, python, pydir, tmp, 4 * SLOW, ["--types", "4096"],
-                                  many=5000)
+    # One whole heap cycle, so that every class's instance was observed.
+    lines, _, out = trace_program(trace_bin, python, pydir, tmp, 30 * SLOW, ["--types", "4096"],
+                                  many=5000, cycles=1)
     check(out["types"] == 4095, "mtp.stats() numbered %d types, not 4095" % out["types"])
-    check(out["kept"] == 150000 + 4000 + 5000, "the program's data changed: %s" % out)
+    check(out["kept"] == 150000 + 6000 + 5000, "the program's data changed: %s" % out)
     rows = rows_by_name(lines[-1])
     check("(unattributed)" in rows and rows["(unattributed)"]["observed_bytes_total"] > 0,
           "no unattributed row with bytes: %s" % sorted(rows)[:5])

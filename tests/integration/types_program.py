@@ -38,6 +38,8 @@ class ColdRecord:
 
 
 Dyn = type("Dyn", (), {"__module__": "pkg.mod"})
+# A name longer than mtp keeps (63 bytes), cut inside a two-byte character.
+Long = type("_" + "\u00dc" * 40, (), {})
 
 
 def main():
@@ -46,6 +48,7 @@ def main():
     cold = [ColdRecord(i) for i in range(150000)]
     inner = [Outer.Inner(i) for i in range(2000)]
     dyn = [Dyn() for _ in range(2000)]
+    long_named = [Long() for _ in range(2000)]
     # Classes beyond the table's ids, each with instances that live.
     crowd = [type("C%d" % i, (), {})() for i in range(many)]
     hot = [Hot(i) for i in range(20000)]
@@ -60,7 +63,7 @@ def main():
             h.link = None
         gc.collect(0)
     print(json.dumps({"types": mtp.stats()["types"], "kept": len(cold) + len(inner) + len(dyn)
-                      + len(crowd)}))
+                      + len(crowd) + len(long_named)}))
 
 
 main()

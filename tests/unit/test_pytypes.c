@@ -134,6 +134,25 @@ static void rows_are_hottest_first_and_named(void **state)
     done(t);
 }
 
+/* A report shows the hottest half, then the largest of the rest. */
+static void the_shown_rows_are_the_hottest_half_then_the_largest(void **state)
+{
+    struct mtp_type_row rows[5];
+    static const uint64_t hot[] = {500, 400, 300, 0, 0}, bytes[] = {600, 500, 700, 100, 9000};
+
+    (void)state;
+    for (size_t i = 0; i < 5; i++)
+        rows[i] = (struct mtp_type_row){
+            .id = (uint16_t)(i + 1), .tiers = {.bytes = {bytes[i], 0}, .hot_bytes = {hot[i], 0}}};
+    mtp_types__pick(rows, 5, 4);
+    /* two hottest: ids 1, 2; then by bytes: 5 (9000), 3 (700) */
+    assert_int_equal(rows[0].id, 1);
+    assert_int_equal(rows[1].id, 2);
+    assert_int_equal(rows[2].id, 5);
+    assert_int_equal(rows[3].id, 3);
+    assert_int_equal(rows[4].id, 4);
+}
+
 static void unattributed_has_a_name(void **state)
 {
     struct mtp_types *t = fresh();
@@ -153,6 +172,7 @@ int main(void)
         cmocka_unit_test(bytes_by_tier_come_from_the_last_complete_cycle),
         cmocka_unit_test(moves_that_went_through_count_for_the_pages_type),
         cmocka_unit_test(rows_are_hottest_first_and_named),
+        cmocka_unit_test(the_shown_rows_are_the_hottest_half_then_the_largest),
         cmocka_unit_test(unattributed_has_a_name),
     };
 

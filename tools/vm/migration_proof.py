@@ -297,22 +297,29 @@ def main():
         types = {t["type"]: t for t in lines[-1].get("types", [])}
         hot_t, cold_t = types.get("__main__.HotRecord"), types.get("__main__.ColdRecord")
         results["types"] = {"hot": hot_t, "cold": cold_t, "cycles": lines[-1].get("cycles")}
+        def located(t):
+            return t["fast_bytes"] + t["slow_bytes"]
+
         if hot_t and cold_t:
-            detail = "HotRecord %d of %d KiB fast, %d KiB promoted; ColdRecord %d of %d KiB slow" % (
-                hot_t["fast_bytes"] >> 10, hot_t["bytes"] >> 10, hot_t["promoted_bytes"] >> 10,
-                cold_t["slow_bytes"] >> 10, cold_t["bytes"] >> 10)
+            detail = ("HotRecord %d of %d KiB located fast (%d KiB unlocated; %d KiB of the pages "
+                      "it holds most of promoted); ColdRecord %d of %d KiB located slow" % (
+                          hot_t["fast_bytes"] >> 10, located(hot_t) >> 10,
+                          hot_t["unlocated_bytes"] >> 10, hot_t["promoted_bytes"] >> 10,
+                          cold_t["slow_bytes"] >> 10, located(cold_t) >> 10))
         else:
             detail = "HotRecord or ColdRecord missing from the report's types: %s" % sorted(types)
-        # At mtp's default budget the first heap cycle outlasts 30 s under
-        # TCG, and a type not yet observed cannot be reported: the "types"
-        # case (a larger observation share) checks it then.
+        # Bytes are located once the loader has told BPF where their page is:
+        # those observed in the heap cycle that first saw the page are not.
+        cycles = lines[-1].get("cycles", 0)
         check("the per-type report shows HotRecord on the fast tier and ColdRecord on the slow",
               hot_t is not None and cold_t is not None and
-              hot_t["fast_bytes"] >= 0.8 * hot_t["bytes"] > 0 and
-              cold_t["slow_bytes"] >= 0.95 * cold_t["bytes"] > 0 and hot_t["promoted_bytes"] > 0,
-              "%s (heap cycles completed: %s)" % (detail, lines[-1].get("cycles")),
-              known_gap=None if lines[-1].get("cycles") else
-              "no heap cycle completed in the run (the types case checks this)")
+              located(hot_t) >= 0.5 * hot_t["bytes"] > 0 and
+              located(cold_t) >= 0.5 * cold_t["bytes"] > 0 and
+              hot_t["fast_bytes"] >= 0.8 * located(hot_t) and
+              cold_t["slow_bytes"] >= 0.95 * located(cold_t),
+              "%s (heap cycles completed: %s)" % (detail, cycles),
+              known_gap=None if cycles >= 2 else
+              "fewer than two heap cycles in the run (the types case checks this)")
         results["summary"] = {
             "hot_pages": len(hot), "cold_pages": len(cold), "hot_on_fast": hot_fast,
             "cold_on_slow": cold_slow, "fast_tracked_bytes": fast_bytes,

@@ -356,8 +356,8 @@ const struct mtp_option mtp_option_table[] = {
     {"top-pages", 0, "N", TRACING, 0, "10", parse_count, FIELD(top_pages), 0, 10000, NULL,
      "Hottest pages to list when tracing stops (default 10)"},
     {"types", 0, "N", TRACING, 0, "10", parse_count, FIELD(types), 0, MTP_TYPES_MAX, NULL,
-     "Python types to list in each report, the live view and the Prometheus file, hottest "
-     "first (default 10)"},
+     "Python types to list in each report and the Prometheus file: the hottest half, then "
+     "the largest of the rest (default 10)"},
     {"top", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(top), 0, 0, NULL,
      "A live view, like top(1): tiers, moves, the scan's cost and the hottest and coldest "
      "Python types; plain lines when stdout is not a terminal (default: off)"},

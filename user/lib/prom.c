@@ -261,8 +261,11 @@ static void type_tier_bytes(struct mtp_strbuf *b, const char *name, const struct
         if (r->tiering) {
             type_sample(b, name, r, t, "fast", (double)bytes[MTP_AT_FAST]);
             type_sample(b, name, r, t, "slow", (double)bytes[MTP_AT_SLOW]);
+            type_sample(b, name, r, t, "unlocated", (double)bytes[MTP_AT_UNLOCATED]);
         } else {
-            type_sample(b, name, r, t, "all", (double)(bytes[MTP_AT_FAST] + bytes[MTP_AT_SLOW]));
+            type_sample(
+                b, name, r, t, "all",
+                (double)(bytes[MTP_AT_FAST] + bytes[MTP_AT_SLOW] + bytes[MTP_AT_UNLOCATED]));
         }
     }
 }

@@ -104,8 +104,8 @@ static int row_cmp(const void *a, const void *b)
 {
     const struct mtp_type_tiers *x = &((const struct mtp_type_row *)a)->tiers;
     const struct mtp_type_tiers *y = &((const struct mtp_type_row *)b)->tiers;
-    uint64_t hx = x->hot_bytes[0] + x->hot_bytes[1], hy = y->hot_bytes[0] + y->hot_bytes[1];
-    uint64_t bx = x->bytes[0] + x->bytes[1], by = y->bytes[0] + y->bytes[1];
+    uint64_t hx = mtp_type_hot_bytes(x), hy = mtp_type_hot_bytes(y);
+    uint64_t bx = mtp_type_bytes(x), by = mtp_type_bytes(y);
     uint16_t ix = ((const struct mtp_type_row *)a)->id, iy = ((const struct mtp_type_row *)b)->id;
 
     if (hx != hy)
@@ -113,6 +113,25 @@ static int row_cmp(const void *a, const void *b)
     if (bx != by)
         return bx > by ? -1 : 1;
     return (ix > iy) - (ix < iy);
+}
+
+static int bytes_cmp(const void *a, const void *b)
+{
+    const struct mtp_type_tiers *x = &((const struct mtp_type_row *)a)->tiers;
+    const struct mtp_type_tiers *y = &((const struct mtp_type_row *)b)->tiers;
+    uint64_t bx = mtp_type_bytes(x), by = mtp_type_bytes(y);
+
+    if (bx != by)
+        return bx > by ? -1 : 1;
+    return row_cmp(a, b);
+}
+
+void mtp_types__pick(struct mtp_type_row *rows, size_t n, size_t want)
+{
+    size_t hottest = (want + 1) / 2;
+
+    if (hottest < n)
+        qsort(rows + hottest, n - hottest, sizeof(*rows), bytes_cmp);
 }
 
 size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t cap)

@@ -30,6 +30,17 @@ struct mtp_types {
     size_t by_addr_len, by_addr_cap;
 };
 
+/* A type's bytes and hot bytes on every tier, unlocated included. */
+static inline uint64_t mtp_type_bytes(const struct mtp_type_tiers *x)
+{
+    return x->bytes[MTP_AT_FAST] + x->bytes[MTP_AT_SLOW] + x->bytes[MTP_AT_UNLOCATED];
+}
+
+static inline uint64_t mtp_type_hot_bytes(const struct mtp_type_tiers *x)
+{
+    return x->hot_bytes[MTP_AT_FAST] + x->hot_bytes[MTP_AT_SLOW] + x->hot_bytes[MTP_AT_UNLOCATED];
+}
+
 /* Fills t->tiers for the interval: each type's live bytes by tier from the
  * last complete heap cycle's bank of t->seen (`cycles`: heap cycles
  * completed; during the first, the bank under way), and the pages it holds
@@ -49,6 +60,12 @@ void mtp_types__count_moves(struct mtp_types *t, const struct mtp_move *moves, s
  * all.  Hottest first: by hot bytes, then bytes, then id.  Marks the
  * observed bytes as reported. */
 size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t cap);
+
+/* Reorders rows (sorted by mtp_types__rows) so that the first `want` are
+ * what a report shows: the hottest half, then the largest of the rest by
+ * bytes -- the large cold types are what the slow tier is for, and a list by
+ * heat alone would leave them out. */
+void mtp_types__pick(struct mtp_type_row *rows, size_t n, size_t want);
 
 /* The name shown for a type: its own, "(unattributed)" for id 0, or
  * "type#ID" for one whose name the fold could not read. */

@@ -2,6 +2,8 @@
 #include "report.h"
 
 #include "heatmap.h"
+#include "pytypes.h"
+#include "strbuf.h"
 
 #include <json.h>
 #include <stdbool.h>
@@ -96,8 +98,8 @@ static struct json_object *type_json(const struct mtp_type_row *t, bool tiering)
     add_u64(o, "id", t->id);
     add_u64(o, "observed_bytes", t->observed_bytes);
     add_u64(o, "observed_bytes_total", t->seen.bytes);
-    add_u64(o, "bytes", x->bytes[MTP_AT_FAST] + x->bytes[MTP_AT_SLOW]);
-    add_u64(o, "hot_bytes", x->hot_bytes[MTP_AT_FAST] + x->hot_bytes[MTP_AT_SLOW]);
+    add_u64(o, "bytes", mtp_type_bytes(x));
+    add_u64(o, "hot_bytes", mtp_type_hot_bytes(x));
     add_u64(o, "pages", x->pages);
     add_u64(o, "heat", x->heat);
     if (tiering) {
@@ -105,6 +107,7 @@ static struct json_object *type_json(const struct mtp_type_row *t, bool tiering)
         add_u64(o, "slow_bytes", x->bytes[MTP_AT_SLOW]);
         add_u64(o, "fast_hot_bytes", x->hot_bytes[MTP_AT_FAST]);
         add_u64(o, "slow_hot_bytes", x->hot_bytes[MTP_AT_SLOW]);
+        add_u64(o, "unlocated_bytes", x->bytes[MTP_AT_UNLOCATED]);
         add_u64(o, "promoted_bytes", x->promoted * MTP_PAGE_SIZE);
         add_u64(o, "demoted_bytes", x->demoted * MTP_PAGE_SIZE);
     }
@@ -315,7 +318,8 @@ int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
     bool tiering = r->tiering != NULL;
     size_t used;
     int n = snprintf(buf, len,
-                     "Python types, hottest first (live bytes as the last heap cycle observed "
+                     "Python types, the hottest half then the largest (live bytes as the last heap "
+                     "cycle observed "
                      "them; moves counted for the type holding most of each page; %zu of %zu "
                      "types):\n%-36s %8s %8s %8s%s\n",
                      r->types_len, r->types_total, "TYPE", "OBSERVED", "BYTES", "HOT",
@@ -329,7 +333,13 @@ int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
         const struct mtp_type_tiers *x = &t->tiers;
         char a[16], b[16], c[16], d[16], e[16], f[16], g[16];
 
-        n = snprintf(buf + used, len - used, "%-36.36s %8s %8s %8s", t->name,
+        char safe[4 * MTP_TYPE_NAME_MAX + 1];
+        struct mtp_strbuf sb = {safe, sizeof(safe), 0};
+
+        /* The program names its classes: nothing of theirs drives the
+         * terminal. */
+        mtp_strbuf_untrusted(&sb, t->name);
+        n = snprintf(buf + used, len - used, "%-36.36s %8s %8s %8s", safe,
                      human_bytes(t->seen.bytes, a), human_bytes(x->bytes[0] + x->bytes[1], b),
                      human_bytes(x->hot_bytes[0] + x->hot_bytes[1], c));
         if (n >= 0 && (size_t)n < len - used && tiering) {

@@ -61,9 +61,10 @@ struct mtp_report {
     const struct mtp_hot_page *top;
     size_t top_len;
     const struct mtp_tiering_report *tiering; /* NULL when only tracing */
-    /* Every type holding tracked pages or observed, hottest first
-     * (mtp_types__rows): types_total rows; the text, JSON and Prometheus
-     * outputs show the first types_len (--types) of them. */
+    /* Every type holding tracked pages or observed: types_total rows; the
+     * text, JSON and Prometheus outputs show the first types_len (--types)
+     * of them, the hottest half then the largest of the rest
+     * (mtp_types__pick). */
     const struct mtp_type_row *types;
     size_t types_len;
     size_t types_total;
