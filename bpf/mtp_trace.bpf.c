@@ -178,13 +178,14 @@ static void warm_page(struct mtp_page *val, __u32 epoch, __u32 period, __u64 hea
  * instructions on kernel 6.18.44 (and ~1.2 s of the loader's start).
  * `type_bytes` is the slice's type id << 32 | its bytes on the page, for
  * the page's type vote (mtp_type_vote).  Returns FOLD_DROPPED when the map
- * is full and the slice was dropped, else whether the page is on the slow
- * tier (FOLD_SLOW) and hot (FOLD_HOT: its heat, decayed to now, is not 0,
- * the loader's rule for a hot page), for the type's per-tier bytes.
+ * is full and the slice was dropped, else the page's tier index (MTP_AT_*)
+ * in FOLD_TIER's bits and whether it is hot (FOLD_HOT: its heat, decayed to
+ * now, is not 0, the loader's rule for a hot page), for the type's bytes.
  */
-#define FOLD_DROPPED 1
-#define FOLD_SLOW    2
-#define FOLD_HOT     4
+#define FOLD_DROPPED    1
+#define FOLD_TIER_SHIFT 1
+#define FOLD_TIER       (3 << FOLD_TIER_SHIFT)
+#define FOLD_HOT        8
 
 __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat, __u64 type_bytes)
 {
@@ -207,7 +208,7 @@ __noinline int mtp_fold_page(__u64 page, __u32 epoch, __u32 period, __u64 heat, 
         warm_page(val, epoch, period, heat);
         val->active++;
     }
-    flags = (int)mtp_tier_index(val->tier) << 1;
+    flags = (int)mtp_tier_index(val->tier) << FOLD_TIER_SHIFT;
     if (mtp_heat_decay(val->heat, val->last_epoch, epoch, val->period) > 0)
         flags |= FOLD_HOT;
     return flags;
@@ -278,7 +279,7 @@ static long fold_record(__u32 index, void *data)
             __sync_fetch_and_add(&ctx->stats->dropped, 1);
             continue;
         }
-        tier = (flags >> 1) & 3;
+        tier = (flags & FOLD_TIER) >> FOLD_TIER_SHIFT;
         if (!bank || tier >= MTP_TIERS)
             continue;
         bank->bytes[tier] += overlap;
