@@ -166,14 +166,18 @@ int mtp_session__read_stats(struct mtp_session *s)
 int mtp_session__read_types(struct mtp_session *s)
 {
     int fd = bpf_map__fd(s->skel->maps.types), names_fd = bpf_map__fd(s->skel->maps.type_names);
-    __u32 count = MTP_TYPES_MAX, out = 0;
-    static __u32 keys[MTP_TYPES_MAX]; /* required by the call, not read */
+    struct mtp_types *t = &s->types;
+    __u32 count, out = 0;
 
-    /* One call for the whole array: an array map hands over every slot. */
-    if (bpf_map_lookup_batch(fd, NULL, &out, keys, s->types.seen, &count, NULL) < 0 &&
-        errno != ENOENT)
+    if (t->span == 0)
+        mtp_types__grow_span(t);
+    count = t->span;
+    /* One call for the ids in use: an array map hands its slots over in
+     * order (the keys come back in t->keys, the same ids). */
+    if (bpf_map_lookup_batch(fd, NULL, &out, t->keys, t->seen, &count, NULL) < 0 && errno != ENOENT)
         return -errno;
-    for (__u32 id = 1; id < MTP_TYPES_MAX; id++) {
+    mtp_types__grow_span(t);
+    for (__u32 id = 1; id < count; id++) {
         if (s->types.seen[id].records == 0 || s->types.names[id].name[0])
             continue;
         if (bpf_map_lookup_elem(names_fd, &id, &s->types.names[id]) < 0)
@@ -189,18 +193,15 @@ int mtp_session__count_types(struct mtp_session *s)
      * these very pages. */
     bool located = t->active && t->located_len == s->dump.len && s->dump.len > 0;
     int err = mtp_types__count_pages(&s->types, s->dump.v, s->dump.len, s->report.totals.cycles);
-    __u32 count = MTP_TYPES_MAX;
-    static __u32 keys[MTP_TYPES_MAX];
+    __u32 count = s->types.span;
 
     if (err < 0)
         return err;
     if (located)
         mtp_types__count_moves(&s->types, t->moves, t->moved_len, t->after, t->fast_node);
-    for (__u32 id = 0; id < MTP_TYPES_MAX; id++)
-        keys[id] = id;
     /* For bpftool and other readers; the report does not need it. */
-    (void)bpf_map_update_batch(bpf_map__fd(s->skel->maps.type_tiers), keys, s->types.tiers, &count,
-                               NULL);
+    (void)bpf_map_update_batch(bpf_map__fd(s->skel->maps.type_tiers), s->types.keys, s->types.tiers,
+                               &count, NULL);
     s->report.types_total = mtp_types__rows(&s->types, s->type_rows, MTP_TYPES_MAX);
     s->report.types = s->type_rows;
     if (s->report.types_total > MTP_TYPES_MAX)

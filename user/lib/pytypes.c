@@ -157,6 +157,22 @@ size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t ca
     return total;
 }
 
+void mtp_types__grow_span(struct mtp_types *t)
+{
+    uint32_t highest = 0;
+
+    if (t->span == 0)
+        for (uint32_t id = 0; id < MTP_TYPES_MAX; id++)
+            t->keys[id] = id;
+    for (uint32_t id = t->span; id-- > 0;) {
+        if (t->seen[id].records) {
+            highest = id;
+            break;
+        }
+    }
+    t->span = 2 * highest + 64 < MTP_TYPES_MAX ? 2 * highest + 64 : MTP_TYPES_MAX;
+}
+
 void mtp_types__free(struct mtp_types *t)
 {
     free(t->by_addr);

@@ -22,6 +22,11 @@ struct mtp_types {
     struct mtp_type_stats seen[MTP_TYPES_MAX];  /* the BPF fold's sums, as last read */
     uint64_t reported_bytes[MTP_TYPES_MAX];     /* seen[].bytes at the previous report */
     struct mtp_type_name names[MTP_TYPES_MAX];  /* as last read; "" until the fold met it */
+    /* The ids read from and written to the BPF maps each interval: ids are
+     * given out from 1 upward, so the first `span` cover every type met,
+     * with room for the next (mtp_types__grow_span). */
+    uint32_t keys[MTP_TYPES_MAX];
+    uint32_t span;
     /* this interval's pages sorted by address, to find a moved page's type */
     struct mtp_type_at {
         uint64_t addr;
@@ -60,6 +65,10 @@ void mtp_types__count_moves(struct mtp_types *t, const struct mtp_move *moves, s
  * all.  Hottest first: by hot bytes, then bytes, then id.  Marks the
  * observed bytes as reported. */
 size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t cap);
+
+/* The ids to read next interval: twice the highest met so far, plus room,
+ * at most MTP_TYPES_MAX (and fills keys[] the first time). */
+void mtp_types__grow_span(struct mtp_types *t);
 
 /* Reorders rows (sorted by mtp_types__rows) so that the first `want` are
  * what a report shows: the hottest half, then the largest of the rest by
