@@ -341,9 +341,14 @@ static void put_ends(struct mtp_top_screen *s, const struct mtp_topview *v,
 
         if (cold ? cold_bytes_of(t) == 0 : t->tiers.heat == 0)
             break; /* sorted: none after it qualifies either */
-        used += (size_t)snprintf(line + used, sizeof(line) - used, "%s %.28s %s (%s hot)",
-                                 shown ? "," : "", t->name, mtp_top_bytes(bytes_of(t), a),
-                                 mtp_top_bytes(hot_bytes_of(t), b));
+        char entry[128];
+        int n = snprintf(entry, sizeof(entry), "%s %.28s %s (%s hot)", shown ? "," : "", t->name,
+                         mtp_top_bytes(bytes_of(t), a), mtp_top_bytes(hot_bytes_of(t), b));
+
+        /* whole names only: a name cut at the edge reads as another type */
+        if (used + (size_t)n > (size_t)s->width)
+            break;
+        used += (size_t)snprintf(line + used, sizeof(line) - used, "%s", entry);
         shown++;
     }
     if (!shown)
