@@ -58,16 +58,18 @@ static void bars_show_shares_and_the_mark(void **state)
     assert_string_equal(bar, "---------|");
 }
 
-/* name, pages on fast and slow, hot pages (all on fast), heat, observed */
+/* name, live bytes on fast and slow and hot ones (all on fast), in pages
+ * for short; heat, observed */
 static struct mtp_type_row row(uint16_t id, const char *name, uint64_t fast, uint64_t slow,
                                uint64_t hot, uint64_t heat, uint64_t observed)
 {
     struct mtp_type_row t = {.id = id, .observed_bytes = observed};
 
     snprintf(t.name, sizeof(t.name), "%s", name);
-    t.tiers.pages[MTP_AT_FAST] = fast;
-    t.tiers.pages[MTP_AT_SLOW] = slow;
-    t.tiers.hot_pages[MTP_AT_FAST] = hot;
+    t.tiers.bytes[MTP_AT_FAST] = fast * PAGE;
+    t.tiers.bytes[MTP_AT_SLOW] = slow * PAGE;
+    t.tiers.hot_bytes[MTP_AT_FAST] = hot * PAGE;
+    t.tiers.pages = fast + slow;
     t.tiers.heat = heat;
     t.tiers.promoted = id;
     t.seen.bytes = observed * 4;
@@ -111,13 +113,13 @@ static void types_sort_by_each_key(void **state)
     assert_string_equal(sorted_names(MTP_TOP_BY_FAST, got, sizeof(got)), "3 1 2 4 5");
     assert_string_equal(sorted_names(MTP_TOP_BY_SLOW, got, sizeof(got)), "4 3 5 1 2");
     assert_string_equal(sorted_names(MTP_TOP_BY_OBSERVED, got, sizeof(got)), "4 5 3 1 2");
-    /* Most bytes on pages without heat: ColdThing's 2500 pages, then int's
-     * 1550 cold of 1700, str's 350; the hot ones last. */
-    assert_string_equal(sorted_names(MTP_TOP_BY_COLDEST, got, sizeof(got)), "4 3 5 1 2");
-    /* Ties keep a stable order: by type id. */
+    /* Least heat per byte, the largest first: ColdThing's 2500 pages and
+     * str's 350 without heat, then int's (17.6 a page), list's, HotThing's. */
+    assert_string_equal(sorted_names(MTP_TOP_BY_COLDEST, got, sizeof(got)), "4 5 3 1 2");
+    /* Types holding nothing are not cold but absent: last, by type id. */
     rows[4] = row(9, "a", 0, 0, 0, 0, 0);
     rows[3] = row(8, "b", 0, 0, 0, 0, 0);
-    assert_string_equal(sorted_names(MTP_TOP_BY_COLDEST, got, sizeof(got)), "3 1 8 9 2");
+    assert_string_equal(sorted_names(MTP_TOP_BY_COLDEST, got, sizeof(got)), "3 1 2 8 9");
 }
 
 static void keys_sort_switch_and_quit(void **state)
@@ -207,10 +209,9 @@ static void one_tier_says_so_at_80x24(void **state)
     assert_int_equal(s.kind[1], MTP_TOP_LINE_BAR);
     assert_int_equal(line_of(&s, "everything on one node"), 2);
     assert_int_equal(line_of(&s, "scan on (stride 4), 0.20% of wall"), 4);
-    assert_int_equal(line_of(&s, "coldest __main__.ColdThing 9.8M (0 hot), builtins.int"), 5);
+    assert_int_equal(line_of(&s, "coldest __main__.ColdThing 9.8M (0 hot), builtins.str 1.4M"), 5);
     /* the third does not fit whole in 80 columns: left out, not cut */
-    assert_null(strstr(mtp_top_line_text(&s, 5), "builtins.str"));
-    assert_null(strstr(mtp_top_line_text(&s, 5), "builtins.s"));
+    assert_null(strstr(mtp_top_line_text(&s, 5), "builtins.i"));
     assert_int_equal(line_of(&s, "TYPE (5 of 5, by heat)"), 6);
     assert_int_equal(s.kind[6], MTP_TOP_LINE_HEADER);
     assert_int_equal(line_of(&s, "builtins.list"), 7);
@@ -251,6 +252,10 @@ static void tiers_show_bars_budget_and_moves(void **state)
     assert_non_null(strchr(fast, '|'));
     assert_true(strchr(fast, '|') > strrchr(fast, '-'));
     assert_non_null(strstr(mtp_top_line_text(&s, 2), "] 13M, 0 hot; nodes 0/2"));
+    /* Bytes on pages not located yet are said, not put on a tier. */
+    rows[0].tiers.bytes[MTP_AT_UNLOCATED] = 1ull << 20;
+    assert_int_equal(mtp_topview_render(&v, &fr, &r, &s), 0);
+    assert_non_null(strstr(mtp_top_line_text(&s, 2), "] 13M, 0 hot; 1.0M unlocated; nodes 0/2"));
     assert_int_equal(line_of(&s, "1.0M/s up, 2.0M/s down  ping-pong 2.1%  lazy N 3"), 3);
     /* Sorted by coldness, line 5 names the hottest instead. */
     assert_int_equal(line_of(&s, "hottest builtins.list"), 5);
@@ -316,6 +321,34 @@ static void before_a_report_it_waits(void **state)
     mtp_top_screen_free(&s);
 }
 
+/* Without tiering every byte is unlocated: all of it is the one bar's, and a
+ * class name the program chose cannot drive the terminal. */
+static void unlocated_bytes_and_hostile_names(void **state)
+{
+    struct mtp_topview v = {0};
+    struct mtp_top_frame fr = {.index = 1, .count = 1, .keys = true};
+    struct mtp_report r = report(NULL);
+    struct mtp_top_screen s;
+
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        rows[i].tiers.bytes[MTP_AT_UNLOCATED] = rows[i].tiers.bytes[MTP_AT_FAST];
+        rows[i].tiers.hot_bytes[MTP_AT_UNLOCATED] = rows[i].tiers.hot_bytes[MTP_AT_FAST];
+        rows[i].tiers.bytes[MTP_AT_FAST] = rows[i].tiers.hot_bytes[MTP_AT_FAST] = 0;
+    }
+    snprintf(rows[1].name, sizeof(rows[1].name), "evil.\x1b[2J\xc3\xa9t\x7f");
+    assert_int_equal(mtp_top_screen_init(&s, 80, 24), 0);
+    assert_int_equal(mtp_topview_render(&v, &fr, &r, &s), 0);
+    every_line_fills_the_width(&s);
+    /* 1740 pages (fast ones moved to unlocated) + 3450 slow, 770 hot */
+    assert_int_equal(line_of(&s, "] 20M live, 3.0M hot"), 1);
+    assert_int_equal(line_of(&s, "evil.?[2J??t? "), 8);
+    for (int y = 0; y < s.height; y++)
+        for (const char *c = mtp_top_line_text(&s, y); *c; c++)
+            assert_true(*c >= 0x20 && *c < 0x7f);
+    mtp_top_screen_free(&s);
+}
+
 static void no_types_yet(void **state)
 {
     struct mtp_topview v = {0};
@@ -330,7 +363,7 @@ static void no_types_yet(void **state)
     assert_int_equal(mtp_topview_render(&v, &fr, &r, &s), 0);
     assert_int_equal(line_of(&s, "coldest (none yet)"), 5);
     assert_int_equal(line_of(&s, "(no type observed yet)"), 7);
-    assert_int_equal(line_of(&s, "] 0 tracked, 0 hot"), 1);
+    assert_int_equal(line_of(&s, "] 0 live, 0 hot"), 1);
     mtp_top_screen_free(&s);
 }
 
@@ -346,6 +379,7 @@ int main(void)
         cmocka_unit_test(tiers_show_bars_budget_and_moves),
         cmocka_unit_test(a_resize_fills_the_new_size),
         cmocka_unit_test(before_a_report_it_waits),
+        cmocka_unit_test(unlocated_bytes_and_hostile_names),
         cmocka_unit_test(no_types_yet),
     };
 

@@ -115,20 +115,54 @@ void mtp_top_bar(char *out, int width, uint64_t full, uint64_t hot, uint64_t sca
 
 /* ---- the type table's orders ---- */
 
+/* A type's live bytes on every tier, those not located yet included (all of
+ * them without tiering). */
 static uint64_t bytes_of(const struct mtp_type_row *t)
 {
-    return (t->tiers.pages[MTP_AT_FAST] + t->tiers.pages[MTP_AT_SLOW]) * MTP_PAGE_SIZE;
+    uint64_t sum = 0;
+
+    for (int k = 0; k < MTP_TIERS; k++)
+        sum += t->tiers.bytes[k];
+    return sum;
 }
 
 static uint64_t hot_bytes_of(const struct mtp_type_row *t)
 {
-    return (t->tiers.hot_pages[MTP_AT_FAST] + t->tiers.hot_pages[MTP_AT_SLOW]) * MTP_PAGE_SIZE;
+    uint64_t sum = 0;
+
+    for (int k = 0; k < MTP_TIERS; k++)
+        sum += t->tiers.hot_bytes[k];
+    return sum;
 }
 
-/* Bytes on pages with no heat: what sits cold. */
-static uint64_t cold_bytes_of(const struct mtp_type_row *t)
+/* The program names its classes: nothing of theirs may drive the terminal
+ * or shift the columns, so anything but printable ASCII shows as '?'. */
+static const char *safe_name(const char *name, char out[MTP_TYPE_NAME_MAX])
 {
-    return bytes_of(t) - hot_bytes_of(t);
+    size_t i;
+
+    for (i = 0; i + 1 < MTP_TYPE_NAME_MAX && name[i]; i++)
+        out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
+/* How cold a type is: the heat of its pages per byte it holds, least
+ * first.  (Its hot bytes say little here: they count bytes on pages that were
+ * hot when observed, and observing a page warms it.)  Types that hold nothing
+ * are not cold, they are absent: last. */
+static int cmp_coldness(const struct mtp_type_row *x, const struct mtp_type_row *y)
+{
+    uint64_t bx = bytes_of(x), by = bytes_of(y);
+    double dx, dy;
+
+    if (!bx || !by)
+        return bx ? -1 : by ? 1 : 0;
+    dx = (double)x->tiers.heat / (double)bx;
+    dy = (double)y->tiers.heat / (double)by;
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    return bx > by ? -1 : bx < by; /* the larger of two as cold first */
 }
 
 /* The key a row sorts by, larger first; coldness orders by a second key. */
@@ -140,16 +174,16 @@ static uint64_t sort_key(const struct mtp_type_row *t, enum mtp_top_sort by)
     case MTP_TOP_BY_BYTES:
         return bytes_of(t);
     case MTP_TOP_BY_FAST:
-        return t->tiers.pages[MTP_AT_FAST];
+        return t->tiers.bytes[MTP_AT_FAST];
     case MTP_TOP_BY_SLOW:
-        return t->tiers.pages[MTP_AT_SLOW];
+        return t->tiers.bytes[MTP_AT_SLOW];
     case MTP_TOP_BY_OBSERVED:
         return t->observed_bytes;
-    case MTP_TOP_BY_COLDEST:
+    case MTP_TOP_BY_COLDEST: /* cmp_coldness */
     case MTP_TOP_SORTS:
         break;
     }
-    return cold_bytes_of(t);
+    return 0;
 }
 
 static int cmp_u64_desc(uint64_t a, uint64_t b)
@@ -165,12 +199,11 @@ static int cmp_rows(const void *a, const void *b)
 {
     const struct mtp_type_row *x = *(const struct mtp_type_row *const *)a;
     const struct mtp_type_row *y = *(const struct mtp_type_row *const *)b;
-    int c = cmp_u64_desc(sort_key(x, sorting_by), sort_key(y, sorting_by));
+    int c = sorting_by == MTP_TOP_BY_COLDEST
+                ? cmp_coldness(x, y)
+                : cmp_u64_desc(sort_key(x, sorting_by), sort_key(y, sorting_by));
 
-    /* Coldest: of equal cold bytes, the less heat first; otherwise the
-     * hotter first, as the report orders them. */
-    if (!c && sorting_by == MTP_TOP_BY_COLDEST)
-        c = -cmp_u64_desc(x->tiers.heat, y->tiers.heat);
+    /* ties: the hotter first, as the report orders them */
     if (!c)
         c = cmp_u64_desc(x->tiers.heat, y->tiers.heat);
     if (!c)
@@ -242,8 +275,8 @@ static double per_s(const struct mtp_report *r, double v)
     return span > 0 ? v / span : 0;
 }
 
-/* The process's tracked bytes on each tier, and the hot ones: the type
- * rows' sums, so that the bars and the table agree. */
+/* The process's live bytes on each tier (fast, slow, not located yet), and
+ * the hot ones: the type rows' sums, so that the bars and the table agree. */
 struct tier_sums {
     uint64_t bytes[MTP_TIERS], hot[MTP_TIERS];
 };
@@ -254,8 +287,8 @@ static struct tier_sums sum_tiers(const struct mtp_report *r)
 
     for (size_t i = 0; i < r->types_total; i++)
         for (int k = 0; k < MTP_TIERS; k++) {
-            t.bytes[k] += r->types[i].tiers.pages[k] * MTP_PAGE_SIZE;
-            t.hot[k] += r->types[i].tiers.hot_pages[k] * MTP_PAGE_SIZE;
+            t.bytes[k] += r->types[i].tiers.bytes[k];
+            t.hot[k] += r->types[i].tiers.hot_bytes[k];
         }
     return t;
 }
@@ -274,11 +307,16 @@ static void put_tiers(struct mtp_top_screen *s, const struct mtp_report *r)
     int w = bar_width(s);
 
     if (!t) {
-        uint64_t all = sums.bytes[0] + sums.bytes[1], hot = sums.hot[0] + sums.hot[1];
+        uint64_t all = 0, hot = 0;
+
+        for (int k = 0; k < MTP_TIERS; k++) {
+            all += sums.bytes[k];
+            hot += sums.hot[k];
+        }
 
         /* Nothing is fast or slow here: one bar, and the reason. */
         mtp_top_bar(bar, w, all, hot, all, 0);
-        put(s, 1, MTP_TOP_LINE_BAR, "mem  [%s] %s tracked, %s hot", bar, mtp_top_bytes(all, a),
+        put(s, 1, MTP_TOP_LINE_BAR, "mem  [%s] %s live, %s hot", bar, mtp_top_bytes(all, a),
             mtp_top_bytes(hot, b));
         put(s, 2, MTP_TOP_LINE_PLAIN,
             "     not tiering: one memory tier, everything on one node (see --show-tiers)");
@@ -286,7 +324,8 @@ static void put_tiers(struct mtp_top_screen *s, const struct mtp_report *r)
         return;
     }
     uint64_t untracked = (uint64_t)t->plan.untracked * MTP_PAGE_SIZE;
-    uint64_t total = sums.bytes[0] + sums.bytes[1];
+    uint64_t total =
+        sums.bytes[MTP_AT_FAST] + sums.bytes[MTP_AT_SLOW] + sums.bytes[MTP_AT_UNLOCATED];
     uint64_t scale = total > t->plan.budget_bytes ? total : t->plan.budget_bytes;
 
     mtp_top_bar(bar, w, sums.bytes[MTP_AT_FAST], sums.hot[MTP_AT_FAST], scale,
@@ -296,9 +335,10 @@ static void put_tiers(struct mtp_top_screen *s, const struct mtp_report *r)
         mtp_top_bytes(t->plan.budget_bytes, c), untracked ? " +untracked " : "",
         untracked ? mtp_top_bytes(untracked, d) : "");
     mtp_top_bar(bar, w, sums.bytes[MTP_AT_SLOW], sums.hot[MTP_AT_SLOW], scale, 0);
-    put(s, 2, MTP_TOP_LINE_BAR, "slow [%s] %s, %s hot; nodes %d/%d", bar,
+    put(s, 2, MTP_TOP_LINE_BAR, "slow [%s] %s, %s hot; %s%snodes %d/%d", bar,
         mtp_top_bytes(sums.bytes[MTP_AT_SLOW], a), mtp_top_bytes(sums.hot[MTP_AT_SLOW], b),
-        t->fast_node, t->slow_node);
+        sums.bytes[MTP_AT_UNLOCATED] ? mtp_top_bytes(sums.bytes[MTP_AT_UNLOCATED], c) : "",
+        sums.bytes[MTP_AT_UNLOCATED] ? " unlocated; " : "", t->fast_node, t->slow_node);
     /* A dry run moves nothing: its plan, said as such. */
     uint64_t up = t->dry_run ? t->plan.promote_bytes : t->moved.promoted * MTP_PAGE_SIZE;
     uint64_t down = t->dry_run ? t->plan.demote_bytes : t->moved.demoted * MTP_PAGE_SIZE;
@@ -324,8 +364,8 @@ static void put_scan(struct mtp_top_screen *s, const struct mtp_report *r)
         mtp_top_count((uint64_t)per_s(r, (double)(t->records - p->records)), a));
 }
 
-/* Line 5: the other end of the table -- the coldest types (most bytes with
- * no heat), or the hottest when the table lists the coldest.  order is
+/* Line 5: the other end of the table -- the coldest types (least heat per
+ * byte, the largest first), or the hottest when the table lists the coldest.  order is
  * scratch room for n rows. */
 static void put_ends(struct mtp_top_screen *s, const struct mtp_topview *v,
                      const struct mtp_report *r, const struct mtp_type_row **order)
@@ -338,12 +378,14 @@ static void put_ends(struct mtp_top_screen *s, const struct mtp_topview *v,
     used = (size_t)snprintf(line, sizeof(line), "%s", cold ? "coldest" : "hottest");
     for (size_t i = 0; i < r->types_total && shown < 3 && used < sizeof(line); i++) {
         const struct mtp_type_row *t = order[i];
+        char name[MTP_TYPE_NAME_MAX];
 
-        if (cold ? cold_bytes_of(t) == 0 : t->tiers.heat == 0)
+        if (cold ? bytes_of(t) == 0 : t->tiers.heat == 0)
             break; /* sorted: none after it qualifies either */
         char entry[128];
-        int n = snprintf(entry, sizeof(entry), "%s %.28s %s (%s hot)", shown ? "," : "", t->name,
-                         mtp_top_bytes(bytes_of(t), a), mtp_top_bytes(hot_bytes_of(t), b));
+        int n = snprintf(entry, sizeof(entry), "%s %.28s %s (%s hot)", shown ? "," : "",
+                         safe_name(t->name, name), mtp_top_bytes(bytes_of(t), a),
+                         mtp_top_bytes(hot_bytes_of(t), b));
 
         /* whole names only: a name cut at the edge reads as another type */
         if (used + (size_t)n > (size_t)s->width)
@@ -382,7 +424,7 @@ static void put_table(struct mtp_top_screen *s, const struct mtp_topview *v,
     for (int y = first; y < last; y++) {
         const struct mtp_type_row *t;
         const struct mtp_type_tiers *x;
-        char c[7][8];
+        char c[7][8], name[MTP_TYPE_NAME_MAX];
 
         if ((size_t)(y - first) >= r->types_total) {
             put(s, y, MTP_TOP_LINE_PLAIN, "%s", y == first ? "  (no type observed yet)" : "");
@@ -390,18 +432,19 @@ static void put_table(struct mtp_top_screen *s, const struct mtp_topview *v,
         }
         t = order[y - first];
         x = &t->tiers;
+        safe_name(t->name, name);
         mtp_top_bytes(bytes_of(t), c[0]);
         mtp_top_bytes(hot_bytes_of(t), c[1]);
         mtp_top_bytes((uint64_t)per_s(r, (double)t->observed_bytes), c[6]);
         if (tiering)
             put(s, y, MTP_TOP_LINE_PLAIN, "%-*.*s %6s %6s %6s %6s %6s %6s %6s", name_w, name_w,
-                t->name, c[0], c[1], mtp_top_bytes(x->pages[MTP_AT_FAST] * MTP_PAGE_SIZE, c[2]),
-                mtp_top_bytes(x->pages[MTP_AT_SLOW] * MTP_PAGE_SIZE, c[3]),
+                name, c[0], c[1], mtp_top_bytes(x->bytes[MTP_AT_FAST], c[2]),
+                mtp_top_bytes(x->bytes[MTP_AT_SLOW], c[3]),
                 mtp_top_bytes(x->promoted * MTP_PAGE_SIZE, c[4]),
                 mtp_top_bytes(x->demoted * MTP_PAGE_SIZE, c[5]), c[6]);
         else
-            put(s, y, MTP_TOP_LINE_PLAIN, "%-*.*s %6s %6s %6s %6s %6s", name_w, name_w, t->name,
-                c[0], c[1], mtp_top_count(x->heat, c[2]), c[6], mtp_top_bytes(t->seen.bytes, c[3]));
+            put(s, y, MTP_TOP_LINE_PLAIN, "%-*.*s %6s %6s %6s %6s %6s", name_w, name_w, name, c[0],
+                c[1], mtp_top_count(x->heat, c[2]), c[6], mtp_top_bytes(t->seen.bytes, c[3]));
     }
 }
 

@@ -29,7 +29,7 @@ enum mtp_top_sort {
     MTP_TOP_BY_FAST,     /* f: bytes on the fast tier (tiering only) */
     MTP_TOP_BY_SLOW,     /* s: bytes on the slow tier (tiering only) */
     MTP_TOP_BY_OBSERVED, /* o: bytes observed per second */
-    MTP_TOP_BY_COLDEST,  /* c: most bytes on pages with no heat, then least heat */
+    MTP_TOP_BY_COLDEST,  /* c: least heat per byte held, the largest first */
     MTP_TOP_SORTS,
 };
 
