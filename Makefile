@@ -24,7 +24,7 @@ BUILD         := build-san
 endif
 CFLAGS  ?=
 CFLAGS  += $(CFLAGS_COMMON)
-LDLIBS_USER := -lbpf -lelf -lz -lnuma -ljson-c -linih
+LDLIBS_USER := -lbpf -lelf -lz -lnuma -ljson-c -linih -lncurses
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # usdt.bpf.h pulls in <linux/errno.h>, whose <asm/...> lives in the multiarch dir.

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     make gcc clang llvm libclang-rt-dev clang-format pkg-config git gdb strace groff-base man-db
     libbpf-dev bpftool libelf-dev zlib1g-dev
-    libnuma-dev numactl libcmocka-dev systemtap-sdt-dev libinih-dev libjson-c-dev
+    libnuma-dev numactl libcmocka-dev systemtap-sdt-dev libinih-dev libjson-c-dev libncurses-dev tmux
     python3 python3-dev libpython3.11-testsuite python3-numpy python3-networkx python3-sqlalchemy python3-matplotlib
     python3-flask gunicorn wrk
     qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod

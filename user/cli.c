@@ -190,6 +190,15 @@ static error_t parse_end(struct cli_parse *ps, struct argp_state *state)
     return 0;
 }
 
+/* Whether the command line gave the flag name so far. */
+static bool given_flag(const struct cli_parse *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->len; i++)
+        if (!strcmp(ps->given[i].name, name))
+            return true;
+    return false;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
     struct cli_parse *ps = state->input;
@@ -197,7 +206,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
     switch (key) {
     case ARGP_KEY_ARG:
-        mtp_say("unexpected argument '%s'", arg);
+        /* --top took a count before it was the live view: say where the
+         * count went rather than leave "10" a mystery. */
+        if (given_flag(ps, "top") && arg[0] && strspn(arg, "0123456789") == strlen(arg))
+            mtp_say("unexpected argument '%s': --top takes no count now (it is the live view); "
+                    "the hottest pages to list are --top-pages %s",
+                    arg, arg);
+        else
+            mtp_say("unexpected argument '%s'", arg);
         argp_usage(state);
         break;
     case ARGP_KEY_END:

@@ -12,6 +12,7 @@
 
 #include "diag.h"
 #include "sysutil.h"
+#include "top.h"
 
 /* Opens, configures, loads and attaches a session for pid, and says so.
  * 0, or -1 after the session has said why not. */
@@ -41,7 +42,8 @@ static int fleet__add(struct mtp_fleet *f, pid_t pid, double now_s)
     mtp_say("page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop", s->pins.pages,
             s->pins.pages);
     if (!f->header_printed) {
-        mtp_output__header(&s->report, f->opts->json);
+        if (!f->top)
+            mtp_output__header(&s->report, f->opts->json);
         f->header_printed = true;
     }
     f->s[f->len++] = s;
@@ -149,6 +151,7 @@ int mtp_fleet__open(struct mtp_fleet *f, const struct mtp_options *opts, double 
 
     memset(f, 0, sizeof(*f));
     f->opts = opts;
+    f->top = mtp_top__wanted(opts);
     if (opts->cgroup[0] && fleet__resolve_cgroup(f, opts->cgroup) < 0)
         return -1;
     for (unsigned i = 0; i < pids->len; i++) {
@@ -260,6 +263,7 @@ void mtp_fleet__follow(struct mtp_fleet *f, const struct mtp_options *opts,
 
     memset(f, 0, sizeof(*f));
     f->opts = opts;
+    f->top = mtp_top__wanted(opts);
     f->launched = launched;
     /* Its sitecustomize imports mtp before the program's first line: wait
      * for it rather than note the program as without mtp. */

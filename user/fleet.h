@@ -29,6 +29,7 @@ struct mtp_fleet {
     struct mtp_pidlist injected;       /* --inject: tried once each, never again */
     struct mtp_inject inject;          /* the copy staged for the session being opened */
     bool header_printed;               /* the text table's, once for all sessions */
+    bool top;                          /* the live view draws instead (mtp_top__wanted) */
     bool prom_failing;                 /* --prom-file could not be written: said once */
     FILE *record;                      /* --record's stream, main's; or NULL */
 };

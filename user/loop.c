@@ -15,6 +15,7 @@
 #include "interval.h"
 #include "stopsig.h"
 #include "sysutil.h"
+#include "top.h"
 
 /* Reads what BPF gathered: the stats and the page map at the current epoch,
  * forgetting pages the program has given back.  0, or -1 after reporting. */
@@ -69,9 +70,11 @@ static int tier(struct mtp_session *s, enum mtp_stop *stop)
     return 0;
 }
 
-/* Fills in the interval's report and prints it with its notes.  0, or -1
+/* Fills in the interval's report and prints it with its notes (under the
+ * live view, only the final one: the view draws the others).  0, or -1
  * after saying that the report could not be written. */
-static int report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, double elapsed_s)
+static int report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, double elapsed_s,
+                  bool view)
 {
     struct mtp_report *r = &s->report;
     int err;
@@ -93,7 +96,7 @@ static int report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, dou
     }
     mtp_output__notices(&s->notices, r);
     r->epoch = epoch;
-    err = mtp_output__report(r, s->opts->json);
+    err = view && !r->final ? 0 : mtp_output__report(r, s->opts->json);
     if (err < 0) {
         /* Numbers no one reads are no use: stop, unpinned, exit 1. */
         mtp_error("cannot write the report to standard output: %s (a full disk? stdout "
@@ -106,13 +109,13 @@ static int report(struct mtp_session *s, enum mtp_stop stop, uint32_t epoch, dou
 
 /* One interval: gather, tier, report, and let heat's time pass if anything
  * was observed.  0, or -1 after reporting a fatal error. */
-static int run_interval(struct mtp_session *s, enum mtp_stop *stop, double elapsed_s)
+static int run_interval(struct mtp_session *s, enum mtp_stop *stop, double elapsed_s, bool view)
 {
     uint32_t epoch = s->skel->bss->mtp_epoch;
 
     if (gather(s, *stop, epoch) < 0 || tier(s, stop) < 0)
         return -1;
-    if (report(s, *stop, epoch, elapsed_s) < 0)
+    if (report(s, *stop, epoch, elapsed_s, view) < 0)
         return -1;
     if (mtp_epoch_advances(&s->report.totals, &s->report.prev))
         s->skel->bss->mtp_epoch = epoch + 1;
@@ -148,7 +151,7 @@ static int serve_sessions(struct mtp_fleet *f, const struct pollfd *fds, unsigne
             ring_buffer__consume(s->settings_rb);
         if (!(fds[1 + 2 * i].revents & POLLIN))
             continue;
-        if (run_interval(s, &stop, now - s->started_s) < 0)
+        if (run_interval(s, &stop, now - s->started_s, f->top) < 0)
             return -1;
         mtp_fleet__close(f, i);
     }
@@ -204,7 +207,7 @@ static int run_intervals(struct mtp_fleet *f, enum mtp_stop stop, double now)
     for (unsigned i = 0; i < f->len; i++) {
         enum mtp_stop s_stop = stop;
 
-        if (run_interval(f->s[i], &s_stop, now - f->s[i]->started_s) < 0)
+        if (run_interval(f->s[i], &s_stop, now - f->s[i]->started_s, f->top) < 0)
             return -1;
         if (f->record && record_interval(f, f->s[i]) < 0)
             return -1;
@@ -244,9 +247,20 @@ static int signals_stop(int sigfd, const struct mtp_launch *launched)
     return stop;
 }
 
-static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched, int *stop_signal)
+/* q in the live view: what Ctrl-C does.  A launched program gets SIGINT
+ * and tracing ends with it; otherwise tracing stops as on SIGINT (exit 0). */
+static void quit(const struct mtp_launch *launched, int *stop_signal)
 {
-    static struct pollfd fds[2 + 2 * MTP_PIDS_MAX];
+    if (launched)
+        mtp_launch__forward(launched, SIGINT);
+    else if (!*stop_signal)
+        *stop_signal = SIGINT;
+}
+
+static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched, int *stop_signal,
+                     struct mtp_top *top)
+{
+    static struct pollfd fds[3 + 2 * MTP_PIDS_MAX];
     enum mtp_stop stop = MTP_STOP_NONE;
     struct mtp_clock clock;
 
@@ -259,6 +273,8 @@ static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched
 
         /* Last, so that the sessions' indices in fds stay as watch_fds made them. */
         fds[n++] = (struct pollfd){.fd = launched ? launched->pidfd : -1, .events = POLLIN};
+        /* The view's keys: read at every wake-up below, never waited for. */
+        fds[n++] = (struct pollfd){.fd = top ? mtp_top__fd(top) : -1, .events = POLLIN};
         if (poll(fds, n, mtp_clock_timeout_ms(&clock, mtp_now_s())) < 0 && errno != EINTR) {
             mtp_error("poll: %s", strerror(errno));
             return -1;
@@ -269,6 +285,8 @@ static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched
         gone = launched ? mtp_launch__reap(launched) : f->len == 0 && mtp_fleet__ends_empty(f);
         if (fds[0].revents & POLLIN)
             *stop_signal = signals_stop(sigfd, launched);
+        if (top && mtp_top__key(top, f) == MTP_TOP_QUIT)
+            quit(launched, stop_signal);
         stop = mtp_clock_wake(&clock, now, *stop_signal != 0, gone, &due);
         if (!due || (gone && f->len == 0))
             continue;
@@ -277,12 +295,27 @@ static int poll_loop(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched
         if (run_intervals(f, stop, now) < 0)
             return -1;
         mtp_clock_advance(&clock, now);
+        if (top && stop == MTP_STOP_NONE)
+            mtp_top__draw(top, f);
     }
     return 0;
 }
 
 int mtp_loop__run(struct mtp_fleet *f, int sigfd, struct mtp_launch *launched, int *stop_signal)
 {
+    struct mtp_top *top = NULL;
+    int rc;
+
     *stop_signal = 0;
-    return poll_loop(f, sigfd, launched, stop_signal);
+    if (f->top && !(top = mtp_top__open())) {
+        /* said why: plain lines from here on, under their header */
+        f->top = false;
+        if (f->len)
+            mtp_output__header(&f->s[0]->report, f->opts->json);
+    }
+    if (top)
+        mtp_top__draw(top, f);
+    rc = poll_loop(f, sigfd, launched, stop_signal, top);
+    mtp_top__close(top);
+    return rc;
 }

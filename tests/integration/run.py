@@ -1672,6 +1672,7 @@ def main():
     import launch_tests
     import prom_tests
     import report_tests
+    import top_tests
     import type_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1822,6 +1823,11 @@ def main():
                     record("--record and mtp-report: every interval, drawn to PNG and SVG, on %s"
                            % label, report_tests.test_record_and_report, trace_bin, python,
                            pydir, tmp)
+                    record("--top in a terminal: tiers, the hot type, keys, a resize, q, on %s"
+                           % label, top_tests.test_top_live, trace_bin, python, pydir, tmp)
+                    record("--top piped prints plain lines, said once, on %s" % label,
+                           top_tests.test_top_piped, trace_bin, python, pydir, tmp)
+                    record("--top's errors name the fix", top_tests.test_top_errors, trace_bin)
                 record("observation never stops, at any budget, on %s" % label,
                        test_budget_extremes, trace_bin, python, pydir, tmp)
                 record("steps spend their 2%% budget on %s" % label, test_steps_spend_budget,

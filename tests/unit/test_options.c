@@ -786,6 +786,10 @@ static void test_conflicts(void **state)
                    "--dry-run and --no-migrate conflict: --no-migrate only traces");
     finish_refuses("dry-run", NULL, MTP_FROM_CLI, "no-migrate", "true", MTP_FROM_FILE,
                    "--dry-run and 'no-migrate' in the config file conflict");
+    /* the live view and JSON lines both want stdout: the error says which to drop */
+    finish_refuses("top", NULL, MTP_FROM_CLI, "json", NULL, MTP_FROM_CLI,
+                   "--top and --json conflict: --top draws a live view on the terminal, --json "
+                   "writes one object a line (for JSON, drop --top; for the view, drop --json)");
 
     /* a flag turned off, or left at its default, is no conflict */
     fresh(&o);

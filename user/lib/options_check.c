@@ -48,6 +48,9 @@ static const struct {
     {"eager", "lazy-min", "--eager demotes after one cold interval and never adapts"},
     {"eager", "lazy-max", "--eager demotes after one cold interval and never adapts"},
     {"dry-run", "no-migrate", "--no-migrate only traces, so --dry-run has no decisions to report"},
+    {"top", "json",
+     "--top draws a live view on the terminal, --json writes one object a line (for JSON, drop "
+     "--top; for the view, drop --json)"},
 };
 
 /* The first conflict among what was given: 0, or -EINVAL with both named. */
