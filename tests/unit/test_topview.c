@@ -13,6 +13,8 @@
 
 #include "topview.h"
 
+#include "units.h"
+
 #define PAGE MTP_PAGE_SIZE
 
 static void bytes_and_counts_fit_six_columns(void **state)
@@ -20,22 +22,22 @@ static void bytes_and_counts_fit_six_columns(void **state)
     char b[8];
 
     (void)state;
-    assert_string_equal(mtp_top_bytes(0, b), "0");
-    assert_string_equal(mtp_top_bytes(512, b), "512B");
-    assert_string_equal(mtp_top_bytes(1023, b), "1023B");
-    assert_string_equal(mtp_top_bytes(10137, b), "9.9K");
-    assert_string_equal(mtp_top_bytes(999424, b), "976K");
-    assert_string_equal(mtp_top_bytes(12ull << 20, b), "12M");
-    assert_string_equal(mtp_top_bytes(1536ull << 20, b), "1.5G");
+    assert_string_equal(mtp_format_bytes(0, b), "0");
+    assert_string_equal(mtp_format_bytes(512, b), "512B");
+    assert_string_equal(mtp_format_bytes(1023, b), "1023B");
+    assert_string_equal(mtp_format_bytes(10137, b), "9.9K");
+    assert_string_equal(mtp_format_bytes(999424, b), "976K");
+    assert_string_equal(mtp_format_bytes(12ull << 20, b), "12M");
+    assert_string_equal(mtp_format_bytes(1536ull << 20, b), "1.5G");
     assert_string_equal(mtp_top_count(950, b), "950");
     assert_string_equal(mtp_top_count(67073, b), "67.1k");
     assert_string_equal(mtp_top_count(123456789, b), "123M");
     /* Every magnitude, up to the largest, in six characters or fewer. */
     for (uint64_t v = 1; v < UINT64_MAX / 4; v = v * 3 + 1) {
-        assert_in_range(strlen(mtp_top_bytes(v, b)), 1, 6);
+        assert_in_range(strlen(mtp_format_bytes(v, b)), 1, 6);
         assert_in_range(strlen(mtp_top_count(v, b)), 1, 6);
     }
-    assert_in_range(strlen(mtp_top_bytes(UINT64_MAX, b)), 1, 6);
+    assert_in_range(strlen(mtp_format_bytes(UINT64_MAX, b)), 1, 6);
     assert_in_range(strlen(mtp_top_count(UINT64_MAX, b)), 1, 6);
 }
 

@@ -4,6 +4,7 @@
 #include "heatmap.h"
 #include "pytypes.h"
 #include "strbuf.h"
+#include "units.h"
 
 #include <json.h>
 #include <stdbool.h>
@@ -298,21 +299,6 @@ int mtp_report_text_top(const struct mtp_report *r, char *buf, size_t len)
     return (int)used;
 }
 
-/* Bytes as a human reads them, into a 16-byte buffer. */
-static const char *human_bytes(uint64_t b, char out[16])
-{
-    static const char unit[] = "BKMGTP";
-    double v = (double)b;
-    int u = 0;
-
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(out, 16, u ? "%.1f%c" : "%.0f%c", v, unit[u]);
-    return out;
-}
-
 int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
 {
     bool tiering = r->tiering != NULL;
@@ -340,14 +326,16 @@ int mtp_report_text_types(const struct mtp_report *r, char *buf, size_t len)
          * terminal. */
         mtp_strbuf_untrusted(&sb, t->name);
         n = snprintf(buf + used, len - used, "%-36.36s %8s %8s %8s", safe,
-                     human_bytes(t->seen.bytes, a), human_bytes(x->bytes[0] + x->bytes[1], b),
-                     human_bytes(x->hot_bytes[0] + x->hot_bytes[1], c));
+                     mtp_format_bytes(t->seen.bytes, a),
+                     mtp_format_bytes(x->bytes[0] + x->bytes[1], b),
+                     mtp_format_bytes(x->hot_bytes[0] + x->hot_bytes[1], c));
         if (n >= 0 && (size_t)n < len - used && tiering) {
             used += (size_t)n;
-            n = snprintf(
-                buf + used, len - used, " %8s %8s %8s %8s", human_bytes(x->bytes[MTP_AT_FAST], d),
-                human_bytes(x->bytes[MTP_AT_SLOW], e), human_bytes(x->promoted * MTP_PAGE_SIZE, f),
-                human_bytes(x->demoted * MTP_PAGE_SIZE, g));
+            n = snprintf(buf + used, len - used, " %8s %8s %8s %8s",
+                         mtp_format_bytes(x->bytes[MTP_AT_FAST], d),
+                         mtp_format_bytes(x->bytes[MTP_AT_SLOW], e),
+                         mtp_format_bytes(x->promoted * MTP_PAGE_SIZE, f),
+                         mtp_format_bytes(x->demoted * MTP_PAGE_SIZE, g));
         }
         if (n < 0 || (size_t)n >= len - used)
             return (int)used;

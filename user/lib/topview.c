@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "topview.h"
 
+#include "units.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,26 +51,6 @@ put(struct mtp_top_screen *s, int y, enum mtp_top_line kind, const char *fmt, ..
     memset(line + n, ' ', (size_t)s->width - n);
     line[s->width] = '\0';
     s->kind[y] = kind;
-}
-
-const char *mtp_top_bytes(uint64_t bytes, char out[8])
-{
-    static const char unit[] = "BKMGTPE";
-    double v = (double)bytes;
-    int u = 0;
-
-    while (v >= 1024 && u < 6) {
-        v /= 1024;
-        u++;
-    }
-    if (bytes == 0)
-        snprintf(out, 8, "0");
-    else if (u == 0)
-        snprintf(out, 8, "%uB", (unsigned)bytes);
-    else
-        /* 9.96K prints as "10.0K": one decimal only below 9.95 */
-        snprintf(out, 8, v < 9.95 ? "%.1f%c" : "%.0f%c", v, unit[u]);
-    return out;
 }
 
 const char *mtp_top_count(uint64_t n, char out[8])
@@ -316,8 +298,8 @@ static void put_tiers(struct mtp_top_screen *s, const struct mtp_report *r)
 
         /* Nothing is fast or slow here: one bar, and the reason. */
         mtp_top_bar(bar, w, all, hot, all, 0);
-        put(s, 1, MTP_TOP_LINE_BAR, "mem  [%s] %s live, %s hot", bar, mtp_top_bytes(all, a),
-            mtp_top_bytes(hot, b));
+        put(s, 1, MTP_TOP_LINE_BAR, "mem  [%s] %s live, %s hot", bar, mtp_format_bytes(all, a),
+            mtp_format_bytes(hot, b));
         put(s, 2, MTP_TOP_LINE_PLAIN,
             "     not tiering: one memory tier, everything on one node (see --show-tiers)");
         put(s, 3, MTP_TOP_LINE_PLAIN, "moves none: nothing to move between tiers");
@@ -331,21 +313,21 @@ static void put_tiers(struct mtp_top_screen *s, const struct mtp_report *r)
     mtp_top_bar(bar, w, sums.bytes[MTP_AT_FAST], sums.hot[MTP_AT_FAST], scale,
                 t->plan.budget_bytes);
     put(s, 1, MTP_TOP_LINE_BAR, "fast [%s] %s, %s hot; budget %s%s%s", bar,
-        mtp_top_bytes(sums.bytes[MTP_AT_FAST], a), mtp_top_bytes(sums.hot[MTP_AT_FAST], b),
-        mtp_top_bytes(t->plan.budget_bytes, c), untracked ? " +untracked " : "",
-        untracked ? mtp_top_bytes(untracked, d) : "");
+        mtp_format_bytes(sums.bytes[MTP_AT_FAST], a), mtp_format_bytes(sums.hot[MTP_AT_FAST], b),
+        mtp_format_bytes(t->plan.budget_bytes, c), untracked ? " +untracked " : "",
+        untracked ? mtp_format_bytes(untracked, d) : "");
     mtp_top_bar(bar, w, sums.bytes[MTP_AT_SLOW], sums.hot[MTP_AT_SLOW], scale, 0);
     put(s, 2, MTP_TOP_LINE_BAR, "slow [%s] %s, %s hot; %s%snodes %d/%d", bar,
-        mtp_top_bytes(sums.bytes[MTP_AT_SLOW], a), mtp_top_bytes(sums.hot[MTP_AT_SLOW], b),
-        sums.bytes[MTP_AT_UNLOCATED] ? mtp_top_bytes(sums.bytes[MTP_AT_UNLOCATED], c) : "",
+        mtp_format_bytes(sums.bytes[MTP_AT_SLOW], a), mtp_format_bytes(sums.hot[MTP_AT_SLOW], b),
+        sums.bytes[MTP_AT_UNLOCATED] ? mtp_format_bytes(sums.bytes[MTP_AT_UNLOCATED], c) : "",
         sums.bytes[MTP_AT_UNLOCATED] ? " unlocated; " : "", t->fast_node, t->slow_node);
     /* A dry run moves nothing: its plan, said as such. */
     uint64_t up = t->dry_run ? t->plan.promote_bytes : t->moved.promoted * MTP_PAGE_SIZE;
     uint64_t down = t->dry_run ? t->plan.demote_bytes : t->moved.demoted * MTP_PAGE_SIZE;
 
     put(s, 3, MTP_TOP_LINE_PLAIN, "moves %s%s/s up, %s/s down  ping-pong %.1f%%  lazy N %u%s",
-        t->dry_run ? "planned (dry run) " : "", mtp_top_bytes((uint64_t)per_s(r, (double)up), a),
-        mtp_top_bytes((uint64_t)per_s(r, (double)down), b), 100.0 * t->pingpong_rate,
+        t->dry_run ? "planned (dry run) " : "", mtp_format_bytes((uint64_t)per_s(r, (double)up), a),
+        mtp_format_bytes((uint64_t)per_s(r, (double)down), b), 100.0 * t->pingpong_rate,
         t->plan.lazy_n, t->plan.pressure ? "  PRESSURE" : "");
 }
 
@@ -384,8 +366,8 @@ static void put_ends(struct mtp_top_screen *s, const struct mtp_topview *v,
             break; /* sorted: none after it qualifies either */
         char entry[128];
         int n = snprintf(entry, sizeof(entry), "%s %.28s %s (%s hot)", shown ? "," : "",
-                         safe_name(t->name, name), mtp_top_bytes(bytes_of(t), a),
-                         mtp_top_bytes(hot_bytes_of(t), b));
+                         safe_name(t->name, name), mtp_format_bytes(bytes_of(t), a),
+                         mtp_format_bytes(hot_bytes_of(t), b));
 
         /* whole names only: a name cut at the edge reads as another type */
         if (used + (size_t)n > (size_t)s->width)
@@ -433,18 +415,18 @@ static void put_table(struct mtp_top_screen *s, const struct mtp_topview *v,
         t = order[y - first];
         x = &t->tiers;
         safe_name(t->name, name);
-        mtp_top_bytes(bytes_of(t), c[0]);
-        mtp_top_bytes(hot_bytes_of(t), c[1]);
-        mtp_top_bytes((uint64_t)per_s(r, (double)t->observed_bytes), c[6]);
+        mtp_format_bytes(bytes_of(t), c[0]);
+        mtp_format_bytes(hot_bytes_of(t), c[1]);
+        mtp_format_bytes((uint64_t)per_s(r, (double)t->observed_bytes), c[6]);
         if (tiering)
             put(s, y, MTP_TOP_LINE_PLAIN, "%-*.*s %6s %6s %6s %6s %6s %6s %6s", name_w, name_w,
-                name, c[0], c[1], mtp_top_bytes(x->bytes[MTP_AT_FAST], c[2]),
-                mtp_top_bytes(x->bytes[MTP_AT_SLOW], c[3]),
-                mtp_top_bytes(x->promoted * MTP_PAGE_SIZE, c[4]),
-                mtp_top_bytes(x->demoted * MTP_PAGE_SIZE, c[5]), c[6]);
+                name, c[0], c[1], mtp_format_bytes(x->bytes[MTP_AT_FAST], c[2]),
+                mtp_format_bytes(x->bytes[MTP_AT_SLOW], c[3]),
+                mtp_format_bytes(x->promoted * MTP_PAGE_SIZE, c[4]),
+                mtp_format_bytes(x->demoted * MTP_PAGE_SIZE, c[5]), c[6]);
         else
             put(s, y, MTP_TOP_LINE_PLAIN, "%-*.*s %6s %6s %6s %6s %6s", name_w, name_w, name, c[0],
-                c[1], mtp_top_count(x->heat, c[2]), c[6], mtp_top_bytes(t->seen.bytes, c[3]));
+                c[1], mtp_top_count(x->heat, c[2]), c[6], mtp_format_bytes(t->seen.bytes, c[3]));
     }
 }
 

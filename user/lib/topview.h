@@ -115,9 +115,6 @@ int mtp_topview_pick(const int *pids, size_t n, int current, int step);
 void mtp_topview_sort(const struct mtp_type_row *rows, size_t n, enum mtp_top_sort by,
                       const struct mtp_type_row **order);
 
-/* Bytes in at most 6 characters: "0", "512B", "9.7K", "976K", "12.0M", "1.4G". */
-const char *mtp_top_bytes(uint64_t bytes, char out[8]);
-
 /* A count in at most 6 characters, decimal: "950", "67.1k", "12.3M". */
 const char *mtp_top_count(uint64_t n, char out[8]);
 

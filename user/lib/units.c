@@ -266,3 +266,23 @@ int mtp_parse_duration_ns(const char *s, uint64_t *ns, char *err, size_t errlen)
                 d.unit);
     return -EINVAL;
 }
+
+const char *mtp_format_bytes(uint64_t bytes, char out[8])
+{
+    static const char unit[] = "BKMGTPE";
+    double v = (double)bytes;
+    int u = 0;
+
+    while (v >= 1024 && u < 6) {
+        v /= 1024;
+        u++;
+    }
+    if (bytes == 0)
+        snprintf(out, 8, "0");
+    else if (u == 0)
+        snprintf(out, 8, "%uB", (unsigned)bytes);
+    else
+        /* 9.96K prints as "10.0K": one decimal only below 9.95 */
+        snprintf(out, 8, v < 9.95 ? "%.1f%c" : "%.0f%c", v, unit[u]);
+    return out;
+}

@@ -53,4 +53,8 @@ uint64_t mtp_rate_bytes_per_interval(double mbps, uint64_t interval_ns);
 /* "1", "0.5", "250ms", "2s", "1m", "100us", "1h" into nanoseconds; must be > 0. */
 int mtp_parse_duration_ns(const char *s, uint64_t *ns, char *err, size_t errlen);
 
+/* bytes in at most 7 characters, binary units: "0", "512B", "9.9K", "941K", "3.2M";
+ * for tables a human reads (the final type table, the live view). */
+const char *mtp_format_bytes(uint64_t bytes, char out[8]);
+
 #endif /* MTP_UNITS_H */
