@@ -25,8 +25,10 @@ def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0,
             os.unlink(p)
     # The program runs until told to stop (or long past the wait below).
     cmd = [python, PROGRAM, ready, go, str(seconds + 120)] + (["--many", str(many)] if many else [])
-    proc = subprocess.Popen(cmd, env=run.env_with(pydir), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # What is checked is attribution, not the budget: a larger observation
+    # share makes the heap cycles the checks wait for come sooner.
+    proc = subprocess.Popen(cmd, env=dict(run.env_with(pydir), MTP_BUDGET="timer_share=10%"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tracer = None
     dumps = {}
     try:
@@ -46,14 +48,17 @@ def trace_program(trace_bin, python, pydir, tmp, seconds, extra_args=(), many=0,
         # The per-type bytes are those of the last complete heap cycle: wait
         # for two, so that the written-page scan has warmed the hot pages
         # before the objects on them are observed again.
-        lines, deadline = [], time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        lines, started = [], time.monotonic()
+        while time.monotonic() < started + seconds:
             line = tracer.stdout.readline()
-            if not line:
-                break
+            if not line:  # read stderr only then: mtp-trace holds it open while it runs
+                check(False, "mtp-trace stopped after %.1f s: %s" % (
+                    time.monotonic() - started, tracer.stderr.read()[-600:]))
             lines.append(json.loads(line))
             if lines[-1].get("cycles", 0) >= cycles:
                 break
+        print("     %d heap cycles in %.1f s, %d types met" % (
+            lines[-1].get("cycles", 0), time.monotonic() - started, lines[-1].get("types_total", 0)))
         for name in ("types", "type_names", "type_tiers"):
             dumps[name] = run.bpftool_dump(os.path.join(pin_dir, name))
         open(go + ".stop", "w").close()
@@ -87,8 +92,8 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
     """The hot class ranks above the cold one, with most of its pages hot;
     the cold class holds megabytes, almost none hot; names are module.QualName
     (nested, __module__ set, builtins); bpftool reads the three maps."""
-    lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 30 * SLOW,
-                                      ["--types", "40"], cycles=3)
+    lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 90 * SLOW,
+                                      ["--types", "40"], cycles=2)
     names = {e["key"]: name_of(e["value"]["name"]) for e in dumps["type_names"]}
     names = {k: v for k, v in names.items() if v}
     ids = {v: k for k, v in names.items()}
@@ -113,7 +118,8 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
           "the long class name was not cut on a character: %r" % long_names)
 
     last = [r for r in lines if not r.get("final") and r.get("types")][-1]
-    check(last["cycles"] >= 3, "the heap was observed only %d times in 30 s" % last["cycles"])
+    check(last["cycles"] >= 2, "the heap was observed whole only %d times in 90 s"
+          % last["cycles"])
     rows = rows_by_name(last)
     order = [t["type"] for t in last["types"]]
     print("     types by heat: %s" % ", ".join(order[:6]))
@@ -126,7 +132,7 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
           "ColdRecord ranks above Hot: %s" % order)
     check(hot["hot_bytes"] >= 0.5 * hot["bytes"] > 0,
           "only %d of Hot's %d bytes are hot" % (hot["hot_bytes"], hot["bytes"]))
-    check(cold["bytes"] >= 2 << 20, "ColdRecord holds only %d bytes" % cold["bytes"])
+    check(cold["bytes"] >= 2 << 20, "ColdRecord holds only %d bytes" % cold["bytes"])  # 60k x 56 B
     check(cold["hot_bytes"] <= 0.2 * cold["bytes"],
           "%d of ColdRecord's %d bytes are hot" % (cold["hot_bytes"], cold["bytes"]))
     check(last["types_total"] >= len(last["types"]), "types_total below the rows shown")
@@ -137,10 +143,10 @@ def test_type_table_full(trace_bin, python, pydir, tmp):
     """More classes than ids: mtp numbers MTP_TYPES_MAX - 1 of them, the
     rest are "(unattributed)", and the program runs on unharmed."""
     # One whole heap cycle, so that every class's instance was observed.
-    lines, _, out = trace_program(trace_bin, python, pydir, tmp, 30 * SLOW, ["--types", "4096"],
+    lines, _, out = trace_program(trace_bin, python, pydir, tmp, 90 * SLOW, ["--types", "4096"],
                                   many=5000, cycles=1)
     check(out["types"] == 4095, "mtp.stats() numbered %d types, not 4095" % out["types"])
-    check(out["kept"] == 150000 + 6000 + 5000, "the program's data changed: %s" % out)
+    check(out["kept"] == 60000 + 6000 + 5000, "the program's data changed: %s" % out)
     rows = rows_by_name(lines[-1])
     check("(unattributed)" in rows and rows["(unattributed)"]["observed_bytes_total"] > 0,
           "no unattributed row with bytes: %s" % sorted(rows)[:5])

@@ -45,7 +45,7 @@ Long = type("_" + "\u00dc" * 40, (), {})
 def main():
     ready, go, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     many = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--many" else 0
-    cold = [ColdRecord(i) for i in range(150000)]
+    cold = [ColdRecord(i) for i in range(60000)]
     inner = [Outer.Inner(i) for i in range(2000)]
     dyn = [Dyn() for _ in range(2000)]
     long_named = [Long() for _ in range(2000)]
