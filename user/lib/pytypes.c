@@ -53,7 +53,8 @@ int mtp_types__count_pages(struct mtp_types *t, const struct mtp_hot_page *pages
         x->heat += pages[i].heat;
     }
     t->by_addr_len = n;
-    qsort(t->by_addr, n, sizeof(*t->by_addr), by_addr_cmp);
+    if (n > 0) /* by_addr is NULL until there is a page, and qsort's base may not be */
+        qsort(t->by_addr, n, sizeof(*t->by_addr), by_addr_cmp);
     return 0;
 }
 
@@ -153,7 +154,8 @@ size_t mtp_types__rows(struct mtp_types *t, struct mtp_type_row *rows, size_t ca
         t->reported_bytes[id] = t->seen[id].bytes;
         mtp_types__name(t, (uint16_t)id, row->name, sizeof(row->name));
     }
-    qsort(rows, n, sizeof(*rows), row_cmp);
+    if (n > 0)
+        qsort(rows, n, sizeof(*rows), row_cmp);
     return total;
 }
 

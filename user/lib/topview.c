@@ -173,14 +173,13 @@ static int cmp_u64_desc(uint64_t a, uint64_t b)
     return a > b ? -1 : a < b ? 1 : 0;
 }
 
-/* qsort has no context: the key, for one sort at a time (mtp-trace is one
- * thread; set just before qsort and read only by the comparators). */
-static enum mtp_top_sort sorting_by;
-
-static int cmp_rows(const void *a, const void *b)
+/* qsort_r's comparator: the key comes as its context, so nothing global
+ * holds it. */
+static int cmp_rows(const void *a, const void *b, void *key)
 {
     const struct mtp_type_row *x = *(const struct mtp_type_row *const *)a;
     const struct mtp_type_row *y = *(const struct mtp_type_row *const *)b;
+    enum mtp_top_sort sorting_by = *(const enum mtp_top_sort *)key;
     int c = sorting_by == MTP_TOP_BY_COLDEST
                 ? cmp_coldness(x, y)
                 : cmp_u64_desc(sort_key(x, sorting_by), sort_key(y, sorting_by));
@@ -200,8 +199,7 @@ void mtp_topview_sort(const struct mtp_type_row *rows, size_t n, enum mtp_top_so
         return; /* qsort's base must not be NULL, even for nothing */
     for (size_t i = 0; i < n; i++)
         order[i] = &rows[i];
-    sorting_by = by;
-    qsort(order, n, sizeof(*order), cmp_rows);
+    qsort_r(order, n, sizeof(*order), cmp_rows, &by);
 }
 
 /* ---- keys ---- */
