@@ -94,6 +94,11 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
     (nested, __module__ set, builtins); bpftool reads the three maps."""
     lines, dumps, out = trace_program(trace_bin, python, pydir, tmp, 90 * SLOW,
                                       ["--types", "40"], cycles=2)
+    last = [r for r in lines if not r.get("final") and r.get("types")][-1]
+    check(last["cycles"] >= 2, "the heap was observed whole only %d times in 90 s (the last "
+          "report: %d events, %d records, %d collections, observe %.0f ms, cycle %.1f s, scan %s;"
+          " the program: %s)" % (last["cycles"], last["events"], last["records"], last["gcs"],
+                                 last["observe_ms"], last["cycle_s"], last["written_scan"], out))
     names = {e["key"]: name_of(e["value"]["name"]) for e in dumps["type_names"]}
     names = {k: v for k, v in names.items() if v}
     ids = {v: k for k, v in names.items()}
@@ -117,9 +122,6 @@ def test_types_attributed(trace_bin, python, pydir, tmp):
           and long_names[0] == "__main__._" + "\u00dc" * 26,
           "the long class name was not cut on a character: %r" % long_names)
 
-    last = [r for r in lines if not r.get("final") and r.get("types")][-1]
-    check(last["cycles"] >= 2, "the heap was observed whole only %d times in 90 s"
-          % last["cycles"])
     rows = rows_by_name(last)
     order = [t["type"] for t in last["types"]]
     print("     types by heat: %s" % ", ".join(order[:6]))

@@ -62,7 +62,10 @@ def main():
         for h in hot:
             h.link = None
         gc.collect(0)
-    print(json.dumps({"types": mtp.stats()["types"], "kept": len(cold) + len(inner) + len(dyn)
+    st = mtp.stats()
+    print(json.dumps({"types": st["types"], "observations": st["observations"],
+                      "timer_steps": st["timer_steps"], "objects_seen": st["objects_seen"],
+                      "kept": len(cold) + len(inner) + len(dyn)
                       + len(crowd) + len(long_named)}))
 
 
