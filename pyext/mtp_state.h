@@ -235,6 +235,7 @@ typedef struct {
     uint64_t cycles;
     size_t fallback_offset;                  /* into gc.get_objects(), when not walking */
     uint64_t last_by_list[MTP_GC_LISTS + 1]; /* the last step's walk, per list */
+    uint64_t restarts; /* steps whose bookmark had been untracked: the walk began again */
 } mtp_gc_state;
 
 extern mtp_gc_state mtp_gc;

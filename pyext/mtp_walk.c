@@ -201,8 +201,10 @@ PyObject *mtp_gc_walk(mtp_walk *w, int *cycle_done, int *broken)
     w->list = MTP_GC_LISTS;
     if (mtp_gc.bookmark != NULL && ((mtp_gc_link *)mtp_gc.bookmark - 1)->next != 0)
         node = (mtp_gc_link *)mtp_gc.bookmark - 1;
-    else /* untracked since: start its list again */
+    else { /* untracked since: start its list again */
+        mtp_gc.restarts += mtp_gc.bookmark != NULL;
         node = mtp_gc.heads[mtp_gc.bookmark != NULL ? 0 : mtp_gc.resume_list];
+    }
     for (;;) {
         int head = mtp_gc_head_index(node);
         PyObject *op;

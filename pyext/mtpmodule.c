@@ -155,6 +155,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "gc_step_ns_total", mtp.gc_step_ns_total) < 0 ||
         mtp_put_u64(d, "timer_step_ns_total", mtp.timer_step_ns_total) < 0 ||
         mtp_put_u64(d, "cycles", mtp_gc.cycles) < 0 ||
+        mtp_put_u64(d, "walk_restarts", mtp_gc.restarts) < 0 ||
         mtp_put_u64(d, "cycle_ns", mtp_gc.last_cycle_ns) < 0 ||
         PyDict_SetItemString(d, "walks_gc_lists", mtp_gc.usable ? Py_True : Py_False) < 0 ||
         mtp_put_str(d, "footprint", mtp.first_page_only ? "first-page" : "full") < 0 ||

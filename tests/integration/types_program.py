@@ -65,6 +65,7 @@ def main():
     st = mtp.stats()
     print(json.dumps({"types": st["types"], "observations": st["observations"],
                       "timer_steps": st["timer_steps"], "objects_seen": st["objects_seen"],
+                      "cycles": st["cycles"], "walk_restarts": st["walk_restarts"],
                       "kept": len(cold) + len(inner) + len(dyn)
                       + len(crowd) + len(long_named)}))
 
