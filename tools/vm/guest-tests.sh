@@ -45,7 +45,7 @@ echo "=== kernel.numa_balancing=0, THP $(cat /sys/kernel/mm/transparent_hugepage
 # has located, the second cycle; at mtp's default budget the first outlasts
 # the run under TCG, so this case observes a smaller heap with a larger share.
 /usr/bin/python3 tools/vm/migration_proof.py --build "$build" --out "$out" --case types \
-    --observe-share 20% --hot 3000 --cold 8000 --budget 2M --seconds 80 2>&1 | tee -a "$log"
+    --observe-share 20% --hot 3000 --cold 16000 --budget 3M --seconds 80 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The fast node full: refused moves are counted and backed off (issue 14).
 /usr/bin/python3 tools/vm/full_node_proof.py --build "$build" 2>&1 | tee -a "$log"
