@@ -197,6 +197,8 @@ typedef struct {
     uint64_t observe_ns_last;
     uint64_t observe_ns_max;
     uint64_t timer_steps;
+    uint64_t timer_calls_posted;       /* atomic, the ticker's: steps asked by pending call */
+    uint64_t timer_gil_takes;          /* the GIL's: the ticker took it, the call too late */
     uint64_t extents_credited;         /* storage credited through its owner's written page */
     uint64_t gc_ns_total;              /* the collector's own time while traced */
     uint64_t gc_step_ns_total;         /* steps inside collections: their added pause */

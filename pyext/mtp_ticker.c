@@ -7,15 +7,36 @@
  * syscall but the wait), so that observation starts within half a second
  * of an attach even in a program that never collects (an idle worker).
  * While a tracer is attached it wakes every 50 ms (every 5 ms while it
- * faults in mtp's own fresh arrays, off the GIL); when the
- * wall-time credit affords a step and no step ran for min_interval, it takes
- * the GIL (PyGILState_Ensure) and steps itself.  This is also how a program
- * with the collector off (gc.disable()) is observed.  (A pending call would
- * be the obvious tool, but before 3.12 one added from a thread that is not
- * Python's does not wake the main thread's eval loop.)  Holding the GIL, the
- * step runs while every other thread is at a safe point, as any thread
- * calling gc.get_objects() would; it never runs inside a collection, whose
- * finalizers may let go of the GIL.
+ * faults in mtp's own fresh arrays, off the GIL); when the wall-time
+ * credit affords a step and no step ran for min_interval, it asks for one.
+ * This is also how a program with the collector off (gc.disable()) is
+ * observed.
+ *
+ * Asking, in two tries.  First a pending call (Py_AddPendingCall), run by
+ * the main thread between two bytecodes.  Then, if it has not run within
+ * MTP_PENDING_PATIENCE_MS, the ticker takes the GIL itself
+ * (PyGILState_Ensure) and steps.  Either alone fails somewhere:
+ * - The GIL alone starves.  A program that lets go of the GIL for a moment
+ *   every few ms (a stat(), a socket read: what a service does all day)
+ *   takes it back before the woken ticker can, and each switch restarts
+ *   the ticker's wait for the 5-ms switch interval, so it never asks the
+ *   holder to drop it: a loop with one os.path.exists() per 5 ms of work
+ *   saw 2 steps a second instead of 20, and no heap cycle in 90 s.  Every
+ *   such take of the GIL lets the main thread see a pending call.
+ * - The pending call alone waits for ever on a main thread that does not
+ *   run bytecode: blocked in a join or an accept while other threads work,
+ *   or in a long C call.  And before 3.12 a call added from a thread that
+ *   is not Python's does not wake the eval loop of a main thread that
+ *   never lets go of the GIL; the ticker's own wait for the GIL makes it
+ *   let go, after which the call runs (and finds the step done).
+ * The pending call is also the better place to observe: between
+ * bytecodes, not wherever the program let go of the GIL (inside numpy's
+ * sum(), say, where the refcounts of what it reads always look the same).
+ * At most one call is outstanding, so that the program's own pending calls
+ * always find room in CPython's small queue.  Either way the step runs
+ * with the GIL held, while every other thread is at a safe point, as any
+ * thread calling gc.get_objects() would; it never runs inside a
+ * collection, whose finalizers may let go of the GIL.
  *
  * Forks.  The thread is stopped before every os.fork() and started again
  * after it, in the parent and in the child: CPython 3.12+ warns when a
@@ -59,6 +80,15 @@ static void mtp_ticker_set_state(int state)
 /* Until a tracer attaches, the ticker looks twice a second. */
 #define MTP_TICKER_DORMANT_MS 500
 
+/* How long a pending call may take to run before the ticker takes the GIL
+ * itself: two switch intervals. */
+#define MTP_PENDING_PATIENCE_MS 10
+
+/* Whether the ticker's pending call waits in CPython's queue: set by the
+ * ticker, cleared by the call (atomics; a call lost with a fork would only
+ * leave the ticker to take the GIL itself). */
+static int mtp_timer_posted;
+
 /* What the ticker faults in of mtp's own fresh arrays per wake, off the
  * GIL (mtp_prefault_serve): ~25 ms of faults here, then it sleeps 5 ms. */
 #define MTP_PREFAULT_PER_WAKE ((size_t)4 << 20)
@@ -94,6 +124,43 @@ static void mtp_ticker_sleep(int ms)
     pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
 }
 
+/* The pending call: the main thread, GIL held, between two bytecodes.  Not
+ * once the interpreter is going away (mtp_ticker_final: atexit has run). */
+static int mtp_timer_pending(void *Py_UNUSED(arg))
+{
+    __atomic_store_n(&mtp_timer_posted, 0, __ATOMIC_RELAXED);
+    if (!mtp_ticker_final)
+        mtp_timer_step();
+    return 0;
+}
+
+/* Has a due step run: by a pending call if it runs within the patience,
+ * else here with the GIL.  With mtp_ticker_mu held; let go while waiting. */
+static void mtp_ticker_ask_step(void)
+{
+    if (!__atomic_load_n(&mtp_timer_posted, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&mtp_timer_posted, 1, __ATOMIC_RELAXED);
+        if (Py_AddPendingCall(mtp_timer_pending, NULL) < 0) {
+            __atomic_store_n(&mtp_timer_posted, 0, __ATOMIC_RELAXED); /* the queue is full */
+        } else {
+            __atomic_add_fetch(&mtp.timer_calls_posted, 1, __ATOMIC_RELAXED);
+            mtp_ticker_sleep(MTP_PENDING_PATIENCE_MS);
+            if (mtp_ticker_state != MTP_TICKER_RUNNING)
+                return;
+        }
+    }
+    if (!mtp_timer_due(mtp_now_ns()))
+        return; /* the call stepped */
+    pthread_mutex_unlock(&mtp_ticker_mu);
+    {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        mtp.timer_gil_takes++;
+        mtp_timer_step();
+        PyGILState_Release(gil);
+    }
+    pthread_mutex_lock(&mtp_ticker_mu);
+}
+
 static void *mtp_ticker_main(void *Py_UNUSED(arg))
 {
     int prefaulting = 0, serving = 0, traced, fd;
@@ -118,13 +185,7 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
             break;
         if (!traced || !mtp_timer_due(mtp_now_ns()))
             continue;
-        pthread_mutex_unlock(&mtp_ticker_mu);
-        {
-            PyGILState_STATE gil = PyGILState_Ensure();
-            mtp_timer_step();
-            PyGILState_Release(gil);
-        }
-        pthread_mutex_lock(&mtp_ticker_mu);
+        mtp_ticker_ask_step();
     }
     if (serving)
         mtp_prefault_serving(0); /* steps fault their arrays in themselves again */

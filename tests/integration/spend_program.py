@@ -1,7 +1,7 @@
 """Steps must spend the budget they are given, not a fraction of it.  Run by
 tests/integration/run.py with mtp-trace --no-written-scan attached.
 
-usage: spend_program.py STATS.json READY GO SECONDS
+usage: spend_program.py STATS.json READY GO SECONDS [--syscalls]
 
 A heap of 100,000 records, each holding a list of eight small ints, the
 same int objects over and over: a step's walk visits a shared int once per
@@ -11,8 +11,15 @@ they stopped at a fifth of their credit and observation took ~0.5% of the
 program's time against its 2% budget (a pass over this heap took ~18 s).
 The loop makes some garbage so that the program collects, as most do.
 Writes mtp.stats() and the loop's wall time to STATS.json.
+
+With --syscalls the loop also lets go of the GIL for a moment every ~1 ms
+(a stat(), as a service's socket reads do): such a program once took the
+GIL back before mtp's ticker could, every time, and starved its steps.  The
+collector is off then, so that the steps are all the ticker's.
 """
+import gc
 import json
+import os
 import random
 import sys
 import time
@@ -21,6 +28,9 @@ import mtp
 from handshake import ready_then_wait
 
 STATS, READY, GO, SECONDS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+SYSCALLS = sys.argv[5:] == ["--syscalls"]
+if SYSCALLS:
+    gc.disable()
 
 
 class Rec:
@@ -45,6 +55,8 @@ while time.monotonic() < end:
         r.x += 1
         r.vals = [i & 7] * 8
         junk.append((i, [i]))
+        if SYSCALLS and i % 500 == 0:
+            os.stat(".")
     junk.clear()
 wall = time.perf_counter() - t0
 st1 = mtp.stats()
