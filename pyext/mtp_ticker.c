@@ -6,16 +6,18 @@
  * only looks, twice a second, at the probes' semaphores (no GIL, no
  * syscall but the wait), so that observation starts within half a second
  * of an attach even in a program that never collects (an idle worker).
- * While a tracer is attached it wakes every 50 ms (every 5 ms while it
- * faults in mtp's own fresh arrays, off the GIL); when the wall-time
+ * While a tracer is attached it wakes every 50 ms at most, sooner when the
+ * next step falls due sooner (every 5 ms while it faults in mtp's own
+ * fresh arrays, off the GIL); when the wall-time
  * credit affords a step and no step ran for min_interval, it asks for one.
  * This is also how a program with the collector off (gc.disable()) is
  * observed.
  *
  * Asking, in two tries.  First a pending call (Py_AddPendingCall), run by
  * the main thread between two bytecodes.  Then, if it has not run within
- * MTP_PENDING_PATIENCE_MS, the ticker takes the GIL itself
- * (PyGILState_Ensure) and steps.  Either alone fails somewhere:
+ * MTP_PENDING_PATIENCE_MS (at once, after a call that came late), the
+ * ticker takes the GIL itself (PyGILState_Ensure) and steps.  Either
+ * alone fails somewhere:
  * - The GIL alone starves.  A program that lets go of the GIL for a moment
  *   every few ms (a stat(), a socket read: what a service does all day)
  *   takes it back before the woken ticker can, and each switch restarts
