@@ -414,6 +414,8 @@ PyObject *mtp_settings(PyObject *module, PyObject *ignored);
 /* One step of at most `limit` entries (or one of the scan's), timed and
  * counted.  Returns 0, or -1 with an exception set. */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent);
+/* Whether the next step mtp_run_step() takes is one of the written-page scan's. */
+int mtp_next_step_scans(uint64_t now);
 
 /*
  * Scheduling (mtp_schedule.c).

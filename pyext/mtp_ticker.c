@@ -15,6 +15,9 @@
  *
  * Left to a collection.  While collections come often, a due step first
  * waits up to 10 ms for the next one's end (mtp_ticker_leave_to_collection).
+ * A collection's end does not take the written-page scan's steps
+ * as timer steps (mtp_gc_callback); the ticker cannot tell them apart off
+ * the GIL, so they wait out the grace, then go by the call as before.
  *
  * Asking, in two tries.  First a pending call (Py_AddPendingCall), run by
  * the main thread between two bytecodes.  Then, if it has not run within
