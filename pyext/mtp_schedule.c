@@ -9,14 +9,10 @@
  *   of its own duration; a collection step spends what the collections since
  *   the previous one earned, so the pause mtp adds to the collector totals
  *   at most that share of the collector's own time.
- * - A timer step is asked for by the ticker thread (mtp_ticker.c): from a
- *   pending call, or with the GIL, as another Python thread would; or,
- *   while collections come often, it is taken at the next collection's
- *   end, which falls at an allocation (the ticker's grace; charged to the
- *   wall-time credit only, though it lengthens that pause).  Most programs
- *   spend little time in the collector, so without it a large heap would
- *   take minutes to cover, and a program with the collector off would never
- *   be observed.
+ * - A timer step runs outside any collection, from the ticker thread holding
+ *   the GIL, as another Python thread would.  Most programs spend little
+ *   time in the collector, so without it a large heap would take minutes to
+ *   cover, and a program with the collector off would never be observed.
  *
  * Both kinds draw on one wall-time credit too, earned at `timer_share` (2%)
  * of wall time, so that all steps together cost the program at most that: a
@@ -220,7 +216,6 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
     }
 
     now = mtp_now_ns();
-    __atomic_store_n(&mtp.last_collection_ns, now, __ATOMIC_RELAXED);
     mtp.pending_collections++;
     if (mtp.gc_start_ns && now > mtp.gc_start_ns) {
         mtp.pending_gc_ns += now - mtp.gc_start_ns;
@@ -228,23 +223,6 @@ PyObject *mtp_gc_callback(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         mtp_earn(&mtp.credit_ns, now - mtp.gc_start_ns, mtp.budget);
     }
     mtp_wall_earn(now);
-    /* A timer step that fell due is taken here, at an allocation, rather
-     * than where the ticker's call would run (see mtp_ticker.c's grace),
-     * and before a collection step, which its smaller credit would size
-     * smaller and which would use up the min_interval.  Not when the next
-     * step is the written-page scan's: with its takes and re-protections at
-     * collections' ends, the scan saw half the written pages on A* in the
-     * guest (fast share 0.88 against 0.98).  That one is left to the
-     * collection step below or the ticker's call, as before this rule. */
-    if (!mtp.observing && mtp_timer_due(now) && !mtp_next_step_scans(now)) {
-        uint64_t before = mtp.timer_steps;
-
-        mtp_timer_step(); /* fires mtp:gc_done itself */
-        if (mtp.timer_steps != before) {
-            mtp.timer_steps_collected++;
-            Py_RETURN_NONE;
-        }
-    }
     if (!mtp.observing && MTP_ATTACHED(objects) && now - mtp.last_observe_ns >= mtp.min_interval_ns)
         observed = mtp_step(&mtp.credit_ns, mtp.timer_share > 0 ? &mtp.timer_credit_ns : NULL,
                             &mtp.gc_step_ns_total);

@@ -103,14 +103,13 @@ typedef struct {
      * read off the GIL through atomic loads (mtp_load_f64, __atomic_load_n),
      * with it plainly.
      */
-    uint64_t last_observe_ns;    /* when the last step ended */
-    uint64_t min_interval_ns;    /* no step sooner than this after the last one */
-    double timer_share;          /* share of wall time all steps may take */
-    int64_t timer_credit_ns;     /* wall-time credit */
-    uint64_t timer_earned_ns;    /* timer credit was earned up to here */
-    uint64_t last_collection_ns; /* when the last collection ended, while traced */
-    double ns_per_entry;         /* a step's cost per entry: walk, sort, tables, records */
-    double step_fixed_ns;        /* the rest but the scan: storage credited, hints */
+    uint64_t last_observe_ns; /* when the last step ended */
+    uint64_t min_interval_ns; /* no step sooner than this after the last one */
+    double timer_share;       /* share of wall time all steps may take */
+    int64_t timer_credit_ns;  /* wall-time credit */
+    uint64_t timer_earned_ns; /* timer credit was earned up to here */
+    double ns_per_entry;      /* a step's cost per entry: walk, sort, tables, records */
+    double step_fixed_ns;     /* the rest but the scan: storage credited, hints */
 
     /*
      * The GIL's, everything below.
@@ -200,7 +199,6 @@ typedef struct {
     uint64_t timer_steps;
     uint64_t timer_calls_posted;       /* atomic, the ticker's: steps asked by pending call */
     uint64_t timer_gil_takes;          /* the GIL's: the ticker took it, the call too late */
-    uint64_t timer_steps_collected;    /* timer steps a collection's end ran (the ticker's grace) */
     uint64_t extents_credited;         /* storage credited through its owner's written page */
     uint64_t gc_ns_total;              /* the collector's own time while traced */
     uint64_t gc_step_ns_total;         /* steps inside collections: their added pause */
@@ -414,8 +412,6 @@ PyObject *mtp_settings(PyObject *module, PyObject *ignored);
 /* One step of at most `limit` entries (or one of the scan's), timed and
  * counted.  Returns 0, or -1 with an exception set. */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent);
-/* Whether the next step mtp_run_step() takes is one of the written-page scan's. */
-int mtp_next_step_scans(uint64_t now);
 
 /*
  * Scheduling (mtp_schedule.c).

@@ -379,26 +379,19 @@ static void mtp_scan_step(uint64_t now)
  * state the scan is in, the objects' steps are never starved. */
 #define MTP_SCAN_STEPS_IN_ROW 3
 
-static unsigned mtp_scan_steps_in_row; /* the GIL owns it */
-
-/* Whether the next step (not forced to scan) is one of the scan's. */
-int mtp_next_step_scans(uint64_t now)
-{
-    return mtp_scan_steps_in_row < MTP_SCAN_STEPS_IN_ROW &&
-           (mtp.wp_sample_next != 0 || mtp.written_len > 0 || mtp_written_due(now));
-}
-
 /* One step, timed and counted whatever asked for it: one of the scan's
  * when it is due (never with force_scan, never four in a row), else an
  * observation of at most `limit` entries.  Returns mtp_observe()'s status
  * (-1 with an exception set). */
 int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spent)
 {
+    static unsigned scan_steps_in_row; /* the GIL owns it */
     uint64_t start = mtp_now_ns(), end;
     int rc = 0, scan_only;
 
-    scan_only = !force_scan && mtp_next_step_scans(start);
-    mtp_scan_steps_in_row = scan_only ? mtp_scan_steps_in_row + 1 : 0;
+    scan_only = !force_scan && scan_steps_in_row < MTP_SCAN_STEPS_IN_ROW &&
+                (mtp.wp_sample_next != 0 || mtp.written_len > 0 || mtp_written_due(start));
+    scan_steps_in_row = scan_only ? scan_steps_in_row + 1 : 0;
     mtp.observing = 1;
     if (scan_only) {
         *observed = 0;

@@ -13,12 +13,6 @@
  * This is also how a program with the collector off (gc.disable()) is
  * observed.
  *
- * Left to a collection.  While collections come often, a due step first
- * waits up to 10 ms for the next one's end (mtp_ticker_leave_to_collection).
- * A collection's end does not take the written-page scan's steps
- * as timer steps (mtp_gc_callback); the ticker cannot tell them apart off
- * the GIL, so they wait out the grace, then go by the call as before.
- *
  * Asking, in two tries.  First a pending call (Py_AddPendingCall), run by
  * the main thread between two bytecodes.  Then, if it has not run within
  * MTP_PENDING_PATIENCE_MS (at once, after a call that came late), the
@@ -197,36 +191,9 @@ static int mtp_ticker_wait_ms(void)
     return ms < 5 ? 5 : ms > 50 ? 50 : (int)ms;
 }
 
-/* How long a due step waits for a collection to take it, when collections
- * come that often. */
-#define MTP_COLLECTION_GRACE_NS (10 * 1000000ull)
-
-/*
- * Whether to leave a due step to the next collection's end for now (and how
- * many ms to sleep first).  Before 3.12, the ticker's pending call runs only
- * when the main thread next takes the GIL, so in a loop that lets go of it
- * (numpy's sum(), a read) every timer step lands at that one point and reads
- * the same reference counts: buffers read in the loop looked never touched.
- * Collections end at allocations, wherever in the loop they fall.  Only
- * while collections come within the grace: the wait is then short.
- * `due_since` is the ticker's: when the step fell due, 0 when not due.
- */
-static int mtp_ticker_leave_to_collection(uint64_t now, uint64_t *due_since, int *sleep_ms)
-{
-    uint64_t last = __atomic_load_n(&mtp.last_collection_ns, __ATOMIC_RELAXED);
-
-    if (*due_since == 0)
-        *due_since = now;
-    if (now - last >= MTP_COLLECTION_GRACE_NS || now - *due_since >= MTP_COLLECTION_GRACE_NS)
-        return 0;
-    *sleep_ms = (int)((*due_since + MTP_COLLECTION_GRACE_NS - now) / 1000000) + 1;
-    return 1;
-}
-
 static void *mtp_ticker_main(void *Py_UNUSED(arg))
 {
-    int prefaulting = 0, serving = 0, traced, fd, grace_ms = 0;
-    uint64_t due_since = 0, now;
+    int prefaulting = 0, serving = 0, traced, fd;
 
     pthread_mutex_lock(&mtp_ticker_mu);
     while (mtp_ticker_state == MTP_TICKER_RUNNING) {
@@ -235,9 +202,7 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
          * faulted in. */
         mtp_ticker_sleep(!MTP_TRACING() ? MTP_TICKER_DORMANT_MS
                          : prefaulting  ? 5
-                         : grace_ms     ? grace_ms
                                         : mtp_ticker_wait_ms());
-        grace_ms = 0;
         if (mtp_ticker_state != MTP_TICKER_RUNNING)
             break;
         fd = mtp_ticker_take_closing();
@@ -250,14 +215,8 @@ static void *mtp_ticker_main(void *Py_UNUSED(arg))
         pthread_mutex_lock(&mtp_ticker_mu);
         if (mtp_ticker_state != MTP_TICKER_RUNNING)
             break;
-        now = mtp_now_ns();
-        if (!traced || !mtp_timer_due(now)) {
-            due_since = 0;
+        if (!traced || !mtp_timer_due(mtp_now_ns()))
             continue;
-        }
-        if (mtp_ticker_leave_to_collection(now, &due_since, &grace_ms))
-            continue;
-        due_since = 0;
         mtp_ticker_ask_step();
     }
     if (serving)

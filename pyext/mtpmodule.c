@@ -154,7 +154,6 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "timer_calls", __atomic_load_n(&mtp.timer_calls_posted, __ATOMIC_RELAXED)) <
             0 ||
         mtp_put_u64(d, "timer_gil_takes", mtp.timer_gil_takes) < 0 ||
-        mtp_put_u64(d, "timer_steps_collected", mtp.timer_steps_collected) < 0 ||
         mtp_put_u64(d, "gc_ns_total", mtp.gc_ns_total) < 0 ||
         mtp_put_u64(d, "gc_step_ns_total", mtp.gc_step_ns_total) < 0 ||
         mtp_put_u64(d, "timer_step_ns_total", mtp.timer_step_ns_total) < 0 ||

@@ -986,11 +986,10 @@ def main():
                   "budgeted round-robin slice of the heap + merge + USDT firing, at most every "
                   "0.5 s); observe % and gc % = mtp's observation time and the collections' "
                   "own time (mtp-trace JSON gc_ms) as shares of the workload loop's wall time; "
-                  "GC pause +% = time of the collection steps (those paid from the "
-                  "collections' own credit) / the collector's own time (budget: 20%); timer % "
-                  "= timer steps as a share of wall time (budget: 2%), including those taken at "
-                  "a collection's end (mtp.stats() timer_steps_collected); cycle s = time to "
-                  "observe the whole heap once (mtp-trace JSON cycle_s)."),
+                  "GC pause +% = time of the steps taken inside collections / the collector's "
+                  "own time (budget: 20%); timer % = steps from mtp's timer, outside "
+                  "collections, as a share of wall time (budget: 2%); cycle s = time to observe "
+                  "the whole heap once (mtp-trace JSON cycle_s)."),
         "kernel_note": kernel_note(kernel, args),
         "sd_rule": (
             "Soft-dirty (--softdirty): the pages the kernel saw the workload write "
