@@ -11,6 +11,15 @@
  * guest-physical address space at index p.  A counter wraps at 2^32; the
  * harness's windows are far shorter than that many accesses to one page.
  * Each vCPU has its own counters: no atomics on the emulated access path.
+ *
+ * Counting can be switched off and on while the guest runs (version 2): the
+ * host writes count_want.  Off, every access returns at once.  Started off
+ * (count=0), the plugin has instrumented nothing yet and the guest runs at
+ * TCG's own speed until the host first asks to count: then the plugin has
+ * QEMU re-translate all code with its callback, once, and sets instrumented.
+ * Once only, because QEMU 7.2 frees the callbacks' arrays at a code flush
+ * while a vCPU may still point at them (tools/vm/README.md).  make vm-eval
+ * uses this to leave the boot and the first workload's build uncounted.
  */
 #ifndef MTP_ACCESS_H
 #define MTP_ACCESS_H
@@ -18,7 +27,7 @@
 #include <stdint.h>
 
 #define MTP_ACCESS_MAGIC   0x7373636170746d00ull /* "\0mtpacss" little-endian */
-#define MTP_ACCESS_VERSION 1
+#define MTP_ACCESS_VERSION 2
 #define MTP_ACCESS_KINDS   2 /* loads, stores */
 
 struct mtp_access_header {
@@ -30,6 +39,8 @@ struct mtp_access_header {
     uint32_t sample;     /* one memory instruction in `sample` is instrumented */
     uint64_t outside;    /* accesses above the counted range (a larger guest than said) */
     uint64_t io;         /* accesses to I/O memory, not counted per page */
+    uint32_t count_want;   /* written by the host: 1 count, 0 do not */
+    uint32_t instrumented; /* written by the plugin: its callback is in the code */
 };
 
 /* The offset of vCPU v's counters of kind k (0 loads, 1 stores). */

@@ -4,7 +4,9 @@ sampler's move accounting, the per-run summary, the report's tables and
 goal check, and the access-weighted metrics (access_metrics.py).  The kernel-facing parts (soft-dirty, hugetlb, DAMON sysfs,
 mtp-trace) run for real only in the guest, in make vm-eval itself.
 Ends with "N passed, N failed"."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,7 +159,7 @@ class AccessHostTest(unittest.TestCase):
             path, pages, vcpus = os.path.join(tmp, "counts"), 16, 2
             arr = np.zeros((vcpus, 2, pages), dtype=np.uint32)
             head = access_counts.HEADER.pack(access_counts.MAGIC, access_counts.VERSION, 12,
-                                             pages, vcpus, 1, 0, 0)
+                                             pages, vcpus, 1, 0, 0, 1, 1)
 
             def write():
                 with open(path, "wb") as f:
@@ -181,6 +183,41 @@ class AccessHostTest(unittest.TestCase):
             self.assertEqual((w1["idx"].tolist(), w1["loads"].tolist(), w1["stores"].tolist()),
                              ([3], [2], [7]))
             self.assertEqual((w2["idx"].tolist(), w2["stores"].tolist()), ([9], [1]))
+            # Requests without a switch leave counting as the file says (on).
+            self.assertEqual([bool(w["counted"]) for w in (w0, w1, w2)], [False, True, True])
+
+    def test_requests_switch_counting_and_windows_say_whether_counted(self):
+        """The guest's count=0|1: written to count_want; a window is counted
+        only if the plugin counted from its start to its end.  The test
+        plays the plugin's part by writing `instrumented` itself."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path, pages = os.path.join(tmp, "counts"), 8
+            with open(path, "wb") as f:
+                f.write(access_counts.HEADER.pack(access_counts.MAGIC, access_counts.VERSION, 12,
+                                                  pages, 1, 1, 0, 0, 0, 0))
+                f.write(bytes(2 * pages * 4))
+            hs = os.path.join(tmp, "hs")
+            os.makedirs(hs)
+            win = access_host.Windows(path, hs, switch_timeout=0.05)
+
+            def request(k, text, plugin_on):
+                with open(path, "r+b") as f:  # the plugin's switch, already made
+                    f.seek(access_counts.INSTRUMENTED_AT)
+                    f.write(access_counts.COUNT_WANT.pack(plugin_on))
+                with open(os.path.join(hs, "r.%d.req" % k), "w") as f:
+                    f.write(text)
+                win.serve()
+                with open(path, "rb") as f:
+                    f.seek(access_counts.COUNT_WANT_AT)
+                    want = access_counts.COUNT_WANT.unpack(f.read(4))[0]
+                return bool(np.load(os.path.join(hs, "r.%d.npz" % k))["counted"]), want
+
+            self.assertEqual(request(0, "count=0\n", 0), (False, 0))  # the build
+            self.assertEqual(request(1, "count=1\n", 1), (False, 1))  # switched on here
+            self.assertEqual(request(2, "count=1\n", 1), (True, 1))   # counted throughout
+            self.assertEqual(request(3, "count=0\n", 1), (True, 0))   # the last scored window
+            self.assertEqual(request(4, "count=1\n", 0), (False, 1))  # off until now
+            self.assertEqual(win.switch_failed, 1)  # the plugin never confirmed: said so
 
 
 class AccessReportTest(unittest.TestCase):
@@ -225,6 +262,15 @@ class AccessReportTest(unittest.TestCase):
             self.assertAlmostEqual(x["slow_hot"], 0.7)
             self.assertAlmostEqual(x["slow_expired"], 0.0)
             self.assertAlmostEqual(x["slow_unseen"], 0.1)
+            # A window the plugin did not count throughout (its file says
+            # so) is left out like a missing one.
+            for name in ("bfs_50_c_1.3.pages.npz", "bfs_50_c_1.3.npz"):
+                shutil.copy(os.path.join(d, name.replace(".3.", ".2.")), os.path.join(d, name))
+            with np.load(os.path.join(d, "bfs_50_c_1.3.npz")) as w:
+                np.savez(os.path.join(d, "bfs_50_c_1.3.npz"), counted=False, **dict(w))
+            vm_eval_report.add_access(res, d, 100.0, 250.0)
+            x = res["runs"][0]["access"]
+            self.assertEqual((x["windows"], x["missed_windows"]), (1, 1))
             self.assertAlmostEqual(x["access_share"] + x["slow_hot"] + x["slow_expired"] +
                                    x["slow_unseen"], 1.0)
             table = "\n".join(vm_eval_report.access_table(
@@ -414,7 +460,36 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(runs[("bfs", 0.25, "b2")]["fast_share"], 0.95)
         g = vm_eval_report.goals(res, runs)[0]
         self.assertFalse(g["beats"])
-        self.assertIn("re-measured m0 to m1", vm_eval_report.header(res, "x"))
+        self.assertIn("1 runs of configuration(s) b2 measured m0 to m1", vm_eval_report.header(res, "x"))
+
+    def test_a_matrix_measured_in_parts_is_merged_with_its_scores(self):
+        """A part saved with --save-runs keeps its access scores without its
+        windows, and brings its workloads and sizes into the tables."""
+        part = results(0.9, 0.85, 10 << 20, 20 << 20)
+        part["args"].update(workloads=["astar"], shares=[0.5], commit="abc1234")
+        part["calibration"] = {"astar": {"footprint": 100 << 20}}
+        part["runs"] = [dict(run("astar", 0.5, "c", 0.8, 1 << 20), access_run="astar_50_c_1",
+                             access_spans={"0": [1, 2], "1": [2, 3]},
+                             samples=[{"k": 1, "phase": "run"}],
+                             access=access_metrics.run_metrics([access_metrics.window_metrics(
+                                 [77, 23], [True, False], 1)]))]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "part.json")
+            vm_eval_report.save_runs(part, path)
+            with open(path) as f:
+                saved = json.load(f)
+        self.assertNotIn("samples", saved["runs"][0])
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        vm_eval_report.merge(res, saved)
+        with tempfile.TemporaryDirectory() as empty:
+            vm_eval_report.add_access(res, empty, 100.0, 250.0)  # no windows: scores kept
+        cells = vm_eval_report.index(res)
+        self.assertEqual(cells[("astar", 0.5, "c")]["access"]["access_share"], 0.77)
+        self.assertEqual((res["args"]["workloads"], res["args"]["shares"]),
+                         (["bfs", "astar"], [0.25, 0.5]))
+        self.assertIn("astar", res["calibration"])
+        self.assertIn("at abc1234", vm_eval_report.header(res, "x"))
+        self.assertIn("#### astar", vm_eval_report.tables(res))
 
     def test_benchmarks_section_is_replaced_not_duplicated(self):
         res = results(0.9, 0.85, 10 << 20, 20 << 20)

@@ -16,26 +16,33 @@ import argparse
 import mmap
 import struct
 import sys
+import time
 
 import numpy as np
 
 MAGIC = 0x7373636170746D00
-VERSION = 1
+VERSION = 2
 KINDS = 2  # loads, stores
-# struct mtp_access_header: magic, version, page_shift, n_pages, n_vcpus, sample, outside, io
-HEADER = struct.Struct("<QIIQIIQQ")
+# struct mtp_access_header: magic, version, page_shift, n_pages, n_vcpus, sample, outside, io,
+# count_want, instrumented
+HEADER = struct.Struct("<QIIQIIQQII")
+COUNT_WANT = struct.Struct("<I")
+COUNT_WANT_AT = HEADER.size - 8
+INSTRUMENTED_AT = HEADER.size - 4
 
 
 class Counts:
-    """A mapped count file: header fields and snapshot()."""
+    """A mapped count file: header fields, snapshot() and, mapped writable,
+    the switch that turns counting off and on (set_counting())."""
 
-    def __init__(self, path):
-        with open(path, "rb") as f:
-            self.map = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    def __init__(self, path, writable=False):
+        with open(path, "r+b" if writable else "rb") as f:
+            self.map = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | (
+                mmap.PROT_WRITE if writable else 0))
         if len(self.map) < HEADER.size:
             raise ValueError("%s: %d bytes, shorter than the header" % (path, len(self.map)))
-        (magic, version, self.page_shift, self.n_pages, self.n_vcpus, self.sample, _, _) = \
-            HEADER.unpack_from(self.map)
+        (magic, version, self.page_shift, self.n_pages, self.n_vcpus, self.sample, _, _, _,
+         _) = HEADER.unpack_from(self.map)
         if magic != MAGIC or version != VERSION:
             raise ValueError("%s: not an mtp access count file of version %d (magic %#x, "
                              "version %d)" % (path, VERSION, magic, version))
@@ -48,6 +55,23 @@ class Counts:
 
     def outside_io(self):
         return HEADER.unpack_from(self.map)[6:8]
+
+    def counting(self):
+        """Whether the plugin counts now: asked to (count_want), and its
+        callback is in the translated code (instrumented)."""
+        return all(COUNT_WANT.unpack_from(self.map, at)[0] != 0
+                   for at in (COUNT_WANT_AT, INSTRUMENTED_AT))
+
+    def set_counting(self, on, timeout=5.0, poll=0.005):
+        """Asks the plugin to count (or not).  Off, and on again after the
+        first time, take effect at once; the first time on waits until the
+        plugin has re-translated the guest's code (at a vCPU's next idle or
+        resume).  Returns whether the plugin counts now."""
+        COUNT_WANT.pack_into(self.map, COUNT_WANT_AT, 1 if on else 0)
+        end = time.monotonic() + timeout
+        while on and not self.counting() and time.monotonic() < end:
+            time.sleep(poll)
+        return self.counting()
 
     def snapshot(self):
         """(loads, stores) per page, summed over the vCPUs, as uint32 arrays
@@ -81,8 +105,9 @@ def main():
         snap = window(snap, tuple(np.load(args.since)))
     loads, stores = (x.astype(np.uint64) for x in snap)
     outside, io = c.outside_io()
-    print("pages %d, vcpus %d, sample 1/%d; loads %d, stores %d; outside %d, io %d"
-          % (c.n_pages, c.n_vcpus, c.sample, loads.sum(), stores.sum(), outside, io))
+    print("pages %d, vcpus %d, sample 1/%d, counting %s; loads %d, stores %d; outside %d, io %d"
+          % (c.n_pages, c.n_vcpus, c.sample, "on" if c.counting() else "off", loads.sum(),
+             stores.sum(), outside, io))
     per_gib = 1 << (30 - c.page_shift)
     for g in range(0, c.n_pages, per_gib):
         l, s = int(loads[g:g + per_gib].sum()), int(stores[g:g + per_gib].sum())

@@ -14,6 +14,15 @@ The guest waits for the .ok before it reads where the pages are, so that
 both sides close the window at the same moment, give or take the request's
 trip through the shared directory (polled every 20 ms here).
 
+A request that holds "count=1" or "count=0" also switches the plugin's
+counting on or off from that boundary on: the guest counts only the windows
+it scores.  QEMU starts with the plugin's code uninstrumented (count=0), so
+the boot and everything up to the first counted window run at TCG's own
+speed; the first switch on waits (at most 5 s) until the plugin has
+instrumented the code, and from then on, off only makes each access return
+at once (include/mtp_access.h says why it is never uninstrumented again).
+Each window's file says whether counting was on throughout (`counted`).
+
 Exits with COMMAND's status; the count file is removed.
 """
 import argparse
@@ -32,12 +41,13 @@ import access_counts  # noqa: E402
 POLL_S = 0.02
 
 
-def qemu_wrapper(tmp, plugin, counts, gib):
-    """A script that runs QEMU with the plugin, for vm.sh's MTP_VM_QEMU."""
+def qemu_wrapper(tmp, plugin, counts, gib, count=True):
+    """A script that runs QEMU with the plugin, for vm.sh's MTP_VM_QEMU;
+    count: whether counting starts on."""
     path = os.path.join(tmp, "qemu")
     with open(path, "w") as f:
-        f.write("#!/bin/sh\nexec qemu-system-x86_64 -plugin %s,out=%s,gib=%d \"$@\"\n"
-                % (plugin, counts, gib))
+        f.write("#!/bin/sh\nexec qemu-system-x86_64 -plugin %s,out=%s,gib=%d,count=%d \"$@\"\n"
+                % (plugin, counts, gib, 1 if count else 0))
     os.chmod(path, 0o755)
     return path
 
@@ -46,16 +56,36 @@ class Windows:
     """Answers the guest's requests: one snapshot per boundary, the window
     since the run's previous boundary saved beside the request."""
 
-    def __init__(self, counts_path, directory):
+    def __init__(self, counts_path, directory, switch_timeout=5.0):
         self.counts_path, self.dir = counts_path, directory
+        self.switch_timeout = switch_timeout
         self.counts = None
         self.last = {}  # run -> its previous snapshot
+        self.on = {}  # run -> whether the plugin counted from its previous boundary on
         self.served = 0
+        self.switch_failed = 0
 
     def _counts(self):
         if self.counts is None and os.path.exists(self.counts_path):
-            self.counts = access_counts.Counts(self.counts_path)
+            self.counts = access_counts.Counts(self.counts_path, writable=True)
         return self.counts
+
+    def _switch(self, path):
+        """The request's count=0|1, applied; returns whether the plugin counts
+        now (a request without one leaves counting as it is)."""
+        with open(path) as f:
+            text = f.read().strip()
+        if text not in ("count=0", "count=1"):
+            return self.counts.counting()
+        want = text == "count=1"
+        on = self.counts.set_counting(want, timeout=self.switch_timeout)
+        if want and not on:
+            self.switch_failed += 1
+            print("access_host: %s: the plugin did not switch counting on within 5 s; "
+                  "the next window is not counted" % os.path.basename(path), file=sys.stderr)
+        # Switched off, the plugin may count a little longer (it switches at a
+        # vCPU's next idle): the window is not scored either way.
+        return want and on
 
     def serve(self):
         for name in sorted(os.listdir(self.dir)):
@@ -76,8 +106,11 @@ class Windows:
                 idx = np.zeros(0, np.uint32)
                 loads = stores = np.zeros(0, np.uint32)
             self.last[run] = now
+            # Counted throughout: on since the previous boundary and still on.
+            counted = bool(self.on.get(run) and counts.counting())
+            self.on[run] = self._switch(os.path.join(self.dir, name))
             tmp = os.path.join(self.dir, base + ".tmp.npz")
-            np.savez(tmp, idx=idx, loads=loads, stores=stores)
+            np.savez(tmp, idx=idx, loads=loads, stores=stores, counted=counted)
             os.rename(tmp, os.path.join(self.dir, base + ".npz"))
             with open(os.path.join(self.dir, base + ".ok"), "w"):
                 pass
@@ -101,7 +134,8 @@ def main():
     os.makedirs(args.dir, exist_ok=True)
     counts = "/dev/shm/mtp-access-eval-%d" % os.getpid()
     with tempfile.TemporaryDirectory(prefix="mtp-access-") as tmp:
-        env = dict(os.environ, MTP_VM_QEMU=qemu_wrapper(tmp, args.plugin, counts, args.gib))
+        env = dict(os.environ,
+                   MTP_VM_QEMU=qemu_wrapper(tmp, args.plugin, counts, args.gib, count=False))
         win = Windows(counts, args.dir)
         proc = subprocess.Popen(cmd, env=env)
         try:
@@ -114,7 +148,9 @@ def main():
             rc = proc.wait()
             if os.path.exists(counts):
                 os.unlink(counts)
-    print("access_host: %d window boundaries served" % win.served, file=sys.stderr)
+    print("access_host: %d window boundaries served%s" % (
+        win.served, ", counting not switched on at %d" % win.switch_failed
+        if win.switch_failed else ""), file=sys.stderr)
     return rc
 
 

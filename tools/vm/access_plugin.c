@@ -9,7 +9,12 @@
  * count file (include/mtp_access.h); on_translate() instruments a block's
  * memory instructions once, at translation; on_access() runs on every
  * access of an instrumented instruction and increments one counter of its
- * vCPU's own set, so no two threads write one counter.
+ * vCPU's own set, so no two threads write one counter, unless the host
+ * has switched counting off (count_want).  Started with count=0, the plugin
+ * instruments nothing until the host first asks to count: follow_host(), at
+ * a vCPU's idle or resume, then has QEMU re-translate all code once
+ * (qemu_plugin_reset), and on_reset() marks the code instrumented before any
+ * block runs again.
  *
  *   qemu-system-x86_64 ... -plugin build/vm/mtp_access.so,out=/dev/shm/F,gib=6
  *
@@ -18,7 +23,8 @@
  * kmem tiering places it, at least its end), vcpus=N (counter sets, 2 by
  * default; an access from a higher vCPU is counted as outside), sample=N
  * (instrument one memory instruction in N, chosen by its address, to cut
- * the plugin's cost; 1 by default: every one).
+ * the plugin's cost; 1 by default: every one), count=0|1 (1 by default: count
+ * from the start; 0: instrument nothing until the host first asks).
  *
  * The plugin API (v1, QEMU 7.2) is declared below from its documentation:
  * Debian packages no header for it.
@@ -49,6 +55,8 @@ typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_
 typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                                           uint64_t vaddr, void *userdata);
 typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+typedef void (*qemu_plugin_simple_cb_t)(qemu_plugin_id_t id);
+typedef void (*qemu_plugin_vcpu_simple_cb_t)(qemu_plugin_id_t id, unsigned int vcpu_index);
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
@@ -61,6 +69,10 @@ bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr);
 uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr);
 bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
+void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
+void qemu_plugin_register_vcpu_resume_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
+/* Removes every callback, flushes the translated code, then calls cb. */
+void qemu_plugin_reset(qemu_plugin_id_t id, qemu_plugin_simple_cb_t cb);
 
 #define MTP_PLUGIN_EXPORT __attribute__((visibility("default")))
 /* The API version this plugin was written against: QEMU refuses a plugin
@@ -71,14 +83,27 @@ MTP_PLUGIN_EXPORT int qemu_plugin_version = 1;
 static struct mtp_access_header *counts_header;
 static uint32_t *counts;   /* counts_header's counter sets */
 static size_t counts_size; /* the mapping's bytes */
+/* Atomic: set by the vCPU that asks QEMU for the one reset, never cleared.
+ * counts_header->instrumented is written only by on_reset(), which QEMU runs
+ * with every vCPU stopped.  Only one reset: QEMU 7.2 frees the callbacks'
+ * arrays at every code flush, but a vCPU whose instrumented instruction
+ * left its block early (a fault, HLT) keeps pointing at its array, and the
+ * next memory access from QEMU's C code (an interrupt's stack frame) calls
+ * through freed memory: it aborted "qemu_plugin_vcpu_mem_cb: code should not
+ * be reached" when this plugin switched off and on again.  The first flush
+ * is safe: no code was instrumented before it. */
+static int switching;
 
 static void on_access(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *userdata)
 {
-    struct qemu_plugin_hwaddr *hw = qemu_plugin_get_hwaddr(info, vaddr);
     const struct mtp_access_header *h = counts_header;
+    struct qemu_plugin_hwaddr *hw;
     uint64_t page;
 
     (void)userdata;
+    if (!__atomic_load_n(&counts_header->count_want, __ATOMIC_RELAXED))
+        return; /* switched off by the host: before the costlier lookup */
+    hw = qemu_plugin_get_hwaddr(info, vaddr);
     if (!hw)
         return; /* user-mode emulation only */
     if (qemu_plugin_hwaddr_is_io(hw)) {
@@ -109,6 +134,8 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     size_t n = qemu_plugin_tb_n_insns(tb);
 
     (void)id;
+    if (!__atomic_load_n(&counts_header->instrumented, __ATOMIC_RELAXED))
+        return; /* not yet asked to count: the block runs as TCG translated it */
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 
@@ -116,6 +143,39 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             qemu_plugin_register_vcpu_mem_cb(insn, on_access, QEMU_PLUGIN_CB_NO_REGS,
                                              QEMU_PLUGIN_MEM_RW, NULL);
     }
+}
+
+static void follow_host(qemu_plugin_id_t id, unsigned int vcpu);
+static void on_qemu_exit(qemu_plugin_id_t id, void *userdata);
+
+static void register_callbacks(qemu_plugin_id_t id)
+{
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    qemu_plugin_register_vcpu_idle_cb(id, follow_host);
+    qemu_plugin_register_vcpu_resume_cb(id, follow_host);
+    qemu_plugin_register_atexit_cb(id, on_qemu_exit, NULL);
+}
+
+/* QEMU calls this with every vCPU out of its translated code and the code
+ * cache empty: blocks translated from now on are instrumented. */
+static void on_reset(qemu_plugin_id_t id)
+{
+    __atomic_store_n(&counts_header->instrumented, 1, __ATOMIC_RELEASE);
+    register_callbacks(id);
+}
+
+/* At a vCPU's idle and resume (a guest with a vCPU to spare passes here many
+ * times a second): the first time the host asks to count, ask QEMU to
+ * re-translate.  The host waits for `instrumented`. */
+static void follow_host(qemu_plugin_id_t id, unsigned int vcpu)
+{
+    (void)vcpu;
+    if (!__atomic_load_n(&counts_header->count_want, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&counts_header->instrumented, __ATOMIC_ACQUIRE))
+        return;
+    if (__atomic_exchange_n(&switching, 1, __ATOMIC_ACQ_REL))
+        return;
+    qemu_plugin_reset(id, on_reset);
 }
 
 static void on_qemu_exit(qemu_plugin_id_t id, void *userdata)
@@ -144,14 +204,17 @@ static int uint_arg(const char *arg, const char *name, unsigned long max, unsign
     return 0;
 }
 
-static int map_counts(const char *path, uint64_t n_pages, uint32_t n_vcpus, uint32_t sample)
+static int map_counts(const char *path, uint64_t n_pages, uint32_t n_vcpus, uint32_t sample,
+                      uint32_t count)
 {
     struct mtp_access_header h = {.magic = MTP_ACCESS_MAGIC,
                                   .version = MTP_ACCESS_VERSION,
                                   .page_shift = 12,
                                   .n_pages = n_pages,
                                   .n_vcpus = n_vcpus,
-                                  .sample = sample};
+                                  .sample = sample,
+                                  .count_want = count,
+                                  .instrumented = count};
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     void *p;
 
@@ -177,7 +240,7 @@ static int map_counts(const char *path, uint64_t n_pages, uint32_t n_vcpus, uint
 MTP_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
                                           char **argv)
 {
-    unsigned long gib = 0, vcpus = 2, sample = 1;
+    unsigned long gib = 0, vcpus = 2, sample = 1, count = 1;
     const char *out = NULL;
 
     (void)info;
@@ -188,13 +251,17 @@ MTP_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t
             out = argv[i] + 4;
             continue;
         }
+        if (!strcmp(argv[i], "count=0") || !strcmp(argv[i], "count=1")) {
+            count = argv[i][6] == '1';
+            continue;
+        }
         if ((rc = uint_arg(argv[i], "gib", 1024, &gib)) == -1 &&
             (rc = uint_arg(argv[i], "vcpus", 64, &vcpus)) == -1)
             rc = uint_arg(argv[i], "sample", 1u << 20, &sample);
         if (rc == -1)
             fprintf(stderr,
                     "mtp_access: unknown argument '%s' (out=PATH, gib=N, vcpus=N, "
-                    "sample=N)\n",
+                    "sample=N, count=0|1)\n",
                     argv[i]);
         if (rc < 0)
             return -1;
@@ -204,9 +271,9 @@ MTP_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t
                         "count, in GiB)\n");
         return -1;
     }
-    if (map_counts(out, (uint64_t)gib << 18, (uint32_t)vcpus, (uint32_t)sample) < 0)
+    if (map_counts(out, (uint64_t)gib << 18, (uint32_t)vcpus, (uint32_t)sample, (uint32_t)count) <
+        0)
         return -1;
-    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
-    qemu_plugin_register_atexit_cb(id, on_qemu_exit, NULL);
+    register_callbacks(id);
     return 0;
 }

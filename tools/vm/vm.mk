@@ -3,7 +3,7 @@
 VM_ARGS ?=
 VM_OUT  ?= $(BUILD)/vm-out
 
-.PHONY: vm-fetch vm-shell vm-check vm-test vm-eval-softdirty vm-eval vm-plugin vm-access-check
+.PHONY: vm-fetch vm-shell vm-check vm-test vm-eval-softdirty vm-eval vm-eval-report vm-plugin vm-access-check
 
 # The QEMU TCG plugin that counts the guest's loads and stores per
 # guest-physical page (tools/vm/access_plugin.c; no QEMU header needed).
@@ -61,12 +61,26 @@ VM_EVAL_PLOT ?= docs/vm-eval
 # VM_EVAL_ACCESS=0 runs without it (soft-dirty only, the guest ~2x faster).
 VM_EVAL_ACCESS ?= 1
 VM_EVAL_ACCESS_DIR = $(VM_OUT)/vm-eval/access
+VM_EVAL_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 vm-eval: deps $(if $(filter 1,$(VM_EVAL_ACCESS)),$(VM_PLUGIN))
 	$(MAKE) all PYTHON=/usr/bin/python3
 	rm -rf $(VM_EVAL_ACCESS_DIR)
 	$(if $(filter 1,$(VM_EVAL_ACCESS)),/usr/bin/python3 tools/vm/access_host.py --plugin $(VM_PLUGIN) --dir $(VM_EVAL_ACCESS_DIR) --) \
-	    tools/vm/vm.sh run --timeout 43200 --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval.sh $(BUILD) $(VM_OUT) $(if $(filter 1,$(VM_EVAL_ACCESS)),--access $(VM_EVAL_ACCESS_DIR)) $(VM_EVAL_OPTS)'
+	    tools/vm/vm.sh run --timeout 43200 --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval.sh $(BUILD) $(VM_OUT) --commit $(VM_EVAL_COMMIT) $(if $(filter 1,$(VM_EVAL_ACCESS)),--access $(VM_EVAL_ACCESS_DIR)) $(VM_EVAL_OPTS)'
 	mkdir -p $(dir $(VM_EVAL_PLOT))
 	/usr/bin/python3 tools/vm/vm_eval_report.py $(VM_OUT)/vm-eval/results.json \
-	    $(foreach m,$(VM_EVAL_MERGE),--merge $(m)) --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) \
+	    $(foreach m,$(VM_EVAL_MERGE),--merge $(m)) --save-runs $(VM_OUT)/vm-eval/runs.json \
+	    --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) \
 	    --command "make vm-eval$(if $(VM_EVAL_OPTS), VM_EVAL_OPTS='$(VM_EVAL_OPTS)')"
+	@echo "vm-eval: runs scored in $(VM_OUT)/vm-eval/runs.json; keep it to merge with later parts (make vm-eval-report)"
+
+# The tables and plot again from runs saved by earlier make vm-eval's
+# (runs.json: scored, without their windows), with no guest run: a matrix
+# measured in parts.  Later files' runs replace earlier ones of the same cell.
+VM_EVAL_RUNS ?= $(sort $(wildcard docs/vm-eval-runs/*.json))
+vm-eval-report:
+	@test -n "$(VM_EVAL_RUNS)" || { echo "vm-eval-report: no runs: set VM_EVAL_RUNS='A.json B.json'"; exit 2; }
+	mkdir -p $(dir $(VM_EVAL_PLOT))
+	/usr/bin/python3 tools/vm/vm_eval_report.py $(firstword $(VM_EVAL_RUNS)) \
+	    $(foreach m,$(wordlist 2,$(words $(VM_EVAL_RUNS)),$(VM_EVAL_RUNS)),--merge $(m)) \
+	    --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) --command "make vm-eval, in parts"

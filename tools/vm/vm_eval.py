@@ -478,10 +478,13 @@ class AccessWindows:
         self.dir, self.run, self.timeout = directory, run, timeout
         self.answered = self.missed = 0
 
-    def boundary(self, k):
+    def boundary(self, k, count):
+        """Closes window k-1 and, from here on, has the plugin count or not
+        (count: only the windows the report scores are counted, the rest
+        of the guest runs without the plugin's cost)."""
         base = os.path.join(self.dir, "%s.%d" % (self.run, k))
-        with open(base + ".req.tmp", "w"):
-            pass
+        with open(base + ".req.tmp", "w") as f:
+            f.write("count=%d\n" % (1 if count else 0))
         os.rename(base + ".req.tmp", base + ".req")
         end = time.monotonic() + self.timeout
         while not os.path.exists(base + ".ok"):
@@ -548,11 +551,18 @@ class Sampler:
     def start(self):
         softdirty.clear(self.pid)
         if self.access:
-            self.access.boundary(0)
+            self.access.boundary(0, count=False)
 
-    def sample(self):
+    def finish(self):
+        """Counting off once the run is over."""
+        if self.access:
+            self.access.boundary(self.k + 1, count=False)
+
+    def sample(self, count=True):
+        """The window since the last sample; count: whether the plugin counts
+        the next one."""
         self.k += 1
-        counted = self.access.boundary(self.k) if self.access else False
+        counted = self.access.boundary(self.k, count) if self.access else False
         ranges = softdirty.heap_ranges(softdirty.maps(self.pid))
         present, written, entries = [], [], []
         with open("/proc/%d/pagemap" % self.pid, "rb", buffering=0) as f:
@@ -727,7 +737,9 @@ def run_one(args, numa, name, config, share, footprint):
                 damon.update()
             phase = wl.phase
             try:
-                s = sampler.sample()
+                # The build's windows are not scored (vm_eval_report's
+                # run_windows): counted from the first run-phase sample on.
+                s = sampler.sample(count=phase == "run")
             except (OSError, ValueError) as e:  # the process exited mid-read
                 if wl.alive() and wl.phase != "done":
                     log("%s/%s: sample failed: %s" % (name, config, e))
@@ -742,6 +754,7 @@ def run_one(args, numa, name, config, share, footprint):
                 log("%s/%s: no end after %d s, stopping" % (name, config, time.monotonic() - t0))
                 wl.proc.kill()
                 break
+        sampler.finish()
         vm1 = vmstat()
         res["agent_cpu_s"] = sum((cpu_seconds(t) or 0) - agent_cpu0[t] for t in agent_threads)
         if damon:
@@ -854,6 +867,7 @@ def calibrate(args, numa, name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
+    ap.add_argument("--commit", help="the host tree's commit, for the record (make vm-eval sets it)")
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--workloads", nargs="+",
                     default=["astar", "bellman_ford", "bfs", "bidirectional", "kcore",

@@ -76,14 +76,33 @@ def spread(v, lohi, n, spec="%.3f"):
 
 
 def merge(res, more):
-    """Runs of `more` replace those of res with the same key; the record
-    says which runs came from when."""
+    """Runs of `more` replace those of res with the same key, and its
+    workloads and sizes join res's tables (a matrix measured in parts, e.g.
+    saved with --save-runs); the record says which runs came from when."""
     key = lambda r: (r["workload"], r["share"], r["config"])  # noqa: E731
     replaced = {key(r) for r in more["runs"]}
     res["runs"] = [r for r in res["runs"] if key(r) not in replaced] + more["runs"]
+    a, b = res["args"], more.get("args", {})
+    a["workloads"] = a["workloads"] + [w for w in b.get("workloads", []) if w not in a["workloads"]]
+    a["shares"] = sorted(set(a["shares"]) | set(b.get("shares", [])))
+    for w, cal in more.get("calibration", {}).items():
+        res["calibration"].setdefault(w, cal)
     res.setdefault("merged", []).append({
         "started": more["started"], "finished": more.get("finished"),
+        "commit": more.get("args", {}).get("commit"),
         "configs": sorted({r["config"] for r in more["runs"]}), "runs": len(more["runs"])})
+
+
+def save_runs(res, path):
+    """res without what only the access join needs (each run's samples,
+    which are most of its size), for a later --merge: the access metrics are
+    already in each run."""
+    out = dict(res, runs=[{k: v for k, v in r.items() if k not in ("samples", "mtp_trace_stderr")}
+                          for r in res["runs"]])
+    with open(path + ".tmp", "w") as f:
+        json.dump(out, f, indent=None, separators=(",", ":"))
+        f.write("\n")
+    os.replace(path + ".tmp", path)
 
 
 def run_windows(r):
@@ -125,8 +144,8 @@ def add_access(res, directory, lat_fast, lat_slow):
     docstring); a window either side of which is missing is left out."""
     for r in res["runs"]:
         tag, fp = r.get("access_run"), (res["calibration"].get(r["workload"]) or {})
-        if not tag or not fp.get("footprint"):
-            continue
+        if not tag or not fp.get("footprint") or "samples" not in r:
+            continue  # no counts, or scored already (merged from --save-runs)
         fast_pages = int(r["share"] * fp["footprint"] / 4096)
         spans = {int(n): tuple(v) for n, v in r["access_spans"].items()}
         offsets = plugin_offsets(spans)
@@ -137,6 +156,9 @@ def add_access(res, directory, lat_fast, lat_slow):
                 counts, saved = np.load(base + ".npz"), np.load(base + ".pages.npz")
             except OSError:
                 missed += 1
+                continue
+            if "counted" in counts and not counts["counted"]:
+                missed += 1  # the plugin did not count throughout
                 continue
             n = 6 << 18  # the plugin's default space, 6 GiB of pages
             loads = np.zeros(max(n, int(counts["idx"].max()) + 1 if len(counts["idx"]) else n),
@@ -305,12 +327,15 @@ def header(res, cmd):
     return "\n".join([
         "Measured %s to %s in the two-tier guest (kernel %s, TCG, 2 vCPUs; node 0 %d MiB "
         "and node 1 %d MiB, node 1 CPU-less; memory tiers, fast to slow: nodes %s), on a 2-core Debian 12 host. "
-        "Command: `%s`." % (res["started"], res.get("finished", "(unfinished)"),
-                            res["kernel"], nt.get("0", nt.get(0, 0)) // MIB,
-                            nt.get("1", nt.get(1, 0)) // MIB,
-                            " | ".join(v for _, v in sorted(tiers.items())), cmd),
-        "".join("Runs of configuration(s) %s re-measured %s to %s and merged (`--merge`). " % (
-            ", ".join(m["configs"]), m["started"], m.get("finished") or "(unfinished)")
+        "Command: `%s`%s." % (res["started"], res.get("finished", "(unfinished)"),
+                              res["kernel"], nt.get("0", nt.get(0, 0)) // MIB,
+                              nt.get("1", nt.get(1, 0)) // MIB,
+                              " | ".join(v for _, v in sorted(tiers.items())), cmd,
+                              ", at %s" % a["commit"] if a.get("commit") else ""),
+        "".join("%d runs of configuration(s) %s measured %s to %s%s and merged (`--merge`). " % (
+            m.get("runs", 0), ", ".join(m["configs"]), m["started"],
+            m.get("finished") or "(unfinished)",
+            " at %s" % m["commit"] if m.get("commit") else "")
             for m in res.get("merged", [])),
         "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d. "
         "Fast-tier access share: the mean over the run phase's windows of the share of the "
@@ -408,6 +433,9 @@ def main():
     ap.add_argument("--command", default="make vm-eval", help="the command, for the record")
     ap.add_argument("--access", metavar="DIR",
                     help="the access counts' directory (default: RESULTS' directory's access/)")
+    ap.add_argument("--save-runs", metavar="OUT",
+                    help="write the runs, scored, without their windows (~100x smaller), "
+                         "for a later --merge: to measure the matrix in parts")
     args = ap.parse_args()
     try:
         with open(args.results) as f:
@@ -430,6 +458,8 @@ def main():
                    res["args"].get("lat_slow", 250.0))
     elif args.access:
         sys.exit("vm_eval_report: no directory %s" % args.access)
+    if args.save_runs:
+        save_runs(res, args.save_runs)
     body = header(res, args.command) + tables(res)
     print(body)
     if args.plot:
