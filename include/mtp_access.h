@@ -33,12 +33,12 @@
 struct mtp_access_header {
     uint64_t magic;
     uint32_t version;
-    uint32_t page_shift; /* 12 */
-    uint64_t n_pages;    /* guest-physical pages counted: [0, n_pages << page_shift) */
-    uint32_t n_vcpus;    /* counter sets that follow */
-    uint32_t sample;     /* one memory instruction in `sample` is instrumented */
-    uint64_t outside;    /* accesses above the counted range (a larger guest than said) */
-    uint64_t io;         /* accesses to I/O memory, not counted per page */
+    uint32_t page_shift;   /* 12 */
+    uint64_t n_pages;      /* guest-physical pages counted: [0, n_pages << page_shift) */
+    uint32_t n_vcpus;      /* counter sets that follow */
+    uint32_t sample;       /* one memory instruction in `sample` is instrumented */
+    uint64_t outside;      /* accesses above the counted range (a larger guest than said) */
+    uint64_t io;           /* accesses to I/O memory, not counted per page */
     uint32_t count_want;   /* written by the host: 1 count, 0 do not */
     uint32_t instrumented; /* written by the plugin: its callback is in the code */
 };
