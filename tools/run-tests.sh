@@ -38,6 +38,7 @@ suite "cost tripwire (traced/untraced CPU <= 1.5x)" /usr/bin/python3 tests/integ
 if [ "${MTP_SKIP_VM:-0}" != 1 ] && make -s -n vm-test >/dev/null 2>&1; then
     suite "two-tier VM tests" make -s vm-test
     suite "the guest's access-count plugin against known writes" make -s vm-access-check
+    suite "vm.sh boots again after a stale int3 at boot" /usr/bin/python3 tests/tools/test_vm_boot_again.py
 fi
 
 # Each suite ends with "N passed, N failed"; add up the last one of each.

@@ -118,6 +118,8 @@ else
 	# Raw output: no \n -> \r\n translation on the way to the host's stdout.
 	exec 3<>/dev/ttyS0
 	$bb stty raw -echo <&3 2>/dev/null
+	# The host boots again, once, a guest whose kernel failed before this line.
+	echo "MTP-CMD-START" >/dev/ttyS1
 	$bb env -i $bb sh -c '. /run/mtp/env; exec /bin/sh -c "$(cat /run/mtp/cmd)"' \
 		</dev/null >&3 2>&3 3>&-
 	rc=$?
