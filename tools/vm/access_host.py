@@ -81,8 +81,9 @@ class Windows:
         on = self.counts.set_counting(want, timeout=self.switch_timeout)
         if want and not on:
             self.switch_failed += 1
-            print("access_host: %s: the plugin did not switch counting on within 5 s; "
-                  "the next window is not counted" % os.path.basename(path), file=sys.stderr)
+            print("access_host: %s: the plugin did not switch counting on within %g s; "
+                  "the next window is not counted" % (os.path.basename(path), self.switch_timeout),
+                  file=sys.stderr)
         # Switched off, the plugin may count a little longer (it switches at a
         # vCPU's next idle): the window is not scored either way.
         return want and on
