@@ -252,6 +252,20 @@ class Traced:
         return out, err, terr
 
 
+def scan_rotated(obj, since):
+    """Whether an interval report `obj` says the written-page scan's sample
+    has visited every page: the scan held its stride for `since` intervals,
+    three rotations plus 4 (see wait_for_coverage).  Without the scan
+    (backed off, as it does when a loaded machine makes its faults dear)
+    heat comes from reference counts alone, which need two looks at an
+    object: two cycles.  One read the map when nothing was warm yet (AUC
+    0.500 in CI, the scan backed off)."""
+    if obj.get("written_scan") != "on":
+        return obj.get("cycles", 0) >= 2
+    stride = obj.get("written_stride", 0)
+    return since >= max(16, 3 * stride + 4)
+
+
 def wait_for_coverage(t, obj, limit_s=40.0):
     """Reads interval reports until the extension has observed the whole heap
     once (`cycles`; until then the map holds the part its steps reached: 53%
@@ -267,13 +281,7 @@ def wait_for_coverage(t, obj, limit_s=40.0):
     stride, since, seen, start = obj.get("written_stride", 0), 0, 0, time.monotonic()
 
     def covered():
-        # Without the scan (backed off, as it does when a loaded machine
-        # makes its faults dear) heat comes from reference counts alone,
-        # which need two looks at an object: two cycles.  One read the map
-        # when nothing was warm yet (AUC 0.500 in CI, the scan backed off).
-        if obj.get("written_scan") != "on":
-            return obj.get("cycles", 0) >= 2
-        return obj.get("cycles", 0) >= 1 and since >= max(16, 3 * stride + 4)
+        return obj.get("cycles", 0) >= 1 and scan_rotated(obj, since)
 
     while not covered() and time.monotonic() - start < limit_s:
         obj = t.read_json_line()
