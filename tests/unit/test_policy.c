@@ -692,6 +692,54 @@ static void test_hotter_pages_displace_lazily(void **state)
     sim_free(s);
 }
 
+static void lazy_2_budget_2_room_only(struct mtp_policy_config *c)
+{
+    lazy_2_budget_2(c);
+    c->demote_for_room = true;
+}
+
+/* By default a page cold for N intervals goes even with room to spare, and
+ * the plan says the demotion was idle. */
+static void test_idle_demotions_are_counted(void **state)
+{
+    struct sim *s = sim_new(lazy_2_budget_2);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 1);
+    assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
+    assert_int_equal(s->st.demote, 1);
+    assert_int_equal(s->st.idle, 1);
+    sim_free(s);
+}
+
+/* demote_for_room: a cold page stays while the budget has room, is not
+ * counted as held back, and still makes room for a hotter page. */
+static void test_room_only_keeps_cold_pages_until_room_is_needed(void **state)
+{
+    struct sim *s = sim_new(lazy_2_budget_2_room_only);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);
+    for (int i = 0; i < 6; i++) {
+        sim_step(s);
+        assert_int_equal(s->n_moves, 0);
+        assert_int_equal(s->st.deferred, 0);
+    }
+    sim_add(s, 1, 20, FAST); /* the budget is full now */
+    sim_add(s, 1, 900, SLOW);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 2);
+    assert_int_equal(s->moves[0].addr, BASE); /* the cold page makes the room */
+    assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
+    assert_int_equal(s->moves[1].reason, MTP_MOVE_PROMOTE);
+    assert_int_equal(s->st.idle, 0);
+    assert_int_equal(count_on(s, FAST), 2);
+    sim_free(s);
+}
+
 /* ---- rate cap ---- */
 
 static void cap_3_pages(struct mtp_policy_config *c)
@@ -1338,6 +1386,8 @@ int main(void)
         cmocka_unit_test(test_severe_excess_ignores_laziness),
         cmocka_unit_test(test_mild_excess_stays_lazy_and_blocks_promotion),
         cmocka_unit_test(test_hotter_pages_displace_lazily),
+        cmocka_unit_test(test_idle_demotions_are_counted),
+        cmocka_unit_test(test_room_only_keeps_cold_pages_until_room_is_needed),
         cmocka_unit_test(test_rate_cap_limits_bytes_per_interval),
         cmocka_unit_test(test_moves_array_capacity_is_a_limit),
         cmocka_unit_test(test_commit_counts_by_outcome),

@@ -78,9 +78,11 @@ CONFIGS = {
     # An experiment, not in the default matrix: demotion four times lazier
     # (a page cold for 8 intervals, adapting up only).
     "cl": "mtp --lazy=8 --lazy-min=8",
+    # An experiment: no idle demotions, a page leaves node 0 only for room.
+    "cr": "mtp --demote-for-room",
 }
-MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl")
-DEFAULT_CONFIGS = [c for c in CONFIGS if c != "cl"]
+MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl", "cr")
+DEFAULT_CONFIGS = [c for c in CONFIGS if c not in ("cl", "cr")]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
 DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -712,7 +714,8 @@ def run_one(args, numa, name, config, share, footprint):
         if config in MTP_CONFIGS:
             extra = {"d": ["--eager"], "cn": ["--no-written-scan"],
                      "en": ["--no-written-scan"], "cs": ["--no-sweep"],
-                     "cl": ["--lazy=8", "--lazy-min=8"]}.get(config, [])
+                     "cl": ["--lazy=8", "--lazy-min=8"],
+                     "cr": ["--demote-for-room"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:
@@ -780,7 +783,10 @@ def run_one(args, numa, name, config, share, footprint):
                 {"t": l["elapsed_s"], "hot": l["hot_pages"], "written": l["written_pages"],
                  **{k: l["tiering"][k] for k in ("on_fast", "on_slow", "promoted_bytes",
                                                  "demoted_bytes", "pingpongs", "lazy_n",
-                                                 "budget_bytes", "budget_used_bytes")}}
+                                                 "budget_bytes", "budget_used_bytes")},
+                 # why it demoted: idle (no room was needed) or for room
+                 "idle_demote_bytes": l["tiering"].get("planned_idle_demote_bytes", 0),
+                 "planned_demote_bytes": l["tiering"].get("planned_demote_bytes", 0)}
                 for l in tracer.lines if "tiering" in l]
             if ti:
                 res["mtp"] = {"promoted_bytes": ti[-1]["totals"]["promoted_pages"] * PAGE,

@@ -231,6 +231,7 @@ struct planner {
     uint64_t fast;           /* projected fast bytes */
     size_t victim;           /* coldest-first cursor: index into c from the end */
     size_t untracked_victim; /* the same, over untracked pages */
+    size_t idle_from;        /* moves[idle_from..] are step 3's idle demotions */
     bool promotions_held;    /* the cap, the array or a backoff stopped promoting */
     bool demotions_held;     /* the slow node refused the last ones */
 };
@@ -331,7 +332,10 @@ static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
     if (!pl->promotions_held)
         promote_within_budget(pl, budget);
 
-    /* 3: the rest of the lazy demotions */
+    /* 3: the rest of the lazy demotions, unless only room may demote */
+    pl->idle_from = pl->n_moves;
+    if (pl->p->cfg.demote_for_room)
+        return;
     pl->victim = 0;
     while ((v = next_victim(pl, false, false)) && can_spend(pl, 1))
         demote(pl, v);
@@ -513,6 +517,7 @@ static void count_plan(const struct planner *pl, struct mtp_policy_stats *st)
         } else {
             st->demote += pl->moves[i].reason == MTP_MOVE_DEMOTE;
             st->over_budget += pl->moves[i].reason == MTP_MOVE_OVER_BUDGET;
+            st->idle += i >= pl->idle_from;
             st->demote_bytes += PAGE_BYTES;
         }
     }
@@ -520,8 +525,8 @@ static void count_plan(const struct planner *pl, struct mtp_policy_stats *st)
         const struct cand *c = &pl->c[i];
 
         /* step 3 takes every lazy demotion the cap allows, so any left over
-         * were held back by it */
-        if (lazy_eligible(pl, c) ||
+         * were held back by it (or by demote_for_room, which holds none) */
+        if ((lazy_eligible(pl, c) && !pl->p->cfg.demote_for_room) ||
             (pl->promotions_held && !c->taken && c->selected && c->cls == MTP_TIER_SLOW))
             st->deferred++;
     }

@@ -32,9 +32,14 @@
  *    demoted first to make room.
  *  - Rate cap ordering.  Budget repair first (it protects the fast node),
  *    then promotions with the demotions that make room for them, then the
- *    remaining lazy demotions: a cold page left on the fast tier costs only
- *    capacity that nobody is waiting for.  Held-back moves are re-planned
- *    next interval.
+ *    remaining lazy demotions ("idle" ones: no room was needed for them): a
+ *    cold page left on the fast tier costs only capacity that nobody is
+ *    waiting for.  Held-back moves are re-planned next interval.
+ *  - Room only (demote_for_room).  No idle demotions: a page leaves the
+ *    fast tier only to get back within the budget or to make room for a
+ *    promotion.  Reads that write nothing leave mtp no signal, so a page the
+ *    program still reads can look cold; with room to spare, keeping it is
+ *    free, demoting it is not.
  *  - Adaptation.  Only DEMOTE moves are judged (N governs only them).  A
  *    demoted page selected for the fast tier again within pingpong_window
  *    intervals is a ping-pong (merely hot is not enough: a page beyond the
@@ -75,6 +80,7 @@ struct mtp_policy_config {
     unsigned lazy_min;
     unsigned lazy_max;
     bool eager;                      /* baseline: N = 1, no adaptation */
+    bool demote_for_room;            /* only steps 1-2: no idle demotions */
     uint64_t max_bytes_per_interval; /* rate cap x interval; 0 = no cap */
     unsigned pingpong_window;        /* intervals a demotion is judged for, 1..4096 */
 };
@@ -128,6 +134,7 @@ struct mtp_policy_stats {
     size_t promote;   /* planned moves by reason */
     size_t demote;
     size_t over_budget;
+    size_t idle; /* of demote: lazy demotions no room needed */
     uint64_t promote_bytes;
     uint64_t demote_bytes; /* DEMOTE and OVER_BUDGET */
     size_t deferred;       /* wanted moves held back by the cap or the array */
