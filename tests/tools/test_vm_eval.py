@@ -281,6 +281,18 @@ class AccessReportTest(unittest.TestCase):
                          {0: 0, 1: 262144})
 
 
+class DemotionReasonsTest(unittest.TestCase):
+    def test_idle_and_room_demotions_add_up_over_the_intervals(self):
+        mib = 1 << 20
+        iv = [{"idle_demote_bytes": 2 * mib, "planned_demote_bytes": 5 * mib},
+              {"idle_demote_bytes": 0, "planned_demote_bytes": mib}]
+        self.assertEqual(vm_eval_report.demotions_by_reason({"mtp_intervals": iv}), "2.0 / 4.0")
+        # runs without the reasons (not mtp, or recorded before them) say so
+        self.assertEqual(vm_eval_report.demotions_by_reason({}), "-")
+        self.assertEqual(vm_eval_report.demotions_by_reason(
+            {"mtp_intervals": [{"demoted_bytes": mib}]}), "-")
+
+
 class AccessJoinTest(unittest.TestCase):
     def test_frames_are_counted_where_the_plugin_counts_their_node(self):
         present = access_metrics.PM_PRESENT

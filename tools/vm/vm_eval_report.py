@@ -284,6 +284,18 @@ def tables(res):
     return "\n".join(lines)
 
 
+def demotions_by_reason(r):
+    """mtp's planned demotions in a run, MiB: idle (no room was needed) /
+    for room (the budget, or a promotion); "-" where the run did not record
+    them (not mtp, or before the intervals kept the plan's reasons)."""
+    iv = r.get("mtp_intervals") or []
+    if not iv or "idle_demote_bytes" not in iv[0]:
+        return "-"
+    idle = sum(i["idle_demote_bytes"] for i in iv)
+    planned = sum(i["planned_demote_bytes"] for i in iv)
+    return "%.1f / %.1f" % (idle / MIB, (planned - idle) / MIB)
+
+
 def access_table(res, runs, w):
     """The access-weighted table of one workload, when its runs have one."""
     a = res["args"]
@@ -296,8 +308,9 @@ def access_table(res, runs, w):
            "| fast node | config | access share | oracle | share / oracle | modelled slowdown "
            "| rank rho | top-K | mtp hot pages | accesses mtp holds cold | accesses mtp never saw "
            "| on the slow node: mtp hot / expired / never seen "
+           "| mtp demoted MiB: idle / for room "
            "| accesses/window | windows (missed) | goal (c: >= 0.95 of the oracle, beats a, b, b2) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, c, r in rows:
         x = r["access"]
         goal = "-"
@@ -309,13 +322,13 @@ def access_table(res, runs, w):
             goal = "yes" if met else "**no**"
         lost = "-" if x.get("slow_hot") is None else "%.2f / %.2f / %.2f" % (
             x["slow_hot"], x["slow_expired"], x["slow_unseen"])
-        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
+        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
             s * 100, c, spread(x["access_share"], r.get("access_spread"), r.get("repeats")),
             x["oracle_share"],
             fmt(x.get("share_of_oracle"), "%.3f"), fmt(x.get("slowdown"), "%.3f"),
             fmt(x.get("rho"), "%.2f"), fmt(x.get("top_k"), "%.2f"),
             fmt(x.get("hot_pages"), "%.0f"), fmt(x.get("cold_share"), "%.2f"),
-            fmt(x.get("unseen_share"), "%.2f"), lost,
+            fmt(x.get("unseen_share"), "%.2f"), lost, demotions_by_reason(r),
             x["accesses_per_window"], x["windows"], x.get("missed_windows", 0)) + " %s |" % goal)
     out.append("")
     return out
