@@ -185,6 +185,13 @@ static void test_config_check(void **state)
     c.pingpong_window = 5000;
     assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "1 to 4096"));
+
+    mtp_policy_config_default(&c);
+    c.idle_floor_pct = 100;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), 0);
+    c.idle_floor_pct = 101;
+    assert_int_equal(mtp_policy_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "idle floor"));
 }
 
 static void test_bad_input(void **state)
@@ -695,7 +702,14 @@ static void test_hotter_pages_displace_lazily(void **state)
 static void lazy_2_budget_2_room_only(struct mtp_policy_config *c)
 {
     lazy_2_budget_2(c);
-    c->demote_for_room = true;
+    c->idle_floor_pct = 100;
+}
+
+static void lazy_2_budget_4_floor_50(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 4 * PG, 0};
+    c->lazy_initial = 2;
+    c->idle_floor_pct = 50;
 }
 
 /* By default a page cold for N intervals goes even with room to spare, and
@@ -715,8 +729,8 @@ static void test_idle_demotions_are_counted(void **state)
     sim_free(s);
 }
 
-/* demote_for_room: a cold page stays while the budget has room, is not
- * counted as held back, and still makes room for a hotter page. */
+/* An idle floor of 100%: a cold page stays while the budget has room, is
+ * not counted as held back, and still makes room for a hotter page. */
 static void test_room_only_keeps_cold_pages_until_room_is_needed(void **state)
 {
     struct sim *s = sim_new(lazy_2_budget_2_room_only);
@@ -736,6 +750,30 @@ static void test_room_only_keeps_cold_pages_until_room_is_needed(void **state)
     assert_int_equal(s->moves[0].reason, MTP_MOVE_DEMOTE);
     assert_int_equal(s->moves[1].reason, MTP_MOVE_PROMOTE);
     assert_int_equal(s->st.idle, 0);
+    assert_int_equal(count_on(s, FAST), 2);
+    sim_free(s);
+}
+
+/* An idle floor of 50%: idle demotions stop at half the budget, coldest
+ * first, and what the floor keeps is not counted as held back. */
+static void test_idle_floor_keeps_a_share_of_the_budget(void **state)
+{
+    struct sim *s = sim_new(lazy_2_budget_4_floor_50);
+
+    (void)state;
+    sim_add(s, 1, 0, FAST);
+    sim_add(s, 1, 1, FAST);
+    sim_add(s, 1, 2, FAST);
+    sim_add(s, 1, 3, FAST); /* all below the hot threshold: cold */
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 2);
+    assert_int_equal(s->moves[0].addr, BASE);
+    assert_int_equal(s->moves[1].addr, BASE + PG);
+    assert_int_equal(s->st.idle, 2);
+    assert_int_equal(s->st.deferred, 0);
+    sim_step(s);
+    assert_int_equal(s->n_moves, 0);
     assert_int_equal(count_on(s, FAST), 2);
     sim_free(s);
 }
@@ -1388,6 +1426,7 @@ int main(void)
         cmocka_unit_test(test_hotter_pages_displace_lazily),
         cmocka_unit_test(test_idle_demotions_are_counted),
         cmocka_unit_test(test_room_only_keeps_cold_pages_until_room_is_needed),
+        cmocka_unit_test(test_idle_floor_keeps_a_share_of_the_budget),
         cmocka_unit_test(test_rate_cap_limits_bytes_per_interval),
         cmocka_unit_test(test_moves_array_capacity_is_a_limit),
         cmocka_unit_test(test_commit_counts_by_outcome),

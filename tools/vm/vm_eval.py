@@ -78,11 +78,13 @@ CONFIGS = {
     # An experiment, not in the default matrix: demotion four times lazier
     # (a page cold for 8 intervals, adapting up only).
     "cl": "mtp --lazy=8 --lazy-min=8",
-    # An experiment: no idle demotions, a page leaves node 0 only for room.
-    "cr": "mtp --demote-for-room",
+    # Experiments: no idle demotions, a page leaves node 0 only for room (cr);
+    # idle demotions only while mtp holds more than 85% of its budget (ch).
+    "cr": "mtp --idle-floor=100",
+    "ch": "mtp --idle-floor=85",
 }
-MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl", "cr")
-DEFAULT_CONFIGS = [c for c in CONFIGS if c not in ("cl", "cr")]
+MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch")
+DEFAULT_CONFIGS = [c for c in CONFIGS if c not in ("cl", "cr", "ch")]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
 DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -715,7 +717,7 @@ def run_one(args, numa, name, config, share, footprint):
             extra = {"d": ["--eager"], "cn": ["--no-written-scan"],
                      "en": ["--no-written-scan"], "cs": ["--no-sweep"],
                      "cl": ["--lazy=8", "--lazy-min=8"],
-                     "cr": ["--demote-for-room"]}.get(config, [])
+                     "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:

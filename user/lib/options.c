@@ -397,10 +397,10 @@ const struct mtp_option mtp_option_table[] = {
      NULL, "Most N adaptation may reach (default 16)"},
     {"eager", 0, NULL, TIERING, PROGRAM, NULL, parse_flag, FIELD(policy.eager), 0, 0, clamp_on,
      "Demote after one cold interval, never adapt (a baseline)"},
-    {"demote-for-room", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(policy.demote_for_room),
-     0, 0, NULL,
-     "Demote only to make room, within the budget or for a promotion: pages that look cold stay "
-     "on the fast tier while it has room (default: demote them after N cold intervals too)"},
+    {"idle-floor", 0, "PCT", TIERING, OPERATOR, "0", parse_count, FIELD(policy.idle_floor_pct), 0,
+     100, NULL,
+     "Stop idle demotions (pages cold for N intervals that no room needs) once this process's "
+     "fast bytes are down to PCT percent of the budget; 100 demotes only to make room (default 0)"},
     {"dry-run", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(dry_run), 0, 0, NULL,
      "Decide and report, but move nothing"},
     {"no-migrate", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_migrate), 0, 0, NULL,

@@ -93,6 +93,11 @@ int mtp_policy_config_check(const struct mtp_policy_config *cfg, char *err, size
                     cfg->lazy_min, cfg->lazy_initial, cfg->lazy_max);
         return -EINVAL;
     }
+    if (cfg->idle_floor_pct > 100) {
+        mtp_set_err(err, errlen, "idle floor must be 0 to 100%% of the budget, not %u%%",
+                    cfg->idle_floor_pct);
+        return -EINVAL;
+    }
     if (!cfg->pingpong_window || cfg->pingpong_window > MAX_WINDOW) {
         mtp_set_err(err, errlen, "ping-pong window must be 1 to %d intervals", MAX_WINDOW);
         return -EINVAL;
@@ -232,6 +237,7 @@ struct planner {
     size_t victim;           /* coldest-first cursor: index into c from the end */
     size_t untracked_victim; /* the same, over untracked pages */
     size_t idle_from;        /* moves[idle_from..] are step 3's idle demotions */
+    bool idle_floor_reached; /* step 3 stopped at the idle floor, not the cap */
     bool promotions_held;    /* the cap, the array or a backoff stopped promoting */
     bool demotions_held;     /* the slow node refused the last ones */
 };
@@ -319,6 +325,12 @@ static void promote_within_budget(struct planner *pl, uint64_t budget)
     }
 }
 
+/* pct% of the budget, without overflowing a budget near UINT64_MAX */
+static uint64_t idle_floor_bytes(uint64_t budget, unsigned pct)
+{
+    return budget / 100 * pct + budget % 100 * pct / 100;
+}
+
 static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
 {
     struct cand *v;
@@ -332,13 +344,16 @@ static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
     if (!pl->promotions_held)
         promote_within_budget(pl, budget);
 
-    /* 3: the rest of the lazy demotions, unless only room may demote */
+    /* 3: the rest of the lazy demotions, down to the idle floor */
     pl->idle_from = pl->n_moves;
-    if (pl->p->cfg.demote_for_room)
-        return;
     pl->victim = 0;
-    while ((v = next_victim(pl, false, false)) && can_spend(pl, 1))
+    while ((v = next_victim(pl, false, false)) && can_spend(pl, 1)) {
+        if (pl->fast <= idle_floor_bytes(budget, pl->p->cfg.idle_floor_pct)) {
+            pl->idle_floor_reached = true;
+            break;
+        }
         demote(pl, v);
+    }
 }
 
 /* Counts the judgements of DEMOTE moves whose window has closed. */
@@ -525,8 +540,8 @@ static void count_plan(const struct planner *pl, struct mtp_policy_stats *st)
         const struct cand *c = &pl->c[i];
 
         /* step 3 takes every lazy demotion the cap allows, so any left over
-         * were held back by it (or by demote_for_room, which holds none) */
-        if ((lazy_eligible(pl, c) && !pl->p->cfg.demote_for_room) ||
+         * were held back by it, unless the idle floor stopped it first */
+        if ((lazy_eligible(pl, c) && !pl->idle_floor_reached) ||
             (pl->promotions_held && !c->taken && c->selected && c->cls == MTP_TIER_SLOW))
             st->deferred++;
     }

@@ -35,11 +35,12 @@
  *    remaining lazy demotions ("idle" ones: no room was needed for them): a
  *    cold page left on the fast tier costs only capacity that nobody is
  *    waiting for.  Held-back moves are re-planned next interval.
- *  - Room only (demote_for_room).  No idle demotions: a page leaves the
- *    fast tier only to get back within the budget or to make room for a
- *    promotion.  Reads that write nothing leave mtp no signal, so a page the
- *    program still reads can look cold; with room to spare, keeping it is
- *    free, demoting it is not.
+ *  - Idle floor (idle_floor_pct).  Idle demotions stop once the fast
+ *    bytes are down to that share of the budget; 100 demotes only to make
+ *    room.  Reads that write nothing leave mtp no signal, so a page the
+ *    program still reads can look cold: with room to spare, keeping it is
+ *    free, demoting it is not -- but some room kept free takes the
+ *    program's new allocations without going over the budget.
  *  - Adaptation.  Only DEMOTE moves are judged (N governs only them).  A
  *    demoted page selected for the fast tier again within pingpong_window
  *    intervals is a ping-pong (merely hot is not enough: a page beyond the
@@ -80,7 +81,7 @@ struct mtp_policy_config {
     unsigned lazy_min;
     unsigned lazy_max;
     bool eager;                      /* baseline: N = 1, no adaptation */
-    bool demote_for_room;            /* only steps 1-2: no idle demotions */
+    unsigned idle_floor_pct;         /* no idle demotions below this % of the budget */
     uint64_t max_bytes_per_interval; /* rate cap x interval; 0 = no cap */
     unsigned pingpong_window;        /* intervals a demotion is judged for, 1..4096 */
 };
