@@ -474,6 +474,16 @@ class ReportTest(unittest.TestCase):
         self.assertFalse(g["beats"])
         self.assertIn("1 runs of configuration(s) b2 measured m0 to m1", vm_eval_report.header(res, "x"))
 
+    def test_pooled_merge_adds_repeats_to_a_cell(self):
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        more = {"started": "m0", "finished": "m1",
+                "runs": [run("bfs", 0.25, "b2", 0.95, 1 << 20)]}
+        vm_eval_report.merge(res, more, pool=True)
+        self.assertEqual(len(res["runs"]), 7)
+        cell = vm_eval_report.index(res)[("bfs", 0.25, "b2")]
+        self.assertEqual(cell["repeats"], 2)
+        self.assertEqual(cell["spread"][1], 0.95)
+
     def test_a_matrix_measured_in_parts_is_merged_with_its_scores(self):
         """A part saved with --save-runs keeps its access scores without its
         windows, and brings its workloads and sizes into the tables."""

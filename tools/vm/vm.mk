@@ -78,11 +78,14 @@ vm-eval: deps $(if $(filter 1,$(VM_EVAL_ACCESS)),$(VM_PLUGIN))
 # (runs.json: scored, without their windows), with no guest run: a matrix
 # measured in parts.  Later files' runs replace earlier ones of the same cell.
 # VM_EVAL_BENCH= (empty) prints the tables without rewriting BENCHMARKS.md.
+# VM_EVAL_POOL=1: runs of the same cell in several parts are pooled, not
+# replaced (parts that measured the same code: more repeats per cell).
 VM_EVAL_RUNS ?= $(sort $(wildcard docs/vm-eval-runs/*.json))
 vm-eval-report:
 	@test -n "$(VM_EVAL_RUNS)" || { echo "vm-eval-report: no runs: set VM_EVAL_RUNS='A.json B.json'"; exit 2; }
 	mkdir -p $(dir $(VM_EVAL_PLOT))
 	/usr/bin/python3 tools/vm/vm_eval_report.py $(firstword $(VM_EVAL_RUNS)) \
 	    $(foreach m,$(wordlist 2,$(words $(VM_EVAL_RUNS)),$(VM_EVAL_RUNS)),--merge $(m)) \
-	    $(if $(VM_EVAL_BENCH),--benchmarks $(VM_EVAL_BENCH)) --plot $(VM_EVAL_PLOT) \
+	    $(if $(VM_EVAL_BENCH),--benchmarks $(VM_EVAL_BENCH)) $(if $(VM_EVAL_POOL),--pool) \
+	    --plot $(VM_EVAL_PLOT) \
 	    --command "make vm-eval, in parts"

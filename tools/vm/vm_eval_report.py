@@ -75,12 +75,13 @@ def spread(v, lohi, n, spec="%.3f"):
     return (spec + " [" + spec + ".." + spec + "] ×%d") % (v, lohi[0], lohi[1], n)
 
 
-def merge(res, more):
-    """Runs of `more` replace those of res with the same key, and its
-    workloads and sizes join res's tables (a matrix measured in parts, e.g.
-    saved with --save-runs); the record says which runs came from when."""
+def merge(res, more, pool=False):
+    """Runs of `more` replace those of res with the same key (with `pool`,
+    join them: the same code measured again, more repeats of a cell), and
+    its workloads and sizes join res's tables (a matrix measured in parts,
+    e.g. saved with --save-runs); the record says which runs came from when."""
     key = lambda r: (r["workload"], r["share"], r["config"])  # noqa: E731
-    replaced = {key(r) for r in more["runs"]}
+    replaced = set() if pool else {key(r) for r in more["runs"]}
     res["runs"] = [r for r in res["runs"] if key(r) not in replaced] + more["runs"]
     a, b = res["args"], more.get("args", {})
     a["workloads"] = a["workloads"] + [w for w in b.get("workloads", []) if w not in a["workloads"]]
@@ -443,6 +444,10 @@ def main():
     ap.add_argument("--merge", action="append", default=[],
                     help="another results.json whose runs replace the same workload, size and "
                          "configuration (e.g. a re-run of one configuration); repeatable")
+    ap.add_argument("--pool", action="store_true",
+                    help="--merge's runs join those of the same cell instead of replacing them: "
+                         "for parts that measured the same code, whose cells then have more "
+                         "repeats")
     ap.add_argument("--benchmarks", help="BENCHMARKS.md to update")
     ap.add_argument("--plot", help="write PREFIX.svg and PREFIX.png")
     ap.add_argument("--command", default="make vm-eval", help="the command, for the record")
@@ -464,7 +469,7 @@ def main():
                 more = json.load(f)
         except (OSError, ValueError) as e:
             sys.exit("vm_eval_report: cannot read %s: %s" % (extra, e))
-        merge(res, more)
+        merge(res, more, pool=args.pool)
     if not res.get("runs"):
         sys.exit("vm_eval_report: %s has no runs" % args.results)
     access = args.access or os.path.join(os.path.dirname(os.path.abspath(args.results)), "access")
