@@ -401,17 +401,21 @@ def test_inject_gdb_hangs(trace_bin, python, tmp):
     PATH runs the real gdb with 'shell sleep' before mtp-trace's script):
     past --inject-timeout mtp-trace interrupts, terminates, then kills gdb,
     never the target, says so, and the target runs on unchanged, not
-    stopped."""
+    stopped.  The wrapper hangs only with the target (mtp-trace runs gdb as
+    'gdb -p PID ...'): mtp-trace first probes gdb's calls on a sleep(1) of
+    its own with the same gdb, and a wrapper that hung there too failed this
+    test on every host where gdb's calls are safe (since 98d0b00)."""
     expected = alone_output(python, tmp)
     bindir = os.path.join(tmp, "hanging-gdb")
     os.makedirs(bindir, exist_ok=True)
     wrapper = os.path.join(bindir, "gdb")
-    with open(wrapper, "w") as f:
-        f.write('#!/bin/sh\nexec %s -ex "shell sleep %d" "$@"\n'
-                % (shutil.which("gdb"), int(20 * SLOW)))
-    os.chmod(wrapper, 0o755)
     before = inject_dirs()
     p = start_plain(python, tmp, 15 * SLOW)
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\n[ "$1 $2" = "-p %d" ] && exec %s -ex "shell sleep %d" "$@"\n'
+                'exec %s "$@"\n' % (p.pid, shutil.which("gdb"), int(20 * SLOW),
+                                    shutil.which("gdb")))
+    os.chmod(wrapper, 0o755)
     try:
         t0 = time.monotonic()
         r = subprocess.run([trace_bin, "--inject", "--inject-timeout", "%.0f" % (2 * SLOW),
