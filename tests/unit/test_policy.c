@@ -345,59 +345,6 @@ static void test_untracked_pages_count_toward_the_budget(void **state)
     sim_free(s);
 }
 
-/* Room only (no idle demotions), N = 1, tracked cold pages before untracked. */
-static void sweep_last_room_only(struct mtp_policy_config *c)
-{
-    budget_4_pages(c);
-    c->lazy_initial = 1;
-    c->idle_floor_pct = 100;
-    c->sweep_last = true;
-}
-
-static void test_sweep_last_makes_room_from_tracked_cold_pages_first(void **state)
-{
-    struct sim *s = sim_new(sweep_last_room_only);
-
-    (void)state;
-    sim_add(s, 2, 0, FAST); /* seen in use, cold now */
-    sim_add_untracked(s, 2);
-    sim_add(s, 2, 100, SLOW);
-    sim_plan(s);
-    assert_int_equal(s->n_moves, 4);
-    for (size_t i = 0; i < s->n_moves; i++) {
-        const struct mtp_policy_page *pg = sim_page(s, s->moves[i].addr);
-
-        assert_false(pg->untracked);
-        assert_int_equal(pg->heat, s->moves[i].to_node == FAST ? 100 : 0);
-    }
-    sim_free(s);
-}
-
-static void sweep_last_budget_2_lazy_3(struct mtp_policy_config *c)
-{
-    lazy_3(c);
-    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 2 * PG, 0};
-    c->sweep_last = true;
-}
-
-/* No tracked page is lazily demotable yet: the untracked go next, and a
- * severe excess then takes tracked pages whatever their streak. */
-static void test_sweep_last_then_untracked_then_any_tracked(void **state)
-{
-    struct sim *s = sim_new(sweep_last_budget_2_lazy_3);
-
-    (void)state;
-    sim_add(s, 4, 0, FAST);
-    sim_add_untracked(s, 4);
-    sim_plan(s);
-    assert_int_equal(s->n_moves, 6);
-    for (size_t i = 0; i < s->n_moves; i++) {
-        assert_int_equal(s->moves[i].to_node, SLOW);
-        assert_true(sim_page(s, s->moves[i].addr)->untracked == (i < 4));
-    }
-    sim_free(s);
-}
-
 static void budget_percent(struct mtp_policy_config *c)
 {
     c->fast_budget = (struct mtp_size){MTP_SIZE_PERCENT, 0, 25};
@@ -1465,8 +1412,6 @@ int main(void)
         cmocka_unit_test(test_untracked_pages_make_room_for_hot_ones),
         cmocka_unit_test(test_untracked_pages_are_not_demoted_proactively),
         cmocka_unit_test(test_untracked_pages_count_toward_the_budget),
-        cmocka_unit_test(test_sweep_last_makes_room_from_tracked_cold_pages_first),
-        cmocka_unit_test(test_sweep_last_then_untracked_then_any_tracked),
         cmocka_unit_test(test_percent_budget_follows_rss),
         cmocka_unit_test(test_watermark_limits_budget),
         cmocka_unit_test(test_lazy_demotion_needs_n_cold_intervals),

@@ -82,15 +82,9 @@ CONFIGS = {
     # idle demotions only while mtp holds more than 85% of its budget (ch).
     "cr": "mtp --idle-floor=100",
     "ch": "mtp --idle-floor=85",
-    # An experiment: room made from the pages mtp saw go cold before the
-    # fast pages it never saw touched (ct), and the same with no idle
-    # demotions (crt).
-    "ct": "mtp --sweep-last",
-    "crt": "mtp --idle-floor=100 --sweep-last",
 }
-MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch", "ct", "crt")
-EXPERIMENTS = ("cl", "cr", "ch", "ct", "crt")
-DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
+MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch")
+DEFAULT_CONFIGS = [c for c in CONFIGS if c not in ("cl", "cr", "ch")]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
 DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -723,9 +717,7 @@ def run_one(args, numa, name, config, share, footprint):
             extra = {"d": ["--eager"], "cn": ["--no-written-scan"],
                      "en": ["--no-written-scan"], "cs": ["--no-sweep"],
                      "cl": ["--lazy=8", "--lazy-min=8"],
-                     "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"],
-                     "ct": ["--sweep-last"],
-                     "crt": ["--idle-floor=100", "--sweep-last"]}.get(config, [])
+                     "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:

@@ -26,7 +26,7 @@ import access_metrics  # noqa: E402
 MIB = 1 << 20
 BEGIN = "<!-- vm-eval:begin (written by tools/vm/vm_eval_report.py) -->"
 END = "<!-- vm-eval:end -->"
-ORDER = ["a", "b", "b2", "c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch", "ct", "crt"]
+ORDER = ["a", "b", "b2", "c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch"]
 
 
 def fmt(v, spec="%.2f", none="-"):
@@ -383,7 +383,7 @@ def plot(res, prefix):
     colors = {"a": "#9e9e9e", "b": "#1f77b4", "b2": "#17becf", "c": "#d62728",
               "d": "#ff9896", "e": "#ff7f0e", "cn": "#8c564b", "en": "#c49c94",
               "cs": "#9467bd", "cl": "#e377c2", "cr": "#bcbd22",
-              "ch": "#7f7f7f", "ct": "#2ca02c", "crt": "#98df8a"}
+              "ch": "#7f7f7f"}
     by_access = any(r.get("access") for r in runs.values())
 
     def share(r):

@@ -235,7 +235,6 @@ struct planner {
     uint64_t spent;
     uint64_t fast;           /* projected fast bytes */
     size_t victim;           /* coldest-first cursor: index into c from the end */
-    size_t lazy_victim;      /* the same, over lazily demotable pages (sweep_last) */
     size_t untracked_victim; /* the same, over untracked pages */
     size_t idle_from;        /* moves[idle_from..] are step 3's idle demotions */
     bool idle_floor_reached; /* step 3 stopped at the idle floor, not the cap */
@@ -265,40 +264,23 @@ static bool lazy_eligible(const struct planner *pl, const struct cand *c)
            c->st->unselected >= pl->p->lazy_n;
 }
 
-/* The coldest lazily demotable tracked page, or NULL. */
-static struct cand *next_lazy_victim(struct planner *pl)
-{
-    for (; pl->lazy_victim < pl->n; pl->lazy_victim++) {
-        struct cand *c = &pl->c[pl->n - 1 - pl->lazy_victim];
-
-        if (lazy_eligible(pl, c))
-            return c;
-    }
-    return NULL;
-}
-
 /* The coldest unselected fast page that may go now, or NULL.  Untracked
- * pages go only when room is needed, and then first -- a tracked page that
- * went cold was at least seen in use -- or, with sweep_last, after the
- * lazily demotable tracked pages. */
+ * pages go only when room is needed, and then first: a tracked page that
+ * went cold was at least seen in use. */
 static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool need_room)
 {
-    struct cand *c;
-
     if (pl->demotions_held)
         return NULL;
-    if (need_room && pl->p->cfg.sweep_last && (c = next_lazy_victim(pl)))
-        return c;
     if (need_room) {
         for (; pl->untracked_victim < pl->n; pl->untracked_victim++) {
-            c = &pl->c[pl->n - 1 - pl->untracked_victim];
+            struct cand *c = &pl->c[pl->n - 1 - pl->untracked_victim];
 
             if (c->untracked && c->cls == MTP_TIER_FAST && !c->selected && !c->taken)
                 return c;
         }
     }
     for (; pl->victim < pl->n; pl->victim++) {
-        c = &pl->c[pl->n - 1 - pl->victim];
+        struct cand *c = &pl->c[pl->n - 1 - pl->victim];
 
         if (lazy_eligible(pl, c) || (ignore_laziness && c->cls == MTP_TIER_FAST && !c->selected &&
                                      !c->taken && !c->untracked))
@@ -319,7 +301,6 @@ static void promote_within_budget(struct planner *pl, uint64_t budget)
     struct cand *v;
 
     pl->victim = 0;
-    pl->lazy_victim = 0;
     pl->untracked_victim = 0;
     for (size_t i = 0; i < pl->n; i++) {
         struct cand *c = &pl->c[i];

@@ -26,11 +26,7 @@
  *    nothing for (never seen touched, or forgotten) count toward its fast
  *    bytes and are demoted to make room -- to get within the budget or for a
  *    promotion -- but never proactively: that mtp has not seen a page
- *    touched is weaker evidence than a tracked page going cold.  They go
- *    before tracked pages, unless sweep_last: then lazily demotable tracked
- *    pages go first, untracked ones next, and (severe excess) the other
- *    unselected tracked pages last.  Reads leave mtp no signal, so an
- *    untracked page may be one the program reads all the time.
+ *    touched is weaker evidence than a tracked page going cold.
  *  - Promotion.  Selected pages on slow nodes move up hottest first, only
  *    while our fast bytes stay within the budget; lazily demotable pages are
  *    demoted first to make room.
@@ -86,7 +82,6 @@ struct mtp_policy_config {
     unsigned lazy_max;
     bool eager;                      /* baseline: N = 1, no adaptation */
     unsigned idle_floor_pct;         /* no idle demotions below this % of the budget */
-    bool sweep_last;                 /* room comes from tracked cold pages first */
     uint64_t max_bytes_per_interval; /* rate cap x interval; 0 = no cap */
     unsigned pingpong_window;        /* intervals a demotion is judged for, 1..4096 */
 };
