@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * A QEMU TCG plugin that counts the two-tier guest's loads and stores per
- * guest-physical 4 KiB page: the ground truth of what the workload really
- * accesses, reads included, which soft-dirty (writes only, and perturbed by
+ * A QEMU TCG plugin that counts the two-tier guest's user-space loads and
+ * stores per guest-physical 4 KiB page: the ground truth of what the workload
+ * really accesses, reads included, which soft-dirty (writes only, and perturbed by
  * mtp's own write-protection) cannot give (issue 13).
  *
  * Where to start: qemu_plugin_install() parses the arguments and maps the
@@ -139,7 +139,12 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 
-        if (sampled(qemu_plugin_insn_vaddr(insn)))
+        uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
+
+        /* The program's own instructions only: the kernel's (top bit set
+         * on x86-64) include copying and zeroing a page it migrates, which
+         * would count as 8192 stores of the workload's in the new frame. */
+        if (!(vaddr >> 63) && sampled(vaddr))
             qemu_plugin_register_vcpu_mem_cb(insn, on_access, QEMU_PLUGIN_CB_NO_REGS,
                                              QEMU_PLUGIN_MEM_RW, NULL);
     }
