@@ -14,8 +14,11 @@ qemu_plugin_hwaddr_phys_addr() adds a RAM block's base twice, so node 1's
 pages are counted one node-0 size above their guest-physical address.  The
 offsets found are printed for the harness that joins counts to a workload's
 frames, and the plugin's slowdown is the probe loop's own time with it over
-without.  Run as root after `make all vm-plugin`; the last line is
-"N passed, N failed".
+without.  A third probe on node 0 has the kernel write its pages (read(2)
+from /dev/zero): the plugin counts user-space instructions only, so at node
+0's offset those frames must show almost no stores (a kernel that zeroes or
+copies a page it migrates must not count as the workload).  Run as root
+after `make all vm-plugin`; the last line is "N passed, N failed".
 """
 import argparse
 import os
@@ -71,21 +74,22 @@ def boot(args, qemu_wrapper, out, counts=None):
     probe = os.path.join(HERE, "access_probe.py")
     hs = os.path.join(out, "handshake")
     os.makedirs(hs)
-    cmd = "; ".join("numactl --membind=%d /usr/bin/python3 %s %d %d %d %s"
-                    % (n, probe, n, args.pages, node_rounds(args, n), hs) for n in (0, 1))
+    cmd = "; ".join("numactl --membind=%s /usr/bin/python3 %s %s %d %d %s %s"
+                    % (label[0], probe, label[0], args.pages, node_rounds(args, label),
+                       hs, "kernel" if label.endswith("k") else "user") for label in PROBES)
     start = time.monotonic()
     proc = subprocess.Popen([os.path.join(HERE, "vm.sh"), "run", "--out", out, "--rw", hs, "--",
                              cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    snaps, windows, steps = {}, {}, [(n, say, reply) for n in (0, 1)
+    snaps, windows, steps = {}, {}, [(n, say, reply) for n in PROBES
                                      for say, reply in (("ready", "go"), ("done", "end"))]
     try:
         while proc.poll() is None and steps:
             n, say, reply = steps[0]
-            if os.path.exists(os.path.join(hs, "%s-%d" % (say, n))):
+            if os.path.exists(os.path.join(hs, "%s-%s" % (say, n))):
                 if counts:
                     snaps[say, n] = access_counts.Counts(counts).snapshot()
-                open(os.path.join(hs, "%s-%d" % (reply, n)), "w").close()
+                open(os.path.join(hs, "%s-%s" % (reply, n)), "w").close()
                 steps.pop(0)
             time.sleep(0.01)
         stdout, stderr = proc.communicate(timeout=900)
@@ -96,20 +100,41 @@ def boot(args, qemu_wrapper, out, counts=None):
     wall = time.monotonic() - start
     probes = {}
     for line in stdout.splitlines():
-        m = re.match(r"PROBE (\d) (\d+) ([\d.]+) (.*)", line.strip())
+        m = re.match(r"PROBE (\dk?) (\d+) ([\d.]+) (.*)", line.strip())
         if m:
-            probes[int(m.group(1))] = (float(m.group(3)), [int(p, 16) for p in m.group(4).split()])
-    if proc.returncode != 0 or len(probes) != 2:
+            probes[m.group(1)] = (float(m.group(3)), [int(p, 16) for p in m.group(4).split()])
+    if proc.returncode != 0 or len(probes) != len(PROBES):
         raise GuestFailed("access_check: the guest run failed (exit %d):\n%s\n%s"
                           % (proc.returncode, stdout[-2000:], stderr[-2000:]))
-    for n in (0, 1):
+    for n in PROBES:
         if counts:
             windows[n] = access_counts.window(snaps["done", n], snaps["ready", n])
     return probes, wall, windows
 
 
-def node_rounds(args, node):
-    return args.rounds * 16 ** node
+# The probes, in the order they run: node 0 and node 1 written by the
+# program, then node 0 written by the kernel.
+PROBES = ("0", "1", "0k")
+# Stores per page per round the kernel probe's frames may show: its loop
+# touches none of them; the user probes show 256 or more.
+KERNEL_MAX_STORES = 8
+
+
+def node_rounds(args, label):
+    return args.rounds * 16 ** int(label[0])
+
+
+def check_kernel_probe(windows, probes, args, offset):
+    """Whether node 0's frames written by the kernel show (almost) no
+    stores at node 0's offset; prints the line that says so."""
+    pfns = np.array(probes["0k"][1]) + offset
+    rounds = node_rounds(args, "0k")
+    per_round = windows["0k"][1][pfns].astype(np.int64) / rounds
+    ok = per_round.max() < KERNEL_MAX_STORES
+    print("%s node 0, written by the kernel (read from /dev/zero): stores per page per round "
+          "max %.1f (must be < %d: the plugin counts user space only)"
+          % ("ok  " if ok else "FAIL", per_round.max(), KERNEL_MAX_STORES))
+    return ok
 
 
 def node_offset(loads, stores, pfns, rounds):
@@ -156,20 +181,22 @@ def main():
             traced, traced_wall, windows = boot_retried(args, wrapper, os.path.join(tmp, "plugin"),
                                                         counts)
             if args.keep:
-                np.save(args.keep, np.stack(windows[0] + windows[1]))
+                np.save(args.keep, np.stack(windows["0"] + windows["1"] + windows["0k"]))
                 with open(args.keep + ".probes", "w") as f:
                     f.write(repr(traced))
         finally:
             if os.path.exists(counts):
                 os.unlink(counts)
+    offsets = {}
     for node in (0, 1):
-        secs, pfns = traced[node]
-        rounds = node_rounds(args, node)
-        loads, stores = windows[node]
+        secs, pfns = traced[str(node)]
+        rounds = node_rounds(args, str(node))
+        loads, stores = windows[str(node)]
         found = node_offset(loads, stores, pfns, rounds)
         ok = len(found) == 1
         passed, failed = passed + ok, failed + (not ok)
         d = found[0] if ok else 0
+        offsets[node] = d if ok else None
         if not ok:  # what the frames themselves show, to tell why
             idx = np.array(pfns)
             print("     node %d's frames as counted (no offset): stores min %d median %d max "
@@ -179,7 +206,14 @@ def main():
               "per page per round %s; probe loop %.2f s with the plugin, %.2f s without: %.1fx"
               % ("ok  " if ok else "FAIL", node, len(pfns), found, d / 262144,
                  (stores[np.array(pfns) + d][:3] / rounds).round(1) if ok else "-",
-                 secs, plain[node][0], secs / max(plain[node][0], 1e-3)))
+                 secs, plain[str(node)][0], secs / max(plain[str(node)][0], 1e-3)))
+    if offsets[0] is None:
+        print("FAIL node 0, written by the kernel: not checked, node 0's offset not found")
+        failed += 1
+    elif check_kernel_probe(windows, traced, args, offsets[0]):
+        passed += 1
+    else:
+        failed += 1
     print("whole guest run (boot, two probes): %.1f s with the plugin, %.1f s without: %.1fx"
           % (traced_wall, plain_wall, traced_wall / plain_wall))
     print("%d passed, %d failed" % (passed, failed))

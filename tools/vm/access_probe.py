@@ -4,8 +4,10 @@ amount to PAGES pages of its own and prints their guest-physical frame
 numbers, so that the host can find them in the QEMU plugin's counts
 (tools/vm/access_check.py).  Needs root (/proc/self/pagemap's PFNs).
 
-usage: access_probe.py NODE [PAGES] [ROUNDS] [DIR]
-prints "PROBE NODE ROUNDS SECONDS PFN...".  With DIR (a share the host
+usage: access_probe.py NODE [PAGES] [ROUNDS] [DIR] [user|kernel]
+prints "PROBE LABEL ROUNDS SECONDS PFN...", LABEL the node, with a "k" after it
+in kernel mode: the pages are written by the kernel, read(2) from /dev/zero
+into them, which the plugin must not count as the program's.  With DIR (a share the host
 sees), it writes DIR/ready-NODE once its pages are in place and waits for
 DIR/go-NODE before writing, then DIR/done-NODE after, and waits for
 DIR/end-NODE before it exits (and frees its pages to others), so that the
@@ -22,7 +24,9 @@ import time
 node = sys.argv[1]
 pages = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-handshake = sys.argv[4] if len(sys.argv) > 4 else None
+handshake = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
+kernel = len(sys.argv) > 5 and sys.argv[5] == "kernel"
+label = node + ("k" if kernel else "")
 m = mmap.mmap(-1, pages * 4096)
 m[:] = b"\0" * len(m)  # every page present before its frame is read
 base = ctypes.addressof(ctypes.c_char.from_buffer(m)) >> 12
@@ -41,20 +45,28 @@ def handshake_step(say, wait):
     """Tells the host `say`, then waits for its `wait`."""
     if not handshake:
         return
-    open(os.path.join(handshake, "%s-%s" % (say, node)), "w").close()
+    open(os.path.join(handshake, "%s-%s" % (say, label)), "w").close()
     deadline = time.monotonic() + 120
-    while not os.path.exists(os.path.join(handshake, "%s-%s" % (wait, node))):
+    while not os.path.exists(os.path.join(handshake, "%s-%s" % (wait, label))):
         if time.monotonic() > deadline:
-            sys.exit("access_probe: no %s-%s in %s within 120 s" % (wait, node, handshake))
+            sys.exit("access_probe: no %s-%s in %s within 120 s" % (wait, label, handshake))
         time.sleep(0.01)
 
 
 handshake_step("ready", "go")
 start = time.monotonic()
-for _ in range(rounds):
-    for i in range(pages):
-        m[i * 4096:(i + 1) * 4096] = fill
+if kernel:
+    view = memoryview(m)
+    with open("/dev/zero", "rb", buffering=0) as zero:
+        for _ in range(rounds):
+            for i in range(pages):
+                zero.readinto(view[i * 4096:(i + 1) * 4096])
+    view.release()
+else:
+    for _ in range(rounds):
+        for i in range(pages):
+            m[i * 4096:(i + 1) * 4096] = fill
 elapsed = time.monotonic() - start
 handshake_step("done", "end")
-print("PROBE %s %d %.3f %s" % (node, rounds, elapsed,
+print("PROBE %s %d %.3f %s" % (label, rounds, elapsed,
                              " ".join("%x" % p for p in pfns)), flush=True)
