@@ -214,7 +214,7 @@ def main():
         passed += 1
     else:
         failed += 1
-    print("whole guest run (boot, two probes): %.1f s with the plugin, %.1f s without: %.1fx"
+    print("whole guest run (boot, three probes): %.1f s with the plugin, %.1f s without: %.1fx"
           % (traced_wall, plain_wall, traced_wall / plain_wall))
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -4,15 +4,15 @@ amount to PAGES pages of its own and prints their guest-physical frame
 numbers, so that the host can find them in the QEMU plugin's counts
 (tools/vm/access_check.py).  Needs root (/proc/self/pagemap's PFNs).
 
-usage: access_probe.py NODE [PAGES] [ROUNDS] [DIR] [user|kernel]
-prints "PROBE LABEL ROUNDS SECONDS PFN...", LABEL the node, with a "k" after it
-in kernel mode: the pages are written by the kernel, read(2) from /dev/zero
-into them, which the plugin must not count as the program's.  With DIR (a share the host
-sees), it writes DIR/ready-NODE once its pages are in place and waits for
-DIR/go-NODE before writing, then DIR/done-NODE after, and waits for
-DIR/end-NODE before it exits (and frees its pages to others), so that the
-host can snapshot the counts at both ends: the window then holds the
-probe's writes alone.
+usage: access_probe.py NODE [PAGES] [ROUNDS] [DIR|-] [user|kernel]
+prints "PROBE LABEL ROUNDS SECONDS PFN...": LABEL is NODE, with a "k" after
+it in kernel mode, where the kernel writes the pages (read(2) from
+/dev/zero into them), which the plugin must not count as the program's.
+With DIR (a share the host sees; "-" for none), it writes DIR/ready-LABEL
+once its pages are in place and waits for DIR/go-LABEL before writing, then
+DIR/done-LABEL after, and waits for DIR/end-LABEL before it exits (and
+frees its pages to others), so that the host can snapshot the counts at
+both ends: the window then holds the probe's writes alone.
 """
 import os
 import ctypes
