@@ -188,10 +188,10 @@ def main():
             if os.path.exists(counts):
                 os.unlink(counts)
     offsets = {}
-    for node in (0, 1):
-        secs, pfns = traced[str(node)]
-        rounds = node_rounds(args, str(node))
-        loads, stores = windows[str(node)]
+    for node in ("0", "1"):
+        secs, pfns = traced[node]
+        rounds = node_rounds(args, node)
+        loads, stores = windows[node]
         found = node_offset(loads, stores, pfns, rounds)
         ok = len(found) == 1
         passed, failed = passed + ok, failed + (not ok)
@@ -200,17 +200,17 @@ def main():
         if not ok:  # what the frames themselves show, to tell why
             idx = np.array(pfns)
             print("     node %d's frames as counted (no offset): stores min %d median %d max "
-                  "%d, loads max %d" % (node, stores[idx].min(), np.median(stores[idx]),
+                  "%d, loads max %d" % (int(node), stores[idx].min(), np.median(stores[idx]),
                                         stores[idx].max(), loads[idx].max()))
         print("%s node %d: %d probe pages counted at offset(s) %s pages (%+.3f GiB); stores "
               "per page per round %s; probe loop %.2f s with the plugin, %.2f s without: %.1fx"
-              % ("ok  " if ok else "FAIL", node, len(pfns), found, d / 262144,
+              % ("ok  " if ok else "FAIL", int(node), len(pfns), found, d / 262144,
                  (stores[np.array(pfns) + d][:3] / rounds).round(1) if ok else "-",
-                 secs, plain[str(node)][0], secs / max(plain[str(node)][0], 1e-3)))
-    if offsets[0] is None:
+                 secs, plain[node][0], secs / max(plain[node][0], 1e-3)))
+    if offsets["0"] is None:
         print("FAIL node 0, written by the kernel: not checked, node 0's offset not found")
         failed += 1
-    elif check_kernel_probe(windows, traced, args, offsets[0]):
+    elif check_kernel_probe(windows, traced, args, offsets["0"]):
         passed += 1
     else:
         failed += 1
