@@ -66,6 +66,10 @@ def main():
     ap.add_argument("--exit-code", type=int, default=0)
     ap.add_argument("--no-mtp", action="store_true", help="do not import mtp")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-thp", action="store_true",
+                    help="no transparent huge pages for this process (prctl "
+                         "PR_SET_THP_DISABLE): a huge page moves whole, 512 pages at once, "
+                         "so a placement checked page by page needs 4 KiB pages")
     ap.add_argument("--touch", choices=("store", "read"), default="store",
                     help="store: keep and drop references to hot objects and update them; "
                          "read: only read them, so their reference counts end where they "
@@ -76,6 +80,10 @@ def main():
                          "is neither set")
     args = ap.parse_args()
 
+    if args.no_thp:
+        PR_SET_THP_DISABLE = 41
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
+            sys.exit("workload: prctl(PR_SET_THP_DISABLE): %s" % os.strerror(ctypes.get_errno()))
     if not args.no_mtp:
         import mtp  # noqa: F401  (importing is all it takes)
 

@@ -3,7 +3,8 @@
 
 A Python workload with a known hot set and a known cold set starts with all of
 its memory on the slow node (migratepages PID 0 1).  mtp-trace then runs with a
-fast-tier budget smaller than the workload's footprint.  Afterwards, and
+fast-tier budget smaller than the process's anonymous memory (but, outside the
+held-out case, larger than the pages it keeps hot).  Afterwards, and
 independently of mtp, this script asks the kernel where the pages are:
 move_pages(2) with nodes = NULL for every page of the hot and cold sets (the
 workload's own addresses) and /proc/PID/numa_maps for the whole process.
@@ -54,21 +55,26 @@ class Numa:
                                              ctypes.POINTER(ctypes.c_int),
                                              ctypes.POINTER(ctypes.c_int), ctypes.c_int]
 
-    def where(self, pid, pages):
-        """Counter of node (or -errno) over pages."""
+    def nodes(self, pid, pages):
+        """{page: node (or -errno)} over pages."""
         pages = sorted(pages)
-        counts = collections.Counter()
+        nodes = {}
         for i in range(0, len(pages), 16384):
             chunk = pages[i:i + 16384]
             arr = (ctypes.c_void_p * len(chunk))(*chunk)
             status = (ctypes.c_int * len(chunk))()
             if self.lib.numa_move_pages(pid, len(chunk), arr, None, status, 0) < 0:
                 raise OSError(ctypes.get_errno(), "move_pages query failed")
-            counts.update(status)
-        return counts
+            nodes.update(zip(chunk, status))
+        return nodes
+
+    def where(self, pid, pages):
+        """Counter of node (or -errno) over pages."""
+        return collections.Counter(self.nodes(pid, pages).values())
 
 
-def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=None):
+def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=None,
+                   no_thp=False):
     """tools/workload.py with mtp imported (this tree's build for python), its
     hot and cold sets of hot and cold objects, running for seconds; its
     layout file and ready marker in tmp.  Returns (process, layout path,
@@ -87,7 +93,7 @@ def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=N
     proc = subprocess.Popen(
         [python, os.path.join(ROOT, "tools", "workload.py"), "--hot", str(hot), "--cold",
          str(cold), "--seconds", str(seconds), "--layout", layout_path, "--ready", ready,
-         "--churn", str(churn)],
+         "--churn", str(churn)] + (["--no-thp"] if no_thp else []),
         env=env, stdout=subprocess.DEVNULL)
     return proc, layout_path, ready
 
@@ -125,10 +131,29 @@ def node_free_kb():
     return free
 
 
+# The kernel's own page moves while mtp-trace runs: a huge page collapsed
+# (khugepaged) or migrated moves 512 pages at once, whatever their heat.
+VMSTAT_MOVES = ("thp_collapse_alloc", "thp_migration_success", "thp_split_page",
+                "pgmigrate_success", "numa_pages_migrated")
+
+
+def vmstat(keys=VMSTAT_MOVES):
+    with open("/proc/vmstat") as f:
+        values = dict(line.split() for line in f)
+    return {k: int(values.get(k, 0)) for k in keys}
+
+
+def anon_huge_kb(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        m = re.search(r"AnonHugePages:\s+(\d+) kB", f.read())
+    return int(m.group(1)) if m else 0
+
+
 def tracked_pages(pin):
+    """{page: struct mtp_page as bpftool formats it} of mtp's pinned map."""
     out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin], capture_output=True,
                          text=True, check=True)
-    return [e["formatted"]["key"] for e in json.loads(out.stdout)]
+    return {e["formatted"]["key"]: e["formatted"]["value"] for e in json.loads(out.stdout)}
 
 
 def main():
@@ -147,8 +172,13 @@ def main():
                     help="the workload also writes a buffer this large, an eighth a round")
     ap.add_argument("--case", default="", help="names the run in its output and results file")
     ap.add_argument("--observe-share", metavar="PCT",
-                    help="the workload's MTP_BUDGET timer_share (default: mtp's): more, so "
-                         "that a heap cycle completes within the run under TCG")
+                    help="the workload's MTP_BUDGET timer_share (default: mtp's 2%%): more, so "
+                         "that a heap cycle completes sooner under TCG (up to ~3%% of wall "
+                         "time: steps of <= 2 ms come at most every 50 ms)")
+    ap.add_argument("--no-thp", action="store_true",
+                    help="the workload runs without transparent huge pages (a huge page "
+                         "holding hot and cold objects moves whole, so its cold pages follow "
+                         "the hot ones: the kernel's granularity, not mtp's ranking)")
     ap.add_argument("--known-gap", metavar="WHY",
                     help="the hot set's check fails for this documented reason: reported, "
                          "not counted as a failure")
@@ -160,7 +190,8 @@ def main():
     workload, layout_path, ready = start_workload(args.build, args.python, "/tmp/mtp-proof",
                                                   args.hot, args.cold, args.seconds * 3 + 60,
                                                   args.churn, args.observe_share and
-                                                  "timer_share=" + args.observe_share)
+                                                  "timer_share=" + args.observe_share,
+                                                  args.no_thp)
     label = "migration%s" % (" (%s)" % args.case if args.case else "")
     results = {"checks": []}
     passed = failed = gaps = 0
@@ -199,10 +230,14 @@ def main():
         on_slow = (start_hot[args.slow_node] + start_cold[args.slow_node]) / (len(hot) + len(cold))
         check("workload starts on the slow node", on_slow >= 0.95,
               "%.1f%% of hot+cold pages on node %d" % (100 * on_slow, args.slow_node))
-        footprint = (len(hot) + len(cold)) * PAGE
-        check("budget is smaller than the footprint", budget_bytes < footprint,
-              "budget %.1f MiB, hot %.1f MiB, cold %.1f MiB"
-              % (budget_bytes / MIB, len(hot) * PAGE / MIB, len(cold) * PAGE / MIB))
+        # What the budget chooses from is the whole process's anonymous memory
+        # (the interpreter's and mtp's own besides the two sets); the cold
+        # set's check then says that mtp chose, not that everything fitted.
+        anon_bytes = sum(results["start"]["numa_maps"].values()) * PAGE
+        check("budget is smaller than the process's anonymous memory", budget_bytes < anon_bytes,
+              "budget %.1f MiB, process %.1f MiB (hot set %.1f MiB, cold set %.1f MiB)"
+              % (budget_bytes / MIB, anon_bytes / MIB, len(hot) * PAGE / MIB,
+                 len(cold) * PAGE / MIB))
 
         if args.churn:
             # The kernel's count, before mtp-trace runs: soft-dirty pages over one second.
@@ -239,6 +274,7 @@ def main():
         if args.record:
             cmd += ["--record", args.record]
         print("running: " + " ".join(cmd), flush=True)
+        moves_before = vmstat()
         t0 = time.monotonic()
         trace = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 120)
         results["trace_seconds"] = time.monotonic() - t0
@@ -250,29 +286,53 @@ def main():
             return 1
         results["intervals"] = [{"t": l["elapsed_s"], **{k: l["tiering"][k] for k in (
             "on_fast", "on_slow", "hot", "promoted_bytes", "demoted_bytes", "budget_used_bytes",
-            "lazy_n", "pingpongs", "budget_bytes", "pressure", "deferred", "fast_bytes_planned")}}
+            "lazy_n", "pingpongs", "budget_bytes", "pressure", "deferred", "fast_bytes_planned")},
+            **{k: l.get(k) for k in ("records", "cycles", "cycle_s", "observe_ms", "gcs",
+                                     "step_max_ms")}}
             for l in lines]
         tiering = lines[-1]["tiering"]
 
         # Independent of mtp: where the kernel says the pages are.
-        end_hot, end_cold = numa.where(pid, hot), numa.where(pid, cold)
+        end_hot = numa.where(pid, hot)
+        cold_nodes = numa.nodes(pid, cold)
+        end_cold = collections.Counter(cold_nodes.values())
         pin = "/sys/fs/bpf/mtp/%d/pages" % pid
         tracked = tracked_pages(pin)
         end_tracked = numa.where(pid, tracked)
         maps = numa_maps_totals(pid)
+        # mtp's own record of the cold pages it left on the fast node: why
+        # they are there (warmed when, by which signal), if the check fails.
+        cold_fast = sorted(p for p, n in cold_nodes.items() if n == args.fast_node)
         results["end"] = {"hot": dict(end_hot), "cold": dict(end_cold),
                           "tracked": dict(end_tracked), "numa_maps": dict(maps),
-                          "node_free_kb": node_free_kb()}
+                          "node_free_kb": node_free_kb(), "epoch": lines[-1].get("epoch"),
+                          "kernel_moves": {k: v - moves_before[k] for k, v in vmstat().items()},
+                          "anon_huge_kb": anon_huge_kb(pid),
+                          "cold_on_fast": {"%#x" % p: tracked.get(p) for p in cold_fast[:64]}}
         hot_fast = end_hot[args.fast_node] / max(1, len(hot))
         cold_slow = end_cold[args.slow_node] / max(1, len(cold))
         fast_bytes = end_tracked[args.fast_node] * PAGE
+        # The check is well posed only while the pages the program keeps hot,
+        # the two sets' and the rest of its working set, fit the budget: then
+        # no hot page must lose to another.  mtp's own hot count says whether
+        # they did (in CI, 3 MiB against ~935 hot pages left 16 of 142 slow).
+        hot_peak = max(i["hot"] for i in results["intervals"][len(results["intervals"]) // 2:])
         check("hot pages reach the fast node", hot_fast >= 0.95,
-              "%d of %d (%.1f%%) on node %d" % (end_hot[args.fast_node], len(hot),
-                                                100 * hot_fast, args.fast_node),
+              "%d of %d (%.1f%%) on node %d; mtp's hot set in the run's second half at most "
+              "%d pages, budget %d" % (end_hot[args.fast_node], len(hot), 100 * hot_fast,
+                                       args.fast_node, hot_peak, budget_bytes // PAGE),
               known_gap=args.known_gap)
+        warmed = [tracked[p] for p in cold_fast if p in tracked and tracked[p]["heat"]]
         check("cold pages stay on the slow node", cold_slow >= 0.95,
-              "%d of %d (%.1f%%) on node %d" % (end_cold[args.slow_node], len(cold),
-                                                100 * cold_slow, args.slow_node))
+              "%d of %d (%.1f%%) on node %d; of those on node %d, %d in mtp's map, %d ever "
+              "warmed (%d by the written-page scan), last in epochs %s of %s; huge pages: "
+              "%d KiB in the process, the kernel's moves meanwhile %s"
+              % (end_cold[args.slow_node], len(cold), 100 * cold_slow, args.slow_node,
+                 args.fast_node, sum(p in tracked for p in cold_fast), len(warmed),
+                 sum(1 for v in warmed if v["written"]),
+                 sorted(collections.Counter(v["last_epoch"] for v in warmed).items())[:8],
+                 lines[-1].get("epoch"), results["end"]["anon_huge_kb"],
+                 results["end"]["kernel_moves"]))
         # Measured after mtp-trace's last interval: the program's first-touch
         # allocations since then are on the fast node too, within the same
         # 1/8 tolerance the policy keeps lazily.
