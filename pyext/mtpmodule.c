@@ -210,7 +210,10 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
 
 PyDoc_STRVAR(mtp_set_interval_doc,
              "set_min_interval(seconds)\n--\n\n"
-             "Observe at most once per this many seconds of collections (default 0.05).");
+             "Observe at most once per this many seconds, in collections or from the\n"
+             "timer (default 0.05).  A step pauses the program for at most 2 ms, so this\n"
+             "also caps the steps' share of wall time (about 4% at the default),\n"
+             "whatever set_budget's timer_share.");
 
 static PyObject *mtp_set_min_interval(PyObject *Py_UNUSED(module), PyObject *arg)
 {
