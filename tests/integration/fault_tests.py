@@ -244,9 +244,11 @@ def test_stress_flat(trace_bin, python, pydir, tmp):
     to its entries, which must not keep growing.  The program's output is
     whole and it exits 0; nothing is left pinned."""
     ready = os.path.join(tmp, "stress-ready-%d" % time.monotonic_ns())
+    stop = ready.replace("ready", "stop")
+    # The program runs until `stop` appears; 600 s is only a backstop.
     prog = subprocess.Popen([python, "-X", "dev", os.path.join(run.ROOT, "tests", "integration",
                                                               "stress_program.py"),
-                             str(33 * SLOW), ready], env=run.env_with(pydir),
+                             str(600 * SLOW), ready, stop], env=run.env_with(pydir),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         run.wait_for(ready, prog, timeout=60 * SLOW)
@@ -254,9 +256,12 @@ def test_stress_flat(trace_bin, python, pydir, tmp):
             r = subprocess.run([trace_bin, "--pid", str(prog.pid), "--interval", "0.5",
                                 "--duration", str(int(2 * SLOW)), "--json"],
                                capture_output=True, text=True, timeout=120 * SLOW)
+            check(prog.poll() is None, "cycle %d: the program ended early (status %s)"
+                  % (cycle, prog.returncode))
             check(r.returncode == 0, "cycle %d: mtp-trace exited %d: %s"
                   % (cycle, r.returncode, r.stderr[-1500:]))
             time.sleep(1 * SLOW)
+        open(stop, "w").close()
         out, err = prog.communicate(timeout=120 * SLOW)
     finally:
         if prog.poll() is None:

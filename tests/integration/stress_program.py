@@ -5,7 +5,10 @@ memory is steady by construction (a fixed pool, replaced round-robin), so
 growth across a tracer's attach/detach cycles is mtp's.
 
 Prints one JSON line per sample: seconds, RSS bytes, mtp's own mapped bytes,
-side-table bytes and entries, whether traced; exits 0 after `seconds`."""
+side-table bytes and entries, whether traced.  Runs until the file `stop`
+exists (the test says when its cycles are done; a fixed run length was
+outlasted by nine attach cycles under ASan on a loaded machine, and the
+last attach found the program gone), or at most `seconds`; exits 0."""
 
 import gc
 import json
@@ -48,7 +51,7 @@ def rss():
 
 
 def main():
-    seconds, ready = float(sys.argv[1]), sys.argv[2]
+    seconds, ready, stop_file = float(sys.argv[1]), sys.argv[2], sys.argv[3]
     pool = [None] * POOL
     stop = threading.Event()
     threads = [threading.Thread(target=mutator, args=(pool, stop, s)) for s in range(4)]
@@ -58,7 +61,7 @@ def main():
     open(ready, "w").close()
     end = time.monotonic() + seconds
     next_fork = time.monotonic() + 1.0
-    while time.monotonic() < end:
+    while time.monotonic() < end and not os.path.exists(stop_file):
         time.sleep(0.25)
         if time.monotonic() >= next_fork:
             pid = os.fork()
