@@ -96,6 +96,8 @@ static const char *attach_hint(int err)
                "CAP_SYS_ADMIN)";
     if (err == -EACCES || err == -EPERM)
         return " (the target is another user's, or not dumpable: grant CAP_SYS_PTRACE too)";
+    if (err == -ESRCH)
+        return " (the target exited while mtp-trace attached: nothing was left attached)";
     return "";
 }
 
