@@ -106,6 +106,11 @@ static inline uint64_t mtp_inline_size(PyObject *op)
     } else if (PyLong_Check(op)) {
         size += (uint64_t)tp->tp_itemsize; /* one digit: most ints are small */
     }
+#if PY_VERSION_HEX >= 0x030B0000
+    else if (PyCode_Check(op)) {
+        size += (uint64_t)Py_SIZE(op) * (uint64_t)tp->tp_itemsize; /* its bytecode, inline */
+    }
+#endif
 #if PY_VERSION_HEX >= 0x030D0000
     /* 3.13 keeps most instances' attribute values right after the object. */
     if (PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES)) {

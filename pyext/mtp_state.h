@@ -200,6 +200,7 @@ typedef struct {
     uint64_t timer_calls_posted;       /* atomic, the ticker's: steps asked by pending call */
     uint64_t timer_gil_takes;          /* the GIL's: the ticker took it, the call too late */
     uint64_t extents_credited;         /* storage credited through its owner's written page */
+    uint64_t stack_code_recorded;      /* code objects on steps' stacks recorded (mtp_stack.c) */
     uint64_t gc_ns_total;              /* the collector's own time while traced */
     uint64_t gc_step_ns_total;         /* steps inside collections: their added pause */
     uint64_t timer_step_ns_total;      /* steps from the timer */
@@ -383,6 +384,14 @@ void mtp_written_fire(void);
 void mtp_written_watch(void);
 /* What one of the scan's faults costs the program, in ns. */
 double mtp_wp_fault_price(void);
+
+/*
+ * The running code (mtp_stack.c).
+ */
+/* Records the code on the stepping thread's stack, its tables and its
+ * frames' globals and builtins as in use.  May run code (3.11+ builds frame
+ * objects). */
+void mtp_record_running_code(void);
 
 /*
  * Hints (mtp_hints.c).

@@ -10,9 +10,10 @@
  *   3. sort it and fold it into the side table, which hands back each
  *      object's refcount change (mtp_sidetable.c);
  *   4. queue and fire every object's records (mtp_footprint.h, transport);
- *   5. repeat the live hints, read the buffers the walk kept, watch the
- *      mappings (mtp.observe() only), credit the storage of containers
- *      whose page was written, fire the settings, note a finished cycle;
+ *   5. repeat the live hints, record the running code (mtp_stack.c), read
+ *      the buffers the walk kept, watch the mappings (mtp.observe() only),
+ *      credit the storage of containers whose page was written, fire the
+ *      settings, note a finished cycle;
  *   6. let go of the step's own references, re-protect what the step wrote
  *      (mtp.observe(): resample and move the sample too), and fire the
  *      written pages.
@@ -187,6 +188,7 @@ static uint64_t mtp_step_after_records(mtp_walk *w, const mtp_seen *sorted, cons
     uint64_t scan_ns = 0;
 
     mtp_refresh_hints(sorted, n);
+    mtp_record_running_code();
     if (w->n_buffers > 0)
         mtp_emit_buffers(w, sorted, delta, n);
     if (scan) {

@@ -30,6 +30,8 @@
  *   mtp_written.c    the written-page scan's driver (mtp_wpscan.c: its
  *                    system calls)
  *   mtp_hints.c      mtp.hint(), and the hints' repetition at each step
+ *   mtp_stack.c      the running code: the code on a step's stack, its
+ *                    tables, globals and builtins, recorded as in use
  *   mtp_settings.c   mtp.configure() and mtp.settings()
  *   mtp_sidetable.c  the side table, and storage by owner
  *   mtp_ownmem.c     mtp's own memory, kept out of the program's allocator
@@ -44,8 +46,9 @@
  * slice of the collector's lists from the bookmark, each object with the
  * untracked objects it refers to; sort the slice and fold it into the side
  * table for each object's change; fire the records; then repeat the hints,
- * read the buffers, credit the storage of written containers and fire the
- * settings; and last let go of the step's own references.
+ * record the running code, read the buffers, credit the storage of written
+ * containers and fire the settings; and last let go of the step's own
+ * references.
  *
  * Why reading objects is safe: every step holds the GIL, and from the walk's
  * start until its records and the hints found by address are fired, no
@@ -175,6 +178,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "own_mapped_bytes", mtp_own_mapped_bytes()) < 0 ||
         mtp_put_u64(d, "extent_table_entries", mtp_extab_len(&mtp.extents)) < 0 ||
         mtp_put_u64(d, "extents_credited", mtp.extents_credited) < 0 ||
+        mtp_put_u64(d, "running_code_recorded", mtp.stack_code_recorded) < 0 ||
         PyDict_SetItemString(d, "tracing", MTP_TRACING() ? Py_True : Py_False) < 0 ||
         /* 1 on, 0 off, or the negative errno the kernel refused it with */
         PyDict_SetItemString(d, "written_scan", wp_on ? Py_True : Py_False) < 0 ||

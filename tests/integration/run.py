@@ -97,7 +97,8 @@ SAN_TESTS = ["traced workload on", "threads, fork, freeze and disable", "in-proc
              "a full page map", "a forked child", "a pid reused", "observation never stops",
              "mtp-trace errors name the fix", "one mtp-trace traces a --pid list",
              "a freed hinted object", "import mtp is refused in a subinterpreter",
-             "stays flat over attach/detach cycles", "fault matrix, the target"]
+             "stays flat over attach/detach cycles", "fault matrix, the target",
+             "the running code is found hot"]
 
 
 def use_sanitizers():
@@ -1676,6 +1677,7 @@ def main():
     # The tests in the files beside this one import its helpers as `run`.
     sys.modules.setdefault("run", sys.modules[__name__])
     global fleet_tests, launch_tests, inject_tests
+    import code_tests
     import fault_tests
     import fleet_tests
     import inject_tests
@@ -1738,6 +1740,8 @@ def main():
                    tmp, expected)
             record("objects only read are found hot on %s" % label, test_pure_reads, trace_bin,
                    python, pydir, tmp)
+            record("the running code is found hot, code never run is not, on %s" % label,
+                   code_tests.test_running_code_hot, trace_bin, python, pydir, tmp)
             record("threads, fork, freeze and disable are safe on %s" % label, test_safety,
                    trace_bin, python, pydir, tmp)
             record("MTP_FOOTPRINT=first-page credits only a list's head page on %s" % label,

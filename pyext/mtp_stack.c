@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The running code: every observation records, as in use, the code of the
+ * frames on the stepping thread's stack, the tables the interpreter reads
+ * while it runs that code (constants, names, line and exception tables; the
+ * bytecode, inline from 3.11), and the frames' globals and builtins.
+ *
+ * Why: the collector does not track code objects, bytes, str or constant
+ * tuples, so the walk never visits them, and the interpreter reads them
+ * without a reference count moving, so nothing else says they are in use.
+ * Their pages were seen only if written and sampled by the scan, and the
+ * sweep demoted them as never touched: one page of such tables was 0.11-0.14
+ * of bfs's accesses in the two-tier guest (BENCHMARKS.md section 6).  A
+ * step's stack is a sample of what runs (a timer step runs between two
+ * bytecodes, a collection's step where the program allocates), so code that
+ * runs often is recorded often, and code that stopped running is not.
+ *
+ * Where a stack is sampled: a collection's step runs where the program
+ * allocates; a timer step runs where the interpreter checks for pending
+ * calls (a loop's backward jump, a function's entry), or on the ticker's
+ * thread, whose own stack is empty, while the others wait for the GIL.  So
+ * every thread's stack is read, the stepping thread's first; a function
+ * with neither a loop nor an allocation is seen through its callers only.
+ * The GIL owns all of this.
+ */
+#include "mtp_state.h"
+
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>
+#endif
+
+#include "mtp_footprint.h"
+
+/* Frames visited by one step, innermost first, over all threads; deeper
+ * stacks are recursion as a rule, whose frames share their code. */
+#define MTP_STACK_FRAMES_MAX 64
+/* Distinct objects recorded by one step: the frames' code and tables. */
+#define MTP_STACK_OBJECTS_MAX (MTP_STACK_FRAMES_MAX * 6)
+
+typedef struct {
+    PyObject *done[MTP_STACK_OBJECTS_MAX];
+    size_t n;
+} mtp_stack_seen;
+
+/* Records op's inline block (and a dict's table) once per step. */
+static void mtp_stack_record(mtp_stack_seen *seen, PyObject *op)
+{
+    uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
+    uint16_t type_id;
+    int n;
+
+    if (op == NULL)
+        return;
+    for (size_t i = 0; i < seen->n; i++)
+        if (seen->done[i] == op)
+            return;
+    if (seen->n == MTP_STACK_OBJECTS_MAX)
+        return;
+    seen->done[seen->n++] = op;
+    type_id = mtp_type_id(Py_TYPE(op));
+    if (mtp.first_page_only) {
+        mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, 1, type_id);
+        return;
+    }
+    /* No extent is noted: these are recorded at every step anyway. */
+    n = mtp_object_ranges(op, addr, size);
+    for (int i = 0; i < n; i++)
+        mtp_emit(addr[i], size[i], 1, type_id);
+}
+
+/* The code object and the tables the eval loop reads from it as it runs. */
+static void mtp_stack_record_code(mtp_stack_seen *seen, PyCodeObject *code)
+{
+    size_t before = seen->n;
+
+    mtp_stack_record(seen, (PyObject *)code);
+    if (seen->n == before)
+        return; /* recorded already, tables and all */
+    mtp.stack_code_recorded++;
+    mtp_stack_record(seen, code->co_consts);
+    mtp_stack_record(seen, code->co_names);
+#if PY_VERSION_HEX >= 0x030B0000
+    mtp_stack_record(seen, code->co_linetable);
+    mtp_stack_record(seen, code->co_exceptiontable);
+#elif PY_VERSION_HEX >= 0x030A0000
+    mtp_stack_record(seen, code->co_code);
+    mtp_stack_record(seen, code->co_linetable);
+#else
+    mtp_stack_record(seen, code->co_code);
+    mtp_stack_record(seen, code->co_lnotab);
+#endif
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+/* 3.11+: frames are reached only as frame objects, which the interpreter
+ * builds on demand (as sys._getframe() and sys._current_frames() do); each
+ * is built once in its frame's life.  Returns the frames visited. */
+static int mtp_stack_walk(mtp_stack_seen *seen, PyThreadState *tstate, int frames_max)
+{
+    PyFrameObject *frame = PyThreadState_GetFrame(tstate);
+    int depth = 0;
+
+    for (; frame != NULL && depth < frames_max; depth++) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyObject *globals = PyFrame_GetGlobals(frame), *builtins = PyFrame_GetBuiltins(frame);
+        PyFrameObject *back = PyFrame_GetBack(frame);
+
+        mtp_stack_record_code(seen, code);
+        mtp_stack_record(seen, globals);
+        mtp_stack_record(seen, builtins);
+        Py_DECREF(code);
+        Py_DECREF(globals);
+        Py_DECREF(builtins);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
+    return depth;
+}
+#else
+/* 3.9 and 3.10: the frames are objects already, read where they are. */
+static int mtp_stack_walk(mtp_stack_seen *seen, PyThreadState *tstate, int frames_max)
+{
+    PyFrameObject *frame = tstate->frame;
+    int depth = 0;
+
+    for (; frame != NULL && depth < frames_max; depth++) {
+        mtp_stack_record_code(seen, frame->f_code);
+        mtp_stack_record(seen, frame->f_globals);
+        mtp_stack_record(seen, frame->f_builtins);
+        frame = frame->f_back;
+    }
+    return depth;
+}
+#endif
+
+void mtp_record_running_code(void)
+{
+    PyThreadState *self = PyThreadState_Get();
+    int frames = 0;
+    mtp_stack_seen seen;
+
+    seen.n = 0;
+    /* The stepping thread first: a collection's step runs where it
+     * allocates.  Then the others, where they let go of the GIL: the
+     * ticker's own steps have no Python frame of their own. */
+    frames += mtp_stack_walk(&seen, self, MTP_STACK_FRAMES_MAX);
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(self));
+         t != NULL && frames < MTP_STACK_FRAMES_MAX; t = PyThreadState_Next(t))
+        if (t != self)
+            frames += mtp_stack_walk(&seen, t, MTP_STACK_FRAMES_MAX - frames);
+    mtp_flush();
+}
