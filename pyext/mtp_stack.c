@@ -16,12 +16,12 @@
  * runs often is recorded often, and code that stopped running is not.
  *
  * Where a stack is sampled: a collection's step runs where the program
- * allocates; a timer step runs where the interpreter checks for pending
- * calls (a loop's backward jump, a function's entry), or on the ticker's
- * thread, whose own stack is empty, while the others wait for the GIL.  So
- * every thread's stack is read, the stepping thread's first; a function
- * with neither a loop nor an allocation is seen through its callers only.
- * The GIL owns all of this.
+ * allocates, on the thread that allocates; a timer step runs on the main
+ * thread where the interpreter checks for pending calls (a loop's backward
+ * jump, a function's entry), or on the ticker's thread, whose own stack is
+ * empty, and which therefore reads the main thread's, where it let go of
+ * the GIL.  A function with neither a loop nor an allocation is seen
+ * through its callers only.  The GIL owns all of this.
  */
 #include "mtp_state.h"
 
@@ -31,8 +31,8 @@
 
 #include "mtp_footprint.h"
 
-/* Frames visited by one step, innermost first, over all threads; deeper
- * stacks are recursion as a rule, whose frames share their code. */
+/* Frames visited by one step, innermost first; deeper stacks are
+ * recursion as a rule, whose frames share their code. */
 #define MTP_STACK_FRAMES_MAX 64
 /* Distinct objects recorded by one step: the frames' code and tables. */
 #define MTP_STACK_OBJECTS_MAX (MTP_STACK_FRAMES_MAX * 6)
@@ -134,20 +134,29 @@ static int mtp_stack_walk(mtp_stack_seen *seen, PyThreadState *tstate, int frame
 }
 #endif
 
+/* The main thread's state, noted where only the main thread runs (a
+ * pending call, the child's after-fork hook); NULL until then.  It lives
+ * as long as the interpreter, or until a fork, whose child notes its own.
+ * The GIL's. */
+static PyThreadState *mtp_stack_main;
+
+void mtp_stack_note_main(PyThreadState *tstate)
+{
+    mtp_stack_main = tstate;
+}
+
 void mtp_record_running_code(void)
 {
     PyThreadState *self = PyThreadState_Get();
-    int frames = 0;
     mtp_stack_seen seen;
 
     seen.n = 0;
-    /* The stepping thread first: a collection's step runs where it
-     * allocates.  Then the others, where they let go of the GIL: the
-     * ticker's own steps have no Python frame of their own. */
-    frames += mtp_stack_walk(&seen, self, MTP_STACK_FRAMES_MAX);
-    for (PyThreadState *t = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(self));
-         t != NULL && frames < MTP_STACK_FRAMES_MAX; t = PyThreadState_Next(t))
-        if (t != self)
-            frames += mtp_stack_walk(&seen, t, MTP_STACK_FRAMES_MAX - frames);
+    /* The ticker's own steps have no Python frame: they read the main
+     * thread's, where it let go of the GIL.  Never the interpreter's list
+     * of threads: a thread taking the GIL for the first time adds itself
+     * to it without the GIL, and one read half made crashed a target. */
+    if (mtp_stack_walk(&seen, self, MTP_STACK_FRAMES_MAX) == 0 && mtp_stack_main != NULL &&
+        mtp_stack_main != self)
+        mtp_stack_walk(&seen, mtp_stack_main, MTP_STACK_FRAMES_MAX);
     mtp_flush();
 }

@@ -392,6 +392,8 @@ double mtp_wp_fault_price(void);
  * frames' globals and builtins as in use.  May run code (3.11+ builds frame
  * objects). */
 void mtp_record_running_code(void);
+/* Notes the main thread's state: called on the main thread only. */
+void mtp_stack_note_main(PyThreadState *tstate);
 
 /*
  * Hints (mtp_hints.c).

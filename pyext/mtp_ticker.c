@@ -143,6 +143,7 @@ static int mtp_timer_pending(void *Py_UNUSED(arg))
     __atomic_store_n(&mtp_timer_call_late, waited > MTP_PENDING_PATIENCE_MS * 1000000ull,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&mtp_timer_posted, 0, __ATOMIC_RELAXED);
+    mtp_stack_note_main(PyThreadState_Get()); /* pending calls run on the main thread */
     if (!mtp_ticker_final)
         mtp_timer_step();
     return 0;
@@ -467,6 +468,8 @@ PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(
 #if PY_VERSION_HEX >= 0x030D0000
     mtp_ticker_fork_frame = NULL; /* no count of threads in a child */
 #endif
+    /* The forking thread is the child's main thread, the only one left. */
+    mtp_stack_note_main(PyThreadState_Get());
     mtp_fire_after_fork(); /* the parent's tracers are not the child's */
     mtp_ticker_ensure();   /* last: the child's state is clean */
     Py_RETURN_NONE;
