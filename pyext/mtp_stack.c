@@ -34,16 +34,17 @@
 /* Frames visited by one step, innermost first; deeper stacks are
  * recursion as a rule, whose frames share their code. */
 #define MTP_STACK_FRAMES_MAX 64
-/* Distinct objects recorded by one step: the frames' code and tables. */
-#define MTP_STACK_OBJECTS_MAX (MTP_STACK_FRAMES_MAX * 6)
+/* Distinct code objects and dicts one step records: each frame's code, and
+ * its globals and builtins, which most frames share. */
+#define MTP_STACK_OBJECTS_MAX (MTP_STACK_FRAMES_MAX * 3)
 
 typedef struct {
     PyObject *done[MTP_STACK_OBJECTS_MAX];
     size_t n;
 } mtp_stack_seen;
 
-/* Records op's inline block (and a dict's table) once per step. */
-static void mtp_stack_record(mtp_stack_seen *seen, PyObject *op)
+/* Records op's inline block (and a dict's table). */
+static void mtp_stack_emit(PyObject *op)
 {
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     uint16_t type_id;
@@ -51,12 +52,6 @@ static void mtp_stack_record(mtp_stack_seen *seen, PyObject *op)
 
     if (op == NULL)
         return;
-    for (size_t i = 0; i < seen->n; i++)
-        if (seen->done[i] == op)
-            return;
-    if (seen->n == MTP_STACK_OBJECTS_MAX)
-        return;
-    seen->done[seen->n++] = op;
     type_id = mtp_type_id(Py_TYPE(op));
     if (mtp.first_page_only) {
         mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, 1, type_id);
@@ -68,26 +63,39 @@ static void mtp_stack_record(mtp_stack_seen *seen, PyObject *op)
         mtp_emit(addr[i], size[i], 1, type_id);
 }
 
-/* The code object and the tables the eval loop reads from it as it runs. */
+/* mtp_stack_emit(op), once per step; returns whether it was the first. */
+static int mtp_stack_record(mtp_stack_seen *seen, PyObject *op)
+{
+    if (op == NULL)
+        return 0;
+    for (size_t i = 0; i < seen->n; i++)
+        if (seen->done[i] == op)
+            return 0;
+    if (seen->n == MTP_STACK_OBJECTS_MAX)
+        return 0;
+    seen->done[seen->n++] = op;
+    mtp_stack_emit(op);
+    return 1;
+}
+
+/* The code object and, the first time a step meets it, the tables the
+ * eval loop reads from it as it runs. */
 static void mtp_stack_record_code(mtp_stack_seen *seen, PyCodeObject *code)
 {
-    size_t before = seen->n;
-
-    mtp_stack_record(seen, (PyObject *)code);
-    if (seen->n == before)
-        return; /* recorded already, tables and all */
+    if (!mtp_stack_record(seen, (PyObject *)code))
+        return;
     mtp.stack_code_recorded++;
-    mtp_stack_record(seen, code->co_consts);
-    mtp_stack_record(seen, code->co_names);
+    mtp_stack_emit(code->co_consts);
+    mtp_stack_emit(code->co_names);
 #if PY_VERSION_HEX >= 0x030B0000
-    mtp_stack_record(seen, code->co_linetable);
-    mtp_stack_record(seen, code->co_exceptiontable);
+    mtp_stack_emit(code->co_linetable);
+    mtp_stack_emit(code->co_exceptiontable);
 #elif PY_VERSION_HEX >= 0x030A0000
-    mtp_stack_record(seen, code->co_code);
-    mtp_stack_record(seen, code->co_linetable);
+    mtp_stack_emit(code->co_code);
+    mtp_stack_emit(code->co_linetable);
 #else
-    mtp_stack_record(seen, code->co_code);
-    mtp_stack_record(seen, code->co_lnotab);
+    mtp_stack_emit(code->co_code);
+    mtp_stack_emit(code->co_lnotab);
 #endif
 }
 
