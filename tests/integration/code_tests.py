@@ -42,13 +42,13 @@ def test_running_code_hot(trace_bin, python, pydir, tmp):
                                    "0.5", "--no-written-scan"],
                                   stdout=subprocess.PIPE, stderr=terr_file, text=True)
         # Two heap cycles, so that the walk has seen (and left cold) every
-        # cold function's code object it reaches, and 10 s of steps.
+        # cold function's code object it reaches, and 15 s of steps.
         started, obj = time.monotonic(), {}
         while time.monotonic() < started + 60 * SLOW:
             line = tracer.stdout.readline()
             check(line, "mtp-trace stopped: %s" % open(terr_file.name).read()[-600:])
             obj = json.loads(line)
-            if obj.get("cycles", 0) >= 2 and time.monotonic() > started + 10 * SLOW:
+            if obj.get("cycles", 0) >= 2 and time.monotonic() > started + 15 * SLOW:
                 break
         dump = run.bpftool_dump(pin)
         open(stop, "w").close()
