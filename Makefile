@@ -55,7 +55,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fno-omit-fra
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Iuser/lib \
 	-I/usr/include/json-c
 
-.PHONY: all deps demo test unit integration integration-san man install pyext pyext-dir clean format format-check bench fuzz
+.PHONY: all deps demo test unit integration integration-san man install pyext pyext-dir clean format format-check bench bench-ab fuzz
 .SECONDARY:
 all: $(BUILD)/mtp-trace pyext
 
@@ -197,6 +197,18 @@ install: all $(BUILD)/mtp-trace.8
 bench: deps
 	@$(MAKE) -s --no-print-directory all PYTHON=/usr/bin/python3 >&2
 	@/usr/bin/python3 tools/bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
+# A change to a hot path against a commit before it: BENCH_BASE (default
+# HEAD~1) is built in a worktree under /tmp, this tree in $(BUILD), and the
+# suite's workloads run traced by each, interleaved (tools/bench/ab.py).
+BENCH_BASE ?= HEAD~1
+BENCH_AB_ARGS ?=
+bench-ab: deps
+	@$(MAKE) -s --no-print-directory all PYTHON=/usr/bin/python3 >&2
+	@base=/tmp/mtp-bench-base-$$(git rev-parse --short $(BENCH_BASE)) && \
+	  { test -d $$base || git worktree add -q --detach $$base $(BENCH_BASE); } && \
+	  $(MAKE) -s --no-print-directory -C $$base all PYTHON=/usr/bin/python3 BUILD=build >&2 && \
+	  /usr/bin/python3 tools/bench/ab.py --a $$base/build --b $(BUILD) $(BENCH_AB_ARGS)
 
 FORMAT_FILES := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
