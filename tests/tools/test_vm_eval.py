@@ -474,6 +474,16 @@ class ReportTest(unittest.TestCase):
         self.assertFalse(g["beats"])
         self.assertIn("1 runs of configuration(s) b2 measured m0 to m1", vm_eval_report.header(res, "x"))
 
+    def test_merge_brings_the_parts_configurations_in_order(self):
+        res = results(0.9, 0.85, 10 << 20, 20 << 20)
+        res["args"]["configs"] = ["a", "c"]
+        res["runs"] = [r for r in res["runs"] if r["config"] in ("a", "c")]
+        more = {"started": "m0", "finished": "m1", "configs": vm_eval.CONFIGS,
+                "runs": [run("bfs", 0.25, "b2", 0.2, 1 << 20), run("bfs", 0.25, "b", 0.3, 0)]}
+        vm_eval_report.merge(res, more)
+        self.assertEqual(res["args"]["configs"], ["a", "b", "b2", "c"])
+        self.assertIn("b2 DAMON", vm_eval_report.tables(res))
+
     def test_pooled_merge_adds_repeats_to_a_cell(self):
         res = results(0.9, 0.85, 10 << 20, 20 << 20)
         more = {"started": "m0", "finished": "m1",

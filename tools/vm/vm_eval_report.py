@@ -86,6 +86,12 @@ def merge(res, more, pool=False):
     a, b = res["args"], more.get("args", {})
     a["workloads"] = a["workloads"] + [w for w in b.get("workloads", []) if w not in a["workloads"]]
     a["shares"] = sorted(set(a["shares"]) | set(b.get("shares", [])))
+    # Its configurations too, in the harness's order: a part that measured
+    # b and b2 after one of a and c was left out of the tables and plot.
+    res["configs"] = dict(more.get("configs", {}), **res.get("configs", {}))
+    present = set(a["configs"]) | {r["config"] for r in more["runs"]}
+    a["configs"] = [c for c in res["configs"] if c in present] + \
+        sorted(c for c in present if c not in res["configs"])
     for w, cal in more.get("calibration", {}).items():
         res["calibration"].setdefault(w, cal)
     res.setdefault("merged", []).append({
