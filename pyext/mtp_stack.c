@@ -158,6 +158,10 @@ void mtp_record_running_code(void)
     PyThreadState *self = PyThreadState_Get();
     mtp_stack_seen seen;
 
+    /* Building a frame object can fail (out of memory), which leaves an
+     * exception set: that one is ours to clear, never one already set. */
+    if (PyErr_Occurred())
+        return;
     seen.n = 0;
     /* The ticker's own steps have no Python frame: they read the main
      * thread's, where it let go of the GIL.  Never the interpreter's list
@@ -166,5 +170,7 @@ void mtp_record_running_code(void)
     if (mtp_stack_walk(&seen, self, MTP_STACK_FRAMES_MAX) == 0 && mtp_stack_main != NULL &&
         mtp_stack_main != self)
         mtp_stack_walk(&seen, mtp_stack_main, MTP_STACK_FRAMES_MAX);
+    if (PyErr_Occurred())
+        PyErr_Clear(); /* only some frames' code is lost */
     mtp_flush();
 }
