@@ -191,9 +191,11 @@ static inline void mtp_note_extent(uint64_t owner, uint64_t addr, uint64_t size)
                      .cycle = mtp_gc.cycle};
 }
 
-static inline void mtp_emit_object(PyObject *op, int32_t delta)
+/* Queues op's records: its ranges, or under MTP_FOOTPRINT=first-page one
+ * byte at its start.  Returns the ranges taken (0 under first-page). */
+static inline int mtp_emit_ranges(PyObject *op, int32_t delta, uint64_t addr[MTP_RANGES_MAX],
+                                  uint64_t size[MTP_RANGES_MAX])
 {
-    uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
     uint16_t type_id = mtp_type_id(Py_TYPE(op));
     int n;
 
@@ -202,11 +204,19 @@ static inline void mtp_emit_object(PyObject *op, int32_t delta)
          * other; no extent either, so no storage is credited through the
          * owner's written page. */
         mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, delta, type_id);
-        return;
+        return 0;
     }
     n = mtp_object_ranges(op, addr, size);
     for (int i = 0; i < n; i++)
         mtp_emit(addr[i], size[i], delta, type_id);
+    return n;
+}
+
+static inline void mtp_emit_object(PyObject *op, int32_t delta)
+{
+    uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
+    int n = mtp_emit_ranges(op, delta, addr, size);
+
     /* Only modest storage: a page holds several owners, so a written owner
      * page also credits its neighbours', and a large buffer credited that
      * way would bring many cold pages (buffers' own writes are seen

@@ -43,24 +43,14 @@ typedef struct {
     size_t n;
 } mtp_stack_seen;
 
-/* Records op's inline block (and a dict's table). */
+/* Records op's inline block (and a dict's table) as in use; no extent is
+ * noted: these are recorded at every step anyway. */
 static void mtp_stack_emit(PyObject *op)
 {
     uint64_t addr[MTP_RANGES_MAX], size[MTP_RANGES_MAX];
-    uint16_t type_id;
-    int n;
 
-    if (op == NULL)
-        return;
-    type_id = mtp_type_id(Py_TYPE(op));
-    if (mtp.first_page_only) {
-        mtp_emit((uint64_t)(uintptr_t)op - mtp_preheader_size(Py_TYPE(op)), 1, 1, type_id);
-        return;
-    }
-    /* No extent is noted: these are recorded at every step anyway. */
-    n = mtp_object_ranges(op, addr, size);
-    for (int i = 0; i < n; i++)
-        mtp_emit(addr[i], size[i], 1, type_id);
+    if (op != NULL)
+        (void)mtp_emit_ranges(op, 1, addr, size);
 }
 
 /* mtp_stack_emit(op), once per step; returns whether it was the first. */
