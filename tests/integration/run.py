@@ -1349,6 +1349,31 @@ def check_thread_id_refused(trace_bin):
         threaded.wait()
 
 
+def test_blind_moves_warned(trace_bin, python, pydir, tmp):
+    """A run that moves pages without the written-page scan says, once, that
+    it places worse than not moving (BENCHMARKS.md 6, part 16); a --dry-run
+    or a run on one memory tier (nothing moves) says nothing.  On this
+    host's one node only the silence is checked; the two-tier guest checks
+    the warning."""
+    sleeper = Sleeper(python, pydir, tmp)
+    try:
+        runs = {}
+        for extra in ([], ["--dry-run"]):
+            r = run_trace(trace_bin, ["--pid", str(sleeper.pid), "--no-written-scan",
+                                      "--duration", "0.5", "--interval", "0.2"] + extra)
+            check(r.returncode == 0, "mtp-trace %s exited %d: %s"
+                  % (" ".join(extra), r.returncode, r.stderr[-1500:]))
+            runs[bool(extra)] = r.stderr
+    finally:
+        sleeper.close()
+    tiered = "tiering: hot pages to node" in runs[False]
+    warned = [runs[d].count("--no-written-scan: mtp sees pages only") for d in (False, True)]
+    check(warned == [1 if tiered else 0, 0], "warned %s times (moving, dry run) with %s:\n%s"
+          % (warned, "two tiers" if tiered else "one tier", runs[False][-1500:]))
+    print("     %s: warned %d times moving, %d on a dry run"
+          % ("two tiers" if tiered else "one tier, nothing moves", warned[0], warned[1]))
+
+
 def test_errors(trace_bin, pydir):
     expect_error(trace_bin, [], "--pid, --cgroup or a program after '--' is required")
     expect_error(trace_bin, ["--"], "nothing to launch after '--'")
@@ -1839,6 +1864,8 @@ def main():
                        % label, fault_tests.test_pid_reused_during_inspection, trace_bin,
                        python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
+                record("moving pages without the written-page scan is warned of, on %s" % label,
+                       test_blind_moves_warned, trace_bin, python, pydir, tmp)
                 # What mtp-trace writes, the same on any kernel: on the host
                 # only (3.9 minutes of the emulated guest's 30-minute limit).
                 if not os.environ.get("MTP_EMULATED"):
