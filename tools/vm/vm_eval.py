@@ -15,6 +15,8 @@ independently of mtp: both guest nodes are equally fast, so time says nothing.
       (MTP_FOOTPRINT=first-page, the paper prototype's footprint)
   cn  c without the written-page scan (--no-written-scan)
   en  e without the written-page scan
+  cs  c without the sweep (--no-sweep)
+  (experiments, not in the default matrix: cl, cr, ch, cnr; see CONFIGS)
 
 How the fast node is limited: like the paper's memory eater, the rest of node 0
 is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
@@ -82,9 +84,13 @@ CONFIGS = {
     # idle demotions only while mtp holds more than 85% of its budget (ch).
     "cr": "mtp --idle-floor=100",
     "ch": "mtp --idle-floor=85",
+    # An experiment: without the scan, pages leave node 0 only for room, and
+    # only pages mtp saw (cn demotes what it cannot see used: part 16).
+    "cnr": "mtp --no-written-scan --idle-floor=100 --no-sweep",
 }
-MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch")
-DEFAULT_CONFIGS = [c for c in CONFIGS if c not in ("cl", "cr", "ch")]
+EXPERIMENTS = ("cl", "cr", "ch", "cnr")
+MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs") + EXPERIMENTS
+DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
 DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -717,7 +723,9 @@ def run_one(args, numa, name, config, share, footprint):
             extra = {"d": ["--eager"], "cn": ["--no-written-scan"],
                      "en": ["--no-written-scan"], "cs": ["--no-sweep"],
                      "cl": ["--lazy=8", "--lazy-min=8"],
-                     "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"]}.get(config, [])
+                     "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"],
+                     "cnr": ["--no-written-scan", "--idle-floor=100", "--no-sweep"]
+                     }.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:
