@@ -706,6 +706,12 @@ static void test_finish(void **state)
     assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
     assert_int_equal(o.policy.max_bytes_per_interval, 26214400ULL);
 
+    /* without the scan, mtp demotes only what it promoted */
+    assert_false(o.policy.demote_promoted_only);
+    set_ok(&o, MTP_FROM_CLI, "no-written-scan", NULL);
+    assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
+    assert_true(o.policy.demote_promoted_only);
+
     /* lazy-min above lazy-max */
     fresh(&o);
     set_ok(&o, MTP_FROM_CLI, "lazy-min", "8");

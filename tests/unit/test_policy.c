@@ -345,6 +345,63 @@ static void test_untracked_pages_count_toward_the_budget(void **state)
     sim_free(s);
 }
 
+/* Without the written-page scan (policy.h, "Promoted only"). */
+static void budget_4_promoted_only(struct mtp_policy_config *c)
+{
+    budget_4_pages(c);
+    c->lazy_initial = 2;
+    c->demote_promoted_only = true;
+}
+
+static void test_promoted_only_never_moves_first_touch_pages(void **state)
+{
+    struct sim *s = sim_new(budget_4_promoted_only);
+
+    (void)state;
+    sim_add(s, 4, 0, FAST);  /* the program's own, cold as far as mtp can tell */
+    sim_add_untracked(s, 2); /* over the budget, severely */
+    sim_add(s, 2, 100, SLOW);
+    for (int i = 0; i < 6; i++) {
+        sim_step(s);
+        assert_true(s->st.severe);
+        /* no room can be made: nothing is demoted, so nothing is promoted */
+        assert_int_equal(s->n_moves, 0);
+    }
+    assert_int_equal(count_on(s, FAST), 6);
+    sim_free(s);
+}
+
+static void test_promoted_only_undoes_its_own_promotions(void **state)
+{
+    struct sim *s = sim_new(budget_4_promoted_only);
+
+    (void)state;
+    sim_add(s, 2, 0, FAST);   /* pages 0-1: first touch's */
+    sim_add(s, 2, 100, SLOW); /* pages 2-3: hot, promoted */
+    sim_add(s, 2, 0, SLOW);   /* pages 4-5: cold for now */
+    sim_step(s);
+    assert_int_equal(count_reason(s, MTP_MOVE_PROMOTE), 2);
+    assert_int_equal(count_on(s, FAST), 4);
+    set_heat(s, 2, 2, 0);
+    set_heat(s, 4, 2, 100);
+    for (int i = 0; i < 4; i++) {
+        sim_step(s);
+        for (size_t j = 0; j < s->n_moves; j++)
+            if (s->moves[j].to_node == SLOW)
+                assert_true(s->moves[j].addr == BASE + 2 * PG || s->moves[j].addr == BASE + 3 * PG);
+    }
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(sim_page(s, BASE + i * PG)->node, i < 2 || i >= 4 ? FAST : SLOW);
+    /* a demoted page is first touch's again until mtp promotes it once more */
+    set_heat(s, 4, 2, 0);
+    set_heat(s, 2, 2, 100);
+    for (int i = 0; i < 4; i++)
+        sim_step(s);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(sim_page(s, BASE + i * PG)->node, i < 4 ? FAST : SLOW);
+    sim_free(s);
+}
+
 static void budget_percent(struct mtp_policy_config *c)
 {
     c->fast_budget = (struct mtp_size){MTP_SIZE_PERCENT, 0, 25};
@@ -1412,6 +1469,8 @@ int main(void)
         cmocka_unit_test(test_untracked_pages_make_room_for_hot_ones),
         cmocka_unit_test(test_untracked_pages_are_not_demoted_proactively),
         cmocka_unit_test(test_untracked_pages_count_toward_the_budget),
+        cmocka_unit_test(test_promoted_only_never_moves_first_touch_pages),
+        cmocka_unit_test(test_promoted_only_undoes_its_own_promotions),
         cmocka_unit_test(test_percent_budget_follows_rss),
         cmocka_unit_test(test_watermark_limits_budget),
         cmocka_unit_test(test_lazy_demotion_needs_n_cold_intervals),

@@ -375,8 +375,8 @@ const struct mtp_option mtp_option_table[] = {
      "Read settings from an INI file; the command line wins"},
     {"no-written-scan", 0, NULL, TRACING, OPERATOR, NULL, parse_flag, FIELD(no_written_scan), 0, 0,
      NULL,
-     "Do not ask the program for written pages (refcount changes only; moving pages so "
-     "placed worse than first touch: use with --dry-run)"},
+     "Do not ask the program for written pages: heat from refcount changes only, and only "
+     "pages mtp promoted are demoted (no page is then seen cold)"},
     {"verbose", 'v', NULL, TRACING, 0, NULL, parse_flag, FIELD(verbose), 0, 0, NULL,
      "Print libbpf's debug output"},
     {"fast-budget", 0, "SIZE|N%", TIERING, PROGRAM, "100%", parse_budget, FIELD(policy.fast_budget),

@@ -100,5 +100,9 @@ int mtp_options_finish(struct mtp_options *o, char *err, size_t errlen)
     if (p->lazy_initial > p->lazy_max)
         p->lazy_initial = p->lazy_max;
     p->max_bytes_per_interval = mtp_rate_bytes_per_interval(o->max_rate_mbps, o->interval_ns);
+    /* Without the scan mtp has no evidence that a page is cold (policy.h,
+     * "Promoted only"); BENCHMARKS.md §6 part 16 measured what demoting on
+     * the absence of evidence did. */
+    p->demote_promoted_only = o->no_written_scan;
     return mtp_policy_config_check(p, err, errlen);
 }

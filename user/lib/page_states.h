@@ -15,7 +15,8 @@ struct mtp_page_state {
     uint32_t last_seen;  /* interval the page was last reported in */
     uint32_t demoted_at; /* interval of a DEMOTE still being judged, 0 = none */
     uint32_t unselected; /* consecutive intervals not selected for fast */
-    uint32_t used;
+    uint16_t used;
+    uint16_t promoted; /* mtp moved it to the fast tier and has not moved it back */
 };
 
 struct mtp_page_states {

@@ -258,10 +258,16 @@ static void emit(struct planner *pl, struct cand *c, int to, enum mtp_move_reaso
         pl->fast -= PAGE_BYTES;
 }
 
+/* Any demotion must pass this; see "Promoted only" in policy.h. */
+static bool may_demote(const struct planner *pl, const struct cand *c)
+{
+    return c->cls == MTP_TIER_FAST && !c->selected && !c->taken &&
+           (!pl->p->cfg.demote_promoted_only || c->st->promoted);
+}
+
 static bool lazy_eligible(const struct planner *pl, const struct cand *c)
 {
-    return c->cls == MTP_TIER_FAST && !c->selected && !c->taken && !c->untracked &&
-           c->st->unselected >= pl->p->lazy_n;
+    return may_demote(pl, c) && !c->untracked && c->st->unselected >= pl->p->lazy_n;
 }
 
 /* The coldest unselected fast page that may go now, or NULL.  Untracked
@@ -275,15 +281,14 @@ static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool n
         for (; pl->untracked_victim < pl->n; pl->untracked_victim++) {
             struct cand *c = &pl->c[pl->n - 1 - pl->untracked_victim];
 
-            if (c->untracked && c->cls == MTP_TIER_FAST && !c->selected && !c->taken)
+            if (c->untracked && may_demote(pl, c))
                 return c;
         }
     }
     for (; pl->victim < pl->n; pl->victim++) {
         struct cand *c = &pl->c[pl->n - 1 - pl->victim];
 
-        if (lazy_eligible(pl, c) || (ignore_laziness && c->cls == MTP_TIER_FAST && !c->selected &&
-                                     !c->taken && !c->untracked))
+        if (lazy_eligible(pl, c) || (ignore_laziness && may_demote(pl, c) && !c->untracked))
             return c;
     }
     return NULL;
@@ -647,6 +652,7 @@ void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_
         s = mtp_page_states_find(&p->pages, m->addr);
         if (!s)
             continue;
+        s->promoted = m->reason == MTP_MOVE_PROMOTE;
         if (m->reason == MTP_MOVE_DEMOTE) {
             s->demoted_at = p->interval;
             p->ring_demoted[p->interval % p->ring_len]++;

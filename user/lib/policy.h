@@ -54,6 +54,13 @@
  *    only costs room.  Eager mode fixes N = 1 (ping-pongs are still counted).
  *  - Forgetting.  State for a page no longer reported is dropped, except
  *    while a demotion of it is still being judged.
+ *  - Promoted only (demote_promoted_only, set without the written-page
+ *    scan).  Demotions of every kind -- lazy, idle, for room, for the
+ *    budget -- take only pages mtp itself promoted.  Without the scan, a
+ *    page the program reads shows mtp nothing, so no page is ever seen to
+ *    be cold; the only demotion mtp can justify is undoing its own move.
+ *    The fast node then holds first touch's pages plus mtp's promotions,
+ *    and the budget holds only as far as those promotions reach.
  */
 #ifndef MTP_POLICY_H
 #define MTP_POLICY_H
@@ -84,6 +91,7 @@ struct mtp_policy_config {
     unsigned idle_floor_pct;         /* no idle demotions below this % of the budget */
     uint64_t max_bytes_per_interval; /* rate cap x interval; 0 = no cap */
     unsigned pingpong_window;        /* intervals a demotion is judged for, 1..4096 */
+    bool demote_promoted_only;       /* no evidence of cold: undo only our promotions */
 };
 
 /* Starting values the loader's options override. */
