@@ -16,7 +16,7 @@ independently of mtp: both guest nodes are equally fast, so time says nothing.
   cn  c without the written-page scan (--no-written-scan)
   en  e without the written-page scan
   cs  c without the sweep (--no-sweep)
-  (experiments, not in the default matrix: cl, cr, ch, cnr; see CONFIGS)
+  (experiments, not in the default matrix: cl, cr, ch, cnr, cw; see CONFIGS)
 
 How the fast node is limited: like the paper's memory eater, the rest of node 0
 is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
@@ -87,8 +87,12 @@ CONFIGS = {
     # An experiment: without the scan, pages leave node 0 only for room, and
     # only pages mtp saw (cn demotes what it cannot see used: part 16).
     "cnr": "mtp --no-written-scan --idle-floor=100 --no-sweep",
+    # An experiment: 8 MiB of node 0 kept free for the program's new pages.
+    # mtp fills node 0 down to the kernel's low watermark, so pages born
+    # between two intervals land on node 1 (part 18: 1-14 MiB a 2 s window).
+    "cw": "mtp --watermark=8M",
 }
-EXPERIMENTS = ("cl", "cr", "ch", "cnr")
+EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw")
 MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs") + EXPERIMENTS
 DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
@@ -724,8 +728,8 @@ def run_one(args, numa, name, config, share, footprint):
                      "en": ["--no-written-scan"], "cs": ["--no-sweep"],
                      "cl": ["--lazy=8", "--lazy-min=8"],
                      "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"],
-                     "cnr": ["--no-written-scan", "--idle-floor=100", "--no-sweep"]
-                     }.get(config, [])
+                     "cnr": ["--no-written-scan", "--idle-floor=100", "--no-sweep"],
+                     "cw": ["--watermark=8M"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:
