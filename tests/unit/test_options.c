@@ -711,6 +711,14 @@ static void test_finish(void **state)
     set_ok(&o, MTP_FROM_CLI, "no-written-scan", NULL);
     assert_int_equal(mtp_options_finish(&o, err, sizeof(err)), 0);
     assert_true(o.policy.demote_promoted_only);
+    {
+        /* and a setting from the program, applied within these, keeps it */
+        struct mtp_options wanted = o, out;
+
+        set_ok(&wanted, MTP_FROM_APP, "lazy", "3");
+        mtp_options_clamp_app(&o, &wanted, &out);
+        assert_true(out.policy.demote_promoted_only);
+    }
 
     /* lazy-min above lazy-max */
     fresh(&o);

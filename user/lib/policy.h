@@ -60,7 +60,8 @@
  *    page the program reads shows mtp nothing, so no page is ever seen to
  *    be cold; the only demotion mtp can justify is undoing its own move.
  *    The fast node then holds first touch's pages plus mtp's promotions,
- *    and the budget holds only as far as those promotions reach.
+ *    and the budget holds only as far as those promotions reach.  A
+ *    promoted page whose state is forgotten stays where it is.
  */
 #ifndef MTP_POLICY_H
 #define MTP_POLICY_H
