@@ -258,7 +258,7 @@ def test_inject_cut_short(trace_bin, python, tmp):
         try:
             r = subprocess.run([trace_bin, "--inject", "--inject-timeout", "%dms" % ms,
                                 "--pid", str(p.pid), "--duration", "0.5"],
-                               capture_output=True, text=True, timeout=60 * SLOW)
+                               capture_output=True, text=True, timeout=60 * SLOW, cwd=tmp)
             outcomes.append("%dms:%s" % (ms, "traced" if r.returncode == 0 else "refused"))
             check(r.returncode == 0 or "inject-timeout" in r.stderr,
                   "at %d ms: mtp-trace failed without naming --inject-timeout: %s"
@@ -269,6 +269,9 @@ def test_inject_cut_short(trace_bin, python, tmp):
             finish_unchanged(p, expected, "cut short at %d ms" % ms)
     print("     " + " ".join(outcomes))
     check(inject_dirs() <= before, "copies left: %s" % sorted(inject_dirs() - before))
+    # gdb stopped mid-attach once dumped core into mtp-trace's directory
+    cores = glob.glob(os.path.join(tmp, "core*"))
+    check(not cores, "gdb left a core in the operator's directory: %s" % cores)
 
 
 def test_inject_cgroup(trace_bin, python, tmp):
