@@ -14,6 +14,7 @@
 #include "cmp.h"
 #include "policy.h"
 #include "sysutil.h"
+#include "numastat.h"
 #include "zoneinfo.h"
 
 /* move_pages(2) walks its arrays in the kernel in chunks anyway; bounded
@@ -191,6 +192,21 @@ uint64_t mtp_node_free_bytes(int node)
     if (numa_available() < 0 || numa_node_size64(node, &free_bytes) < 0)
         return UINT64_MAX;
     return (uint64_t)free_bytes;
+}
+
+int mtp_node_foreign_pages(int node, uint64_t *pages)
+{
+    char path[64], *text = NULL;
+    ssize_t n;
+    int rc;
+
+    snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/numastat", node);
+    n = mtp_read_file(path, &text);
+    if (n < 0)
+        return (int)n;
+    rc = mtp_numastat_value(text, "numa_foreign", pages);
+    free(text);
+    return rc;
 }
 
 int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen)

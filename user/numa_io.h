@@ -33,6 +33,10 @@ int mtp_numa_available(void);
 /* Free bytes on a node, or UINT64_MAX when unknown. */
 uint64_t mtp_node_free_bytes(int node);
 
+/* The node's numa_foreign counter (numastat.h), in pages.  0, or -errno
+ * when it cannot be read. */
+int mtp_node_foreign_pages(int node, uint64_t *pages);
+
 /* The kernel's low watermark of a node, summed over its zones, from
  * /proc/zoneinfo.  Returns 0, or -errno with a sentence in err. */
 int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen);

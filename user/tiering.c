@@ -152,6 +152,17 @@ static void resolve_watermark(struct mtp_tiering *t, const struct mtp_options *o
              t->fast_node);
 }
 
+/* vm.numa_stat=0 stops the kernel's NUMA counters: numa_foreign then reads
+ * 0 whatever the node refuses, and the headroom must not believe it. */
+static bool numa_stat_frozen(void)
+{
+    char *text = NULL;
+    bool frozen = mtp_read_file("/proc/sys/vm/numa_stat", &text) > 0 && text[0] == '0';
+
+    free(text);
+    return frozen;
+}
+
 int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool say)
 {
     struct mtp_policy_config cfg;
@@ -181,6 +192,7 @@ int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool 
         return 0;
     }
     resolve_watermark(t, o, note, sizeof(note));
+    t->foreign_state = numa_stat_frozen() ? -1 : 0;
     cfg = o->policy;
     cfg.watermark_bytes = t->watermark_bytes;
     t->policy = mtp_policy_create(&cfg);
@@ -333,6 +345,26 @@ static int move(struct mtp_tiering *t, const struct mtp_options *o, const struct
     return 0;
 }
 
+/* The allocations the fast node refused since the last interval, for the
+ * headroom; MTP_REFUSED_UNKNOWN on the first interval or without the
+ * counter. */
+static uint64_t refused_bytes(struct mtp_tiering *t)
+{
+    uint64_t now, refused = MTP_REFUSED_UNKNOWN;
+
+    if (t->foreign_state < 0)
+        return refused;
+    if (mtp_node_foreign_pages(t->fast_node, &now) < 0) {
+        t->foreign_state = 0;
+        return refused;
+    }
+    if (t->foreign_state > 0 && now >= t->foreign_last)
+        refused = (now - t->foreign_last) * MTP_PAGE_SIZE;
+    t->foreign_last = now;
+    t->foreign_state = 1;
+    return refused;
+}
+
 static void log_interval(const struct mtp_tiering_report *r, size_t n)
 {
     mtp_say("interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu "
@@ -374,6 +406,7 @@ int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
     in.slow_node = t->slow_node;
     in.rss_bytes = mtp_rss_bytes(pid);
     in.fast_free_bytes = mtp_node_free_bytes(t->fast_node);
+    in.fast_refused_bytes = refused_bytes(t);
     err = mtp_policy_plan(t->policy, &in, t->moves, t->cap, &n_moves, &r->plan);
     if (err < 0)
         return err;

@@ -28,6 +28,11 @@ struct mtp_tiering {
      * auto.  The operator's options keep what was asked for; this is what
      * the policy is configured with, also after the program's settings. */
     uint64_t watermark_bytes;
+    /* the fast node's numa_foreign at the last interval (headroom.h);
+     * foreign_state: 0 none read yet, 1 read, -1 not to be trusted
+     * (vm.numa_stat=0 freezes it) */
+    uint64_t foreign_last;
+    int foreign_state;
     struct mtp_policy *policy;
     struct mtp_tiering_report report; /* this interval's, for the report */
     struct mtp_sweep sweep;

@@ -2,6 +2,7 @@
 /*
  * The /proc parsers, on any text: the target's maps (and what is read from
  * them: is it Python, the sweep over its anonymous memory), /proc/zoneinfo,
+ * a node's numastat,
  * /proc/PID/status and /proc/PID/stat, Yama's scope.  A target can shape
  * its maps (file names, up to 4096 bytes of path) but must never crash or
  * mislead the root process reading them.
@@ -12,6 +13,7 @@
 #include "fuzz_input.h"
 #include "procmaps.h"
 #include "ptrace_checks.h"
+#include "numastat.h"
 #include "zoneinfo.h"
 
 static void maps(const char *text)
@@ -54,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                        sizeof(err));
     (void)mtp_zoneinfo_watermark_bytes(in.owned[in.n_owned - 1], 1, MTP_ZONE_HIGH, 4096, &bytes,
                                        err, sizeof(err));
+    (void)mtp_numastat_value(in.owned[in.n_owned - 1], "numa_foreign", &bytes);
     {
         const char *status = fuzz_next(&in);
 

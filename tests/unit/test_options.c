@@ -19,10 +19,11 @@
 #define GiB (1024ULL * MiB)
 
 static const char *const ALL_KNOBS[] = {
-    "pid",           "interval",   "duration",   "json",        "keep-pins",       "verbose",
-    "dry-run",       "no-migrate", "show-tiers", "eager",       "top-pages",       "max-pages",
-    "pin-root",      "fast-nodes", "slow-nodes", "fast-budget", "watermark",       "max-rate",
-    "hot-threshold", "lazy",       "lazy-min",   "lazy-max",    "no-written-scan", "no-sweep",
+    "pid",         "interval",  "duration",        "json",          "keep-pins",
+    "verbose",     "dry-run",   "no-migrate",      "show-tiers",    "eager",
+    "top-pages",   "max-pages", "pin-root",        "fast-nodes",    "slow-nodes",
+    "fast-budget", "watermark", "max-rate",        "hot-threshold", "lazy",
+    "lazy-min",    "lazy-max",  "no-written-scan", "no-sweep",      "headroom",
 };
 #define N_KNOBS (sizeof(ALL_KNOBS) / sizeof(ALL_KNOBS[0]))
 
@@ -33,7 +34,7 @@ static const char *const CLI_ONLY[] = {"pid",     "json",       "keep-pins", "pi
 /* The operator's, from the command line or the config file. */
 static const char *const OPERATOR[] = {"max-pages", "fast-nodes",      "slow-nodes", "no-migrate",
                                        "dry-run",   "interval",        "watermark",  "lazy-min",
-                                       "lazy-max",  "no-written-scan", "no-sweep"};
+                                       "lazy-max",  "no-written-scan", "no-sweep",   "headroom"};
 /* What the program's mtp.configure() knows: include/mtp_settings.h, which the
  * extension's list is made from too. */
 #define APP_OPTION(option, keyword) option,
@@ -62,6 +63,7 @@ static const char *good_value(const char *name)
         {"fast-nodes", "0"},  {"slow-nodes", "1"},   {"fast-budget", "1G"},
         {"watermark", "32M"}, {"max-rate", "20"},    {"hot-threshold", "7"},
         {"lazy", "4"},        {"lazy-min", "2"},     {"lazy-max", "9"},
+        {"headroom", "4M"},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         if (!strcmp(v[i].name, name))
@@ -140,6 +142,9 @@ static void test_defaults(void **state)
     assert_true(o.watermark_auto);
     assert_int_equal(o.policy.watermark_bytes, pd.watermark_bytes);
     assert_int_equal(o.policy.watermark_bytes, 64 * MiB);
+    /* the headroom is measured */
+    assert_true(o.policy.headroom_auto);
+    assert_int_equal(o.policy.headroom_bytes, 0);
     assert_int_equal(o.policy.hot_threshold, pd.hot_threshold);
     assert_int_equal(o.policy.lazy_initial, pd.lazy_initial);
     assert_int_equal(o.policy.lazy_min, pd.lazy_min);
@@ -278,6 +283,14 @@ static void test_quantities(void **state)
     set_bad(&o, MTP_FROM_CLI, "fast-budget", "10X", "invalid fast-budget");
     set_bad(&o, MTP_FROM_CLI, "fast-budget", NULL, "invalid fast-budget");
 
+    set_ok(&o, MTP_FROM_CLI, "headroom", "16M");
+    assert_false(o.policy.headroom_auto);
+    assert_int_equal(o.policy.headroom_bytes, 16 * MiB);
+    set_ok(&o, MTP_FROM_CLI, "headroom", "0"); /* none */
+    assert_false(o.policy.headroom_auto);
+    assert_int_equal(o.policy.headroom_bytes, 0);
+    set_ok(&o, MTP_FROM_CLI, "headroom", "auto");
+    assert_true(o.policy.headroom_auto);
     set_ok(&o, MTP_FROM_CLI, "watermark", "0"); /* a zero watermark is meaningful */
     assert_int_equal(o.policy.watermark_bytes, 0);
     assert_false(o.watermark_auto);

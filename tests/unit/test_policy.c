@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mtp_abi.h"
+#include "headroom.h"
 #include "policy.h"
 
 #define PG        ((uint64_t)MTP_PAGE_SIZE)
@@ -28,6 +29,7 @@ struct sim {
     size_t n;
     uint64_t rss;
     uint64_t fast_free;
+    uint64_t refused; /* allocations the fast node refused since the last plan */
     struct mtp_move moves[MAX_PAGES];
     size_t n_moves;
     struct mtp_policy_stats st;
@@ -56,6 +58,9 @@ static struct sim *sim_new(void (*tune)(struct mtp_policy_config *))
     s->cfg.fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 1000 * PG, 0};
     s->cfg.watermark_bytes = 0;
     s->cfg.hot_threshold = 10;
+    /* the headroom changes where promotions stop; the tests of other rules
+     * run without it, and it has its own below */
+    s->cfg.headroom_auto = false;
     if (tune)
         tune(&s->cfg);
     s->p = mtp_policy_create(&s->cfg);
@@ -92,7 +97,8 @@ static struct mtp_policy_page *sim_page(struct sim *s, uint64_t addr)
 
 static void sim_plan(struct sim *s)
 {
-    struct mtp_policy_input in = {s->pages, s->n, &s->tiers, FAST, SLOW, s->rss, s->fast_free};
+    struct mtp_policy_input in = {s->pages, s->n,   &s->tiers,    FAST,
+                                  SLOW,     s->rss, s->fast_free, s->refused};
 
     assert_int_equal(mtp_policy_plan(s->p, &in, s->moves, MAX_PAGES, &s->n_moves, &s->st), 0);
 }
@@ -197,7 +203,7 @@ static void test_config_check(void **state)
 static void test_bad_input(void **state)
 {
     struct sim *s = sim_new(NULL);
-    struct mtp_policy_input in = {s->pages, 0, &s->tiers, SLOW, FAST, 0, 0};
+    struct mtp_policy_input in = {s->pages, 0, &s->tiers, SLOW, FAST, 0, 0, 0};
     size_t n = 99;
 
     (void)state;
@@ -430,6 +436,159 @@ static void test_percent_budget_follows_rss(void **state)
 static void watermark_32(struct mtp_policy_config *c)
 {
     c->watermark_bytes = 32 * PG;
+}
+
+/* ---- headroom: room kept for the program's new pages ---- */
+
+#define WM_PAGES   32   /* the node's watermark */
+#define ROOM_PAGES 2048 /* what the node holds above it */
+#define STEADY     4000 /* long-lived warm pages, all on the slow node at first */
+#define CHURN      100  /* pages the program allocates (then frees) an interval */
+
+static void node_limited(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 1ULL << 40, 0};
+    c->watermark_bytes = WM_PAGES * PG;
+}
+
+static void node_limited_headroom(struct mtp_policy_config *c)
+{
+    node_limited(c);
+    c->headroom_auto = true;
+}
+
+/* The kernel's first touch: the fast node while it is above its watermark. */
+static int first_touch(struct sim *s)
+{
+    if (s->fast_free > WM_PAGES * PG) {
+        s->fast_free -= PG;
+        return FAST;
+    }
+    if (s->refused != MTP_REFUSED_UNKNOWN)
+        s->refused += PG;
+    return SLOW;
+}
+
+/* One interval of a program that allocates CHURN hot pages, then frees the
+ * previous interval's: plan, move (the node's free memory follows the
+ * moves), allocate, free.  Returns how many of the new pages landed on the
+ * fast node. */
+static size_t churn_interval(struct sim *s, uint64_t *next_addr)
+{
+    struct mtp_policy_page fresh[CHURN];
+    size_t landed = 0, kept = 0;
+
+    sim_plan(s);
+    if (s->refused != MTP_REFUSED_UNKNOWN)
+        s->refused = 0;
+    sim_apply(s);
+    for (size_t i = 0; i < s->n_moves; i++)
+        s->fast_free += s->moves[i].reason == MTP_MOVE_PROMOTE ? -PG : PG;
+    for (size_t i = 0; i < CHURN; i++) {
+        int node = first_touch(s);
+
+        fresh[i] = (struct mtp_policy_page){(*next_addr)++ * PG, 100, node, false};
+        landed += node == FAST;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        struct mtp_policy_page *pg = &s->pages[i];
+
+        if (pg->addr < BASE + STEADY * PG) {
+            s->pages[kept++] = *pg; /* steady pages stay */
+            continue;
+        }
+        if (pg->node == FAST)
+            s->fast_free += PG;
+    }
+    memcpy(&s->pages[kept], fresh, sizeof(fresh));
+    s->n = kept + CHURN;
+    return landed;
+}
+
+/* Of the last 10 of 40 intervals, the new pages that found the fast node. */
+static size_t churn_run(void (*tune)(struct mtp_policy_config *), uint64_t *headroom)
+{
+    struct sim *s = sim_new(tune);
+    uint64_t next = (BASE / PG) + STEADY + 1000;
+    size_t landed = 0;
+
+    sim_add(s, STEADY, 50, SLOW);
+    s->fast_free = (WM_PAGES + ROOM_PAGES) * PG;
+    for (int i = 0; i < 40; i++) {
+        size_t l = churn_interval(s, &next);
+
+        landed += i >= 30 ? l : 0;
+        /* the fast node never holds more than it has */
+        assert_true(s->fast_free <= (WM_PAGES + ROOM_PAGES) * PG);
+    }
+    *headroom = s->st.headroom_bytes;
+    sim_free(s);
+    return landed;
+}
+
+/* Without headroom mtp fills the node to its watermark, and every page the
+ * program allocates next lands on the slow node; with it the program's new
+ * pages find the fast node, and the room kept is about what they take. */
+static void test_headroom_takes_the_programs_new_pages(void **state)
+{
+    uint64_t h;
+
+    (void)state;
+    assert_int_equal(churn_run(node_limited, &h), 0);
+    assert_int_equal(h, 0);
+    /* nearly all: the room opens by laziness, a few intervals behind */
+    assert_true(churn_run(node_limited_headroom, &h) >= 10 * CHURN * 95 / 100);
+    assert_true(h >= CHURN * PG);
+    assert_true(h <= 2 * CHURN * PG);
+    assert_true(h <= ROOM_PAGES * PG / 4);
+}
+
+/* When the program stops allocating, the headroom decays and promotions
+ * fill the node again. */
+static void test_headroom_decays_when_allocations_stop(void **state)
+{
+    struct sim *s = sim_new(node_limited_headroom);
+    uint64_t next = (BASE / PG) + STEADY + 1000, busy;
+
+    (void)state;
+    sim_add(s, STEADY, 50, SLOW);
+    s->fast_free = (WM_PAGES + ROOM_PAGES) * PG;
+    for (int i = 0; i < 20; i++)
+        churn_interval(s, &next);
+    busy = s->st.headroom_bytes;
+    assert_true(busy >= CHURN * PG);
+    for (int i = 0; i < 60; i++) {
+        sim_plan(s);
+        s->refused = 0;
+        sim_apply(s);
+        for (size_t m = 0; m < s->n_moves; m++)
+            s->fast_free += s->moves[m].reason == MTP_MOVE_PROMOTE ? -PG : PG;
+    }
+    assert_true(s->st.headroom_bytes < busy / 4);
+    assert_true(s->fast_free - WM_PAGES * PG < busy / 4);
+    sim_free(s);
+}
+
+static void headroom_fixed_64(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 200 * PG, 0};
+    c->headroom_bytes = 64 * PG;
+}
+
+/* A fixed headroom: promotions stop that far short of the budget, and the
+ * budget itself (pressure, severity) is unchanged. */
+static void test_fixed_headroom_stops_promotions_short(void **state)
+{
+    struct sim *s = sim_new(headroom_fixed_64);
+
+    (void)state;
+    sim_add(s, 300, 100, SLOW);
+    sim_plan(s);
+    assert_int_equal(s->st.budget_bytes, 200 * PG);
+    assert_int_equal(s->st.headroom_bytes, 50 * PG); /* a quarter of the budget at most */
+    assert_int_equal(s->st.promote, 150);
+    assert_false(s->st.pressure);
+    sim_free(s);
 }
 
 static void test_watermark_limits_budget(void **state)
@@ -880,7 +1039,7 @@ static void test_moves_array_capacity_is_a_limit(void **state)
 
     (void)state;
     sim_add(s, 5, 100, SLOW);
-    in = (struct mtp_policy_input){s->pages, s->n, &s->tiers, FAST, SLOW, s->rss, s->fast_free};
+    in = (struct mtp_policy_input){s->pages, s->n, &s->tiers, FAST, SLOW, s->rss, s->fast_free, 0};
     assert_int_equal(mtp_policy_plan(s->p, &in, few, 2, &n, &s->st), 0);
     assert_int_equal(n, 2);
     assert_int_equal(s->st.deferred, 3);
@@ -1472,6 +1631,9 @@ int main(void)
         cmocka_unit_test(test_promoted_only_never_moves_first_touch_pages),
         cmocka_unit_test(test_promoted_only_undoes_its_own_promotions),
         cmocka_unit_test(test_percent_budget_follows_rss),
+        cmocka_unit_test(test_headroom_takes_the_programs_new_pages),
+        cmocka_unit_test(test_headroom_decays_when_allocations_stop),
+        cmocka_unit_test(test_fixed_headroom_stops_promotions_short),
         cmocka_unit_test(test_watermark_limits_budget),
         cmocka_unit_test(test_lazy_demotion_needs_n_cold_intervals),
         cmocka_unit_test(test_warming_resets_cold_streak),

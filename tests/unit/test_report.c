@@ -125,6 +125,7 @@ static void tiering_json_carries_budget_and_watermark(void **state)
     t.slow_node = 1;
     t.plan.budget_bytes = 8u << 20;
     t.watermark_bytes = 4u << 20; /* resolved from the kernel: what was in force */
+    t.plan.headroom_bytes = 1u << 20;
     t.plan.on_fast = 300;
     t.plan.untracked = 120; /* found by the sweep, counted in on_fast */
     r.tiering = &t;
@@ -135,6 +136,7 @@ static void tiering_json_carries_budget_and_watermark(void **state)
     assert_int_equal(get_u64(tiering, "slow_node"), 1);
     assert_int_equal(get_u64(tiering, "budget_bytes"), 8u << 20);
     assert_int_equal(get_u64(tiering, "watermark_bytes"), 4u << 20);
+    assert_int_equal(get_u64(tiering, "headroom_bytes"), 1u << 20);
     assert_int_equal(get_u64(tiering, "on_fast"), 300);
     assert_int_equal(get_u64(tiering, "untracked_on_fast"), 120);
     json_object_put(o);

@@ -219,6 +219,30 @@ static int parse_rate(struct mtp_options *o, const struct mtp_option *opt, const
                  err, errlen);
 }
 
+/* A size, or "auto": measured (see policy.headroom_auto). */
+static int parse_headroom(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                          char *err, size_t errlen)
+{
+    uint64_t bytes = 0;
+    int rc;
+
+    if (value && !strcmp(value, "auto")) {
+        o->policy.headroom_auto = true;
+        o->policy.headroom_bytes = 0;
+        return 0;
+    }
+    rc = named(mtp_parse_bytes(value ? value : "", &bytes, err, errlen), opt->name, err, errlen);
+    if (rc == 0) {
+        o->policy.headroom_auto = false;
+        o->policy.headroom_bytes = bytes;
+    } else if (err && errlen > strlen(err)) {
+        size_t used = strlen(err);
+
+        snprintf(err + used, errlen - used, " (or 'auto': measured)");
+    }
+    return rc;
+}
+
 /* A size, or "auto": the kernel's own (see watermark_auto). */
 static int parse_watermark(struct mtp_options *o, const struct mtp_option *opt, const char *value,
                            char *err, size_t errlen)
@@ -381,6 +405,11 @@ const struct mtp_option mtp_option_table[] = {
      "Print libbpf's debug output"},
     {"fast-budget", 0, "SIZE|N%", TIERING, PROGRAM, "100%", parse_budget, FIELD(policy.fast_budget),
      0, 0, clamp_budget, "Most of this process's memory to keep on the fast tier (default 100%)"},
+    {"headroom", 0, "SIZE|auto", TIERING, OPERATOR, "auto", parse_headroom,
+     FIELD(policy.headroom_bytes), 0, 0, NULL,
+     "Keep this much of the budget free for the program's new pages (default auto: measured "
+     "from the allocations the fast node refused, its numa_foreign count; 0: none; at most a "
+     "quarter of the budget)"},
     {"watermark", 0, "SIZE|auto", TIERING, OPERATOR, "auto", parse_watermark,
      FIELD(policy.watermark_bytes), 0, 0, NULL,
      "Keep this much free on the fast node (default auto: the kernel's low watermarks of the "

@@ -10,6 +10,7 @@
 
 #include "cmp.h"
 #include "errmsg.h"
+#include "headroom.h"
 #include "move_backoff.h"
 #include "page_states.h"
 
@@ -25,6 +26,9 @@
 
 /* An excess above budget >> SEVERE_SHIFT overrides laziness. */
 #define SEVERE_SHIFT 3
+/* The headroom is at most budget >> HEADROOM_CAP_SHIFT: room kept for the
+ * program's new pages must not cost most of the fast tier's. */
+#define HEADROOM_CAP_SHIFT 2
 /* N doubles when the bounces of the last window are at least this fraction
  * (1/DIV) of its demotions. */
 #define PINGPONG_GROW_DIV 8
@@ -59,6 +63,7 @@ struct mtp_policy {
     struct mtp_policy_totals totals;
     /* moves held back from a node that refused them: promotions, demotions */
     struct mtp_move_backoff backoff[2];
+    struct mtp_headroom headroom; /* the measured one (headroom_auto) */
 };
 
 void mtp_policy_config_default(struct mtp_policy_config *cfg)
@@ -73,6 +78,7 @@ void mtp_policy_config_default(struct mtp_policy_config *cfg)
     cfg->lazy_min = 1;
     cfg->lazy_max = 16;
     cfg->pingpong_window = 8;
+    cfg->headroom_auto = true;
 }
 
 int mtp_policy_config_check(const struct mtp_policy_config *cfg, char *err, size_t errlen)
@@ -222,6 +228,26 @@ static uint64_t budget_bytes(const struct mtp_policy *p, const struct mtp_policy
     return budget < room ? budget : room;
 }
 
+/* Of the budget, what promotions leave free for the program's new pages
+ * (headroom.h); also measures it, once an interval. */
+static uint64_t headroom_bytes(struct mtp_policy *p, const struct mtp_policy_input *in,
+                               uint64_t fast_used, uint64_t budget)
+{
+    struct mtp_headroom_reading r = {
+        .free_known = in->fast_free_bytes != MTP_FREE_UNKNOWN,
+        .free_bytes = in->fast_free_bytes,
+        .watermark_bytes = p->cfg.watermark_bytes,
+        .refused_known = in->fast_refused_bytes != MTP_REFUSED_UNKNOWN,
+        .refused_bytes = in->fast_refused_bytes,
+        .over_budget = fast_used > budget,
+        .cap_bytes = budget >> HEADROOM_CAP_SHIFT,
+    };
+
+    if (!p->cfg.headroom_auto)
+        return p->cfg.headroom_bytes < r.cap_bytes ? p->cfg.headroom_bytes : r.cap_bytes;
+    return mtp_headroom_observe(&p->headroom, &r);
+}
+
 /* Everything one interval's move emission needs to share. */
 struct planner {
     struct mtp_policy *p;
@@ -336,7 +362,8 @@ static uint64_t idle_floor_bytes(uint64_t budget, unsigned pct)
     return budget / 100 * pct + budget % 100 * pct / 100;
 }
 
-static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
+/* target: the budget less the headroom, where promotions stop */
+static void plan_moves(struct planner *pl, uint64_t budget, uint64_t target, bool severe)
 {
     struct cand *v;
 
@@ -347,7 +374,7 @@ static void plan_moves(struct planner *pl, uint64_t budget, bool severe)
     /* 2: promotions, hottest first, each after the demotions that make its
      * room; none while the fast node backs off (move_backoff.h) */
     if (!pl->promotions_held)
-        promote_within_budget(pl, budget);
+        promote_within_budget(pl, target);
 
     /* 3: the rest of the lazy demotions, down to the idle floor */
     pl->idle_from = pl->n_moves;
@@ -558,7 +585,7 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     struct mtp_policy_stats st;
     struct planner pl;
     size_t n, bounced, good;
-    uint64_t fast_used = 0, budget;
+    uint64_t fast_used = 0, budget, headroom;
     int rc = check_input(in);
 
     if (rc)
@@ -569,7 +596,8 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     open_interval(p, &st);
     n = gather(p, in, &st, &fast_used);
     budget = budget_bytes(p, in, fast_used);
-    bounced = select_hottest(p, n, budget);
+    headroom = headroom_bytes(p, in, fast_used, budget);
+    bounced = select_hottest(p, n, budget - headroom);
     p->ring_bounced[p->interval % p->ring_len] = (uint32_t)bounced;
     good = close_windows(p);
     judge_pressure(p, in, fast_used, budget, &st);
@@ -589,7 +617,7 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     };
     st.promote_held = mtp_move_backoff_left(&p->backoff[0], p->interval);
     st.demote_held = mtp_move_backoff_left(&p->backoff[1], p->interval);
-    plan_moves(&pl, budget, st.severe);
+    plan_moves(&pl, budget, budget - headroom, st.severe);
     *n_moves = pl.n_moves;
     count_plan(&pl, &st);
 
@@ -602,6 +630,7 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     st.judged = bounced + good;
     st.lazy_n = p->lazy_n;
     st.budget_bytes = budget;
+    st.headroom_bytes = headroom;
     st.budget_used_bytes = fast_used;
     st.fast_bytes_planned = pl.fast;
     if (stats)
@@ -666,6 +695,7 @@ void mtp_policy_commit(struct mtp_policy *p, const struct mtp_move *moves, size_
     p->totals.promoted += r.promoted;
     p->totals.demoted += r.demoted;
     p->totals.failed += n - r.moved;
+    mtp_headroom_moved(&p->headroom, r.promoted * PAGE_BYTES, r.demoted * PAGE_BYTES);
     r.busy = busy[0] + busy[1];
     r.nomem = nomem[0] + nomem[1];
     r.refused = refused[0] + refused[1];

@@ -27,9 +27,17 @@
  *    bytes and are demoted to make room -- to get within the budget or for a
  *    promotion -- but never proactively: that mtp has not seen a page
  *    touched is weaker evidence than a tracked page going cold.
+ *  - Headroom (headroom.h).  Selection and promotion stop short of the
+ *    budget by the headroom: room kept free for the program's next
+ *    allocations, which the kernel would otherwise place on the slow node
+ *    once mtp has filled the fast one.  Measured (headroom_auto: from the
+ *    allocations the node refused, headroom.h) or fixed (headroom_bytes;
+ *    0: none), and at most a quarter of the budget.
+ *    Only promotions and selection heed it: the pages it displaces leave by
+ *    laziness, and "over budget" still means over the budget itself.
  *  - Promotion.  Selected pages on slow nodes move up hottest first, only
- *    while our fast bytes stay within the budget; lazily demotable pages are
- *    demoted first to make room.
+ *    while our fast bytes stay within the budget less the headroom; lazily
+ *    demotable pages are demoted first to make room.
  *  - Rate cap ordering.  Budget repair first (it protects the fast node),
  *    then promotions with the demotions that make room for them, then the
  *    remaining lazy demotions ("idle" ones: no room was needed for them): a
@@ -78,6 +86,9 @@
  * the watermark then does not limit the budget */
 #define MTP_FREE_UNKNOWN UINT64_MAX
 
+/* fast_refused_bytes when the caller has no count */
+#define MTP_REFUSED_UNKNOWN UINT64_MAX
+
 /* The watermark when the kernel's cannot be read (see --watermark auto). */
 #define MTP_DEFAULT_WATERMARK_BYTES (64ULL << 20)
 
@@ -93,6 +104,8 @@ struct mtp_policy_config {
     uint64_t max_bytes_per_interval; /* rate cap x interval; 0 = no cap */
     unsigned pingpong_window;        /* intervals a demotion is judged for, 1..4096 */
     bool demote_promoted_only;       /* no evidence of cold: undo only our promotions */
+    bool headroom_auto;              /* measure the headroom (headroom.h) ... */
+    uint64_t headroom_bytes;         /* ... or keep this much (0: none) */
 };
 
 /* Starting values the loader's options override. */
@@ -116,6 +129,9 @@ struct mtp_policy_input {
     int slow_node;                 /* demotion target, a slow node */
     uint64_t rss_bytes;            /* for a % budget */
     uint64_t fast_free_bytes;      /* of fast_node, or MTP_FREE_UNKNOWN */
+    /* allocations that preferred fast_node and were placed on another since
+     * the last interval (its numastat numa_foreign), or MTP_REFUSED_UNKNOWN */
+    uint64_t fast_refused_bytes;
 };
 
 enum mtp_move_reason {
@@ -152,6 +168,7 @@ struct mtp_policy_stats {
     size_t judged;         /* lazy demotions judged this interval, either way */
     unsigned lazy_n;       /* N used for this interval */
     uint64_t budget_bytes;
+    uint64_t headroom_bytes;     /* of the budget, kept free for new pages */
     uint64_t budget_used_bytes;  /* our bytes on fast nodes before the moves */
     uint64_t fast_bytes_planned; /* and after them, if all succeed */
     uint32_t promote_held;       /* intervals promotions are still held: the fast */

@@ -86,6 +86,10 @@ static double budget_bytes(const struct mtp_report *r)
 {
     return (double)r->tiering->plan.budget_bytes;
 }
+static double headroom_bytes(const struct mtp_report *r)
+{
+    return (double)r->tiering->plan.headroom_bytes;
+}
 static double budget_used_bytes(const struct mtp_report *r)
 {
     return (double)r->tiering->plan.budget_used_bytes;
@@ -350,6 +354,9 @@ static const struct family families[] = {
     {"mtp_fast_budget_bytes", "gauge", "the fast-tier budget in force", TIERED, budget_bytes, NULL},
     {"mtp_fast_budget_used_bytes", "gauge", "tracked bytes on the fast tier before the moves",
      TIERED, budget_used_bytes, NULL},
+    {"mtp_fast_headroom_bytes", "gauge",
+     "of the budget, kept free for the program's new pages (--headroom)", TIERED, headroom_bytes,
+     NULL},
     {"mtp_promoted_pages_total", "counter", "pages moved to the fast tier", TIERED, promoted, NULL},
     {"mtp_demoted_pages_total", "counter", "pages moved to the slow tier", TIERED, demoted, NULL},
     {"mtp_failed_moves_total", "counter", "planned moves that did not happen", TIERED, failed,
