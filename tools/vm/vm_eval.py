@@ -91,8 +91,11 @@ CONFIGS = {
     # mtp fills node 0 down to the kernel's low watermark, so pages born
     # between two intervals land on node 1 (part 18: 1-14 MiB a 2 s window).
     "cw": "mtp --watermark=8M",
+    # An experiment: no headroom, promotions fill node 0 to the watermark
+    # (the default before the measured headroom; part 19).
+    "c0": "mtp --headroom=0",
 }
-EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw")
+EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0")
 MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs") + EXPERIMENTS
 DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
@@ -729,7 +732,7 @@ def run_one(args, numa, name, config, share, footprint):
                      "cl": ["--lazy=8", "--lazy-min=8"],
                      "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"],
                      "cnr": ["--no-written-scan", "--idle-floor=100", "--no-sweep"],
-                     "cw": ["--watermark=8M"]}.get(config, [])
+                     "cw": ["--watermark=8M"], "c0": ["--headroom=0"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:
@@ -800,6 +803,7 @@ def run_one(args, numa, name, config, share, footprint):
                                                  "budget_bytes", "budget_used_bytes")},
                  # why it demoted: idle (no room was needed) or for room
                  "idle_demote_bytes": l["tiering"].get("planned_idle_demote_bytes", 0),
+                 "headroom_bytes": l["tiering"].get("headroom_bytes", 0),
                  "planned_demote_bytes": l["tiering"].get("planned_demote_bytes", 0)}
                 for l in tracer.lines if "tiering" in l]
             if ti:
