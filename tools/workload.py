@@ -13,6 +13,7 @@ The program prints a checksum of its own computation and exits with
 import argparse
 import ctypes
 import json
+import mmap
 import os
 import random
 import sys
@@ -50,6 +51,53 @@ def list_items(lst):
     return items, allocated.value * ctypes.sizeof(ctypes.c_void_p)
 
 
+class Births:
+    """New pages, as a program's allocations make them: every `every` seconds
+    a fresh anonymous mapping of `size` bytes, each page written, and the
+    one from `lifetime` seconds before unmapped.  Where the kernel placed
+    each new mapping's pages, asked right after the writes (move_pages(2)
+    with no target), goes to `log` as one JSON line: {"t", "pages", "on": {node: n}}."""
+
+    SYS_MOVE_PAGES = 279  # x86_64
+
+    def __init__(self, mib, log, every=0.5, lifetime=2.0):
+        self.size = int(mib * (1 << 20)) // 4096 * 4096
+        self.every, self.lifetime, self.log = every, lifetime, log
+        self.live = []
+        self.next = time.monotonic()
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.syscall.restype = ctypes.c_long
+        self.out = open(log, "a", buffering=1) if log else None
+
+    def where(self, m):
+        n = self.size // 4096
+        base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+        pages = (ctypes.c_void_p * n)(*[base + i * 4096 for i in range(n)])
+        status = (ctypes.c_int * n)()
+        if self.libc.syscall(self.SYS_MOVE_PAGES, 0, ctypes.c_ulong(n), pages, None, status,
+                             0) != 0:
+            return {}
+        on = {}
+        for s in status:
+            on[s] = on.get(s, 0) + 1
+        return on
+
+    def tick(self):
+        now = time.monotonic()
+        if not self.size or now < self.next:
+            return
+        self.next = now + self.every
+        m = mmap.mmap(-1, self.size)
+        for i in range(0, self.size, 4096):
+            m[i] = 1
+        if self.out:
+            self.out.write(json.dumps({"t": now, "pages": self.size // 4096,
+                                       "on": self.where(m)}) + "\n")
+        self.live.append((now, m))
+        while self.live and now - self.live[0][0] >= self.lifetime:
+            self.live.pop(0)[1].close()
+
+
 def footprint(obj):
     """Address ranges the object really occupies: itself, its list, the list's items."""
     return [(id(obj), type(obj).__basicsize__), (id(obj.values), list.__basicsize__),
@@ -78,6 +126,11 @@ def main():
                     help="store mode: also write one byte of every page of a buffer this "
                          "large, an eighth of it each round: churn that is written often but "
                          "is neither set")
+    ap.add_argument("--births", type=float, default=0, metavar="MIB",
+                    help="store mode: every 0.5 s map and write a new buffer this large, and "
+                         "unmap the one from 2 s before: new pages, as allocations make them")
+    ap.add_argument("--births-log", metavar="FILE",
+                    help="where each new buffer's pages landed, a JSON line per buffer")
     args = ap.parse_args()
 
     if args.no_thp:
@@ -129,7 +182,9 @@ def main():
         return args.exit_code
     churn_pages = len(churn) // 4096
     churn_at = 0
+    births = Births(args.births, args.births_log)
     while time.monotonic() < deadline:
+        births.tick()
         holder.clear()
         for _ in range(churn_pages // 8):
             churn[churn_at * 4096] = rounds & 0xFF

@@ -60,6 +60,10 @@ echo "=== kernel.numa_balancing=0, THP $(cat /sys/kernel/mm/transparent_hugepage
 # The fast node full: refused moves are counted and backed off (issue 14).
 /usr/bin/python3 tools/vm/full_node_proof.py --build "$build" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Room for the program's new pages on a full fast node (issue 13): the
+# headroom measured from what node 0 refused.
+/usr/bin/python3 tools/vm/headroom_proof.py --build "$build" 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 read -r passed failed < <(awk '/passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed,/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$log")
 rm -f "$log"
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1

@@ -74,7 +74,7 @@ class Numa:
 
 
 def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=None,
-                   no_thp=False):
+                   no_thp=False, extra=()):
     """tools/workload.py with mtp imported (this tree's build for python), its
     hot and cold sets of hot and cold objects, running for seconds; its
     layout file and ready marker in tmp.  Returns (process, layout path,
@@ -93,7 +93,7 @@ def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=N
     proc = subprocess.Popen(
         [python, os.path.join(ROOT, "tools", "workload.py"), "--hot", str(hot), "--cold",
          str(cold), "--seconds", str(seconds), "--layout", layout_path, "--ready", ready,
-         "--churn", str(churn)] + (["--no-thp"] if no_thp else []),
+         "--churn", str(churn)] + (["--no-thp"] if no_thp else []) + list(extra),
         env=env, stdout=subprocess.DEVNULL)
     return proc, layout_path, ready
 

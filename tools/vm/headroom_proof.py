@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Room for the program's new pages, run inside the two-tier guest (make vm-test).
+
+A workload whose written-often buffer (32 MiB) is larger than what node 0
+has free above its low watermark (24 MiB, the rest held by hugetlb pages)
+also allocates: every 0.5 s a new 2 MiB mapping, written, and the one from
+2 s before unmapped.  It logs where the kernel placed each new mapping's
+pages.  All of it starts on node 1.  Two runs of mtp-trace, each from that
+start:
+
+1. --headroom 0: mtp fills node 0 with the buffer's pages down to the
+   watermark, and the kernel places the program's new pages on node 1.  At
+   least half of them must land there, or the case shows nothing.
+2. the default, --headroom auto: mtp measures what node 0 refused
+   (numa_foreign) and stops its promotions short of the budget by that much;
+   in the run's second half at least 80% of the new pages must land on
+   node 0, and the headroom must stay within a quarter of the budget.
+
+Ends with "N passed, N failed".
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import migration_proof  # noqa: E402
+import vm_eval  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MIB = 1 << 20
+FAST, SLOW = 0, 1
+USABLE = 24 * MIB
+
+
+def trace(trace_bin, pid, seconds, extra):
+    cmd = [trace_bin, "--pid", str(pid), "--interval", "1", "--duration", str(seconds),
+           "--json"] + extra
+    print("running: " + " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180)
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    ivs = [l["tiering"] for l in lines if "tiering" in l]
+    print("     used/budget/headroom MiB, promoted/demoted MiB: " + "  ".join(
+        "%.0f/%.0f/%.1f %.1f/%.1f" % (t["budget_used_bytes"] / MIB, t["budget_bytes"] / MIB,
+                                      t.get("headroom_bytes", 0) / MIB,
+                                      t["promoted_bytes"] / MIB, t["demoted_bytes"] / MIB)
+        for t in ivs), flush=True)
+    return r, ivs
+
+
+def births_since(log, t0):
+    """(pages on node 0, all pages) of the new mappings logged after t0."""
+    fast = total = 0
+    with open(log) as f:
+        for line in f:
+            b = json.loads(line)
+            if b["t"] >= t0:
+                fast += b["on"].get(str(FAST), 0)
+                total += b["pages"]
+    return fast, total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--seconds", type=int, default=24, help="each run of mtp-trace")
+    args = ap.parse_args()
+
+    trace_bin = os.path.join(ROOT, args.build, "mtp-trace")
+    tmp = "/tmp/mtp-headroom"
+    os.makedirs(tmp, exist_ok=True)
+    log = os.path.join(tmp, "births.jsonl")
+    open(log, "w").close()
+    workload, layout_path, ready = migration_proof.start_workload(
+        args.build, args.python, tmp, 2000, 2000, args.seconds * 2 + 200, churn=32, no_thp=True,
+        extra=["--births", "2", "--births-log", log])
+    passed = failed = 0
+
+    def check(name, ok, detail):
+        nonlocal passed, failed
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+        passed, failed = passed + bool(ok), failed + (not ok)
+
+    limit = vm_eval.FastLimit()
+    share = {}
+    try:
+        pid = migration_proof.wait_layout(workload, layout_path, ready)["pid"]
+        vm_eval.write("/proc/sys/vm/drop_caches", 3)
+        held = limit.set(USABLE)
+        check("node 0 holds less than the written buffer", held["reached"],
+              "%.1f MiB usable above its low watermark (asked %d), %d hugetlb pages"
+              % (held["usable"] / MIB, USABLE // MIB, held["hugetlb_pages"]))
+        for name, extra in (("--headroom 0", ["--headroom", "0"]), ("auto", [])):
+            subprocess.run(["migratepages", str(pid), str(FAST), str(SLOW)], check=True)
+            start = time.monotonic()
+            r, ivs = trace(trace_bin, pid, args.seconds, extra)
+            fast, total = births_since(log, start + args.seconds / 2)
+            share[name] = fast / total if total else 0.0
+            over = sum(t["budget_used_bytes"] > t["budget_bytes"] for t in ivs)
+            late = ivs[len(ivs) // 2:]
+            most = max((t.get("headroom_bytes", 0) for t in late), default=0)
+            print("     %s: %d of %d new pages in the second half on node %d (%.2f); over the "
+                  "budget in %d of %d intervals; headroom at most %.1f MiB late"
+                  % (name, fast, total, FAST, share[name], over, len(ivs), most / MIB),
+                  flush=True)
+            check("mtp-trace %s runs" % name, r.returncode == 0 and ivs and total > 0,
+                  "exit %d, %d intervals, %d new pages logged%s"
+                  % (r.returncode, len(ivs), total,
+                     "" if r.returncode == 0 else ": " + r.stderr[-300:]))
+            capped = all(t.get("headroom_bytes", 0) <= t["budget_bytes"] // 4 for t in ivs)
+            if name == "auto":
+                check("with the headroom most new pages find node 0",
+                      share[name] >= 0.8 and most > 0 and capped,
+                      "%.2f of them (at --headroom 0: %.2f); headroom %.1f MiB, within a "
+                      "quarter of the budget in every interval: %s"
+                      % (share[name], share["--headroom 0"], most / MIB, capped))
+            else:
+                check("without it the new pages land on node 1", share[name] <= 0.5,
+                      "%.2f of them on node 0 (above 0.5: the case shows nothing)"
+                      % share[name])
+        check("the workload runs on", workload.poll() is None, "exit status %s" % workload.poll())
+    finally:
+        limit.clear()
+        workload.kill()
+        workload.wait()
+    print("headroom: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
