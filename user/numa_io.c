@@ -220,8 +220,8 @@ int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read /proc/zoneinfo: %s", strerror((int)-n));
         return (int)n;
     }
-    rc = mtp_zoneinfo_watermark_bytes(text, node, MTP_ZONE_LOW, page > 0 ? (uint64_t)page : 4096,
-                                      bytes, err, errlen);
+    rc = mtp_zoneinfo_user_floor_bytes(text, node, page > 0 ? (uint64_t)page : 4096, bytes, err,
+                                       errlen);
     free(text);
     return rc;
 }

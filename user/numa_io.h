@@ -37,8 +37,10 @@ uint64_t mtp_node_free_bytes(int node);
  * when it cannot be read. */
 int mtp_node_foreign_pages(int node, uint64_t *pages);
 
-/* The kernel's low watermark of a node, summed over its zones, from
- * /proc/zoneinfo.  Returns 0, or -errno with a sentence in err. */
+/* Where the kernel stops placing user pages on a node: its zones' low
+ * watermarks and lower zones' reserves, from /proc/zoneinfo
+ * (mtp_zoneinfo_user_floor_bytes).  Returns 0, or -errno with a sentence in
+ * err. */
 int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen);
 
 /* Resident bytes of a process, or 0 when unknown. */

@@ -122,7 +122,9 @@ static void note_scanless_rule(const struct mtp_options *o)
 }
 
 /* --watermark auto: the free memory below which the kernel places no new
- * page on the fast node (the sum of its zones' low watermarks: zoneinfo.h).
+ * user page on the fast node (its zones' low watermarks and the lower
+ * zones' reserves: zoneinfo.h; the lows alone left 3.7 MiB of the guest's
+ * node 0 counted as room that no new page could use).
  * Keeping the high ones free instead, as mtp did until issue 13's runs,
  * reserves room first touch fills anyway: every interval a program
  * allocates finds the node short, and mtp demoted 2-5 MiB to make up for
@@ -148,8 +150,8 @@ static void resolve_watermark(struct mtp_tiering *t, const struct mtp_options *o
         return;
     }
     t->watermark_bytes = bytes;
-    snprintf(note, len, "watermark %.1f MiB (kernel low watermark of node %d)", bytes / 1048576.0,
-             t->fast_node);
+    snprintf(note, len, "watermark %.1f MiB (kernel low watermarks and reserves of node %d)",
+             bytes / 1048576.0, t->fast_node);
 }
 
 /* vm.numa_stat=0 stops the kernel's NUMA counters: numa_foreign then reads
@@ -166,7 +168,7 @@ static bool numa_stat_frozen(void)
 int mtp_tiering__setup(struct mtp_tiering *t, const struct mtp_options *o, bool say)
 {
     struct mtp_policy_config cfg;
-    char err[256], note[96];
+    char err[256], note[128];
 
     memset(t, 0, sizeof(*t));
     t->watermark_bytes = o->policy.watermark_bytes;

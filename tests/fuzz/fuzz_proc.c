@@ -56,6 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                        sizeof(err));
     (void)mtp_zoneinfo_watermark_bytes(in.owned[in.n_owned - 1], 1, MTP_ZONE_HIGH, 4096, &bytes,
                                        err, sizeof(err));
+    (void)mtp_zoneinfo_user_floor_bytes(in.owned[in.n_owned - 1], 0, 4096, &bytes, err,
+                                        sizeof(err));
     (void)mtp_numastat_value(in.owned[in.n_owned - 1], "numa_foreign", &bytes);
     {
         const char *status = fuzz_next(&in);

@@ -314,6 +314,8 @@ class ZoneinfoTest(unittest.TestCase):
         self.assertEqual(z[0]["low"], (41 + 10320) * 4096)
         self.assertEqual(z[0]["high"], (49 + 12384) * 4096)
         self.assertEqual(z[1]["min"], 8600 * 4096)
+        # where the program's pages stop: DMA keeps its 983-page reserve too
+        self.assertEqual(z[0]["floor"], (41 + 983 + 10320) * 4096)
         # the empty Normal zone of node 0 does not stretch its range
         self.assertEqual(z[0]["start"], 1 * 4096)
         self.assertEqual(z[0]["end"], (4096 + 258048) * 4096)

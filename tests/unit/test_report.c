@@ -137,6 +137,7 @@ static void tiering_json_carries_budget_and_watermark(void **state)
     assert_int_equal(get_u64(tiering, "budget_bytes"), 8u << 20);
     assert_int_equal(get_u64(tiering, "watermark_bytes"), 4u << 20);
     assert_int_equal(get_u64(tiering, "headroom_bytes"), 1u << 20);
+    assert_int_equal(get_u64(tiering, "fast_refused_bytes"), 0); /* known, none */
     assert_int_equal(get_u64(tiering, "on_fast"), 300);
     assert_int_equal(get_u64(tiering, "untracked_on_fast"), 120);
     json_object_put(o);

@@ -148,6 +148,75 @@ static void test_this_hosts_shape(void **state)
     assert_int_equal(bytes, 7 * 4096);
 }
 
+/* The two-tier guest's node 0 (kernel 6.12, QEMU, 969 MiB): its DMA zone
+ * keeps 947 pages above its low watermark from allocations that could use
+ * DMA32, so user pages stop 3.7 MiB above the sum of the lows. */
+static const char GUEST[] = "Node 0, zone      DMA\n"
+                            "  pages free     3776\n"
+                            "        low      160\n"
+                            "        present  3998\n"
+                            "        managed  3840\n"
+                            "        protection: (0, 947, 947, 947, 947)\n"
+                            "Node 0, zone    DMA32\n"
+                            "  pages free     234254\n"
+                            "        low      10167\n"
+                            "        managed  244359\n"
+                            "        protection: (0, 0, 0, 0, 0)\n"
+                            "Node 0, zone   Normal\n"
+                            "  pages free     0\n"
+                            "        low      0\n"
+                            "        managed  0\n"
+                            "        protection: (0, 0, 0, 0, 0)\n"
+                            "Node 0, zone  Movable\n"
+                            "  pages free     0\n"
+                            "        low      32\n"
+                            "        managed  0\n"
+                            "        protection: (0, 0, 0, 0, 0)\n"
+                            "Node 1, zone    DMA32\n"
+                            "        low      10790\n"
+                            "        managed  257963\n"
+                            "        protection: (0, 0, 0, 0, 0)";
+
+static void test_user_floor_adds_the_lower_zones_reserve(void **state)
+{
+    uint64_t bytes = 0;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(mtp_zoneinfo_user_floor_bytes(GUEST, 0, 4096, &bytes, err, sizeof(err)), 0);
+    /* DMA: low 160 + 947; DMA32: its low; the empty zones hold nothing back */
+    assert_int_equal(bytes, (160ULL + 947 + 10167) * 4096);
+    assert_int_equal(mtp_zoneinfo_user_floor_bytes(GUEST, 1, 4096, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, 10790ULL * 4096);
+    /* a reserve larger than the zone keeps the whole zone, no more: this
+     * host's DMA (3840 pages, reserve 24090) */
+    assert_int_equal(mtp_zoneinfo_user_floor_bytes(ZONEINFO, 0, 4096, &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, (3840ULL + 2888 + 20163 + 0 + 0) * 4096);
+    assert_int_equal(mtp_zoneinfo_user_floor_bytes(ZONEINFO, 3, 4096, &bytes, err, sizeof(err)),
+                     -ENOENT);
+}
+
+static void test_user_floor_malformed(void **state)
+{
+    uint64_t bytes = 7;
+    char err[256] = "";
+    static const char *const bad[] = {
+        "Node 0, zone DMA\n        low 5\n        protection: (0, x)\n",
+        "Node 0, zone DMA\n        low 5\n        protection: (0, 4\n",
+        "Node 0, zone DMA\n        low 5\n        protection: (0,4)\n",
+        "Node 0, zone DMA\n        low 5\n        managed z\n",
+        "Node 0, zone DMA\n        low q\n",
+        "Node 0, zone DMA\n        managed 5\n", /* no low */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(mtp_zoneinfo_user_floor_bytes(bad[i], 0, 4096, &bytes, err, sizeof(err)),
+                         -EINVAL);
+        assert_int_equal(bytes, 7);
+    }
+}
+
 static void test_missing_node(void **state)
 {
     uint64_t bytes = 12345;
@@ -214,6 +283,8 @@ int main(void)
         cmocka_unit_test(test_sums_every_zone_of_the_node),
         cmocka_unit_test(test_low_and_min_marks),
         cmocka_unit_test(test_this_hosts_shape),
+        cmocka_unit_test(test_user_floor_adds_the_lower_zones_reserve),
+        cmocka_unit_test(test_user_floor_malformed),
         cmocka_unit_test(test_missing_node),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_other_nodes_malformed_zone_is_not_ours),

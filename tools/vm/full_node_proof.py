@@ -65,7 +65,7 @@ most, leave, node = int(sys.argv[1]), int(sys.argv[3]), 0
 m = mmap.mmap(-1, most)
 done = 0
 while done < most:
-    free = vm_eval.node_meminfo(node)["MemFree"] - vm_eval.zoneinfo()[node]["low"]
+    free = vm_eval.node_meminfo(node)["MemFree"] - vm_eval.zoneinfo()[node]["floor"]
     if free <= leave:
         break
     end = min(most, done + min(free - leave, 1 << 20))
@@ -141,7 +141,7 @@ def main():
         for _ in range(3):
             fillers.append(fill(held["usable"] + 64 * MIB, tmp))
             held["usable"] = max(0, vm_eval.node_meminfo(FAST)["MemFree"] -
-                                 vm_eval.zoneinfo()[FAST]["low"])
+                                 vm_eval.zoneinfo()[FAST]["floor"])
             if held["usable"] <= 4 * MIB:
                 break
         if workload.poll() is not None:

@@ -9,12 +9,17 @@ pages.  All of it starts on node 1.  Two runs of mtp-trace, each from that
 start:
 
 1. --headroom 0: mtp fills node 0 with the buffer's pages down to the
-   watermark, and the kernel places the program's new pages on node 1.  At
-   least half of them must land there, or the case shows nothing.
+   watermark, and the kernel places the program's new pages on node 1 until
+   the budget's repair makes room again.  At most 70% of them may land on
+   node 0 in the run's second half, or the case shows nothing.
 2. the default, --headroom auto: mtp measures what node 0 refused
    (numa_foreign) and stops its promotions short of the budget by that much;
-   in the run's second half at least 80% of the new pages must land on
-   node 0, and the headroom must stay within a quarter of the budget.
+   in the second half at least 80% of the new pages, and 20 points more than
+   at --headroom 0, must land on node 0, and the headroom must stay within a
+   quarter of the budget.
+
+Before the watermark counted the lower zones' reserves, mtp's room on node
+0 was 3.7 MiB larger than the kernel's, and this failed: 0.00 and 0.15.
 
 Ends with "N passed, N failed".
 """
@@ -114,13 +119,13 @@ def main():
             capped = all(t.get("headroom_bytes", 0) <= t["budget_bytes"] // 4 for t in ivs)
             if name == "auto":
                 check("with the headroom most new pages find node 0",
-                      share[name] >= 0.8 and most > 0 and capped,
+                      share[name] >= max(0.8, share["--headroom 0"] + 0.2) and most > 0 and capped,
                       "%.2f of them (at --headroom 0: %.2f); headroom %.1f MiB, within a "
                       "quarter of the budget in every interval: %s"
                       % (share[name], share["--headroom 0"], most / MIB, capped))
             else:
-                check("without it the new pages land on node 1", share[name] <= 0.5,
-                      "%.2f of them on node 0 (above 0.5: the case shows nothing)"
+                check("without it many new pages land on node 1", share[name] <= 0.7,
+                      "%.2f of them on node 0 (above 0.7: the case shows nothing)"
                       % share[name])
         check("the workload runs on", workload.poll() is None, "exit status %s" % workload.poll())
     finally:

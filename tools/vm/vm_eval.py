@@ -157,21 +157,27 @@ def node_holders(node, pids):
 
 
 def parse_zoneinfo(text):
-    """{node: {"min"|"low"|"high": bytes, "start": byte, "end": byte, "pcp": bytes on the
-    CPUs' free lists, "pcp_high": their limits}} summed over zones."""
-    nodes, cur = {}, None
+    """{node: {"min"|"low"|"high": bytes, "floor": bytes, "start": byte, "end": byte, "pcp":
+    bytes on the CPUs' free lists, "pcp_high": their limits}} summed over zones.  "floor" is
+    where the kernel stops placing a program's pages on the node, as mtp-trace's --watermark
+    auto reads it (user/lib/zoneinfo.h): per zone the smaller of its managed pages and its low
+    watermark plus the largest entry of its protection line (a lower zone's reserve)."""
+    nodes, cur, zones = {}, None, []
     for line in text.splitlines():
         m = re.match(r"Node (\d+), zone\s+(\w+)", line)
         if m:
             cur = nodes.setdefault(int(m.group(1)), {"min": 0, "low": 0, "high": 0,
-                                                     "start": None, "end": 0, "pcp": 0,
-                                                     "pcp_high": 0})
-            zone = {}
+                                                     "floor": 0, "start": None, "end": 0,
+                                                     "pcp": 0, "pcp_high": 0})
+            zone = {"node": cur}
+            zones.append(zone)
             continue
         if cur is None:
             continue
         f = line.split()
-        if len(f) == 2 and f[0] in ("min", "low", "high", "spanned", "present"):
+        if line.strip().startswith("protection: ("):
+            zone["reserve"] = max(int(x) for x in line.split("(", 1)[1].rstrip(")").split(","))
+        elif len(f) == 2 and f[0] in ("min", "low", "high", "spanned", "present", "managed"):
             zone[f[0]] = int(f[1])
             if f[0] in ("min", "low", "high"):
                 cur[f[0]] += int(f[1]) * PAGE
@@ -185,6 +191,9 @@ def parse_zoneinfo(text):
                 cur["start"] = start * PAGE if cur["start"] is None else min(cur["start"],
                                                                             start * PAGE)
                 cur["end"] = max(cur["end"], (start + zone.get("spanned", 0)) * PAGE)
+    for z in zones:
+        floor = z.get("low", 0) + z.get("reserve", 0)
+        z["node"]["floor"] += min(floor, z.get("managed", floor)) * PAGE
     return nodes
 
 
@@ -300,7 +309,9 @@ class FastLimit:
     PATH = "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages" % FAST
 
     def set(self, cap):
-        low = zoneinfo()[FAST]["low"]
+        # where the kernel stops placing the program's pages, not the lows
+        # alone: node 0's DMA zone keeps 3.7 MiB more from them
+        low = zoneinfo()[FAST]["floor"]
         # 2 MiB pages need contiguous memory, which earlier runs fragment.
         try:
             write("/sys/devices/system/node/node%d/compact" % FAST, 1)
@@ -315,7 +326,7 @@ class FastLimit:
             write(self.PATH, max(0, have + extra))
         free = node_meminfo(FAST)["MemFree"]
         usable = max(0, free - low)
-        return {"hugetlb_pages": int(read(self.PATH)), "free": free, "low_wmark": low,
+        return {"hugetlb_pages": int(read(self.PATH)), "free": free, "floor": low,
                 "usable": usable, "reached": abs(usable - cap) <= max(4 * MIB, 0.15 * cap)}
 
     def clear(self):

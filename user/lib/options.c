@@ -412,8 +412,9 @@ const struct mtp_option mtp_option_table[] = {
      "quarter of the budget)"},
     {"watermark", 0, "SIZE|auto", TIERING, OPERATOR, "auto", parse_watermark,
      FIELD(policy.watermark_bytes), 0, 0, NULL,
-     "Keep this much free on the fast node (default auto: the kernel's low watermarks of the "
-     "node, below which it places no new page there, from /proc/zoneinfo; 64M if unreadable)"},
+     "Keep this much free on the fast node (default auto: the kernel's low watermarks and lower "
+     "zones' reserves of the node, below which it places no new page there, from "
+     "/proc/zoneinfo; 64M if unreadable)"},
     /* Like memtierd's mover: enough to follow a working set, too little to
      * saturate a memory link or stall the program on page locks. */
     {"max-rate", 0, "MIB/S", TIERING, PROGRAM, "100", parse_rate, FIELD(max_rate_mbps), 0, 0,

@@ -631,6 +631,7 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     st.lazy_n = p->lazy_n;
     st.budget_bytes = budget;
     st.headroom_bytes = headroom;
+    st.refused_bytes = in->fast_refused_bytes;
     st.budget_used_bytes = fast_used;
     st.fast_bytes_planned = pl.fast;
     if (stats)

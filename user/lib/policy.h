@@ -169,6 +169,7 @@ struct mtp_policy_stats {
     unsigned lazy_n;       /* N used for this interval */
     uint64_t budget_bytes;
     uint64_t headroom_bytes;     /* of the budget, kept free for new pages */
+    uint64_t refused_bytes;      /* the input's fast_refused_bytes */
     uint64_t budget_used_bytes;  /* our bytes on fast nodes before the moves */
     uint64_t fast_bytes_planned; /* and after them, if all succeed */
     uint32_t promote_held;       /* intervals promotions are still held: the fast */

@@ -54,6 +54,8 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     add_u64(o, "budget_bytes", p->budget_bytes);
     add_u64(o, "watermark_bytes", t->watermark_bytes);
     add_u64(o, "headroom_bytes", p->headroom_bytes);
+    if (p->refused_bytes != MTP_REFUSED_UNKNOWN)
+        add_u64(o, "fast_refused_bytes", p->refused_bytes);
     add_u64(o, "budget_used_bytes", p->budget_used_bytes);
     add_u64(o, "fast_bytes_planned", p->fast_bytes_planned);
     json_object_object_add(o, "pressure", json_object_new_boolean(p->pressure));

@@ -132,3 +132,118 @@ no_mark:
     mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s watermark", node, zone, name);
     return -EINVAL;
 }
+
+/* The largest entry of "protection: (a, b, ...)"; 1, 0 when not that line,
+ * -1 when it is but malformed. */
+static int parse_protection(const char *line, size_t len, unsigned long long *most)
+{
+    const char *p = line, *end = line + len;
+    static const char key[] = "protection: (";
+
+    while (p < end && *p == ' ')
+        p++;
+    if ((size_t)(end - p) < sizeof(key) - 1 || strncmp(p, key, sizeof(key) - 1) != 0)
+        return 0;
+    p += sizeof(key) - 1;
+    *most = 0;
+    for (;;) {
+        char *after;
+        unsigned long long v;
+
+        if (p == end || *p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        v = strtoull(p, &after, 10);
+        if (errno || after > end)
+            return -1;
+        *most = v > *most ? v : *most;
+        p = after;
+        if (p < end && *p == ')')
+            return p + 1 == end ? 1 : -1;
+        if (end - p < 2 || p[0] != ',' || p[1] != ' ')
+            return -1;
+        p += 2;
+    }
+}
+
+/* One zone's floor in pages (see the header). */
+struct zone_floor {
+    unsigned long long low, reserve, managed;
+    int has_low, has_managed;
+};
+
+static unsigned long long zone_floor_pages(const struct zone_floor *z)
+{
+    unsigned long long f = z->low + z->reserve;
+
+    return z->has_managed && z->managed < f ? z->managed : f;
+}
+
+int mtp_zoneinfo_user_floor_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
+                                  char *err, size_t errlen)
+{
+    const char *p = text;
+    char zone[32] = "", next_zone[32];
+    struct zone_floor z = {0};
+    int in_node = 0, zones = 0, lineno = 0;
+    unsigned long long total = 0;
+
+    for (;;) {
+        size_t len = 0;
+        const char *line = p;
+        unsigned long long v;
+        long n;
+        int rc = 0, at_end = !*p;
+
+        if (!at_end) {
+            p = next_line(p, &len);
+            lineno++;
+            rc = parse_header(line, len, &n, next_zone, sizeof(next_zone));
+            if (rc < 0) {
+                mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line",
+                            lineno);
+                return -EINVAL;
+            }
+        }
+        if (at_end || rc > 0) {
+            if (in_node && !z.has_low) {
+                mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no low watermark", node,
+                            zone);
+                return -EINVAL;
+            }
+            if (in_node)
+                total += zone_floor_pages(&z);
+            if (at_end)
+                break;
+            memcpy(zone, next_zone, sizeof(zone));
+            in_node = n == node;
+            zones += in_node;
+            memset(&z, 0, sizeof(z));
+            continue;
+        }
+        if (!in_node)
+            continue;
+        if ((rc = parse_mark(line, len, "low", &v)) != 0 && !z.has_low) {
+            z.low = v;
+            z.has_low = rc > 0;
+        } else if (rc == 0 && (rc = parse_mark(line, len, "managed", &v)) > 0) {
+            z.managed = v;
+            z.has_managed = 1;
+        } else if (rc == 0) {
+            rc = parse_protection(line, len, &v);
+            if (rc > 0)
+                z.reserve = v;
+        }
+        if (rc < 0) {
+            mtp_set_err(err, errlen, "zoneinfo line %d: node %d's zone %s: a malformed line",
+                        lineno, node, zone);
+            return -EINVAL;
+        }
+    }
+    if (zones == 0) {
+        mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
+        return -ENOENT;
+    }
+    *bytes = (uint64_t)total * page_size;
+    return 0;
+}
