@@ -17,7 +17,6 @@ low watermark (tools/vm/vm_eval.py's FastLimit).  Two runs of mtp-trace:
 Ends with "N passed, N failed".
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,12 +33,7 @@ FAST, SLOW = 0, 1
 
 
 def trace(trace_bin, pid, seconds, extra):
-    cmd = [trace_bin, "--pid", str(pid), "--interval", "1", "--duration", str(seconds),
-           "--json"] + extra
-    print("running: " + " ".join(cmd), flush=True)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180)
-    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
-    ivs = [l["tiering"] for l in lines if "tiering" in l]
+    r, ivs = migration_proof.trace_intervals(trace_bin, pid, seconds, extra)
     # One line per interval: what was planned, moved, refused and held.
     print("     planned/promoted/demoted KiB, failed, held: " + "  ".join(
         "%d/%d/%d %d %d" % (t["planned_promote_bytes"] >> 10, t["promoted_bytes"] >> 10,

@@ -57,12 +57,17 @@ echo "=== kernel.numa_balancing=0, THP $(cat /sys/kernel/mm/transparent_hugepage
     --observe-share 20% --hot 3000 --cold 8000 --budget 5M --seconds 110 --no-thp 2>&1 |
     tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Room for the program's new pages on a full fast node (issue 13): the
+# headroom measured from what node 0 refused.  Before the full-node proof:
+# that one's fillers outlive it if it is killed (once here, "Killed" while
+# filling, cause not found),
+# and a node left full shows this one nothing.
+/usr/bin/python3 tools/vm/headroom_proof.py --build "$build" \
+    --known-gap "node 0's room collapsed under the headroom in one run of two (issue 13)" 2>&1 |
+    tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The fast node full: refused moves are counted and backed off (issue 14).
 /usr/bin/python3 tools/vm/full_node_proof.py --build "$build" 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# Room for the program's new pages on a full fast node (issue 13): the
-# headroom measured from what node 0 refused.
-/usr/bin/python3 tools/vm/headroom_proof.py --build "$build" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 read -r passed failed < <(awk '/passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed,/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$log")
 rm -f "$log"

@@ -98,6 +98,17 @@ def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=N
     return proc, layout_path, ready
 
 
+def trace_intervals(trace_bin, pid, seconds, extra):
+    """Runs mtp-trace on pid for seconds at a 1-s interval with --json and
+    extra; returns (completed process, each interval's "tiering" object)."""
+    cmd = [trace_bin, "--pid", str(pid), "--interval", "1", "--duration", str(seconds),
+           "--json"] + extra
+    print("running: " + " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180)
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    return r, [l["tiering"] for l in lines if "tiering" in l]
+
+
 def wait_layout(proc, layout_path, ready, limit_s=300):
     """The workload's layout once its sets are built; exits if it never is."""
     deadline = time.monotonic() + limit_s
