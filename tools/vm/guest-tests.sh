@@ -63,7 +63,7 @@ echo "=== kernel.numa_balancing=0, THP $(cat /sys/kernel/mm/transparent_hugepage
 # filling, cause not found),
 # and a node left full shows this one nothing.
 /usr/bin/python3 tools/vm/headroom_proof.py --build "$build" \
-    --known-gap "node 0's room collapsed under the headroom in one run of two (issue 13)" 2>&1 |
+    --known-gap "the headroom opens only by laziness, slower than a steady allocator (issue 13)" 2>&1 |
     tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The fast node full: refused moves are counted and backed off (issue 14).
