@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tiering decision (rules in policy.h).  Some 600 lines, above the
+ * The tiering decision (rules in policy.h).  Some 700 lines, above the
  * loader's ~500, on purpose: selection, planning, judging and adaptation all
  * work on struct mtp_policy and struct cand, which stay private to this file
  * rather than be published to a second one.  The per-page table they share
