@@ -369,11 +369,11 @@ static uint64_t refused_bytes(struct mtp_tiering *t)
 
 static void log_interval(const struct mtp_tiering_report *r, size_t n)
 {
-    mtp_say("interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu "
+    mtp_say("interval %u: %zu pages, plan promote %zu demote %zu over-budget %zu headroom %zu "
             "deferred %zu; moved %zu (promoted %zu demoted %zu) busy %zu nomem %zu refused %zu "
             "gone %zu other %zu",
             r->plan.interval, n, r->plan.promote, r->plan.demote, r->plan.over_budget,
-            r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted, r->moved.busy,
+            r->plan.headroom, r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted, r->moved.busy,
             r->moved.nomem, r->moved.refused, r->moved.gone, r->moved.other);
 }
 

@@ -473,7 +473,7 @@ static int first_touch(struct sim *s)
  * previous interval's: plan, move (the node's free memory follows the
  * moves), allocate, free.  Returns how many of the new pages landed on the
  * fast node. */
-static size_t churn_interval(struct sim *s, uint64_t *next_addr)
+static size_t churn_interval_heat(struct sim *s, uint64_t *next_addr, uint64_t fresh_heat)
 {
     struct mtp_policy_page fresh[CHURN];
     size_t landed = 0, kept = 0;
@@ -487,7 +487,7 @@ static size_t churn_interval(struct sim *s, uint64_t *next_addr)
     for (size_t i = 0; i < CHURN; i++) {
         int node = first_touch(s);
 
-        fresh[i] = (struct mtp_policy_page){(*next_addr)++ * PG, 100, node, false};
+        fresh[i] = (struct mtp_policy_page){(*next_addr)++ * PG, fresh_heat, node, false};
         landed += node == FAST;
     }
     for (size_t i = 0; i < s->n; i++) {
@@ -503,6 +503,11 @@ static size_t churn_interval(struct sim *s, uint64_t *next_addr)
     memcpy(&s->pages[kept], fresh, sizeof(fresh));
     s->n = kept + CHURN;
     return landed;
+}
+
+static size_t churn_interval(struct sim *s, uint64_t *next_addr)
+{
+    return churn_interval_heat(s, next_addr, 100);
 }
 
 /* Of the last 10 of 40 intervals, the new pages that found the fast node. */
@@ -560,6 +565,8 @@ static void test_headroom_decays_when_allocations_stop(void **state)
     for (int i = 0; i < 60; i++) {
         sim_plan(s);
         s->refused = 0;
+        /* nothing refused: the headroom is not opened by force */
+        assert_int_equal(count_reason(s, MTP_MOVE_HEADROOM), 0);
         sim_apply(s);
         for (size_t m = 0; m < s->n_moves; m++)
             s->fast_free += s->moves[m].reason == MTP_MOVE_PROMOTE ? -PG : PG;
@@ -567,6 +574,56 @@ static void test_headroom_decays_when_allocations_stop(void **state)
     assert_true(s->st.headroom_bytes < busy / 4);
     assert_true(s->fast_free - WM_PAGES * PG < busy / 4);
     sim_free(s);
+}
+
+/* The headroom proof's program (tools/vm/headroom_proof.py): its long-lived
+ * pages are all hot, more of them than the node holds, and their heats
+ * wander from interval to interval, so the pages beyond the headroom do not
+ * stay unselected for N intervals in a row and laziness hardly ever demotes
+ * one.  Its new pages are not hot (yet).  While the node refuses them, mtp
+ * must open the headroom itself. */
+static size_t wandering_run(void (*tune)(struct mtp_policy_config *), size_t *headroom_moves,
+                            uint64_t refused_start)
+{
+    struct sim *s = sim_new(tune);
+    uint64_t next = (BASE / PG) + STEADY + 1000, rnd = 88172645463325252ULL;
+    size_t landed = 0;
+
+    sim_add(s, STEADY, 100, SLOW);
+    s->fast_free = (WM_PAGES + ROOM_PAGES) * PG;
+    s->refused = refused_start;
+    *headroom_moves = 0;
+    for (int i = 0; i < 40; i++) {
+        for (size_t k = 0; k < STEADY; k++) {
+            rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17; /* xorshift64 */
+            s->pages[k].heat = 90 + rnd % 21;
+        }
+        size_t l = churn_interval_heat(s, &next, 1);
+
+        landed += i >= 30 ? l : 0;
+        *headroom_moves += count_reason(s, MTP_MOVE_HEADROOM);
+        assert_true(s->st.headroom_bytes <= s->st.budget_bytes / 4);
+        assert_true(s->fast_free <= (WM_PAGES + ROOM_PAGES) * PG);
+    }
+    sim_free(s);
+    return landed;
+}
+
+/* Counted (numa_foreign) and blind (vm.numa_stat=0): in both, the new pages
+ * find the fast node because mtp demotes for them past laziness; without a
+ * headroom none do. */
+static void test_headroom_is_opened_while_the_node_refuses(void **state)
+{
+    size_t forced;
+
+    (void)state;
+    assert_int_equal(wandering_run(node_limited, &forced, 0), 0);
+    assert_int_equal(forced, 0);
+    assert_true(wandering_run(node_limited_headroom, &forced, 0) >= 10 * CHURN * 90 / 100);
+    assert_true(forced > 0);
+    assert_true(wandering_run(node_limited_headroom, &forced, MTP_REFUSED_UNKNOWN) >=
+                10 * CHURN * 80 / 100);
+    assert_true(forced > 0);
 }
 
 static void headroom_fixed_64(struct mtp_policy_config *c)
@@ -1634,6 +1691,7 @@ int main(void)
         cmocka_unit_test(test_headroom_takes_the_programs_new_pages),
         cmocka_unit_test(test_headroom_decays_when_allocations_stop),
         cmocka_unit_test(test_fixed_headroom_stops_promotions_short),
+        cmocka_unit_test(test_headroom_is_opened_while_the_node_refuses),
         cmocka_unit_test(test_watermark_limits_budget),
         cmocka_unit_test(test_lazy_demotion_needs_n_cold_intervals),
         cmocka_unit_test(test_warming_resets_cold_streak),

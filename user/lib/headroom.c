@@ -48,7 +48,8 @@ static void estimate_counted(struct mtp_headroom *h, const struct mtp_headroom_r
 {
     uint64_t demand = room_since(h, r) + r->refused_bytes;
 
-    h->starved = r->refused_bytes > 0 || r->over_budget;
+    h->refusing = r->refused_bytes > 0;
+    h->starved = h->refusing || r->over_budget;
     if (r->over_budget)
         h->peak = doubled(h->peak);
     if (r->refused_bytes && demand > h->peak)
@@ -63,8 +64,9 @@ static void estimate_blind(struct mtp_headroom *h, const struct mtp_headroom_rea
     uint64_t slack =
         h->bytes / 8 > MTP_HEADROOM_SLACK_BYTES ? h->bytes / 8 : MTP_HEADROOM_SLACK_BYTES;
 
-    h->starved = r->over_budget || (r->free_known && (r->free_bytes <= r->watermark_bytes ||
-                                                      r->free_bytes - r->watermark_bytes <= slack));
+    h->refusing = r->free_known && (r->free_bytes <= r->watermark_bytes ||
+                                    r->free_bytes - r->watermark_bytes <= slack);
+    h->starved = h->refusing || r->over_budget;
     if (h->starved)
         h->peak = doubled(h->peak);
     else if (taken_since(h, r) < h->peak / 2)

@@ -18,6 +18,11 @@
  * interval without a refusal, and the headroom is a quarter more than the
  * estimate, so that a steady demand is refused only now and then.
  *
+ * Promotions heed the headroom; while the node refuses the program's pages
+ * (numa_foreign grew; without the counter, free memory at the watermark) the
+ * policy also demotes down to it, past laziness, since the pages it displaces
+ * would otherwise leave at laziness's pace, not the program's (policy.h).
+ *
  * Without the counter (vm.numa_stat=0, or unreadable) the demand is
  * censored, and the estimate grows on evidence alone -- the node found at,
  * or within a little of, the watermark -- by doubling.  In both cases the
@@ -48,6 +53,7 @@ struct mtp_headroom {
     int64_t moved_in;   /* our net bytes moved onto the node since then */
     bool have_last;     /* last_free is a reading */
     bool starved;       /* the last reading found demand without room */
+    bool refusing;      /* ... and the node turning allocations away (below) */
 };
 
 /* One interval's look at the fast node and the process. */

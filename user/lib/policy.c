@@ -243,9 +243,13 @@ static uint64_t headroom_bytes(struct mtp_policy *p, const struct mtp_policy_inp
         .cap_bytes = budget >> HEADROOM_CAP_SHIFT,
     };
 
+    /* observed in both modes: a fixed headroom is opened on the same sign
+     * of refusal as a measured one */
+    uint64_t measured = mtp_headroom_observe(&p->headroom, &r);
+
     if (!p->cfg.headroom_auto)
         return p->cfg.headroom_bytes < r.cap_bytes ? p->cfg.headroom_bytes : r.cap_bytes;
-    return mtp_headroom_observe(&p->headroom, &r);
+    return measured;
 }
 
 /* Everything one interval's move emission needs to share. */
@@ -320,11 +324,12 @@ static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool n
     return NULL;
 }
 
-static void demote(struct planner *pl, struct cand *c)
+/* forced: the reason laziness was overridden, if it was */
+static void demote(struct planner *pl, struct cand *c, enum mtp_move_reason forced)
 {
     bool lazy = c->st->unselected >= pl->p->lazy_n;
 
-    emit(pl, c, pl->in->slow_node, lazy ? MTP_MOVE_DEMOTE : MTP_MOVE_OVER_BUDGET);
+    emit(pl, c, pl->in->slow_node, lazy ? MTP_MOVE_DEMOTE : forced);
 }
 
 static void promote_within_budget(struct planner *pl, uint64_t budget)
@@ -346,7 +351,7 @@ static void promote_within_budget(struct planner *pl, uint64_t budget)
                 pl->promotions_held = true;
                 return;
             }
-            demote(pl, v);
+            demote(pl, v, MTP_MOVE_OVER_BUDGET);
         }
         if (!can_spend(pl, 1)) {
             pl->promotions_held = true;
@@ -369,7 +374,13 @@ static void plan_moves(struct planner *pl, uint64_t budget, uint64_t target, boo
 
     /* 1: get back within budget */
     while (pl->fast > budget && (v = next_victim(pl, severe, true)) && can_spend(pl, 1))
-        demote(pl, v);
+        demote(pl, v, MTP_MOVE_OVER_BUDGET);
+
+    /* 1b: open the headroom while the node sends the program's new pages
+     * to the slow node; each interval it stays shut costs all of them */
+    while (pl->p->headroom.refusing && pl->fast > target && (v = next_victim(pl, true, true)) &&
+           can_spend(pl, 1))
+        demote(pl, v, MTP_MOVE_HEADROOM);
 
     /* 2: promotions, hottest first, each after the demotions that make its
      * room; none while the fast node backs off (move_backoff.h) */
@@ -384,7 +395,7 @@ static void plan_moves(struct planner *pl, uint64_t budget, uint64_t target, boo
             pl->idle_floor_reached = true;
             break;
         }
-        demote(pl, v);
+        demote(pl, v, MTP_MOVE_DEMOTE);
     }
 }
 
@@ -564,6 +575,7 @@ static void count_plan(const struct planner *pl, struct mtp_policy_stats *st)
         } else {
             st->demote += pl->moves[i].reason == MTP_MOVE_DEMOTE;
             st->over_budget += pl->moves[i].reason == MTP_MOVE_OVER_BUDGET;
+            st->headroom += pl->moves[i].reason == MTP_MOVE_HEADROOM;
             st->idle += i >= pl->idle_from;
             st->demote_bytes += PAGE_BYTES;
         }

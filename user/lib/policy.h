@@ -33,8 +33,13 @@
  *    once mtp has filled the fast one.  Measured (headroom_auto: from the
  *    allocations the node refused, headroom.h) or fixed (headroom_bytes;
  *    0: none), and at most a quarter of the budget.
- *    Only promotions and selection heed it: the pages it displaces leave by
- *    laziness, and "over budget" still means over the budget itself.
+ *    Selection and promotions heed it, and "over budget" still means over
+ *    the budget itself.  The pages it displaces leave by laziness, except
+ *    while the fast node refuses the program's allocations (headroom.h):
+ *    then unselected fast pages are demoted coldest first, past laziness
+ *    (reason HEADROOM), until our fast bytes are down to the budget less
+ *    the headroom.  Laziness would open it at its own pace (one page per N
+ *    intervals of being unselected), the program fills it at its own.
  *  - Promotion.  Selected pages on slow nodes move up hottest first, only
  *    while our fast bytes stay within the budget less the headroom; lazily
  *    demotable pages are demoted first to make room.
@@ -138,6 +143,7 @@ enum mtp_move_reason {
     MTP_MOVE_PROMOTE,
     MTP_MOVE_DEMOTE,      /* lazily: unselected for N intervals */
     MTP_MOVE_OVER_BUDGET, /* laziness overridden by a severe excess */
+    MTP_MOVE_HEADROOM,    /* laziness overridden: the fast node refuses new pages */
 };
 
 struct mtp_move {
@@ -160,9 +166,10 @@ struct mtp_policy_stats {
     size_t promote;   /* planned moves by reason */
     size_t demote;
     size_t over_budget;
+    size_t headroom; /* demotions that open the headroom past laziness */
     size_t idle; /* of demote: lazy demotions no room needed */
     uint64_t promote_bytes;
-    uint64_t demote_bytes; /* DEMOTE and OVER_BUDGET */
+    uint64_t demote_bytes; /* DEMOTE, OVER_BUDGET and HEADROOM */
     size_t deferred;       /* wanted moves held back by the cap or the array */
     size_t pingpongs;      /* lazy demotions that bounced this interval */
     size_t judged;         /* lazy demotions judged this interval, either way */

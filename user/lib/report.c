@@ -37,6 +37,7 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     add_u64(o, "planned_promote_bytes", p->promote_bytes);
     add_u64(o, "planned_demote_bytes", p->demote_bytes);
     add_u64(o, "planned_idle_demote_bytes", (uint64_t)p->idle * MTP_PAGE_SIZE);
+    add_u64(o, "planned_headroom_demote_bytes", (uint64_t)p->headroom * MTP_PAGE_SIZE);
     add_u64(o, "deferred", p->deferred);
     add_u64(o, "promoted_bytes", (uint64_t)m->promoted * MTP_PAGE_SIZE);
     add_u64(o, "demoted_bytes", (uint64_t)m->demoted * MTP_PAGE_SIZE);
