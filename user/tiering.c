@@ -373,8 +373,8 @@ static void log_interval(const struct mtp_tiering_report *r, size_t n)
             "deferred %zu; moved %zu (promoted %zu demoted %zu) busy %zu nomem %zu refused %zu "
             "gone %zu other %zu",
             r->plan.interval, n, r->plan.promote, r->plan.demote, r->plan.over_budget,
-            r->plan.headroom, r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted, r->moved.busy,
-            r->moved.nomem, r->moved.refused, r->moved.gone, r->moved.other);
+            r->plan.headroom, r->plan.deferred, r->moved.moved, r->moved.promoted, r->moved.demoted,
+            r->moved.busy, r->moved.nomem, r->moved.refused, r->moved.gone, r->moved.other);
 }
 
 int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,

@@ -167,7 +167,7 @@ struct mtp_policy_stats {
     size_t demote;
     size_t over_budget;
     size_t headroom; /* demotions that open the headroom past laziness */
-    size_t idle; /* of demote: lazy demotions no room needed */
+    size_t idle;     /* of demote: lazy demotions no room needed */
     uint64_t promote_bytes;
     uint64_t demote_bytes; /* DEMOTE, OVER_BUDGET and HEADROOM */
     size_t deferred;       /* wanted moves held back by the cap or the array */
