@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "page_map.h"
 #include "sysutil.h"
 #include "top.h"
 
@@ -26,8 +27,10 @@ static int fleet__add(struct mtp_fleet *f, pid_t pid, double now_s)
         return -1;
     }
     rc = mtp_session__open(s, f->opts, pid, !f->header_printed);
+    /* a launched program or a cgroup's is attached as it starts, when its
+     * resident set says nothing of the size it grows to */
     if (!rc)
-        rc = mtp_session__configure(s);
+        rc = mtp_session__configure(s, f->launched || f->cgroup_procs[0]);
     if (!rc)
         rc = mtp_session__load(s);
     if (!rc)
@@ -39,8 +42,11 @@ static int fleet__add(struct mtp_fleet *f, pid_t pid, double now_s)
     }
     s->started_s = now_s;
     mtp_say("tracing pid %d (%s) through %s", (int)pid, s->target.comm, s->target.extension);
-    mtp_say("page map pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop", s->pins.pages,
-            s->pins.pages);
+    mtp_say("page map of %llu pages (%llu MiB of kernel memory on the node mtp-trace runs on, "
+            "--max-pages) pinned at %s (bpftool map dump pinned %s); Ctrl-C to stop",
+            (unsigned long long)s->report.map_capacity,
+            (unsigned long long)(s->report.map_capacity * MTP_PAGE_MAP_BUCKET_BYTES >> 20),
+            s->pins.pages, s->pins.pages);
     if (!f->header_printed) {
         if (!f->top)
             mtp_output__header(&s->report, f->opts->json);

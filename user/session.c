@@ -11,6 +11,8 @@
 #include <linux/capability.h>
 
 #include "diag.h"
+#include "numa_io.h"
+#include "page_map.h"
 #include "sysutil.h"
 
 static int check_kernel(void)
@@ -53,15 +55,19 @@ int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts, pid
     return 0;
 }
 
-int mtp_session__configure(struct mtp_session *s)
+int mtp_session__configure(struct mtp_session *s, bool young)
 {
-    int err = bpf_map__set_max_entries(s->skel->maps.pages, s->opts->max_pages);
+    uint32_t capacity = s->opts->max_pages;
+    int err;
 
+    if (!capacity)
+        capacity = mtp_page_map_capacity(young ? 0 : mtp_rss_bytes(s->target.pid));
+    err = bpf_map__set_max_entries(s->skel->maps.pages, capacity);
     if (err) {
         mtp_error("cannot size the page map: %s", strerror(-err));
         return -1;
     }
-    s->report.map_capacity = s->opts->max_pages;
+    s->report.map_capacity = capacity;
     return 0;
 }
 

@@ -50,8 +50,10 @@ struct mtp_session {
  * every session decides the same) and opens the BPF object. */
 int mtp_session__open(struct mtp_session *s, const struct mtp_options *opts, pid_t pid, bool first);
 
-/* Sizes the BPF maps from the options. */
-int mtp_session__configure(struct mtp_session *s);
+/* Sizes the BPF maps from the options; --max-pages auto from the target's
+ * resident set (page_map.h), or at the most if it is young: attached as it
+ * starts. */
+int mtp_session__configure(struct mtp_session *s, bool young);
 
 /* Loads the BPF programs and sets their clock. */
 int mtp_session__load(struct mtp_session *s);

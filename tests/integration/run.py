@@ -316,6 +316,15 @@ def test_traced_run(trace_bin, python, pydir, tmp, expected_out, env=None):
         check(obj["events"] > 0 and obj["records"] > 0,
               "no events reached BPF: %s" % obj)
         check(os.path.exists(t.pin), "map not pinned at %s" % t.pin)
+        # --max-pages auto: sized from this small program, not the old fixed
+        # 4 Mi entries (64 MiB of the fast node's kernel memory per attach)
+        shown = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "pinned", t.pin],
+                                          capture_output=True, text=True, check=True).stdout)
+        cap = obj.get("map_capacity", 0)
+        check(shown.get("max_entries") == cap and 65536 <= cap < 4194304 and not cap & (cap - 1),
+              "the page map's capacity: %s in the JSON, %s in the kernel (auto: a power of two "
+              "from 65536, below 4194304 for a program this small)"
+              % (cap, shown.get("max_entries")))
         maps = parse_maps(t.proc.pid)
         dump = bpftool_dump(t.pin)
         maps += parse_maps(t.proc.pid)  # mapped before or after the dump

@@ -131,7 +131,7 @@ static void test_defaults(void **state)
     assert_false(o.no_migrate);
     assert_false(o.show_tiers);
     assert_int_equal(o.top_pages, 10);
-    assert_int_equal(o.max_pages, 4u << 20);
+    assert_int_equal(o.max_pages, 0); /* auto: sized from the target */
     assert_true(o.max_rate_mbps == 100.0);
     assert_string_equal(o.pin_root, "/sys/fs/bpf/mtp");
     assert_string_equal(o.fast_nodes, "");
@@ -191,6 +191,9 @@ static void test_numbers(void **state)
     assert_int_equal(o.max_pages, 1u << 28);
     set_bad(&o, MTP_FROM_CLI, "max-pages", "1023", "invalid max-pages");
     set_bad(&o, MTP_FROM_CLI, "max-pages", "268435457", "invalid max-pages");
+    set_ok(&o, MTP_FROM_CLI, "max-pages", "auto");
+    assert_int_equal(o.max_pages, 0);
+    set_bad(&o, MTP_FROM_CLI, "max-pages", "lots", "or 'auto'");
     set_bad(&o, MTP_FROM_CLI, "max-pages", "1.5", "invalid max-pages");
 
     set_ok(&o, MTP_FROM_CLI, "hot-threshold", "1");

@@ -219,6 +219,26 @@ static int parse_rate(struct mtp_options *o, const struct mtp_option *opt, const
                  err, errlen);
 }
 
+/* A capacity in [min, max], or "auto" (0): from the target's size at
+ * attach (page_map.h). */
+static int parse_max_pages(struct mtp_options *o, const struct mtp_option *opt, const char *value,
+                           char *err, size_t errlen)
+{
+    int rc;
+
+    if (value && !strcmp(value, "auto")) {
+        o->max_pages = 0;
+        return 0;
+    }
+    rc = parse_count(o, opt, value, err, errlen);
+    if (rc < 0 && err && errlen > strlen(err)) {
+        size_t used = strlen(err);
+
+        snprintf(err + used, errlen - used, " (or 'auto': twice the target's resident pages)");
+    }
+    return rc;
+}
+
 /* A size, or "auto": measured (see policy.headroom_auto). */
 static int parse_headroom(struct mtp_options *o, const struct mtp_option *opt, const char *value,
                           char *err, size_t errlen)
@@ -374,9 +394,10 @@ const struct mtp_option mtp_option_table[] = {
      "Print one JSON object per interval (fields: see README)"},
     {"keep-pins", 0, NULL, TRACING, 0, NULL, parse_flag, FIELD(keep_pins), 0, 0, NULL,
      "Leave the pinned maps in place on exit"},
-    /* 16 GiB of 4 KiB pages */
-    {"max-pages", 0, "N", TRACING, OPERATOR, "4194304", parse_count, FIELD(max_pages), 1024,
-     1u << 28, NULL, "Capacity of the page map (default 4194304)"},
+    {"max-pages", 0, "N|auto", TRACING, OPERATOR, "auto", parse_max_pages, FIELD(max_pages), 1024,
+     1u << 28, NULL,
+     "Capacity of the page map; its buckets take 16 bytes an entry of the node mtp-trace runs on "
+     "(default auto: twice the target's resident pages, 65536..4194304)"},
     {"top-pages", 0, "N", TRACING, 0, "10", parse_count, FIELD(top_pages), 0, 10000, NULL,
      "Hottest pages to list when tracing stops (default 10)"},
     {"types", 0, "N", TRACING, 0, "10", parse_count, FIELD(types), 0, MTP_TYPES_MAX, NULL,

@@ -39,7 +39,7 @@ struct mtp_options {
     unsigned top_pages; /* hottest pages listed at the end */
     unsigned types;     /* Python types listed in reports, the live view, the Prometheus file */
     bool top;           /* the live view (user/top.c) when stdout is a terminal */
-    uint32_t max_pages;
+    uint32_t max_pages; /* 0: auto, from the target's size (page_map.h) */
     double max_rate_mbps;
     struct mtp_policy_config policy; /* max_bytes_per_interval is derived */
     char pin_root[256];
