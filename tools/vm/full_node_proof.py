@@ -20,10 +20,10 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import fast_fill  # noqa: E402
 import migration_proof  # noqa: E402
 import vm_eval  # noqa: E402
 
@@ -40,59 +40,6 @@ def trace(trace_bin, pid, seconds, extra):
                             t["demoted_bytes"] >> 10, sum(t["failed"].values()),
                             t["promote_held"]) for t in ivs), flush=True)
     return r, ivs
-
-
-# Anonymous memory bound to the fast node, touched a MiB at a time until
-# the node's free memory above its low watermark is down to `leave` bytes,
-# then held until killed.  It stops by what the node has, not by a size
-# computed before it started: memory taken meanwhile (once, after the
-# integration suite) made a fixed-size filler overshoot, and the kernel's
-# OOM killer, whose candidates under --membind include every task of the
-# default policy, killed the workload.  oom_score_adj 1000 makes the filler
-# the one killed should it still overshoot.
-FILL = r"""
-import mmap, os, sys, time
-sys.path.insert(0, sys.argv[4])
-import vm_eval
-open("/proc/self/oom_score_adj", "w").write("1000")
-most, leave, node = int(sys.argv[1]), int(sys.argv[3]), 0
-m = mmap.mmap(-1, most)
-done = 0
-while done < most:
-    free = vm_eval.node_meminfo(node)["MemFree"] - vm_eval.zoneinfo()[node]["floor"]
-    if free <= leave:
-        break
-    end = min(most, done + min(free - leave, 1 << 20))
-    for i in range(done, end, 4096):
-        m[i] = 1
-    done = end
-with open(sys.argv[2] + ".tmp", "w") as f:
-    f.write(str(done))
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])  # whole when it appears
-time.sleep(1e6)
-"""
-
-
-def fill(most, tmp):
-    """(process, bytes): anonymous memory bound to the fast node, touched up
-    to `most` bytes or until 1 MiB is left above the node's low watermark,
-    held until killed; (None, 0) when there is nothing to take."""
-    if most < MIB:
-        return None, 0
-    ready = os.path.join(tmp, "filled")
-    if os.path.exists(ready):
-        os.unlink(ready)
-    proc = subprocess.Popen(["numactl", "--membind=%d" % FAST, sys.executable, "-c", FILL,
-                             str(most), ready, str(MIB), HERE])
-    deadline = time.monotonic() + 120
-    while not os.path.exists(ready):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit("the filler of node %d did not start (exit %s)"
-                             % (FAST, proc.poll()))
-        time.sleep(0.2)
-    with open(ready) as f:
-        return proc, int(f.read())
 
 
 def main():
@@ -116,28 +63,14 @@ def main():
         print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
         passed, failed = passed + bool(ok), failed + (not ok)
 
-    limit = vm_eval.FastLimit()
-    fillers = []
+    hold = fast_fill.Hold()
     try:
         layout = migration_proof.wait_layout(workload, layout_path, ready)
         pid = layout["pid"]
         hot = migration_proof.pages_of(layout["hot"]) - migration_proof.pages_of(layout["cold"])
         subprocess.run(["migratepages", str(pid), str(FAST), str(SLOW)], check=True)
         vm_eval.write("/proc/sys/vm/drop_caches", 3)
-        held = limit.set(args.hugetlb_leaves * MIB)
-        # After a long run node 0's free memory is fragmented, and 2 MiB
-        # pages could not take the last ~50 MiB (CI, once): anonymous memory
-        # bound to the node takes what they left, down to 1 MiB.
-        # At most what was free plus 64 MiB the kernel's reclaim may free
-        # meanwhile; the filler stops when the node is full.  The reclaim can
-        # also free memory after a filler stopped (18 MiB once, in CI's
-        # guest): another one takes that, up to three in all.
-        for _ in range(3):
-            fillers.append(fill(held["usable"] + 64 * MIB, tmp))
-            held["usable"] = max(0, vm_eval.node_meminfo(FAST)["MemFree"] -
-                                 vm_eval.zoneinfo()[FAST]["floor"])
-            if held["usable"] <= 4 * MIB:
-                break
+        held = hold.set(MIB, tmp, args.hugetlb_leaves * MIB)
         if workload.poll() is not None:
             check("the workload outlives the node's filling", False,
                   "exit status %s (-9: killed, likely by the OOM killer; see dmesg)"
@@ -150,7 +83,7 @@ def main():
               "%d hugetlb pages and %.1f MiB of anonymous memory hold node %d, %.1f MiB free "
               "above its low watermark; "
               "%d of %d hot pages on node %d" % (held["hugetlb_pages"],
-                                                 sum(f[1] for f in fillers) / MIB, FAST,
+                                                 held["anon"] / MIB, FAST,
                                                  held["usable"] / MIB, where[SLOW], len(hot),
                                                  SLOW))
 
@@ -194,11 +127,7 @@ def main():
         check("the workload runs on", workload.poll() is None,
               "exit status %s" % workload.poll())
     finally:
-        limit.clear()
-        for proc, _ in fillers:
-            if proc:
-                proc.kill()
-                proc.wait()
+        hold.clear()
         workload.kill()
         workload.wait()
     print("full node: %d passed, %d failed" % (passed, failed))
