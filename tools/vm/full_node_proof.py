@@ -56,12 +56,7 @@ def main():
     tmp = "/tmp/mtp-full-node"
     workload, layout_path, ready = migration_proof.start_workload(
         args.build, args.python, tmp, 120000, 10000, args.seconds * 3 + 120)
-    passed = failed = 0
-
-    def check(name, ok, detail):
-        nonlocal passed, failed
-        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
-        passed, failed = passed + bool(ok), failed + (not ok)
+    check = migration_proof.Checks()
 
     hold = fast_fill.Hold()
     try:
@@ -75,7 +70,7 @@ def main():
             check("the workload outlives the node's filling", False,
                   "exit status %s (-9: killed, likely by the OOM killer; see dmesg)"
                   % workload.poll())
-            print("full node: %d passed, %d failed" % (passed, failed))
+            print(check.summary("full node"))
             return 1
         where = migration_proof.Numa().where(pid, hot)
         check("the fast node is full and the hot set on the slow one",
@@ -130,8 +125,8 @@ def main():
         hold.clear()
         workload.kill()
         workload.wait()
-    print("full node: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print(check.summary("full node"))
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

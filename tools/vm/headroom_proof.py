@@ -125,12 +125,7 @@ def main():
     workload, layout_path, ready = migration_proof.start_workload(
         args.build, args.python, tmp, 2000, 2000, args.seconds * 2 + 200, churn=32, no_thp=True,
         extra=["--births", "2", "--births-log", log])
-    passed = failed = 0
-
-    def check(name, ok, detail):
-        nonlocal passed, failed
-        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
-        passed, failed = passed + bool(ok), failed + (not ok)
+    check = migration_proof.Checks()
 
     hold = fast_fill.Hold()
     share = {}
@@ -190,8 +185,8 @@ def main():
         hold.clear()
         workload.kill()
         workload.wait()
-    print("headroom: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print(check.summary("headroom"))
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

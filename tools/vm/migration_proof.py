@@ -73,6 +73,39 @@ class Numa:
         return collections.Counter(self.nodes(pid, pages).values())
 
 
+class Checks:
+    """A proof's checks: an "ok"/"FAIL" line each, and the count.  Called as
+    check(name, ok, detail, known_gap=None); known_gap: why a failure is a
+    known, documented shortfall (reported as "gap", not counted as a
+    failure); a pass then says the gap closed.  Each check is also appended
+    to log, if given."""
+
+    def __init__(self, log=None):
+        self.passed = self.failed = self.gaps = 0
+        self.log = log
+
+    def __call__(self, name, ok, detail, known_gap=None):
+        if self.log is not None:
+            self.log.append({"name": name, "ok": bool(ok), "detail": detail,
+                             "known_gap": known_gap})
+        tag = "ok  " if ok else "gap " if known_gap else "FAIL"
+        print("%s %s: %s%s" % (tag, name, detail, "" if ok or not known_gap else
+                               " (known gap: %s)" % known_gap), flush=True)
+        if ok and known_gap:
+            print("     the known gap closed: make this a plain check", flush=True)
+        if ok:
+            self.passed += 1
+        elif known_gap:
+            self.gaps += 1
+        else:
+            self.failed += 1
+
+    def summary(self, label):
+        """The last line: "label: N passed, N failed[, N known gap]"."""
+        return "%s: %d passed, %d failed%s" % (label, self.passed, self.failed,
+                                               ", %d known gap" % self.gaps if self.gaps else "")
+
+
 def start_workload(build, python, tmp, hot, cold, seconds, churn=0, budget_env=None,
                    no_thp=False, extra=()):
     """tools/workload.py with mtp imported (this tree's build for python), its
@@ -205,25 +238,7 @@ def main():
                                                   args.no_thp)
     label = "migration%s" % (" (%s)" % args.case if args.case else "")
     results = {"checks": []}
-    passed = failed = gaps = 0
-
-    def check(name, ok, detail, known_gap=None):
-        """known_gap: why a failure is a known, documented shortfall (reported as
-        "gap", not counted as a failure); a pass then says the gap closed."""
-        nonlocal passed, failed, gaps
-        results["checks"].append({"name": name, "ok": bool(ok), "detail": detail,
-                                  "known_gap": known_gap})
-        tag = "ok  " if ok else "gap " if known_gap else "FAIL"
-        print("%s %s: %s%s" % (tag, name, detail, "" if ok or not known_gap else
-                               " (known gap: %s)" % known_gap), flush=True)
-        if ok and known_gap:
-            print("     the known gap closed: make this a plain check", flush=True)
-        if ok:
-            passed += 1
-        elif known_gap:
-            gaps += 1
-        else:
-            failed += 1
+    check = Checks(results["checks"])
 
     try:
         layout = wait_layout(workload, layout_path, ready)
@@ -423,9 +438,8 @@ def main():
             name = "migration-proof%s.json" % ("-" + args.case if args.case else "")
             with open(os.path.join(args.out, name), "w") as f:
                 json.dump(results, f, indent=1)
-    print("%s: %d passed, %d failed%s" % (label, passed, failed,
-                                          ", %d known gap" % gaps if gaps else ""))
-    return 1 if failed else 0
+    print(check.summary(label))
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":
