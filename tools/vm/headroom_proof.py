@@ -145,13 +145,13 @@ def main():
             hold.clear()
             subprocess.run(["migratepages", str(pid), str(FAST), str(SLOW)], check=True)
             vm_eval.write("/proc/sys/vm/drop_caches", 3)
-            held = hold.set(USABLE, tmp)
-            z = vm_eval.zoneinfo()[FAST]
+            held = hold.set(USABLE, tmp, pids={"workload": pid})
             check("%s: node 0 holds less than the written buffer" % name, held["reached"],
                   "%.1f MiB usable above its floor (asked %d), %d hugetlb pages and %.1f MiB "
-                  "of anonymous memory hold the rest; %.1f MiB free on its CPUs' lists (limits "
-                  "%.1f MiB)" % (held["usable"] / MIB, USABLE // MIB, held["hugetlb_pages"],
-                                 held["anon"] / MIB, z["pcp"] / MIB, z["pcp_high"] / MIB))
+                  "of anonymous memory hold the rest; node 0 by kind, MiB: %s"
+                  % (held["usable"] / MIB, USABLE // MIB, held["hugetlb_pages"],
+                     held["anon"] / MIB, " ".join("%s %.1f" % (k, v / MIB)
+                                                  for k, v in held["holders"].items())))
             start = time.monotonic()
             r, ivs = trace(trace_bin, pid, args.seconds, extra)
             fast, total = births_since(log, start + args.seconds / 2)
