@@ -815,6 +815,8 @@ def run_one(args, numa, name, config, share, footprint):
                  # why it demoted: idle (no room was needed) or for room
                  "idle_demote_bytes": l["tiering"].get("planned_idle_demote_bytes", 0),
                  "headroom_bytes": l["tiering"].get("headroom_bytes", 0),
+                 # demotions past laziness that opened it (since 10840af)
+                 "headroom_demote_bytes": l["tiering"].get("planned_headroom_demote_bytes", 0),
                  "planned_demote_bytes": l["tiering"].get("planned_demote_bytes", 0)}
                 for l in tracer.lines if "tiering" in l]
             if ti:
