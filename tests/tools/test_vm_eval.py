@@ -406,6 +406,28 @@ class SummaryTest(unittest.TestCase):
         # (0 + 50) slow pages over 2 windows x 150 ns = 3.75 us
         self.assertAlmostEqual(res["modelled_penalty_us"], 3.75)
 
+    def test_intervals_over_the_budget_are_placed_in_the_workloads_phases(self):
+        def ms(phase, t):
+            return dict(sample(phase, 1, 1), t=t)
+
+        def iv(t_go, used):
+            return {"t_go": t_go, "budget_used_bytes": used, "budget_bytes": 100}
+
+        res = {"samples": [ms("build", 1.0), ms("build", 2.0), ms("run", 3.0), ms("run", 4.0),
+                           ms("done", 5.0)],
+               "mtp_intervals": [iv(-0.5, 101), iv(1.5, 200), iv(2.9, 150), iv(3.0, 100),
+                                 iv(3.5, 101), iv(4.0, 120), iv(4.6, 300)]}
+        vm_eval.summarize(res, ARGS)
+        self.assertEqual(res["over_budget"], {"build": 3, "run": 2, "end": 1})
+        self.assertEqual(vm_eval_report.over_budget(
+            {"over_budget_runs": [res["over_budget"], {"build": 0, "run": 0, "end": 0}]}),
+            "run 2, 0; build 3, 0")
+        # runs recorded before the intervals carried the harness's clock
+        del res["mtp_intervals"][0]["t_go"]
+        vm_eval.summarize(res, ARGS)
+        self.assertIsNone(res["over_budget"])
+        self.assertEqual(vm_eval_report.over_budget({"over_budget_runs": [None]}), "-")
+
     def test_no_run_windows_gives_no_share(self):
         res = {"samples": [sample("ready", 10, 10)]}
         vm_eval.summarize(res, ARGS)

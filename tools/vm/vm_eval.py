@@ -702,9 +702,13 @@ class Tracer:
         for line in self.proc.stdout:
             if line.startswith("{"):
                 try:
-                    self.lines.append(json.loads(line))
+                    obj = json.loads(line)
                 except ValueError:
-                    pass
+                    continue
+                # when the harness read it, on the samples' clock: places
+                # each interval in the workload's build or run phase
+                obj["harness_t"] = time.monotonic()
+                self.lines.append(obj)
 
     def wait_attached(self, timeout):
         end = time.monotonic() + timeout
@@ -808,7 +812,8 @@ def run_one(args, numa, name, config, share, footprint):
             res["agent_cpu_s"] = tracer.stop()
             ti = [l["tiering"] for l in tracer.lines if "tiering" in l]
             res["mtp_intervals"] = [
-                {"t": l["elapsed_s"], "hot": l["hot_pages"], "written": l["written_pages"],
+                {"t": l["elapsed_s"], "t_go": round(l["harness_t"] - t0, 2),
+                 "hot": l["hot_pages"], "written": l["written_pages"],
                  **{k: l["tiering"][k] for k in ("on_fast", "on_slow", "promoted_bytes",
                                                  "demoted_bytes", "pingpongs", "lazy_n",
                                                  "budget_bytes", "budget_used_bytes")},
@@ -891,6 +896,25 @@ def summarize(res, args):
                           if st else None)
     am = res.get("agent_moves") or {}
     res["migrated_bytes"] = am.get("promoted_bytes", 0) + am.get("demoted_bytes", 0)
+    res["over_budget"] = over_budget_by_phase(res)
+
+
+def over_budget_by_phase(res):
+    """mtp's intervals that began over the budget (its tracked fast bytes
+    above it: the node was at the kernel's floor), by the workload's phase:
+    "build" (attach and the build, whose first touches fill the fast node
+    faster than an interval), "run" (the scored phase, from its first sample
+    to its last) and "end" (the exit).  None for runs without mtp or
+    recorded before the intervals carried the harness's clock."""
+    iv = res.get("mtp_intervals") or []
+    run = [s["t"] for s in res.get("samples", []) if s["phase"] == "run" and "t" in s]
+    if not iv or "t_go" not in iv[0] or not run:
+        return None
+    out = {"build": 0, "run": 0, "end": 0}
+    for i in iv:
+        if i["budget_used_bytes"] > i["budget_bytes"]:
+            out["build" if i["t_go"] < run[0] else "run" if i["t_go"] <= run[-1] else "end"] += 1
+    return out
 
 
 def calibrate(args, numa, name):

@@ -47,6 +47,7 @@ def median_run(runs):
     m = dict(ranked[(len([r for r in ranked if r.get("fast_share") is not None]) - 1) // 2]
              if any(r.get("fast_share") is not None for r in ranked) else ranked[0])
     m["repeats"] = len(runs)
+    m["over_budget_runs"] = [r.get("over_budget") for r in runs]
     for key, path in (("spread", ("fast_share",)), ("access_spread", ("access", "access_share"))):
         vals = [v for v in (val(r, path) for r in runs) if v is not None]
         m[key] = (min(vals), max(vals)) if len(vals) > 1 else None
@@ -303,6 +304,17 @@ def demotions_by_reason(r):
     return "%.1f / %.1f" % (idle / MIB, (planned - idle) / MIB)
 
 
+def over_budget(r):
+    """The intervals over the budget in each repeat of a cell, in the run
+    phase and in the build ("run 0, 1, 0; build 3, 2, 4"); "-" where the runs
+    did not record the phase of mtp's intervals (not mtp, or before it)."""
+    per = [o for o in r.get("over_budget_runs") or [r.get("over_budget")] if o]
+    if not per:
+        return "-"
+    return "run %s; build %s" % (", ".join(str(o["run"]) for o in per),
+                                 ", ".join(str(o["build"]) for o in per))
+
+
 def access_table(res, runs, w):
     """The access-weighted table of one workload, when its runs have one."""
     a = res["args"]
@@ -316,8 +328,9 @@ def access_table(res, runs, w):
            "| rank rho | top-K | mtp hot pages | accesses mtp holds cold | accesses mtp never saw "
            "| on the slow node: mtp hot / expired / never seen "
            "| mtp demoted MiB: idle / for room "
+           "| intervals over the budget per repeat "
            "| accesses/window | windows (missed) | goal (c: >= 0.95 of the oracle, beats a, b, b2) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, c, r in rows:
         x = r["access"]
         goal = "-"
@@ -329,13 +342,13 @@ def access_table(res, runs, w):
             goal = "yes" if met else "**no**"
         lost = "-" if x.get("slow_hot") is None else "%.2f / %.2f / %.2f" % (
             x["slow_hot"], x["slow_expired"], x["slow_unseen"])
-        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
+        out.append("| %d%% | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3g | %d (%d) |" % (
             s * 100, c, spread(x["access_share"], r.get("access_spread"), r.get("repeats")),
             x["oracle_share"],
             fmt(x.get("share_of_oracle"), "%.3f"), fmt(x.get("slowdown"), "%.3f"),
             fmt(x.get("rho"), "%.2f"), fmt(x.get("top_k"), "%.2f"),
             fmt(x.get("hot_pages"), "%.0f"), fmt(x.get("cold_share"), "%.2f"),
-            fmt(x.get("unseen_share"), "%.2f"), lost, demotions_by_reason(r),
+            fmt(x.get("unseen_share"), "%.2f"), lost, demotions_by_reason(r), over_budget(r),
             x["accesses_per_window"], x["windows"], x.get("missed_windows", 0)) + " %s |" % goal)
     out.append("")
     return out
