@@ -349,6 +349,17 @@ class NodeHoldersTest(unittest.TestCase):
         self.assertIsNone(h["rss_gone"])
 
 
+class PcpFractionTest(unittest.TestCase):
+    """Real: this host's node 0.  The lists shrunk to ~1/32 of the floor."""
+
+    def test_lists_hold_a_32nd_of_the_floor_at_most_an_8th_of_the_node(self):
+        total = vm_eval.node_meminfo(0)["MemTotal"]
+        floor = vm_eval.zoneinfo()[0]["floor"]
+        f = vm_eval.pcp_fraction()
+        self.assertGreaterEqual(f, 8)  # the kernel's least fraction
+        self.assertLessEqual(total // f, max(floor // 32, total // 8) + 4096)
+
+
 class SubtractTest(unittest.TestCase):
     def test_holes_are_cut_out(self):
         self.assertEqual(vm_eval.subtract(0, 100, [(10, 20), (50, 60)]),

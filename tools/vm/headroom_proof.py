@@ -86,16 +86,6 @@ def trace(trace_bin, pid, seconds, extra):
     return r, ivs
 
 
-PCP_FRACTION = "/proc/sys/vm/percpu_pagelist_high_fraction"
-
-
-def pcp_fraction():
-    """The fraction (node memory over the lists' total) that makes node 0's
-    CPUs' lists hold about 1/32 of its floor between them."""
-    total = vm_eval.node_meminfo(FAST)["MemTotal"]
-    return max(8, 32 * total // max(1, vm_eval.zoneinfo()[FAST]["floor"]))
-
-
 def births_since(log, t0):
     """(pages on node 0, all pages) of the new mappings logged after t0."""
     fast = total = 0
@@ -129,11 +119,11 @@ def main():
 
     hold = fast_fill.Hold()
     share = {}
-    old_fraction = vm_eval.read(PCP_FRACTION)
+    old_fraction = vm_eval.read(vm_eval.PCP_FRACTION)
     old_balancing = vm_eval.read(vm_eval.NUMA_BAL)
     try:
         if not args.lists_as_they_are:
-            vm_eval.write(PCP_FRACTION, pcp_fraction())
+            vm_eval.write(vm_eval.PCP_FRACTION, vm_eval.pcp_fraction())
         # the kernel's own mover would bring the workload back to node 0
         # (make vm-test turns it off; a run of this script alone must too)
         vm_eval.write(vm_eval.NUMA_BAL, 0)
@@ -180,7 +170,7 @@ def main():
                       % share[name])
         check("the workload runs on", workload.poll() is None, "exit status %s" % workload.poll())
     finally:
-        vm_eval.write(PCP_FRACTION, old_fraction)
+        vm_eval.write(vm_eval.PCP_FRACTION, old_fraction)
         vm_eval.write(vm_eval.NUMA_BAL, old_balancing)
         hold.clear()
         workload.kill()

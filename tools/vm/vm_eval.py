@@ -16,7 +16,7 @@ independently of mtp: both guest nodes are equally fast, so time says nothing.
   cn  c without the written-page scan (--no-written-scan)
   en  e without the written-page scan
   cs  c without the sweep (--no-sweep)
-  (experiments, not in the default matrix: cl, cr, ch, cnr, cw; see CONFIGS)
+  (experiments, not in the default matrix: cl, cr, ch, cnr, cw, c0, cp; see CONFIGS)
 
 How the fast node is limited: like the paper's memory eater, the rest of node 0
 is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
@@ -94,13 +94,21 @@ CONFIGS = {
     # An experiment: no headroom, promotions fill node 0 to the watermark
     # (the default before the measured headroom; part 19).
     "c0": "mtp --headroom=0",
+    # An experiment: the defaults with node 0's CPUs' free-page lists shrunk
+    # to ~1/32 of its floor (vm.percpu_pagelist_high_fraction, put back after
+    # the run).  Pages freed by a migration or by the program wait on the
+    # freeing CPU's list, out of MemFree: the kernel places no new page in
+    # them and mtp sees no room (BENCHMARKS.md part 22: 28-31 MiB of node 0
+    # there for 11 s, no promotion possible).
+    "cp": "mtp defaults, CPUs' free-page lists shrunk",
 }
-EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0")
+EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0", "cp")
 MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs") + EXPERIMENTS
 DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
 DEMOTION = "/sys/kernel/mm/numa/demotion_enabled"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
+PCP_FRACTION = "/proc/sys/vm/percpu_pagelist_high_fraction"
 DAMON = "/sys/kernel/mm/damon/admin/kdamonds"
 
 
@@ -200,6 +208,13 @@ def parse_zoneinfo(text):
 def zoneinfo():
     with open("/proc/zoneinfo") as f:
         return parse_zoneinfo(f.read())
+
+
+def pcp_fraction():
+    """The fraction (node memory over the lists' total) that makes node 0's
+    CPUs' free-page lists hold about 1/32 of its floor between them."""
+    total = node_meminfo(FAST)["MemTotal"]
+    return max(8, 32 * total // max(1, zoneinfo()[FAST]["floor"]))
 
 
 def vmstat():
@@ -737,6 +752,8 @@ def run_one(args, numa, name, config, share, footprint):
     knobs.set(THP, args.thp)
     knobs.set(NUMA_BAL, 2 if config == "b" else 0)
     knobs.set(DEMOTION, 1 if config == "b" else 0)
+    if config == "cp":
+        knobs.set(PCP_FRACTION, pcp_fraction())
     env = {"MTP_FOOTPRINT": "first-page"} if config in ("e", "en") else {}
     wl = Workload(args, name, env)
     try:
