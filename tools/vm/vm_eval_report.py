@@ -402,7 +402,7 @@ def plot(res, prefix):
     colors = {"a": "#9e9e9e", "b": "#1f77b4", "b2": "#17becf", "c": "#d62728",
               "d": "#ff9896", "e": "#ff7f0e", "cn": "#8c564b", "en": "#c49c94",
               "cs": "#9467bd", "cl": "#e377c2", "cr": "#bcbd22",
-              "ch": "#7f7f7f"}
+              "ch": "#7f7f7f", "cp": "#2ca02c", "cq": "#98df8a"}
     by_access = any(r.get("access") for r in runs.values())
 
     def share(r):
@@ -445,7 +445,14 @@ def plot(res, prefix):
         ax.set_xlabel("fast node, % of footprint")
     for i in range(len(ws), rows * cols):
         axes[i // cols][i % cols].axis("off")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    # from every panel: a configuration measured on some workloads only has
+    # no bars in the first, and an empty bar set's handle has no colour
+    legend = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in legend and (not hasattr(h, "patches") or h.patches):
+                legend[lab] = h
+    handles, labels = list(legend.values()), list(legend)
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
     what = ("Share of the workload's accesses served by the fast node (every access, TCG plugin; "
             "dashed: the oracle's" if by_access else
