@@ -16,7 +16,7 @@ independently of mtp: both guest nodes are equally fast, so time says nothing.
   cn  c without the written-page scan (--no-written-scan)
   en  e without the written-page scan
   cs  c without the sweep (--no-sweep)
-  (experiments, not in the default matrix: cl, cr, ch, cnr, cw, c0, cp, cq; see CONFIGS)
+  (experiments, not in the default matrix: cl, cr, ch, cnr, cw, c0, cp; see CONFIGS)
 
 How the fast node is limited: like the paper's memory eater, the rest of node 0
 is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
@@ -101,11 +101,8 @@ CONFIGS = {
     # them and mtp sees no room (BENCHMARKS.md part 22: 28-31 MiB of node 0
     # there for 11 s, no promotion possible).
     "cp": "mtp defaults, CPUs' free-page lists shrunk",
-    # An experiment: a promotion's room from pages cold now, without waiting
-    # out laziness (part 22: a moved hot set waited 2-6 s on node 1).
-    "cq": "mtp --eager-room",
 }
-EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0", "cp", "cq")
+EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0", "cp")
 MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs") + EXPERIMENTS
 DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
@@ -767,8 +764,7 @@ def run_one(args, numa, name, config, share, footprint):
                      "cl": ["--lazy=8", "--lazy-min=8"],
                      "cr": ["--idle-floor=100"], "ch": ["--idle-floor=85"],
                      "cnr": ["--no-written-scan", "--idle-floor=100", "--no-sweep"],
-                     "cw": ["--watermark=8M"], "c0": ["--headroom=0"],
-                     "cq": ["--eager-room"]}.get(config, [])
+                     "cw": ["--watermark=8M"], "c0": ["--headroom=0"]}.get(config, [])
             tracer = Tracer(args, wl.pid, extra + args.trace_arg)
             tracer.wait_attached(60)
         if share is not None:

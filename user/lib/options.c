@@ -454,9 +454,6 @@ const struct mtp_option mtp_option_table[] = {
      100, NULL,
      "Stop idle demotions (pages cold for N intervals that no room needs) once this process's "
      "fast bytes are down to PCT percent of the budget; 100 demotes only to make room (default 0)"},
-    {"eager-room", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(policy.eager_room), 0, 0,
-     NULL,
-     "Make a promotion's room from pages cold now, without waiting N intervals (an experiment)"},
     {"dry-run", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(dry_run), 0, 0, NULL,
      "Decide and report, but move nothing"},
     {"no-migrate", 0, NULL, TIERING, OPERATOR, NULL, parse_flag, FIELD(no_migrate), 0, 0, NULL,

@@ -266,7 +266,6 @@ struct planner {
     uint64_t fast;           /* projected fast bytes */
     size_t victim;           /* coldest-first cursor: index into c from the end */
     size_t untracked_victim; /* the same, over untracked pages */
-    bool room_from_cold;     /* promotions' room: cold pages go without laziness */
     size_t idle_from;        /* moves[idle_from..] are step 3's idle demotions */
     bool idle_floor_reached; /* step 3 stopped at the idle floor, not the cap */
     bool promotions_held;    /* the cap, the array or a backoff stopped promoting */
@@ -319,9 +318,7 @@ static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool n
     for (; pl->victim < pl->n; pl->victim++) {
         struct cand *c = &pl->c[pl->n - 1 - pl->victim];
 
-        if (lazy_eligible(pl, c) ||
-            ((ignore_laziness || (pl->room_from_cold && c->heat < pl->p->cfg.hot_threshold)) &&
-             may_demote(pl, c) && !c->untracked))
+        if (lazy_eligible(pl, c) || (ignore_laziness && may_demote(pl, c) && !c->untracked))
             return c;
     }
     return NULL;
@@ -341,7 +338,6 @@ static void promote_within_budget(struct planner *pl, uint64_t budget)
 
     pl->victim = 0;
     pl->untracked_victim = 0;
-    pl->room_from_cold = pl->p->cfg.eager_room;
     for (size_t i = 0; i < pl->n; i++) {
         struct cand *c = &pl->c[i];
 
@@ -390,7 +386,6 @@ static void plan_moves(struct planner *pl, uint64_t budget, uint64_t target, boo
      * room; none while the fast node backs off (move_backoff.h) */
     if (!pl->promotions_held)
         promote_within_budget(pl, target);
-    pl->room_from_cold = false;
 
     /* 3: the rest of the lazy demotions, down to the idle floor */
     pl->idle_from = pl->n_moves;

@@ -48,12 +48,6 @@
  *    remaining lazy demotions ("idle" ones: no room was needed for them): a
  *    cold page left on the fast tier costs only capacity that nobody is
  *    waiting for.  Held-back moves are re-planned next interval.
- *  - Eager room (eager_room, an experiment, off by default).  Room for a
- *    promotion may also take a fast page that is cold now (heat below the
- *    threshold) before it has been unselected for N intervals: a page held
- *    hot on the slow node is in use now, the cold one is not known to be.
- *    Without it, a hot set that moves (a program's next phase) waits up to
- *    N intervals on the slow node while the fast node is full.
  *  - Idle floor (idle_floor_pct).  Idle demotions stop once the fast
  *    bytes are down to that share of the budget; 100 demotes only to make
  *    room.  Reads that write nothing leave mtp no signal, so a page the
@@ -115,7 +109,6 @@ struct mtp_policy_config {
     uint64_t max_bytes_per_interval; /* rate cap x interval; 0 = no cap */
     unsigned pingpong_window;        /* intervals a demotion is judged for, 1..4096 */
     bool demote_promoted_only;       /* no evidence of cold: undo only our promotions */
-    bool eager_room;                 /* promotions' room from cold pages at once */
     bool headroom_auto;              /* measure the headroom (headroom.h) ... */
     uint64_t headroom_bytes;         /* ... or keep this much (0: none) */
 };
