@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import types
+import argparse
 import unittest
 
 import numpy as np
@@ -358,6 +359,29 @@ class PcpFractionTest(unittest.TestCase):
         f = vm_eval.pcp_fraction()
         self.assertGreaterEqual(f, 8)  # the kernel's least fraction
         self.assertLessEqual(total // f, max(floor // 32, total // 8) + 4096)
+
+
+class KernelSettingsTest(unittest.TestCase):
+    """Real: this host's node 0 sizes the lists.  Every configuration runs
+    with the same lists, the baselines too, unless --cpu-lists kernel."""
+
+    def settings(self, config, lists="shrunk"):
+        args = argparse.Namespace(thp="madvise", cpu_lists=lists)
+        return dict(vm_eval.kernel_settings(args, config))
+
+    def test_every_configuration_gets_the_shrunk_lists(self):
+        for config in ("a", "b", "b2", "c", "e"):
+            self.assertEqual(self.settings(config)[vm_eval.PCP_FRACTION],
+                             vm_eval.pcp_fraction(), config)
+
+    def test_kernel_lists_are_left_alone(self):
+        self.assertNotIn(vm_eval.PCP_FRACTION, self.settings("c", "kernel"))
+
+    def test_only_b_turns_on_the_kernels_tiering(self):
+        self.assertEqual(self.settings("b")[vm_eval.NUMA_BAL], 2)
+        self.assertEqual(self.settings("b")[vm_eval.DEMOTION], 1)
+        self.assertEqual(self.settings("c")[vm_eval.NUMA_BAL], 0)
+        self.assertEqual(self.settings("b2")[vm_eval.DEMOTION], 0)
 
 
 class SubtractTest(unittest.TestCase):

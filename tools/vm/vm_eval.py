@@ -16,7 +16,7 @@ independently of mtp: both guest nodes are equally fast, so time says nothing.
   cn  c without the written-page scan (--no-written-scan)
   en  e without the written-page scan
   cs  c without the sweep (--no-sweep)
-  (experiments, not in the default matrix: cl, cr, ch, cnr, cw, c0, cp; see CONFIGS)
+  (experiments, not in the default matrix: cl, cr, ch, cnr, cw, c0; see CONFIGS)
 
 How the fast node is limited: like the paper's memory eater, the rest of node 0
 is occupied, here by reserving 2 MiB hugetlb pages on node 0 (they cannot be
@@ -24,6 +24,8 @@ reclaimed, demoted or migrated, so no configuration can take them back), until
 node 0's free memory above its low watermark is the share of the footprint.
 The footprint is the workload's peak RssAnon in a calibration run without a
 limit.  The harness and mtp-trace run with their memory bound to node 1.
+Node 0's CPUs' free-page lists are shrunk for every configuration (--cpu-lists;
+see kernel_settings): otherwise freed pages wait there, out of everyone's reach.
 
 Metrics, sampled every --sample seconds:
   fast share   of the workload's pages written in the window (soft-dirty:
@@ -94,15 +96,8 @@ CONFIGS = {
     # An experiment: no headroom, promotions fill node 0 to the watermark
     # (the default before the measured headroom; part 19).
     "c0": "mtp --headroom=0",
-    # An experiment: the defaults with node 0's CPUs' free-page lists shrunk
-    # to ~1/32 of its floor (vm.percpu_pagelist_high_fraction, put back after
-    # the run).  Pages freed by a migration or by the program wait on the
-    # freeing CPU's list, out of MemFree: the kernel places no new page in
-    # them and mtp sees no room (BENCHMARKS.md part 22: 28-31 MiB of node 0
-    # there for 11 s, no promotion possible).
-    "cp": "mtp defaults, CPUs' free-page lists shrunk",
 }
-EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0", "cp")
+EXPERIMENTS = ("cl", "cr", "ch", "cnr", "cw", "c0")
 MTP_CONFIGS = ("c", "d", "e", "cn", "en", "cs") + EXPERIMENTS
 DEFAULT_CONFIGS = [c for c in CONFIGS if c not in EXPERIMENTS]
 NUMA_BAL = "/proc/sys/kernel/numa_balancing"
@@ -745,15 +740,31 @@ class Tracer:
         return cpu
 
 
+def kernel_settings(args, config):
+    """The guest kernel's settings for one run of `config`, as (path, value).
+
+    With --cpu-lists shrunk (the default) node 0's CPUs' free-page lists are
+    cut to about 1/32 of its floor for every configuration, first touch and
+    the kernel's tiering included: pages freed by a migration or by the
+    program wait on the freeing CPU's list, out of MemFree, where the kernel
+    places no new page and mtp sees no room.  At the kernel's sizes they held
+    23-36 MiB of a 27-MiB fast node for up to 11 s (BENCHMARKS.md parts 22
+    and 23), more than any placement decision moved."""
+    out = [(THP, args.thp), (NUMA_BAL, 2 if config == "b" else 0),
+           (DEMOTION, 1 if config == "b" else 0)]
+    if args.cpu_lists == "shrunk":
+        out.append((PCP_FRACTION, pcp_fraction()))
+    return out
+
+
 def run_one(args, numa, name, config, share, footprint):
     """One workload under one configuration; share None = no limit (calibration)."""
     knobs, limit, damon, tracer = Knobs(), FastLimit(), None, None
     res = {"workload": name, "config": config, "share": share, "samples": []}
-    knobs.set(THP, args.thp)
-    knobs.set(NUMA_BAL, 2 if config == "b" else 0)
-    knobs.set(DEMOTION, 1 if config == "b" else 0)
-    if config == "cp":
-        knobs.set(PCP_FRACTION, pcp_fraction())
+    settings = kernel_settings(args, config)
+    for path, value in settings:
+        knobs.set(path, value)
+    res["kernel_settings"] = {path: value for path, value in settings}
     env = {"MTP_FOOTPRINT": "first-page"} if config in ("e", "en") else {}
     wl = Workload(args, name, env)
     try:
@@ -966,6 +977,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=3,
                     help="runs of every cell, interleaved (the report takes the median)")
     ap.add_argument("--thp", default="madvise", choices=["always", "madvise", "never"])
+    ap.add_argument("--cpu-lists", default="shrunk", choices=["shrunk", "kernel"],
+                    help="node 0's CPUs' free-page lists: shrunk to ~1/32 of its floor "
+                    "for every configuration (vm.percpu_pagelist_high_fraction, put back "
+                    "after each run), or left at the kernel's sizes (before part 24)")
     ap.add_argument("--max-rate", type=int, default=100, help="DAMON quota, MiB/s")
     ap.add_argument("--lat-fast", type=float, default=100.0, help="modelled, ns")
     ap.add_argument("--lat-slow", type=float, default=250.0, help="modelled, ns")

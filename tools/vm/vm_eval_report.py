@@ -370,7 +370,8 @@ def header(res, cmd):
             m.get("finished") or "(unfinished)",
             " at %s" % m["commit"] if m.get("commit") else "")
             for m in res.get("merged", [])),
-        "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d. "
+        "Workload scale %g, run phase %g s, windows of %g s, THP %s, seed %d, node 0's "
+        "CPUs' free-page lists %s. "
         "Fast-tier access share: the mean over the run phase's windows of the share of the "
         "pages the workload wrote in the window (soft-dirty) that were on node 0; bound: "
         "node 0's usable pages over the pages touched per window, capped at 1 (what no "
@@ -381,8 +382,11 @@ def header(res, cmd):
         "freed and refaulted on the other node counts too). Agent CPU: mtp-trace, the two "
         "kdamonds, or kswapd0. mtp pause: time the extension's observation steps held the "
         "program. The modelled penalty uses %g ns fast and %g ns slow latency (modelled: it "
-        "counts touched pages per window, not accesses)." % (a["scale"], a["duration"], a["sample"], a["thp"],
-                                          a["seed"], a["lat_fast"], a["lat_slow"]),
+        "counts touched pages per window, not accesses)." % (
+            a["scale"], a["duration"], a["sample"], a["thp"], a["seed"],
+            "shrunk to ~1/32 of its floor in every run" if a.get("cpu_lists") == "shrunk"
+            else "at the kernel's sizes (except in configuration cp)",
+            a["lat_fast"], a["lat_slow"]),
         ""])
 
 
