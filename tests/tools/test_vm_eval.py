@@ -445,8 +445,9 @@ class SummaryTest(unittest.TestCase):
         def ms(phase, t):
             return dict(sample(phase, 1, 1), t=t)
 
-        def iv(t_go, used):
-            return {"t_go": t_go, "budget_used_bytes": used, "budget_bytes": 100}
+        def iv(t_go, used, planned=None):
+            return {"t_go": t_go, "budget_used_bytes": used, "budget_bytes": 100,
+                    "fast_bytes_planned": planned}
 
         res = {"samples": [ms("build", 1.0), ms("build", 2.0), ms("run", 3.0), ms("run", 4.0),
                            ms("done", 5.0)],
@@ -457,6 +458,13 @@ class SummaryTest(unittest.TestCase):
         self.assertEqual(vm_eval_report.over_budget(
             {"over_budget_runs": [res["over_budget"], {"build": 0, "run": 0, "end": 0}]}),
             "run 2, 0; build 3, 0")
+        # with the plans recorded: mtp's own moves left it over once
+        for i, planned in zip(res["mtp_intervals"], (90, 100, 99, 100, 130, 80, 60)):
+            i["fast_bytes_planned"] = planned
+        vm_eval.summarize(res, ARGS)
+        self.assertEqual(res["over_budget"], {"build": 3, "run": 2, "end": 1, "planned": 1})
+        self.assertEqual(vm_eval_report.over_budget({"over_budget_runs": [res["over_budget"]]}),
+                         "run 2; build 3; planned 1")
         # runs recorded before the intervals carried the harness's clock
         del res["mtp_intervals"][0]["t_go"]
         vm_eval.summarize(res, ARGS)

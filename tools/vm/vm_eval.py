@@ -845,6 +845,10 @@ def run_one(args, numa, name, config, share, footprint):
                  **{k: l["tiering"][k] for k in ("on_fast", "on_slow", "promoted_bytes",
                                                  "demoted_bytes", "pingpongs", "lazy_n",
                                                  "budget_bytes", "budget_used_bytes")},
+                 # where mtp's own moves were to leave node 0: the budget
+                 # is mtp's to keep here; an interval that starts over it
+                 # after a plan within it was put there by the program
+                 "fast_bytes_planned": l["tiering"].get("fast_bytes_planned"),
                  # why it demoted: idle (no room was needed) or for room
                  "idle_demote_bytes": l["tiering"].get("planned_idle_demote_bytes", 0),
                  "headroom_bytes": l["tiering"].get("headroom_bytes", 0),
@@ -932,7 +936,10 @@ def over_budget_by_phase(res):
     above it: the node was at the kernel's floor), by the workload's phase:
     "build" (attach and the build, whose first touches fill the fast node
     faster than an interval), "run" (the scored phase, from its first sample
-    to its last) and "end" (the exit).  None for runs without mtp or
+    to its last) and "end" (the exit); and "planned": intervals, in any
+    phase, whose own moves were planned to leave node 0 over the budget
+    (mtp's doing, where the others are the program's new pages; absent for
+    runs that did not record the plan).  None for runs without mtp or
     recorded before the intervals carried the harness's clock."""
     iv = res.get("mtp_intervals") or []
     run = [s["t"] for s in res.get("samples", []) if s["phase"] == "run" and "t" in s]
@@ -942,6 +949,8 @@ def over_budget_by_phase(res):
     for i in iv:
         if i["budget_used_bytes"] > i["budget_bytes"]:
             out["build" if i["t_go"] < run[0] else "run" if i["t_go"] <= run[-1] else "end"] += 1
+    if all(i.get("fast_bytes_planned") is not None for i in iv):
+        out["planned"] = sum(i["fast_bytes_planned"] > i["budget_bytes"] for i in iv)
     return out
 
 

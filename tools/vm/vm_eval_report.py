@@ -307,12 +307,18 @@ def demotions_by_reason(r):
 def over_budget(r):
     """The intervals over the budget in each repeat of a cell, in the run
     phase and in the build ("run 0, 1, 0; build 3, 2, 4"); "-" where the runs
-    did not record the phase of mtp's intervals (not mtp, or before it)."""
+    did not record the phase of mtp's intervals (not mtp, or before it).
+    Then "planned" when the runs recorded it: the intervals whose own moves
+    were planned to leave node 0 over the budget (mtp's doing; the rest
+    began over it with the program's new pages)."""
     per = [o for o in r.get("over_budget_runs") or [r.get("over_budget")] if o]
     if not per:
         return "-"
-    return "run %s; build %s" % (", ".join(str(o["run"]) for o in per),
-                                 ", ".join(str(o["build"]) for o in per))
+    out = "run %s; build %s" % (", ".join(str(o["run"]) for o in per),
+                                ", ".join(str(o["build"]) for o in per))
+    if all("planned" in o for o in per):
+        out += "; planned %s" % ", ".join(str(o["planned"]) for o in per)
+    return out
 
 
 def access_table(res, runs, w):
