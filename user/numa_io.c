@@ -226,6 +226,20 @@ int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen)
     return rc;
 }
 
+int mtp_node_free_lists(int node, struct mtp_free_lists *out)
+{
+    char *text = NULL;
+    ssize_t n = mtp_read_file("/proc/zoneinfo", &text);
+    long page = sysconf(_SC_PAGESIZE);
+    int rc;
+
+    if (n < 0)
+        return (int)n;
+    rc = mtp_zoneinfo_free_lists(text, node, page > 0 ? (uint64_t)page : 4096, out, NULL, 0);
+    free(text);
+    return rc;
+}
+
 uint64_t mtp_rss_bytes(pid_t pid)
 {
     char path[64], *text = NULL;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "tiers.h"
+#include "zoneinfo.h"
 
 /* The real sysfs, for mtp_tiers_discover(). */
 extern const struct mtp_sysfs mtp_sysfs_real;
@@ -42,6 +43,10 @@ int mtp_node_foreign_pages(int node, uint64_t *pages);
  * (mtp_zoneinfo_user_floor_bytes).  Returns 0, or -errno with a sentence in
  * err. */
 int mtp_node_low_watermark(int node, uint64_t *bytes, char *err, size_t errlen);
+
+/* The node's CPUs' free-page lists, from /proc/zoneinfo
+ * (mtp_zoneinfo_free_lists).  Returns 0, or -errno. */
+int mtp_node_free_lists(int node, struct mtp_free_lists *out);
 
 /* Resident bytes of a process, or 0 when unknown. */
 uint64_t mtp_rss_bytes(pid_t pid);

@@ -36,7 +36,8 @@ struct mtp_tiering {
     struct mtp_policy *policy;
     struct mtp_tiering_report report; /* this interval's, for the report */
     struct mtp_sweep sweep;
-    int thp_warned; /* the user was told huge pages cannot be told apart */
+    int thp_warned;   /* the user was told huge pages cannot be told apart */
+    int lists_warned; /* ... that the fast node's free pages wait on its CPUs' lists */
     /* Per-interval scratch, grown to the page count. */
     size_t cap;
     uint64_t *addrs;

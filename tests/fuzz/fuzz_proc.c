@@ -58,6 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                        err, sizeof(err));
     (void)mtp_zoneinfo_user_floor_bytes(in.owned[in.n_owned - 1], 0, 4096, &bytes, err,
                                         sizeof(err));
+    {
+        struct mtp_free_lists lists;
+
+        (void)mtp_zoneinfo_free_lists(in.owned[in.n_owned - 1], 0, 4096, &lists, err, sizeof(err));
+    }
     (void)mtp_numastat_value(in.owned[in.n_owned - 1], "numa_foreign", &bytes);
     {
         const char *status = fuzz_next(&in);

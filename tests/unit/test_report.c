@@ -10,6 +10,7 @@
 #include <json.h>
 
 #include "report.h"
+#include "zoneinfo.h"
 
 static struct json_object *parse(const char *text)
 {
@@ -140,6 +141,22 @@ static void tiering_json_carries_budget_and_watermark(void **state)
     assert_int_equal(get_u64(tiering, "fast_refused_bytes"), 0); /* known, none */
     assert_int_equal(get_u64(tiering, "on_fast"), 300);
     assert_int_equal(get_u64(tiering, "untracked_on_fast"), 120);
+    assert_int_equal(get_u64(tiering, "fast_free_lists_bytes"), 0);
+    json_object_put(o);
+    free(text);
+    /* the CPUs' lists: in bytes when read, absent when not */
+    t.fast_lists_bytes = 28u << 20;
+    text = mtp_report_json(&r);
+    o = parse(text);
+    assert_true(json_object_object_get_ex(o, "tiering", &tiering));
+    assert_int_equal(get_u64(tiering, "fast_free_lists_bytes"), 28u << 20);
+    json_object_put(o);
+    free(text);
+    t.fast_lists_bytes = MTP_FREE_LISTS_UNKNOWN;
+    text = mtp_report_json(&r);
+    o = parse(text);
+    assert_true(json_object_object_get_ex(o, "tiering", &tiering));
+    assert_false(json_object_object_get_ex(tiering, "fast_free_lists_bytes", NULL));
     json_object_put(o);
     free(text);
 }

@@ -37,6 +37,8 @@ on the lists at a run's start (limits 49-112 MiB) against the proof's
 24 MiB of room.  A host with 64 CPUs per node keeps far less of a node
 there per CPU; the fraction set makes the guest's two lists hold about 1/32
 of the floor between them.  --lists-as-they-are keeps the kernel's sizes.
+mtp-trace reports the lists every interval (fast_free_lists_bytes): with
+them shrunk they must stay short and it must not warn about them.
 
 History (BENCHMARKS.md §4): before the watermark counted the lower zones'
 reserves, mtp's room on node 0 was 3.7 MiB larger than the kernel's: 0.00
@@ -157,6 +159,21 @@ def main():
                   "exit %d, %d intervals, %d new pages logged%s"
                   % (r.returncode, len(ivs), total,
                      "" if r.returncode == 0 else ": " + r.stderr[-300:]))
+            lists = [t.get("fast_free_lists_bytes") for t in ivs]
+            floor = vm_eval.zoneinfo()[FAST]["floor"]
+            warned = "free-page lists" in r.stderr
+            if args.lists_as_they_are:
+                check("%s: mtp-trace reports node 0's CPUs' lists" % name,
+                      ivs and None not in lists, "%s MiB" % " ".join(
+                          "-" if v is None else "%.1f" % (v / MIB) for v in lists))
+            else:
+                # shrunk to ~1/32 of the floor: a list holds up to its high
+                # and a batch more before it is drained
+                check("%s: mtp-trace reports node 0's CPUs' lists, short, without a warning"
+                      % name, ivs and None not in lists and max(lists) <= floor // 8
+                      and not warned, "%s MiB (floor %.1f MiB); warned: %s" % (
+                          " ".join("-" if v is None else "%.1f" % (v / MIB) for v in lists),
+                          floor / MIB, warned))
             capped = all(t.get("headroom_bytes", 0) <= t["budget_bytes"] // 4 for t in ivs)
             if name == "auto":
                 check("with the headroom most new pages find node 0",

@@ -849,6 +849,8 @@ def run_one(args, numa, name, config, share, footprint):
                  # is mtp's to keep here; an interval that starts over it
                  # after a plan within it was put there by the program
                  "fast_bytes_planned": l["tiering"].get("fast_bytes_planned"),
+                 # node 0's CPUs' free-page lists as mtp-trace read them
+                 "fast_free_lists_bytes": l["tiering"].get("fast_free_lists_bytes"),
                  # why it demoted: idle (no room was needed) or for room
                  "idle_demote_bytes": l["tiering"].get("planned_idle_demote_bytes", 0),
                  "headroom_bytes": l["tiering"].get("headroom_bytes", 0),

@@ -5,6 +5,7 @@
 #include "pytypes.h"
 #include "strbuf.h"
 #include "units.h"
+#include "zoneinfo.h"
 
 #include <json.h>
 #include <stdbool.h>
@@ -58,6 +59,8 @@ static struct json_object *tiering_json(const struct mtp_tiering_report *t)
     if (p->refused_bytes != MTP_REFUSED_UNKNOWN)
         add_u64(o, "fast_refused_bytes", p->refused_bytes);
     add_u64(o, "budget_used_bytes", p->budget_used_bytes);
+    if (t->fast_lists_bytes != MTP_FREE_LISTS_UNKNOWN)
+        add_u64(o, "fast_free_lists_bytes", t->fast_lists_bytes);
     add_u64(o, "fast_bytes_planned", p->fast_bytes_planned);
     json_object_object_add(o, "pressure", json_object_new_boolean(p->pressure));
     add_u64(o, "promote_held", p->promote_held);

@@ -43,6 +43,9 @@ struct mtp_tiering_report {
     uint64_t hinted_cold;
     uint64_t huge_pages;      /* THPs among the tracked pages, moved as one */
     uint64_t watermark_bytes; /* kept free on the fast node (resolved when auto) */
+    /* free pages on the fast node's CPUs' lists, out of its free memory,
+     * when the plan was made (zoneinfo.h); MTP_FREE_LISTS_UNKNOWN unread */
+    uint64_t fast_lists_bytes;
 };
 
 struct mtp_report {

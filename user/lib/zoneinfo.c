@@ -247,3 +247,81 @@ int mtp_zoneinfo_user_floor_bytes(const char *text, int node, uint64_t page_size
     *bytes = (uint64_t)total * page_size;
     return 0;
 }
+
+/* A pageset line: "              count:    12"; 1 and *v, 0 when not that
+ * line, -1 when it is but the number is bad.  The colon keeps "high:" apart
+ * from the zone's "high" watermark. */
+static int parse_colon(const char *line, size_t len, const char *key, unsigned long long *v)
+{
+    const char *p = line, *end = line + len;
+    size_t n = strlen(key);
+    char *after;
+
+    while (p < end && *p == ' ')
+        p++;
+    if ((size_t)(end - p) < n + 1 || strncmp(p, key, n) != 0 || p[n] != ':')
+        return 0;
+    p += n + 1;
+    while (p < end && *p == ' ')
+        p++;
+    if (p == end || *p < '0' || *p > '9')
+        return -1;
+    errno = 0;
+    *v = strtoull(p, &after, 10);
+    return errno || after != end ? -1 : 1;
+}
+
+int mtp_zoneinfo_free_lists(const char *text, int node, uint64_t page_size,
+                            struct mtp_free_lists *out, char *err, size_t errlen)
+{
+    const char *p = text;
+    char zone[32] = "";
+    /* a CPU's "high_max:" follows its "high:" and replaces it in the sum */
+    unsigned long long count = 0, limit = 0, last_high = 0, managed = 0, v;
+    int in_node = 0, zones = 0, lineno = 0;
+
+    while (*p) {
+        size_t len;
+        const char *line = p;
+        long n;
+        int rc;
+
+        p = next_line(p, &len);
+        lineno++;
+        rc = parse_header(line, len, &n, zone, sizeof(zone));
+        if (rc < 0) {
+            mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line", lineno);
+            return -EINVAL;
+        }
+        if (rc > 0) {
+            in_node = n == node;
+            zones += in_node;
+            continue;
+        }
+        if (!in_node)
+            continue;
+        if ((rc = parse_colon(line, len, "count", &v)) > 0)
+            count += v;
+        else if (rc == 0 && (rc = parse_colon(line, len, "high", &v)) > 0) {
+            limit += v;
+            last_high = v;
+        } else if (rc == 0 && (rc = parse_colon(line, len, "high_max", &v)) > 0) {
+            limit = limit - last_high + v;
+            last_high = 0;
+        } else if (rc == 0 && (rc = parse_mark(line, len, "managed", &v)) > 0)
+            managed += v;
+        if (rc < 0) {
+            mtp_set_err(err, errlen, "zoneinfo line %d: node %d's zone %s: a malformed line",
+                        lineno, node, zone);
+            return -EINVAL;
+        }
+    }
+    if (zones == 0) {
+        mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
+        return -ENOENT;
+    }
+    out->held_bytes = (uint64_t)count * page_size;
+    out->limit_bytes = (uint64_t)limit * page_size;
+    out->managed_bytes = (uint64_t)managed * page_size;
+    return 0;
+}

@@ -41,4 +41,28 @@ int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_water
 int mtp_zoneinfo_user_floor_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
                                   char *err, size_t errlen);
 
+/*
+ * A node's free pages on its CPUs' free-page lists (the per-CPU pagesets).
+ * A page freed on a CPU, by the program or by a migration off the node,
+ * waits on that CPU's list; MemFree, and the watermark check that decides
+ * whether a new page may go to the node, leave the lists out.
+ */
+struct mtp_free_lists {
+    uint64_t held_bytes;    /* on the lists now: the pagesets' "count:" */
+    uint64_t limit_bytes;   /* the most they may hold: each CPU's "high_max:" (Linux 6.7+),
+                               else its "high:" */
+    uint64_t managed_bytes; /* the node's managed memory, which the lists' sysctl divides */
+};
+
+/* "no reading this interval", for reports */
+#define MTP_FREE_LISTS_UNKNOWN UINT64_MAX
+
+/*
+ * Sums node `node`'s pagesets over its zones and CPUs, and its zones'
+ * managed pages, into *out.  Returns as mtp_zoneinfo_watermark_bytes() does
+ * (a malformed count, high, high_max or managed line is -EINVAL).
+ */
+int mtp_zoneinfo_free_lists(const char *text, int node, uint64_t page_size,
+                            struct mtp_free_lists *out, char *err, size_t errlen);
+
 #endif
