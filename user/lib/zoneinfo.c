@@ -39,6 +39,89 @@ static int parse_header(const char *line, size_t len, long *node, char *zone, si
     return 1;
 }
 
+/*
+ * The lines of one node's zones, in order: each line of a zone of the node
+ * (WALK_LINE: w->line, w->len), the end of each such zone (WALK_ZONE_END,
+ * its name still in w->zone), then WALK_DONE; -EINVAL with err set on a
+ * malformed zone header, whoever's.  Every zone of every node is one
+ * header and its lines.
+ */
+enum { WALK_DONE, WALK_LINE, WALK_ZONE_END };
+
+struct zone_walk {
+    const char *p, *line;
+    size_t len;
+    int node, lineno;
+    int zones;            /* of the node, so far */
+    int in_node, pending; /* pending: a header read at a zone's end, entered next */
+    long next_node;
+    char zone[32], next_zone[32];
+};
+
+static void walk_begin(struct zone_walk *w, const char *text, int node)
+{
+    memset(w, 0, sizeof(*w));
+    w->p = text;
+    w->node = node;
+}
+
+static void walk_enter(struct zone_walk *w)
+{
+    memcpy(w->zone, w->next_zone, sizeof(w->zone));
+    w->in_node = w->next_node == w->node;
+    w->zones += w->in_node;
+    w->pending = 0;
+}
+
+static int walk_next(struct zone_walk *w, char *err, size_t errlen)
+{
+    if (w->pending)
+        walk_enter(w);
+    while (*w->p) {
+        int rc;
+
+        w->line = w->p;
+        w->p = next_line(w->p, &w->len);
+        w->lineno++;
+        rc = parse_header(w->line, w->len, &w->next_node, w->next_zone, sizeof(w->next_zone));
+        if (rc < 0) {
+            mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line", w->lineno);
+            return -EINVAL;
+        }
+        if (rc > 0 && w->in_node) {
+            w->in_node = 0;
+            w->pending = 1;
+            return WALK_ZONE_END;
+        }
+        if (rc > 0)
+            walk_enter(w);
+        else if (w->in_node)
+            return WALK_LINE;
+    }
+    if (w->in_node) {
+        w->in_node = 0;
+        return WALK_ZONE_END;
+    }
+    return WALK_DONE;
+}
+
+/* -EINVAL, saying which line of which zone. */
+static int walk_malformed(const struct zone_walk *w, char *err, size_t errlen)
+{
+    mtp_set_err(err, errlen, "zoneinfo line %d: node %d's zone %s: a malformed line", w->lineno,
+                w->node, w->zone);
+    return -EINVAL;
+}
+
+/* After WALK_DONE: 0, or -ENOENT when the node had no zone. */
+static int walk_found(const struct zone_walk *w, char *err, size_t errlen)
+{
+    if (w->zones)
+        return 0;
+    mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", w->node);
+    return -ENOENT;
+}
+
 static const char *const mark_names[] = {
     [MTP_ZONE_MIN] = "min",
     [MTP_ZONE_LOW] = "low",
@@ -46,12 +129,14 @@ static const char *const mark_names[] = {
 };
 
 /*
- * The zone's watermark line: "        low      NNN".  The per-CPU pagesets
- * further down have "high:  NNN" lines of their own (a different limit),
- * which the colon tells apart.  1 and *pages, 0 when not that line, -1 when
- * it is but the number is bad.
+ * A line "name NNN" of the zone (colon 0), as its watermark line
+ * "        low      NNN", or "name: NNN" of a per-CPU pageset (colon ':').
+ * The pagesets' "high:  NNN" is a different limit from the zone's "high"
+ * watermark, which the colon tells apart.  1 and *pages, 0 when not that
+ * line, -1 when it is but the number is bad.
  */
-static int parse_mark(const char *line, size_t len, const char *name, unsigned long long *pages)
+static int parse_field(const char *line, size_t len, const char *name, char colon,
+                       unsigned long long *pages)
 {
     const char *p = line, *end = line + len;
     size_t n = strlen(name);
@@ -59,9 +144,10 @@ static int parse_mark(const char *line, size_t len, const char *name, unsigned l
 
     while (p < end && *p == ' ')
         p++;
-    if ((size_t)(end - p) < n + 1 || strncmp(p, name, n) != 0 || (p[n] != ' ' && p[n] != '\t'))
+    if ((size_t)(end - p) < n + 1 || strncmp(p, name, n) != 0 ||
+        (colon ? p[n] != colon : p[n] != ' ' && p[n] != '\t'))
         return 0;
-    p += n;
+    p += n + (colon != 0);
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     if (p == end || *p < '0' || *p > '9')
@@ -73,64 +159,48 @@ static int parse_mark(const char *line, size_t len, const char *name, unsigned l
     return 1;
 }
 
+/* A line of the zone: "        low      NNN". */
+static int parse_mark(const char *line, size_t len, const char *name, unsigned long long *pages)
+{
+    return parse_field(line, len, name, 0, pages);
+}
+
 int mtp_zoneinfo_watermark_bytes(const char *text, int node, enum mtp_zone_watermark mark,
                                  uint64_t page_size, uint64_t *bytes, char *err, size_t errlen)
 {
-    const char *p = text, *name = mark_names[mark];
-    char zone[32] = "", next_zone[32];
-    int in_node = 0, zone_has_mark = 0, zones = 0;
-    unsigned long long total = 0;
-    int lineno = 0;
+    const char *name = mark_names[mark];
+    struct zone_walk w;
+    unsigned long long total = 0, pages;
+    int has_mark = 0, ev, rc;
 
-    while (*p) {
-        size_t len;
-        const char *line = p;
-        unsigned long long pages;
-        long n;
-        int rc;
-
-        p = next_line(p, &len);
-        lineno++;
-        rc = parse_header(line, len, &n, next_zone, sizeof(next_zone));
-        if (rc < 0) {
-            mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line", lineno);
-            return -EINVAL;
-        }
-        if (rc > 0) {
-            if (in_node && !zone_has_mark)
-                goto no_mark;
-            memcpy(zone, next_zone, sizeof(zone));
-            in_node = n == node;
-            zone_has_mark = 0;
-            zones += in_node;
+    walk_begin(&w, text, node);
+    while ((ev = walk_next(&w, err, errlen)) > 0) {
+        if (ev == WALK_ZONE_END) {
+            if (!has_mark) {
+                mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s watermark", node,
+                            w.zone, name);
+                return -EINVAL;
+            }
+            has_mark = 0;
             continue;
         }
-        if (!in_node)
-            continue;
-        rc = parse_mark(line, len, name, &pages);
+        rc = parse_mark(w.line, w.len, name, &pages);
         if (rc < 0) {
             mtp_set_err(err, errlen,
                         "zoneinfo line %d: the %s watermark of node %d's zone %s "
                         "is not a number",
-                        lineno, name, node, zone);
+                        w.lineno, name, node, w.zone);
             return -EINVAL;
         }
-        if (rc > 0 && !zone_has_mark) {
-            zone_has_mark = 1;
+        if (rc > 0 && !has_mark) {
+            has_mark = 1;
             total += pages;
         }
     }
-    if (in_node && !zone_has_mark)
-        goto no_mark;
-    if (zones == 0) {
-        mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
-        return -ENOENT;
-    }
+    if (ev < 0 || (ev = walk_found(&w, err, errlen)) < 0)
+        return ev;
     *bytes = (uint64_t)total * page_size;
     return 0;
-no_mark:
-    mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no %s watermark", node, zone, name);
-    return -EINVAL;
 }
 
 /* The largest entry of "protection: (a, b, ...)"; 1, 0 when not that line,
@@ -182,144 +252,76 @@ static unsigned long long zone_floor_pages(const struct zone_floor *z)
 int mtp_zoneinfo_user_floor_bytes(const char *text, int node, uint64_t page_size, uint64_t *bytes,
                                   char *err, size_t errlen)
 {
-    const char *p = text;
-    char zone[32] = "", next_zone[32];
+    struct zone_walk w;
     struct zone_floor z = {0};
-    int in_node = 0, zones = 0, lineno = 0;
-    unsigned long long total = 0;
+    unsigned long long total = 0, v;
+    int ev, rc;
 
-    for (;;) {
-        size_t len = 0;
-        const char *line = p;
-        unsigned long long v;
-        long n;
-        int rc = 0, at_end = !*p;
-
-        if (!at_end) {
-            p = next_line(p, &len);
-            lineno++;
-            rc = parse_header(line, len, &n, next_zone, sizeof(next_zone));
-            if (rc < 0) {
-                mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line",
-                            lineno);
-                return -EINVAL;
-            }
-        }
-        if (at_end || rc > 0) {
-            if (in_node && !z.has_low) {
+    walk_begin(&w, text, node);
+    while ((ev = walk_next(&w, err, errlen)) > 0) {
+        if (ev == WALK_ZONE_END) {
+            if (!z.has_low) {
                 mtp_set_err(err, errlen, "zoneinfo: node %d's zone %s has no low watermark", node,
-                            zone);
+                            w.zone);
                 return -EINVAL;
             }
-            if (in_node)
-                total += zone_floor_pages(&z);
-            if (at_end)
-                break;
-            memcpy(zone, next_zone, sizeof(zone));
-            in_node = n == node;
-            zones += in_node;
+            total += zone_floor_pages(&z);
             memset(&z, 0, sizeof(z));
             continue;
         }
-        if (!in_node)
-            continue;
-        if ((rc = parse_mark(line, len, "low", &v)) != 0 && !z.has_low) {
+        if ((rc = parse_mark(w.line, w.len, "low", &v)) != 0 && !z.has_low) {
             z.low = v;
             z.has_low = rc > 0;
-        } else if (rc == 0 && (rc = parse_mark(line, len, "managed", &v)) > 0) {
+        } else if (rc == 0 && (rc = parse_mark(w.line, w.len, "managed", &v)) > 0) {
             z.managed = v;
             z.has_managed = 1;
         } else if (rc == 0) {
-            rc = parse_protection(line, len, &v);
+            rc = parse_protection(w.line, w.len, &v);
             if (rc > 0)
                 z.reserve = v;
         }
-        if (rc < 0) {
-            mtp_set_err(err, errlen, "zoneinfo line %d: node %d's zone %s: a malformed line",
-                        lineno, node, zone);
-            return -EINVAL;
-        }
+        if (rc < 0)
+            return walk_malformed(&w, err, errlen);
     }
-    if (zones == 0) {
-        mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
-        return -ENOENT;
-    }
+    if (ev < 0 || (ev = walk_found(&w, err, errlen)) < 0)
+        return ev;
     *bytes = (uint64_t)total * page_size;
     return 0;
 }
 
-/* A pageset line: "              count:    12"; 1 and *v, 0 when not that
- * line, -1 when it is but the number is bad.  The colon keeps "high:" apart
- * from the zone's "high" watermark. */
+/* A pageset line: "              count:    12"; as parse_field(). */
 static int parse_colon(const char *line, size_t len, const char *key, unsigned long long *v)
 {
-    const char *p = line, *end = line + len;
-    size_t n = strlen(key);
-    char *after;
-
-    while (p < end && *p == ' ')
-        p++;
-    if ((size_t)(end - p) < n + 1 || strncmp(p, key, n) != 0 || p[n] != ':')
-        return 0;
-    p += n + 1;
-    while (p < end && *p == ' ')
-        p++;
-    if (p == end || *p < '0' || *p > '9')
-        return -1;
-    errno = 0;
-    *v = strtoull(p, &after, 10);
-    return errno || after != end ? -1 : 1;
+    return parse_field(line, len, key, ':', v);
 }
 
 int mtp_zoneinfo_free_lists(const char *text, int node, uint64_t page_size,
                             struct mtp_free_lists *out, char *err, size_t errlen)
 {
-    const char *p = text;
-    char zone[32] = "";
+    struct zone_walk w;
     /* a CPU's "high_max:" follows its "high:" and replaces it in the sum */
     unsigned long long count = 0, limit = 0, last_high = 0, managed = 0, v;
-    int in_node = 0, zones = 0, lineno = 0;
+    int ev, rc;
 
-    while (*p) {
-        size_t len;
-        const char *line = p;
-        long n;
-        int rc;
-
-        p = next_line(p, &len);
-        lineno++;
-        rc = parse_header(line, len, &n, zone, sizeof(zone));
-        if (rc < 0) {
-            mtp_set_err(err, errlen, "zoneinfo line %d: not a 'Node N, zone NAME' line", lineno);
-            return -EINVAL;
-        }
-        if (rc > 0) {
-            in_node = n == node;
-            zones += in_node;
+    walk_begin(&w, text, node);
+    while ((ev = walk_next(&w, err, errlen)) > 0) {
+        if (ev != WALK_LINE)
             continue;
-        }
-        if (!in_node)
-            continue;
-        if ((rc = parse_colon(line, len, "count", &v)) > 0)
+        if ((rc = parse_colon(w.line, w.len, "count", &v)) > 0)
             count += v;
-        else if (rc == 0 && (rc = parse_colon(line, len, "high", &v)) > 0) {
+        else if (rc == 0 && (rc = parse_colon(w.line, w.len, "high", &v)) > 0) {
             limit += v;
             last_high = v;
-        } else if (rc == 0 && (rc = parse_colon(line, len, "high_max", &v)) > 0) {
+        } else if (rc == 0 && (rc = parse_colon(w.line, w.len, "high_max", &v)) > 0) {
             limit = limit - last_high + v;
             last_high = 0;
-        } else if (rc == 0 && (rc = parse_mark(line, len, "managed", &v)) > 0)
+        } else if (rc == 0 && (rc = parse_mark(w.line, w.len, "managed", &v)) > 0)
             managed += v;
-        if (rc < 0) {
-            mtp_set_err(err, errlen, "zoneinfo line %d: node %d's zone %s: a malformed line",
-                        lineno, node, zone);
-            return -EINVAL;
-        }
+        if (rc < 0)
+            return walk_malformed(&w, err, errlen);
     }
-    if (zones == 0) {
-        mtp_set_err(err, errlen, "zoneinfo has no zone of node %d", node);
-        return -ENOENT;
-    }
+    if (ev < 0 || (ev = walk_found(&w, err, errlen)) < 0)
+        return ev;
     out->held_bytes = (uint64_t)count * page_size;
     out->limit_bytes = (uint64_t)limit * page_size;
     out->managed_bytes = (uint64_t)managed * page_size;
