@@ -438,7 +438,8 @@ int mtp_tiering__step(struct mtp_tiering *t, const struct mtp_options *o,
     in.rss_bytes = mtp_rss_bytes(pid);
     in.fast_free_bytes = mtp_node_free_bytes(t->fast_node);
     in.fast_refused_bytes = refused_bytes(t);
-    /* ~45 us with 2 CPUs here; the text grows with the CPUs' pagesets */
+    /* ~45 us on a 2-CPU host, 0.8 ms in the TCG guest; the text grows with
+     * the CPUs' pagesets (BENCHMARKS.md §6) */
     lists_read = mtp_node_free_lists(t->fast_node, &lists) == 0;
     r->fast_lists_bytes = lists_read ? lists.held_bytes : MTP_FREE_LISTS_UNKNOWN;
     err = mtp_policy_plan(t->policy, &in, t->moves, t->cap, &n_moves, &r->plan);
