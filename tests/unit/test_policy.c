@@ -807,6 +807,30 @@ static void test_rare_pingpong_does_not_grow_n(void **state)
     sim_free(s);
 }
 
+/* 64 cold pages are demoted at interval 2, then 2 at interval 4, one of
+ * which bounces at interval 5: 1 of the window's 66 demotions, which a rate
+ * over the window would call rare, but 1 of its own cohort's 2. */
+static void test_large_cohort_does_not_dilute_a_small_ones_bounces(void **state)
+{
+    struct sim *s = sim_new(lazy_2_window_4);
+
+    (void)state;
+    sim_add(s, 64, 0, FAST);
+    sim_add(s, 2, 100, FAST);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->st.demote, 64);
+    set_heat(s, 64, 2, 0);
+    sim_step(s);
+    sim_step(s);
+    assert_int_equal(s->st.demote, 2);
+    set_heat(s, 64, 1, 100);
+    sim_step(s);
+    assert_int_equal(s->st.pingpongs, 1);
+    assert_int_equal(s->st.lazy_n, 4);
+    sim_free(s);
+}
+
 static void shrink_setup(struct mtp_policy_config *c)
 {
     c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 16 * PG, 0};
@@ -1733,6 +1757,7 @@ int main(void)
         cmocka_unit_test(test_eager_demotes_at_once_and_never_adapts),
         cmocka_unit_test(test_pingpong_grows_n),
         cmocka_unit_test(test_rare_pingpong_does_not_grow_n),
+        cmocka_unit_test(test_large_cohort_does_not_dilute_a_small_ones_bounces),
         cmocka_unit_test(test_good_demotions_under_pressure_shrink_n),
         cmocka_unit_test(test_shrink_stops_at_min),
         cmocka_unit_test(test_severe_excess_ignores_laziness),

@@ -29,8 +29,8 @@
 /* The headroom is at most budget >> HEADROOM_CAP_SHIFT: room kept for the
  * program's new pages must not cost most of the fast tier's. */
 #define HEADROOM_CAP_SHIFT 2
-/* N doubles when the bounces of the last window are at least this fraction
- * (1/DIV) of its demotions. */
+/* N doubles when the bounces of one interval's demotions are at least this
+ * fraction (1/DIV) of them. */
 #define PINGPONG_GROW_DIV 8
 /* Judging a demotion for longer than this says nothing about laziness any
  * more, and the per-interval ring must stay small. */
@@ -54,9 +54,10 @@ struct mtp_policy {
     unsigned lazy_n;
     struct cand *cands;
     size_t cands_cap;
-    /* lazy demotions and bounces per interval over the last window + 1
-     * intervals, indexed by interval modulo that length: a bounce is
-     * weighed against every demotion that could still bounce */
+    /* the lazy demotions of each of the last window + 1 intervals, and how
+     * many of them bounced since, indexed by the demotion's interval modulo
+     * that length: a cohort is judged on its own pages, so one large cohort
+     * of good demotions cannot hide a small one that came straight back */
     uint32_t *ring_demoted;
     uint32_t *ring_bounced;
     size_t ring_len;
@@ -415,24 +416,29 @@ static size_t close_windows(struct mtp_policy *p)
     return good;
 }
 
+/* Whether the pages of some interval still being judged bounced at a high
+ * rate: the rate of the window as a whole would let the build's thousands of
+ * good demotions dilute the run phase's bounces for a whole window (k-core,
+ * BENCHMARKS section 6, part 27). */
+static bool cohort_bounced_often(const struct mtp_policy *p)
+{
+    for (size_t i = 0; i < p->ring_len; i++)
+        if (p->ring_bounced[i] &&
+            (uint64_t)p->ring_bounced[i] * PINGPONG_GROW_DIV >= p->ring_demoted[i])
+            return true;
+    return false;
+}
+
 /*
- * A fresh bounce with a high bounce rate over the window says laziness was
- * too short; growing fast stops the two-migration churn quickly.  Good
- * verdicts under pressure say the fast tier could use the room sooner;
- * shrinking one step at a time keeps one quiet spell from undoing what the
- * bounces taught.
+ * A fresh bounce with a high bounce rate in a cohort says laziness was too
+ * short; growing fast stops the two-migration churn quickly.  Good verdicts
+ * under pressure say the fast tier could use the room sooner; shrinking one
+ * step at a time keeps one quiet spell from undoing what the bounces taught.
  */
 static void adapt(struct mtp_policy *p, size_t bounced, size_t good, bool pressure)
 {
     const struct mtp_policy_config *cfg = &p->cfg;
-    uint64_t demoted = 0, window_bounced = 0;
-    bool high_rate;
-
-    for (size_t i = 0; i < p->ring_len; i++) {
-        demoted += p->ring_demoted[i];
-        window_bounced += p->ring_bounced[i];
-    }
-    high_rate = window_bounced && window_bounced * PINGPONG_GROW_DIV >= demoted;
+    bool high_rate = cohort_bounced_often(p);
     if (cfg->eager)
         return;
     if (bounced && high_rate)
@@ -545,6 +551,8 @@ static size_t select_hottest(struct mtp_policy *p, size_t n, uint64_t budget)
          * Merely hot is not enough, a page beyond the budget was rightly
          * demoted. */
         if (s->demoted_at && p->interval - s->demoted_at <= p->cfg.pingpong_window) {
+            /* the cohort's slot is reused only after its window closed */
+            p->ring_bounced[s->demoted_at % p->ring_len]++;
             s->demoted_at = 0;
             bounced++;
         }
@@ -610,7 +618,6 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
     budget = budget_bytes(p, in, fast_used);
     headroom = headroom_bytes(p, in, fast_used, budget);
     bounced = select_hottest(p, n, budget - headroom);
-    p->ring_bounced[p->interval % p->ring_len] = (uint32_t)bounced;
     good = close_windows(p);
     judge_pressure(p, in, fast_used, budget, &st);
     adapt(p, bounced, good, st.pressure);

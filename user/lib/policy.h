@@ -58,9 +58,9 @@
  *    demoted page selected for the fast tier again within pingpong_window
  *    intervals is a ping-pong (merely hot is not enough: a page beyond the
  *    budget was rightly demoted); one that is not is a good demotion.  In an
- *    interval with a ping-pong, if the ping-pongs of the last window + 1
- *    intervals are at least 1/8 of the demotions made in them, N doubles
- *    (capped at lazy_max).  In an interval with no ping-pong, some good
+ *    interval with a ping-pong, if the pages demoted in one of the last
+ *    window + 1 intervals (a cohort) have bounced at least 1/8 of them, N
+ *    doubles (capped at lazy_max).  In an interval with no ping-pong, some good
  *    demotions, a low rate and the fast tier under pressure (over budget or
  *    below the watermark), N drops by one (down to lazy_min): a bounced page
  *    costs two migrations and a slow spell, a cold page kept a little longer
