@@ -412,7 +412,7 @@ def plot(res, prefix):
     colors = {"a": "#9e9e9e", "b": "#1f77b4", "b2": "#17becf", "c": "#d62728",
               "d": "#ff9896", "e": "#ff7f0e", "cn": "#8c564b", "en": "#c49c94",
               "cs": "#9467bd", "cl": "#e377c2", "cr": "#bcbd22",
-              "ch": "#7f7f7f", "cp": "#2ca02c", "cq": "#98df8a"}
+              "ch": "#7f7f7f", "cp": "#2ca02c", "cq": "#98df8a", "cc": "#ff00aa"}
     by_access = any(r.get("access") for r in runs.values())
 
     def share(r):
