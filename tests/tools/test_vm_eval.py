@@ -150,6 +150,45 @@ class AccessRunTest(unittest.TestCase):
             [access_metrics.window_metrics([0, 0], [True, False], 1)]))
 
 
+class DamonProbeMetricsTest(unittest.TestCase):
+    """What DAMON's read signal would add (vm_eval.py --damon-probe)."""
+
+    def test_ranked_share_breaks_ties_at_random(self):
+        acc = [60, 30, 10, 0]
+        self.assertAlmostEqual(access_metrics.ranked_share(acc, [[4, 3, 2, 1]], 2), 90)
+        # All tied: each of 2 slots holds half the pages' accesses on average.
+        self.assertAlmostEqual(access_metrics.ranked_share(acc, [[0, 0, 0, 0]], 2), 50)
+        # The first key ranks, the second orders its ties: page 3 (no heat,
+        # DAMON 0) never comes before page 1 (no heat, DAMON 5).
+        self.assertAlmostEqual(
+            access_metrics.ranked_share(acc, [[9, 0, 0, 0], [0, 5, 0, 0]], 2), 90)
+        self.assertAlmostEqual(access_metrics.ranked_share(acc, [[1, 2]], 0), 0)
+        self.assertAlmostEqual(access_metrics.ranked_share(acc, [[1, 2, 3, 4]], 9), 100)
+
+    def test_damon_fills_in_where_mtp_has_no_heat(self):
+        # Page 0 hot to mtp and on node 0; pages 1 and 2 read only (no heat),
+        # on node 1, DAMON saw page 1's region; page 3 idle.
+        w = access_metrics.window_metrics([50, 30, 20, 0], [True, False, False, False], 2,
+                                          heat=[5, 0, 0, 0], known=[True, False, False, True],
+                                          damon=[0, 3, 0, 0])
+        self.assertEqual((w["damon_slow_cold"], w["damon_slow_cold_seen"]), (50, 30))
+        self.assertEqual((w["damon_pages"], w["damon_accessed_pages"]), (1, 1))
+        self.assertAlmostEqual(w["rank_mtp"], 50 + 50 / 3)  # one slot among three ties
+        self.assertAlmostEqual(w["rank_mtp_damon"], 80)
+        self.assertAlmostEqual(w["rank_damon"], 30 + 70 / 3)
+        run = access_metrics.run_metrics([w])["damon"]
+        self.assertAlmostEqual(run["rank_mtp_damon_of_oracle"], 1.0)
+        self.assertAlmostEqual(run["slow_cold_seen"], 0.6)
+        self.assertAlmostEqual(run["precision"], 1.0)
+
+    def test_pages_take_the_count_of_the_region_that_holds_them(self):
+        saved = {"damon_start": np.array([0x2000, 0x0], np.uint64),
+                 "damon_end": np.array([0x4000, 0x1000], np.uint64),
+                 "damon_nr": np.array([7, 2], np.uint64)}
+        pages = np.array([0x0, 0x1000, 0x2000, 0x3000, 0x4000], np.uint64)
+        self.assertEqual(list(vm_eval_report.damon_of(pages, saved)), [2, 0, 7, 7, 0])
+
+
 class AccessHostTest(unittest.TestCase):
     """access_host.py's window serving against a count file laid out as the
     plugin writes it (include/mtp_access.h), which this test increments

@@ -119,8 +119,31 @@ def join(entries, node_spans, offsets, loads, stores):
     return acc, node
 
 
+def ranked_share(acc, keys, slots):
+    """The accesses the `slots` pages ranked first would have served: by
+    `keys` (arrays, the most significant first, larger first), ties broken
+    at random -- the expectation, so a tie at the edge gives each of its
+    pages the same part of a slot.  A ranking's limit at that size, as the
+    oracle is the limit of any."""
+    acc = np.asarray(acc, dtype=np.float64)
+    n = len(acc)
+    if slots <= 0 or n == 0:
+        return 0.0
+    if slots >= n:
+        return float(acc.sum())
+    k = np.stack([np.asarray(x, dtype=np.float64) for x in keys])
+    order = np.lexsort(tuple(-row for row in k[::-1]))
+    k, a = k[:, order], acc[order]
+    starts = np.concatenate([[0], np.nonzero(np.any(k[:, 1:] != k[:, :-1], axis=0))[0] + 1])
+    ends = np.concatenate([starts[1:], [n]])
+    csum = np.concatenate([[0.0], np.cumsum(a)])
+    g = int(np.searchsorted(ends, slots, side="left"))
+    part = (slots - starts[g]) / (ends[g] - starts[g])
+    return float(csum[starts[g]] + (csum[ends[g]] - csum[starts[g]]) * part)
+
+
 def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns=SLOW_NS,
-                   known=None):
+                   known=None, damon=None):
     """One window's numbers, as sums that add up over windows: the
     workload's accesses, those to the fast node, those the oracle would
     have served there (`fast_pages` most accessed pages), the modelled time
@@ -130,7 +153,12 @@ def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns
     accesses to pages it holds cold; with `known` (the pages mtp's map has
     at all), the accesses to pages it never saw, and those the slow node
     served split by what mtp knew of their page (hot, seen but expired,
-    never seen): why a placement misses."""
+    never seen): why a placement misses.  With `damon` (per page, the
+    nr_accesses of the DAMON region holding it in the window's last
+    aggregation, 0 outside any), what a read signal would add: the slow
+    node's accesses mtp had no heat for that DAMON saw, and the shares the
+    rankings would serve (ranked_share): mtp's heat alone, DAMON's alone,
+    and mtp's heat with DAMON's count ordering the pages mtp holds none for."""
     acc = np.asarray(acc, dtype=np.float64)
     total = float(acc.sum())
     t, _ = modelled_time(acc, on_fast, fast_ns, slow_ns)
@@ -156,6 +184,17 @@ def window_metrics(acc, on_fast, fast_pages, heat=None, fast_ns=FAST_NS, slow_ns
             out["slow_hot"] = float(acc[slow & hot].sum())
             out["slow_expired"] = float(acc[slow & known & ~hot].sum())
             out["slow_unseen"] = float(acc[slow & ~known].sum())
+        if damon is not None:
+            damon = np.asarray(damon, dtype=np.float64)
+            seen = damon > 0
+            slow = ~np.asarray(on_fast, dtype=bool)
+            out["damon_pages"] = int(seen.sum())
+            out["damon_accessed_pages"] = int((seen & (acc > 0)).sum())
+            out["damon_slow_cold"] = float(acc[slow & ~hot].sum())
+            out["damon_slow_cold_seen"] = float(acc[slow & ~hot & seen].sum())
+            out["rank_mtp"] = ranked_share(acc, [heat], fast_pages)
+            out["rank_damon"] = ranked_share(acc, [damon], fast_pages)
+            out["rank_mtp_damon"] = ranked_share(acc, [heat, damon], fast_pages)
     return out
 
 
@@ -184,6 +223,20 @@ def run_metrics(windows):
     if ranked:
         out["hot_pages"] = sum(w["hot_pages"] for w in ranked) / len(ranked)
         out["cold_share"] = sum(w["cold_accesses"] for w in ranked) / total
+    probed = [w for w in windows if "rank_mtp" in w]
+    if probed:
+        acc = sum(w["accesses"] for w in probed)
+        oracle_p = sum(w["oracle"] for w in probed)
+        cold = sum(w["damon_slow_cold"] for w in probed)
+        out["damon"] = {
+            "windows": len(probed),
+            "pages": sum(w["damon_pages"] for w in probed) / len(probed),
+            "precision": (sum(w["damon_accessed_pages"] for w in probed)
+                          / max(1, sum(w["damon_pages"] for w in probed))),
+            "slow_cold_share": cold / acc if acc else None,
+            "slow_cold_seen": sum(w["damon_slow_cold_seen"] for w in probed) / cold if cold else None,
+            **{k + "_of_oracle": sum(w[k] for w in probed) / oracle_p if oracle_p else None
+               for k in ("rank_mtp", "rank_damon", "rank_mtp_damon")}}
     seen = [w for w in windows if "unseen_accesses" in w]
     if seen:
         out["unseen_share"] = sum(w["unseen_accesses"] for w in seen) / total

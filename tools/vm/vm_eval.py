@@ -488,6 +488,70 @@ class Damon:
         write(DAMON + "/nr_kdamonds", 0)
 
 
+class DamonProbe:
+    """A measurement, not a tiering agent (--damon-probe): DAMON monitoring
+    the workload's virtual address space beside mtp, for the read signal
+    mtp lacks (data read but never written).  One kdamond, vaddr, a `stat`
+    scheme over every region; at each window's end the regions it tried
+    in its last aggregation (400 ms: 20 samples of 20 ms), with their
+    nr_accesses, saved with the window's pages for vm_eval_report.py.
+    Needs no other kdamond running (the kernel's sysfs cannot add one
+    beside a running one)."""
+
+    SAMPLE_US, AGGR_US = 20000, 400000
+
+    def __init__(self, pid):
+        self.pid, self.k = pid, "%s/0" % DAMON
+        self.error = None
+
+    def start(self):
+        write(DAMON + "/nr_kdamonds", 1)
+        c = self.k + "/contexts"
+        write(c + "/nr_contexts", 1)
+        write(c + "/0/operations", "vaddr")
+        iv = c + "/0/monitoring_attrs/intervals"
+        write(iv + "/sample_us", self.SAMPLE_US)
+        write(iv + "/aggr_us", self.AGGR_US)
+        write(iv + "/update_us", 1000000)
+        write(c + "/0/targets/nr_targets", 1)
+        write(c + "/0/targets/0/pid_target", self.pid)
+        write(c + "/0/schemes/nr_schemes", 1)
+        s = c + "/0/schemes/0"
+        write(s + "/action", "stat")
+        uint_max = (1 << 32) - 1  # see Damon._scheme
+        for f, hi in (("sz", 1 << 62), ("nr_accesses", uint_max), ("age", uint_max)):
+            write("%s/access_pattern/%s/min" % (s, f), 0)
+            write("%s/access_pattern/%s/max" % (s, f), hi)
+        write(self.k + "/state", "on")
+
+    def thread(self):
+        return int(read(self.k + "/pid"))
+
+    def read(self):
+        """The regions of the last aggregation: start, end, nr_accesses,
+        age arrays; empty ones (and the error kept) if DAMON failed."""
+        out = {k: [] for k in ("damon_start", "damon_end", "damon_nr", "damon_age")}
+        try:
+            write(self.k + "/state", "update_schemes_tried_regions")
+            d = self.k + "/contexts/0/schemes/0/tried_regions"
+            for name in os.listdir(d):
+                if name.isdigit():
+                    r = "%s/%s/" % (d, name)
+                    for key, f in (("damon_start", "start"), ("damon_end", "end"),
+                                   ("damon_nr", "nr_accesses"), ("damon_age", "age")):
+                        out[key].append(int(read(r + f)))
+        except OSError as e:
+            self.error = repr(e)
+        return {k: np.array(v, dtype=np.uint64) for k, v in out.items()}
+
+    def stop(self):
+        try:
+            write(self.k + "/state", "off")
+        except OSError:
+            pass
+        write(DAMON + "/nr_kdamonds", 0)
+
+
 def account_moves(old_pages, old_nodes, pages, nodes, last_dir):
     """Moves between two windows, on pages present in both (sorted uint64
     address arrays and their nodes): up = slow to fast, down = fast to slow.
@@ -539,9 +603,9 @@ class AccessWindows:
         self.answered += 1
         return True
 
-    def save(self, k, entries, pages, nodes, heat):
+    def save(self, k, entries, pages, nodes, heat, regions=None):
         np.savez(os.path.join(self.dir, "%s.%d.pages.npz" % (self.run, k)),
-                 entries=entries, pages=pages, nodes=nodes, **(heat or {}))
+                 entries=entries, pages=pages, nodes=nodes, **(heat or {}), **(regions or {}))
 
 
 class MtpHeat:
@@ -583,9 +647,9 @@ class MtpHeat:
 class Sampler:
     """Per window: the workload's written pages and where its pages are."""
 
-    def __init__(self, pid, numa, access=None, heat=None):
+    def __init__(self, pid, numa, access=None, heat=None, probe=None):
         self.pid, self.numa = pid, numa
-        self.access, self.heat = access, heat
+        self.access, self.heat, self.probe = access, heat, probe
         self.k = 0
         self.last_pages = np.zeros(0, np.uint64)
         self.last_nodes = np.zeros(0, np.int32)
@@ -607,6 +671,9 @@ class Sampler:
         the next one."""
         self.k += 1
         counted = self.access.boundary(self.k, count) if self.access else False
+        # DAMON's regions read at once after the boundary (the write waits
+        # for the kdamond's next aggregation, up to 400 ms)
+        regions = self.probe.read() if self.probe and counted else None
         ranges = softdirty.heap_ranges(softdirty.maps(self.pid))
         present, written, entries = [], [], []
         with open("/proc/%d/pagemap" % self.pid, "rb", buffering=0) as f:
@@ -630,7 +697,7 @@ class Sampler:
         t_nodes = nodes[np.searchsorted(pages, touched)] if len(touched) else nodes[:0]
         if counted:
             self.access.save(self.k, np.concatenate(entries) if entries else np.zeros(0, np.uint64),
-                             pages, nodes, self.heat() if self.heat else None)
+                             pages, nodes, self.heat() if self.heat else None, regions)
         return {"k": self.k, "counted": counted, "touched": int(len(touched)), "touched_fast": int((t_nodes == FAST).sum()),
                 "touched_slow": int((t_nodes == SLOW).sum()), "present": int(len(pages)),
                 "present_fast": int((nodes == FAST).sum()),
@@ -759,7 +826,7 @@ def kernel_settings(args, config):
 
 def run_one(args, numa, name, config, share, footprint):
     """One workload under one configuration; share None = no limit (calibration)."""
-    knobs, limit, damon, tracer = Knobs(), FastLimit(), None, None
+    knobs, limit, damon, tracer, probe = Knobs(), FastLimit(), None, None, None
     res = {"workload": name, "config": config, "share": share, "samples": []}
     settings = kernel_settings(args, config)
     for path, value in settings:
@@ -795,7 +862,11 @@ def run_one(args, numa, name, config, share, footprint):
                                    for n, z in zoneinfo().items() if z["start"] is not None}
             access = AccessWindows(args.access, res["access_run"])
         heat = MtpHeat(tracer, wl.pid) if access and tracer else None
-        sampler = Sampler(wl.pid, numa, access, heat)
+        if heat and args.damon_probe:
+            probe = DamonProbe(wl.pid)
+            probe.start()
+            probe_cpu0 = cpu_seconds(probe.thread()) or 0
+        sampler = Sampler(wl.pid, numa, access, heat, probe)
         sampler.start()
         t0 = time.monotonic()
         wl.go()
@@ -830,6 +901,9 @@ def run_one(args, numa, name, config, share, footprint):
         if damon:
             res["damon"] = damon.stats()
             res["damon"]["regions"] = {str(k): len(v) for k, v in damon.regions.items()}
+        if probe:
+            res["damon_probe"] = {"kdamond_cpu_s": (cpu_seconds(probe.thread()) or 0) - probe_cpu0,
+                                  "error": probe.error}
         if heat:
             heat.close()
             if heat.error:
@@ -891,6 +965,8 @@ def run_one(args, numa, name, config, share, footprint):
             wl.reap(0)
         if damon:
             damon.stop()
+        if probe:
+            probe.stop()
         limit.clear()
         knobs.restore()
     summarize(res, args)
@@ -985,6 +1061,9 @@ def main():
     ap.add_argument("--duration", type=float, default=24, help="run phase, seconds")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sample", type=float, default=2.0, help="window, seconds")
+    ap.add_argument("--damon-probe", action="store_true",
+                    help="with --access, under mtp: DAMON (vaddr) watches the workload too, "
+                    "and the report says what its read signal would add to mtp's ranking")
     ap.add_argument("--repeats", type=int, default=3,
                     help="runs of every cell, interleaved (the report takes the median)")
     ap.add_argument("--thp", default="madvise", choices=["always", "madvise", "never"])

@@ -136,6 +136,22 @@ def mtp_heat_of(pages, saved):
     return np.where(found, heat[at] if len(keys) else 0.0, 0.0)
 
 
+def damon_of(pages, saved):
+    """Per page, the nr_accesses of the DAMON region that holds it in the
+    window's probe (vm_eval.py --damon-probe), 0 outside any region."""
+    st, en = saved["damon_start"].astype(np.uint64), saved["damon_end"].astype(np.uint64)
+    nr = saved["damon_nr"].astype(np.float64)
+    order = np.argsort(st)
+    st, en, nr = st[order], en[order], nr[order]
+    i = np.searchsorted(st, pages, side="right") - 1
+    ok = i >= 0
+    inside = np.zeros(len(pages), dtype=bool)
+    inside[ok] = pages[ok] < en[i[ok]]
+    out = np.zeros(len(pages))
+    out[inside] = nr[i[inside]]
+    return out
+
+
 def plugin_offsets(spans):
     """Where the plugin counts each node's frames: QEMU 7.2 adds a RAM
     block's guest-physical base to its frames twice, so a node whose
@@ -175,12 +191,14 @@ def add_access(res, directory, lat_fast, lat_slow):
             loads[counts["idx"]], stores[counts["idx"]] = counts["loads"], counts["stores"]
             acc, node = access_metrics.join(saved["entries"], spans, offsets, loads, stores)
             pages = saved["pages"].astype(np.uint64)
-            heat = known = None
+            heat = known = damon = None
             if "keys" in saved:
                 heat = mtp_heat_of(pages, saved)
                 known = np.isin(pages, saved["keys"].astype(np.uint64))
+                if "damon_nr" in saved:
+                    damon = damon_of(pages, saved)
             windows.append(access_metrics.window_metrics(acc, node == 0, fast_pages, heat,
-                                                         lat_fast, lat_slow, known))
+                                                         lat_fast, lat_slow, known, damon))
         r["access"] = access_metrics.run_metrics(windows)
         if r["access"] is not None:
             r["access"]["missed_windows"] = missed
@@ -234,6 +252,33 @@ def bound(r):
     return min(1.0, usable / 4096 / t)
 
 
+def damon_probe_table(res):
+    """Every run with --damon-probe: what DAMON's read signal would add to
+    mtp's ranking (access_metrics.window_metrics), run by run."""
+    probed = [r for r in res["runs"] if ((r.get("access") or {}).get("damon"))]
+    if not probed:
+        return []
+    lines = ["DAMON beside mtp (`--damon-probe`: vaddr, 20-ms samples, the last 400-ms "
+             "aggregation of each window). Rankings' shares are the limit of filling node 0 "
+             "with the pages each ranks first, ties at random, against the oracle's; *slow "
+             "node, no heat*: the share of accesses served by node 1 from pages mtp held no "
+             "heat for, and of them, those in regions DAMON saw accessed:", "",
+             "| workload | fast node | config | share / oracle | ranking / oracle: mtp "
+             "| DAMON | mtp, then DAMON | slow node, no heat | of which DAMON saw "
+             "| DAMON's accessed pages | of them accessed | kdamond CPU s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(probed, key=lambda r: (r["workload"], r["share"], r["config"])):
+        a, d = r["access"], r["access"]["damon"]
+        lines.append("| %s | %d%% | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s |" % (
+            r["workload"], r["share"] * 100, r["config"], fmt(a.get("share_of_oracle"), "%.3f"),
+            fmt(d.get("rank_mtp_of_oracle"), "%.3f"), fmt(d.get("rank_damon_of_oracle"), "%.3f"),
+            fmt(d.get("rank_mtp_damon_of_oracle"), "%.3f"), fmt(d.get("slow_cold_share"), "%.3f"),
+            fmt(d.get("slow_cold_seen"), "%.2f"), d["pages"], fmt(d.get("precision"), "%.2f"),
+            fmt((r.get("damon_probe") or {}).get("kdamond_cpu_s"), "%.1f")))
+    lines.append("")
+    return lines
+
+
 def tables(res):
     runs = index(res)
     a = res["args"]
@@ -271,6 +316,7 @@ def tables(res):
                     + (" ⚠ " + r["error"][:60] if r.get("error") else "")))
         lines.append("")
         lines.extend(access_table(res, runs, w))
+    lines.extend(damon_probe_table(res))
     g = goals(res, runs)
     if g:
         lines.append("Goal check (c beats a, b and b2 on share; c moves fewer bytes than d "
