@@ -498,11 +498,14 @@ class DamonProbe:
     Needs no other kdamond running (the kernel's sysfs cannot add one
     beside a running one)."""
 
-    SAMPLE_US, AGGR_US = 20000, 400000
+    SAMPLE_US = 20000
 
-    def __init__(self, pid):
+    def __init__(self, pid, aggr_ms=400, max_regions=1000, min_regions=10):
         self.pid, self.k = pid, "%s/0" % DAMON
+        self.aggr_us, self.max_regions = aggr_ms * 1000, max(max_regions, min_regions)
+        self.min_regions = min_regions
         self.error = None
+        self.tid, self.cpu_s = None, 0.0
 
     def start(self):
         write(DAMON + "/nr_kdamonds", 1)
@@ -511,8 +514,11 @@ class DamonProbe:
         write(c + "/0/operations", "vaddr")
         iv = c + "/0/monitoring_attrs/intervals"
         write(iv + "/sample_us", self.SAMPLE_US)
-        write(iv + "/aggr_us", self.AGGR_US)
+        write(iv + "/aggr_us", self.aggr_us)
         write(iv + "/update_us", 1000000)
+        # max first: the kernel refuses a min above the max in force
+        write(c + "/0/monitoring_attrs/nr_regions/max", self.max_regions)
+        write(c + "/0/monitoring_attrs/nr_regions/min", self.min_regions)
         write(c + "/0/targets/nr_targets", 1)
         write(c + "/0/targets/0/pid_target", self.pid)
         write(c + "/0/schemes/nr_schemes", 1)
@@ -523,14 +529,20 @@ class DamonProbe:
             write("%s/access_pattern/%s/min" % (s, f), 0)
             write("%s/access_pattern/%s/max" % (s, f), hi)
         write(self.k + "/state", "on")
+        self.tid = int(read(self.k + "/pid"))
 
-    def thread(self):
-        return int(read(self.k + "/pid"))
+    def note_cpu(self):
+        """The kdamond's CPU time so far, kept: it exits with its target, so
+        read after the workload it is gone."""
+        cpu = cpu_seconds(self.tid) if self.tid and self.tid > 0 else None
+        if cpu is not None:
+            self.cpu_s = cpu
 
     def read(self):
         """The regions of the last aggregation: start, end, nr_accesses,
         age arrays; empty ones (and the error kept) if DAMON failed."""
         out = {k: [] for k in ("damon_start", "damon_end", "damon_nr", "damon_age")}
+        self.note_cpu()
         try:
             write(self.k + "/state", "update_schemes_tried_regions")
             d = self.k + "/contexts/0/schemes/0/tried_regions"
@@ -540,6 +552,9 @@ class DamonProbe:
                     for key, f in (("damon_start", "start"), ("damon_end", "end"),
                                    ("damon_nr", "nr_accesses"), ("damon_age", "age")):
                         out[key].append(int(read(r + f)))
+            if not out["damon_start"] and not self.error:
+                # said in the run's results, not guessed at in the report
+                self.error = "no regions; kdamond %s" % read(self.k + "/state")
         except OSError as e:
             self.error = repr(e)
         return {k: np.array(v, dtype=np.uint64) for k, v in out.items()}
@@ -672,7 +687,7 @@ class Sampler:
         self.k += 1
         counted = self.access.boundary(self.k, count) if self.access else False
         # DAMON's regions read at once after the boundary (the write waits
-        # for the kdamond's next aggregation, up to 400 ms)
+        # for the kdamond's next aggregation)
         regions = self.probe.read() if self.probe and counted else None
         ranges = softdirty.heap_ranges(softdirty.maps(self.pid))
         present, written, entries = [], [], []
@@ -863,9 +878,9 @@ def run_one(args, numa, name, config, share, footprint):
             access = AccessWindows(args.access, res["access_run"])
         heat = MtpHeat(tracer, wl.pid) if access and tracer else None
         if heat and args.damon_probe:
-            probe = DamonProbe(wl.pid)
+            probe = DamonProbe(wl.pid, args.damon_probe_aggr_ms, args.damon_probe_regions,
+                               args.damon_probe_min_regions)
             probe.start()
-            probe_cpu0 = cpu_seconds(probe.thread()) or 0
         sampler = Sampler(wl.pid, numa, access, heat, probe)
         sampler.start()
         t0 = time.monotonic()
@@ -902,8 +917,11 @@ def run_one(args, numa, name, config, share, footprint):
             res["damon"] = damon.stats()
             res["damon"]["regions"] = {str(k): len(v) for k, v in damon.regions.items()}
         if probe:
-            res["damon_probe"] = {"kdamond_cpu_s": (cpu_seconds(probe.thread()) or 0) - probe_cpu0,
-                                  "error": probe.error}
+            probe.note_cpu()
+            res["damon_probe"] = {"kdamond_cpu_s": probe.cpu_s,
+                                  "aggr_ms": probe.aggr_us // 1000,
+                                  "max_regions": probe.max_regions,
+                                  "min_regions": probe.min_regions, "error": probe.error}
         if heat:
             heat.close()
             if heat.error:
@@ -1064,6 +1082,14 @@ def main():
     ap.add_argument("--damon-probe", action="store_true",
                     help="with --access, under mtp: DAMON (vaddr) watches the workload too, "
                     "and the report says what its read signal would add to mtp's ranking")
+    ap.add_argument("--damon-probe-aggr-ms", type=int, default=400, metavar="MS",
+                    help="the probe's aggregation (its counts are of the last one before a "
+                    "window's end; reading them waits for it)")
+    ap.add_argument("--damon-probe-regions", type=int, default=1000, metavar="N",
+                    help="the probe's most regions")
+    ap.add_argument("--damon-probe-min-regions", type=int, default=10, metavar="N",
+                    help="the probe's fewest regions (DAMON merges regions of like counts: "
+                    "at its default of 10, ~110-MiB workloads were watched in ~45)")
     ap.add_argument("--repeats", type=int, default=3,
                     help="runs of every cell, interleaved (the report takes the median)")
     ap.add_argument("--thp", default="madvise", choices=["always", "madvise", "never"])

@@ -173,7 +173,7 @@ def add_access(res, directory, lat_fast, lat_slow):
         fast_pages = int(r["share"] * fp["footprint"] / 4096)
         spans = {int(n): tuple(v) for n, v in r["access_spans"].items()}
         offsets = plugin_offsets(spans)
-        windows, missed = [], 0
+        windows, missed, regions = [], 0, []
         for s in run_windows(r):
             base = os.path.join(directory, "%s.%d" % (tag, s.get("k", -1)))
             try:
@@ -197,11 +197,14 @@ def add_access(res, directory, lat_fast, lat_slow):
                 known = np.isin(pages, saved["keys"].astype(np.uint64))
                 if "damon_nr" in saved:
                     damon = damon_of(pages, saved)
+                    regions.append(len(saved["damon_nr"]))
             windows.append(access_metrics.window_metrics(acc, node == 0, fast_pages, heat,
                                                          lat_fast, lat_slow, known, damon))
         r["access"] = access_metrics.run_metrics(windows)
         if r["access"] is not None:
             r["access"]["missed_windows"] = missed
+            if regions and "damon" in r["access"]:
+                r["access"]["damon"]["regions"] = float(np.median(regions))
 
 
 def limit_missed(res, r):
@@ -265,15 +268,16 @@ def damon_probe_table(res):
              "heat for, and of them, those in regions DAMON saw accessed:", "",
              "| workload | fast node | config | share / oracle | ranking / oracle: mtp "
              "| DAMON | mtp, then DAMON | slow node, no heat | of which DAMON saw "
-             "| DAMON's accessed pages | of them accessed | kdamond CPU s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| DAMON's accessed pages | of them accessed | regions (median) | kdamond CPU s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(probed, key=lambda r: (r["workload"], r["share"], r["config"])):
         a, d = r["access"], r["access"]["damon"]
-        lines.append("| %s | %d%% | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s |" % (
+        lines.append("| %s | %d%% | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %s |" % (
             r["workload"], r["share"] * 100, r["config"], fmt(a.get("share_of_oracle"), "%.3f"),
             fmt(d.get("rank_mtp_of_oracle"), "%.3f"), fmt(d.get("rank_damon_of_oracle"), "%.3f"),
             fmt(d.get("rank_mtp_damon_of_oracle"), "%.3f"), fmt(d.get("slow_cold_share"), "%.3f"),
             fmt(d.get("slow_cold_seen"), "%.2f"), d["pages"], fmt(d.get("precision"), "%.2f"),
+            fmt(d.get("regions"), "%.0f"),
             fmt((r.get("damon_probe") or {}).get("kdamond_cpu_s"), "%.1f")))
     lines.append("")
     return lines
