@@ -493,8 +493,9 @@ class DamonProbe:
     the workload's virtual address space beside mtp, for the read signal
     mtp lacks (data read but never written).  One kdamond, vaddr, a `stat`
     scheme over every region; at each window's end the regions it tried
-    in its last aggregation (400 ms: 20 samples of 20 ms), with their
-    nr_accesses, saved with the window's pages for vm_eval_report.py.
+    in its last aggregation (by default 400 ms of 20-ms samples, 10 to
+    1,000 regions: --damon-probe-*), with their nr_accesses, saved with
+    the window's pages for vm_eval_report.py.
     Needs no other kdamond running (the kernel's sysfs cannot add one
     beside a running one)."""
 
@@ -1115,6 +1116,16 @@ def main():
         sys.exit("vm-eval: needs root (run it in the guest: make vm-eval)")
     if not os.path.exists(DAMON) and "b2" in args.configs:
         sys.exit("vm-eval: no %s: this kernel lacks CONFIG_DAMON_SYSFS" % DAMON)
+    if args.damon_probe and not os.path.exists(DAMON):
+        sys.exit("vm-eval: --damon-probe needs %s (CONFIG_DAMON_SYSFS)" % DAMON)
+    if args.damon_probe and "b2" in args.configs:
+        # sysfs cannot add a kdamond beside running ones: the probe would
+        # fail at b2's first run, or b2 at the probe's
+        sys.exit("vm-eval: --damon-probe cannot run in a batch with b2 (one set of kdamonds); "
+                 "run b2 in a batch of its own")
+    if args.damon_probe and not args.access:
+        sys.exit("vm-eval: --damon-probe needs the access counts (--access; make vm-eval "
+                 "passes it unless VM_EVAL_ACCESS=0)")
     args.trace = os.path.join(ROOT, args.build, "mtp-trace")
     args.pydir = os.path.join(ROOT, subprocess.run(
         ["make", "-s", "-C", ROOT, "pyext-dir", "PYTHON=" + args.python, "BUILD=" + args.build],
