@@ -138,9 +138,23 @@ static int mtp_stack_walk(mtp_stack_seen *seen, PyThreadState *tstate, int frame
  * The GIL's. */
 static PyThreadState *mtp_stack_main;
 
+/* Only the main interpreter's state that the thread was given at start (its
+ * PyGILState one) lives that long.  The main thread also runs other states
+ * for a while: a subinterpreter's (_testcapi.run_in_subinterp, mod_wsgi),
+ * or one a C extension made and swapped in.  Each is freed when that ends,
+ * and a ticker's step that read the frames of one noted here crashed a
+ * target (CPython's test_capi, 3.11). */
 void mtp_stack_note_main(PyThreadState *tstate)
 {
-    mtp_stack_main = tstate;
+    if (PyThreadState_GetInterpreter(tstate) == PyInterpreterState_Main() &&
+        tstate == PyGILState_GetThisThreadState())
+        mtp_stack_main = tstate;
+}
+
+/* A forked child: the parent's other threads' states are gone. */
+void mtp_stack_forget_main(void)
+{
+    mtp_stack_main = NULL;
 }
 
 void mtp_record_running_code(void)

@@ -199,6 +199,7 @@ typedef struct {
     uint64_t timer_steps;
     uint64_t timer_calls_posted;       /* atomic, the ticker's: steps asked by pending call */
     uint64_t timer_gil_takes;          /* the GIL's: the ticker took it, the call too late */
+    uint64_t timer_calls_elsewhere;    /* the GIL's: calls run in a subinterpreter, passed over */
     uint64_t extents_credited;         /* storage credited through its owner's written page */
     uint64_t stack_code_recorded;      /* code objects on steps' stacks recorded (mtp_stack.c) */
     uint64_t gc_ns_total;              /* the collector's own time while traced */
@@ -392,8 +393,11 @@ double mtp_wp_fault_price(void);
  * frames' globals and builtins as in use.  May run code (3.11+ builds frame
  * objects). */
 void mtp_record_running_code(void);
-/* Notes the main thread's state: called on the main thread only. */
+/* Notes the main thread's state, on the main thread only; a state that
+ * does not live as long as the interpreter is passed over. */
 void mtp_stack_note_main(PyThreadState *tstate);
+/* Drops the note (a forked child, before noting its own). */
+void mtp_stack_forget_main(void);
 
 /*
  * Hints (mtp_hints.c).

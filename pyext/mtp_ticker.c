@@ -134,16 +134,43 @@ static void mtp_ticker_sleep(int ms)
     pthread_cond_timedwait(&mtp_ticker_cv, &mtp_ticker_mu, &until);
 }
 
+#if PY_VERSION_HEX < 0x030C0000
+/* Exported by CPython 3.9-3.11 but declared only in its internal headers;
+ * those releases are frozen, and so is this signature. */
+PyAPI_FUNC(int) _PyEval_AddPendingCall(PyInterpreterState *interp, int (*func)(void *), void *arg);
+#endif
+
+/* Queues func to run on the main thread in the main interpreter.  Before
+ * 3.12, Py_AddPendingCall queues it in the interpreter of whichever thread
+ * holds the GIL: a subinterpreter's, when the main thread runs one, where it
+ * ran in the wrong interpreter or, the subinterpreter ended first, never
+ * (and, one call outstanding at most, no call was posted again). */
+static int mtp_ticker_post(int (*func)(void *))
+{
+#if PY_VERSION_HEX < 0x030C0000
+    return _PyEval_AddPendingCall(PyInterpreterState_Main(), func, NULL);
+#else
+    return Py_AddPendingCall(func, NULL);
+#endif
+}
+
 /* The pending call: the main thread, GIL held, between two bytecodes.  Not
- * once the interpreter is going away (mtp_ticker_final: atexit has run). */
+ * once the interpreter is going away (mtp_ticker_final: atexit has run), and
+ * never in a subinterpreter, whose state ends with it (mtp_ticker_post keeps
+ * them out; this is in case). */
 static int mtp_timer_pending(void *Py_UNUSED(arg))
 {
     uint64_t waited = mtp_now_ns() - __atomic_load_n(&mtp_timer_posted_ns, __ATOMIC_RELAXED);
+    PyThreadState *self = PyThreadState_Get();
 
     __atomic_store_n(&mtp_timer_call_late, waited > MTP_PENDING_PATIENCE_MS * 1000000ull,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&mtp_timer_posted, 0, __ATOMIC_RELAXED);
-    mtp_stack_note_main(PyThreadState_Get()); /* pending calls run on the main thread */
+    if (PyThreadState_GetInterpreter(self) != PyInterpreterState_Main()) {
+        mtp.timer_calls_elsewhere++;
+        return 0;
+    }
+    mtp_stack_note_main(self); /* pending calls run on the main thread */
     if (!mtp_ticker_final)
         mtp_timer_step();
     return 0;
@@ -157,7 +184,7 @@ static void mtp_ticker_ask_step(void)
     if (!__atomic_load_n(&mtp_timer_posted, __ATOMIC_RELAXED)) {
         __atomic_store_n(&mtp_timer_posted_ns, mtp_now_ns(), __ATOMIC_RELAXED);
         __atomic_store_n(&mtp_timer_posted, 1, __ATOMIC_RELAXED);
-        if (Py_AddPendingCall(mtp_timer_pending, NULL) < 0) {
+        if (mtp_ticker_post(mtp_timer_pending) < 0) {
             __atomic_store_n(&mtp_timer_posted, 0, __ATOMIC_RELAXED); /* the queue is full */
         } else {
             __atomic_add_fetch(&mtp.timer_calls_posted, 1, __ATOMIC_RELAXED);
@@ -326,7 +353,7 @@ static int mtp_ticker_restart_pending(void *Py_UNUSED(arg))
     if (mtp_ticker_fork_settled())
         mtp_ticker_ensure();
     else if (mtp_now_ns() - mtp_ticker_fork_ns < 1000 * 1000 * 1000)
-        Py_AddPendingCall(mtp_ticker_restart_pending, NULL);
+        mtp_ticker_post(mtp_ticker_restart_pending);
     return 0;
 }
 #else
@@ -422,7 +449,7 @@ PyObject *mtp_after_fork_parent(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED
         mtp_ticker_fork_lasti = caller ? PyFrame_GetLasti(caller) : -1;
         mtp_ticker_fork_ns = mtp_now_ns();
         mtp_ticker_fork_checked_ns = 0;
-        if (caller == NULL || Py_AddPendingCall(mtp_ticker_restart_pending, NULL) < 0)
+        if (caller == NULL || mtp_ticker_post(mtp_ticker_restart_pending) < 0)
             mtp_ticker_fork_frame = NULL; /* no way to tell: the next collection */
     }
 #else
@@ -469,6 +496,7 @@ PyObject *mtp_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(
     mtp_ticker_fork_frame = NULL; /* no count of threads in a child */
 #endif
     /* The forking thread is the child's main thread, the only one left. */
+    mtp_stack_forget_main();
     mtp_stack_note_main(PyThreadState_Get());
     mtp_fire_after_fork(); /* the parent's tracers are not the child's */
     mtp_ticker_ensure();   /* last: the child's state is clean */

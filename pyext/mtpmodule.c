@@ -157,6 +157,7 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "timer_calls", __atomic_load_n(&mtp.timer_calls_posted, __ATOMIC_RELAXED)) <
             0 ||
         mtp_put_u64(d, "timer_gil_takes", mtp.timer_gil_takes) < 0 ||
+        mtp_put_u64(d, "timer_calls_elsewhere", mtp.timer_calls_elsewhere) < 0 ||
         mtp_put_u64(d, "gc_ns_total", mtp.gc_ns_total) < 0 ||
         mtp_put_u64(d, "gc_step_ns_total", mtp.gc_step_ns_total) < 0 ||
         mtp_put_u64(d, "timer_step_ns_total", mtp.timer_step_ns_total) < 0 ||
@@ -420,7 +421,9 @@ static int mtp_exec(PyObject *module)
 {
     /* Our state is process-wide and the collector's lists (like
      * gc.get_objects()) are one interpreter's, so refuse subinterpreters
-     * rather than mix their objects. */
+     * rather than mix their objects.  (Launch mode's sitecustomize, which
+     * runs in every subinterpreter, knows this refusal by the word
+     * "subinterpreter" and passes over it in silence: user/launch.c.) */
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
         PyErr_SetString(PyExc_ImportError,
                         "mtp can only be imported in the main interpreter, not a subinterpreter");

@@ -16,7 +16,10 @@
 
 /*
  * Runs in the program before its first line.  Never raises: an import error
- * says one line on stderr and the program runs untraced.  The directory tag
+ * says one line on stderr and the program runs untraced.  It also runs at
+ * the start of each subinterpreter, where the extension refuses to load (its
+ * state is the main interpreter's): that is not news, and saying it there
+ * would add a line to the program's stderr per subinterpreter.  The directory tag
  * is the Makefile's PY_TAG: version and the crc32 of sys.prefix, since
  * Debian's and pyenv's 3.11 share an ABI tag but not their headers.
  */
@@ -34,7 +37,8 @@ static const char sitecustomize[] =
     "        try:\n"
     "            import mtp  # noqa: F401\n"
     "        except Exception as e:\n"
-    "            _s.stderr.write('mtp: not loaded: %s\\n' % e)\n"
+    "            if 'subinterpreter' not in str(e):\n"
+    "                _s.stderr.write('mtp: not loaded: %s\\n' % e)\n"
     "        finally:\n"
     "            _s.path.remove(ext)\n"
     "    else:\n"

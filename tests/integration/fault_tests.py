@@ -234,6 +234,62 @@ def test_subinterpreter_refused(python, pydir, tmp):
           % (out["reimported"],))
 
 
+# Runs code in subinterpreters back to back for argv[1] seconds (the main
+# thread is inside one most of the time), churning the main interpreter's
+# heap between them, and prints the extension's counters.  It does not import
+# mtp: launch mode does.
+SUBINTERPRETERS_TRACED = r"""
+import json, sys, time, _testcapi
+code = "x = 0\nfor i in range(200000):\n    x += i\n"
+end = time.monotonic() + float(sys.argv[1])
+n = 0
+while time.monotonic() < end:
+    _testcapi.run_in_subinterp(code)
+    n += 1
+    junk = [[i] * 3 for i in range(3000)]
+    time.sleep(0.002)
+import mtp
+s = mtp.stats()
+print(json.dumps(dict(subinterpreters=n, **{k: s[k] for k in (
+    "observations", "timer_calls", "timer_gil_takes", "timer_calls_elsewhere")})))
+"""
+
+
+def test_subinterpreters_traced(trace_bin, python, tmp):
+    """A traced program whose main thread runs subinterpreters is unharmed,
+    and mtp's steps stay in the main interpreter.  Before 3.12 a pending
+    call went to the queue of the interpreter holding the GIL: run in a
+    subinterpreter, it noted that interpreter's thread state as the main
+    thread's, and the ticker's next step read the freed state (pyenv 3.11.7
+    crashed with SIGSEGV in CPython's test_capi, and here every run); lost
+    with a subinterpreter that ended first, it left no call posted again for
+    the rest of the run (Debian's 3.11: 1 call in 6 s).  Real subinterpreters
+    (_testcapi.run_in_subinterp), launch mode, the written-page scan on.
+    Launch mode's import, refused in each subinterpreter, says nothing there:
+    a line on the program's stderr per subinterpreter changed its output."""
+    prog = os.path.join(tmp, "subinterpreters.py")
+    with open(prog, "w") as f:
+        f.write(SUBINTERPRETERS_TRACED)
+    r = subprocess.run([trace_bin, "--interval", "1", "--", python, prog, str(6 * SLOW)],
+                       capture_output=True, text=True, timeout=120 * SLOW)
+    check(r.returncode == 0, "the traced program exited %d: %s" % (r.returncode,
+                                                                    r.stderr[-1500:]))
+    check("mtp-trace: tracing pid" in r.stderr, "it was not traced: %s" % r.stderr[-1500:])
+    check("mtp: not loaded" not in r.stderr, "launch mode's import, refused in each "
+          "subinterpreter, wrote to the program's stderr: %s" % r.stderr[-1500:])
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    check(line, "no counters printed: %s" % r.stdout[-1500:])
+    out = json.loads(line[-1])
+    check(out["subinterpreters"] >= 5, "only %d subinterpreters ran" % out["subinterpreters"])
+    check(out["observations"] > 0, "nothing observed: %r" % out)
+    check(out["timer_calls_elsewhere"] == 0,
+          "%d pending calls ran in a subinterpreter" % out["timer_calls_elsewhere"])
+    check(out["timer_calls"] >= 3, "the ticker's pending calls stopped after %d: %r"
+          % (out["timer_calls"], out))
+    print("     %(subinterpreters)d subinterpreters, %(observations)d observations, "
+          "%(timer_calls)d pending calls, %(timer_gil_takes)d GIL takes" % out, flush=True)
+
+
 def test_stress_flat(trace_bin, python, pydir, tmp):
     """The extension under stress stays flat in memory: a program with four
     threads replacing a pool of containers (objects freed mid-step), deep

@@ -97,6 +97,7 @@ SAN_TESTS = ["traced workload on", "threads, fork, freeze and disable", "in-proc
              "a full page map", "a forked child", "a pid reused", "observation never stops",
              "mtp-trace errors name the fix", "one mtp-trace traces a --pid list",
              "a freed hinted object", "import mtp is refused in a subinterpreter",
+             "a traced program's subinterpreters",
              "stays flat over attach/detach cycles", "fault matrix, the target",
              "the running code is found hot"]
 
@@ -1836,6 +1837,9 @@ def main():
                    test_configure_refuses_unsendable_text, python, pydir)
             record("import mtp is refused in a subinterpreter on %s" % label,
                    fault_tests.test_subinterpreter_refused, python, pydir, tmp)
+            record("a traced program's subinterpreters are unharmed, steps stay out of "
+                   "them, on %s" % label, fault_tests.test_subinterpreters_traced, trace_bin,
+                   python, tmp)
             # Three heap cycles take minutes in the emulated guest, where the
             # migration proof checks the per-type report against its tiers.
             if not os.environ.get("MTP_EMULATED"):
