@@ -13,7 +13,7 @@
  * This is also how a program with the collector off (gc.disable()) is
  * observed.
  *
- * Asking, in two tries.  First a pending call (Py_AddPendingCall), run by
+ * Asking, in two tries.  First a pending call (mtp_ticker_post), run by
  * the main thread between two bytecodes.  Then, if it has not run within
  * MTP_PENDING_PATIENCE_MS (at once, after a call that came late), the
  * ticker takes the GIL itself (PyGILState_Ensure) and steps.  Either
