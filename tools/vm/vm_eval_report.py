@@ -26,7 +26,8 @@ import access_metrics  # noqa: E402
 MIB = 1 << 20
 BEGIN = "<!-- vm-eval:begin (written by tools/vm/vm_eval_report.py) -->"
 END = "<!-- vm-eval:end -->"
-ORDER = ["a", "b", "b2", "c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch", "cnr", "cw", "c0", "cp", "cq"]
+ORDER = ["a", "b", "b2", "c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch", "cnr", "cw", "c0", "cp", "cq",
+         "ci"]
 
 
 def fmt(v, spec="%.2f", none="-"):
