@@ -20,8 +20,11 @@
  * thread where the interpreter checks for pending calls (a loop's backward
  * jump, a function's entry), or on the ticker's thread, whose own stack is
  * empty, and which therefore reads the main thread's, where it let go of
- * the GIL.  A function with neither a loop nor an allocation is seen
- * through its callers only.  The GIL owns all of this.
+ * the GIL.  Before 3.12 the ticker's pending call runs only after the main
+ * thread takes the GIL back, so where a program lets go of it at a steady
+ * period, timer steps gather just after those points (README, Limits).  A
+ * function with neither a loop nor an allocation is seen through its
+ * callers only.  The GIL owns all of this.
  */
 #include "mtp_state.h"
 

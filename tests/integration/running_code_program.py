@@ -75,10 +75,14 @@ def main():
                    "cold": [r for fn in cold for r in ranges(fn)]}, f)
     open(ready, "w").close()
     total, rounds, end = 0, 0, time.monotonic() + seconds
-    # The stop file is looked for every 256 rounds (~60 ms): a stat() lets
-    # go of the GIL, and on 3.11 a step waits for that and runs just after
-    # it (in main), so one per round would hide the hot code from the steps.
-    while rounds % 256 or not os.path.exists(stop) and time.monotonic() < end:
+    # The stop file is looked for every 2048 rounds (~0.2 s here).  A stat()
+    # lets go of the GIL, and before 3.12 the ticker's pending call runs only
+    # once the main thread takes the GIL back, so the step runs just after
+    # the stat, in main, with no hot function on the stack.  At one stat per
+    # 256 rounds (~23 ms) the steps (~60 ms apart under ASan) locked onto
+    # the stats in one run of three, in CI and here: no hot page recorded
+    # in 60 s.  At 2048 the steps mostly take the GIL inside the hot code.
+    while rounds % 2048 or not os.path.exists(stop) and time.monotonic() < end:
         for fn in hot:
             total = (total + fn(rounds)) % 1000003
         rounds += 1
