@@ -200,6 +200,33 @@ def tracked_pages(pin):
     return {e["formatted"]["key"]: e["formatted"]["value"] for e in json.loads(out.stdout)}
 
 
+def hot_ranks(hot, tracked, epoch):
+    """Where the hot set's pages stand in mtp's ranking at the end: how many
+    are in the map, how many warm, and the ranks (1 = hottest, by heat as
+    mtp-trace ranks pages at `epoch`, tools/heat.py's now()) of the best,
+    median and worst of them among every tracked page: why a hot page that
+    missed the fast node missed it (out of sight, or outranked)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import heat  # tools/heat.py
+    now = {p: heat.now(v["heat"], v["last_epoch"], epoch or v["last_epoch"], v.get("period", 1))
+           for p, v in tracked.items()}
+    order = sorted(now, key=lambda p: -now[p])
+    rank = {p: i + 1 for i, p in enumerate(order)}
+    ranks = sorted(rank[p] for p in hot if p in rank)
+    return {"tracked": len(tracked), "hot_in_map": len(ranks),
+            "hot_warm": sum(now[p] > 0 for p in hot if p in now),
+            "hot_written": sum(tracked[p].get("written", 0) > 0 for p in hot if p in tracked),
+            "ranks": [ranks[0], ranks[len(ranks) // 2], ranks[-1]] if ranks else [],
+            "warm_pages": sum(h > 0 for h in now.values())}
+
+
+def hot_ranks_said(r):
+    return ("%d of the hot set's pages in mtp's map (%d written, %d warm), ranked %s "
+            "(best, median, worst) of %d warm pages" % (
+                r["hot_in_map"], r["hot_written"], r["hot_warm"],
+                "/".join(str(x) for x in r["ranks"]) or "-", r["warm_pages"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
@@ -325,6 +352,9 @@ def main():
         pin = "/sys/fs/bpf/mtp/%d/pages" % pid
         tracked = tracked_pages(pin)
         end_tracked = numa.where(pid, tracked)
+        # For a reader's why: mtp's map at the end, and the hot set's pages.
+        results["map"] = {"%#x" % p: v for p, v in tracked.items()}
+        results["hot_set"] = ["%#x" % p for p in sorted(hot)]
         maps = numa_maps_totals(pid)
         # mtp's own record of the cold pages it left on the fast node: why
         # they are there (warmed when, by which signal), if the check fails.
@@ -334,7 +364,8 @@ def main():
                           "node_free_kb": node_free_kb(), "epoch": lines[-1].get("epoch"),
                           "kernel_moves": {k: v - moves_before[k] for k, v in vmstat().items()},
                           "anon_huge_kb": anon_huge_kb(pid),
-                          "cold_on_fast": {"%#x" % p: tracked.get(p) for p in cold_fast[:64]}}
+                          "cold_on_fast": {"%#x" % p: tracked.get(p) for p in cold_fast[:64]},
+                          "hot_ranks": hot_ranks(hot, tracked, lines[-1].get("epoch"))}
         hot_fast = end_hot[args.fast_node] / max(1, len(hot))
         cold_slow = end_cold[args.slow_node] / max(1, len(cold))
         fast_bytes = end_tracked[args.fast_node] * PAGE
@@ -345,8 +376,9 @@ def main():
         hot_peak = max(i["hot"] for i in results["intervals"][len(results["intervals"]) // 2:])
         check("hot pages reach the fast node", hot_fast >= 0.95,
               "%d of %d (%.1f%%) on node %d; mtp's hot set in the run's second half at most "
-              "%d pages, budget %d" % (end_hot[args.fast_node], len(hot), 100 * hot_fast,
-                                       args.fast_node, hot_peak, budget_bytes // PAGE),
+              "%d pages, budget %d; at the end %s" % (
+                  end_hot[args.fast_node], len(hot), 100 * hot_fast, args.fast_node, hot_peak,
+                  budget_bytes // PAGE, hot_ranks_said(results["end"]["hot_ranks"])),
               known_gap=args.known_gap)
         warmed = [tracked[p] for p in cold_fast if p in tracked and tracked[p]["heat"]]
         check("cold pages stay on the slow node", cold_slow >= 0.95,
