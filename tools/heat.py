@@ -23,13 +23,12 @@ def decay(heat, last_epoch, epoch, period):
 
 
 def now(heat, last_epoch, epoch, period):
-    """The heat as stored while the page's last warming is at most one period
-    plus HOT_SLACK epochs old, zero after (no longer hot): what mtp-trace
-    ranks pages by."""
+    """decay(), and zero once the page's last warming is more than one period
+    plus HOT_SLACK epochs old (no longer hot)."""
     period = max(1, period or 1)
     if epoch - last_epoch > period + HOT_SLACK:
         return 0
-    return heat
+    return decay(heat, last_epoch, epoch, period)
 
 
 def of_dump(dump, epoch=None):

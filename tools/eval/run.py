@@ -436,8 +436,8 @@ class Labels:
 
 def decayed(sample):
     """Heat as mtp-trace itself judges it (mtp_heat_now in user/lib/interval.c,
-    tools/heat.py): as stored, and zero once older than a period plus the
-    slack."""
+    tools/heat.py): halved once per page period, scaled down linearly in
+    between, and zero once older than a period plus the slack."""
     epoch = sample.get("epoch")
     if epoch is None:  # an mtp-trace from before epochs were reported
         epoch = sample["interval"] - 1
@@ -446,7 +446,11 @@ def decayed(sample):
         period = np.ones(len(sample["heat"]), dtype=np.int64)
     period = np.maximum(period.astype(np.int64), 1)
     age = np.maximum(epoch - sample["last_epoch"], 0)
-    heat = sample["heat"].astype(np.uint64)
+    halvings = np.minimum(age // period, 63).astype(np.uint64)
+    rest = (age % period).astype(np.uint64)
+    heat = sample["heat"] >> halvings
+    heat = heat - heat // (2 * period.astype(np.uint64)) * rest
+    heat[age // period >= 64] = 0
     heat[age > period + HOT_SLACK] = 0
     return heat
 

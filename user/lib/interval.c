@@ -58,21 +58,13 @@ const char *mtp_stop_reason(enum mtp_stop stop)
     return NULL;
 }
 
-/* Not decayed inside the window: until the signal that warmed a page looks
- * again, nothing newer is known of it.  Decayed by the time since its last
- * look (as before 2026-12-08), pages ranked by where each stood in its
- * signal's rotation: in the held-out case the written-page scan's freshest
- * chunks, a buffer written once in a while, outranked the hot set looked at
- * 7 epochs of 10 before, whose stored heat was the higher (BENCHMARKS.md
- * section 4).  BPF still decays what it stores by the time between looks,
- * which is what makes heat follow how often a page is found in use. */
 uint64_t mtp_heat_now(uint64_t heat, uint32_t last_epoch, uint32_t epoch, uint32_t period)
 {
     if (period < 1)
         period = 1;
     if (epoch > last_epoch && epoch - last_epoch > period + MTP_HOT_SLACK)
         return 0;
-    return heat;
+    return mtp_heat_decay(heat, last_epoch, epoch, period);
 }
 
 struct mtp_hot_page mtp_hot_page_at(uint64_t addr, const struct mtp_page *v, uint32_t epoch)

@@ -68,8 +68,8 @@ const char *mtp_stop_reason(enum mtp_stop stop);
  */
 #define MTP_HOT_SLACK 1
 
-/* Heat stored as of last_epoch, as seen at epoch: as stored inside the hot
- * window, zero outside it. */
+/* Heat stored as of last_epoch, as seen at epoch: decayed
+ * (mtp_heat_decay), and zero outside the hot window. */
 uint64_t mtp_heat_now(uint64_t heat, uint32_t last_epoch, uint32_t epoch, uint32_t period);
 
 /* A page of the BPF map as the interval sees it at epoch: heat now, and the
