@@ -62,17 +62,23 @@ VM_EVAL_PLOT ?= docs/vm-eval
 VM_EVAL_ACCESS ?= 1
 VM_EVAL_ACCESS_DIR = $(VM_OUT)/vm-eval/access
 VM_EVAL_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# A run that went wrong (its error is in results.json) fails the target, but
+# only after the others are scored: 70 runs are not thrown away for one.
 vm-eval: deps $(if $(filter 1,$(VM_EVAL_ACCESS)),$(VM_PLUGIN))
 	$(MAKE) all PYTHON=/usr/bin/python3
 	rm -rf $(VM_EVAL_ACCESS_DIR)
+	status=0; \
 	$(if $(filter 1,$(VM_EVAL_ACCESS)),/usr/bin/python3 tools/vm/access_host.py --plugin $(VM_PLUGIN) --dir $(VM_EVAL_ACCESS_DIR) --) \
-	    tools/vm/vm.sh run --timeout 43200 --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval.sh $(BUILD) $(VM_OUT) --commit $(VM_EVAL_COMMIT) $(if $(filter 1,$(VM_EVAL_ACCESS)),--access $(VM_EVAL_ACCESS_DIR)) $(VM_EVAL_OPTS)'
-	mkdir -p $(dir $(VM_EVAL_PLOT))
+	    tools/vm/vm.sh run --timeout 43200 --out $(VM_OUT) $(VM_ARGS) -- 'tools/vm/guest-eval.sh $(BUILD) $(VM_OUT) --commit $(VM_EVAL_COMMIT) $(if $(filter 1,$(VM_EVAL_ACCESS)),--access $(VM_EVAL_ACCESS_DIR)) $(VM_EVAL_OPTS)' || status=$$?; \
+	test -s $(VM_OUT)/vm-eval/results.json || exit 1; \
+	mkdir -p $(dir $(VM_EVAL_PLOT)) && \
 	/usr/bin/python3 tools/vm/vm_eval_report.py $(VM_OUT)/vm-eval/results.json \
 	    $(foreach m,$(VM_EVAL_MERGE),--merge $(m)) --save-runs $(VM_OUT)/vm-eval/runs.json \
 	    --benchmarks $(VM_EVAL_BENCH) --plot $(VM_EVAL_PLOT) \
-	    --command "make vm-eval$(if $(VM_EVAL_OPTS), VM_EVAL_OPTS='$(VM_EVAL_OPTS)')"
-	@echo "vm-eval: runs scored in $(VM_OUT)/vm-eval/runs.json; keep it to merge with later parts (make vm-eval-report)"
+	    --command "make vm-eval$(if $(VM_EVAL_OPTS), VM_EVAL_OPTS='$(VM_EVAL_OPTS)')" || exit 1; \
+	echo "vm-eval: runs scored in $(VM_OUT)/vm-eval/runs.json; keep it to merge with later parts (make vm-eval-report)"; \
+	if [ $$status -ne 0 ]; then echo "vm-eval: the guest run failed (exit $$status): see the runs' errors above" >&2; fi; \
+	exit $$status
 
 # The tables and plot again from runs saved by earlier make vm-eval's
 # (runs.json: scored, without their windows), with no guest run: a matrix
