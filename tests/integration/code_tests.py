@@ -68,10 +68,7 @@ def test_running_code_hot(trace_bin, python, pydir, tmp):
         tracer.communicate(timeout=30 * SLOW)
         terr = open(terr_file.name).read()
     finally:
-        for p in (proc, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        run.kill_left(proc, tracer)
     check(proc.returncode == 0, "the program failed (%s): %s" % (proc.returncode, err[-800:]))
     check(tracer.returncode == 0, "mtp-trace failed (%s): %s" % (tracer.returncode, terr[-800:]))
     result = json.loads(out.splitlines()[-1])

@@ -146,6 +146,15 @@ def wait_for(path, proc, timeout=30.0):
     raise Failure("timed out waiting for %s" % path)
 
 
+def kill_left(*procs):
+    """A test's cleanup, whatever it failed at: kills and reaps whichever of
+    procs (None for one never started) still runs."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
 def bpftool_dump(pin):
     out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin], capture_output=True,
                          text=True)
@@ -1603,10 +1612,7 @@ def footprint_pages(trace_bin, python, pydir, tmp, mode):
         pout, perr = proc.communicate(timeout=60)
         _, terr = tracer.communicate(timeout=30)
     finally:
-        for p in (proc, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(proc, tracer)
     check(proc.returncode == 0 and pout.strip() == "200000" and perr == "",
           "footprint program (%s) exited %s: %s" % (mode, proc.returncode, perr[-2000:]))
     check(tracer.returncode == 0, "mtp-trace exited %s: %s" % (tracer.returncode, terr))

@@ -54,10 +54,7 @@ def test_often_written_outranks_seldom(trace_bin, python, pydir, tmp):
         tracer.send_signal(signal.SIGINT)
         tracer.communicate(timeout=30)
     finally:
-        for p in (proc, tracer):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        run.kill_left(proc, tracer)
     check(proc.returncode == 0, "the program failed (%s): %s" % (proc.returncode, err[-800:]))
     check(obj.get("written_scan") == "on", "the written-page scan is %r on this kernel"
           % obj.get("written_scan"))
