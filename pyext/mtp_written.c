@@ -175,12 +175,12 @@ void mtp_written_peek(void)
     if (mtp.written == NULL || mtp.written_len != 0)
         return;
     got = mtp_wpscan_peek(&mtp.wp, mtp.written, MTP_WRITTEN_MAX);
-    mtp.wp_peeks++; /* made, whether or not it found a page */
     if (got <= 0)
         return;
     for (long i = 0; i < got; i++)
         mtp.written[i] |= MTP_WRITTEN_SOON;
     mtp.written_len = (size_t)got;
+    mtp.wp_peeks++;
     mtp.wp_peeked_pages += (uint64_t)got;
     mtp_written_fire();
 }
