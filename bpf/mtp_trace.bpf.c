@@ -416,12 +416,11 @@ static long fold_written(__u32 index, void *data)
     const __u64 *at =
         fold_element(ctx->chunk, ctx->pages, index, ctx->count, sizeof(*ctx->pages), ctx->stats);
     struct mtp_page *val;
-    __u64 page, soon;
+    __u64 page;
 
     if (!at)
         return 1;
     page = *at & MTP_PAGE_MASK;
-    soon = *at & MTP_WRITTEN_SOON;
     val = page_slot(page, ctx->stats);
     if (!val) {
         __sync_fetch_and_add(&ctx->stats->dropped, 1);
@@ -429,10 +428,8 @@ static long fold_written(__u32 index, void *data)
     }
     if (val->samples == 0 && val->written == 0)
         val->first_epoch = ctx->epoch;
-    /* A peek's report comes on top of the window's, which counts the scan. */
-    warm_page(val, ctx->epoch, ctx->period, soon ? MTP_WRITTEN_SOON_HEAT : MTP_WRITTEN_HEAT);
-    if (!soon)
-        val->written++;
+    warm_page(val, ctx->epoch, ctx->period, MTP_WRITTEN_HEAT);
+    val->written++;
     return 0;
 }
 

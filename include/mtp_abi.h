@@ -204,18 +204,6 @@ static inline __u32 mtp_period_epochs(__u64 look_ns, __u64 epoch_ns)
  * a refcount delta misses reads; it should weigh like solid refcount use. */
 #define MTP_WRITTEN_HEAT (MTP_PAGE_SIZE * 4)
 
-/* Set in the low bits of a page's address in mtp:written: the page was
- * found written soon after the scan protected it (a peek, a fraction of the
- * scan's period in), so the program writes it often.  Such a page is
- * reported again when the window ends, unflagged.  Without this every
- * written page earned the same heat, whether written once in the window or
- * thousands of times, and a buffer the program writes an eighth at a time
- * tied with its hot set (BENCHMARKS.md section 4, the held-out case). */
-#define MTP_WRITTEN_SOON 1ull
-
-/* Heat a flagged report adds, on top of the window's own report. */
-#define MTP_WRITTEN_SOON_HEAT (MTP_WRITTEN_HEAT * 3)
-
 /* What a program may say about an object's future with mtp.hint(). */
 enum mtp_hint {
     MTP_HINT_NONE = 0,

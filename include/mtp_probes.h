@@ -42,11 +42,9 @@
     (__u64 collections, __u64 gc_ns, __u64 observe_ns, __u64 observed, __s64 wp_state,             \
      __u64 cycle_ns, __u64 cycles, __u64 wp_cost_ns, __u64 step_max_ns)
 
-/* mtp:written -- pages written since the scan last looked, each address
- * with MTP_WRITTEN_SOON set when a peek found it written early in the
- * window (mtp_abi.h); period_ns is how long until it looks at them again (1
- * in stride of the heap's 2-MiB chunks is watched at a time, so about
- * stride scan periods). */
+/* mtp:written -- pages written since the scan last looked; period_ns is how
+ * long until it looks at them again (1 in stride of the heap's 2-MiB chunks
+ * is watched at a time, so about stride scan periods). */
 #define MTP_PROBE_written (const __u64 *pages, __u32 count, __u64 period_ns)
 
 /* mtp:hint -- the program's mtp.hint() on an object's pages. */

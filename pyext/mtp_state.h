@@ -153,9 +153,7 @@ typedef struct {
     int wp_state;
     uint64_t *written; /* pages taken, pending until the scan reports them (or a step fires them) */
     size_t written_len;
-    uint64_t written_since;             /* when the current sample was protected */
-    uint64_t wp_peeked_since;           /* the written_since of the window last peeked into */
-    uint64_t wp_peeks, wp_peeked_pages; /* peeks made, pages they found written soon */
+    uint64_t written_since; /* when the current sample was protected */
     uint64_t written_fired;
     /* Its cost, measured (see mtp_written_resample). */
     uint64_t wp_fault_ns;       /* what one write-protect fault costs here */
@@ -371,10 +369,6 @@ void mtp_gc_cycle_done(uint64_t now);
 void mtp_wp_stop(void);
 /* Whether a take is due: at most one per MTP_WP_PERIOD_NS. */
 int mtp_written_due(uint64_t now);
-/* Whether the current window's peek is due, and the peek: the pages
- * written early in the window, fired flagged MTP_WRITTEN_SOON. */
-int mtp_written_peek_due(uint64_t now);
-void mtp_written_peek(void);
 /* Appends the pages written since the last take to mtp.written. */
 void mtp_written_take(void);
 /* Before a full collection: takes the writes, drops the protection. */

@@ -372,10 +372,6 @@ static void mtp_scan_step(uint64_t now)
         mtp_written_fire();
         return;
     }
-    if (mtp_written_peek_due(now)) {
-        mtp_written_peek();
-        return;
-    }
     mtp_written_take();
     mtp_written_watch();
     mtp_written_resample(now);
@@ -396,8 +392,7 @@ int mtp_run_step(size_t limit, int force_scan, uint64_t *observed, uint64_t *spe
     int rc = 0, scan_only;
 
     scan_only = !force_scan && scan_steps_in_row < MTP_SCAN_STEPS_IN_ROW &&
-                (mtp.wp_sample_next != 0 || mtp.written_len > 0 || mtp_written_due(start) ||
-                 mtp_written_peek_due(start));
+                (mtp.wp_sample_next != 0 || mtp.written_len > 0 || mtp_written_due(start));
     scan_steps_in_row = scan_only ? scan_steps_in_row + 1 : 0;
     mtp.observing = 1;
     if (scan_only) {

@@ -351,18 +351,6 @@ long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
     return n;
 }
 
-long mtp_wpscan_peek(struct mtp_wpscan *s, uint64_t *pages, size_t cap)
-{
-    uint64_t found = 0, t0 = now_ns();
-    long n = 0;
-
-    /* Released, every page reads as written. */
-    if (!s->released)
-        n = scan_all(s, 0, pages, cap, &found); /* the collect counts the faults */
-    s->sys_ns += now_ns() - t0;
-    return n;
-}
-
 void mtp_wpscan_sample(struct mtp_wpscan *s, unsigned stride)
 {
     unsigned old = s->stride, old_phase = s->phase;

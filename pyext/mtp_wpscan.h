@@ -98,16 +98,6 @@ int mtp_wpscan_watch_all(struct mtp_wpscan *s, const char *maps_text);
 long mtp_wpscan_collect(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
 
 /*
- * Writes the pages of the sample written since it was protected into pages[]
- * (at most cap), as mtp_wpscan_collect() does, but leaves them as they are:
- * the collect that follows finds them again, counts their faults and
- * protects them.  A page-table walk of the sample, no fault and no TLB
- * flush.  How often a page is written: one written soon after the sample
- * was protected is written often (mtp_written_peek).  0 after a release.
- */
-long mtp_wpscan_peek(struct mtp_wpscan *s, uint64_t *pages, size_t cap);
-
-/*
  * Protects only the chunks of the next sample (phase advances by one) and
  * unprotects the previous sample's.  Call after mtp_wpscan_collect(s, NULL,
  * 0).  stride is clamped to [1, MTP_WPSCAN_MAX_STRIDE].  Costs system calls

@@ -145,46 +145,6 @@ int mtp_written_due(uint64_t now)
            now - mtp.written_since >= MTP_WP_PERIOD_NS;
 }
 
-/* A window's peek runs this long after the sample was protected, a fraction
- * of MTP_WP_PERIOD_NS: a page found written by then is written at least
- * about this often, where the window's take tells only once in the period.
- * A step's timing decides the actual moment (steps come 5-50 ms apart). */
-#define MTP_WP_PEEK_NS (60 * 1000 * 1000ull)
-
-int mtp_written_peek_due(uint64_t now)
-{
-    return mtp.wp_state == MTP_WP_ON && mtp.wp_hold_until == 0 && !mtp.wp.released &&
-           mtp.written_since != 0 && mtp.wp_peeked_since != mtp.written_since &&
-           now - mtp.written_since >= MTP_WP_PEEK_NS && now - mtp.written_since < MTP_WP_PERIOD_NS;
-}
-
-/*
- * Reports, flagged MTP_WRITTEN_SOON, the pages of the sample written since
- * it was protected, and leaves them for the take, which reports them again.
- * A page the program writes every few ms is found here; one it writes once
- * in a while is found here only if that write fell early in the window (a
- * buffer written once per ~0.5 s: in ~1 look of 8).  Fired at once,
- * without crediting containers' storage: the take's report does that.
- * With nothing pending (mtp_scan_step fires what is).
- */
-void mtp_written_peek(void)
-{
-    long got;
-
-    mtp.wp_peeked_since = mtp.written_since;
-    if (mtp.written == NULL || mtp.written_len != 0)
-        return;
-    got = mtp_wpscan_peek(&mtp.wp, mtp.written, MTP_WRITTEN_MAX);
-    if (got <= 0)
-        return;
-    for (long i = 0; i < got; i++)
-        mtp.written[i] |= MTP_WRITTEN_SOON;
-    mtp.written_len = (size_t)got;
-    mtp.wp_peeks++;
-    mtp.wp_peeked_pages += (uint64_t)got;
-    mtp_written_fire();
-}
-
 void mtp_written_rearm(void)
 {
     /* Not while holding: the protection stays dropped until the hold ends

@@ -195,8 +195,6 @@ static PyObject *mtp_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(igno
         mtp_put_u64(d, "written_scan_cost_ns", mtp.wp_cost_ns_total) < 0 || share_obj == NULL ||
         PyDict_SetItemString(d, "written_scan_cost_share", share_obj) < 0 ||
         mtp_put_u64(d, "written_scan_backoffs", mtp.wp_backoffs) < 0 ||
-        mtp_put_u64(d, "written_scan_peeks", mtp.wp_peeks) < 0 ||
-        mtp_put_u64(d, "written_scan_peeked_pages", mtp.wp_peeked_pages) < 0 ||
         mtp_put_u64(d, "written_scan_holds", mtp.wp_holds) < 0 ||
         mtp_put_u64(d, "written_scan_held_ns", mtp.wp_held_ns_total) < 0 ||
         mtp_put_u64(d, "step_ns_p50", mtp_step_quantile(0.50)) < 0 ||

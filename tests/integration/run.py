@@ -99,7 +99,7 @@ SAN_TESTS = ["traced workload on", "threads, fork, freeze and disable", "in-proc
              "a freed hinted object", "import mtp is refused in a subinterpreter",
              "a traced program's subinterpreters",
              "stays flat over attach/detach cycles", "fault matrix, the target",
-             "the running code is found hot", "pages written often outrank"]
+             "the running code is found hot"]
 
 
 def use_sanitizers():
@@ -1773,7 +1773,6 @@ def main():
     import report_tests
     import top_tests
     import type_tests
-    import written_tests
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build", help="build directory (relative to the repo)")
@@ -1928,9 +1927,6 @@ def main():
                        % label, fault_tests.test_pid_reused_during_inspection, trace_bin,
                        python, pydir, tmp)
                 record("mtp-trace errors name the fix", test_errors, trace_bin, pydir)
-                record("pages written often outrank pages written once a window, on %s"
-                       % label, written_tests.test_often_written_outranks_seldom, trace_bin,
-                       python, pydir, tmp)
                 record("without the written-page scan mtp demotes only what it promoted, on %s"
                        % label, test_scanless_demotes_only_its_own, trace_bin, python, pydir, tmp)
                 # What mtp-trace writes, the same on any kernel: on the host

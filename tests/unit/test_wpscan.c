@@ -191,44 +191,6 @@ static void watch_all_covers_anonymous_mappings(void **state)
     munmap(b, CHUNK);
 }
 
-/* A peek reports what the sample's pages were written since protection and
- * leaves them so: the collect after it reports them again, counts their
- * faults (the peek counts none) and protects them, after which a peek finds
- * nothing.  Only the sample is peeked at, as only it is protected. */
-static void a_peek_leaves_the_pages_to_the_collect(void **state)
-{
-    struct mtp_wpscan s;
-    char *region = watched_chunks(&s, 4);
-    uint64_t pages[16];
-    size_t sampled = 0;
-    long n;
-
-    (void)state;
-    while ((((uint64_t)(uintptr_t)region >> 21) + sampled) % 4 != s.phase % 4)
-        sampled++;
-    mtp_wpscan_collect(&s, NULL, 0);
-    s.faults = 0;
-    for (size_t c = 0; c < 4; c++)
-        region[c * CHUNK + 3 * PAGE] = 1;
-    n = mtp_wpscan_peek(&s, pages, 16);
-    assert_int_equal(n, 1);
-    assert_true(pages[0] == (uint64_t)(uintptr_t)(region + sampled * CHUNK + 3 * PAGE));
-    assert_int_equal(s.faults, 0);
-    assert_int_equal(mtp_wpscan_peek(&s, pages, 16), 1); /* still written */
-    n = mtp_wpscan_collect(&s, pages, 16);
-    assert_int_equal(n, 1);
-    assert_true(pages[0] == (uint64_t)(uintptr_t)(region + sampled * CHUNK + 3 * PAGE));
-    assert_int_equal(s.faults, 1);
-    assert_int_equal(mtp_wpscan_peek(&s, pages, 16), 0); /* protected again */
-    region[sampled * CHUNK + 4 * PAGE] = 1;
-    assert_int_equal(mtp_wpscan_peek(&s, pages, 16), 1);
-    /* After a release every page reads as written: a peek says nothing. */
-    mtp_wpscan_release(&s, NULL, 0);
-    assert_int_equal(mtp_wpscan_peek(&s, pages, 16), 0);
-    mtp_wpscan_close(&s);
-    munmap(region, 4 * CHUNK);
-}
-
 static void a_sample_watches_one_chunk_in_stride(void **state)
 {
     struct mtp_wpscan s;
@@ -655,7 +617,6 @@ int main(void)
         cmocka_unit_test(rearm_forgets_writes),
         cmocka_unit_test(detach_hands_over_the_close),
         cmocka_unit_test(a_sample_watches_one_chunk_in_stride),
-        cmocka_unit_test(a_peek_leaves_the_pages_to_the_collect),
         cmocka_unit_test(a_new_stride_protects_only_its_sample),
         cmocka_unit_test(a_sample_moved_after_a_release_is_watched),
         cmocka_unit_test(watch_all_covers_anonymous_mappings),
