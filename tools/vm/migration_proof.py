@@ -32,6 +32,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import softdirty  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import heat  # noqa: E402  (tools/heat.py: mtp-trace's ranking rule)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE = 4096
@@ -206,8 +208,6 @@ def hot_ranks(hot, tracked, epoch):
     mtp-trace ranks pages at `epoch`, tools/heat.py's now()) of the best,
     median and worst of them among every tracked page: why a hot page that
     missed the fast node missed it (out of sight, or outranked)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    import heat  # tools/heat.py
     now = {p: heat.now(v["heat"], v["last_epoch"], epoch or v["last_epoch"], v.get("period", 1))
            for p, v in tracked.items()}
     order = sorted(now, key=lambda p: -now[p])
