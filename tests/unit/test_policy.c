@@ -1023,12 +1023,75 @@ static size_t intervals_until_the_new_hot_set_is_fast(void (*tune)(struct mtp_po
 }
 
 /* Room for a promotion waits out laziness even for pages cold now (an
- * eager rule was measured and reverted: BENCHMARKS.md part 23, cq). */
+ * eager rule was measured and reverted: BENCHMARKS.md part 23, cq); N here
+ * is where it starts, which the room's laziness never goes below. */
 static void test_a_moved_hot_set_waits_out_laziness(void **state)
 {
     (void)state;
     /* the cold pages must be unselected for N = 4 intervals */
     assert_int_equal(intervals_until_the_new_hot_set_is_fast(lazy_4_budget_2), 4);
+}
+
+static void lazy_2_to_8_budget_2(struct mtp_policy_config *c)
+{
+    c->fast_budget = (struct mtp_size){MTP_SIZE_BYTES, 2 * PG, 0};
+    c->lazy_initial = 2;
+    c->lazy_min = 1;
+    c->lazy_max = 8;
+    c->pingpong_window = 4;
+}
+
+/* Page 0 bounces until N has grown from 2 to 8; it ends on the fast node,
+ * hot. */
+static void bounce_n_to_8(struct sim *s)
+{
+    sim_add(s, 1, 100, FAST);
+    while (mtp_policy_lazy_n(s->p) < 8) {
+        unsigned n = mtp_policy_lazy_n(s->p);
+
+        s->pages[0].heat = 0;
+        for (unsigned i = 0; i < n; i++)
+            sim_step(s);
+        assert_int_equal(s->pages[0].node, SLOW);
+        s->pages[0].heat = 100;
+        sim_step(s);
+        assert_int_equal(s->pages[0].node, FAST);
+    }
+}
+
+/* Intervals until page 0, cold from now on, leaves the fast node: with a
+ * hot page waiting for its room (demand), or with none. */
+static unsigned intervals_until_a_cold_page_goes(bool demand)
+{
+    struct sim *s = sim_new(lazy_2_to_8_budget_2);
+    unsigned i;
+
+    bounce_n_to_8(s);
+    sim_add(s, 1, 100, FAST); /* the budget's second page, hot throughout */
+    if (demand)
+        sim_add(s, 1, 500, SLOW);
+    s->pages[0].heat = 0;
+    for (i = 1; i <= 20; i++) {
+        sim_step(s);
+        if (s->pages[0].node == SLOW)
+            break;
+    }
+    assert_int_equal(s->st.lazy_n, 8);
+    assert_int_equal(count_reason(s, MTP_MOVE_DEMOTE), 1); /* judged like any lazy one */
+    if (demand)
+        assert_int_equal(sim_page(s, BASE + 2 * PG)->node, FAST);
+    sim_free(s);
+    return i;
+}
+
+/* Once N has grown, a page that makes room for a waiting promotion needs
+ * half of N's cold intervals; an idle demotion still needs all of them
+ * (BENCHMARKS.md section 6, part 37). */
+static void test_room_for_a_promotion_needs_half_of_a_grown_n(void **state)
+{
+    (void)state;
+    assert_int_equal(intervals_until_a_cold_page_goes(false), 8);
+    assert_int_equal(intervals_until_a_cold_page_goes(true), 4);
 }
 
 static void lazy_2_budget_2_room_only(struct mtp_policy_config *c)
@@ -1767,6 +1830,7 @@ int main(void)
         cmocka_unit_test(test_room_only_keeps_cold_pages_until_room_is_needed),
         cmocka_unit_test(test_idle_floor_keeps_a_share_of_the_budget),
         cmocka_unit_test(test_a_moved_hot_set_waits_out_laziness),
+        cmocka_unit_test(test_room_for_a_promotion_needs_half_of_a_grown_n),
         cmocka_unit_test(test_rate_cap_limits_bytes_per_interval),
         cmocka_unit_test(test_moves_array_capacity_is_a_limit),
         cmocka_unit_test(test_commit_counts_by_outcome),

@@ -27,7 +27,7 @@ MIB = 1 << 20
 BEGIN = "<!-- vm-eval:begin (written by tools/vm/vm_eval_report.py) -->"
 END = "<!-- vm-eval:end -->"
 ORDER = ["a", "b", "b2", "c", "d", "e", "cn", "en", "cs", "cl", "cr", "ch", "cnr", "cw", "c0", "cp", "cq",
-         "ci"]
+         "ci", "cm"]
 
 
 def fmt(v, spec="%.2f", none="-"):

@@ -265,6 +265,7 @@ struct planner {
     uint64_t byte_cap;
     uint64_t spent;
     uint64_t fast;           /* projected fast bytes */
+    unsigned room_n;         /* the streak a victim needs when room is needed */
     size_t victim;           /* coldest-first cursor: index into c from the end */
     size_t untracked_victim; /* the same, over untracked pages */
     size_t idle_from;        /* moves[idle_from..] are step 3's idle demotions */
@@ -301,11 +302,30 @@ static bool lazy_eligible(const struct planner *pl, const struct cand *c)
     return may_demote(pl, c) && !c->untracked && c->st->unselected >= pl->p->lazy_n;
 }
 
+/*
+ * The streak a victim needs when a demotion makes room (for a selected page
+ * waiting on the slow tier, or for the budget): half of N, but not below N's
+ * starting value.  The room is wanted now, while an idle demotion gains
+ * nothing until it is: with N grown to 16, pages that went cold after the
+ * program's build kept node 0 for 16 intervals while the hot pages that
+ * needed the room waited (BENCHMARKS section 6, part 37).
+ */
+static unsigned room_laziness(const struct mtp_policy *p)
+{
+    unsigned half = p->lazy_n / 2;
+
+    if (half < p->cfg.lazy_initial)
+        half = p->cfg.lazy_initial;
+    return half < p->lazy_n ? half : p->lazy_n;
+}
+
 /* The coldest unselected fast page that may go now, or NULL.  Untracked
  * pages go only when room is needed, and then first: a tracked page that
  * went cold was at least seen in use. */
 static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool need_room)
 {
+    unsigned streak = need_room ? pl->room_n : pl->p->lazy_n;
+
     if (pl->demotions_held)
         return NULL;
     if (need_room) {
@@ -319,16 +339,17 @@ static struct cand *next_victim(struct planner *pl, bool ignore_laziness, bool n
     for (; pl->victim < pl->n; pl->victim++) {
         struct cand *c = &pl->c[pl->n - 1 - pl->victim];
 
-        if (lazy_eligible(pl, c) || (ignore_laziness && may_demote(pl, c) && !c->untracked))
+        if (may_demote(pl, c) && !c->untracked && (ignore_laziness || c->st->unselected >= streak))
             return c;
     }
     return NULL;
 }
 
-/* forced: the reason laziness was overridden, if it was */
+/* forced: the reason laziness was overridden, if it was.  A demotion within
+ * the room's laziness is judged like any lazy one: its bounces grow N. */
 static void demote(struct planner *pl, struct cand *c, enum mtp_move_reason forced)
 {
-    bool lazy = c->st->unselected >= pl->p->lazy_n;
+    bool lazy = c->st->unselected >= pl->room_n;
 
     emit(pl, c, pl->in->slow_node, lazy ? MTP_MOVE_DEMOTE : forced);
 }
@@ -631,6 +652,7 @@ int mtp_policy_plan(struct mtp_policy *p, const struct mtp_policy_input *in, str
         .cap = moves ? cap : 0,
         .byte_cap = p->cfg.max_bytes_per_interval ? p->cfg.max_bytes_per_interval : UINT64_MAX,
         .fast = fast_used,
+        .room_n = room_laziness(p),
         .promotions_held = mtp_move_backoff_left(&p->backoff[0], p->interval) > 0,
         .demotions_held = mtp_move_backoff_left(&p->backoff[1], p->interval) > 0,
     };

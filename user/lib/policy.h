@@ -16,10 +16,13 @@
  *  - Laziness.  A page on the fast tier that is not selected (it is cold, or
  *    hot but beyond the budget) has a streak of such intervals; it is demoted
  *    (reason DEMOTE) once the streak reaches N.  Selection resets the streak.
+ *    A demotion that makes room (for a promotion, or to get within the
+ *    budget) needs only the room's laziness: half of N, but never below
+ *    lazy_initial (nor above N).  It is still a DEMOTE, judged as one.
  *  - Over budget.  When our fast bytes exceed the budget, unselected fast
  *    pages are demoted coldest first until back within it.  A mild excess
- *    (at most budget/8) keeps laziness: only pages whose streak reached N go,
- *    and promotions wait.  A severe excess (more than budget/8, or the fast
+ *    (at most budget/8) keeps laziness: only pages whose streak reached the
+ *    room's laziness go, and promotions wait.  A severe excess (more than budget/8, or the fast
  *    node below its free watermark, where the kernel starts reclaiming)
  *    ignores laziness (reason OVER_BUDGET).
  *  - Untracked pages.  The process's fast-tier pages the heat map holds
@@ -41,8 +44,8 @@
  *    the headroom.  Laziness would open it at its own pace (one page per N
  *    intervals of being unselected), the program fills it at its own.
  *  - Promotion.  Selected pages on slow nodes move up hottest first, only
- *    while our fast bytes stay within the budget less the headroom; lazily
- *    demotable pages are demoted first to make room.
+ *    while our fast bytes stay within the budget less the headroom; pages
+ *    past the room's laziness are demoted first to make room.
  *  - Rate cap ordering.  Budget repair first (it protects the fast node),
  *    then promotions with the demotions that make room for them, then the
  *    remaining lazy demotions ("idle" ones: no room was needed for them): a
