@@ -28,6 +28,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -227,6 +228,33 @@ def hot_ranks_said(r):
                 "/".join(str(x) for x in r["ranks"]) or "-", r["warm_pages"]))
 
 
+def run_sampling_hot_set(cmd, timeout, hot_on_fast):
+    """Runs mtp-trace to its end and samples hot_on_fast() once a second
+    meanwhile: whether the hot set reached the fast node and left again, which
+    the check at the end cannot tell.  Its output goes to files, not pipes,
+    so that a long report cannot fill a pipe while nobody reads it.  Returns
+    the finished process (stdout, stderr as text) and [(seconds, count)]."""
+    samples = []
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        t0 = time.monotonic()
+        try:
+            while proc.poll() is None:
+                if time.monotonic() - t0 > timeout:
+                    proc.kill()
+                    proc.wait()
+                    raise subprocess.TimeoutExpired(cmd, timeout)
+                samples.append((round(time.monotonic() - t0, 1), hot_on_fast()))
+                time.sleep(1)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), samples
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
@@ -329,7 +357,8 @@ def main():
         print("running: " + " ".join(cmd), flush=True)
         moves_before = vmstat()
         t0 = time.monotonic()
-        trace = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 120)
+        trace, results["hot_on_fast"] = run_sampling_hot_set(
+            cmd, args.seconds + 120, lambda: numa.where(pid, hot)[args.fast_node])
         results["trace_seconds"] = time.monotonic() - t0
         lines = [json.loads(l) for l in trace.stdout.splitlines() if l.startswith("{")]
         check("mtp-trace ran and tiered", trace.returncode == 0 and lines and
@@ -340,6 +369,8 @@ def main():
         results["intervals"] = [{"t": l["elapsed_s"], **{k: l["tiering"][k] for k in (
             "on_fast", "on_slow", "hot", "promoted_bytes", "demoted_bytes", "budget_used_bytes",
             "lazy_n", "pingpongs", "budget_bytes", "pressure", "deferred", "fast_bytes_planned")},
+            **{k: l["tiering"].get(k) for k in ("planned_promote_bytes", "planned_demote_bytes",
+                                                "untracked_on_fast")},
             **{k: l.get(k) for k in ("records", "cycles", "cycle_s", "observe_ms", "gcs",
                                      "step_max_ms")}}
             for l in lines]
@@ -374,11 +405,15 @@ def main():
         # no hot page must lose to another.  mtp's own hot count says whether
         # they did (in CI, 3 MiB against ~935 hot pages left 16 of 142 slow).
         hot_peak = max(i["hot"] for i in results["intervals"][len(results["intervals"]) // 2:])
+        on_fast_seen = [n for _, n in results["hot_on_fast"]]
         check("hot pages reach the fast node", hot_fast >= 0.95,
               "%d of %d (%.1f%%) on node %d; mtp's hot set in the run's second half at most "
-              "%d pages, budget %d; at the end %s" % (
+              "%d pages, budget %d; at the end %s; on node %d while it ran, sampled every "
+              "second: at most %d, median %d" % (
                   end_hot[args.fast_node], len(hot), 100 * hot_fast, args.fast_node, hot_peak,
-                  budget_bytes // PAGE, hot_ranks_said(results["end"]["hot_ranks"])),
+                  budget_bytes // PAGE, hot_ranks_said(results["end"]["hot_ranks"]),
+                  args.fast_node, max(on_fast_seen, default=0),
+                  sorted(on_fast_seen)[len(on_fast_seen) // 2] if on_fast_seen else 0),
               known_gap=args.known_gap)
         warmed = [tracked[p] for p in cold_fast if p in tracked and tracked[p]["heat"]]
         check("cold pages stay on the slow node", cold_slow >= 0.95,
