@@ -22,9 +22,9 @@
  *  - Over budget.  When our fast bytes exceed the budget, unselected fast
  *    pages are demoted coldest first until back within it.  A mild excess
  *    (at most budget/8) keeps laziness: only pages whose streak reached the
- *    room's laziness go, and promotions wait.  A severe excess (more than budget/8, or the fast
- *    node below its free watermark, where the kernel starts reclaiming)
- *    ignores laziness (reason OVER_BUDGET).
+ *    room's laziness go, and promotions wait.  A severe excess (more than
+ *    budget/8, or the fast node below its free watermark, where the kernel
+ *    starts reclaiming) ignores laziness (reason OVER_BUDGET).
  *  - Untracked pages.  The process's fast-tier pages the heat map holds
  *    nothing for (never seen touched, or forgotten) count toward its fast
  *    bytes and are demoted to make room -- to get within the budget or for a
